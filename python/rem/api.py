@@ -1,0 +1,125 @@
+"""The Python API for agents that log their own activity.
+
+    db = rem.connect("~/.local/share/rem/rem.duckdb")
+    sid = db.add_session(name="Refactor planner")
+    db.add_message(sid, role="user", content="Split the packer")
+    db.add_resource(content="…", name="plan.md", resource_type="document")
+
+Each call is one transaction and returns the row's id. Without an explicit
+``id``, ids derive from the call's identity (time, session, role, name), so a
+retried call with the same arguments does not duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from .exceptions import IngestError, QueryError
+from .ids import stable_id
+from .ingest.common import Batch, clean_text, parse_time, write
+from .store import Store, arrow
+
+ROLES = ("user", "assistant", "system", "tool")
+
+
+def _when(value: Any, field: str) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return parse_time(value, source="api", field=field)
+
+
+class Rem:
+    """A handle on one REM database (no connection is held between calls)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.store = Store(path)
+
+    @property
+    def path(self) -> str:
+        return str(self.store.path)
+
+    def add_resource(
+        self,
+        content: str,
+        *,
+        name: str | None = None,
+        resource_type: str = "note",
+        created_at: Any = None,
+        uri: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        user_id: str | None = None,
+        id: str | None = None,
+    ) -> str:
+        when = _when(created_at, "created_at")
+        rid = id or stable_id("api-resource", uri or name or hashlib.sha256(content.encode()).hexdigest(), when.isoformat())
+        b = Batch()
+        b.resources.append({
+            "id": rid, "name": clean_text(name, source="api", field="name"), "uri": uri,
+            "content": clean_text(content, source="api", field="content", required=True),
+            "resource_type": resource_type, "created_at": when, "updated_at": when,
+            "user_id": user_id, "metadata": metadata,
+        })
+        write(self.store, b)
+        return rid
+
+    def add_session(
+        self,
+        *,
+        name: str | None = None,
+        created_at: Any = None,
+        case_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        user_id: str | None = None,
+        id: str | None = None,
+    ) -> str:
+        when = _when(created_at, "created_at")
+        sid = id or stable_id("api-session", name or "", when.isoformat())
+        b = Batch()
+        b.sessions.append({"id": sid, "name": clean_text(name, source="api", field="name"), "case_id": case_id,
+                           "user_id": user_id, "created_at": when, "metadata": metadata})
+        write(self.store, b)
+        return sid
+
+    def add_message(
+        self,
+        session_id: str,
+        *,
+        role: str,
+        content: str = "",
+        created_at: Any = None,
+        tool_calls: list[dict[str, Any]] | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        id: str | None = None,
+    ) -> str:
+        if role not in ROLES:
+            raise IngestError(f"must be one of {', '.join(ROLES)} (got {role!r})", source="api", field="role")
+        when = _when(created_at, "created_at")
+        mid = id or stable_id("api-message", session_id, when.isoformat(), role,
+                              hashlib.sha256((content or "").encode()).hexdigest())
+        b = Batch()
+        b.messages.append({"_source": "api", "id": mid, "session_id": session_id, "role": role,
+                           "content": clean_text(content, source="api", field="content"),
+                           "tool_calls": tool_calls, "trace_id": trace_id, "span_id": span_id, "created_at": when})
+        write(self.store, b)
+        return mid
+
+    def query(self, sql: str, params: Any = None) -> pa.Table:
+        """Run read-only SQL and return a pyarrow Table."""
+        import duckdb
+
+        with self.store.read() as con:
+            try:
+                return arrow(con, sql, params)
+            except duckdb.Error as e:
+                raise QueryError(str(e)) from e
+
+
+def connect(path: str | os.PathLike[str] | None = None) -> Rem:
+    """Open (creating on first write) the REM database at ``path`` (default: ``$REM_DB`` or the XDG path)."""
+    return Rem(path)

@@ -1,0 +1,321 @@
+"""The ``rem`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import duckdb
+
+from . import config as cfg
+from .exceptions import QueryError, RemError
+from .output import echo_table, output_options
+from .store import Store, arrow
+
+log = logging.getLogger("rem")
+
+
+class Ctx:
+    def __init__(self, db: str | None, verbose: bool) -> None:
+        self.db = db
+        self.verbose = verbose
+
+    @property
+    def store(self) -> Store:
+        return Store(self.db)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", envvar="REM_DB", type=click.Path(dir_okay=False),
+              help="Database file. Default: $REM_DB, else $XDG_DATA_HOME/rem/rem.duckdb "
+                   "(~/.local/share/rem/rem.duckdb).")
+@click.option("-v", "--verbose", is_flag=True, help="More detail (also REM_LOG_LEVEL=DEBUG).")
+@click.version_option(package_name="rem", message="rem %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
+    """REM: an embedded DuckDB that dreams.
+
+    Ingest your activity (notes, commits, chats), then `rem dream` turns a
+    window of it into moments, summaries and graph edges you can query with
+    SQL. Every command creates the database on first use.
+
+    \b
+    Quick start:
+      rem demo-data               # a realistic demo week, ingested
+      rem dream --dry-run --lookback-hours 168
+      rem query "select name, created_at from resources limit 5"
+    """
+    level = os.environ.get("REM_LOG_LEVEL", "DEBUG" if verbose else "WARNING").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.WARNING), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Ctx(db, verbose)
+
+
+# -- init / config ----------------------------------------------------------
+@cli.command()
+@pass_ctx
+def init(c: Ctx) -> None:
+    """Create the database file and its tables (idempotent)."""
+    created = c.store.init()
+    click.echo(f"{'created' if created else 'exists:'} {c.store.path}")
+
+
+@cli.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--llm", "model", help="Model name, as `rem dream --llm` would take it.")
+@click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL.")
+@pass_ctx
+def config_cmd(c: Ctx, as_json: bool, model: str | None, base_url: str | None) -> None:
+    """Show the effective settings and where each comes from (keys masked).
+
+    Precedence: command-line flag > environment (REM_LLM_MODEL, REM_LLM_BASE_URL,
+    OPENAI_API_KEY, REM_LLM_MODE, REM_LOCAL_MODEL) > config file > embedded default.
+    """
+    s = cfg.resolve_llm(model=model, base_url=base_url)
+    info: dict[str, Any] = {
+        "database": str(c.store.path),
+        "config_file": str(cfg.config_path()) + ("" if cfg.config_path().exists() else " (absent)"),
+        "llm": s.public(),
+        "llm_sources": s.sources,
+        "dream": cfg.dream_defaults(),
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"database     {info['database']}")
+    click.echo(f"config file  {info['config_file']}")
+    for k, v in s.public().items():
+        src = s.sources.get(k)
+        click.echo(f"llm.{k:<18} {v}" + (f"   [{src}]" if src else ""))
+    for k, v in info["dream"].items():
+        click.echo(f"dream.{k:<16} {v}")
+
+
+# -- ingest -------------------------------------------------------------------
+@cli.group()
+def ingest() -> None:
+    """Load activity: JSONL records, notes, git history, chat exports.
+
+    Every source is idempotent (ingesting the same thing twice adds nothing; a
+    changed item updates its row) and transactional per input (a malformed
+    input writes nothing and the error names the file, line and field).
+    """
+
+
+def _report(rep: Any) -> None:
+    for e in rep.errors:
+        click.echo(f"refused: {e}", err=True)
+    click.echo(rep.line())
+    if rep.errors:
+        sys.exit(1)
+
+
+@ingest.command("jsonl")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", type=click.Choice(["resources", "sessions", "messages"]), required=True,
+              help="Which table the records are for (fields as in schema/core/<kind>.json).")
+@pass_ctx
+def ingest_jsonl_cmd(c: Ctx, file: str, kind: str) -> None:
+    """Records from a JSONL file (or a JSON array), validated against the schema."""
+    from .ingest import ingest_jsonl
+
+    _report(ingest_jsonl(c.store, file, kind))
+
+
+@ingest.command("notes")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@pass_ctx
+def ingest_notes_cmd(c: Ctx, directory: str) -> None:
+    """A folder of Markdown/text notes (time from front matter, else mtime)."""
+    from .ingest import ingest_notes
+
+    _report(ingest_notes(c.store, directory))
+
+
+@ingest.command("git")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--since", help="Only commits after this date (git's --since syntax).")
+@click.option("--until", help="Only commits before this date.")
+@click.option("--max-count", type=click.IntRange(min=0), help="At most this many commits.")
+@click.option("--rev", default="HEAD", show_default=True, help="Revision to walk.")
+@click.option("--all", "all_refs", is_flag=True, help="Walk every ref instead of --rev.")
+@pass_ctx
+def ingest_git_cmd(c: Ctx, path: str, since: str | None, until: str | None, max_count: int | None,
+                   rev: str, all_refs: bool) -> None:
+    """One `commit` resource per commit of a repository (bare ones too);
+    authors become people."""
+    from .ingest import ingest_git
+
+    _report(ingest_git(c.store, path, since=since, until=until, max_count=max_count, rev=rev, all_refs=all_refs))
+
+
+@ingest.command("chatgpt")
+@click.argument("file", type=click.Path(exists=True))
+@pass_ctx
+def ingest_chatgpt_cmd(c: Ctx, file: str) -> None:
+    """A ChatGPT data export (conversations.json, or the folder holding it)."""
+    from .ingest import ingest_chatgpt
+
+    _report(ingest_chatgpt(c.store, file))
+
+
+@ingest.command("chat")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def ingest_chat_cmd(c: Ctx, file: str) -> None:
+    """The plain chat format: JSONL, one message per line.
+
+    \b
+    {"session": "standup", "role": "user", "content": "…", "created_at": "2026-11-16T09:30:00Z"}
+    Optional: session_name, id, tool_calls, trace_id, span_id.
+    """
+    from .ingest import ingest_chat
+
+    _report(ingest_chat(c.store, file))
+
+
+# -- query ----------------------------------------------------------------------
+@cli.command()
+@click.argument("sql")
+@output_options
+@pass_ctx
+def query(c: Ctx, sql: str, fmt: str | None) -> None:
+    """Run read-only SQL against the database ("-" reads SQL from stdin).
+
+    The connection is read-only and sandboxed: no writes, no COPY … TO, ATTACH,
+    INSTALL/LOAD, file readers or configuration changes. rem_decay(weight,
+    reinforced_at, edge_type) gives an edge's decayed weight.
+
+    \b
+    rem query "SELECT * FROM moments WHERE 'diskann' = ANY(tags)"
+    """
+    if sql == "-":
+        sql = sys.stdin.read()
+    with c.store.read() as con:
+        try:
+            t = arrow(con, sql)
+        except duckdb.Error as e:
+            msg = str(e)
+            if "read-only mode" in msg:
+                raise QueryError(
+                    f"rem query is read-only: {msg}\nNothing was changed. Use `rem ingest …` to add data."
+                ) from e
+            raise QueryError(msg) from e
+    echo_table(t, fmt)
+
+
+# -- dream ------------------------------------------------------------------------
+@cli.command()
+@click.option("--lookback-hours", type=float, help="Window: the last N hours (default 24).")
+@click.option("--start", help="Window start (date or time; local unless an offset is given).")
+@click.option("--end", help="Window end (a bare date includes that whole day).")
+@click.option("--dry-run", is_flag=True, help="Collect, segment and pack; print the plan; call no model.")
+@click.option("--gap-minutes", type=click.FloatRange(min=0), help="Idle gap that starts a new segment (default 30).")
+@click.option("--max-input-tokens", type=click.IntRange(min=64), help="Token budget per chunk (estimate; default 6000).")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="With --dry-run: write chunks and the ref table as JSON.")
+@click.option("--debug", is_flag=True, help="Print the packed chunks themselves.")
+@click.option("--llm", "model", help="Model name (OpenAI-compatible).")
+@click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL.")
+@click.option("--local-model", type=click.Path(dir_okay=False), help="A local .gguf served by llama.cpp instead of SmolLM2.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, dry_run: bool,
+          gap_minutes: float | None, max_input_tokens: int | None, output: str | None, debug: bool,
+          model: str | None, base_url: str | None, local_model: str | None, as_json: bool) -> None:
+    """Turn a window of activity into moments, summaries and graph edges.
+
+    With --dry-run: print the window, segment and chunk counts, the estimated
+    input tokens (an offline estimate, no tokenizer download) and the estimated
+    cost for the configured model.
+    """
+    from .dream.plan import plan
+
+    d = cfg.dream_defaults()
+    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
+    p = plan(
+        c.store,
+        settings,
+        lookback_hours=lookback_hours if lookback_hours is not None else (None if (start or end) else d["lookback_hours"]),
+        start=start,
+        end=end,
+        gap_minutes=gap_minutes if gap_minutes is not None else d["gap_minutes"],
+        max_input_tokens=max_input_tokens or d["max_input_tokens"],
+    )
+    if output:
+        Path(output).write_text(json.dumps(p.to_json(include_chunks=True), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    if not dry_run:
+        raise click.ClickException(
+            "this build of rem plans dreams but does not call a model yet: run `rem dream --dry-run`."
+        )
+    if as_json:
+        click.echo(json.dumps(p.to_json(include_chunks=debug), indent=2, ensure_ascii=False, default=str))
+        return
+    click.echo(p.describe())
+    if debug:
+        for ch in p.packed.chunks.to_pylist():
+            click.echo(f"\n===== chunk {ch['chunk']} ({ch['est_tokens']} est. tokens, {ch['n_items']} items) =====")
+            click.echo(ch["text"], nl=False)
+    if output:
+        click.echo(f"wrote {output}")
+
+
+# -- demo / maintenance ----------------------------------------------------------
+@cli.command("demo-data")
+@click.option("--out", type=click.Path(file_okay=False), help="Where to write the source files (default: a folder beside the database).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same week).")
+@click.option("--days", type=click.IntRange(1, 60), default=7, show_default=True, help="Days of activity.")
+@click.option("--end", "end_date", help="Last day of the week (YYYY-MM-DD; default yesterday).")
+@click.option("--no-ingest", is_flag=True, help="Only write the files.")
+@pass_ctx
+def demo_data(c: Ctx, out: str | None, seed: int, days: int, end_date: str | None, no_ingest: bool) -> None:
+    """Write and ingest a realistic, seeded week of activity: notes, a git
+    repository, chat sessions with tool calls, a ChatGPT export and documents,
+    with known ground-truth work blocks (ground_truth.json)."""
+    from .demo import generate, ingest_all
+
+    folder = Path(out) if out else c.store.path.parent / "rem-demo"
+    info = generate(folder, seed=seed, days=days, end_date=end_date)
+    click.echo(f"wrote demo activity to {folder} ({info['blocks']} work blocks over {days} days, "
+               f"{info['messages']} messages, {info['commits']} commits, {info['notes']} notes)")
+    if not no_ingest:
+        for line in ingest_all(c.store, folder):
+            click.echo(line)
+
+
+@cli.command()
+@pass_ctx
+def compact(c: Ctx) -> None:
+    """Rewrite the activity tables in time order (keeps window scans fast)."""
+    from .maintenance import compact as do_compact
+
+    for name, n, secs in do_compact(c.store):
+        click.echo(f"{name}: {n} rows re-sorted in {secs:.2f}s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="rem", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except RemError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

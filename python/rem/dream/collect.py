@@ -1,0 +1,99 @@
+"""Collect a window of activity as Arrow (one SQL query per table) and pack
+it with the Rust core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from .. import _rem
+from ..store import Store, arrow
+from .window import Window
+
+RESOURCES_SQL = """
+SELECT id, name, resource_type, content, epoch_us(created_at) AS ts
+FROM resources
+WHERE created_at >= $start AND created_at < $end AND resource_type <> 'summary'
+"""
+MESSAGES_SQL = """
+SELECT id, session_id, role, content, CAST(tool_calls AS VARCHAR) AS tool_calls, epoch_us(created_at) AS ts
+FROM messages
+WHERE created_at >= $start AND created_at < $end
+"""
+SESSIONS_SQL = """
+SELECT id, name FROM sessions
+WHERE id IN (SELECT session_id FROM messages WHERE created_at >= $start AND created_at < $end)
+"""
+
+
+@dataclass
+class Activity:
+    window: Window
+    resources: pa.Table
+    sessions: pa.Table
+    messages: pa.Table
+
+    @property
+    def empty(self) -> bool:
+        return self.resources.num_rows == 0 and self.messages.num_rows == 0
+
+
+@dataclass
+class Packed:
+    chunks: pa.Table
+    items: pa.Table
+    segments: pa.Table
+
+    @property
+    def est_tokens(self) -> int:
+        return int(sum(self.chunks.column("est_tokens").to_pylist())) if self.chunks.num_rows else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chunks": self.chunks.to_pylist(),
+            "segments": self.segments.to_pylist(),
+            "refs": self.items.to_pylist(),
+        }
+
+
+def collect(store: Store, window: Window) -> Activity:
+    """One read of the database; the connection is closed on return."""
+    params = {"start": window.start, "end": window.end}
+    with store.read(sandbox=False) as con:
+        res = arrow(con, RESOURCES_SQL, params)
+        msg = arrow(con, MESSAGES_SQL, params)
+        ses = arrow(con, SESSIONS_SQL, params)
+    return Activity(window, res, ses, msg)
+
+
+def one_batch(t: pa.Table) -> pa.RecordBatch:
+    """A table as one RecordBatch (zero-copy when it already is one chunk)."""
+    t = t.combine_chunks()
+    batches = t.to_batches()
+    if len(batches) == 1:
+        return batches[0]
+    return pa.RecordBatch.from_pylist([], schema=t.schema) if not batches else pa.RecordBatch.from_struct_array(
+        t.to_struct_array().combine_chunks()  # pragma: no cover - combine_chunks yields one batch
+    )
+
+
+def pack(
+    activity: Activity,
+    *,
+    gap_minutes: float = 30.0,
+    max_input_tokens: int = 6000,
+    max_item_chars: int = 1200,
+    tool_max_chars: int = 160,
+) -> Packed:
+    chunks, items, segments = _rem.pack_activity(
+        one_batch(activity.resources),
+        one_batch(activity.sessions),
+        one_batch(activity.messages),
+        gap_minutes=gap_minutes,
+        max_input_tokens=max_input_tokens,
+        max_item_chars=max_item_chars,
+        tool_max_chars=tool_max_chars,
+    )
+    return Packed(pa.table(chunks), pa.table(items), pa.table(segments))

@@ -1,0 +1,53 @@
+"""Dream windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ..exceptions import ConfigError
+from ..ingest.common import parse_time
+from ..exceptions import IngestError
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat(timespec='minutes')} → {self.end.isoformat(timespec='minutes')}"
+
+
+def _parse(value: str, flag: str) -> datetime:
+    try:
+        return parse_time(value, source=flag, field="value")
+    except IngestError as e:
+        raise ConfigError(f"{flag}: {value!r} is not a date or time (use e.g. 2026-11-16 or 2026-11-16T14:00)") from e
+
+
+def resolve_window(
+    *, lookback_hours: float | None, start: str | None, end: str | None, now: datetime | None = None
+) -> Window:
+    """``--start``/``--end`` (dates or times, local unless an offset is given;
+    a bare ``--end`` date means the end of that day) or the last
+    ``--lookback-hours`` up to now."""
+    now = now or datetime.now(UTC)
+    if start or end:
+        s = _parse(start, "--start") if start else None
+        e = _parse(end, "--end") if end else now
+        if end and len(end.strip()) == 10:  # a date: include the whole day
+            e = e + timedelta(days=1)
+        if s is None:
+            s = e - timedelta(hours=lookback_hours or 24)
+        if s >= e:
+            raise ConfigError(f"--start ({s.isoformat()}) must be before --end ({e.isoformat()})")
+        return Window(s, e)
+    hours = 24.0 if lookback_hours is None else float(lookback_hours)
+    if hours <= 0:
+        raise ConfigError("--lookback-hours must be positive")
+    return Window(now - timedelta(hours=hours), now)

@@ -1,0 +1,84 @@
+"""REM's exception hierarchy.
+
+Every error REM raises on purpose derives from :class:`RemError`; the CLI
+turns them into a one-paragraph message and a non-zero exit, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class RemError(Exception):
+    """Base class of all REM errors."""
+
+
+class ConfigError(RemError):
+    """A setting is missing or invalid (the message says how to fix it)."""
+
+
+class StoreError(RemError):
+    """The database cannot be opened or used."""
+
+
+class DatabaseBusyError(StoreError):
+    """Another process holds the database file for writing."""
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by a newer REM than this one."""
+
+
+class ReadOnlyError(StoreError):
+    """A write was attempted through a read-only (query) connection."""
+
+
+class QueryError(RemError):
+    """An SQL statement given to ``rem query`` failed."""
+
+
+class IngestError(RemError):
+    """An input to ingest is malformed. Nothing of that input was written.
+
+    ``source`` names the file (and line or record), ``field`` the offending
+    field when there is one.
+    """
+
+    def __init__(self, message: str, *, source: str = "", field: str | None = None) -> None:
+        self.source = source
+        self.field = field
+        where = source
+        if field:
+            where = f"{where}: field '{field}'" if where else f"field '{field}'"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class NativeError(RemError):
+    """The Rust core refused its input (bad column, bad option)."""
+
+
+class LLMError(RemError):
+    """The model endpoint failed or answered something unusable."""
+
+
+class DreamError(RemError):
+    """A dream could not complete; its run row says why."""
+
+
+class LockedError(RemError):
+    """Another dream holds the lock."""
+
+
+__all__ = [
+    "RemError",
+    "ConfigError",
+    "StoreError",
+    "DatabaseBusyError",
+    "SchemaVersionError",
+    "ReadOnlyError",
+    "QueryError",
+    "IngestError",
+    "NativeError",
+    "LLMError",
+    "DreamError",
+    "LockedError",
+]

@@ -1,0 +1,84 @@
+"""The plain chat format: JSONL, one message per line.
+
+    {"session": "standup-2026-11-16", "role": "user", "content": "…",
+     "created_at": "2026-11-16T09:30:00Z"}
+
+Fields: ``session`` (required: any string naming the thread; the same string
+in any file is the same session), ``role`` (user|assistant|system|tool),
+``content``, ``created_at`` (ISO 8601), and optionally ``session_name``,
+``id`` (a message id of your own), ``tool_calls`` (OpenAI-style array),
+``trace_id``, ``span_id``. A session's time is its first message's.
+Without ``id``, a message's id derives from its session, time, role and
+its position among identical (session, time, role) lines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import IngestError
+from ..ids import stable_id
+from ..store import Store
+from .common import Batch, IngestReport, clean_text, parse_time, write
+
+ALLOWED = {"session", "session_name", "role", "content", "created_at", "id", "tool_calls", "trace_id", "span_id"}
+ROLES = ("user", "assistant", "system", "tool")
+
+
+def ingest_chat(store: Store, path: str | Path) -> IngestReport:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise IngestError(f"cannot read: {e.strerror}", source=str(p)) from e
+    sessions: dict[str, dict[str, Any]] = {}
+    batch = Batch()
+    seen: dict[tuple[str, str, str], int] = {}
+    for n, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        place = f"{p}:{n}"
+        try:
+            rec = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise IngestError(f"not valid UTF-8 at byte {e.start} of the line", source=place) from e
+        except json.JSONDecodeError as e:
+            raise IngestError(f"invalid JSON at column {e.colno}: {e.msg}", source=place) from e
+        if not isinstance(rec, dict):
+            raise IngestError("expected a JSON object", source=place)
+        extra = set(rec) - ALLOWED
+        if extra:
+            raise IngestError(f"unknown field(s) {sorted(extra)}; allowed: {sorted(ALLOWED)}", source=place, field=sorted(extra)[0])
+        skey = rec.get("session")
+        if not isinstance(skey, str) or not skey.strip():
+            raise IngestError("is required (a string naming the thread)", source=place, field="session")
+        role = rec.get("role")
+        if role not in ROLES:
+            raise IngestError(f"must be one of {', '.join(ROLES)} (got {role!r})", source=place, field="role")
+        if "created_at" not in rec:
+            raise IngestError("is required", source=place, field="created_at")
+        when = parse_time(rec["created_at"], source=place, field="created_at")
+        content = clean_text(rec.get("content", ""), source=place, field="content")
+        tool_calls = rec.get("tool_calls")
+        if tool_calls is not None and not (isinstance(tool_calls, list) and all(isinstance(t, dict) for t in tool_calls)):
+            raise IngestError("must be an array of objects", source=place, field="tool_calls")
+        sid = stable_id("chat-session", skey)
+        s = sessions.setdefault(sid, {"_source": place, "id": sid, "name": skey, "created_at": when,
+                                      "metadata": {"source": "chat", "session": skey}})
+        if isinstance(rec.get("session_name"), str):
+            s["name"] = clean_text(rec["session_name"], source=place, field="session_name")
+        s["created_at"] = min(s["created_at"], when)
+        if rec.get("id") is not None:
+            mid = clean_text(rec["id"], source=place, field="id")
+        else:
+            k = (sid, when.isoformat(), role)
+            seen[k] = seen.get(k, 0) + 1
+            mid = stable_id("chat-message", sid, when.isoformat(), role, seen[k])
+        batch.messages.append({"_source": place, "id": mid, "session_id": sid, "role": role, "content": content,
+                               "tool_calls": tool_calls, "created_at": when,
+                               "trace_id": clean_text(rec.get("trace_id"), source=place, field="trace_id"),
+                               "span_id": clean_text(rec.get("span_id"), source=place, field="span_id")})
+    batch.sessions = list(sessions.values())
+    return write(store, batch)

@@ -1,0 +1,110 @@
+"""JSONL / JSON records of resources, sessions or messages, validated against
+``schema/core``. A record without ``id`` gets a stable one derived from its
+identity (resources: uri or name + time; sessions: name + time; messages:
+session + time + role)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from .. import schema
+from ..exceptions import IngestError
+from ..ids import stable_id
+from ..store import Store
+from .common import Batch, IngestReport, clean_text, parse_time, write
+
+KINDS = ("resources", "sessions", "messages")
+
+
+def _validator(kind: str) -> Draft202012Validator:
+    doc = dict(schema.table(kind).json_schema)
+    doc["required"] = [r for r in doc.get("required", []) if r != "id"]
+    doc.pop("x-rem", None)
+    return Draft202012Validator(doc)
+
+
+def _records(path: Path) -> list[tuple[str, Any]]:
+    """(place, record) pairs: JSONL line by line, or a JSON array."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise IngestError(f"cannot read: {e.strerror}", source=str(path)) from e
+    stripped = raw.lstrip()
+    if stripped.startswith(b"["):
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise IngestError(f"not valid UTF-8 at byte {e.start}", source=str(path)) from e
+        except json.JSONDecodeError as e:
+            raise IngestError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", source=str(path)) from e
+        return [(f"{path}: record {i + 1}", r) for i, r in enumerate(data)]
+    out = []
+    for n, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        place = f"{path}:{n}"
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise IngestError(f"not valid UTF-8 at byte {e.start} of the line", source=place) from e
+        try:
+            out.append((place, json.loads(text)))
+        except json.JSONDecodeError as e:
+            raise IngestError(f"invalid JSON at column {e.colno}: {e.msg}", source=place) from e
+    return out
+
+
+def parse_record(kind: str, place: str, rec: Any, validator: Draft202012Validator) -> dict[str, Any]:
+    if not isinstance(rec, dict):
+        raise IngestError(f"expected a JSON object, got {type(rec).__name__}", source=place)
+    errors = sorted(validator.iter_errors(rec), key=lambda e: (list(e.path), e.message))
+    if errors:
+        e = errors[0]
+        fld = ".".join(str(p) for p in e.path) or None
+        msg = e.message
+        if e.validator == "additionalProperties":
+            msg = f"unknown field(s) — {e.message}; allowed: {', '.join(schema.table(kind).column_names)}"
+        if len(msg) > 300:
+            msg = msg[:300] + "…"
+        raise IngestError(msg, source=place, field=fld)
+    t = schema.table(kind)
+    row: dict[str, Any] = {"_source": place}
+    for c in t.columns:
+        if c.name not in rec:
+            continue
+        v = rec[c.name]
+        if c.kind == "timestamp":
+            row[c.name] = None if v is None else parse_time(v, source=place, field=c.name)
+        elif c.kind == "string":
+            row[c.name] = clean_text(v, source=place, field=c.name)
+        elif c.kind == "list":
+            row[c.name] = None if v is None else [clean_text(x, source=place, field=c.name) for x in v]
+        else:
+            row[c.name] = v
+    if not row.get("id"):
+        if kind == "resources":
+            row["id"] = stable_id("resource", row.get("uri") or row.get("name") or "", row["created_at"].isoformat())
+        elif kind == "sessions":
+            row["id"] = stable_id("session", row.get("name") or "", row["created_at"].isoformat())
+        else:
+            row["id"] = stable_id("message", row["session_id"], row["created_at"].isoformat(), row["role"])
+    if kind == "resources" and "updated_at" not in row:
+        row["updated_at"] = row["created_at"]
+    return row
+
+
+def ingest_jsonl(store: Store, path: str | Path, kind: str) -> IngestReport:
+    """Ingest one JSONL (or JSON array) file of ``kind`` records, all or nothing."""
+    if kind not in KINDS:
+        raise IngestError(f"--kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    p = Path(path)
+    validator = _validator(kind)
+    batch = Batch()
+    target = getattr(batch, kind)
+    for place, rec in _records(p):
+        target.append(parse_record(kind, place, rec, validator))
+    return write(store, batch)

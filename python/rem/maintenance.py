@@ -1,0 +1,34 @@
+"""Keeping the activity tables in time order.
+
+Window queries filter on ``created_at``; DuckDB skips row groups by their
+min/max statistics, which only works when rows sit in time order (an index
+on ``created_at`` is never used for ranges). Ingest appends mostly in time
+order; ``rem compact`` restores it fully after out-of-order imports.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import schema
+from .store import Store, one, run, transaction
+
+ACTIVITY = ("resources", "sessions", "messages")
+
+
+def compact(store: Store, tables: tuple[str, ...] = ACTIVITY) -> list[tuple[str, int, float]]:
+    out = []
+    with store.connect() as con:
+        for name in tables:
+            t = schema.table(name)
+            order = ", ".join(f'"{c}"' for c in (t.order_by or t.key))
+            t0 = time.perf_counter()
+            with transaction(con):
+                run(con, f'CREATE TEMP TABLE _rem_sorted AS SELECT * FROM "{name}" ORDER BY {order}')
+                run(con, f'DELETE FROM "{name}"')
+                run(con, f'INSERT INTO "{name}" SELECT * FROM _rem_sorted')
+                run(con, "DROP TABLE _rem_sorted")
+            n = (one(con, f'SELECT count(*) FROM "{name}"') or (0,))[0]
+            out.append((name, int(n), time.perf_counter() - t0))
+        run(con, "CHECKPOINT")
+    return out

@@ -1,0 +1,133 @@
+"""Table definitions, read from the JSON Schemas shipped in ``rem/schema/core``.
+
+The JSON Schema files are the only definition of REM's tables: the DDL, the
+column order, the ingest validators and the schema version all derive from
+them. Each file carries an ``x-rem`` block with store hints:
+
+- ``version``: the table's schema version; the database's version is the
+  highest of them and is recorded in ``rem_meta``;
+- ``key``: primary-key columns (empty for ``edges``, whose one-row-per
+  ``logical_key`` rule is kept by REM's merge, not by a constraint);
+- ``time_column`` / ``order_by``: the column activity windows filter on and
+  the physical order REM keeps the table in;
+- ``json_columns``: array-of-object properties stored as JSON;
+- ``references``: foreign references checked on ingest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+TABLES = ("resources", "sessions", "messages", "moments", "entities", "edges", "dream_runs")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    required: bool
+    enum: tuple[str, ...] | None
+    kind: str  # string | timestamp | json | list | int | float | bool
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    version: int
+    time_column: str | None
+    order_by: tuple[str, ...]
+    json_schema: dict[str, Any] = field(repr=False, compare=False, hash=False)
+    hints: dict[str, Any] = field(repr=False, compare=False, hash=False)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def ddl(self) -> str:
+        lines = []
+        for c in self.columns:
+            line = f'"{c.name}" {c.sql_type}'
+            if c.name in self.key or c.required:
+                line += " NOT NULL"
+            if c.enum:
+                opts = ", ".join("'" + v.replace("'", "''") + "'" for v in c.enum)
+                line += f' CHECK ("{c.name}" IN ({opts}))'
+            lines.append(line)
+        if self.key:
+            lines.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in self.key) + ")")
+        body = ",\n  ".join(lines)
+        return f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  {body}\n)'
+
+
+def _column(name: str, spec: dict[str, Any], required: bool, json_cols: set[str]) -> Column:
+    t = spec.get("type")
+    desc = spec.get("description", "")
+    enum = tuple(spec["enum"]) if "enum" in spec else None
+    if name in json_cols or t == "object":
+        return Column(name, "JSON", required, None, "json", desc)
+    if t == "string":
+        if spec.get("format") == "date-time":
+            return Column(name, "TIMESTAMPTZ", required, None, "timestamp", desc)
+        return Column(name, "VARCHAR", required, enum, "string", desc)
+    if t == "integer":
+        return Column(name, "BIGINT", required, None, "int", desc)
+    if t == "number":
+        return Column(name, "DOUBLE", required, None, "float", desc)
+    if t == "boolean":
+        return Column(name, "BOOLEAN", required, None, "bool", desc)
+    if t == "array" and spec.get("items", {}).get("type") == "string":
+        return Column(name, "VARCHAR[]", required, None, "list", desc)
+    raise ValueError(f"schema: column {name!r} has unsupported type {t!r}")
+
+
+def schema_dir() -> Any:
+    """The directory of the shipped JSON Schemas (works from an installed wheel)."""
+    return resources.files("rem").joinpath("schema").joinpath("core")
+
+
+@cache
+def load_tables() -> dict[str, Table]:
+    out: dict[str, Table] = {}
+    base = schema_dir()
+    for name in TABLES:
+        doc = json.loads(base.joinpath(f"{name}.json").read_text(encoding="utf-8"))
+        hints = doc.get("x-rem", {})
+        required = set(doc.get("required", []))
+        json_cols = set(hints.get("json_columns", []))
+        cols = tuple(
+            _column(col, spec, col in required, json_cols) for col, spec in doc["properties"].items()
+        )
+        out[name] = Table(
+            name=name,
+            description=doc.get("description", ""),
+            columns=cols,
+            key=tuple(hints.get("key", [])),
+            version=int(hints.get("version", 1)),
+            time_column=hints.get("time_column"),
+            order_by=tuple(hints.get("order_by", [])),
+            json_schema=doc,
+            hints=hints,
+        )
+    return out
+
+
+def table(name: str) -> Table:
+    return load_tables()[name]
+
+
+def schema_version() -> int:
+    return max(t.version for t in load_tables().values())

@@ -1,0 +1,119 @@
+//! Typed, layout-agnostic access to Arrow columns.
+//!
+//! DuckDB, pyarrow and polars may hand strings over as Utf8, LargeUtf8 or
+//! Utf8View and integers at several widths; kernels read them through these
+//! accessors so none of them has to care, and a wrong type is an error that
+//! names the table and column instead of a panic.
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Int32Array, Int64Array, LargeStringArray, StringArray,
+    StringViewArray, TimestampMicrosecondArray, UInt32Array, UInt64Array,
+};
+use arrow::datatypes::{DataType, TimeUnit};
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{CoreError, Result};
+
+/// A string column of any physical layout.
+pub enum StrCol<'a> {
+    Utf8(&'a StringArray),
+    Large(&'a LargeStringArray),
+    View(&'a StringViewArray),
+}
+
+impl<'a> StrCol<'a> {
+    /// The value at `i`, or `None` when null.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            StrCol::Utf8(a) => (!a.is_null(i)).then(|| a.value(i)),
+            StrCol::Large(a) => (!a.is_null(i)).then(|| a.value(i)),
+            StrCol::View(a) => (!a.is_null(i)).then(|| a.value(i)),
+        }
+    }
+
+    /// The value at `i`, or `""` when null.
+    #[inline]
+    pub fn get_or_empty(&self, i: usize) -> &'a str {
+        self.get(i).unwrap_or("")
+    }
+}
+
+fn column<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<&'a ArrayRef> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| CoreError::MissingColumn {
+            table: table.to_string(),
+            column: name.to_string(),
+        })
+}
+
+fn type_error(table: &str, name: &str, found: &DataType, expected: &str) -> CoreError {
+    CoreError::ColumnType {
+        table: table.to_string(),
+        column: name.to_string(),
+        found: found.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+/// A string column by name.
+pub fn str_col<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<StrCol<'a>> {
+    let col = column(batch, table, name)?;
+    match col.data_type() {
+        DataType::Utf8 => Ok(StrCol::Utf8(col.as_string::<i32>())),
+        DataType::LargeUtf8 => Ok(StrCol::Large(col.as_string::<i64>())),
+        DataType::Utf8View => Ok(StrCol::View(col.as_string_view())),
+        other => Err(type_error(table, name, other, "a string")),
+    }
+}
+
+/// An optional string column: absent columns read as all-null.
+pub fn opt_str_col<'a>(
+    batch: &'a RecordBatch,
+    table: &str,
+    name: &str,
+) -> Result<Option<StrCol<'a>>> {
+    if batch.column_by_name(name).is_none() {
+        return Ok(None);
+    }
+    str_col(batch, table, name).map(Some)
+}
+
+/// An integer (or microsecond timestamp) column read as i64 values; nulls are
+/// an error naming the row.
+pub fn i64_values(batch: &RecordBatch, table: &str, name: &str) -> Result<Vec<i64>> {
+    let col = column(batch, table, name)?;
+    let null_at = |a: &dyn Array| -> Result<()> {
+        if a.null_count() > 0 {
+            let row = (0..a.len()).find(|&i| a.is_null(i)).unwrap_or(0);
+            return Err(CoreError::NullValue {
+                table: table.to_string(),
+                column: name.to_string(),
+                row,
+            });
+        }
+        Ok(())
+    };
+    null_at(col.as_ref())?;
+    let any = col.as_any();
+    let out = match col.data_type() {
+        DataType::Int64 => any
+            .downcast_ref::<Int64Array>()
+            .map(|a| a.values().to_vec()),
+        DataType::Int32 => any
+            .downcast_ref::<Int32Array>()
+            .map(|a| a.values().iter().map(|&v| v as i64).collect()),
+        DataType::UInt32 => any
+            .downcast_ref::<UInt32Array>()
+            .map(|a| a.values().iter().map(|&v| v as i64).collect()),
+        DataType::UInt64 => any
+            .downcast_ref::<UInt64Array>()
+            .map(|a| a.values().iter().map(|&v| v.min(i64::MAX as u64) as i64).collect()),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => any
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .map(|a| a.values().to_vec()),
+        _ => None,
+    };
+    out.ok_or_else(|| type_error(table, name, col.data_type(), "an integer or timestamp[us]"))
+}

@@ -1,0 +1,19 @@
+//! REM's pure-Rust kernels. No Python here: every entry point takes Arrow
+//! record batches (or plain slices) and returns Arrow record batches, so the
+//! binding crate only converts, releases the GIL and calls in.
+//!
+//! Modules follow the data flow of a dream:
+//! - [`columns`]: typed access to Arrow string / integer columns whatever
+//!   physical string layout the producer chose (Utf8, LargeUtf8, Utf8View).
+//! - [`tokens`]: the offline token estimate used for every budget.
+//! - [`segment`]: deterministic segmentation of activity into segments.
+//! - [`pack`]: refs, truncation and chunking under a token budget.
+
+pub mod columns;
+pub mod error;
+pub mod pack;
+pub mod segment;
+pub mod timefmt;
+pub mod tokens;
+
+pub use error::{CoreError, Result};

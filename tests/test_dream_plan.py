@@ -1,0 +1,119 @@
+"""Demo data → ingest → `rem dream --dry-run`: the first half of a dream."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from test_cli import _run
+
+from rem.config import resolve_llm
+from rem.demo import generate, ingest_all
+from rem.dream.plan import plan
+from rem.store import Store
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    store = Store(d / "rem.duckdb")
+    info = generate(d / "activity", seed=3, days=7, end_date="2026-11-15")
+    ingest_all(store, d / "activity")
+    truth = json.loads((d / "activity" / "ground_truth.json").read_text())
+    return store, info, truth
+
+
+def test_demo_ingest_is_idempotent(demo):
+    store, info, _ = demo
+    lines = ingest_all(store, store.path.parent / "activity")
+    assert all("0 added, 0 updated" in ln for ln in lines), lines
+
+
+def test_demo_week_has_sources_and_people(demo):
+    store, info, truth = demo
+    with store.read() as con:
+        kinds = dict(con.execute("select resource_type, count(*) from resources group by 1").fetchall())
+        roles = dict(con.execute("select role, count(*) from messages group by 1").fetchall())
+        people = con.execute("select count(*) from entities where kind='person'").fetchall()[0][0]
+    assert kinds["commit"] == info["commits"] and kinds["note"] == info["notes"] and kinds.get("document", 0) > 0
+    assert {"user", "assistant", "tool"} <= set(roles)
+    assert people >= 1
+    assert len(truth["blocks"]) == info["blocks"] >= 10
+
+
+def test_segments_recover_the_ground_truth_blocks(demo):
+    store, _, truth = demo
+    p = plan(store, resolve_llm(file_cfg={}, env={}), lookback_hours=None, start="2026-11-09", end="2026-11-15")
+    segs = p.packed.segments.to_pylist()
+    blocks = truth["blocks"]
+    # every block's span contains exactly one segment's start (blocks are separated by > 30 min breaks)
+    matched = 0
+    for b in blocks:
+        bs = datetime.fromisoformat(b["start"]).timestamp() * 1e6
+        be = datetime.fromisoformat(b["end"]).timestamp() * 1e6
+        inside = [s for s in segs if bs <= s["start"] and s["end"] <= be]
+        matched += len(inside) >= 1
+    assert matched / len(blocks) >= 0.9, (matched, len(blocks))
+    assert len(segs) <= 2 * len(blocks)
+
+
+def test_dry_run_cli_prints_plan_and_writes_output(demo, tmp_path, monkeypatch):
+    store, _, _ = demo
+    monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
+    for var in ("REM_LLM_MODEL", "REM_LLM_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    out = tmp_path / "plan.json"
+    r = _run(store.path, ["dream", "--dry-run", "--start", "2026-11-09", "--end", "2026-11-15", "--max-input-tokens", "2000", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "segments" in r.output and "chunks" in r.output and "estimate" in r.output and "$0.0000" in r.output
+    doc = json.loads(out.read_text())
+    assert doc["chunks"] > 1 and all(c["est_tokens"] <= 2000 for c in doc["packed"]["chunks"])
+    refs = {x["ref"] for x in doc["packed"]["refs"]}
+    assert {"R1", "S1", "M1"} <= refs
+    # the same window packs to the same bytes
+    r2 = _run(store.path, ["dream", "--dry-run", "--start", "2026-11-09", "--end", "2026-11-15", "--max-input-tokens", "2000", "--output", str(tmp_path / "b.json")])
+    assert r2.exit_code == 0
+    assert json.loads((tmp_path / "b.json").read_text())["packed"] == doc["packed"]
+    dbg = _run(store.path, ["dream", "--dry-run", "--start", "2026-11-13", "--end", "2026-11-13", "--debug"])
+    assert "===== chunk 0" in dbg.output and "## G1" in dbg.output
+
+
+def test_dry_run_cost_for_a_priced_model(demo, monkeypatch, tmp_path):
+    store, _, _ = demo
+    monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-xxxxxxxxxxxxxxxxxxxx")
+    r = _run(store.path, ["dream", "--dry-run", "--start", "2026-11-09", "--end", "2026-11-15", "--llm", "gpt-4o-mini", "--json"])
+    doc = json.loads(r.output)
+    assert doc["estimated_cost_usd"] > 0 and doc["provider"] == "openai"
+
+
+def test_empty_window_says_nothing_to_dream(demo):
+    store, _, _ = demo
+    r = _run(store.path, ["dream", "--dry-run", "--start", "2001-01-01", "--end", "2001-01-02"])
+    assert r.exit_code == 0 and "nothing to dream" in r.output
+
+
+def test_without_dry_run_the_limit_is_stated(demo):
+    store, _, _ = demo
+    r = _run(store.path, ["dream", "--start", "2026-11-14", "--end", "2026-11-15"])
+    assert r.exit_code != 0 and "--dry-run" in r.output
+
+
+def test_compact_keeps_rows_and_orders_them(demo):
+    store, _, _ = demo
+    with store.read() as con:
+        before = con.execute("select count(*) from messages").fetchall()[0][0]
+    r = _run(store.path, ["compact"])
+    assert r.exit_code == 0
+    with store.read() as con:
+        rows = con.execute("select epoch_us(created_at) from messages").fetchall()
+    assert len(rows) == before and rows == sorted(rows)
+
+
+def test_demo_folder_guard(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "precious.txt").write_text("x")
+    with pytest.raises(FileExistsError):
+        generate(Path(tmp_path / "mine"))

@@ -1,0 +1,268 @@
+"""Each ingest source: correct rows, idempotent, transactional, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import count, write_jsonl
+
+from rem.exceptions import IngestError
+from rem.ingest import ingest_chat, ingest_chatgpt, ingest_git, ingest_jsonl, ingest_notes
+
+# -- JSONL --------------------------------------------------------------------
+
+
+def test_jsonl_resources_sessions_messages_roundtrip(store, tmp_path):
+    s = write_jsonl(tmp_path / "s.jsonl", [{"id": "s1", "name": "Chat", "created_at": "2026-11-16T09:00:00Z"}])
+    m = write_jsonl(tmp_path / "m.jsonl", [
+        {"id": "m1", "session_id": "s1", "role": "user", "content": "hi", "created_at": "2026-11-16T09:01:00+01:00"},
+        {"id": "m2", "session_id": "s1", "role": "assistant", "content": "hello", "created_at": "2026-11-16T09:02:00Z",
+         "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+    ])
+    r = write_jsonl(tmp_path / "r.jsonl", [{"name": "a.md", "content": "x", "resource_type": "note", "created_at": "2026-11-16T10:00:00Z"}])
+    assert ingest_jsonl(store, s, "sessions").added == 1
+    rep = ingest_jsonl(store, m, "messages")
+    assert (rep.added, rep.updated, rep.skipped) == (2, 0, 0)
+    assert ingest_jsonl(store, r, "resources").added == 1
+    # offsets are honoured
+    with store.read() as con:
+        assert con.execute("select strftime(created_at AT TIME ZONE 'UTC', '%H:%M') from messages where id='m1'").fetchall() == [("08:01",)]
+        assert con.execute("select json_extract_string(tool_calls, '$[0].function.name') from messages where id='m2'").fetchall() == [("f",)]
+
+
+def test_jsonl_is_idempotent_and_updates_changed_rows(store, tmp_path):
+    rows = [{"id": "r1", "name": "a", "content": "one", "resource_type": "note", "created_at": "2026-11-16T10:00:00Z"},
+            {"id": "r2", "name": "b", "content": "two", "resource_type": "note", "created_at": "2026-11-16T11:00:00Z"}]
+    f = write_jsonl(tmp_path / "r.jsonl", rows)
+    assert ingest_jsonl(store, f, "resources").added == 2
+    rep = ingest_jsonl(store, f, "resources")
+    assert (rep.added, rep.updated, rep.skipped) == (0, 0, 2)
+    rows[1]["content"] = "changed"
+    write_jsonl(f, rows)
+    rep = ingest_jsonl(store, f, "resources")
+    assert (rep.added, rep.updated, rep.skipped) == (0, 1, 1)
+    assert count(store, "select count(*) from resources where content='changed'") == 1
+    assert count(store, "select count(*) from resources") == 2
+
+
+def test_ids_are_derived_when_missing(store, tmp_path):
+    f = write_jsonl(tmp_path / "r.jsonl", [{"name": "a", "content": "x", "resource_type": "note", "created_at": "2026-11-16T10:00:00Z"}])
+    ingest_jsonl(store, f, "resources")
+    ingest_jsonl(store, f, "resources")
+    assert count(store, "select count(*) from resources") == 1
+
+
+@pytest.mark.parametrize("line,field,needle", [
+    ('{"id": "r", "resource_type": "note", "created_at": 5}', "created_at", "not of type 'string'"),
+    ('{"id": "r", "resource_type": "note"}', None, "'created_at' is a required property"),
+    ('{"id": "r", "resource_type": "note", "created_at": "yesterday"}', "created_at", "not an ISO 8601"),
+    ('{"id": "r", "resource_type": "note", "created_at": "2026-11-16T10:00:00Z", "colour": 1}', None, "unknown field"),
+    ('{"id": "r", "resource_type": "note", "created_at": "2026-11-16T10:00:00Z", "metadata": [1]}', "metadata", "not of type 'object'"),
+    ('{"id": "r", "resource_type": ', None, "invalid JSON"),
+    ('[1, 2]', None, "expected a JSON object"),
+])
+def test_malformed_jsonl_writes_nothing_and_names_line_and_field(store, tmp_path, line, field, needle):
+    good = '{"id": "ok", "resource_type": "note", "created_at": "2026-11-16T10:00:00Z"}'
+    f = tmp_path / "bad.jsonl"
+    f.write_text(good + "\n" + line + "\n")
+    with pytest.raises(IngestError) as e:
+        ingest_jsonl(store, f, "resources")
+    msg = str(e.value)
+    assert f"{f}:2" in msg
+    assert needle in msg
+    if field:
+        assert f"field '{field}'" in msg
+    assert count(store, "select count(*) from resources") == 0
+
+
+def test_invalid_utf8_and_nul_bytes(store, tmp_path):
+    f = tmp_path / "r.jsonl"
+    f.write_bytes(b'{"id": "r", "resource_type": "note", "created_at": "2026-11-16T10:00:00Z", "content": "\xff"}\n')
+    with pytest.raises(IngestError, match=r"r.jsonl:1: not valid UTF-8"):
+        ingest_jsonl(store, f, "resources")
+    f.write_text(json.dumps({"id": "r", "resource_type": "note", "created_at": "2026-11-16T10:00:00Z", "content": "a\u0000b"}) + "\n")
+    ingest_jsonl(store, f, "resources")
+    assert count(store, "select count(*) from resources where content = 'ab'") == 1
+
+
+def test_message_with_unknown_session_is_refused(store, tmp_path):
+    f = write_jsonl(tmp_path / "m.jsonl", [{"id": "m1", "session_id": "ghost", "role": "user", "content": "x", "created_at": "2026-11-16T10:00:00Z"}])
+    with pytest.raises(IngestError, match=r"m.jsonl:1: field 'session_id': session 'ghost' does not exist"):
+        ingest_jsonl(store, f, "messages")
+    assert count(store, "select count(*) from messages") == 0
+
+
+def test_bad_role_is_refused(store, tmp_path):
+    write_jsonl(tmp_path / "s.jsonl", [{"id": "s1", "created_at": "2026-11-16T09:00:00Z"}])
+    ingest_jsonl(store, tmp_path / "s.jsonl", "sessions")
+    f = write_jsonl(tmp_path / "m.jsonl", [{"id": "m1", "session_id": "s1", "role": "robot", "created_at": "2026-11-16T10:00:00Z"}])
+    with pytest.raises(IngestError, match=r"field 'role'"):
+        ingest_jsonl(store, f, "messages")
+
+
+def test_extreme_timestamps(store, tmp_path):
+    f = write_jsonl(tmp_path / "r.jsonl", [
+        {"id": "old", "resource_type": "note", "created_at": "1900-01-01T00:00:00-05:00"},
+        {"id": "new", "resource_type": "note", "created_at": "2200-12-31T23:59:59+14:00"},
+    ])
+    ingest_jsonl(store, f, "resources")
+    with store.read() as con:
+        got = dict(con.execute("select id, year(created_at AT TIME ZONE 'UTC') from resources").fetchall())
+    assert got == {"old": 1900, "new": 2200}
+
+
+# -- notes ---------------------------------------------------------------------
+
+
+def test_notes_front_matter_mtime_and_updates(store, tmp_path):
+    d = tmp_path / "notes"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.md").write_text("---\ntitle: Alpha\ndate: 2026-11-16T09:30:00Z\ntags: [x]\n---\n# Heading\nbody\n")
+    (d / "sub" / "b.txt").write_text("# Bee\nplain")
+    (d / ".hidden.md").write_text("skip")
+    (d / "image.png").write_bytes(b"\x89PNG")
+    old = time.time() - 86400 * 3
+    os.utime(d / "sub" / "b.txt", (old, old))
+    rep = ingest_notes(store, d)
+    assert rep.added == 2 and not rep.errors
+    with store.read() as con:
+        rows = dict(con.execute("select name, epoch(created_at)::bigint from resources").fetchall())
+    assert rows["Alpha"] == 1794821400  # 2026-11-16T09:30Z
+    assert abs(rows["Bee"] - int(old)) <= 1
+    assert ingest_notes(store, d).added == 0
+    (d / "a.md").write_text("---\ntitle: Alpha\ndate: 2026-11-16T09:30:00Z\n---\nnew body\n")
+    rep = ingest_notes(store, d)
+    assert (rep.added, rep.updated) == (0, 1)
+
+
+def test_notes_bad_front_matter_is_named_and_others_written(store, tmp_path):
+    d = tmp_path / "notes"
+    d.mkdir()
+    (d / "good.md").write_text("hello")
+    (d / "bad.md").write_text("---\ntitle: [unclosed\n---\nbody")
+    (d / "latin1.md").write_bytes("caf\xe9".encode("latin-1"))
+    rep = ingest_notes(store, d)
+    assert rep.added == 1
+    assert any("bad.md" in e and "front matter" in e for e in rep.errors)
+    assert any("latin1.md" in e and "UTF-8" in e for e in rep.errors)
+
+
+# -- git -----------------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str, env: dict | None = None) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    r = tmp_path / "repo"
+    r.mkdir()
+    _git(r, "init", "-q", "-b", "main")
+    _git(r, "config", "user.name", "Sam")
+    _git(r, "config", "user.email", "sam@example.com")
+    for i in range(5):
+        (r / f"f{i}.txt").write_text("line\n" * (i + 1))
+        _git(r, "add", "-A")
+        _git(r, "commit", "-q", "-m", f"Commit {i}\n\nBody {i}", env={"GIT_AUTHOR_DATE": f"2026-11-1{i}T10:00:00+00:00", "GIT_COMMITTER_DATE": f"2026-11-1{i}T10:00:00+00:00"})
+    _git(r, "commit", "-q", "--allow-empty", "--allow-empty-message", "-m", "",
+         env={"GIT_AUTHOR_NAME": "Zoë Ünïcode", "GIT_AUTHOR_EMAIL": "zoe@example.com"})
+    return r
+
+
+def test_git_commits_match_rev_list_and_reingest_adds_nothing(store, repo):
+    ingest_git(store, repo)
+    n = int(_git(repo, "rev-list", "--count", "HEAD"))
+    assert count(store, "select count(*) from resources where resource_type='commit'") == n == 6
+    rep = ingest_git(store, repo)
+    assert rep.added == 0 and rep.skipped == 6
+    with store.read() as con:
+        row = con.execute("select name, content, metadata->>'insertions', metadata->>'author' from resources where name='Commit 4'").fetchall()[0]
+        assert row[0] == "Commit 4" and "Body 4" in row[1] and row[2] == "5" and row[3] == "Sam"
+        assert con.execute("select name from resources where metadata->>'author' = 'Zoë Ünïcode'").fetchall() == [("(no commit message)",)]
+        people = {r[0] for r in con.execute("select name from entities where kind='person'").fetchall()}
+        assert people == {"Sam", "Zoë Ünïcode"}
+        assert con.execute("select count(*) from edges where edge_type='authored_by'").fetchall()[0][0] == 6
+
+
+def test_git_bare_repository_and_limits(store, repo, tmp_path):
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], check=True)
+    ingest_git(store, bare, max_count=2)
+    assert count(store, "select count(*) from resources") == 2
+    ingest_git(store, bare, since="2026-11-12T00:00:00", until="2026-11-13T23:00:00")
+    assert count(store, "select count(*) from resources where name in ('Commit 2', 'Commit 3')") == 2
+
+
+def test_git_errors_name_the_path(store, tmp_path):
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(IngestError, match="plain"):
+        ingest_git(store, tmp_path / "plain")
+
+
+# -- ChatGPT export ------------------------------------------------------------
+
+
+def _conv(cid="c1", cycle=False):
+    mapping = {
+        "root": {"id": "root", "message": None, "parent": None, "children": ["a"]},
+        "a": {"id": "a", "parent": "root", "children": ["b1", "b2"], "message": {"id": "a", "author": {"role": "user"}, "create_time": 1794821400.0, "content": {"content_type": "text", "parts": ["question"]}}},
+        "b1": {"id": "b1", "parent": "a", "children": [], "message": {"id": "b1", "author": {"role": "assistant"}, "create_time": 1794821460.0, "content": {"content_type": "text", "parts": ["old branch"]}}},
+        "b2": {"id": "b2", "parent": "a", "children": [], "message": {"id": "b2", "author": {"role": "assistant"}, "create_time": 1794821470.0, "content": {"content_type": "text", "parts": ["current answer"]}}},
+        "h": {"id": "h", "parent": "root", "children": [], "message": {"id": "h", "author": {"role": "system"}, "create_time": None, "content": {"content_type": "text", "parts": [""]}}},
+    }
+    if cycle:
+        mapping["root"]["parent"] = "b2"
+    return {"id": cid, "title": "Ask", "create_time": 1794821400.0, "mapping": mapping, "current_node": "b2"}
+
+
+def test_chatgpt_current_branch_roles_and_idempotency(store, tmp_path):
+    f = tmp_path / "conversations.json"
+    f.write_text(json.dumps([_conv()]))
+    rep = ingest_chatgpt(store, f)
+    assert rep.per_table["sessions"].added == 1 and rep.per_table["messages"].added == 2
+    with store.read() as con:
+        assert con.execute("select role, content from messages order by created_at").fetchall() == [("user", "question"), ("assistant", "current answer")]
+    assert ingest_chatgpt(store, tmp_path).added == 0  # the folder works too
+
+
+def test_chatgpt_cycle_and_truncation_are_refused(store, tmp_path):
+    f = tmp_path / "conversations.json"
+    f.write_text(json.dumps([_conv(cycle=True)]))
+    with pytest.raises(IngestError, match=r"conversation 1 \(c1\): field 'mapping': the parent links form a cycle"):
+        ingest_chatgpt(store, f)
+    f.write_text(json.dumps([_conv()])[:-40])
+    with pytest.raises(IngestError, match="invalid JSON .* truncated export"):
+        ingest_chatgpt(store, f)
+    assert count(store, "select count(*) from messages") == 0
+
+
+# -- plain chat ------------------------------------------------------------------
+
+
+def test_chat_format(store, tmp_path):
+    f = write_jsonl(tmp_path / "chat.jsonl", [
+        {"session": "standup", "session_name": "Daily standup", "role": "user", "content": "hi", "created_at": "2026-11-16T09:30:00Z"},
+        {"session": "standup", "role": "assistant", "content": "hello", "created_at": "2026-11-16T09:31:00Z",
+         "tool_calls": [{"type": "function", "function": {"name": "x", "arguments": "{}"}}]},
+        {"session": "other", "role": "user", "content": "yo", "created_at": "2026-11-16T11:00:00Z"},
+    ])
+    rep = ingest_chat(store, f)
+    assert rep.per_table["sessions"].added == 2 and rep.per_table["messages"].added == 3
+    assert ingest_chat(store, f).added == 0
+    with store.read() as con:
+        assert con.execute("select name from sessions order by created_at").fetchall() == [("Daily standup",), ("other",)]
+
+
+def test_chat_errors(store, tmp_path):
+    f = write_jsonl(tmp_path / "chat.jsonl", [{"session": "s", "role": "user", "content": "x", "created_at": "2026-11-16T09:30:00Z"},
+                                              {"session": "s", "role": "user", "content": "x", "when": "now"}])
+    with pytest.raises(IngestError, match=r"chat.jsonl:2: field 'when': unknown field"):
+        ingest_chat(store, f)
+    assert count(store, "select count(*) from messages") == 0

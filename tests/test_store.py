@@ -1,0 +1,68 @@
+"""The store: path resolution, DDL from the JSON Schemas, versioning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rem import schema
+from rem.exceptions import SchemaVersionError
+from rem.store import Store, default_db_path, run
+
+
+def test_default_path_follows_env_and_xdg(monkeypatch, tmp_path):
+    monkeypatch.delenv("REM_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_db_path() == tmp_path / "xdg" / "rem" / "rem.duckdb"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_db_path() == tmp_path / "home" / ".local" / "share" / "rem" / "rem.duckdb"
+    monkeypatch.setenv("REM_DB", str(tmp_path / "x.duckdb"))
+    assert default_db_path() == tmp_path / "x.duckdb"
+
+
+def test_tables_follow_the_json_schemas(store):
+    store.init()
+    with store.read() as con:
+        for t in schema.load_tables().values():
+            cols = [r[0] for r in run(con, f"select column_name from information_schema.columns where table_name='{t.name}' order by ordinal_position")]
+            doc = json.loads((Path(str(schema.schema_dir())) / f"{t.name}.json").read_text())
+            assert cols == list(doc["properties"]), t.name
+        assert run(con, "select value from rem_meta where key='schema_version'") == [(str(schema.schema_version()),)]
+
+
+def test_edges_have_no_primary_key_but_others_do(store):
+    store.init()
+    with store.read() as con:
+        keyed = {r[0] for r in run(con, "select table_name from duckdb_constraints() where constraint_type='PRIMARY KEY'")}
+    assert "edges" not in keyed and {"resources", "sessions", "messages", "moments", "entities", "dream_runs"} <= keyed
+
+
+def test_newer_schema_version_is_refused(store):
+    store.init()
+    with store.connect() as con:
+        run(con, "update rem_meta set value='999' where key='schema_version'")
+    with pytest.raises(SchemaVersionError, match="upgrade REM"):
+        with store.read():
+            pass
+
+
+def test_missing_columns_are_added_on_open(store):
+    store.init()
+    with store.connect() as con:
+        run(con, "alter table resources drop column user_id")
+        run(con, "update rem_meta set value='0' where key='schema_version'")
+    with store.connect() as con:
+        assert "user_id" in [r[0] for r in run(con, "select column_name from information_schema.columns where table_name='resources'")]
+
+
+def test_enum_check_constraint(store):
+    import duckdb
+
+    store.init()
+    with store.connect() as con:
+        run(con, "insert into sessions (id, created_at) values ('s', now())")
+        with pytest.raises(duckdb.ConstraintException):
+            run(con, "insert into messages (id, session_id, role, created_at) values ('m', 's', 'robot', now())")

@@ -36,7 +36,7 @@ test-py: ## pytest (fast suite; excludes the slow reliability suite)
 	$(BIN)/pytest -q -m "not slow" tests
 
 stubtest: ## Check python/rem/_rem.pyi against the built module
-	$(BIN)/python -m mypy.stubtest rem._rem --ignore-missing-stub
+	$(BIN)/python -m mypy.stubtest rem._rem --mypy-config-file mypy-stubtest.ini
 
 lint: ## ruff + mypy on the package, clippy on the crates
 	$(BIN)/ruff check python tests bench

@@ -27,7 +27,6 @@ import duckdb
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import pypack  # noqa: E402
-
 from rem import _rem  # noqa: E402
 from rem.dream.collect import MESSAGES_SQL, RESOURCES_SQL, SESSIONS_SQL, Activity, pack  # noqa: E402
 from rem.dream.window import Window  # noqa: E402

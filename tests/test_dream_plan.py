@@ -7,12 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from test_cli import _run
-
 from rem.config import resolve_llm
 from rem.demo import generate, ingest_all
 from rem.dream.plan import plan
 from rem.store import Store
+from test_cli import _run
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from rem import schema
 from rem.exceptions import SchemaVersionError
-from rem.store import Store, default_db_path, run
+from rem.store import default_db_path, run
 
 
 def test_default_path_follows_env_and_xdg(monkeypatch, tmp_path):

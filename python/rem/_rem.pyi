@@ -2,6 +2,8 @@
 
 import pyarrow as pa
 
+__all__ = ["pack_activity", "estimate_tokens", "__version__"]
+
 __version__: str
 
 def pack_activity(

@@ -5,7 +5,6 @@ JSON) and ``--csv`` (the default when stdout is not a terminal is JSON)."""
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import sys

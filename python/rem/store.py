@@ -234,7 +234,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             run(con, t.ddl())
             have = {
                 r[0]
-                for r in run(con, 
+                for r in run(con,
                     "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema='main'",
                     [t.name],
                 )
@@ -242,11 +242,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             for c in t.columns:
                 if c.name not in have:
                     run(con, f'ALTER TABLE "{t.name}" ADD COLUMN "{c.name}" {c.sql_type}')
-        run(con, 
+        run(con,
             f"INSERT INTO {META_TABLE} VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [str(current)],
         )
-        run(con, 
+        run(con,
             f"INSERT INTO {META_TABLE} VALUES ('created_at', CAST(now() AS VARCHAR)) ON CONFLICT (key) DO NOTHING"
         )
 
@@ -254,7 +254,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 def _all_tables_present(con: duckdb.DuckDBPyConnection) -> bool:
     names = {
         r[0]
-        for r in run(con, 
+        for r in run(con,
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
         )
     }
@@ -303,13 +303,13 @@ def upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: pa.Table) -> U
         col_list = ", ".join(f'"{c}"' for c in cols)
         sel = ", ".join(f'CAST(b."{c}" AS {t.column(c).sql_type})' for c in cols)
         if added:
-            run(con, 
+            run(con,
                 f"""INSERT INTO "{table_name}" ({col_list})
                     SELECT {sel} FROM {name} b ANTI JOIN "{table_name}" t ON {on}"""
             )
         if updated:
             sets = ", ".join(f'"{c}" = CAST(b."{c}" AS {t.column(c).sql_type})' for c in cols if c not in key and c != "created_at")
-            run(con, 
+            run(con,
                 f"""UPDATE "{table_name}" AS t SET {sets} FROM {name} b
                     WHERE {on} AND ({diff})"""
             )

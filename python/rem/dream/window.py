@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, IngestError
 from ..ingest.common import parse_time
-from ..exceptions import IngestError
 
 
 @dataclass(frozen=True)

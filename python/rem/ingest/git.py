@@ -41,7 +41,7 @@ def _git(repo: Path, *args: str) -> bytes:
 
 def parse_log(raw: bytes, repo: Path) -> list[dict[str, Any]]:
     text = raw.decode("utf-8", "replace")
-    commits = []
+    commits: list[dict[str, Any]] = []
     for rec in text.split(_REC):
         if not rec.strip():
             continue

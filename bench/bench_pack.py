@@ -28,9 +28,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import pypack  # noqa: E402
 from rem import _rem  # noqa: E402
-from rem.dream.collect import MESSAGES_SQL, RESOURCES_SQL, SESSIONS_SQL, Activity, pack  # noqa: E402
+from rem.dream.collect import MESSAGES_SQL, RESOURCES_SQL, collect_on, pack  # noqa: E402
 from rem.dream.window import Window  # noqa: E402
-from rem.store import Store, arrow, run  # noqa: E402
+from rem.store import Store, run  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 100
@@ -87,9 +87,8 @@ def peak_rss_mb() -> float:
 
 
 def rem_way(con: duckdb.DuckDBPyConnection, w: Window) -> tuple[dict, object]:
-    p = {"start": w.start, "end": w.end}
     t0 = time.perf_counter()
-    act = Activity(w, arrow(con, RESOURCES_SQL, p), arrow(con, SESSIONS_SQL, p), arrow(con, MESSAGES_SQL, p))
+    act = collect_on(con, w)
     t1 = time.perf_counter()
     packed = pack(act, max_input_tokens=6000)
     t2 = time.perf_counter()
@@ -105,7 +104,8 @@ def python_way(con: duckdb.DuckDBPyConnection, w: Window) -> tuple[dict, object]
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-    res, ses, msg = rows(RESOURCES_SQL), rows(SESSIONS_SQL), rows(MESSAGES_SQL)
+    res, msg = rows(RESOURCES_SQL), rows(MESSAGES_SQL)
+    ses = rows("SELECT id, name FROM sessions WHERE id IN (SELECT session_id FROM messages WHERE created_at >= $start AND created_at < $end)")
     t1 = time.perf_counter()
     out = pypack.pack(res, ses, msg, max_input_tokens=6000)
     t2 = time.perf_counter()

@@ -181,6 +181,9 @@ def test_git_commits_match_rev_list_and_reingest_adds_nothing(store, repo):
     assert count(store, "select count(*) from resources where resource_type='commit'") == n == 6
     rep = ingest_git(store, repo)
     assert rep.added == 0 and rep.skipped == 6
+    # the edges rule (one row per source, target, type) holds without a key
+    assert count(store, "select count(*) from edges") == 6
+    assert count(store, "select count(*) - count(distinct (source_id, target_id, edge_type)) from edges") == 0
     with store.read() as con:
         row = con.execute("select name, content, metadata->>'insertions', metadata->>'author' from resources where name='Commit 4'").fetchall()[0]
         assert row[0] == "Commit 4" and "Body 4" in row[1] and row[2] == "5" and row[3] == "Sam"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from .. import _rem
@@ -22,9 +23,11 @@ SELECT id, session_id, role, content, CAST(tool_calls AS VARCHAR) AS tool_calls,
 FROM messages
 WHERE created_at >= $start AND created_at < $end
 """
+# sessions of the window's messages, found through the messages already fetched
+# (registered as `_rem_window_messages`) rather than by scanning messages again
 SESSIONS_SQL = """
 SELECT id, name FROM sessions
-WHERE id IN (SELECT session_id FROM messages WHERE created_at >= $start AND created_at < $end)
+WHERE id IN (SELECT session_id FROM _rem_window_messages)
 """
 
 
@@ -60,11 +63,20 @@ class Packed:
 
 def collect(store: Store, window: Window) -> Activity:
     """One read of the database; the connection is closed on return."""
-    params = {"start": window.start, "end": window.end}
     with store.read(sandbox=False) as con:
-        res = arrow(con, RESOURCES_SQL, params)
-        msg = arrow(con, MESSAGES_SQL, params)
-        ses = arrow(con, SESSIONS_SQL, params)
+        return collect_on(con, window)
+
+
+def collect_on(con: duckdb.DuckDBPyConnection, window: Window) -> Activity:
+    """The three window queries on an open connection."""
+    params = {"start": window.start, "end": window.end}
+    res = arrow(con, RESOURCES_SQL, params)
+    msg = arrow(con, MESSAGES_SQL, params)
+    con.register("_rem_window_messages", msg.select(["session_id"]))
+    try:
+        ses = arrow(con, SESSIONS_SQL)
+    finally:
+        con.unregister("_rem_window_messages")
     return Activity(window, res, ses, msg)
 
 

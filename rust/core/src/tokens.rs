@@ -10,6 +10,9 @@
 /// Estimated tokens of `s`.
 #[inline]
 pub fn estimate(s: &str) -> usize {
+    if s.is_ascii() {
+        return s.len().div_ceil(4);
+    }
     let mut ascii = 0usize;
     let mut other = 0usize;
     for &b in s.as_bytes() {

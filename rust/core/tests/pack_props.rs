@@ -59,6 +59,9 @@ fn messages(rows: &[(String, String, String, i64, String)]) -> RecordBatch {
 
 fn strs(b: &RecordBatch, name: &str) -> Vec<String> {
     let c = b.column_by_name(name).unwrap();
+    if let Some(a) = c.as_string_opt::<i64>() {
+        return (0..a.len()).map(|i| a.value(i).to_string()).collect();
+    }
     let a = c.as_string::<i32>();
     (0..a.len()).map(|i| a.value(i).to_string()).collect()
 }

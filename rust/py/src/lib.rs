@@ -4,7 +4,7 @@
 //! Data Interface of arrow's `pyarrow` feature), releases the GIL, calls the
 //! core and converts the Arrow output back. No logic lives here.
 
-use arrow::pyarrow::PyArrowType;
+use arrow::pyarrow::{FromPyArrowUnchecked, PyArrowType};
 use arrow::record_batch::RecordBatch;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -41,6 +41,16 @@ impl From<BindError> for PyErr {
 
 type Batch = PyArrowType<RecordBatch>;
 
+/// Import a pyarrow RecordBatch zero-copy, then validate it with the core's
+/// fast check (structure + one UTF-8 pass per string column) instead of
+/// arrow's per-value `validate_full`.
+fn import(value: &Bound<'_, PyAny>, table: &str) -> PyResult<RecordBatch> {
+    // SAFETY: the batch is validated by `validate_batch` before any value is read.
+    let batch = unsafe { RecordBatch::from_pyarrow_bound_unchecked(value)? };
+    rem_core::columns::validate_batch(&batch, table).map_err(BindError::from)?;
+    Ok(batch)
+}
+
 /// Segment and pack activity into chunks under a token budget.
 ///
 /// :param resources: RecordBatch with ``id``, ``ts`` (int64 µs) and optional
@@ -60,9 +70,9 @@ type Batch = PyArrowType<RecordBatch>;
 #[allow(clippy::too_many_arguments)]
 fn pack_activity(
     py: Python<'_>,
-    resources: Batch,
-    sessions: Batch,
-    messages: Batch,
+    resources: &Bound<'_, PyAny>,
+    sessions: &Bound<'_, PyAny>,
+    messages: &Bound<'_, PyAny>,
     gap_minutes: f64,
     max_input_tokens: usize,
     max_item_chars: usize,
@@ -77,7 +87,7 @@ fn pack_activity(
         max_item_chars,
         tool_max_chars,
     };
-    let (r, s, m) = (resources.0, sessions.0, messages.0);
+    let (r, s, m) = (import(resources, "resources")?, import(sessions, "sessions")?, import(messages, "messages")?);
     let out = py
         .detach(|| pack(&r, &s, &m, &opts))
         .map_err(BindError::from)?;

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -218,53 +219,204 @@ def query(c: Ctx, sql: str, fmt: str | None) -> None:
 @click.option("--start", help="Window start (date or time; local unless an offset is given).")
 @click.option("--end", help="Window end (a bare date includes that whole day).")
 @click.option("--dry-run", is_flag=True, help="Collect, segment and pack; print the plan; call no model.")
+@click.option("--now", "now_flag", is_flag=True, help="A manual, on-demand dream (the default when not --scheduled).")
+@click.option("--scheduled", is_flag=True, help="Start where the last successful dream ended (at most 7 days back); used by the timer and daemon.")
 @click.option("--gap-minutes", type=click.FloatRange(min=0), help="Idle gap that starts a new segment (default 30).")
 @click.option("--max-input-tokens", type=click.IntRange(min=64), help="Token budget per chunk (estimate; default 6000).")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="With --dry-run: write chunks and the ref table as JSON.")
-@click.option("--debug", is_flag=True, help="Print the packed chunks themselves.")
+@click.option("--concurrency", type=click.IntRange(1, 64), help="Chunks sent to the model at once (default 4).")
+@click.option("--max-cost", type=click.FloatRange(min=0), help="Refuse the run if its estimated cost (USD) exceeds this.")
+@click.option("--moment-types", help="Keep only these moment types (comma-separated, e.g. work_session,learning).")
+@click.option("--min-duration-minutes", type=click.FloatRange(min=0), help="Drop moments shorter than this.")
+@click.option("--summary-only", is_flag=True, help="Write the period summary only, no moments.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Save the moments (or, with --dry-run, the packed chunks and refs) as JSON.")
+@click.option("--verbose", "verbose_out", is_flag=True, help="Print every moment in detail.")
+@click.option("--debug", is_flag=True, help="Print the packed chunks, prompts and raw answers (secrets masked).")
 @click.option("--llm", "model", help="Model name (OpenAI-compatible).")
 @click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL.")
 @click.option("--local-model", type=click.Path(dir_okay=False), help="A local .gguf served by llama.cpp instead of SmolLM2.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
-def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, dry_run: bool,
-          gap_minutes: float | None, max_input_tokens: int | None, output: str | None, debug: bool,
-          model: str | None, base_url: str | None, local_model: str | None, as_json: bool) -> None:
+def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, dry_run: bool, now_flag: bool,
+          scheduled: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
+          max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
+          output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
+          local_model: str | None, as_json: bool) -> None:
     """Turn a window of activity into moments, summaries and graph edges.
 
+    Collects the window, packs it (Rust), sends the chunks to the model
+    (database closed meanwhile), resolves the answers against the ref table and
+    writes moments, entities, edges, a summary resource and the run's ledger
+    row in one transaction. Nothing to dream is not an error (exit 0).
+
     With --dry-run: print the window, segment and chunk counts, the estimated
-    input tokens (an offline estimate, no tokenizer download) and the estimated
-    cost for the configured model.
+    input tokens (an offline estimate) and the estimated cost; call no model.
     """
     from .dream.plan import plan
 
+    if now_flag and scheduled:
+        raise click.UsageError("--now and --scheduled exclude each other")
     d = cfg.dream_defaults()
     settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
-    p = plan(
-        c.store,
-        settings,
-        lookback_hours=lookback_hours if lookback_hours is not None else (None if (start or end) else d["lookback_hours"]),
-        start=start,
-        end=end,
-        gap_minutes=gap_minutes if gap_minutes is not None else d["gap_minutes"],
-        max_input_tokens=max_input_tokens or d["max_input_tokens"],
-    )
-    if output:
-        Path(output).write_text(json.dumps(p.to_json(include_chunks=True), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    if not dry_run:
-        raise click.ClickException(
-            "this build of rem plans dreams but does not call a model yet: run `rem dream --dry-run`."
-        )
-    if as_json:
-        click.echo(json.dumps(p.to_json(include_chunks=debug), indent=2, ensure_ascii=False, default=str))
+    lookback = lookback_hours if lookback_hours is not None else (None if (start or end) else d["lookback_hours"])
+    gap = gap_minutes if gap_minutes is not None else d["gap_minutes"]
+    budget = max_input_tokens or d["max_input_tokens"]
+    if dry_run:
+        p = plan(c.store, settings, lookback_hours=lookback, start=start, end=end, gap_minutes=gap, max_input_tokens=budget)
+        if output:
+            Path(output).write_text(json.dumps(p.to_json(include_chunks=True), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        if as_json:
+            click.echo(json.dumps(p.to_json(include_chunks=debug), indent=2, ensure_ascii=False, default=str))
+            return
+        click.echo(p.describe())
+        if debug:
+            for ch in p.packed.chunks.to_pylist():
+                click.echo(f"\n===== chunk {ch['chunk']} ({ch['est_tokens']} est. tokens, {ch['n_items']} items) =====")
+                click.echo(ch["text"], nl=False)
+        if output:
+            click.echo(f"wrote {output}")
         return
-    click.echo(p.describe())
-    if debug:
-        for ch in p.packed.chunks.to_pylist():
-            click.echo(f"\n===== chunk {ch['chunk']} ({ch['est_tokens']} est. tokens, {ch['n_items']} items) =====")
-            click.echo(ch["text"], nl=False)
-    if output:
-        click.echo(f"wrote {output}")
+    from .dream.run import DreamOptions
+    from .dream.run import dream as run_dream
+
+    opts = DreamOptions(
+        lookback_hours=lookback, start=start, end=end, gap_minutes=gap, max_input_tokens=budget,
+        concurrency=concurrency or d["concurrency"], max_cost=max_cost,
+        moment_types=[t.strip() for t in moment_types.split(",") if t.strip()] if moment_types else None,
+        min_duration_minutes=min_duration_minutes, summary_only=summary_only, scheduled=scheduled,
+        trigger="scheduled" if scheduled else "manual",
+        debug=(lambda text: click.echo(text, err=True)) if debug else None,
+    )
+    result = run_dream(c.store, settings, opts)
+    if output and result.resolution is not None:
+        Path(output).write_text(json.dumps([m.public() for m in result.resolution.moments], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result.public(), indent=2, ensure_ascii=False, default=str))
+    else:
+        click.echo(_describe_result(result, verbose_out))
+    if result.status == "skipped":
+        sys.exit(1)
+
+
+def _describe_result(r: Any, verbose: bool) -> str:
+    if r.status in ("nothing_to_do", "skipped"):
+        return f"{r.status}: {r.message} (run {r.run_id[:8]})"
+    st, rs = r.stats, r.resolution
+    cost = f"${r.cost:.4f}" if r.cost is not None else "unknown"
+    lines = [
+        f"dream {r.run_id[:8]} ok in {r.duration_s:.1f}s — window {r.plan.window}",
+        f"moments     {st.moments_created} new, {st.moments_merged} merged, {st.moments_superseded} superseded"
+        f" ({rs.fallback_moments} named from their sources, not by the model)",
+        f"entities    {st.entities_created} new",
+        f"edges       {st.edges_added} added, {st.edges_reinforced} reinforced",
+        f"model       {r.plan.settings.model}: {r.usage.tokens_in:,} tokens in, {r.usage.tokens_out:,} out, cost {cost}",
+    ]
+    if rs.dropped_refs or rs.dropped_moments:
+        lines.append(f"dropped     {rs.dropped_refs} unknown refs, {rs.dropped_moments} moments without a valid ref")
+    lines.append("")
+    for m in rs.moments:
+        lines.append(f"  {m.start.astimezone():%a %H:%M}–{m.end.astimezone():%H:%M}  {m.name}"
+                     + ("" if m.generated_by == "model" else "  [from sources]"))
+        if verbose:
+            for label, val in (("summary", m.summary), ("type", m.moment_type), ("topics", ", ".join(m.tags)),
+                               ("emotions", ", ".join(m.emotion_tags)), ("people", ", ".join(m.people)),
+                               ("outcome", m.outcome)):
+                if val:
+                    lines.append(f"      {label:<9} {val}")
+    if r.summary:
+        lines += ["", "summary: " + r.summary]
+    return "\n".join(lines)
+
+
+# -- moments / runs -----------------------------------------------------------------
+def _day_bounds(day: str) -> tuple[datetime, datetime]:
+    today = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    if day == "today":
+        d0 = today
+    elif day == "yesterday":
+        d0 = today - timedelta(days=1)
+    else:
+        try:
+            d0 = datetime.fromisoformat(day).astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        except ValueError as e:
+            raise click.BadParameter(f"{day!r}: use today, yesterday or YYYY-MM-DD") from e
+    return d0, d0 + timedelta(days=1)
+
+
+@cli.command()
+@click.option("--day", help="today, yesterday or YYYY-MM-DD (local time).")
+@click.option("--since", help="Moments starting at or after this date/time.")
+@click.option("--tag", "tags", multiple=True, help="Only moments with this topic tag (repeatable).")
+@click.option("--type", "mtype", help="Only this moment type.")
+@click.option("--limit", type=int, default=200, show_default=True, help="At most this many moments.")
+@output_options
+@pass_ctx
+def moments(c: Ctx, day: str | None, since: str | None, tags: tuple[str, ...], mtype: str | None, limit: int,
+            fmt: str | None) -> None:
+    """A readable journal of moments (default: the last 7 days).
+
+    \b
+    rem moments --day yesterday
+    rem moments --tag diskann --json
+    """
+    where: list[str] = ["TRUE"]
+    params: dict[str, Any] = {}
+    if day:
+        d0, d1 = _day_bounds(day)
+        where.append("start_time >= $d0 AND start_time < $d1")
+        params.update(d0=d0, d1=d1)
+    elif since:
+        from .ingest.common import parse_time
+
+        params["since"] = parse_time(since, source="--since", field="value")
+        where.append("start_time >= $since")
+    else:
+        params["since"] = datetime.now(UTC) - timedelta(days=7)
+        where.append("start_time >= $since")
+    for i, t in enumerate(tags):
+        params[f"t{i}"] = t.lower()
+        where.append(f"list_contains(tags, $t{i})")
+    if mtype:
+        params["mtype"] = mtype
+        where.append("moment_type = $mtype")
+    sql = f"""SELECT name, start_time, end_time, moment_type, tags, emotion_tags, people, outcome, summary,
+                     generated_by, id FROM moments WHERE {' AND '.join(where)} ORDER BY start_time LIMIT {int(limit)}"""
+    with c.store.read() as con:
+        t = arrow(con, sql, params)
+    if fmt:
+        echo_table(t, fmt)
+        return
+    rows = t.to_pylist()
+    if not rows:
+        click.echo("no moments in that range — run `rem dream` first, or widen --since")
+        return
+    last_day = None
+    for m in rows:
+        st, en = m["start_time"].astimezone(), m["end_time"].astimezone()
+        if st.date() != last_day:
+            click.echo(f"\n{st:%A %d %B %Y}")
+            last_day = st.date()
+        click.echo(f"\nMoment: {m['name']} ({st:%H:%M} - {en:%H:%M})" + ("" if m["generated_by"] == "model" else "  [named from its sources]"))
+        for label, val in (("Topics", ", ".join(m["tags"] or [])), ("People", ", ".join(m["people"] or [])),
+                           ("Outcome", m["outcome"]), ("Emotion", ", ".join(m["emotion_tags"] or [])),
+                           ("Summary", m["summary"])):
+            if val:
+                click.echo(f"- {label}: {val}")
+
+
+@cli.command()
+@click.option("--limit", type=int, default=20, show_default=True, help="Most recent runs to show.")
+@output_options
+@pass_ctx
+def runs(c: Ctx, limit: int, fmt: str | None) -> None:
+    """The dream ledger: one row per run with its status, counts and cost."""
+    with c.store.read() as con:
+        t = arrow(con, f"""SELECT substr(id, 1, 8) AS run, started_at, status, trigger,
+                                  strftime(window_start, '%Y-%m-%d %H:%M') || ' → ' || strftime(window_end, '%Y-%m-%d %H:%M') AS window,
+                                  model, moments_created AS moments, fallback_moments AS fallback, edges_added AS edges,
+                                  tokens_in, tokens_out, round(estimated_cost_usd, 4) AS cost_usd,
+                                  round(duration_s, 1) AS secs, coalesce(error, reason) AS note
+                           FROM dream_runs ORDER BY started_at DESC LIMIT {int(limit)}""")
+    echo_table(t, fmt)
 
 
 # -- demo / maintenance ----------------------------------------------------------

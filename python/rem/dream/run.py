@@ -1,0 +1,275 @@
+"""A whole dream: plan → model calls (database closed) → resolve → persist.
+
+Every attempt leaves a ``dream_runs`` row: it is written as ``running`` when
+the dream starts and finished as ``ok``, ``nothing_to_do``, ``skipped`` or
+``failed``. A row left ``running`` by a process that died is marked
+``interrupted`` by the next dream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .. import agentlet
+from ..config import LLMSettings
+from ..exceptions import DreamError, LLMError
+from ..ingest.common import arrow_rows
+from ..llm.client import LLM, Usage, scrub
+from ..store import Store, arrow, run, transaction, upsert
+from . import agent as prompts
+from .models import ChunkAnswer, PeriodSummary
+from .persist import PersistStats, persist
+from .plan import Plan, plan
+from .resolve import Resolution, fallback_summary, resolve
+
+log = logging.getLogger("rem.dream")
+
+
+@dataclass
+class DreamOptions:
+    lookback_hours: float | None = 24.0
+    start: str | None = None
+    end: str | None = None
+    gap_minutes: float = 30.0
+    max_input_tokens: int = 6000
+    concurrency: int = 4
+    max_cost: float | None = None
+    moment_types: list[str] | None = None
+    min_duration_minutes: float | None = None
+    summary_only: bool = False
+    scheduled: bool = False
+    max_catchup_days: float = 7.0
+    trigger: str = "manual"
+    timeout_s: float = 120.0
+    debug: Callable[[str], None] | None = None
+    progress: bool | None = None
+
+
+@dataclass
+class DreamResult:
+    run_id: str
+    status: str
+    plan: Plan | None
+    resolution: Resolution | None = None
+    stats: PersistStats | None = None
+    summary: str = ""
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = None
+    duration_s: float = 0.0
+    message: str = ""
+
+    def public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"run_id": self.run_id, "status": self.status, "message": self.message,
+                               "tokens_in": self.usage.tokens_in, "tokens_out": self.usage.tokens_out,
+                               "estimated_cost_usd": self.cost, "duration_s": round(self.duration_s, 3)}
+        if self.plan:
+            out["window"] = {"start": self.plan.window.start.isoformat(), "end": self.plan.window.end.isoformat()}
+            out["chunks"] = self.plan.n_chunks
+        if self.stats:
+            out.update({k: v for k, v in self.stats.__dict__.items() if k != "superseded"})
+        if self.resolution:
+            out.update({"dropped_refs": self.resolution.dropped_refs, "dropped_moments": self.resolution.dropped_moments,
+                        "fallback_moments": self.resolution.fallback_moments,
+                        "moments": [m.public() for m in self.resolution.moments]})
+        out["summary"] = self.summary
+        return out
+
+
+def _ledger_write(store: Store, row: dict[str, Any]) -> None:
+    with store.connect() as con, transaction(con):
+        upsert(con, "dream_runs", arrow_rows("dream_runs", [row]))
+
+
+def _mark_stale_runs(store: Store) -> None:
+    with store.connect() as con:
+        run(con, """UPDATE dream_runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()),
+                    reason = coalesce(reason, 'the dreaming process ended before finishing (killed or crashed); '
+                                             'nothing it produced was written')
+                    WHERE status = 'running' AND (metadata->>'pid' IS NULL OR CAST(metadata->>'pid' AS BIGINT) <> $pid
+                          OR started_at < now() - INTERVAL 1 DAY)""", {"pid": os.getpid()})
+
+
+def scheduled_window(store: Store, opts: DreamOptions, now: datetime) -> tuple[str | None, str | None, float | None]:
+    """A scheduled dream starts where the last successful one ended (at most
+    ``max_catchup_days`` back); the first one uses ``lookback_hours``."""
+    with store.read(sandbox=False) as con:
+        t = arrow(con, "SELECT max(window_end) AS e FROM dream_runs WHERE status IN ('ok', 'nothing_to_do')")
+    last = t.column("e")[0].as_py() if t.num_rows else None
+    if last is None:
+        return None, None, opts.lookback_hours
+    start = max(last, now - timedelta(days=opts.max_catchup_days))
+    return start.isoformat(), now.isoformat(), None
+
+
+def known_names(store: Store, limit: int = 60) -> tuple[list[str], list[str]]:
+    with store.read(sandbox=False) as con:
+        rows = arrow(con, f"""SELECT kind, name FROM entities WHERE kind IN ('topic', 'person')
+                              ORDER BY updated_at DESC NULLS LAST LIMIT {int(limit) * 2}""").to_pylist()
+    return [r["name"] for r in rows if r["kind"] == "topic"][:limit], [r["name"] for r in rows if r["kind"] == "person"][:limit]
+
+
+@contextlib.contextmanager
+def endpoint(settings: LLMSettings) -> Iterator[tuple[str, str]]:
+    """(base_url, model) of the configured endpoint, starting the embedded
+    server for the default model (and stopping it afterwards)."""
+    if settings.embedded:
+        from ..llm.server import EmbeddedServer
+
+        with EmbeddedServer(settings.local_model) as srv:
+            yield srv.base_url, srv.model_name
+    else:
+        assert settings.base_url is not None
+        yield settings.base_url, settings.model
+
+
+def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResult:
+    t0 = time.perf_counter()
+    now = datetime.now(UTC)
+    run_id = str(uuid.uuid4())
+    store.init()
+    _mark_stale_runs(store)
+    start, end, lookback = opts.start, opts.end, opts.lookback_hours
+    if opts.scheduled and not (opts.start or opts.end):
+        start, end, lookback = scheduled_window(store, opts, now)
+    p = plan(store, settings, lookback_hours=lookback, start=start, end=end,
+             gap_minutes=opts.gap_minutes, max_input_tokens=opts.max_input_tokens)
+    base = {"id": run_id, "started_at": now, "window_start": p.window.start, "window_end": p.window.end,
+            "trigger": opts.trigger, "provider": settings.provider, "model": settings.model,
+            "base_url": settings.base_url or "embedded", "chunks": p.n_chunks,
+            "estimated_input_tokens": p.est_input_tokens, "estimated_cost_usd": p.est_cost,
+            "metadata": {"pid": os.getpid(), "segments": p.packed.segments.num_rows}}
+    res = DreamResult(run_id, "running", p)
+
+    def finish(status: str, **extra: Any) -> DreamResult:
+        res.status = status
+        res.duration_s = time.perf_counter() - t0
+        _ledger_write(store, {**base, "status": status, "finished_at": datetime.now(UTC),
+                              "duration_s": res.duration_s, "tokens_in": res.usage.tokens_in,
+                              "tokens_out": res.usage.tokens_out, **extra})
+        return res
+
+    if p.activity.empty:
+        res.message = f"nothing to dream: no activity between {p.window.start:%Y-%m-%d %H:%M} and {p.window.end:%Y-%m-%d %H:%M} UTC"
+        return finish("nothing_to_do", reason=res.message)
+    if opts.max_cost is not None and (p.est_cost is None or p.est_cost > opts.max_cost):
+        est = "unknown (no price for this model)" if p.est_cost is None else f"${p.est_cost:.4f}"
+        res.message = f"estimated cost {est} exceeds --max-cost ${opts.max_cost:.4f}; nothing was sent"
+        return finish("skipped", reason=res.message)
+    _ledger_write(store, {**base, "status": "running"})
+    try:
+        answers, summary = _call_model(settings, p, opts, res, store)
+        resolution = resolve(answers, p.packed, p.activity, moment_types=opts.moment_types,
+                             min_duration_minutes=opts.min_duration_minutes, summary_only=opts.summary_only)
+        res.resolution = resolution
+        res.summary = summary or fallback_summary(resolution.moments)
+        res.cost = settings.estimate_cost(res.usage.tokens_in, res.usage.tokens_out)
+        res.duration_s = time.perf_counter() - t0
+        ledger = {**base, "tokens_in": res.usage.tokens_in, "tokens_out": res.usage.tokens_out,
+                  "estimated_cost_usd": res.cost if res.cost is not None else p.est_cost,
+                  "fallback_moments": resolution.fallback_moments, "dropped_refs": resolution.dropped_refs,
+                  "dropped_moments": resolution.dropped_moments + resolution.filtered_moments,
+                  "duration_s": res.duration_s, "finished_at": datetime.now(UTC)}
+        res.stats = persist(store, run_id=run_id, window=p.window, moments=resolution.moments,
+                            model_edges=resolution.edges, summary=res.summary, ledger=ledger)
+        res.status = "ok"
+        res.duration_s = time.perf_counter() - t0
+        return res
+    except (LLMError, DreamError) as e:
+        res.message = scrub(str(e), settings.api_key)
+        finish("failed", error=res.message)
+        raise DreamError(f"dream {run_id[:8]} failed: {res.message}\nNothing was written; the run is recorded as failed.") from None
+    except KeyboardInterrupt:
+        res.message = "interrupted by the user"
+        finish("interrupted", reason=res.message)
+        raise
+    except Exception as e:
+        res.message = scrub(f"{type(e).__name__}: {e}", settings.api_key)
+        finish("failed", error=res.message)
+        raise
+
+
+def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamResult, store: Store) -> tuple[list[ChunkAnswer], str]:
+    agent = agentlet.load()
+    temperature = float(settings.temperature if settings.temperature is not None else agent["defaults"]["temperature"])
+    max_tokens = int(settings.max_output_tokens or agent["defaults"]["max_output_tokens"])
+    topics, people = known_names(store)
+    chunks = p.packed.chunks.to_pylist()
+    answers: list[ChunkAnswer | None] = [None] * len(chunks)
+    with endpoint(settings) as (base_url, model):
+        llm = LLM(settings, base_url, model, timeout_s=opts.timeout_s)
+
+        def one_chunk(i: int) -> tuple[int, Any]:
+            msgs = prompts.chunk_messages(chunks[i]["text"], index=i, total=len(chunks), window=p.window,
+                                          known_topics=topics, known_people=people, agent=agent)
+            if opts.debug:
+                opts.debug(f"----- prompt, chunk {i} -----\n" + "\n".join(f"[{m['role']}]\n{m['content']}" for m in msgs))
+            reply = llm.structured(ChunkAnswer, msgs, temperature=temperature, max_tokens=max_tokens)
+            if opts.debug:
+                opts.debug(f"----- answer, chunk {i} -----\n{scrub(reply.raw, settings.api_key)}")
+            return i, reply
+
+        show = sys.stderr.isatty() if opts.progress is None else opts.progress
+        workers = max(1, min(opts.concurrency, len(chunks)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(one_chunk, i) for i in range(len(chunks))]
+            bar = _Progress(len(chunks), show)
+            try:
+                for fut in as_completed(futures):
+                    i, reply = fut.result()
+                    answers[i] = reply.value
+                    res.usage.add(reply.usage)
+                    bar.step()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+            finally:
+                bar.close()
+        done = [a for a in answers if a is not None]
+        summary = done[0].summary if len(done) == 1 else ""
+        if len(done) > 1 and not opts.summary_only:
+            # reduce: one summary of the period from the moment summaries
+            draft = resolve(done, p.packed, p.activity)
+            ms = [{"name": m.name, "summary": m.summary, "start": m.start, "end": m.end} for m in draft.moments]
+            try:
+                reply = llm.structured(PeriodSummary, prompts.reduce_messages(ms, p.window), temperature=temperature, max_tokens=1024)
+                res.usage.add(reply.usage)
+                summary = reply.value.summary
+            except LLMError as e:
+                log.warning("the summary step failed (%s); using a summary built from the moments", e)
+                summary = ""
+        elif opts.summary_only and len(done) > 1:
+            summary = " ".join(a.summary for a in done if a.summary)
+    return done, summary
+
+
+class _Progress:
+    def __init__(self, total: int, show: bool) -> None:
+        self.total, self.done, self.show = total, 0, show
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.show:
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            sys.stderr.write(f"\rdreaming [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} chunks")
+            sys.stderr.flush()
+
+    def step(self) -> None:
+        self.done += 1
+        self._draw()
+        log.info("chunk %d/%d done", self.done, self.total)
+
+    def close(self) -> None:
+        if self.show:
+            sys.stderr.write("\n")

@@ -1,0 +1,137 @@
+"""One code path to every provider: the ``openai`` client wrapped by
+``instructor``, against any OpenAI-compatible endpoint.
+
+Transport retries (429, 5xx, timeouts, dropped connections) are the openai
+client's, with exponential backoff; validation retries (an answer that does
+not fit the schema is sent back with the error) are instructor's. The
+instructor mode is a provider setting: ``tools`` (default; works with the
+llama.cpp server, Ollama, vLLM), ``json_schema`` (OpenAI strict structured
+output) or ``json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from ..config import LLMSettings
+from ..exceptions import LLMError
+
+log = logging.getLogger("rem.llm")
+T = TypeVar("T", bound=BaseModel)
+
+_KEYLIKE = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    """Mask configured secrets and anything key-like in a message."""
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "****")
+    return _KEYLIKE.sub("****", text)
+
+
+def _find_openai_error(e: BaseException) -> BaseException | None:
+    """The openai transport error behind an instructor exception, if any."""
+    import openai
+
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [e]
+    while stack:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, openai.APITimeoutError | openai.APIStatusError | openai.APIConnectionError):
+            return x
+        stack += [x.__cause__, x.__context__, getattr(x, "last_exception", None)]
+        for att in getattr(x, "failed_attempts", None) or []:
+            stack.append(getattr(att, "exception", None))
+    return None
+
+
+@dataclass
+class Usage:
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+
+
+@dataclass
+class Reply:
+    value: Any
+    usage: Usage
+    raw: str
+
+
+class LLM:
+    """An instructor-wrapped OpenAI client for one endpoint."""
+
+    def __init__(self, settings: LLMSettings, base_url: str, model: str, *, timeout_s: float = 120.0,
+                 transport_retries: int = 3, validation_retries: int = 2) -> None:
+        import instructor
+        import openai
+
+        self.settings = settings
+        self.model = model
+        self.base_url = base_url
+        self.validation_retries = validation_retries
+        self._openai = openai.OpenAI(base_url=base_url, api_key=settings.api_key or "not-needed",
+                                     timeout=timeout_s, max_retries=transport_retries)
+        mode = {"tools": instructor.Mode.TOOLS, "json_schema": instructor.Mode.JSON_SCHEMA,
+                "json": instructor.Mode.JSON}[settings.mode]
+        self.client = instructor.from_openai(self._openai, mode=mode)
+
+    def structured(self, response_model: type[T], messages: list[dict[str, str]], *, temperature: float,
+                   max_tokens: int) -> Reply:
+        """One structured call. Raises :class:`LLMError` with a clear, scrubbed message."""
+        import openai
+
+        try:
+            value, completion = self.client.chat.completions.create_with_completion(
+                model=self.model, response_model=response_model, messages=messages,  # type: ignore[arg-type]
+                temperature=temperature, max_tokens=max_tokens, max_retries=self.validation_retries,
+            )
+        except Exception as e:  # openai's transport errors arrive wrapped by instructor's retry layer
+            root = _find_openai_error(e)
+            key = self.settings.api_key
+            if isinstance(root, openai.APITimeoutError):
+                raise LLMError(f"the model endpoint {self.base_url} timed out (after retries)") from None
+            if isinstance(root, openai.APIStatusError):
+                raise LLMError(scrub(f"the model endpoint {self.base_url} answered HTTP {root.status_code}: {root.message}", key)) from None
+            if isinstance(root, openai.APIConnectionError):
+                raise LLMError(scrub(f"cannot reach the model endpoint {self.base_url}: {root}", key)) from None
+            msg = str(e)
+            last = getattr(e, "last_exception", None)
+            if last is not None and str(last) not in msg:
+                msg += f" ({last})"
+            raise LLMError(scrub(f"the model's answer was unusable after retries: {msg[:800]}", key)) from None
+        usage = Usage()
+        raw = ""
+        try:
+            if completion.usage is not None:
+                usage = Usage(int(completion.usage.prompt_tokens or 0), int(completion.usage.completion_tokens or 0))
+            choice = completion.choices[0].message
+            if getattr(choice, "tool_calls", None):
+                raw = choice.tool_calls[0].function.arguments or ""
+            else:
+                raw = choice.content or ""
+        except (AttributeError, IndexError, TypeError):
+            pass
+        return Reply(value, usage, raw)
+
+    def check(self) -> list[str]:
+        """The endpoint's model ids (raises LLMError when unreachable)."""
+        import openai
+
+        try:
+            return [m.id for m in self._openai.models.list().data]
+        except openai.OpenAIError as e:
+            raise LLMError(scrub(f"cannot reach the model endpoint {self.base_url}: {e}", self.settings.api_key)) from None

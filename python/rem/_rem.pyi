@@ -14,6 +14,6 @@ def pack_activity(
     gap_minutes: float = 30.0,
     max_input_tokens: int = 6000,
     max_item_chars: int = 1200,
-    tool_max_chars: int = 160,
+    tool_max_chars: int = 60,
 ) -> tuple[pa.RecordBatch, pa.RecordBatch, pa.RecordBatch]: ...
 def estimate_tokens(text: str) -> int: ...

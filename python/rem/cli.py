@@ -260,6 +260,10 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
     lookback = lookback_hours if lookback_hours is not None else (None if (start or end) else d["lookback_hours"])
     gap = gap_minutes if gap_minutes is not None else d["gap_minutes"]
     budget = max_input_tokens or d["max_input_tokens"]
+    if settings.embedded and not max_input_tokens:
+        from .dream.run import EMBEDDED_MAX_INPUT_TOKENS
+
+        budget = min(budget, EMBEDDED_MAX_INPUT_TOKENS)  # the small local model has an 8k context
     if dry_run:
         p = plan(c.store, settings, lookback_hours=lookback, start=start, end=end, gap_minutes=gap, max_input_tokens=budget)
         if output:

@@ -129,8 +129,8 @@ def generate(folder: Path, *, seed: int = 7, days: int = 7, end_date: str | None
 
     for d in range(days):
         day = first + timedelta(days=d)
-        if day.weekday() >= 5 and rng.random() < 0.6:
-            continue  # most weekends are quiet
+        if day.weekday() >= 5 and d < days - 1 and rng.random() < 0.6:
+            continue  # most weekends are quiet (the last day never is: the demo dreams it)
         t = datetime(day.year, day.month, day.day, 8, 30, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 40))
         for _ in range(rng.randint(3, 5)):
             block = rng.choice(BLOCKS)

@@ -97,7 +97,7 @@ def pack(
     gap_minutes: float = 30.0,
     max_input_tokens: int = 6000,
     max_item_chars: int = 1200,
-    tool_max_chars: int = 160,
+    tool_max_chars: int = 60,
 ) -> Packed:
     chunks, items, segments = _rem.pack_activity(
         one_batch(activity.resources),

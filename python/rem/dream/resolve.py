@@ -140,8 +140,10 @@ def _merge_drafts(drafts: list[MomentDraft]) -> dict[str, Any]:
 
 
 def _fallback_fields(segs: list[str], refs: RefTable) -> dict[str, Any]:
-    names: list[str] = []
-    kinds: set[str] = set()
+    """A plain moment named from its sources: the first chat's (or resource's)
+    title, plus a count of the other sources by kind."""
+    titles: list[str] = []
+    counts: dict[str, int] = {}
     sessions_seen: set[str] = set()
     for g in segs:
         for it in refs.seg_items[g]:
@@ -152,15 +154,21 @@ def _fallback_fields(segs: list[str], refs: RefTable) -> dict[str, Any]:
                 sessions_seen.add(sref)
                 sid = refs.items[sref]["id"] if sref in refs.items else None
                 name = (refs.ses_info.get(sid) or {}).get("name") if sid else None
-                kinds.add("chat")
-                names.append(f"chat “{name}”" if name else "a chat")
+                counts["chat"] = counts.get("chat", 0) + 1
+                titles.insert(sum(1 for t in titles if t.startswith("chat:")), f"chat:{name or 'a chat'}")
             else:
                 info = refs.res_info.get(it["id"], {})
                 rtype = info.get("resource_type") or "resource"
-                kinds.add(rtype)
-                names.append(f"{rtype} “{info.get('name')}”" if info.get("name") else rtype)
-    uniq = list(dict.fromkeys(names))
-    name = ", ".join(uniq[:3]) + (f" and {len(uniq) - 3} more" if len(uniq) > 3 else "")
+                counts[rtype] = counts.get(rtype, 0) + 1
+                titles.append(f"{rtype}:{info.get('name') or rtype}")
+    first_kind, _, first_title = (titles[0] if titles else "other:Activity").partition(":")
+    rest = dict(counts)
+    rest[first_kind] = rest.get(first_kind, 1) - 1
+    extra = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in rest.items() if n > 0)
+    name = first_title if len(first_title) <= 90 else first_title[:89] + "…"
+    if extra:
+        name += f" (+ {extra})"
+    kinds = set(counts)
     if "commit" in kinds or "code" in kinds:
         mtype = "work_session"
     elif "chat" in kinds:
@@ -169,7 +177,8 @@ def _fallback_fields(segs: list[str], refs: RefTable) -> dict[str, Any]:
         mtype = "writing"
     else:
         mtype = "other"
-    return {"name": ("Activity: " + name)[:160], "summary": f"Activity with {name}." if name else "",
+    listing = "; ".join(t.replace(":", ": ", 1) for t in titles[:6]) + (f"; and {len(titles) - 6} more" if len(titles) > 6 else "")
+    return {"name": name, "summary": f"Not described by the model. Sources: {listing}.",
             "moment_type": mtype, "tags": [], "emotion_tags": [], "people": [], "outcome": ""}
 
 

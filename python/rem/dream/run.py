@@ -34,6 +34,9 @@ from .resolve import Resolution, fallback_summary, resolve
 
 log = logging.getLogger("rem.dream")
 
+EMBEDDED_CTX = 8192  # context of the embedded llama.cpp server
+EMBEDDED_MAX_INPUT_TOKENS = 3000  # default chunk budget for the embedded model
+
 
 @dataclass
 class DreamOptions:
@@ -67,6 +70,7 @@ class DreamResult:
     cost: float | None = None
     duration_s: float = 0.0
     message: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"run_id": self.run_id, "status": self.status, "message": self.message,
@@ -166,8 +170,12 @@ def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResul
         res.message = f"estimated cost {est} exceeds --max-cost ${opts.max_cost:.4f}; nothing was sent"
         return finish("skipped", reason=res.message)
     _ledger_write(store, {**base, "status": "running"})
+    res.timings.update(p.timings)
     try:
+        t_model = time.perf_counter()
         answers, summary = _call_model(settings, p, opts, res, store)
+        t_resolve = time.perf_counter()
+        res.timings["model"] = t_resolve - t_model
         resolution = resolve(answers, p.packed, p.activity, moment_types=opts.moment_types,
                              min_duration_minutes=opts.min_duration_minutes, summary_only=opts.summary_only)
         res.resolution = resolution
@@ -179,8 +187,11 @@ def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResul
                   "fallback_moments": resolution.fallback_moments, "dropped_refs": resolution.dropped_refs,
                   "dropped_moments": resolution.dropped_moments + resolution.filtered_moments,
                   "duration_s": res.duration_s, "finished_at": datetime.now(UTC)}
+        t_persist = time.perf_counter()
+        res.timings["resolve"] = t_persist - t_resolve
         res.stats = persist(store, run_id=run_id, window=p.window, moments=resolution.moments,
                             model_edges=resolution.edges, summary=res.summary, ledger=ledger)
+        res.timings["persist"] = time.perf_counter() - t_persist
         res.status = "ok"
         res.duration_s = time.perf_counter() - t0
         return res
@@ -202,6 +213,11 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
     agent = agentlet.load()
     temperature = float(settings.temperature if settings.temperature is not None else agent["defaults"]["temperature"])
     max_tokens = int(settings.max_output_tokens or agent["defaults"]["max_output_tokens"])
+    if settings.embedded:
+        # the embedded server has an 8,192-token context: keep prompt + answer inside it
+        longest = max((c["est_tokens"] for c in p.packed.chunks.to_pylist()), default=0)
+        room = EMBEDDED_CTX - int(longest * 1.3) - 1200
+        max_tokens = max(256, min(max_tokens, room))
     topics, people = known_names(store)
     chunks = p.packed.chunks.to_pylist()
     answers: list[ChunkAnswer | None] = [None] * len(chunks)

@@ -9,9 +9,9 @@
 //! ## G1 2026-11-16 09:02-10:40 UTC
 //! R1 09:05 commit "Implement Vamana builder": Adds the greedy search …
 //! S1 session "DiskANN design chat":
-//!   M1 09:10 user: How should the pruning step …
-//!   M2 09:11 assistant: Use alpha = 1.2 … [calls: search_docs(query=…)]
-//!   M3 09:11 tool: {"hits": … [… 812 chars cut …] …}
+//!  M1 09:10 user: How should the pruning step …
+//!  M2 09:11 assistant: Use alpha = 1.2 … [calls: search_docs(query=…)]
+//!  M3 09:11 tool: {"hits": … [… 812 chars cut …] …}
 //! ```
 //!
 //! Whitespace runs collapse to one space. Contents longer than their cap are
@@ -57,7 +57,7 @@ impl Default for PackOptions {
             gap_us: 30 * 60 * 1_000_000,
             max_input_tokens: 6000,
             max_item_chars: 1200,
-            tool_max_chars: 160,
+            tool_max_chars: 60,
         }
     }
 }
@@ -226,6 +226,21 @@ fn push_hm(out: &mut String, us: i64) {
     }
 }
 
+/// A resource's content without a leading copy of its title (commit subjects
+/// and note headings repeat the name the line already shows).
+pub fn strip_title<'a>(content: &'a str, name: &str) -> &'a str {
+    if name.is_empty() {
+        return content;
+    }
+    let body = content.strip_prefix("# ").unwrap_or(content);
+    match body.strip_prefix(name) {
+        Some(rest) if rest.is_empty() || rest.starts_with([' ', ':', '.', '-', '\u{2014}']) => {
+            rest.trim_start_matches([' ', ':', '.', '-', '\u{2014}'])
+        }
+        _ => content,
+    }
+}
+
 fn quote(name: &str) -> String {
     let n = squash(name).replace('"', "'");
     cut(&n, 120)
@@ -374,7 +389,8 @@ fn render_line(inp: &Input<'_>, li: &LineInfo, cap: usize, tool_cap: usize, sq: 
                 out.push('"');
             }
             out.push_str(": ");
-            cut_into(out, sq, cap);
+            let body = if name.is_empty() { sq.as_str() } else { strip_title(sq, &squash(name)) };
+            cut_into(out, body, cap);
             out.push('\n');
         }
         Line::Message(j) => {
@@ -382,7 +398,7 @@ fn render_line(inp: &Input<'_>, li: &LineInfo, cap: usize, tool_cap: usize, sq: 
             let role = inp.m_role.as_ref().map_or("", |c| c.get_or_empty(j));
             let tools = inp.m_tools.as_ref().map_or("", |c| c.get_or_empty(j));
             let c = if role == "tool" { cap.min(tool_cap) } else { cap };
-            out.push_str("  M");
+            out.push_str(" M");
             push_uint(out, li.num as u64);
             out.push(' ');
             push_hm(out, inp.m_ts[j]);

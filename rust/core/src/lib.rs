@@ -10,7 +10,9 @@
 //! - [`pack`]: refs, truncation and chunking under a token budget.
 
 pub mod columns;
+pub mod dot;
 pub mod error;
+pub mod graph;
 pub mod pack;
 pub mod segment;
 pub mod timefmt;

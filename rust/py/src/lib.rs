@@ -104,8 +104,145 @@ fn estimate_tokens(text: &str) -> usize {
     rem_core::tokens::estimate(text)
 }
 
+fn half_lives(map: std::collections::HashMap<String, Option<f64>>, default: Option<f64>) -> rem_core::graph::HalfLives {
+    rem_core::graph::HalfLives { by_type: map, default }
+}
+
+/// The living graph, built once from an edges batch and kept in memory
+/// (CSR, both directions) for repeated scoring and traversal.
+///
+/// :param edges: RecordBatch with ``source_id``, ``target_id``, ``edge_type``,
+///     ``weight`` (float64) and ``reinforced_at`` (int64 µs or timestamp[us]).
+/// :param half_lives: hours per edge type; ``None`` = never decays.
+/// :param default_half_life: hours for types not listed (``None`` = no decay).
+/// :param now_us: the instant decay is computed at (epoch µs).
+/// :param hot_half_life: hours of the short half-life behind the hot score.
+/// :raises rem.exceptions.NativeError: on a missing or mistyped column.
+#[pyclass(frozen, name = "Graph", module = "rem._rem")]
+struct PyGraph {
+    g: rem_core::graph::Graph,
+}
+
+#[pymethods]
+impl PyGraph {
+    #[new]
+    #[pyo3(signature = (edges, half_lives, default_half_life, now_us, hot_half_life=24.0))]
+    fn new(
+        py: Python<'_>,
+        edges: &Bound<'_, PyAny>,
+        half_lives: std::collections::HashMap<String, Option<f64>>,
+        default_half_life: Option<f64>,
+        now_us: i64,
+        hot_half_life: f64,
+    ) -> PyResult<Self> {
+        let batch = import(edges, "edges")?;
+        let hl = self::half_lives(half_lives, default_half_life);
+        let g = py
+            .detach(|| rem_core::graph::Graph::from_arrow(&batch, &hl, now_us, hot_half_life))
+            .map_err(BindError::from)?;
+        Ok(PyGraph { g })
+    }
+
+    /// Number of nodes.
+    #[getter]
+    fn node_count(&self) -> usize {
+        self.g.n()
+    }
+
+    /// Number of edges.
+    #[getter]
+    fn edge_count(&self) -> usize {
+        self.g.src.len()
+    }
+
+    /// Per-node scores: ``id``, ``pagerank``, ``clustering``, ``weighted_degree``,
+    /// ``entanglement``, ``hot``, ``degree``; and the PageRank iterations used.
+    ///
+    /// :param damping: PageRank damping factor.
+    /// :param tol: stop when the L1 change of the scores is below this.
+    /// :param max_iter: iteration cap.
+    #[pyo3(signature = (damping=0.85, tol=1e-6, max_iter=100))]
+    fn scores(&self, py: Python<'_>, damping: f64, tol: f64, max_iter: usize) -> PyResult<(Batch, usize)> {
+        let (b, it) = py
+            .detach(|| rem_core::graph::scores(&self.g, damping, Some(tol), max_iter))
+            .map_err(BindError::from)?;
+        Ok((PyArrowType(b), it))
+    }
+
+    /// Breadth-first traversal.
+    ///
+    /// :param starts: node ids to start from (unknown ids are ignored).
+    /// :param depth: maximum number of hops.
+    /// :param edge_types: follow only these types (all when empty).
+    /// :param direction: ``"out"``, ``"in"`` or ``"both"``.
+    /// :param min_weight: follow only edges whose effective weight is at least this.
+    /// :returns: list of ``(id, depth, parent_id | None, edge_type | None, weight | None)``.
+    #[pyo3(signature = (starts, depth=2, edge_types=Vec::new(), direction="both", min_weight=0.0))]
+    fn traverse(
+        &self,
+        py: Python<'_>,
+        starts: Vec<String>,
+        depth: u32,
+        edge_types: Vec<String>,
+        direction: &str,
+        min_weight: f64,
+    ) -> PyResult<Vec<(String, u32, Option<String>, Option<String>, Option<f64>)>> {
+        use rem_core::graph::Direction;
+        let dir = match direction {
+            "out" => Direction::Out,
+            "in" => Direction::In,
+            "both" => Direction::Both,
+            other => return Err(PyValueError::new_err(format!("direction must be out, in or both (got {other:?})"))),
+        };
+        let g = &self.g;
+        let r = py.detach(|| {
+            let idx: std::collections::HashMap<&str, u32> =
+                g.ids.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect();
+            let st: Vec<u32> = starts.iter().filter_map(|s| idx.get(s.as_str()).copied()).collect();
+            rem_core::graph::traverse(g, &st, depth, &edge_types, dir, min_weight)
+        });
+        Ok((0..r.node.len())
+            .map(|i| {
+                let via = r.via[i];
+                let (p, t, w) = if via == u32::MAX {
+                    (None, None, None)
+                } else {
+                    let e = via as usize;
+                    (
+                        Some(g.ids[r.parent[i] as usize].clone()),
+                        Some(g.types[g.etype[e] as usize].clone()),
+                        Some(g.weight[e]),
+                    )
+                };
+                (g.ids[r.node[i] as usize].clone(), r.depth[i], p, t, w)
+            })
+            .collect())
+    }
+
+    /// Effective (decayed) weight of every edge, in input order.
+    fn effective_weights(&self) -> Vec<f64> {
+        self.g.weight.clone()
+    }
+}
+
+/// Write a Graphviz DOT digraph (labels escaped, kinds styled, pen width by weight).
+///
+/// :param nodes: RecordBatch with ``id`` and optional ``label``, ``kind``, ``score``.
+/// :param edges: RecordBatch with ``source_id``, ``target_id``, ``edge_type``, ``weight``.
+/// :param top_n: keep only the N highest-score nodes and the edges among them.
+/// :param name: the graph's name.
+/// :returns: the DOT text.
+#[pyfunction]
+#[pyo3(signature = (nodes, edges, top_n=None, name="rem"))]
+fn to_dot(py: Python<'_>, nodes: &Bound<'_, PyAny>, edges: &Bound<'_, PyAny>, top_n: Option<usize>, name: &str) -> PyResult<String> {
+    let (n, e) = (import(nodes, "nodes")?, import(edges, "edges")?);
+    Ok(py.detach(|| rem_core::dot::to_dot(&n, &e, top_n, name)).map_err(BindError::from)?)
+}
+
 #[pymodule]
 fn _rem(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyGraph>()?;
+    m.add_function(wrap_pyfunction!(to_dot, m)?)?;
     m.add_function(wrap_pyfunction!(pack_activity, m)?)?;
     m.add_function(wrap_pyfunction!(estimate_tokens, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -1,0 +1,471 @@
+//! The living graph: a compressed (CSR) graph built straight from the Arrow
+//! columns of the `edges` table, with decay computed when read.
+//!
+//! - **Decay**: effective weight = weight · 0.5^(age / half_life), age from
+//!   `reinforced_at` to `now` and never negative (an edge reinforced "in the
+//!   future" does not grow). A missing, zero or negative half-life means the
+//!   edge type never decays.
+//! - **PageRank** (entanglement): weighted by effective weight on the
+//!   *symmetrized* graph (every edge counts in both directions: REM's edge
+//!   directions are mostly structural, moment→resource, and centrality should
+//!   not depend on them), damping 0.85, dangling mass spread uniformly,
+//!   iterated until the L1 change is below `tol` (default 1e-6 / N … per node
+//!   1e-6 in total) or `max_iter`.
+//! - **Clustering**: the local clustering coefficient of each node on the
+//!   undirected simple graph (self-loops and parallel edges ignored).
+//! - **Entanglement** = PageRank · N (1.0 = average) × (1 + clustering).
+//! - **Hot** = Σ over incident edges of weight · 0.5^(age / 24 h): momentum
+//!   from recent reinforcement.
+//! - **Traverse**: BFS from start nodes up to a depth, filtered by edge type,
+//!   direction and minimum effective weight, with one shortest path per node.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+
+use crate::columns::{str_col, StrCol};
+use crate::error::{CoreError, Result};
+
+const US_PER_HOUR: f64 = 3_600_000_000.0;
+
+/// Effective weight of one edge (see the module docs).
+#[inline]
+pub fn decay(weight: f64, reinforced_at_us: i64, now_us: i64, half_life_hours: Option<f64>) -> f64 {
+    match half_life_hours {
+        Some(h) if h > 0.0 && h.is_finite() => {
+            let age_h = (now_us.saturating_sub(reinforced_at_us)).max(0) as f64 / US_PER_HOUR;
+            weight * 0.5f64.powf(age_h / h)
+        }
+        _ => weight,
+    }
+}
+
+/// Half-lives per edge type (hours); types not listed use `default`.
+#[derive(Clone, Debug, Default)]
+pub struct HalfLives {
+    pub by_type: HashMap<String, Option<f64>>,
+    pub default: Option<f64>,
+}
+
+impl HalfLives {
+    pub fn get(&self, edge_type: &str) -> Option<f64> {
+        match self.by_type.get(edge_type) {
+            Some(h) => *h,
+            None => self.default,
+        }
+    }
+}
+
+/// A graph in compressed sparse row form, out- and in-adjacency.
+pub struct Graph {
+    pub ids: Vec<String>,
+    pub types: Vec<String>,
+    // edges (one per input row)
+    pub src: Vec<u32>,
+    pub dst: Vec<u32>,
+    pub etype: Vec<u16>,
+    pub weight: Vec<f64>,
+    pub hot: Vec<f64>,
+    // CSR: out_off[v]..out_off[v+1] index into out_edge (edge ids)
+    pub out_off: Vec<u32>,
+    pub out_edge: Vec<u32>,
+    pub in_off: Vec<u32>,
+    pub in_edge: Vec<u32>,
+}
+
+fn i64_col(batch: &RecordBatch, name: &str) -> Result<Vec<i64>> {
+    crate::columns::i64_values(batch, "edges", name)
+}
+
+fn f64_col(batch: &RecordBatch, name: &str) -> Result<Vec<f64>> {
+    let col = batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
+        table: "edges".into(),
+        column: name.into(),
+    })?;
+    match col.data_type() {
+        DataType::Float64 => {
+            let a = col.as_any().downcast_ref::<Float64Array>().ok_or_else(|| CoreError::ColumnType {
+                table: "edges".into(),
+                column: name.into(),
+                found: "?".into(),
+                expected: "float64".into(),
+            })?;
+            Ok((0..a.len()).map(|i| if a.is_null(i) { 0.0 } else { a.value(i) }).collect())
+        }
+        other => Err(CoreError::ColumnType {
+            table: "edges".into(),
+            column: name.into(),
+            found: other.to_string(),
+            expected: "float64".into(),
+        }),
+    }
+}
+
+use arrow::array::Array;
+
+fn csr(n: usize, keys: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let mut off = vec![0u32; n + 1];
+    for &k in keys {
+        off[k as usize + 1] += 1;
+    }
+    for i in 0..n {
+        off[i + 1] += off[i];
+    }
+    let mut pos = off.clone();
+    let mut out = vec![0u32; keys.len()];
+    for (e, &k) in keys.iter().enumerate() {
+        let p = &mut pos[k as usize];
+        out[*p as usize] = e as u32;
+        *p += 1;
+    }
+    (off, out)
+}
+
+impl Graph {
+    /// Build from an edges batch: `source_id`, `target_id`, `edge_type` (strings),
+    /// `weight` (float64), `reinforced_at` (i64 µs or timestamp[us]). Node ids
+    /// are numbered in order of first appearance.
+    pub fn from_arrow(batch: &RecordBatch, half_lives: &HalfLives, now_us: i64, hot_half_life_hours: f64) -> Result<Graph> {
+        let s: StrCol = str_col(batch, "edges", "source_id")?;
+        let t: StrCol = str_col(batch, "edges", "target_id")?;
+        let ty: StrCol = str_col(batch, "edges", "edge_type")?;
+        let w = f64_col(batch, "weight")?;
+        let at = i64_col(batch, "reinforced_at")?;
+        let n_e = batch.num_rows();
+        if n_e >= u32::MAX as usize {
+            return Err(CoreError::InvalidOption("too many edges for one graph (max 4 billion)".into()));
+        }
+        let mut index: HashMap<&str, u32> = HashMap::with_capacity(n_e / 2 + 16);
+        let mut ids: Vec<String> = Vec::new();
+        let mut tindex: HashMap<&str, u16> = HashMap::new();
+        let mut types: Vec<String> = Vec::new();
+        let mut type_hl: Vec<Option<f64>> = Vec::new();
+        let (mut src, mut dst, mut etype) = (Vec::with_capacity(n_e), Vec::with_capacity(n_e), Vec::with_capacity(n_e));
+        let mut weight = Vec::with_capacity(n_e);
+        let mut hot = Vec::with_capacity(n_e);
+        for e in 0..n_e {
+            let (a, b, ty_s) = (s.get_or_empty(e), t.get_or_empty(e), ty.get_or_empty(e));
+            let ia = *index.entry(a).or_insert_with(|| {
+                ids.push(a.to_string());
+                (ids.len() - 1) as u32
+            });
+            let ib = *index.entry(b).or_insert_with(|| {
+                ids.push(b.to_string());
+                (ids.len() - 1) as u32
+            });
+            let it = match tindex.get(ty_s) {
+                Some(&i) => i,
+                None => {
+                    if types.len() >= u16::MAX as usize {
+                        return Err(CoreError::InvalidOption("too many edge types (max 65535)".into()));
+                    }
+                    let i = types.len() as u16;
+                    tindex.insert(ty_s, i);
+                    types.push(ty_s.to_string());
+                    type_hl.push(half_lives.get(ty_s));
+                    i
+                }
+            };
+            src.push(ia);
+            dst.push(ib);
+            etype.push(it);
+            let base = if w[e].is_finite() && w[e] > 0.0 { w[e] } else { 0.0 };
+            weight.push(decay(base, at[e], now_us, type_hl[it as usize]));
+            hot.push(decay(base, at[e], now_us, Some(hot_half_life_hours)));
+        }
+        let n = ids.len();
+        let (out_off, out_edge) = csr(n, &src);
+        let (in_off, in_edge) = csr(n, &dst);
+        Ok(Graph { ids, types, src, dst, etype, weight, hot, out_off, out_edge, in_off, in_edge })
+    }
+
+    pub fn n(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Weighted PageRank on the symmetrized graph. Returns (scores, iterations).
+    pub fn pagerank(&self, damping: f64, tol: f64, max_iter: usize) -> (Vec<f64>, usize) {
+        let n = self.n();
+        if n == 0 {
+            return (Vec::new(), 0);
+        }
+        // strength of each node in the symmetrized graph (self-loops count once each way)
+        let mut strength = vec![0.0f64; n];
+        for e in 0..self.src.len() {
+            let w = self.weight[e];
+            strength[self.src[e] as usize] += w;
+            strength[self.dst[e] as usize] += w;
+        }
+        let inv_n = 1.0 / n as f64;
+        let mut pr = vec![inv_n; n];
+        let mut next = vec![0.0f64; n];
+        let mut share = vec![0.0f64; n];
+        let mut iters = 0;
+        for it in 0..max_iter {
+            iters = it + 1;
+            let mut dangling = 0.0;
+            for v in 0..n {
+                if strength[v] > 0.0 {
+                    share[v] = pr[v] / strength[v];
+                } else {
+                    share[v] = 0.0;
+                    dangling += pr[v];
+                }
+            }
+            let base = (1.0 - damping) * inv_n + damping * dangling * inv_n;
+            // pull along in- and out-edges (the symmetrized adjacency)
+            for (v, slot) in next.iter_mut().enumerate() {
+                let mut acc = 0.0;
+                for &e in &self.in_edge[self.in_off[v] as usize..self.in_off[v + 1] as usize] {
+                    acc += share[self.src[e as usize] as usize] * self.weight[e as usize];
+                }
+                for &e in &self.out_edge[self.out_off[v] as usize..self.out_off[v + 1] as usize] {
+                    acc += share[self.dst[e as usize] as usize] * self.weight[e as usize];
+                }
+                *slot = base + damping * acc;
+            }
+            let diff: f64 = pr.iter().zip(&next).map(|(a, b)| (a - b).abs()).sum();
+            std::mem::swap(&mut pr, &mut next);
+            if diff < tol {
+                break;
+            }
+        }
+        (pr, iters)
+    }
+
+    /// Sorted, deduplicated undirected neighbour lists (no self-loops).
+    pub fn undirected_neighbors(&self) -> (Vec<u32>, Vec<u32>) {
+        let n = self.n();
+        let mut deg = vec![0u32; n + 1];
+        for e in 0..self.src.len() {
+            if self.src[e] != self.dst[e] {
+                deg[self.src[e] as usize + 1] += 1;
+                deg[self.dst[e] as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            deg[i + 1] += deg[i];
+        }
+        let mut pos = deg.clone();
+        let mut adj = vec![0u32; deg[n] as usize];
+        for e in 0..self.src.len() {
+            let (a, b) = (self.src[e], self.dst[e]);
+            if a != b {
+                adj[pos[a as usize] as usize] = b;
+                pos[a as usize] += 1;
+                adj[pos[b as usize] as usize] = a;
+                pos[b as usize] += 1;
+            }
+        }
+        // sort + dedup each list, compacting
+        let mut off = vec![0u32; n + 1];
+        let mut w = 0usize;
+        for v in 0..n {
+            let (s, e) = (deg[v] as usize, deg[v + 1] as usize);
+            adj[s..e].sort_unstable();
+            let start = w;
+            let mut last = u32::MAX;
+            for i in s..e {
+                if adj[i] != last {
+                    adj[w] = adj[i];
+                    w += 1;
+                    last = adj[i];
+                }
+            }
+            let _ = start;
+            off[v + 1] = w as u32;
+        }
+        adj.truncate(w);
+        (off, adj)
+    }
+
+    /// Local clustering coefficient per node (undirected, unweighted).
+    pub fn clustering(&self) -> Vec<f64> {
+        let (off, adj) = self.undirected_neighbors();
+        let n = self.n();
+        let nb = |v: usize| &adj[off[v] as usize..off[v + 1] as usize];
+        let mut tri = vec![0u64; n];
+        // count each triangle once via ordered u < v < w, then credit all three
+        for u in 0..n {
+            let nu = nb(u);
+            for &v in nu.iter().filter(|&&v| v as usize > u) {
+                let nv = nb(v as usize);
+                // intersect nu and nv restricted to w > v
+                let (mut i, mut j) = (0usize, 0usize);
+                while i < nu.len() && j < nv.len() {
+                    let (a, b) = (nu[i], nv[j]);
+                    if a < b {
+                        i += 1;
+                    } else if b < a {
+                        j += 1;
+                    } else {
+                        if a > v {
+                            tri[u] += 1;
+                            tri[v as usize] += 1;
+                            tri[a as usize] += 1;
+                        }
+                        i += 1;
+                        j += 1;
+                    }
+                }
+            }
+        }
+        (0..n)
+            .map(|v| {
+                let d = (off[v + 1] - off[v]) as f64;
+                if d < 2.0 {
+                    0.0
+                } else {
+                    2.0 * tri[v] as f64 / (d * (d - 1.0))
+                }
+            })
+            .collect()
+    }
+
+    /// Weighted degree (sum of effective weights of incident edges) and hot
+    /// score (same with the short half-life), per node.
+    pub fn degree_and_hot(&self) -> (Vec<f64>, Vec<f64>) {
+        let n = self.n();
+        let mut deg = vec![0.0; n];
+        let mut hot = vec![0.0; n];
+        for e in 0..self.src.len() {
+            for v in [self.src[e] as usize, self.dst[e] as usize] {
+                deg[v] += self.weight[e];
+                hot[v] += self.hot[e];
+            }
+        }
+        (deg, hot)
+    }
+
+    /// Node index of an id.
+    pub fn index_of(&self, id: &str) -> Option<u32> {
+        self.ids.iter().position(|x| x == id).map(|i| i as u32)
+    }
+}
+
+/// Which way a traversal follows edges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Out,
+    In,
+    Both,
+}
+
+/// BFS result: node, depth, parent node (u32::MAX for a start), edge used.
+pub struct Reached {
+    pub node: Vec<u32>,
+    pub depth: Vec<u32>,
+    pub parent: Vec<u32>,
+    pub via: Vec<u32>,
+}
+
+/// Breadth-first traversal from `starts`, at most `max_depth` hops, following
+/// only edges whose type is in `types` (all when empty) and whose effective
+/// weight is at least `min_weight`.
+pub fn traverse(g: &Graph, starts: &[u32], max_depth: u32, types: &[String], dir: Direction, min_weight: f64) -> Reached {
+    let allowed: Vec<bool> = g.types.iter().map(|t| types.is_empty() || types.iter().any(|x| x == t)).collect();
+    let n = g.n();
+    let mut seen = vec![false; n];
+    let mut out = Reached { node: Vec::new(), depth: Vec::new(), parent: Vec::new(), via: Vec::new() };
+    let mut q = VecDeque::new();
+    for &s in starts {
+        if (s as usize) < n && !seen[s as usize] {
+            seen[s as usize] = true;
+            out.node.push(s);
+            out.depth.push(0);
+            out.parent.push(u32::MAX);
+            out.via.push(u32::MAX);
+            q.push_back((s, 0u32));
+        }
+    }
+    while let Some((v, d)) = q.pop_front() {
+        if d >= max_depth {
+            continue;
+        }
+        let mut visit = |e: u32, w: u32| {
+            let ei = e as usize;
+            if !allowed[g.etype[ei] as usize] || g.weight[ei] < min_weight || seen[w as usize] {
+                return;
+            }
+            seen[w as usize] = true;
+            out.node.push(w);
+            out.depth.push(d + 1);
+            out.parent.push(v);
+            out.via.push(e);
+            q.push_back((w, d + 1));
+        };
+        if dir != Direction::In {
+            for &e in &g.out_edge[g.out_off[v as usize] as usize..g.out_off[v as usize + 1] as usize] {
+                visit(e, g.dst[e as usize]);
+            }
+        }
+        if dir != Direction::Out {
+            for &e in &g.in_edge[g.in_off[v as usize] as usize..g.in_off[v as usize + 1] as usize] {
+                visit(e, g.src[e as usize]);
+            }
+        }
+    }
+    out
+}
+
+/// Scores per node as an Arrow batch: `id`, `pagerank`, `clustering`,
+/// `weighted_degree`, `entanglement`, `hot`, `degree`.
+pub fn scores(g: &Graph, damping: f64, tol: Option<f64>, max_iter: usize) -> Result<(RecordBatch, usize)> {
+    let n = g.n();
+    let tol = tol.unwrap_or(1e-6);
+    let (pr, iters) = g.pagerank(damping, tol, max_iter);
+    let cc = g.clustering();
+    let (deg, hot) = g.degree_and_hot();
+    let mut plain_deg = vec![0u32; n];
+    for e in 0..g.src.len() {
+        plain_deg[g.src[e] as usize] += 1;
+        plain_deg[g.dst[e] as usize] += 1;
+    }
+    let ent: Vec<f64> = (0..n).map(|v| pr[v] * n as f64 * (1.0 + cc[v])).collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("pagerank", DataType::Float64, false),
+            Field::new("clustering", DataType::Float64, false),
+            Field::new("weighted_degree", DataType::Float64, false),
+            Field::new("entanglement", DataType::Float64, false),
+            Field::new("hot", DataType::Float64, false),
+            Field::new("degree", DataType::UInt32, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from_iter_values(g.ids.iter())) as ArrayRef,
+            Arc::new(Float64Array::from(pr)),
+            Arc::new(Float64Array::from(cc)),
+            Arc::new(Float64Array::from(deg)),
+            Arc::new(Float64Array::from(ent)),
+            Arc::new(Float64Array::from(hot)),
+            Arc::new(UInt32Array::from(plain_deg)),
+        ],
+    )?;
+    Ok((batch, iters))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000_000;
+
+    #[test]
+    fn decay_arithmetic() {
+        assert!((decay(2.0, 0, 24 * H, Some(24.0)) - 1.0).abs() < 1e-12);
+        assert!((decay(2.0, 0, 48 * H, Some(24.0)) - 0.5).abs() < 1e-12);
+        // reinforced in the future: no growth
+        assert_eq!(decay(2.0, 10 * H, 0, Some(24.0)), 2.0);
+        // zero, negative, missing or non-finite half-life: no decay
+        assert_eq!(decay(2.0, 0, 1000 * H, Some(0.0)), 2.0);
+        assert_eq!(decay(2.0, 0, 1000 * H, Some(-5.0)), 2.0);
+        assert_eq!(decay(2.0, 0, 1000 * H, None), 2.0);
+        assert_eq!(decay(2.0, 0, 1000 * H, Some(f64::INFINITY)), 2.0);
+        // extreme ages do not panic
+        assert_eq!(decay(1.0, i64::MIN, i64::MAX, Some(1.0)), 0.0);
+    }
+}

@@ -265,3 +265,48 @@ def test_scheduled_dream_starts_where_the_last_one_ended(store):
         r2 = dream(store, settings(srv), DreamOptions(scheduled=True, progress=False, lookback_hours=24))
     assert r2.plan.window.start >= r2.plan.window.end - timedelta(days=7, seconds=1)
     assert r2.plan.window.start == r.plan.window.end
+
+
+def test_graph_commands_on_a_dreamed_week(store, tmp_path):
+    with ScriptedLLM() as srv:
+        run_dream(store, srv, window=WEEK)
+    st = _run(store.path, ["graph", "stats", "--json"])
+    assert st.exit_code == 0, st.output
+    stats = json.loads(st.output)
+    assert stats["nodes"] > 0 and stats["edges_by_type"]["about"] > 0 and "topic" in stats["nodes_by_kind"]
+    ent = json.loads(_run(store.path, ["graph", "entangled", "--limit", "5", "--json"]).output)
+    assert len(ent) == 5 and ent[0]["entanglement"] >= ent[-1]["entanglement"]
+    topics = json.loads(_run(store.path, ["graph", "entangled", "--kind", "topic", "--json"]).output)
+    assert topics and all(t["kind"] == "topic" for t in topics)
+    hot = json.loads(_run(store.path, ["graph", "hot", "--limit", "3", "--json"]).output)
+    assert len(hot) == 3
+    # the design note's ontology query, verbatim
+    tr = _run(store.path, ["graph", "traverse", "--start-entity", "diskann", "--edge-type", "related_to", "--depth", "2", "--json"])
+    assert tr.exit_code == 0, tr.output
+    reached = json.loads(tr.output)
+    assert reached[0]["depth"] == 0 and reached[0]["label"].lower() == "diskann"
+    assert {"vector search", "rust"} <= {r["label"] for r in reached if r["depth"] == 1}
+    assert all(r["via"] in (None, "related_to") for r in reached)
+    assert _run(store.path, ["graph", "traverse", "--start-entity", "DISK-ANN ", "--json"]).exit_code == 0  # normalized match
+    missing = _run(store.path, ["graph", "traverse", "--start-entity", "no such thing"])
+    assert missing.exit_code == 1 and "no entity or node matches" in missing.output
+    nb = json.loads(_run(store.path, ["graph", "neighbors", "diskann", "--json"]).output)
+    assert nb and all(r["depth"] == 1 for r in nb)
+    out = tmp_path / "ontology.dot"
+    ex = _run(store.path, ["graph", "export", "--format", "dot", "--output", str(out)])
+    assert ex.exit_code == 0 and out.read_text().startswith("digraph")
+    if shutil.which("dot"):
+        import subprocess
+
+        png = subprocess.run(["dot", "-Tpng", str(out), "-o", str(tmp_path / "ontology.png")], capture_output=True)
+        assert png.returncode == 0, png.stderr
+        assert (tmp_path / "ontology.png").stat().st_size > 1000
+    js = json.loads(_run(store.path, ["graph", "export", "--format", "json", "--top", "10"]).output)
+    assert len(js["nodes"]) == 10
+    assert _run(store.path, ["graph", "decay", "--limit", "3"]).exit_code == 0
+    dry = _run(store.path, ["graph", "prune", "--dry-run", "--threshold", "100"])
+    assert dry.exit_code == 0 and "would delete" in dry.output
+    before = q(store, "select count(*) from edges where edge_type in ('contains','captured_in','summarizes')")[0][0]
+    assert _run(store.path, ["graph", "prune", "--threshold", "100"]).exit_code == 0
+    assert q(store, "select count(*) from edges where edge_type in ('about','related_to')")[0][0] == 0
+    assert q(store, "select count(*) from edges where edge_type in ('contains','captured_in','summarizes')")[0][0] == before

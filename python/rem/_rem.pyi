@@ -1,8 +1,10 @@
 """Stubs of REM's native module (Rust, via pyo3). Checked by mypy.stubtest."""
 
+from typing import final
+
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "Graph", "to_dot", "__version__"]
 
 __version__: str
 
@@ -17,3 +19,30 @@ def pack_activity(
     tool_max_chars: int = 60,
 ) -> tuple[pa.RecordBatch, pa.RecordBatch, pa.RecordBatch]: ...
 def estimate_tokens(text: str) -> int: ...
+def to_dot(nodes: pa.RecordBatch, edges: pa.RecordBatch, top_n: int | None = None, name: str = "rem") -> str: ...
+
+@final
+class Graph:
+    def __new__(
+        cls,
+        edges: pa.RecordBatch,
+        half_lives: dict[str, float | None],
+        default_half_life: float | None,
+        now_us: int,
+        hot_half_life: float = 24.0,
+    ) -> Graph: ...
+    @property
+    def node_count(self) -> int: ...
+    @property
+    def edge_count(self) -> int: ...
+    def scores(self, damping: float = 0.85, tol: float = 1e-06, max_iter: int = 100) -> tuple[pa.RecordBatch, int]: ...
+    def traverse(
+        self,
+        starts: list[str],
+        depth: int = 2,
+        edge_types: list[str] = ...,
+        direction: str = "both",
+        min_weight: float = 0.0,
+    ) -> list[tuple[str, int, str | None, str | None, float | None]]: ...
+    def components(self) -> int: ...
+    def effective_weights(self) -> list[float]: ...

@@ -39,8 +39,15 @@ def macro_statements(
     half_lives: dict[str, float | None] | None = None, other: float | None = DEFAULT_OTHER_HALF_LIFE
 ) -> list[str]:
     hl = dict(DEFAULT_HALF_LIVES)
-    if half_lives:
-        hl.update(half_lives)
+    if half_lives is None:
+        from .config import load_file
+
+        try:
+            over = load_file().get("graph", {}).get("half_life_hours", {})
+        except Exception:  # a broken config file is reported by the commands that need it
+            over = {}
+        half_lives = {str(k): (None if v in (None, 0, "none", "never") else float(v)) for k, v in over.items()}
+    hl.update(half_lives)
     return [
         f"CREATE OR REPLACE TEMP MACRO rem_half_life_hours(edge_type) AS {_case(hl, other)}",
         """CREATE OR REPLACE TEMP MACRO rem_decay(weight, reinforced_at, edge_type) AS

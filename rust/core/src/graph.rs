@@ -340,6 +340,29 @@ impl Graph {
         (deg, hot)
     }
 
+    /// Number of weakly connected components (isolated nodes do not exist:
+    /// every node has an edge).
+    pub fn components(&self) -> usize {
+        let n = self.n();
+        let mut parent: Vec<u32> = (0..n as u32).collect();
+        fn find(p: &mut [u32], mut x: u32) -> u32 {
+            while p[x as usize] != x {
+                p[x as usize] = p[p[x as usize] as usize];
+                x = p[x as usize];
+            }
+            x
+        }
+        let mut count = n;
+        for e in 0..self.src.len() {
+            let (a, b) = (find(&mut parent, self.src[e]), find(&mut parent, self.dst[e]));
+            if a != b {
+                parent[a as usize] = b;
+                count -= 1;
+            }
+        }
+        count
+    }
+
     /// Node index of an id.
     pub fn index_of(&self, id: &str) -> Option<u32> {
         self.ids.iter().position(|x| x == id).map(|i| i as u32)

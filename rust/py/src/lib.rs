@@ -219,6 +219,11 @@ impl PyGraph {
             .collect())
     }
 
+    /// Number of weakly connected components.
+    fn components(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.g.components())
+    }
+
     /// Effective (decayed) weight of every edge, in input order.
     fn effective_weights(&self) -> Vec<f64> {
         self.g.weight.clone()

@@ -1,0 +1,228 @@
+"""The living graph from Python: load edges as Arrow, score and traverse
+them in the Rust core, label the results, export DOT.
+
+Decay happens when edges are read (``rem_decay`` in SQL, the same formula in
+Rust); nothing rewrites the table on a timer. Half-lives come from
+:data:`rem.graph_sql.DEFAULT_HALF_LIVES`, overridable in the config file::
+
+    [graph.half_life_hours]
+    related_to = 168      # one week
+    about = 1440
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from . import _rem, config
+from .exceptions import RemError
+from .graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+from .ids import normalize_key
+from .store import Store, arrow, run
+
+HOT_HALF_LIFE_HOURS = 24.0
+STRUCTURAL = tuple(t for t, h in DEFAULT_HALF_LIVES.items() if h is None)
+
+NODES_SQL = """
+SELECT n.id, coalesce(m.name, r.name, s.name, e.name, n.id) AS label,
+       CASE WHEN m.id IS NOT NULL THEN 'moment'
+            WHEN r.id IS NOT NULL THEN CASE WHEN r.resource_type = 'summary' THEN 'summary' ELSE 'resource' END
+            WHEN s.id IS NOT NULL THEN 'session'
+            WHEN e.id IS NOT NULL THEN e.kind
+            WHEN msg.id IS NOT NULL THEN 'message'
+            ELSE 'other' END AS kind
+FROM _rem_nodes n
+LEFT JOIN moments m ON m.id = n.id
+LEFT JOIN resources r ON r.id = n.id
+LEFT JOIN sessions s ON s.id = n.id
+LEFT JOIN entities e ON e.id = n.id
+LEFT JOIN (SELECT id FROM messages WHERE id IN (SELECT id FROM _rem_nodes)) msg ON msg.id = n.id
+"""
+
+
+def half_lives() -> tuple[dict[str, float | None], float | None]:
+    hl: dict[str, float | None] = dict(DEFAULT_HALF_LIVES)
+    over = config.load_file().get("graph", {}).get("half_life_hours", {})
+    for k, v in over.items():
+        hl[str(k)] = None if v in (None, 0, "none", "never") else float(v)
+    return hl, DEFAULT_OTHER_HALF_LIFE
+
+
+@dataclass
+class LoadedGraph:
+    graph: Any  # rem._rem.Graph
+    edges: pa.Table
+    now: datetime
+
+    def labels(self, store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:
+        if not ids:
+            return {}
+        with store.read(sandbox=False) as con:
+            con.register("_rem_nodes", pa.table({"id": pa.array(ids, pa.string())}))
+            rows = arrow(con, NODES_SQL).to_pylist()
+        return {r["id"]: (r["label"], r["kind"]) for r in rows}
+
+
+def load(store: Store, *, since: str | None = None, edge_types: list[str] | None = None,
+         now: datetime | None = None) -> LoadedGraph:
+    """Read the edges (optionally only those reinforced since a date, of some
+    types) and build the in-memory graph."""
+    now = now or datetime.now(UTC)
+    where: list[str] = ["TRUE"]
+    params: dict[str, Any] = {}
+    if since:
+        from .ingest.common import parse_time
+
+        params["since"] = parse_time(since, source="--since", field="value")
+        where.append("reinforced_at >= $since")
+    if edge_types:
+        params["types"] = list(edge_types)
+        where.append("list_contains($types, edge_type)")
+    with store.read(sandbox=False) as con:
+        edges = arrow(con, f"""SELECT source_id, target_id, edge_type, weight, epoch_us(reinforced_at) AS reinforced_at
+                               FROM edges WHERE {' AND '.join(where)}""", params or None)
+    hl, other = half_lives()
+    now_us = int(now.timestamp() * 1_000_000)
+    batch = edges.combine_chunks().to_batches()
+    rb = batch[0] if batch else pa.RecordBatch.from_pylist([], schema=edges.schema)
+    g = _rem.Graph(rb, hl, other, now_us, HOT_HALF_LIFE_HOURS)
+    return LoadedGraph(g, edges, now)
+
+
+def ranked(store: Store, lg: LoadedGraph, key: str, limit: int, kinds: list[str] | None = None) -> pa.Table:
+    scores, _ = lg.graph.scores()
+    t = pa.table(scores)
+    rows = t.to_pylist()
+    rows.sort(key=lambda r: (-r[key], r["id"]))
+    labels = lg.labels(store, [r["id"] for r in rows[: max(limit * 5, limit + 50)]])
+    out = []
+    for r in rows:
+        label, kind = labels.get(r["id"], (r["id"], "other"))
+        if kinds and kind not in kinds:
+            continue
+        out.append({"label": label, "kind": kind, key: round(r[key], 6), "entanglement": round(r["entanglement"], 4),
+                    "pagerank": round(r["pagerank"], 6), "clustering": round(r["clustering"], 4),
+                    "weighted_degree": round(r["weighted_degree"], 3), "hot": round(r["hot"], 4), "id": r["id"]})
+        if len(out) >= limit:
+            break
+    cols = ["label", "kind", key] + [c for c in ("entanglement", "pagerank", "clustering", "weighted_degree", "hot", "id") if c != key]
+    return pa.Table.from_pylist([{c: o[c] for c in cols} for o in out]) if out else pa.table({c: [] for c in cols})
+
+
+def stats(store: Store) -> dict[str, Any]:
+    lg = load(store)
+    out: dict[str, Any] = {"nodes": lg.graph.node_count, "edges": lg.graph.edge_count,
+                           "components": lg.graph.components() if lg.graph.node_count else 0}
+    with store.read(sandbox=False) as con:
+        out["edges_by_type"] = dict(run(con, "SELECT edge_type, count(*) FROM edges GROUP BY 1 ORDER BY 2 DESC"))
+    if lg.graph.node_count:
+        scores, iters = lg.graph.scores()
+        t = pa.table(scores)
+        ids = t.column("id").to_pylist()
+        ent = t.column("entanglement").to_pylist()
+        labels = lg.labels(store, ids)
+        by_kind: dict[str, int] = {}
+        for i in ids:
+            k = labels.get(i, ("", "other"))[1]
+            by_kind[k] = by_kind.get(k, 0) + 1
+        out["nodes_by_kind"] = dict(sorted(by_kind.items(), key=lambda kv: -kv[1]))
+        out["mean_entanglement"] = round(sum(ent) / len(ent), 4)
+        out["pagerank_iterations"] = iters
+    return out
+
+
+def resolve_start(store: Store, name: str) -> list[str]:
+    """Node ids for ``--start-entity``: an entity by name or alias
+    (case-insensitive, normalized) or any node id."""
+    key = normalize_key(name)
+    with store.read(sandbox=False) as con:
+        ids = [r[0] for r in run(con, """SELECT id FROM entities WHERE key = $key OR lower(name) = lower($name)
+                                         OR list_contains(list_transform(aliases, lambda a: lower(a)), lower($name))""",
+                                 {"key": key, "name": name})]
+        if not ids:
+            for table in ("moments", "resources", "sessions", "entities"):
+                if run(con, f"SELECT 1 FROM {table} WHERE id = $id LIMIT 1", {"id": name}):
+                    ids = [name]
+                    break
+        if not ids and run(con, "SELECT 1 FROM edges WHERE source_id = $id OR target_id = $id LIMIT 1", {"id": name}):
+            ids = [name]
+    if not ids:
+        raise RemError(f"no entity or node matches {name!r}; try `rem query \"select name, kind from entities\"`")
+    return ids
+
+
+def traverse(store: Store, starts: list[str], *, depth: int, edge_types: list[str] | None, direction: str,
+             min_weight: float) -> pa.Table:
+    lg = load(store)
+    reached = lg.graph.traverse(starts, depth, edge_types or [], direction, min_weight)
+    parent = {r[0]: r[2] for r in reached}
+    labels = lg.labels(store, [r[0] for r in reached])
+    rows = []
+    for node, d, _par, etype, w in reached:
+        path = [node]
+        while parent.get(path[-1]) is not None:
+            path.append(parent[path[-1]])  # type: ignore[arg-type]
+        path.reverse()
+        rows.append({"depth": d, "label": labels.get(node, (node, ""))[0], "kind": labels.get(node, ("", "other"))[1],
+                     "via": etype, "weight": None if w is None else round(w, 4),
+                     "path": " → ".join(labels.get(p, (p, ""))[0] for p in path), "id": node})
+    return pa.Table.from_pylist(rows) if rows else pa.table({k: [] for k in ("depth", "label", "kind", "via", "weight", "path", "id")})
+
+
+def export(store: Store, fmt: str, *, since: str | None, edge_types: list[str] | None, min_weight: float,
+           top: int | None) -> str:
+    lg = load(store, since=since, edge_types=edge_types)
+    eff = lg.graph.effective_weights()
+    edges = lg.edges.append_column("effective", pa.array(eff, pa.float64()))
+    if min_weight > 0:
+        import pyarrow.compute as pc
+
+        edges = edges.filter(pc.greater_equal(edges.column("effective"), min_weight))
+    scores, _ = lg.graph.scores() if lg.graph.node_count else (None, 0)
+    if scores is not None:
+        st = pa.table(scores)
+        ids = st.column("id").to_pylist()
+        ent = st.column("entanglement").to_pylist()
+    else:
+        ids, ent = [], []
+    labels = lg.labels(store, ids)
+    nodes = pa.table({"id": pa.array(ids, pa.string()),
+                      "label": pa.array([labels.get(i, (i, ""))[0] for i in ids], pa.string()),
+                      "kind": pa.array([labels.get(i, ("", "other"))[1] for i in ids], pa.string()),
+                      "score": pa.array(ent, pa.float64())})
+    if fmt == "json":
+        keep = set(ids)
+        if top:
+            order = sorted(range(len(ids)), key=lambda i: -ent[i])[:top]
+            keep = {ids[i] for i in order}
+        nrows = [r for r in nodes.to_pylist() if r["id"] in keep]
+        erows = [{"source": e["source_id"], "target": e["target_id"], "type": e["edge_type"], "weight": e["effective"]}
+                 for e in edges.select(["source_id", "target_id", "edge_type", "effective"]).to_pylist()
+                 if e["source_id"] in keep and e["target_id"] in keep]
+        return json.dumps({"nodes": nrows, "edges": erows}, ensure_ascii=False, indent=1)
+    e = edges.select(["source_id", "target_id", "edge_type", "effective"]).rename_columns(["source_id", "target_id", "edge_type", "weight"])
+    nb = nodes.combine_chunks().to_batches()
+    eb = e.combine_chunks().to_batches()
+    nrb = nb[0] if nb else pa.RecordBatch.from_pylist([], schema=nodes.schema)
+    erb = eb[0] if eb else pa.RecordBatch.from_pylist([], schema=e.schema)
+    return str(_rem.to_dot(nrb, erb, top_n=top, name="rem"))
+
+
+def prune(store: Store, threshold: float, *, dry_run: bool) -> tuple[int, dict[str, int]]:
+    """Delete decayed edges under ``threshold`` (never structural ones)."""
+    cond = "rem_half_life_hours(edge_type) IS NOT NULL AND rem_decay(weight, reinforced_at, edge_type) < $thr"
+    if dry_run:
+        with store.read() as con:
+            by_type = dict(run(con, f"SELECT edge_type, count(*) FROM edges WHERE {cond} GROUP BY 1 ORDER BY 2 DESC", {"thr": threshold}))
+        return sum(by_type.values()), by_type
+    from .store import transaction
+
+    with store.connect() as con, transaction(con):
+        by_type = dict(run(con, f"SELECT edge_type, count(*) FROM edges WHERE {cond} GROUP BY 1 ORDER BY 2 DESC", {"thr": threshold}))
+        run(con, f"DELETE FROM edges WHERE {cond}", {"thr": threshold})
+    return sum(by_type.values()), by_type

@@ -109,7 +109,7 @@ pub fn to_dot<'a>(nodes: &'a RecordBatch, edges: &'a RecordBatch, top_n: Option<
     let restrict = top_n.is_some();
     let mut extra: HashMap<&str, usize> = HashMap::new();
     let base = index.len();
-    for e in 0..edges.num_rows() {
+    for (e, &we) in ew.iter().enumerate() {
         let (s, t) = (es.get_or_empty(e), et.get_or_empty(e));
         let (si, ti) = (index.get(s).copied(), index.get(t).copied());
         let (si, ti) = match (si, ti) {
@@ -137,7 +137,7 @@ pub fn to_dot<'a>(nodes: &'a RecordBatch, edges: &'a RecordBatch, top_n: Option<
                 (a, b)
             }
         };
-        let w = if ew[e].is_finite() { ew[e].max(0.0) } else { 0.0 };
+        let w = if we.is_finite() { we.max(0.0) } else { 0.0 };
         let pen = 0.5 + 3.5 * (w / max_w);
         let _ = writeln!(
             out,

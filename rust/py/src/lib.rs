@@ -41,6 +41,9 @@ impl From<BindError> for PyErr {
 
 type Batch = PyArrowType<RecordBatch>;
 
+/// One traversal result: node id, depth, parent id, edge type and weight used.
+type ReachedRow = (String, u32, Option<String>, Option<String>, Option<f64>);
+
 /// Import a pyarrow RecordBatch zero-copy, then validate it with the core's
 /// fast check (structure + one UTF-8 pass per string column) instead of
 /// arrow's per-value `validate_full`.
@@ -186,7 +189,7 @@ impl PyGraph {
         edge_types: Vec<String>,
         direction: &str,
         min_weight: f64,
-    ) -> PyResult<Vec<(String, u32, Option<String>, Option<String>, Option<f64>)>> {
+    ) -> PyResult<Vec<ReachedRow>> {
         use rem_core::graph::Direction;
         let dir = match direction {
             "out" => Direction::Out,

@@ -20,6 +20,8 @@
 //!   direction and minimum effective weight, with one shortest path per node.
 
 use std::collections::{HashMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
@@ -74,6 +76,12 @@ pub struct Graph {
     pub out_edge: Vec<u32>,
     pub in_off: Vec<u32>,
     pub in_edge: Vec<u32>,
+    // symmetrized adjacency: every edge listed at both ends, with its weight
+    pub sym_off: Vec<u64>,
+    pub sym_nbr: Vec<u32>,
+    pub sym_w: Vec<f64>,
+    /// id → node index, built on first use (repeated queries in a long-lived process)
+    pub lookup: std::sync::OnceLock<FxHashMap<String, u32>>,
 }
 
 fn i64_col(batch: &RecordBatch, name: &str) -> Result<Vec<i64>> {
@@ -124,6 +132,48 @@ fn csr(n: usize, keys: &[u32]) -> (Vec<u32>, Vec<u32>) {
     (off, out)
 }
 
+fn symmetric(n: usize, src: &[u32], dst: &[u32], w: &[f64]) -> (Vec<u64>, Vec<u32>, Vec<f64>) {
+    let mut off = vec![0u64; n + 1];
+    for e in 0..src.len() {
+        off[src[e] as usize + 1] += 1;
+        off[dst[e] as usize + 1] += 1;
+    }
+    for i in 0..n {
+        off[i + 1] += off[i];
+    }
+    let mut pos = off.clone();
+    let total = off[n] as usize;
+    let mut nbr = vec![0u32; total];
+    let mut ww = vec![0.0f64; total];
+    for e in 0..src.len() {
+        let (a, b) = (src[e] as usize, dst[e] as usize);
+        let pa = pos[a] as usize;
+        nbr[pa] = dst[e];
+        ww[pa] = w[e];
+        pos[a] += 1;
+        let pb = pos[b] as usize;
+        nbr[pb] = src[e];
+        ww[pb] = w[e];
+        pos[b] += 1;
+    }
+    (off, nbr, ww)
+}
+
+/// Split `0..n` into `parts` contiguous ranges.
+fn ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+    let parts = parts.max(1);
+    let per = n.div_ceil(parts).max(1);
+    (0..parts).map(|i| (i * per).min(n)..((i + 1) * per).min(n)).filter(|r| !r.is_empty()).collect()
+}
+
+fn threads_for(work: usize) -> usize {
+    if work < 200_000 {
+        1
+    } else {
+        std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).min(8)
+    }
+}
+
 impl Graph {
     /// Build from an edges batch: `source_id`, `target_id`, `edge_type` (strings),
     /// `weight` (float64), `reinforced_at` (i64 µs or timestamp[us]). Node ids
@@ -138,24 +188,40 @@ impl Graph {
         if n_e >= u32::MAX as usize {
             return Err(CoreError::InvalidOption("too many edges for one graph (max 4 billion)".into()));
         }
-        let mut index: HashMap<&str, u32> = HashMap::with_capacity(n_e / 2 + 16);
+        let mut index: FxHashMap<&str, u32> = FxHashMap::default();
+        index.reserve(n_e / 4 + 16);
         let mut ids: Vec<String> = Vec::new();
-        let mut tindex: HashMap<&str, u16> = HashMap::new();
+        let mut tindex: FxHashMap<&str, u16> = FxHashMap::default();
         let mut types: Vec<String> = Vec::new();
         let mut type_hl: Vec<Option<f64>> = Vec::new();
         let (mut src, mut dst, mut etype) = (Vec::with_capacity(n_e), Vec::with_capacity(n_e), Vec::with_capacity(n_e));
         let mut weight = Vec::with_capacity(n_e);
         let mut hot = Vec::with_capacity(n_e);
+        let mut last_a: (&str, u32) = ("", 0);
+        let mut last_b: (&str, u32) = ("", 0);
         for e in 0..n_e {
             let (a, b, ty_s) = (s.get_or_empty(e), t.get_or_empty(e), ty.get_or_empty(e));
-            let ia = *index.entry(a).or_insert_with(|| {
-                ids.push(a.to_string());
-                (ids.len() - 1) as u32
-            });
-            let ib = *index.entry(b).or_insert_with(|| {
-                ids.push(b.to_string());
-                (ids.len() - 1) as u32
-            });
+            // edges usually arrive sorted by source: reuse the last lookup
+            let ia = if e > 0 && a == last_a.0 {
+                last_a.1
+            } else {
+                let i = *index.entry(a).or_insert_with(|| {
+                    ids.push(a.to_string());
+                    (ids.len() - 1) as u32
+                });
+                last_a = (a, i);
+                i
+            };
+            let ib = if e > 0 && b == last_b.0 {
+                last_b.1
+            } else {
+                let i = *index.entry(b).or_insert_with(|| {
+                    ids.push(b.to_string());
+                    (ids.len() - 1) as u32
+                });
+                last_b = (b, i);
+                i
+            };
             let it = match tindex.get(ty_s) {
                 Some(&i) => i,
                 None => {
@@ -179,7 +245,9 @@ impl Graph {
         let n = ids.len();
         let (out_off, out_edge) = csr(n, &src);
         let (in_off, in_edge) = csr(n, &dst);
-        Ok(Graph { ids, types, src, dst, etype, weight, hot, out_off, out_edge, in_off, in_edge })
+        let (sym_off, sym_nbr, sym_w) = symmetric(n, &src, &dst, &weight);
+        let lookup = std::sync::OnceLock::new();
+        Ok(Graph { ids, types, src, dst, etype, weight, hot, out_off, out_edge, in_off, in_edge, sym_off, sym_nbr, sym_w, lookup })
     }
 
     pub fn n(&self) -> usize {
@@ -192,17 +260,14 @@ impl Graph {
         if n == 0 {
             return (Vec::new(), 0);
         }
-        // strength of each node in the symmetrized graph (self-loops count once each way)
-        let mut strength = vec![0.0f64; n];
-        for e in 0..self.src.len() {
-            let w = self.weight[e];
-            strength[self.src[e] as usize] += w;
-            strength[self.dst[e] as usize] += w;
-        }
+        let strength: Vec<f64> = (0..n)
+            .map(|v| self.sym_w[self.sym_off[v] as usize..self.sym_off[v + 1] as usize].iter().sum())
+            .collect();
         let inv_n = 1.0 / n as f64;
         let mut pr = vec![inv_n; n];
         let mut next = vec![0.0f64; n];
         let mut share = vec![0.0f64; n];
+        let parts = ranges(n, threads_for(self.sym_nbr.len()));
         let mut iters = 0;
         for it in 0..max_iter {
             iters = it + 1;
@@ -216,16 +281,28 @@ impl Graph {
                 }
             }
             let base = (1.0 - damping) * inv_n + damping * dangling * inv_n;
-            // pull along in- and out-edges (the symmetrized adjacency)
-            for (v, slot) in next.iter_mut().enumerate() {
-                let mut acc = 0.0;
-                for &e in &self.in_edge[self.in_off[v] as usize..self.in_off[v + 1] as usize] {
-                    acc += share[self.src[e as usize] as usize] * self.weight[e as usize];
+            let (off, nbr, w, sh) = (&self.sym_off, &self.sym_nbr, &self.sym_w, &share);
+            let pull = |range: std::ops::Range<usize>, out: &mut [f64]| {
+                for (k, v) in range.enumerate() {
+                    let (s, e) = (off[v] as usize, off[v + 1] as usize);
+                    let mut acc = 0.0;
+                    for i in s..e {
+                        acc += sh[nbr[i] as usize] * w[i];
+                    }
+                    out[k] = base + damping * acc;
                 }
-                for &e in &self.out_edge[self.out_off[v] as usize..self.out_off[v + 1] as usize] {
-                    acc += share[self.dst[e as usize] as usize] * self.weight[e as usize];
-                }
-                *slot = base + damping * acc;
+            };
+            if parts.len() > 1 {
+                std::thread::scope(|sc| {
+                    let mut rest: &mut [f64] = &mut next;
+                    for r in parts.iter().cloned() {
+                        let (mine, tail) = rest.split_at_mut(r.len());
+                        rest = tail;
+                        sc.spawn(move || pull(r, mine));
+                    }
+                });
+            } else {
+                pull(0..n, &mut next);
             }
             let diff: f64 = pr.iter().zip(&next).map(|(a, b)| (a - b).abs()).sum();
             std::mem::swap(&mut pr, &mut next);
@@ -237,85 +314,87 @@ impl Graph {
     }
 
     /// Sorted, deduplicated undirected neighbour lists (no self-loops).
-    pub fn undirected_neighbors(&self) -> (Vec<u32>, Vec<u32>) {
+    pub fn undirected_neighbors(&self) -> (Vec<u64>, Vec<u32>) {
         let n = self.n();
-        let mut deg = vec![0u32; n + 1];
-        for e in 0..self.src.len() {
-            if self.src[e] != self.dst[e] {
-                deg[self.src[e] as usize + 1] += 1;
-                deg[self.dst[e] as usize + 1] += 1;
-            }
-        }
-        for i in 0..n {
-            deg[i + 1] += deg[i];
-        }
-        let mut pos = deg.clone();
-        let mut adj = vec![0u32; deg[n] as usize];
-        for e in 0..self.src.len() {
-            let (a, b) = (self.src[e], self.dst[e]);
-            if a != b {
-                adj[pos[a as usize] as usize] = b;
-                pos[a as usize] += 1;
-                adj[pos[b as usize] as usize] = a;
-                pos[b as usize] += 1;
-            }
-        }
-        // sort + dedup each list, compacting
-        let mut off = vec![0u32; n + 1];
-        let mut w = 0usize;
+        let mut off = vec![0u64; n + 1];
+        let mut adj: Vec<u32> = Vec::with_capacity(self.sym_nbr.len());
+        let mut buf: Vec<u32> = Vec::new();
         for v in 0..n {
-            let (s, e) = (deg[v] as usize, deg[v + 1] as usize);
-            adj[s..e].sort_unstable();
-            let start = w;
-            let mut last = u32::MAX;
-            for i in s..e {
-                if adj[i] != last {
-                    adj[w] = adj[i];
-                    w += 1;
-                    last = adj[i];
-                }
-            }
-            let _ = start;
-            off[v + 1] = w as u32;
+            buf.clear();
+            buf.extend(
+                self.sym_nbr[self.sym_off[v] as usize..self.sym_off[v + 1] as usize]
+                    .iter()
+                    .copied()
+                    .filter(|&u| u as usize != v),
+            );
+            buf.sort_unstable();
+            buf.dedup();
+            adj.extend_from_slice(&buf);
+            off[v + 1] = adj.len() as u64;
         }
-        adj.truncate(w);
         (off, adj)
     }
 
-    /// Local clustering coefficient per node (undirected, unweighted).
+    /// Local clustering coefficient per node (undirected, unweighted), by the
+    /// forward algorithm: edges oriented from lower to higher (degree, id)
+    /// rank, each triangle found once at its lowest-ranked corner.
     pub fn clustering(&self) -> Vec<f64> {
         let (off, adj) = self.undirected_neighbors();
         let n = self.n();
-        let nb = |v: usize| &adj[off[v] as usize..off[v + 1] as usize];
-        let mut tri = vec![0u64; n];
-        // count each triangle once via ordered u < v < w, then credit all three
-        for u in 0..n {
-            let nu = nb(u);
-            for &v in nu.iter().filter(|&&v| v as usize > u) {
-                let nv = nb(v as usize);
-                // intersect nu and nv restricted to w > v
-                let (mut i, mut j) = (0usize, 0usize);
-                while i < nu.len() && j < nv.len() {
-                    let (a, b) = (nu[i], nv[j]);
-                    if a < b {
-                        i += 1;
-                    } else if b < a {
-                        j += 1;
-                    } else {
-                        if a > v {
+        let deg = |v: usize| (off[v + 1] - off[v]) as usize;
+        let rank_lt = |a: u32, b: u32| (deg(a as usize), a) < (deg(b as usize), b);
+        // forward lists (higher-ranked neighbours), sorted by node id
+        let mut foff = vec![0u64; n + 1];
+        let mut fwd: Vec<u32> = Vec::with_capacity(adj.len() / 2 + 1);
+        for v in 0..n {
+            fwd.extend(adj[off[v] as usize..off[v + 1] as usize].iter().copied().filter(|&u| rank_lt(v as u32, u)));
+            foff[v + 1] = fwd.len() as u64;
+        }
+        let (foff, fwd) = (&foff, &fwd);
+        let count = |range: std::ops::Range<usize>| -> Vec<u64> {
+            let mut tri = vec![0u64; n];
+            for u in range {
+                let fu = &fwd[foff[u] as usize..foff[u + 1] as usize];
+                for &v in fu {
+                    let fv = &fwd[foff[v as usize] as usize..foff[v as usize + 1] as usize];
+                    let (mut i, mut j) = (0usize, 0usize);
+                    while i < fu.len() && j < fv.len() {
+                        let (a, b) = (fu[i], fv[j]);
+                        if a < b {
+                            i += 1;
+                        } else if b < a {
+                            j += 1;
+                        } else {
                             tri[u] += 1;
                             tri[v as usize] += 1;
                             tri[a as usize] += 1;
+                            i += 1;
+                            j += 1;
                         }
-                        i += 1;
-                        j += 1;
                     }
                 }
             }
-        }
+            tri
+        };
+        let parts = ranges(n, threads_for(fwd.len()));
+        let tri: Vec<u64> = if parts.len() > 1 {
+            let partial: Vec<Vec<u64>> = std::thread::scope(|sc| {
+                let hs: Vec<_> = parts.iter().cloned().map(|r| sc.spawn(move || count(r))).collect();
+                hs.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+            });
+            let mut t = vec![0u64; n];
+            for p in partial {
+                for (a, b) in t.iter_mut().zip(p) {
+                    *a += b;
+                }
+            }
+            t
+        } else {
+            count(0..n)
+        };
         (0..n)
             .map(|v| {
-                let d = (off[v + 1] - off[v]) as f64;
+                let d = deg(v) as f64;
                 if d < 2.0 {
                     0.0
                 } else {
@@ -365,7 +444,10 @@ impl Graph {
 
     /// Node index of an id.
     pub fn index_of(&self, id: &str) -> Option<u32> {
-        self.ids.iter().position(|x| x == id).map(|i| i as u32)
+        self.lookup
+            .get_or_init(|| self.ids.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect())
+            .get(id)
+            .copied()
     }
 }
 

@@ -198,12 +198,8 @@ impl PyGraph {
             other => return Err(PyValueError::new_err(format!("direction must be out, in or both (got {other:?})"))),
         };
         let g = &self.g;
-        let r = py.detach(|| {
-            let idx: std::collections::HashMap<&str, u32> =
-                g.ids.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect();
-            let st: Vec<u32> = starts.iter().filter_map(|s| idx.get(s.as_str()).copied()).collect();
-            rem_core::graph::traverse(g, &st, depth, &edge_types, dir, min_weight)
-        });
+        let st: Vec<u32> = starts.iter().filter_map(|s| g.index_of(s)).collect();
+        let r = rem_core::graph::traverse(g, &st, depth, &edge_types, dir, min_weight);
         Ok((0..r.node.len())
             .map(|i| {
                 let via = r.via[i];

@@ -1,0 +1,308 @@
+"""Benchmark: the living graph end to end — from the edges table in DuckDB to
+scores written back — side by side with what a user would pick instead:
+networkx, igraph, rustworkx, scipy.sparse power iteration and plain DuckDB
+SQL; plus traversal (one-shot and in a long-lived process).
+
+Each case runs in its own subprocess so its peak memory (VmHWM) is its own.
+Sizes: 100k nodes / 1M edges and 1M nodes / 10M edges (``--sizes``).
+PageRank runs exactly 20 iterations everywhere. Writes bench/results/graph.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
+SIZES = {"1M": (100_000, 1_000_000), "10M": (1_000_000, 10_000_000)}
+
+
+def db_path(size: str) -> Path:
+    return DATA / f"graph-{size}.duckdb"
+
+
+def build(size: str) -> None:
+    import duckdb
+
+    p = db_path(size)
+    if p.exists():
+        return
+    n, m = SIZES[size]
+    DATA.mkdir(exist_ok=True)
+    tmp = p.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    # skewed endpoints (a few hubs, a long tail), three edge types, ages up to 60 days; sorted by source
+    con.execute(f"""CREATE TABLE edges AS
+        SELECT 'n' || CAST(floor(pow(random(), 2) * {n}) AS BIGINT) AS source_id,
+               'n' || CAST(floor(random() * {n}) AS BIGINT) AS target_id,
+               CASE CAST(floor(random() * 3) AS INT) WHEN 0 THEN 'about' WHEN 1 THEN 'contains' ELSE 'related_to' END AS edge_type,
+               1.0 + random() AS weight,
+               now() - to_microseconds(CAST(random() * 60 * 86400e6 AS BIGINT)) AS reinforced_at
+        FROM range({m}) ORDER BY source_id""").fetchall()
+    con.close()
+    tmp.rename(p)
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def fetch(con):
+    return con.sql("SELECT source_id, target_id, edge_type, weight, epoch_us(reinforced_at) AS reinforced_at FROM edges").to_arrow_table()
+
+
+def ids_to_ints(t):
+    """Dense integer ids for the peers (pyarrow dictionary encoding, vectorized)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    both = pa.chunked_array(t.column("source_id").chunks + t.column("target_id").chunks)
+    enc = pc.dictionary_encode(both).combine_chunks()
+    idx = enc.indices.to_numpy()
+    m = t.num_rows
+    return idx[:m].astype(np.int64), idx[m:].astype(np.int64), len(enc.dictionary)
+
+
+def case_rem(con, size):
+    import pyarrow as pa
+
+    from rem import _rem
+    from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+
+    t0 = time.perf_counter()
+    t = fetch(con)
+    t1 = time.perf_counter()
+    rb = t.combine_chunks().to_batches()[0]
+    g = _rem.Graph(rb, DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, int(time.time() * 1e6))
+    t2 = time.perf_counter()
+    scores, iters = g.scores(0.85, 0.0, 20)
+    t3 = time.perf_counter()
+    con.register("_scores", pa.table(scores))
+    con.execute("CREATE OR REPLACE TABLE node_scores AS SELECT * FROM _scores").fetchall()
+    t4 = time.perf_counter()
+    # PageRank alone, on the loaded graph (scores() also computes clustering etc.)
+    p0 = time.perf_counter()
+    g.scores(0.85, 0.0, 20)
+    p1 = time.perf_counter()
+    return {"fetch": t1 - t0, "build": t2 - t1, "scores_all": t3 - t2, "write_back": t4 - t3,
+            "end_to_end": t4 - t0, "iterations": iters}
+
+
+def case_scipy(con, size):
+    import numpy as np
+    import scipy.sparse as sp
+
+    t0 = time.perf_counter()
+    t = fetch(con)
+    src, dst, n = ids_to_ints(t)
+    w = t.column("weight").to_numpy()
+    t1 = time.perf_counter()
+    a = sp.csr_matrix((w, (src, dst)), shape=(n, n))
+    out = np.asarray(a.sum(axis=1)).ravel()
+    inv = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
+    mt = (sp.diags(inv) @ a).T.tocsr()
+    dangling = out == 0
+    t2 = time.perf_counter()
+    pr = np.full(n, 1.0 / n)
+    for _ in range(20):
+        pr = 0.85 * (mt @ pr + pr[dangling].sum() / n) + 0.15 / n
+    t3 = time.perf_counter()
+    deg = np.bincount(src, weights=w, minlength=n) + np.bincount(dst, weights=w, minlength=n)
+    t4 = time.perf_counter()
+    return {"fetch": t1 - t0, "build": t2 - t1, "pagerank": t3 - t2, "weighted_degree": t4 - t3, "end_to_end": t4 - t0}
+
+
+def case_igraph(con, size):
+    import igraph as ig
+    import numpy as np
+
+    t0 = time.perf_counter()
+    t = fetch(con)
+    src, dst, n = ids_to_ints(t)
+    w = t.column("weight").to_numpy()
+    t1 = time.perf_counter()
+    g = ig.Graph(n=n, edges=np.column_stack([src, dst]).tolist(), directed=True)
+    g.es["weight"] = w.tolist()
+    t2 = time.perf_counter()
+    g.pagerank(weights="weight", damping=0.85, implementation="prpack")
+    t3 = time.perf_counter()
+    u = g.as_undirected(mode="collapse")
+    t4 = time.perf_counter()
+    u.transitivity_local_undirected(mode="zero")
+    t5 = time.perf_counter()
+    g.strength(weights="weight", mode="all")
+    t6 = time.perf_counter()
+    return {"fetch": t1 - t0, "build": t2 - t1, "pagerank": t3 - t2, "undirected_build": t4 - t3, "clustering": t5 - t4,
+            "weighted_degree": t6 - t5, "end_to_end": t6 - t0}
+
+
+def case_rustworkx(con, size):
+    import rustworkx as rx
+
+    t0 = time.perf_counter()
+    t = fetch(con)
+    src, dst, n = ids_to_ints(t)
+    w = t.column("weight").to_numpy()
+    t1 = time.perf_counter()
+    g = rx.PyDiGraph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(list(zip(src.tolist(), dst.tolist(), w.tolist(), strict=True)))
+    t2 = time.perf_counter()
+    rx.pagerank(g, alpha=0.85, weight_fn=float, tol=1e-6 / n, max_iter=20)
+    t3 = time.perf_counter()
+    return {"fetch": t1 - t0, "build": t2 - t1, "pagerank": t3 - t2, "end_to_end": t3 - t0}
+
+
+def case_networkx(con, size):
+    import networkx as nx
+
+    t0 = time.perf_counter()
+    t = fetch(con)
+    src, dst, n = ids_to_ints(t)
+    w = t.column("weight").to_numpy()
+    t1 = time.perf_counter()
+    g = nx.DiGraph()
+    g.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), w.tolist(), strict=True))
+    t2 = time.perf_counter()
+    try:
+        nx.pagerank(g, alpha=0.85, tol=1e-6 / n, max_iter=20)
+    except nx.PowerIterationFailedConvergence:
+        pass  # 20 iterations done, as for everyone else
+    t3 = time.perf_counter()
+    u = g.to_undirected()
+    t4 = time.perf_counter()
+    nx.clustering(u)
+    t5 = time.perf_counter()
+    return {"fetch": t1 - t0, "build": t2 - t1, "pagerank": t3 - t2, "undirected_build": t4 - t3, "clustering": t5 - t4,
+            "end_to_end": t5 - t0}
+
+
+def case_duckdb(con, size):
+    t0 = time.perf_counter()
+    con.execute("""CREATE OR REPLACE TEMP TABLE e AS SELECT source_id s, target_id d, weight w FROM edges""").fetchall()
+    con.execute("""CREATE OR REPLACE TEMP TABLE nodes AS SELECT s AS id FROM e UNION SELECT d FROM e""").fetchall()
+    n = con.execute("SELECT count(*) FROM nodes").fetchall()[0][0]
+    con.execute("""CREATE OR REPLACE TEMP TABLE outw AS SELECT s, sum(w) AS ow FROM e GROUP BY s""").fetchall()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE pr AS SELECT id, 1.0 / {n} AS r FROM nodes").fetchall()
+    t1 = time.perf_counter()
+    for _ in range(20):
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE pr AS
+            WITH dang AS (SELECT coalesce(sum(r), 0) AS dm FROM pr WHERE id NOT IN (SELECT s FROM outw)),
+                 contrib AS (SELECT e.d AS id, sum(pr.r * e.w / o.ow) AS c FROM e JOIN pr ON pr.id = e.s JOIN outw o ON o.s = e.s GROUP BY e.d)
+            SELECT nodes.id, 0.15 / {n} + 0.85 * (coalesce(contrib.c, 0) + (SELECT dm FROM dang) / {n}) AS r
+            FROM nodes LEFT JOIN contrib ON contrib.id = nodes.id""").fetchall()
+    t2 = time.perf_counter()
+    con.execute("SELECT id, sum(w) FROM (SELECT s AS id, w FROM e UNION ALL SELECT d, w FROM e) GROUP BY id").fetchall()
+    t3 = time.perf_counter()
+    return {"prepare": t1 - t0, "pagerank": t2 - t1, "weighted_degree": t3 - t2, "end_to_end": t3 - t0}
+
+
+def case_traverse(con, size):
+    """One-shot traversal: REM (load + BFS) vs SQL frontier loop vs recursive CTE;
+    and per-query BFS in a long-lived process."""
+    import pyarrow as pa
+
+    from rem import _rem
+    from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+
+    starts = [r[0] for r in con.execute("SELECT source_id FROM edges USING SAMPLE 20 ROWS (reservoir, 42)").fetchall()]
+    # SQL frontier loop, depth 3, one query per level
+    fl = []
+    for s in starts[:10]:
+        t0 = time.perf_counter()
+        seen, frontier = {s}, [s]
+        for _ in range(3):
+            if not frontier:
+                break
+            rows = con.execute("SELECT DISTINCT target_id FROM edges WHERE source_id IN (SELECT unnest($f))", {"f": frontier}).fetchall()
+            frontier = [r[0] for r in rows if r[0] not in seen]
+            seen.update(frontier)
+        fl.append(time.perf_counter() - t0)
+    cte = []
+    for s in starts[:3]:
+        t0 = time.perf_counter()
+        con.execute("""WITH RECURSIVE walk(id, depth) AS (SELECT $s, 0 UNION
+                       SELECT e.target_id, w.depth + 1 FROM walk w JOIN edges e ON e.source_id = w.id WHERE w.depth < 3)
+                       SELECT count(DISTINCT id) FROM walk""", {"s": s}).fetchall()
+        cte.append(time.perf_counter() - t0)
+    # REM one-shot: the whole graph loaded, then BFS (what `rem graph traverse` does)
+    t0 = time.perf_counter()
+    rb = con.sql("SELECT source_id, target_id, edge_type, weight, epoch_us(reinforced_at) AS reinforced_at FROM edges").to_arrow_table().combine_chunks().to_batches()[0]
+    g = _rem.Graph(rb, DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, int(time.time() * 1e6))
+    load = time.perf_counter() - t0
+    q = []
+    for s in starts:
+        t1 = time.perf_counter()
+        g.traverse([s], 3, [], "out", 0.0)
+        q.append(time.perf_counter() - t1)
+    _ = pa
+    return {"frontier_loop_ms": statistics.median(fl) * 1000, "recursive_cte_ms": statistics.median(cte) * 1000,
+            "rem_graph_load_ms": load * 1000, "rem_query_ms_long_lived": statistics.median(q) * 1000,
+            "rem_one_shot_ms": (load + statistics.median(q)) * 1000}
+
+
+CASES = {"rem": case_rem, "scipy": case_scipy, "igraph": case_igraph, "rustworkx": case_rustworkx,
+         "networkx": case_networkx, "duckdb": case_duckdb, "traverse": case_traverse}
+
+
+def run_case(case: str, size: str) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(db_path(size)), read_only=case not in ("rem", "duckdb"))
+    if case in ("rem", "duckdb"):
+        con.close()
+        import shutil
+
+        work = DATA / f"graph-{size}-{case}.duckdb"
+        shutil.copy(db_path(size), work)
+        con = duckdb.connect(str(work))
+    out = CASES[case](con, size)
+    out["peak_rss_mb"] = rss_mb()
+    con.close()
+    print(json.dumps(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", default="1M,10M")
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--case")
+    ap.add_argument("--size")
+    ap.add_argument("--skip-slow", action="store_true", help="skip networkx and DuckDB SQL at 10M")
+    a = ap.parse_args()
+    if a.case:
+        run_case(a.case, a.size)
+        return
+    results: dict[str, dict[str, dict]] = {}
+    for size in a.sizes.split(","):
+        build(size)
+        results[size] = {}
+        for case in a.cases.split(","):
+            if a.skip_slow and size == "10M" and case in ("networkx", "duckdb"):
+                continue
+            t = time.perf_counter()
+            p = subprocess.run([sys.executable, __file__, "--case", case, "--size", size], capture_output=True, text=True,
+                               env={**os.environ, "PYTHONHASHSEED": "0"})
+            if p.returncode != 0:
+                results[size][case] = {"error": p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}"}
+            else:
+                results[size][case] = json.loads(p.stdout.strip().splitlines()[-1])
+            print(f"{size} {case:<10} {time.perf_counter() - t:6.1f}s  {results[size][case]}", flush=True)
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "graph.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

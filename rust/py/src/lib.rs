@@ -198,8 +198,10 @@ impl PyGraph {
             other => return Err(PyValueError::new_err(format!("direction must be out, in or both (got {other:?})"))),
         };
         let g = &self.g;
-        let st: Vec<u32> = starts.iter().filter_map(|s| g.index_of(s)).collect();
-        let r = rem_core::graph::traverse(g, &st, depth, &edge_types, dir, min_weight);
+        let r = py.detach(|| {
+            let st: Vec<u32> = starts.iter().filter_map(|s| g.index_of(s)).collect();
+            rem_core::graph::traverse(g, &st, depth, &edge_types, dir, min_weight)
+        });
         Ok((0..r.node.len())
             .map(|i| {
                 let via = r.via[i];

@@ -4,6 +4,7 @@
 //! Data Interface of arrow's `pyarrow` feature), releases the GIL, calls the
 //! core and converts the Arrow output back. No logic lives here.
 
+use arrow::array::Array;
 use arrow::pyarrow::{FromPyArrowUnchecked, PyArrowType};
 use arrow::record_batch::RecordBatch;
 use pyo3::exceptions::PyValueError;
@@ -218,6 +219,19 @@ impl PyGraph {
                 (g.ids[r.node[i] as usize].clone(), r.depth[i], p, t, w)
             })
             .collect())
+    }
+
+    /// PageRank alone: (scores as a pyarrow float64 array in node order, iterations).
+    #[pyo3(signature = (damping=0.85, tol=1e-6, max_iter=100))]
+    fn pagerank(&self, py: Python<'_>, damping: f64, tol: f64, max_iter: usize) -> (PyArrowType<arrow::array::ArrayData>, usize) {
+        let (pr, it) = py.detach(|| self.g.pagerank(damping, tol, max_iter));
+        (PyArrowType(arrow::array::Float64Array::from(pr).to_data()), it)
+    }
+
+    /// Local clustering coefficients alone, as a pyarrow float64 array in node order.
+    fn clustering(&self, py: Python<'_>) -> PyArrowType<arrow::array::ArrayData> {
+        let cc = py.detach(|| self.g.clustering());
+        PyArrowType(arrow::array::Float64Array::from(cc).to_data())
     }
 
     /// Number of weakly connected components.

@@ -58,6 +58,7 @@ bench: build ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.json
 	$(BIN)/python bench/bench_pack.py
 	$(BIN)/python bench/bench_edges_key.py
 	$(BIN)/python bench/bench_dream.py
+	$(BIN)/python bench/bench_graph.py
 
 wheel: venv ## Build a release wheel into dist/
 	$(BIN)/maturin build --release -q -o dist

@@ -77,7 +77,6 @@ def ids_to_ints(t):
 
 def case_rem(con, size):
     import pyarrow as pa
-
     from rem import _rem
     from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 
@@ -124,6 +123,7 @@ def case_scipy(con, size):
     t3 = time.perf_counter()
     deg = np.bincount(src, weights=w, minlength=n) + np.bincount(dst, weights=w, minlength=n)
     t4 = time.perf_counter()
+    assert len(deg) == n
     return {"fetch": t1 - t0, "build": t2 - t1, "pagerank": t3 - t2, "weighted_degree": t4 - t3, "end_to_end": t4 - t0}
 
 
@@ -216,7 +216,6 @@ def case_traverse(con, size):
     """One-shot traversal: REM (load + BFS) vs SQL frontier loop vs recursive CTE;
     and per-query BFS in a long-lived process."""
     import pyarrow as pa
-
     from rem import _rem
     from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 

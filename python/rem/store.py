@@ -157,8 +157,7 @@ class Store:
         can be read or written and the configuration is locked."""
         if not self.path.exists():
             # create it (and its tables) once, so queries on a fresh path work
-            with self.connect():
-                pass
+            self.init()
         cfg = dict(_BASE_CONFIG)
         if sandbox:
             cfg["enable_external_access"] = False
@@ -175,8 +174,8 @@ class Store:
     def init(self) -> bool:
         """Create the database if needed; returns True when it was created."""
         existed = self.path.exists()
-        with self.connect():
-            pass
+        with self.connect() as con:
+            run(con, "CHECKPOINT")  # the tables are on disk before anyone reads
         return not existed
 
 

@@ -123,8 +123,8 @@ class LLM:
                 raw = choice.tool_calls[0].function.arguments or ""
             else:
                 raw = choice.content or ""
-        except (AttributeError, IndexError, TypeError):
-            pass
+        except (AttributeError, IndexError, TypeError) as e:
+            log.debug("the completion carries no usage or raw text (%s)", e)
         return Reply(value, usage, raw)
 
     def check(self) -> list[str]:

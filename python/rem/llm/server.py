@@ -103,8 +103,8 @@ class EmbeddedServer:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
                     json.loads(r.read())
                     return self
-            except (urllib.error.URLError, OSError, ValueError):
-                pass
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                log.debug("embedded model server not ready yet: %s", e)
             if time.monotonic() > deadline:
                 self.close()
                 raise LLMError(f"the embedded model server did not start within {self.startup_timeout_s:.0f}s:\n{self._tail()}")

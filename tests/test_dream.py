@@ -310,3 +310,63 @@ def test_graph_commands_on_a_dreamed_week(store, tmp_path):
     assert _run(store.path, ["graph", "prune", "--threshold", "100"]).exit_code == 0
     assert q(store, "select count(*) from edges where edge_type in ('about','related_to')")[0][0] == 0
     assert q(store, "select count(*) from edges where edge_type in ('contains','captured_in','summarizes')")[0][0] == before
+
+
+def test_a_second_dream_is_refused_and_a_stale_lock_taken_over(store):
+    import os
+    import subprocess
+
+    from rem.exceptions import LockedError
+    from rem.lock import lock_path
+
+    lp = lock_path(store.path)
+    lp.write_text(json.dumps({"pid": os.getppid(), "host": __import__("socket").gethostname(), "run_id": "abcdef123", "started_at": "now"}))
+    with ScriptedLLM() as srv, pytest.raises(LockedError, match=f"pid {os.getppid()}"):
+        run_dream(store, srv)
+    assert q(store, "select count(*) from dream_runs")[0][0] == 0
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lp.write_text(json.dumps({"pid": dead.pid, "run_id": "stale"}))
+    with ScriptedLLM() as srv:
+        r = run_dream(store, srv)
+    assert r.status == "ok" and not lp.exists()
+
+
+def test_run_timeout_interrupts_and_the_next_run_covers_the_window(store):
+    from rem.exceptions import InterruptedRun
+
+    with ScriptedLLM(lambda req, n: Reply(delay=2, body=completion(req, good_answer(req)))) as srv, pytest.raises(InterruptedRun, match="--timeout"):
+        run_dream(store, srv, run_timeout_s=0.5)
+    assert q(store, "select status from dream_runs")[0][0] == "interrupted"
+    assert q(store, "select count(*) from moments")[0][0] == 0
+    with ScriptedLLM() as srv:
+        r = run_dream(store, srv)
+    assert r.status == "ok" and r.stats.moments_created > 0
+
+
+def test_sigterm_during_a_slow_model_leaves_an_interrupted_run(store, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with ScriptedLLM(lambda req, n: Reply(delay=30, body=completion(req, good_answer(req)))) as srv:
+        env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml")}
+        p = subprocess.Popen([sys.executable, "-m", "rem.cli", "--db", str(store.path), "dream", "--start", DAY[0], "--end", DAY[1],
+                              "--llm", "scripted", "--llm-base-url", srv.base_url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while not srv.requests and time.time() < deadline:
+            time.sleep(0.1)
+        assert srv.requests, "the dream never called the model"
+        # rem query works while the dream waits on the model (the file is not held)
+        r = _run(store.path, ["query", "select count(*) as n from resources", "--json"])
+        assert r.exit_code == 0 and json.loads(r.output)[0]["n"] > 0
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+    assert p.returncode == 1 and "SIGTERM" in err
+    assert q(store, "select status from dream_runs")[0][0] == "interrupted"
+    assert q(store, "select count(*) from moments")[0][0] == 0
+    from rem.lock import lock_path
+
+    assert not lock_path(store.path).exists()

@@ -14,7 +14,7 @@ import click
 import duckdb
 
 from . import config as cfg
-from .exceptions import QueryError, RemError
+from .exceptions import InterruptedRun, QueryError, RemError
 from .output import echo_table, output_options
 from .store import Store, arrow
 
@@ -234,13 +234,15 @@ def query(c: Ctx, sql: str, fmt: str | None) -> None:
 @click.option("--llm", "model", help="Model name (OpenAI-compatible).")
 @click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL.")
 @click.option("--local-model", type=click.Path(dir_okay=False), help="A local .gguf served by llama.cpp instead of SmolLM2.")
+@click.option("--timeout", "run_timeout", default="2h", show_default=True,
+              help="Stop the run (between model calls, writing nothing) after this long: 90s, 30m, 2h.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, dry_run: bool, now_flag: bool,
           scheduled: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
           max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
           output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
-          local_model: str | None, as_json: bool) -> None:
+          local_model: str | None, run_timeout: str, as_json: bool) -> None:
     """Turn a window of activity into moments, summaries and graph edges.
 
     Collects the window, packs it (Rust), sends the chunks to the model
@@ -287,7 +289,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         concurrency=concurrency or d["concurrency"], max_cost=max_cost,
         moment_types=[t.strip() for t in moment_types.split(",") if t.strip()] if moment_types else None,
         min_duration_minutes=min_duration_minutes, summary_only=summary_only, scheduled=scheduled,
-        trigger="scheduled" if scheduled else "manual",
+        trigger="scheduled" if scheduled else "manual", run_timeout_s=parse_duration(run_timeout, "--timeout"),
         debug=(lambda text: click.echo(text, err=True)) if debug else None,
     )
     result = run_dream(c.store, settings, opts)
@@ -299,6 +301,22 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         click.echo(_describe_result(result, verbose_out))
     if result.status == "skipped":
         sys.exit(1)
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """Seconds from ``90``, ``90s``, ``30m``, ``2h``, ``1d``."""
+    t = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if t and t[-1] in units:
+            v = float(t[:-1]) * units[t[-1]]
+        else:
+            v = float(t)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration (use e.g. 90s, 30m, 2h)", param_hint=flag) from None
+    if v <= 0:
+        raise click.BadParameter("must be positive", param_hint=flag)
+    return v
 
 
 def _describe_result(r: Any, verbose: bool) -> str:
@@ -624,6 +642,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
+    except InterruptedRun as e:
+        # the ledger already says `interrupted`; do not wait for model requests still in flight
+        click.echo(f"Error: {e}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
     except RemError as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)

@@ -68,6 +68,11 @@ class LockedError(RemError):
     """Another dream holds the lock."""
 
 
+class InterruptedRun(RemError):
+    """A dream was stopped (SIGTERM, Ctrl-C, --timeout) between model calls;
+    nothing it produced was written."""
+
+
 __all__ = [
     "RemError",
     "ConfigError",
@@ -81,4 +86,5 @@ __all__ = [
     "LLMError",
     "DreamError",
     "LockedError",
+    "InterruptedRun",
 ]

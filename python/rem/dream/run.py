@@ -16,15 +16,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import agentlet
 from ..config import LLMSettings
-from ..exceptions import DreamError, LLMError
+from ..exceptions import DreamError, InterruptedRun, LLMError
 from ..ingest.common import arrow_rows
 from ..llm.client import LLM, Usage, scrub
+from ..lock import DreamLock
 from ..store import Store, arrow, run, transaction, upsert
 from . import agent as prompts
 from .models import ChunkAnswer, PeriodSummary
@@ -53,7 +55,8 @@ class DreamOptions:
     scheduled: bool = False
     max_catchup_days: float = 7.0
     trigger: str = "manual"
-    timeout_s: float = 120.0
+    timeout_s: float = 120.0  # one model request (then retried)
+    run_timeout_s: float | None = 7200.0  # the whole run (--timeout); stops between model calls
     debug: Callable[[str], None] | None = None
     progress: bool | None = None
 
@@ -136,10 +139,43 @@ def endpoint(settings: LLMSettings) -> Iterator[tuple[str, str]]:
         yield settings.base_url, settings.model
 
 
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM (and SIGHUP) become :class:`InterruptedRun` in the main thread,
+    so a dream stops between model calls and records itself as interrupted."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise InterruptedRun(f"stopped by {signal.Signals(signum).name}")
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
 def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResult:
+    """One dream under the database's dream lock (a second one is refused
+    with the holder's pid), stopping cleanly on SIGTERM, Ctrl-C or the run
+    timeout."""
+    run_id = str(uuid.uuid4())
+    store.path.parent.mkdir(parents=True, exist_ok=True)
+    with DreamLock(store.path, run_id) as lock, _stop_on_signals():
+        if lock.took_over:
+            log.warning("took over a stale dream lock (pid %s is gone)", lock.took_over.get("pid"))
+        return _dream(store, settings, opts, run_id)
+
+
+def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str) -> DreamResult:
     t0 = time.perf_counter()
     now = datetime.now(UTC)
-    run_id = str(uuid.uuid4())
     store.init()
     _mark_stale_runs(store)
     start, end, lookback = opts.start, opts.end, opts.lookback_hours
@@ -173,7 +209,7 @@ def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResul
     res.timings.update(p.timings)
     try:
         t_model = time.perf_counter()
-        answers, summary = _call_model(settings, p, opts, res, store)
+        answers, summary = _call_model(settings, p, opts, res, store, t0)
         t_resolve = time.perf_counter()
         res.timings["model"] = t_resolve - t_model
         resolution = resolve(answers, p.packed, p.activity, moment_types=opts.moment_types,
@@ -199,17 +235,19 @@ def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResul
         res.message = scrub(str(e), settings.api_key)
         finish("failed", error=res.message)
         raise DreamError(f"dream {run_id[:8]} failed: {res.message}\nNothing was written; the run is recorded as failed.") from None
-    except KeyboardInterrupt:
-        res.message = "interrupted by the user"
-        finish("interrupted", reason=res.message)
-        raise
+    except (KeyboardInterrupt, InterruptedRun) as e:
+        res.message = str(e) if isinstance(e, InterruptedRun) else "interrupted by the user (Ctrl-C)"
+        finish("interrupted", reason=res.message + "; nothing was written, the next dream covers this window again")
+        raise InterruptedRun(f"dream {run_id[:8]} {res.message}: nothing was written; "
+                             "the next dream covers the same activity again") from None
     except Exception as e:
         res.message = scrub(f"{type(e).__name__}: {e}", settings.api_key)
         finish("failed", error=res.message)
         raise
 
 
-def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamResult, store: Store) -> tuple[list[ChunkAnswer], str]:
+def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamResult, store: Store,
+                t0: float) -> tuple[list[ChunkAnswer], str]:
     agent = agentlet.load()
     temperature = float(settings.temperature if settings.temperature is not None else agent["defaults"]["temperature"])
     max_tokens = int(settings.max_output_tokens or agent["defaults"]["max_output_tokens"])
@@ -236,21 +274,29 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
 
         show = sys.stderr.isatty() if opts.progress is None else opts.progress
         workers = max(1, min(opts.concurrency, len(chunks)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        deadline = t0 + opts.run_timeout_s if opts.run_timeout_s else None
+        pool = ThreadPoolExecutor(max_workers=workers)
+        clean = False
+        try:
             futures = [pool.submit(one_chunk, i) for i in range(len(chunks))]
             bar = _Progress(len(chunks), show)
             try:
-                for fut in as_completed(futures):
+                remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
+                for fut in as_completed(futures, timeout=remaining):
                     i, reply = fut.result()
                     answers[i] = reply.value
                     res.usage.add(reply.usage)
                     bar.step()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+            except FuturesTimeout:
+                raise InterruptedRun(f"stopped by --timeout ({opts.run_timeout_s:.0f}s)") from None
             finally:
                 bar.close()
+            clean = True
+        finally:
+            # on an interruption, do not wait for requests still in flight
+            pool.shutdown(wait=clean, cancel_futures=True)
+        if deadline is not None and time.perf_counter() > deadline:
+            raise InterruptedRun(f"stopped by --timeout ({opts.run_timeout_s:.0f}s)")
         done = [a for a in answers if a is not None]
         summary = done[0].summary if len(done) == 1 else ""
         if len(done) > 1 and not opts.summary_only:

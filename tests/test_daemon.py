@@ -104,3 +104,12 @@ def test_threshold_rule(tmp_path):
 
     threading.Timer(1.0, d2.stop.set).start()
     assert d2.run() == 0  # below the threshold: nothing
+
+
+def test_dream_if_new_skips_and_records_why(tmp_path):
+    db = tmp_path / "rem.duckdb"
+    _seed(db, tmp_path, n=2)
+    r = _run(db, ["dream", "--if-new", "5", "--llm", "x", "--llm-base-url", "http://127.0.0.1:9/v1"])
+    assert r.exit_code == 0 and "skipped: only 2 new" in r.output
+    with Store(db).read() as con:
+        assert con.execute("select status, reason from dream_runs").fetchall()[0][0] == "skipped"

@@ -235,6 +235,7 @@ def query(c: Ctx, sql: str, fmt: str | None) -> None:
 @click.option("--llm", "model", help="Model name (OpenAI-compatible).")
 @click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL.")
 @click.option("--local-model", type=click.Path(dir_okay=False), help="A local .gguf served by llama.cpp instead of SmolLM2.")
+@click.option("--if-new", "if_new", type=click.IntRange(1), help="Dream only if at least N new resources or sessions arrived since the last dream.")
 @click.option("--timeout", "run_timeout", default="2h", show_default=True,
               help="Stop the run (between model calls, writing nothing) after this long: 90s, 30m, 2h.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -243,7 +244,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
           scheduled: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
           max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
           output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
-          local_model: str | None, run_timeout: str, as_json: bool) -> None:
+          local_model: str | None, if_new: int | None, run_timeout: str, as_json: bool) -> None:
     """Turn a window of activity into moments, summaries and graph edges.
 
     Collects the window, packs it (Rust), sends the chunks to the model
@@ -282,9 +283,18 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         if output:
             click.echo(f"wrote {output}")
         return
-    from .dream.run import DreamOptions
+    from .dream.run import DreamOptions, record_skip
     from .dream.run import dream as run_dream
 
+    if if_new is not None:
+        from .daemon import new_activity_since_last_dream
+
+        n_new = new_activity_since_last_dream(c.store)
+        if n_new < if_new:
+            reason = f"only {n_new} new resources/sessions since the last dream (--if-new {if_new})"
+            rid = record_skip(c.store, reason, "threshold")
+            click.echo(f"skipped: {reason} (run {rid[:8]})")
+            return
     opts = DreamOptions(
         lookback_hours=lookback, start=start, end=end, gap_minutes=gap, max_input_tokens=budget,
         concurrency=concurrency or d["concurrency"], max_cost=max_cost,

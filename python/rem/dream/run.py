@@ -97,6 +97,16 @@ def _ledger_write(store: Store, row: dict[str, Any]) -> None:
         upsert(con, "dream_runs", arrow_rows("dream_runs", [row]))
 
 
+def record_skip(store: Store, reason: str, trigger: str) -> str:
+    """A ledger row for a dream that was not started (threshold, readiness)."""
+    run_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    store.init()
+    _ledger_write(store, {"id": run_id, "started_at": now, "finished_at": now, "status": "skipped", "trigger": trigger,
+                          "reason": reason, "duration_s": 0.0})
+    return run_id
+
+
 def _mark_stale_runs(store: Store) -> None:
     with store.connect() as con:
         run(con, """UPDATE dream_runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()),

@@ -370,3 +370,18 @@ def test_sigterm_during_a_slow_model_leaves_an_interrupted_run(store, tmp_path):
     from rem.lock import lock_path
 
     assert not lock_path(store.path).exists()
+
+
+def test_runs_show_lists_what_a_run_made(store):
+    with ScriptedLLM() as srv:
+        r = run_dream(store, srv)
+    out = _run(store.path, ["runs", "show", r.run_id[:8], "--json"])
+    assert out.exit_code == 0, out.output
+    info = json.loads(out.output)
+    assert info["run"]["status"] == "ok" and len(info["moments"]) == r.stats.moments_created
+    assert sum(e["n"] for e in info["edges"] if e["action"] == "added") == r.stats.edges_added
+    assert info["summary"]["content"]
+    text = _run(store.path, ["runs", "show", r.run_id[:8]])
+    assert "moments:" in text.output and "edges: added" in text.output
+    assert _run(store.path, ["runs", "show", "zzzz"]).exit_code == 1
+    assert _run(store.path, ["runs", "--json"]).exit_code == 0

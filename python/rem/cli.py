@@ -16,8 +16,8 @@ import duckdb
 
 from . import config as cfg
 from .exceptions import InterruptedRun, QueryError, RemError
-from .output import echo_table, output_options
-from .store import Store, arrow
+from .output import echo_table, output_options, rows_of
+from .store import Store, arrow, run
 
 log = logging.getLogger("rem")
 
@@ -436,12 +436,20 @@ def moments(c: Ctx, day: str | None, since: str | None, tags: tuple[str, ...], m
                 click.echo(f"- {label}: {val}")
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--limit", type=int, default=20, show_default=True, help="Most recent runs to show.")
 @output_options
-@pass_ctx
-def runs(c: Ctx, limit: int, fmt: str | None) -> None:
-    """The dream ledger: one row per run with its status, counts and cost."""
+@click.pass_context
+def runs(ctx: click.Context, limit: int, fmt: str | None) -> None:
+    """The dream ledger: one row per run with its status, counts and cost.
+
+    \b
+    rem runs                 # the latest runs
+    rem runs show RUN_ID     # what one run made
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    c: Ctx = ctx.obj
     with c.store.read() as con:
         t = arrow(con, f"""SELECT substr(id, 1, 8) AS run, started_at, status, trigger,
                                   strftime(window_start, '%Y-%m-%d %H:%M') || ' → ' || strftime(window_end, '%Y-%m-%d %H:%M') AS window,
@@ -450,6 +458,45 @@ def runs(c: Ctx, limit: int, fmt: str | None) -> None:
                                   round(duration_s, 1) AS secs, coalesce(error, reason) AS note
                            FROM dream_runs ORDER BY started_at DESC LIMIT {int(limit)}""")
     echo_table(t, fmt)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_ctx
+def runs_show(c: Ctx, run_id: str, as_json: bool) -> None:
+    """What a run made: its ledger row, moments, edges added and reinforced, summary.
+    RUN_ID may be the 8-character prefix `rem runs` shows."""
+    with c.store.read() as con:
+        ids = [r[0] for r in run(con, "SELECT id FROM dream_runs WHERE starts_with(id, $p)", {"p": run_id})]
+        if len(ids) != 1:
+            raise QueryError(f"{'no' if not ids else 'more than one'} run matches {run_id!r}; see `rem runs`")
+        rid = ids[0]
+        row = rows_of(arrow(con, "SELECT * EXCLUDE (metadata) FROM dream_runs WHERE id = $id", {"id": rid}))[0]
+        moments_made = rows_of(arrow(con, """SELECT name, start_time, end_time, moment_type, tags, generated_by
+                                             FROM moments WHERE dream_run_id = $id ORDER BY start_time""", {"id": rid}))
+        edges = rows_of(arrow(con, """SELECT action, edge_type, count(*) AS n FROM dream_edge_log WHERE dream_run_id = $id
+                                      GROUP BY ALL ORDER BY action, n DESC""", {"id": rid}))
+        summary = rows_of(arrow(con, """SELECT name, content FROM resources WHERE resource_type = 'summary'
+                                        AND metadata->>'dream_run_id' = $id""", {"id": rid}))
+    info = {"run": row, "moments": moments_made, "edges": edges, "summary": summary[0] if summary else None}
+    if as_json:
+        click.echo(json.dumps(info, indent=2, ensure_ascii=False, default=str))
+        return
+    click.echo(f"run {rid}: {row['status']} ({row['trigger']}), window {row['window_start']} → {row['window_end']}")
+    for k in ("model", "tokens_in", "tokens_out", "estimated_cost_usd", "moments_created", "moments_merged",
+              "moments_superseded", "fallback_moments", "entities_created", "edges_added", "edges_reinforced",
+              "dropped_refs", "duration_s", "error", "reason"):
+        if row.get(k) not in (None, 0, ""):
+            click.echo(f"  {k:<20} {row[k]}")
+    if moments_made:
+        click.echo("moments:")
+        for m in moments_made:
+            click.echo(f"  {m['start_time'][:16]}–{m['end_time'][11:16]}  {m['name']}  [{m['moment_type']}; {', '.join(m['tags'] or [])}]")
+    if edges:
+        click.echo("edges: " + ", ".join(f"{e['action']} {e['n']} {e['edge_type']}" for e in edges))
+    if summary:
+        click.echo(f"summary: {summary[0]['content']}")
 
 
 # -- graph ----------------------------------------------------------------------------

@@ -59,6 +59,8 @@ bench: build ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.json
 	$(BIN)/python bench/bench_edges_key.py
 	$(BIN)/python bench/bench_dream.py
 	$(BIN)/python bench/bench_graph.py
+	$(BIN)/python bench/bench_dot.py
+	$(BIN)/python bench/bench_merge.py
 
 wheel: venv ## Build a release wheel into dist/
 	$(BIN)/maturin build --release -q -o dist

@@ -8,7 +8,7 @@
 //! width grows with effective weight. With `top_n`, only the `top_n` nodes
 //! with the highest score and the edges among them are written.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
 
 use arrow::array::{Array, Float64Array};
@@ -34,6 +34,22 @@ pub fn escape_label(s: &str, max_chars: usize) -> String {
         }
     }
     out
+}
+
+fn push_u(out: &mut String, mut v: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
 }
 
 fn style(kind: &str) -> &'static str {
@@ -89,7 +105,7 @@ pub fn to_dot<'a>(nodes: &'a RecordBatch, edges: &'a RecordBatch, top_n: Option<
     if top_n.is_some() {
         order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
     }
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(nodes.num_rows().min(keep_limit));
+    let mut index: HashMap<&str, usize> = HashMap::default();
     let mut out = String::with_capacity(64 + edges.num_rows() * 72 + nodes.num_rows() * 64);
     let _ = writeln!(out, "digraph \"{}\" {{", escape_label(name, 200));
     out.push_str("  graph [charset=\"UTF-8\", overlap=false, splines=true, fontname=\"Helvetica\"];\n");
@@ -107,7 +123,8 @@ pub fn to_dot<'a>(nodes: &'a RecordBatch, edges: &'a RecordBatch, top_n: Option<
     }
     let max_w = ew.iter().copied().filter(|w| w.is_finite()).fold(0.0f64, f64::max).max(1e-12);
     let restrict = top_n.is_some();
-    let mut extra: HashMap<&str, usize> = HashMap::new();
+    let mut extra: HashMap<&str, usize> = HashMap::default();
+    let mut type_labels: HashMap<&str, String> = HashMap::default();
     let base = index.len();
     for (e, &we) in ew.iter().enumerate() {
         let (s, t) = (es.get_or_empty(e), et.get_or_empty(e));
@@ -138,12 +155,23 @@ pub fn to_dot<'a>(nodes: &'a RecordBatch, edges: &'a RecordBatch, top_n: Option<
             }
         };
         let w = if we.is_finite() { we.max(0.0) } else { 0.0 };
-        let pen = 0.5 + 3.5 * (w / max_w);
-        let _ = writeln!(
-            out,
-            "  n{si} -> n{ti} [label=\"{}\", penwidth={pen:.2}];",
-            escape_label(ety.get_or_empty(e), 40)
-        );
+        // pen width in hundredths, written without float formatting
+        let pen = (50.0 + 350.0 * (w / max_w)).round() as u32;
+        let et = ety.get_or_empty(e);
+        let label = type_labels.entry(et).or_insert_with(|| escape_label(et, 40));
+        out.push_str("  n");
+        push_u(&mut out, si);
+        out.push_str(" -> n");
+        push_u(&mut out, ti);
+        out.push_str(" [label=\"");
+        out.push_str(label);
+        out.push_str("\", penwidth=");
+        push_u(&mut out, (pen / 100) as usize);
+        out.push('.');
+        let frac = pen % 100;
+        out.push((b'0' + (frac / 10) as u8) as char);
+        out.push((b'0' + (frac % 10) as u8) as char);
+        out.push_str("];\n");
     }
     out.push_str("}\n");
     Ok(out)

@@ -108,7 +108,7 @@ pub fn to_dot<'a>(nodes: &'a RecordBatch, edges: &'a RecordBatch, top_n: Option<
     let mut index: HashMap<&str, usize> = HashMap::default();
     let mut out = String::with_capacity(64 + edges.num_rows() * 72 + nodes.num_rows() * 64);
     let _ = writeln!(out, "digraph \"{}\" {{", escape_label(name, 200));
-    out.push_str("  graph [charset=\"UTF-8\", overlap=false, splines=true, fontname=\"Helvetica\"];\n");
+    out.push_str("  graph [charset=\"UTF-8\", rankdir=LR, overlap=false, splines=true, fontname=\"Helvetica\"];\n");
     out.push_str("  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=8, color=\"#555555\"];\n");
     for &i in order.iter().take(keep_limit) {
         let Some(id) = nid.get(i) else { continue };

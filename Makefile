@@ -50,7 +50,7 @@ stubtest: ## Check python/rem/_rem.pyi against the built module
 	$(BIN)/python -m mypy.stubtest rem._rem --mypy-config-file mypy-stubtest.ini
 
 lint: ## ruff + mypy on the package, clippy on the crates
-	$(BIN)/ruff check python tests bench
+	$(BIN)/ruff check --no-cache python tests bench
 	$(BIN)/mypy python/rem
 	cargo clippy -q --workspace -- -D warnings
 

@@ -77,6 +77,7 @@ def ids_to_ints(t):
 
 def case_rem(con, size):
     import pyarrow as pa
+
     from rem import _rem
     from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 
@@ -216,6 +217,7 @@ def case_traverse(con, size):
     """One-shot traversal: REM (load + BFS) vs SQL frontier loop vs recursive CTE;
     and per-query BFS in a long-lived process."""
     import pyarrow as pa
+
     from rem import _rem
     from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 

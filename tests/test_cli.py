@@ -7,6 +7,7 @@ import json
 import click
 import pytest
 from click.testing import CliRunner
+
 from conftest import count, write_jsonl
 from rem.cli import cli
 from rem.store import Store, run

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
+
 from rem.daemon import Daemon, new_activity_since_last_dream, next_run
 from rem.store import Store
 from scripted_llm import ScriptedLLM

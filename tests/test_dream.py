@@ -8,6 +8,7 @@ import shutil
 from datetime import timedelta
 
 import pytest
+
 from rem.config import resolve_llm
 from rem.demo import generate, ingest_all
 from rem.dream.run import DreamOptions, dream

@@ -7,6 +7,7 @@ import importlib.util
 import json
 
 import pytest
+
 from rem.config import resolve_llm
 from rem.demo import generate, ingest_all
 from rem.dream.run import DreamOptions, dream

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
 from rem.config import resolve_llm
 from rem.demo import generate, ingest_all
 from rem.dream.plan import plan

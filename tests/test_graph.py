@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from rem import _rem
 from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 from rem.store import Store, run

@@ -8,6 +8,7 @@ import subprocess
 from datetime import datetime
 
 import pytest
+
 from rem import schedule as sch
 from scripted_llm import ScriptedLLM
 from test_cli import _run

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from rem import schema
 from rem.exceptions import SchemaVersionError
 from rem.store import default_db_path, run

@@ -48,7 +48,10 @@ def test_invalid_cron_is_refused(tmp_path):
 
 
 def _env(tmp_path):
-    return {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml"), "PYTHONUNBUFFERED": "1"}
+    # a busy CI machine must not make the scheduled dreams skip
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[schedule]\nmax_load_per_core = 1000\nmin_available_mb = 0\n")
+    return {**os.environ, "REM_CONFIG": str(cfg), "PYTHONUNBUFFERED": "1"}
 
 
 def _seed(db, tmp_path, n=1):

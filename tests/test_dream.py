@@ -259,11 +259,11 @@ def test_cli_dream_output_json_and_runs(store, tmp_path):
 def test_scheduled_dream_starts_where_the_last_one_ended(store):
     with ScriptedLLM() as srv:
         run_dream(store, srv)
-        r = dream(store, settings(srv), DreamOptions(scheduled=True, progress=False, lookback_hours=24, max_catchup_days=3650))
+        r = dream(store, settings(srv), DreamOptions(scheduled=True, force=True, progress=False, lookback_hours=24, max_catchup_days=3650))
         # starts exactly where the last successful run ended: the end of DAY
         assert r.plan.window.start.isoformat() == "2026-11-13T00:00:00+00:00"
         # a long gap is capped at max_catchup_days (default 7)
-        r2 = dream(store, settings(srv), DreamOptions(scheduled=True, progress=False, lookback_hours=24))
+        r2 = dream(store, settings(srv), DreamOptions(scheduled=True, force=True, progress=False, lookback_hours=24))
     assert r2.plan.window.start >= r2.plan.window.end - timedelta(days=7, seconds=1)
     assert r2.plan.window.start == r.plan.window.end
 

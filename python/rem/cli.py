@@ -221,7 +221,8 @@ def query(c: Ctx, sql: str, fmt: str | None) -> None:
 @click.option("--end", help="Window end (a bare date includes that whole day).")
 @click.option("--dry-run", is_flag=True, help="Collect, segment and pack; print the plan; call no model.")
 @click.option("--now", "now_flag", is_flag=True, help="A manual, on-demand dream (the default when not --scheduled).")
-@click.option("--scheduled", is_flag=True, help="Start where the last successful dream ended (at most 7 days back); used by the timer and daemon.")
+@click.option("--scheduled", is_flag=True, help="Start where the last successful dream ended (at most 7 days back); used by the timer and daemon. Skipped when the machine is busy or in quiet hours.")
+@click.option("--force", is_flag=True, help="Run a scheduled dream even if the machine is busy or in quiet hours.")
 @click.option("--gap-minutes", type=click.FloatRange(min=0), help="Idle gap that starts a new segment (default 30).")
 @click.option("--max-input-tokens", type=click.IntRange(min=64), help="Token budget per chunk (estimate; default 6000).")
 @click.option("--concurrency", type=click.IntRange(1, 64), help="Chunks sent to the model at once (default 4).")
@@ -241,7 +242,7 @@ def query(c: Ctx, sql: str, fmt: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, dry_run: bool, now_flag: bool,
-          scheduled: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
+          scheduled: bool, force: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
           max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
           output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
           local_model: str | None, if_new: int | None, run_timeout: str, as_json: bool) -> None:
@@ -300,7 +301,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         concurrency=concurrency or d["concurrency"], max_cost=max_cost,
         moment_types=[t.strip() for t in moment_types.split(",") if t.strip()] if moment_types else None,
         min_duration_minutes=min_duration_minutes, summary_only=summary_only, scheduled=scheduled,
-        trigger="scheduled" if scheduled else "manual", run_timeout_s=parse_duration(run_timeout, "--timeout"),
+        trigger="scheduled" if scheduled else "manual", force=force, run_timeout_s=parse_duration(run_timeout, "--timeout"),
         debug=(lambda text: click.echo(text, err=True)) if debug else None,
     )
     result = run_dream(c.store, settings, opts)
@@ -310,8 +311,8 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         click.echo(json.dumps(result.public(), indent=2, ensure_ascii=False, default=str))
     else:
         click.echo(_describe_result(result, verbose_out))
-    if result.status == "skipped":
-        sys.exit(1)
+    if result.status == "skipped" and result.plan is not None:
+        sys.exit(1)  # refused by --max-cost
 
 
 def parse_duration(text: str, flag: str) -> float:
@@ -331,7 +332,7 @@ def parse_duration(text: str, flag: str) -> float:
 
 
 def _describe_result(r: Any, verbose: bool) -> str:
-    if r.status in ("nothing_to_do", "skipped"):
+    if r.status in ("nothing_to_do", "skipped") or r.stats is None:
         return f"{r.status}: {r.message} (run {r.run_id[:8]})"
     st, rs = r.stats, r.resolution
     cost = f"${r.cost:.4f}" if r.cost is not None else "unknown"

@@ -57,6 +57,8 @@ class DreamOptions:
     trigger: str = "manual"
     timeout_s: float = 120.0  # one model request (then retried)
     run_timeout_s: float | None = 7200.0  # the whole run (--timeout); stops between model calls
+    force: bool = False  # skip the readiness checks of scheduled dreams
+    readiness: Any = None  # a rem.readiness.Readiness; default from the config file
     debug: Callable[[str], None] | None = None
     progress: bool | None = None
 
@@ -177,6 +179,16 @@ def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResul
     timeout."""
     run_id = str(uuid.uuid4())
     store.path.parent.mkdir(parents=True, exist_ok=True)
+    if opts.scheduled and not opts.force:
+        from ..config import load_file
+        from ..readiness import Readiness
+
+        ready = opts.readiness or Readiness.from_config(load_file())
+        why = ready.reason_to_skip(datetime.now().astimezone())
+        if why:
+            rid = record_skip(store, why, opts.trigger)
+            log.warning("scheduled dream skipped: %s", why)
+            return DreamResult(rid, "skipped", None, message=f"skipped: {why}")
     with DreamLock(store.path, run_id) as lock, _stop_on_signals():
         if lock.took_over:
             log.warning("took over a stale dream lock (pid %s is gone)", lock.took_over.get("pid"))

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from croniter import croniter
 
@@ -101,6 +101,3 @@ class Daemon:
         log.info("rem daemon stopped after %d dream(s)", self.runs)
         return self.runs
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -60,12 +60,18 @@ class LoadedGraph:
     now: datetime
 
     def labels(self, store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:
-        if not ids:
-            return {}
-        with store.read(sandbox=False) as con:
-            con.register("_rem_nodes", pa.table({"id": pa.array(ids, pa.string())}))
-            rows = arrow(con, NODES_SQL).to_pylist()
-        return {r["id"]: (r["label"], r["kind"]) for r in rows}
+        return labels_for(store, ids)
+
+
+def labels_for(store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:
+    """(label, kind) of each node id, looked up across moments, resources,
+    sessions, entities and messages."""
+    if not ids:
+        return {}
+    with store.read(sandbox=False) as con:
+        con.register("_rem_nodes", pa.table({"id": pa.array(ids, pa.string())}))
+        rows = arrow(con, NODES_SQL).to_pylist()
+    return {r["id"]: (r["label"], r["kind"]) for r in rows}
 
 
 def load(store: Store, *, since: str | None = None, edge_types: list[str] | None = None,
@@ -158,10 +164,7 @@ def resolve_start(store: Store, name: str) -> list[str]:
 
 def _rows_with_paths(store: Store, reached: list[tuple[str, int, str | None, str | None, float | None]]) -> pa.Table:
     parent = {r[0]: r[2] for r in reached}
-    ids = list(parent)
-    with store.read(sandbox=False) as con:
-        con.register("_rem_nodes", pa.table({"id": pa.array(ids, pa.string())}))
-        labels = {r["id"]: (r["label"], r["kind"]) for r in arrow(con, NODES_SQL).to_pylist()}
+    labels = labels_for(store, list(parent))
     rows = []
     for node, d, _par, etype, w in reached:
         path = [node]

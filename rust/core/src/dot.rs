@@ -36,20 +36,8 @@ pub fn escape_label(s: &str, max_chars: usize) -> String {
     out
 }
 
-fn push_u(out: &mut String, mut v: usize) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        out.push(b as char);
-    }
+fn push_u(out: &mut String, v: usize) {
+    crate::pack::push_uint(out, v as u64);
 }
 
 fn style(kind: &str) -> &'static str {

@@ -201,7 +201,7 @@ pub fn cut_into(out: &mut String, text: &str, cap: usize) {
 }
 
 /// Append a decimal integer without going through `fmt`.
-fn push_uint(out: &mut String, mut v: u64) {
+pub(crate) fn push_uint(out: &mut String, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import _rem, config
+from .dream.collect import one_batch
 from .exceptions import RemError
 from .graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 from .ids import normalize_key
@@ -94,9 +95,7 @@ def load(store: Store, *, since: str | None = None, edge_types: list[str] | None
                                FROM edges WHERE {' AND '.join(where)}""", params or None)
     hl, other = half_lives()
     now_us = int(now.timestamp() * 1_000_000)
-    batch = edges.combine_chunks().to_batches()
-    rb = batch[0] if batch else pa.RecordBatch.from_pylist([], schema=edges.schema)
-    g = _rem.Graph(rb, hl, other, now_us, HOT_HALF_LIFE_HOURS)
+    g = _rem.Graph(one_batch(edges), hl, other, now_us, HOT_HALF_LIFE_HOURS)
     return LoadedGraph(g, edges, now)
 
 
@@ -260,11 +259,7 @@ def export(store: Store, fmt: str, *, since: str | None, edge_types: list[str] |
                  if e["source_id"] in keep and e["target_id"] in keep]
         return json.dumps({"nodes": nrows, "edges": erows}, ensure_ascii=False, indent=1)
     e = edges.select(["source_id", "target_id", "edge_type", "effective"]).rename_columns(["source_id", "target_id", "edge_type", "weight"])
-    nb = nodes.combine_chunks().to_batches()
-    eb = e.combine_chunks().to_batches()
-    nrb = nb[0] if nb else pa.RecordBatch.from_pylist([], schema=nodes.schema)
-    erb = eb[0] if eb else pa.RecordBatch.from_pylist([], schema=e.schema)
-    return str(_rem.to_dot(nrb, erb, top_n=top, name="rem"))
+    return str(_rem.to_dot(one_batch(nodes), one_batch(e), top_n=top, name="rem"))
 
 
 def prune(store: Store, threshold: float, *, dry_run: bool) -> tuple[int, dict[str, int]]:

@@ -82,13 +82,8 @@ def collect_on(con: duckdb.DuckDBPyConnection, window: Window) -> Activity:
 
 def one_batch(t: pa.Table) -> pa.RecordBatch:
     """A table as one RecordBatch (zero-copy when it already is one chunk)."""
-    t = t.combine_chunks()
-    batches = t.to_batches()
-    if len(batches) == 1:
-        return batches[0]
-    return pa.RecordBatch.from_pylist([], schema=t.schema) if not batches else pa.RecordBatch.from_struct_array(
-        t.to_struct_array().combine_chunks()  # pragma: no cover - combine_chunks yields one batch
-    )
+    batches = t.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=t.schema)
 
 
 def pack(

@@ -38,6 +38,7 @@ log = logging.getLogger("rem.dream")
 
 EMBEDDED_CTX = 8192  # context of the embedded llama.cpp server
 EMBEDDED_MAX_INPUT_TOKENS = 3000  # default chunk budget for the embedded model
+EMBEDDED_REQUEST_TIMEOUT_S = 900.0  # per request to the embedded server
 
 
 @dataclass
@@ -282,7 +283,9 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
     chunks = p.packed.chunks.to_pylist()
     answers: list[ChunkAnswer | None] = [None] * len(chunks)
     with endpoint(settings) as (base_url, model):
-        llm = LLM(settings, base_url, model, timeout_s=opts.timeout_s)
+        # a small model on a busy CPU can need minutes per answer; retrying a local timeout only repeats it
+        timeout = max(opts.timeout_s, EMBEDDED_REQUEST_TIMEOUT_S) if settings.embedded else opts.timeout_s
+        llm = LLM(settings, base_url, model, timeout_s=timeout, transport_retries=1 if settings.embedded else 3)
 
         def one_chunk(i: int) -> tuple[int, Any]:
             msgs = prompts.chunk_messages(chunks[i]["text"], index=i, total=len(chunks), window=p.window,

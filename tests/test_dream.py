@@ -386,3 +386,52 @@ def test_runs_show_lists_what_a_run_made(store):
     assert "moments:" in text.output and "edges: added" in text.output
     assert _run(store.path, ["runs", "show", "zzzz"]).exit_code == 1
     assert _run(store.path, ["runs", "--json"]).exit_code == 0
+
+
+def full_state(store):
+    """Every column of every row a dream can touch."""
+    out = {}
+    with store.read() as con:
+        for t in ("moments", "entities", "edges", "resources", "sessions", "messages"):
+            out[t] = sorted(json.dumps(r, sort_keys=True, default=str) for r in con.sql(f"select * from {t}").to_arrow_table().to_pylist())
+    return out
+
+
+def test_revert_restores_every_row_including_reinforced_edges(store):
+    with ScriptedLLM() as srv:
+        for day in ("2026-11-10", "2026-11-11"):
+            run_dream(store, srv, window=(day, day))
+        before_d3 = full_state(store)
+        d3 = run_dream(store, srv, window=("2026-11-12", "2026-11-12"))
+        before_week = full_state(store)
+        week = run_dream(store, srv, window=WEEK)
+    assert d3.stats.edges_reinforced > 0, "the scenario must reinforce edges that existed before"
+    assert week.stats.moments_superseded + week.stats.moments_merged > 0
+    # a run whose rows a later run changed is refused, naming the later run; nothing changes
+    refused = _run(store.path, ["runs", "revert", d3.run_id[:8], "--yes"])
+    assert refused.exit_code == 1 and week.run_id[:8] in refused.output and "Nothing was changed" in refused.output
+    after_week = full_state(store)
+    assert after_week != before_week
+    dry = _run(store.path, ["runs", "revert", week.run_id[:8], "--dry-run"])
+    assert dry.exit_code == 0 and "nothing changed yet" in dry.output
+    assert full_state(store) == after_week
+    r = _run(store.path, ["runs", "revert", week.run_id[:8], "--yes"])
+    assert r.exit_code == 0, r.output
+    assert full_state(store) == before_week
+    r = _run(store.path, ["runs", "revert", d3.run_id[:8], "--yes"])
+    assert r.exit_code == 0, r.output
+    assert "weights restored" in r.output
+    assert full_state(store) == before_d3
+    status = dict(q(store, "select id, status from dream_runs"))
+    assert status[week.run_id] == status[d3.run_id] == "reverted"
+    again = _run(store.path, ["runs", "revert", d3.run_id[:8], "--yes"])
+    assert again.exit_code == 1 and "already reverted" in again.output
+    # no edge points at a missing node after all that
+    dangling = q(store, """select count(*) from edges e where e.source_id not in (
+                             select id from moments union all select id from entities union all select id from resources
+                             union all select id from sessions union all select id from messages)""")[0][0]
+    assert dangling == 0
+    # a reverted window is dreamed again by the next scheduled dream
+    with ScriptedLLM() as srv:
+        nxt = dream(store, settings(srv), DreamOptions(scheduled=True, force=True, progress=False, max_catchup_days=3650))
+    assert nxt.plan.window.start.isoformat() == "2026-11-12T00:00:00+00:00"

@@ -66,3 +66,23 @@ def test_enum_check_constraint(store):
         run(con, "insert into sessions (id, created_at) values ('s', now())")
         with pytest.raises(duckdb.ConstraintException):
             run(con, "insert into messages (id, session_id, role, created_at) values ('m', 's', 'robot', now())")
+
+
+def test_a_grown_enum_is_migrated_and_rows_kept(store):
+    """A database from an older release (dream_runs without the 'reverted'
+    status) is rebuilt on open with the new constraint and every row."""
+    import duckdb
+
+    store.init()
+    with store.connect() as con:
+        ddl = schema.table("dream_runs").ddl().replace(", 'reverted'", "")
+        run(con, "drop table dream_runs")
+        run(con, ddl)
+        run(con, "insert into dream_runs (id, started_at, status, metadata) values ('r1', now(), 'ok', '{\"pid\": 1}')")
+        with pytest.raises(duckdb.ConstraintException):
+            run(con, "insert into dream_runs (id, started_at, status) values ('r0', now(), 'reverted')")
+        run(con, "update rem_meta set value='2' where key='schema_version'")
+    with store.connect() as con:
+        run(con, "insert into dream_runs (id, started_at, status) values ('r2', now(), 'reverted')")
+        rows = run(con, "select id, status, metadata->>'pid' from dream_runs order by id")
+    assert rows == [("r1", "ok", "1"), ("r2", "reverted", None)]

@@ -55,9 +55,9 @@ def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
       rem dream --dry-run --lookback-hours 168
       rem query "select name, created_at from resources limit 5"
     """
-    level = os.environ.get("REM_LOG_LEVEL", "DEBUG" if verbose else "WARNING").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.WARNING), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import configure
+
+    configure(verbose)
     ctx.obj = Ctx(db, verbose)
 
 
@@ -447,6 +447,7 @@ def runs(ctx: click.Context, limit: int, fmt: str | None) -> None:
     \b
     rem runs                 # the latest runs
     rem runs show RUN_ID     # what one run made
+    rem runs revert RUN_ID   # take it all back
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -498,6 +499,38 @@ def runs_show(c: Ctx, run_id: str, as_json: bool) -> None:
         click.echo("edges: " + ", ".join(f"{e['action']} {e['n']} {e['edge_type']}" for e in edges))
     if summary:
         click.echo(f"summary: {summary[0]['content']}")
+
+
+@runs.command("revert")
+@click.argument("run_id")
+@click.option("--dry-run", is_flag=True, help="Say what would be taken back; change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def runs_revert(c: Ctx, run_id: str, dry_run: bool, yes: bool) -> None:
+    """Take back everything a dream wrote, in one transaction.
+
+    Its moments and summary are deleted (moments it superseded or merged
+    come back as they were), the edges it added are deleted and the ones it
+    reinforced get back their weight, time and count. The run becomes
+    `reverted` and the next scheduled dream covers its window again.
+    Refused while a later run changed the same moments or edges (revert
+    that one first). RUN_ID may be the 8-character prefix `rem runs` shows.
+
+    \b
+    rem runs revert 1a2b3c4d --dry-run
+    rem runs revert 1a2b3c4d --yes
+    """
+    from .revert import revert
+
+    p = revert(c.store, run_id, dry_run=True)
+    click.echo(p.describe(done=False))
+    if dry_run:
+        return
+    if not yes and not click.confirm("revert this run?", default=False, err=True):
+        click.echo("nothing changed")
+        return
+    p = revert(c.store, run_id)
+    click.echo(p.describe(done=True))
 
 
 # -- graph ----------------------------------------------------------------------------

@@ -79,8 +79,10 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[tu
     cur = con.execute(sql, params) if params is not None else con.execute(sql)
     try:
         return cur.fetchall()
-    except duckdb.InvalidInputException:
-        return []  # statements without a result set
+    except duckdb.InvalidInputException as e:
+        if "result" in str(e).lower() and "pytz" not in str(e):
+            return []  # a statement without a result set (older DuckDB versions raise here)
+        raise
 
 
 def one(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...] | None:
@@ -220,7 +222,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
     Migration rule for this release: tables and columns present in the JSON
     Schemas but missing from the file are added (new columns are nullable);
-    nothing is ever dropped.
+    a table whose allowed values (an ``enum``, a CHECK constraint) grew is
+    rebuilt with the new constraint and all its rows; nothing is ever dropped.
     """
     check_schema_version(con)
     current = schema.schema_version()
@@ -241,6 +244,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             for c in t.columns:
                 if c.name not in have:
                     run(con, f'ALTER TABLE "{t.name}" ADD COLUMN "{c.name}" {c.sql_type}')
+            _widen_checks(con, t)
         run(con,
             f"INSERT INTO {META_TABLE} VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [str(current)],
@@ -248,6 +252,20 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         run(con,
             f"INSERT INTO {META_TABLE} VALUES ('created_at', CAST(now() AS VARCHAR)) ON CONFLICT (key) DO NOTHING"
         )
+
+
+def _widen_checks(con: duckdb.DuckDBPyConnection, t: schema.Table) -> None:
+    """DuckDB cannot alter a CHECK constraint: when the schema allows a value
+    the stored table's constraint lacks, copy the table into a new one."""
+    row = one(con, "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [t.name])
+    ddl = row[0] if row else ""
+    if all(f"'{v}'" in ddl for c in t.columns if c.enum for v in c.enum):
+        return
+    tmp = f"{t.name}__rem_migrate"
+    run(con, t.ddl().replace(f'CREATE TABLE IF NOT EXISTS "{t.name}"', f'CREATE TABLE "{tmp}"', 1))
+    run(con, f'INSERT INTO "{tmp}" BY NAME SELECT * FROM "{t.name}"')
+    run(con, f'DROP TABLE "{t.name}"')
+    run(con, f'ALTER TABLE "{tmp}" RENAME TO "{t.name}"')
 
 
 def _all_tables_present(con: duckdb.DuckDBPyConnection) -> bool:

@@ -15,7 +15,7 @@ second run leaves moments and edges as they were.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,6 @@ class PersistStats:
     edges_added: int = 0
     edges_reinforced: int = 0
     summaries_created: int = 0
-    superseded: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _entity_rows(moments: list[Moment], now: datetime) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str]]:
@@ -122,6 +121,26 @@ def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: dateti
     } for m in moments])
 
 
+def _snapshot(con: Any, run_id: str, table: str, action: str, ids_view: str) -> None:
+    """Save the rows of ``table`` whose id is in ``ids_view`` as they are now."""
+    run(con, f"""INSERT INTO dream_undo (dream_run_id, table_name, row_id, action, prev_row)
+                 SELECT $run, '{table}', t.id, '{action}', to_json(t) FROM "{table}" t
+                 WHERE t.id IN (SELECT id FROM {ids_view})""", {"run": run_id})
+
+
+def _record(con: Any, run_id: str, table: str, ids: list[str]) -> None:
+    """Before an upsert of ``ids`` into ``table``: snapshot the rows that
+    exist ('updated') and note the ones that do not ('created')."""
+    con.register("_rem_undo_ids", pa.table({"id": pa.array(sorted(set(ids)), pa.string())}))
+    try:
+        _snapshot(con, run_id, table, "updated", "_rem_undo_ids")
+        run(con, f"""INSERT INTO dream_undo (dream_run_id, table_name, row_id, action)
+                     SELECT $run, '{table}', n.id, 'created' FROM _rem_undo_ids n
+                     WHERE n.id NOT IN (SELECT id FROM "{table}")""", {"run": run_id})
+    finally:
+        con.unregister("_rem_undo_ids")
+
+
 def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment], model_edges: list[ModelEdge],
             summary: str | None, ledger: dict[str, Any], user_id: str | None = None) -> PersistStats:
     """Everything the dream produced, in one transaction, plus the ledger row."""
@@ -143,8 +162,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             superseded = sorted({r[0] for r in old} - set(new_ids))
             if superseded:
                 con.register("_rem_sup", pa.table({"id": pa.array(superseded, pa.string())}))
-                rows = con.sql("SELECT * FROM moments WHERE id IN (SELECT id FROM _rem_sup)").to_arrow_table().to_pylist()
-                st.superseded = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]
+                _snapshot(con, run_id, "moments", "deleted", "_rem_sup")
                 run(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action, prev_weight,
                                    prev_reinforced_at, prev_count, prev_created_at, prev_metadata, prev_generated_by, prev_dream_run_id)
                             SELECT $run, source_id, target_id, edge_type, 'deleted', weight, reinforced_at, reinforcement_count,
@@ -156,11 +174,13 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
                 con.unregister("_rem_sup")
                 st.moments_superseded = len(superseded)
         if moments:
+            _record(con, run_id, "moments", new_ids)
             c = upsert(con, "moments", _moment_rows(moments, run_id, window, now, user_id))
             st.moments_created = c.added
             st.moments_merged = len(existing)
         ent_rows, ent_ids = _entity_rows(moments, now)
         if ent_rows:
+            _record(con, run_id, "entities", [r["id"] for r in ent_rows])
             st.entities_created = _upsert_entities(con, ent_rows).added
         edges: list[dict[str, Any]] = []
         item_moment_new: dict[str, bool] = {}
@@ -182,6 +202,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             edges.append(_edge(e.source_id, e.target_id, e.edge_type, fresh, run_id, "model", {"reason": e.reason} if e.reason else None))
         if summary:
             sid = stable_id("summary", window.start.isoformat(), window.end.isoformat())
+            _record(con, run_id, "resources", [sid])
             c = upsert(con, "resources", arrow_rows("resources", [{
                 "id": sid, "name": f"Dream summary {window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M}",
                 "uri": f"rem:dream/{run_id}", "content": summary, "resource_type": "summary",
@@ -194,8 +215,6 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
         st.edges_added, st.edges_reinforced = merge_edges(con, edges, run_id)
         ledger = dict(ledger)
         meta = dict(ledger.pop("metadata", {}) or {})
-        if st.superseded:
-            meta["superseded_moments"] = st.superseded
         ledger.update({
             "status": "ok", "finished_at": datetime.now(UTC), "moments_created": st.moments_created,
             "moments_merged": st.moments_merged, "moments_superseded": st.moments_superseded,

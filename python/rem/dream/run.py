@@ -86,7 +86,7 @@ class DreamResult:
             out["window"] = {"start": self.plan.window.start.isoformat(), "end": self.plan.window.end.isoformat()}
             out["chunks"] = self.plan.n_chunks
         if self.stats:
-            out.update({k: v for k, v in self.stats.__dict__.items() if k != "superseded"})
+            out.update(self.stats.__dict__)
         if self.resolution:
             out.update({"dropped_refs": self.resolution.dropped_refs, "dropped_moments": self.resolution.dropped_moments,
                         "fallback_moments": self.resolution.fallback_moments,

@@ -1,0 +1,161 @@
+"""`rem runs revert RUN_ID`: take a dream back, in one transaction.
+
+A dream records everything it changes: ``dream_edge_log`` holds, for every
+edge it added, reinforced or deleted, the edge's state before; ``dream_undo``
+holds, for every moment, entity and summary resource it created, changed or
+deleted, the whole row before. Reverting replays that record backwards:
+
+* edges it added are deleted; edges it reinforced get back their weight,
+  ``reinforced_at`` and count; edges it deleted (those of superseded moments)
+  are re-inserted as they were;
+* rows it created are deleted; rows it changed or deleted are restored;
+* its ledger row becomes ``reverted`` (so the next scheduled dream covers its
+  window again).
+
+A run can only be reverted while no later run has changed the same rows or
+edges (otherwise restoring its "before" would undo part of the later run);
+such runs are named so they can be reverted first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import schema
+from .exceptions import QueryError
+from .ingest.common import arrow_rows
+from .store import Store, arrow, one, run, transaction
+
+
+@dataclass
+class RevertPlan:
+    run_id: str
+    status: str
+    edges: dict[str, int] = field(default_factory=dict)  # action -> count
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> action -> count
+    blockers: list[dict[str, Any]] = field(default_factory=list)
+
+    def describe(self, done: bool) -> str:
+        verb = "restored" if done else "would restore"
+        undo = {"added": "deleted", "reinforced": "weights restored", "deleted": "re-inserted"}
+        lines = [f"run {self.run_id}: {'reverted' if done else 'revert plan (nothing changed yet)'}"]
+        if self.edges:
+            lines.append("edges: " + ", ".join(f"{n} {undo.get(a, a)} (were {a})" for a, n in sorted(self.edges.items())))
+        for table, acts in sorted(self.rows.items()):
+            parts = [f"{n} {'deleted' if a == 'created' else verb} (were {a})" for a, n in sorted(acts.items())]
+            lines.append(f"{table}: " + ", ".join(parts))
+        if not self.edges and not self.rows:
+            lines.append("the run changed nothing")
+        return "\n".join(lines)
+
+
+def find_run(con: Any, prefix: str) -> str:
+    ids = [r[0] for r in run(con, "SELECT id FROM dream_runs WHERE starts_with(id, $p)", {"p": prefix.strip()})]
+    if len(ids) != 1:
+        raise QueryError(f"{'no' if not ids else 'more than one'} run matches {prefix!r}; see `rem runs`")
+    return str(ids[0])
+
+
+def _plan(con: Any, run_id: str) -> RevertPlan:
+    row = one(con, "SELECT status FROM dream_runs WHERE id = $id", {"id": run_id})
+    assert row is not None
+    p = RevertPlan(run_id, str(row[0]))
+    for action, n in run(con, "SELECT action, count(*) FROM dream_edge_log WHERE dream_run_id = $id GROUP BY ALL", {"id": run_id}):
+        p.edges[action] = int(n)
+    for table, action, n in run(con, "SELECT table_name, action, count(*) FROM dream_undo WHERE dream_run_id = $id GROUP BY ALL",
+                                {"id": run_id}):
+        p.rows.setdefault(table, {})[action] = int(n)
+    later = """SELECT id FROM dream_runs WHERE status = 'ok' AND id <> $id
+               AND started_at > (SELECT started_at FROM dream_runs WHERE id = $id)"""
+    p.blockers = arrow(con, f"""
+        WITH later AS ({later}),
+        mine_e AS (SELECT DISTINCT source_id, target_id, edge_type FROM dream_edge_log WHERE dream_run_id = $id),
+        mine_r AS (SELECT DISTINCT table_name, row_id FROM dream_undo WHERE dream_run_id = $id),
+        hits AS (
+            SELECT l.dream_run_id AS id, count(*) AS n FROM dream_edge_log l SEMI JOIN mine_e m
+                   USING (source_id, target_id, edge_type)
+            WHERE l.dream_run_id IN (SELECT id FROM later) GROUP BY ALL
+            UNION ALL
+            SELECT u.dream_run_id, count(*) FROM dream_undo u SEMI JOIN mine_r m USING (table_name, row_id)
+            WHERE u.dream_run_id IN (SELECT id FROM later) AND u.table_name <> 'entities' GROUP BY ALL)
+        SELECT h.id, r.started_at, sum(h.n) AS shared FROM hits h JOIN dream_runs r ON r.id = h.id
+        GROUP BY ALL ORDER BY r.started_at DESC""", {"id": run_id}).to_pylist()
+    return p
+
+
+def _typed(table: str, snap: dict[str, Any]) -> dict[str, Any]:
+    """A row from its ``to_json`` snapshot, typed for :func:`arrow_rows`."""
+    t = schema.table(table)
+    out: dict[str, Any] = {}
+    for c in t.columns:
+        v = snap.get(c.name)
+        if v is not None and c.kind == "timestamp":
+            v = datetime.fromisoformat(v)
+        out[c.name] = v
+    return out
+
+
+def revert(store: Store, prefix: str, *, dry_run: bool = False) -> RevertPlan:
+    """Take back everything run ``prefix`` wrote (see the module docstring)."""
+    store.init()
+    with store.connect() as con, transaction(con):
+        rid = find_run(con, prefix)
+        p = _plan(con, rid)
+        if p.status == "reverted":
+            raise QueryError(f"run {rid[:8]} was already reverted")
+        if p.status != "ok":
+            raise QueryError(f"run {rid[:8]} is {p.status!r}: only a run that finished ok wrote anything to revert")
+        if p.blockers:
+            names = ", ".join(f"{b['id'][:8]} ({b['started_at']:%Y-%m-%d %H:%M}, {b['shared']} shared)" for b in p.blockers)
+            raise QueryError(f"later runs changed the same moments or edges: {names}. Revert them first "
+                             f"(`rem runs revert {p.blockers[0]['id'][:8]}`), newest first. Nothing was changed.")
+        if dry_run:
+            return p
+        params = {"id": rid}
+        # edges: added -> gone; reinforced -> previous weight/time/count; deleted -> back as they were
+        run(con, """DELETE FROM edges e WHERE EXISTS (SELECT 1 FROM dream_edge_log l WHERE l.dream_run_id = $id
+                    AND l.action = 'added' AND l.source_id = e.source_id AND l.target_id = e.target_id
+                    AND l.edge_type = e.edge_type)""", params)
+        run(con, """UPDATE edges AS e SET weight = l.prev_weight, reinforced_at = l.prev_reinforced_at,
+                           reinforcement_count = l.prev_count
+                    FROM dream_edge_log l WHERE l.dream_run_id = $id AND l.action = 'reinforced'
+                      AND l.source_id = e.source_id AND l.target_id = e.target_id AND l.edge_type = e.edge_type""", params)
+        run(con, """INSERT INTO edges (source_id, target_id, edge_type, weight, created_at, reinforced_at,
+                                       reinforcement_count, metadata, generated_by, dream_run_id)
+                    SELECT source_id, target_id, edge_type, prev_weight, prev_created_at, prev_reinforced_at, prev_count,
+                           prev_metadata, prev_generated_by, prev_dream_run_id
+                    FROM dream_edge_log WHERE dream_run_id = $id AND action = 'deleted'""", params)
+        # rows: created -> gone; updated/deleted -> the snapshot. Entities are shared by every run that
+        # names them: one this run created stays while other edges use it, and one a later run touched
+        # keeps its current name and aliases.
+        for table in ("moments", "entities", "resources"):
+            keep = ""
+            if table == "entities":
+                keep = """ AND NOT (action = 'created' AND (row_id IN (SELECT source_id FROM edges)
+                                                         OR row_id IN (SELECT target_id FROM edges)))
+                           AND NOT (action = 'updated' AND row_id IN (
+                               SELECT u.row_id FROM dream_undo u JOIN dream_runs r ON r.id = u.dream_run_id
+                               WHERE u.table_name = 'entities' AND r.status = 'ok' AND r.id <> $id
+                                 AND r.started_at > (SELECT started_at FROM dream_runs WHERE id = $id)))"""
+            run(con, f"""CREATE OR REPLACE TEMP TABLE _rem_undo AS SELECT row_id, action, prev_row FROM dream_undo
+                         WHERE dream_run_id = $id AND table_name = '{table}' {keep}""", params)
+            run(con, f'DELETE FROM "{table}" WHERE id IN (SELECT row_id FROM _rem_undo)')
+            snaps = [json.loads(s) for (s,) in run(con, "SELECT prev_row FROM _rem_undo WHERE action <> 'created'")]
+            if snaps:
+                batch = arrow_rows(table, [_typed(table, s) for s in snaps])
+                con.register("_rem_restore", batch)
+                try:
+                    run(con, f'INSERT INTO "{table}" BY NAME SELECT * FROM _rem_restore')
+                finally:
+                    con.unregister("_rem_restore")
+            run(con, "DROP TABLE _rem_undo")
+        meta = one(con, "SELECT metadata FROM dream_runs WHERE id = $id", params)
+        md = json.loads(meta[0]) if meta and meta[0] else {}
+        md["reverted_at"] = datetime.now(UTC).isoformat()
+        run(con, """UPDATE dream_runs SET status = 'reverted', metadata = CAST($md AS JSON),
+                    reason = 'reverted by `rem runs revert` at ' || strftime(now(), '%Y-%m-%d %H:%M') WHERE id = $id""",
+            {"id": rid, "md": json.dumps(md)})
+    return p

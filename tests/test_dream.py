@@ -435,3 +435,50 @@ def test_revert_restores_every_row_including_reinforced_edges(store):
     with ScriptedLLM() as srv:
         nxt = dream(store, settings(srv), DreamOptions(scheduled=True, force=True, progress=False, max_catchup_days=3650))
     assert nxt.plan.window.start.isoformat() == "2026-11-12T00:00:00+00:00"
+
+
+def test_yield_to_user_stops_between_model_calls_and_records_why(store):
+    from rem.exceptions import InterruptedRun
+    from rem.readiness import YieldWatcher
+
+    with ScriptedLLM(lambda req, n: Reply(delay=0.3, body=completion(req, good_answer(req)))) as srv:
+        # the "user" starts working as soon as the first model call is under way
+        watcher = YieldWatcher(max_other_load=0.5, sustain_s=0.2, every_s=0.05, reader=lambda: 0.95 if srv.requests else 0.0)
+        with pytest.raises(InterruptedRun, match="yielded to the user"):
+            run_dream(store, srv, max_input_tokens=300, concurrency=1, yield_to_user=True, yield_watcher=watcher)
+        sent = len(srv.requests)
+    status, reason, chunks = q(store, "select status, reason, chunks from dream_runs")[0]
+    assert status == "interrupted" and "yielded to the user" in reason and "95%" in reason
+    assert 1 <= sent < chunks, "it stopped between model calls, before the last chunk"
+    assert q(store, "select count(*) from moments")[0][0] == 0
+    with ScriptedLLM() as srv:
+        r = run_dream(store, srv, yield_to_user=True, yield_watcher=YieldWatcher(reader=lambda: 0.0, every_s=0.05))
+    assert r.status == "ok" and r.stats.moments_created > 0
+
+
+def test_yield_watcher_needs_sustained_load():
+    from rem.readiness import YieldWatcher
+
+    vals = iter([0.9, 0.9, 0.2, 0.9, 0.9])
+    w = YieldWatcher(max_other_load=0.5, sustain_s=60, reader=lambda: next(vals))
+    w.sample(now=0)
+    assert w.reason(now=30) is None
+    w.sample(now=30)
+    w.sample(now=50)  # a quiet moment resets the clock
+    assert w.reason(now=100) is None
+    w.sample(now=100)
+    w.sample(now=130)
+    assert w.reason(now=159) is None and "for 60s" in (w.reason(now=160) or "")
+
+
+def test_every_log_line_of_a_dream_carries_its_run_id(store, monkeypatch):
+    monkeypatch.setenv("REM_LOG_LEVEL", "INFO")
+    with ScriptedLLM() as srv:
+        r = _run(store.path, ["dream", "--start", DAY[0], "--end", DAY[1], "--llm", "scripted", "--llm-base-url", srv.base_url,
+                              "--json", "--max-input-tokens", "400"])
+    assert r.exit_code == 0, r.output
+    rid = json.loads(r.stdout)["run_id"][:8]
+    lines = [ln for ln in r.stderr.splitlines() if " rem." in ln]
+    assert len(lines) >= 4  # started, window, chunks, finished
+    assert all(f"[run {rid}]" in ln for ln in lines), lines
+    assert any("chunk" in ln for ln in lines) and any("dream finished: ok" in ln for ln in lines)

@@ -237,6 +237,9 @@ def query(c: Ctx, sql: str, fmt: str | None) -> None:
 @click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL.")
 @click.option("--local-model", type=click.Path(dir_okay=False), help="A local .gguf served by llama.cpp instead of SmolLM2.")
 @click.option("--if-new", "if_new", type=click.IntRange(1), help="Dream only if at least N new resources or sessions arrived since the last dream.")
+@click.option("--yield-to-user", is_flag=True,
+              help="Stop between model calls (writing nothing; the run is `interrupted`) when other programs keep "
+                   "the CPU busy for a minute — see [schedule] yield_other_load / yield_after_s.")
 @click.option("--timeout", "run_timeout", default="2h", show_default=True,
               help="Stop the run (between model calls, writing nothing) after this long: 90s, 30m, 2h.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -245,7 +248,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
           scheduled: bool, force: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
           max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
           output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
-          local_model: str | None, if_new: int | None, run_timeout: str, as_json: bool) -> None:
+          local_model: str | None, if_new: int | None, yield_to_user: bool, run_timeout: str, as_json: bool) -> None:
     """Turn a window of activity into moments, summaries and graph edges.
 
     Collects the window, packs it (Rust), sends the chunks to the model
@@ -302,6 +305,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         moment_types=[t.strip() for t in moment_types.split(",") if t.strip()] if moment_types else None,
         min_duration_minutes=min_duration_minutes, summary_only=summary_only, scheduled=scheduled,
         trigger="scheduled" if scheduled else "manual", force=force, run_timeout_s=parse_duration(run_timeout, "--timeout"),
+        yield_to_user=yield_to_user,
         debug=(lambda text: click.echo(text, err=True)) if debug else None,
     )
     result = run_dream(c.store, settings, opts)
@@ -764,11 +768,13 @@ def schedule_uninstall(user: bool, unit_dir: str | None) -> None:
 @click.option("--min-interval", default="1h", show_default=True, help="Never dream for the threshold more often than this.")
 @click.option("--check-every", default="5m", show_default=True, help="How often the threshold is checked.")
 @click.option("--max-runs", type=click.IntRange(1), help="Stop after this many dreams (for testing).")
+@click.option("--yield-to-user/--no-yield-to-user", default=True, show_default=True,
+              help="Stop a dream between model calls while other programs keep the CPU busy (retried next time).")
 @click.option("--llm", "model", help="Model name (OpenAI-compatible).")
 @click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL.")
 @pass_ctx
 def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_every: str, max_runs: int | None,
-           model: str | None, base_url: str | None) -> None:
+           yield_to_user: bool, model: str | None, base_url: str | None) -> None:
     """Dream on a cron schedule without systemd (containers, macOS).
     SIGTERM or Ctrl-C stop it cleanly."""
     from .daemon import Daemon
@@ -781,7 +787,8 @@ def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_ev
     def once(reason: str) -> None:
         r = run_dream(c.store, settings, DreamOptions(lookback_hours=d["lookback_hours"], scheduled=True, trigger="daemon",
                                                       gap_minutes=d["gap_minutes"], max_input_tokens=d["max_input_tokens"],
-                                                      concurrency=d["concurrency"], progress=False))
+                                                      concurrency=d["concurrency"], progress=False,
+                                                      yield_to_user=yield_to_user))
         click.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} dream {r.run_id[:8]} {r.status} ({reason})"
                    + (f": {r.stats.moments_created} new moments" if r.stats else f": {r.message}"))
 

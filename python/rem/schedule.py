@@ -163,7 +163,7 @@ def install(db: Path, *, user: bool = True, at: str | None = None, cron: str | N
     if user:
         commands.append("loginctl enable-linger $USER   # run even when you are not logged in")
     cron_expr = cron or f"{int((at or '03:00').split(':')[1])} {int((at or '03:00').split(':')[0])} * * *"
-    crontab = f"{cron_expr} REM_DB={db.resolve()} {rem_executable()} dream --scheduled"
+    crontab = f"{cron_expr} REM_DB={db.resolve()} {rem_executable()} dream --scheduled --yield-to-user"
     if enable:
         if not has_systemd():
             raise ConfigError("systemd is not running here; use the crontab line or `rem daemon`")

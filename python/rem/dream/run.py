@@ -27,6 +27,7 @@ from ..exceptions import DreamError, InterruptedRun, LLMError
 from ..ingest.common import arrow_rows
 from ..llm.client import LLM, Usage, scrub
 from ..lock import DreamLock
+from ..logs import run_context
 from ..store import Store, arrow, run, transaction, upsert
 from . import agent as prompts
 from .models import ChunkAnswer, PeriodSummary
@@ -60,6 +61,8 @@ class DreamOptions:
     run_timeout_s: float | None = 7200.0  # the whole run (--timeout); stops between model calls
     force: bool = False  # skip the readiness checks of scheduled dreams
     readiness: Any = None  # a rem.readiness.Readiness; default from the config file
+    yield_to_user: bool = False  # stop between model calls while other programs keep the CPU busy
+    yield_watcher: Any = None  # a rem.readiness.YieldWatcher; default from the config file
     debug: Callable[[str], None] | None = None
     progress: bool | None = None
 
@@ -188,12 +191,16 @@ def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResul
         why = ready.reason_to_skip(datetime.now().astimezone())
         if why:
             rid = record_skip(store, why, opts.trigger)
-            log.warning("scheduled dream skipped: %s", why)
+            with run_context(rid):
+                log.warning("scheduled dream skipped: %s", why)
             return DreamResult(rid, "skipped", None, message=f"skipped: {why}")
-    with DreamLock(store.path, run_id) as lock, _stop_on_signals():
+    with run_context(run_id), DreamLock(store.path, run_id) as lock, _stop_on_signals():
         if lock.took_over:
             log.warning("took over a stale dream lock (pid %s is gone)", lock.took_over.get("pid"))
-        return _dream(store, settings, opts, run_id)
+        log.info("dream started (%s) on %s", opts.trigger, store.path)
+        res = _dream(store, settings, opts, run_id)
+        log.info("dream finished: %s in %.1fs", res.status, res.duration_s)
+        return res
 
 
 def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str) -> DreamResult:
@@ -229,6 +236,8 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         res.message = f"estimated cost {est} exceeds --max-cost ${opts.max_cost:.4f}; nothing was sent"
         return finish("skipped", reason=res.message)
     _ledger_write(store, {**base, "status": "running"})
+    log.info("window %s: %d segments in %d chunks, ~%d input tokens, model %s",
+             p.window, p.packed.segments.num_rows, p.n_chunks, p.est_input_tokens, settings.model)
     res.timings.update(p.timings)
     try:
         t_model = time.perf_counter()
@@ -256,10 +265,12 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         return res
     except (LLMError, DreamError) as e:
         res.message = scrub(str(e), settings.api_key)
+        log.error("dream failed: %s", res.message)
         finish("failed", error=res.message)
         raise DreamError(f"dream {run_id[:8]} failed: {res.message}\nNothing was written; the run is recorded as failed.") from None
     except (KeyboardInterrupt, InterruptedRun) as e:
         res.message = str(e) if isinstance(e, InterruptedRun) else "interrupted by the user (Ctrl-C)"
+        log.warning("dream interrupted: %s", res.message)
         finish("interrupted", reason=res.message + "; nothing was written, the next dream covers this window again")
         raise InterruptedRun(f"dream {run_id[:8]} {res.message}: nothing was written; "
                              "the next dream covers the same activity again") from None
@@ -282,12 +293,24 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
     topics, people = known_names(store)
     chunks = p.packed.chunks.to_pylist()
     answers: list[ChunkAnswer | None] = [None] * len(chunks)
-    with endpoint(settings) as (base_url, model):
+    watcher = opts.yield_watcher
+    if opts.yield_to_user and watcher is None:
+        from ..config import load_file
+        from ..readiness import YieldWatcher
+
+        watcher = YieldWatcher.from_config(load_file())
+    with endpoint(settings) as (base_url, model), (watcher or contextlib.nullcontext()):
         # a small model on a busy CPU can need minutes per answer; retrying a local timeout only repeats it
         timeout = max(opts.timeout_s, EMBEDDED_REQUEST_TIMEOUT_S) if settings.embedded else opts.timeout_s
         llm = LLM(settings, base_url, model, timeout_s=timeout, transport_retries=1 if settings.embedded else 3)
 
+        def check_yield() -> None:
+            why = watcher.reason() if watcher is not None else None
+            if why:
+                raise InterruptedRun(why)
+
         def one_chunk(i: int) -> tuple[int, Any]:
+            check_yield()  # between model calls: never cut one in flight
             msgs = prompts.chunk_messages(chunks[i]["text"], index=i, total=len(chunks), window=p.window,
                                           known_topics=topics, known_people=people, agent=agent)
             if opts.debug:
@@ -325,6 +348,7 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
         done = [a for a in answers if a is not None]
         summary = done[0].summary if len(done) == 1 else ""
         if len(done) > 1 and not opts.summary_only:
+            check_yield()
             # reduce: one summary of the period from the moment summaries
             draft = resolve(done, p.packed, p.activity)
             ms = [{"name": m.name, "summary": m.summary, "start": m.start, "end": m.end} for m in draft.moments]

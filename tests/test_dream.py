@@ -482,3 +482,32 @@ def test_every_log_line_of_a_dream_carries_its_run_id(store, monkeypatch):
     assert len(lines) >= 4  # started, window, chunks, finished
     assert all(f"[run {rid}]" in ln for ln in lines), lines
     assert any("chunk" in ln for ln in lines) and any("dream finished: ok" in ln for ln in lines)
+
+
+def test_each_run_writes_a_digest_and_report_rolls_up(store, tmp_path, monkeypatch):
+    cfg = tmp_path / "rem.toml"
+    cfg.write_text("[reports]\nkeep = 2\n")
+    monkeypatch.setenv("REM_CONFIG", str(cfg))
+    runs = []
+    with ScriptedLLM() as srv:
+        for day in ("2026-11-10", "2026-11-11", "2026-11-12"):
+            runs.append(run_dream(store, srv, window=(day, day)))
+    reports = store.path.parent / "reports"
+    files = sorted(p.name for p in reports.glob("*.md"))
+    assert len(files) == 2 and all(r.run_id[:8] in "".join(files) for r in runs[1:]), files  # the newest 2 kept
+    text = runs[-1].digest.read_text()
+    names = q(store, f"select name from moments where dream_run_id = '{runs[-1].run_id}'")
+    assert all(n in text for (n,) in names)
+    assert "## Moments" in text and "edges added" in text and "cost $" in text and runs[-1].run_id[:8] in text
+    # the same digest through the CLI
+    out = _run(store.path, ["report", "--run", runs[-1].run_id[:8]])
+    assert out.exit_code == 0 and out.output == text
+    day = _run(store.path, ["report", "--day", "2026-11-11"])
+    assert day.exit_code == 0 and "REM day — Wednesday 11 November 2026" in day.output
+    day_names = q(store, "select name from moments where start_time >= '2026-11-11' and start_time < '2026-11-12'")
+    assert day_names and all(n in day.output for (n,) in day_names)
+    week = _run(store.path, ["report", "--week", "--day", "2026-11-15"])
+    assert week.exit_code == 0 and "Where the time went" in week.output
+    assert f"**{len(q(store, 'select id from moments'))} moments**" in week.output
+    empty = _run(store.path, ["report", "--day", "2001-01-01"])
+    assert empty.exit_code == 0 and "No moments in this period" in empty.output

@@ -441,6 +441,49 @@ def moments(c: Ctx, day: str | None, since: str | None, tags: tuple[str, ...], m
                 click.echo(f"- {label}: {val}")
 
 
+@cli.command()
+@click.option("--day", help="today, yesterday or YYYY-MM-DD (local time). The default.")
+@click.option("--week", is_flag=True, help="The seven days ending with --day (default: ending yesterday).")
+@click.option("--run", "run_id", help="The digest one dream run wrote (its id or 8-character prefix).")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the Markdown here instead of printing it.")
+@pass_ctx
+def report(c: Ctx, day: str | None, week: bool, run_id: str | None, output: str | None) -> None:
+    """A Markdown digest of your moments: a day, a week, or one dream run.
+
+    Every successful dream also writes its own digest into the reports
+    folder (beside the database, or $REM_REPORTS_DIR / [reports] dir),
+    keeping the newest 30 ([reports] keep).
+
+    \b
+    rem report --day yesterday
+    rem report --week
+    rem report --run 1a2b3c4d
+    """
+    from . import report as rp
+
+    if run_id and (day or week):
+        raise click.UsageError("--run excludes --day and --week")
+    if run_id:
+        from .revert import find_run
+
+        with c.store.read() as con:
+            rid = find_run(con, run_id)
+        f = rp.find_run_digest(c.store, rid)
+        text = f.read_text(encoding="utf-8") if f else rp.run_digest(c.store, rid)
+    else:
+        d0, d1 = _day_bounds(day or "yesterday")
+        if week:
+            d0 = d0 - timedelta(days=6)
+            text = rp.period_digest(c.store, d0, d1, "REM week")
+        else:
+            text = rp.period_digest(c.store, d0, d1, f"REM day — {d0:%A %d %B %Y}")
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--limit", type=int, default=20, show_default=True, help="Most recent runs to show.")
 @output_options

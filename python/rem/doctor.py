@@ -13,6 +13,20 @@ from .store import Store, arrow
 Check = tuple[str, str, str]  # level (ok|warn|fail), name, message
 
 
+def _scan(store: Store) -> str | None:
+    """Read every row of every table (DuckDB verifies each block's checksum
+    as it reads it); the first error, or None."""
+    from . import schema
+
+    try:
+        with store.read(sandbox=False) as con:
+            for t in schema.TABLES:
+                arrow(con, f'SELECT count(*) AS n, sum(hash(x)) AS h FROM "{t}" x')
+    except Exception as e:  # noqa: BLE001 - any failure to read is the finding
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+    return None
+
+
 def run_checks(store: Store, *, model: str | None = None, base_url: str | None = None) -> Iterator[Check]:
     # database
     if not store.path.exists():
@@ -22,8 +36,13 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
             with store.read() as con:
                 n = arrow(con, "SELECT (SELECT count(*) FROM resources) + (SELECT count(*) FROM messages) AS n").column("n")[0].as_py()
             yield ("ok", "database", f"{store.path} opens; {n:,} resources and messages")
+            bad = _scan(store)
+            if bad:
+                yield ("fail", "database", f"{store.path} opens but cannot be read in full ({bad}). Stop dreaming into it: "
+                                           f"`rem query` what you can, then move it aside and restore a backup.")
+                return
         except RemError as e:
-            yield ("fail", "database", f"{e}. Move the file aside and restore a backup, or `rem init` a new one.")
+            yield ("fail", "database", str(e))
             return
     # model endpoint
     try:
@@ -67,8 +86,15 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
             if r["status"] != "failed":
                 break
             fails += 1
+        stalled = 0
+        for r in runs:
+            if r["status"] not in ("interrupted", "skipped"):
+                break
+            stalled += 1
         if not runs:
             yield ("warn", "runs", "no dream has run yet")
+        elif stalled >= 3:
+            yield ("warn", "runs", f"the last {stalled} dreams did not finish (interrupted or skipped); latest: {runs[0]['note']}")
         elif fails >= 2:
             yield ("fail", "runs", f"the last {fails} dreams FAILED; latest error: {runs[0]['note']}")
         elif fails == 1:

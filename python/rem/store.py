@@ -58,12 +58,34 @@ def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(path).expanduser() if path else default_db_path()
 
 
+# Fault injection for the reliability suite (tests/test_reliability_*.py): with
+# REM_FAILPOINT_KILL_AT=N the process SIGKILLs itself just before the N-th SQL
+# statement it runs, so crash consistency is tested at every statement.
+_KILL_AT = int(os.environ.get("REM_FAILPOINT_KILL_AT", "0") or 0)
+_statements = 0
+
+
+def _failpoint() -> None:
+    global _statements
+    _statements += 1
+    if _statements == _KILL_AT:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def statements_run() -> int:
+    """SQL statements this process has run through :func:`run`/:func:`arrow`."""
+    return _statements
+
+
 def arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pa.Table:
     """Run ``sql`` and return the whole result as a pyarrow Table.
 
     The single place that knows DuckDB's Arrow fetch API: 2.0 removed
     ``fetch_arrow_table()`` on connections in favour of relation methods.
     """
+    _failpoint()
     rel = con.sql(sql) if params is None else con.sql(sql, params=params)
     if rel is None:  # a statement without a result set
         return pa.table({})
@@ -76,6 +98,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[tu
     """Execute and fetch everything. DuckDB 2.0 refuses new work on a
     connection while a previous result is unfetched, so every statement REM
     runs goes through here (or :func:`arrow`)."""
+    _failpoint()
     cur = con.execute(sql, params) if params is not None else con.execute(sql)
     try:
         return cur.fetchall()
@@ -112,12 +135,16 @@ def _open(path: Path, read_only: bool, config: dict[str, Any], wait_s: float) ->
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
-            raise StoreError(f"cannot open database {path}: {e}") from e
+            raise StoreError(f"cannot open database {path}: {e}{_DAMAGED_HINT.format(path=path)}") from e
         except duckdb.Error as e:
-            raise StoreError(
-                f"cannot open database {path}: {e}. If the file is damaged, move it aside "
-                "and restore a backup; REM never overwrites it."
-            ) from e
+            raise StoreError(f"cannot open database {path}: {e}{_DAMAGED_HINT.format(path=path)}") from e
+
+
+_DAMAGED_HINT = (
+    "\nREM did not change the file. If it is damaged (truncated, overwritten), move it aside "
+    "(mv '{path}' '{path}.broken') and restore a backup, or start a new database with `rem init`; "
+    "`rem doctor` checks it."
+)
 
 
 @dataclass

@@ -19,11 +19,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from .. import agentlet
 from ..config import LLMSettings
-from ..exceptions import DreamError, InterruptedRun, LLMError
+from ..exceptions import DreamError, InterruptedRun, LLMError, RemError
 from ..ingest.common import arrow_rows
 from ..llm.client import LLM, Usage, scrub
 from ..lock import DreamLock
@@ -80,6 +81,8 @@ class DreamResult:
     duration_s: float = 0.0
     message: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    digest: Path | None = None
+    redactions: dict[str, int] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"run_id": self.run_id, "status": self.status, "message": self.message,
@@ -95,6 +98,8 @@ class DreamResult:
                         "fallback_moments": self.resolution.fallback_moments,
                         "moments": [m.public() for m in self.resolution.moments]})
         out["summary"] = self.summary
+        if self.digest is not None:
+            out["digest"] = str(self.digest)
         return out
 
 
@@ -250,6 +255,8 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         res.summary = summary or fallback_summary(resolution.moments)
         res.cost = settings.estimate_cost(res.usage.tokens_in, res.usage.tokens_out)
         res.duration_s = time.perf_counter() - t0
+        if res.redactions:
+            base["metadata"] = {**base["metadata"], "redacted": dict(res.redactions)}
         ledger = {**base, "tokens_in": res.usage.tokens_in, "tokens_out": res.usage.tokens_out,
                   "estimated_cost_usd": res.cost if res.cost is not None else p.est_cost,
                   "fallback_moments": resolution.fallback_moments, "dropped_refs": resolution.dropped_refs,
@@ -261,6 +268,12 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
                             model_edges=resolution.edges, summary=res.summary, ledger=ledger)
         res.timings["persist"] = time.perf_counter() - t_persist
         res.status = "ok"
+        try:
+            from ..report import write_run_digest
+
+            res.digest = write_run_digest(store, run_id)
+        except (OSError, RemError) as e:  # the dream itself is safely written
+            log.warning("could not write the run's Markdown digest: %s", e)
         res.duration_s = time.perf_counter() - t0
         return res
     except (LLMError, DreamError) as e:
@@ -295,10 +308,15 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
     answers: list[ChunkAnswer | None] = [None] * len(chunks)
     watcher = opts.yield_watcher
     if opts.yield_to_user and watcher is None:
-        from ..config import load_file
+        from ..config import load_file as _load
         from ..readiness import YieldWatcher
 
-        watcher = YieldWatcher.from_config(load_file())
+        watcher = YieldWatcher.from_config(_load())
+    from ..config import load_file
+    from ..redact import Redactor
+
+    redactor = Redactor.for_endpoint(None if settings.embedded else settings.base_url, load_file(), [settings.api_key])
+    res.redactions = redactor.counts
     with endpoint(settings) as (base_url, model), (watcher or contextlib.nullcontext()):
         # a small model on a busy CPU can need minutes per answer; retrying a local timeout only repeats it
         timeout = max(opts.timeout_s, EMBEDDED_REQUEST_TIMEOUT_S) if settings.embedded else opts.timeout_s
@@ -313,6 +331,7 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
             check_yield()  # between model calls: never cut one in flight
             msgs = prompts.chunk_messages(chunks[i]["text"], index=i, total=len(chunks), window=p.window,
                                           known_topics=topics, known_people=people, agent=agent)
+            msgs = [{**m, "content": redactor(m["content"])} for m in msgs]
             if opts.debug:
                 opts.debug(f"----- prompt, chunk {i} -----\n" + "\n".join(f"[{m['role']}]\n{m['content']}" for m in msgs))
             reply = llm.structured(ChunkAnswer, msgs, temperature=temperature, max_tokens=max_tokens)
@@ -353,7 +372,8 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
             draft = resolve(done, p.packed, p.activity)
             ms = [{"name": m.name, "summary": m.summary, "start": m.start, "end": m.end} for m in draft.moments]
             try:
-                reply = llm.structured(PeriodSummary, prompts.reduce_messages(ms, p.window), temperature=temperature, max_tokens=1024)
+                rmsgs = [{**m, "content": redactor(m["content"])} for m in prompts.reduce_messages(ms, p.window)]
+                reply = llm.structured(PeriodSummary, rmsgs, temperature=temperature, max_tokens=1024)
                 res.usage.add(reply.usage)
                 summary = reply.value.summary
             except LLMError as e:

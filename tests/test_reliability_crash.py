@@ -132,9 +132,9 @@ def test_sigkill_at_every_statement_and_random_times(base_db, tmp_path, tally):
             tried += 1
             killed += rc == -9
             assert rc == -9 or k > total - 5, f"statement {k} of {total}: exit {rc}"
-            ok, l = _recover_and_check(db, srv, ingested)
+            ok, n_lost = _recover_and_check(db, srv, ingested)
             survived += ok
-            lost += l
+            lost += n_lost
             if not ok:
                 failures.append((k, rc))
             db.unlink()
@@ -150,9 +150,9 @@ def test_sigkill_at_every_statement_and_random_times(base_db, tmp_path, tally):
         with ScriptedLLM() as srv:
             srv.all_answered = _AnsweredAfter(srv, n_chunks)
             _kill_run(db, srv.base_url, {}, kill_after=rng.uniform(0.0, 0.6), srv=srv)
-            ok, l = _recover_and_check(db, srv, ingested)
+            ok, n_lost = _recover_and_check(db, srv, ingested)
         survived_t += ok
-        lost_t += l
+        lost_t += n_lost
         if not ok:
             failures.append(i)
         db.unlink()

@@ -25,6 +25,7 @@ class Reply:
     body: Any = None  # dict → JSON; bytes → raw
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    cut: bool = False  # send the headers and half the body, then drop the connection
 
 
 KEYWORDS = {
@@ -153,6 +154,16 @@ class ScriptedLLM:
                 if reply.delay:
                     time.sleep(reply.delay)
                 body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body or {"error": {"message": "scripted error"}}).encode()
+                if reply.cut:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 self._send(reply.status, body, {"retry-after-ms": "10", **reply.headers})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

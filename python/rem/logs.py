@@ -20,6 +20,42 @@ _current_run: str | None = None  # one dream per process at a time (the dream lo
 FORMAT = "%(asctime)s %(levelname)s %(name)s [run %(run_id)s]: %(message)s"
 
 
+class SecretFilter(logging.Filter):
+    """Masks configured secrets and key-like strings in every record, from
+    REM or from a library (the openai client and instructor log the error
+    bodies providers send back, which can quote the key)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .llm.client import scrub
+
+        try:
+            msg = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logged as is
+            return True
+        clean = scrub(msg, *secret_values())
+        if clean != msg:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def secret_values(env: dict[str, str] | None = None) -> list[str]:
+    """Values of environment variables that hold secrets (``*_KEY``,
+    ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``) and the configured API key."""
+    import re
+
+    env = dict(os.environ) if env is None else env
+    vals = [v for k, v in env.items() if re.search(r"(_KEY|_TOKEN|_SECRET|_PASSWORD)$", k.upper()) and len(v) >= 8]
+    try:
+        from .config import load_file
+
+        key = (load_file().get("llm", {}) or {}).get("api_key")
+        if isinstance(key, str) and len(key) >= 8:
+            vals.append(key)
+    except Exception:  # noqa: BLE001 - an unreadable config file is reported elsewhere
+        pass
+    return vals
+
+
 class RunIdFilter(logging.Filter):
     """Adds ``record.run_id`` ("-" outside a dream)."""
 
@@ -47,15 +83,24 @@ def level_from(verbose: bool) -> int:
 
 
 def configure(verbose: bool = False) -> None:
-    """Configure the ``rem`` logger (idempotent): stderr, run ids on every line."""
-    logger = logging.getLogger("rem")
-    logger.setLevel(level_from(verbose))
-    for h in list(logger.handlers):
-        if getattr(h, "_rem", False):
-            logger.removeHandler(h)
+    """Configure logging (idempotent): REM's records and the libraries' go to
+    stderr with run ids and secrets masked; libraries stay at WARNING unless
+    ``REM_LOG_LEVEL`` asks for more."""
+    level = level_from(verbose)
+    root = logging.getLogger()
+    for lg in (root, logging.getLogger("rem")):
+        for h in list(lg.handlers):
+            if getattr(h, "_rem", False):
+                lg.removeHandler(h)
     h = logging.StreamHandler(sys.stderr)
     h.setFormatter(logging.Formatter(FORMAT))
     h.addFilter(RunIdFilter())
+    h.addFilter(SecretFilter())
     h._rem = True  # type: ignore[attr-defined]
-    logger.addHandler(h)
-    logger.propagate = False
+    root.addHandler(h)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("rem").setLevel(level)
+    logging.getLogger("rem").propagate = True
+    lib_level = level if os.environ.get("REM_LOG_LEVEL") else max(level, logging.WARNING)
+    for name in ("openai", "httpx", "httpcore", "instructor"):
+        logging.getLogger(name).setLevel(lib_level)

@@ -28,7 +28,7 @@ from ..exceptions import DreamError, InterruptedRun, LLMError, RemError
 from ..ingest.common import arrow_rows
 from ..llm.client import LLM, Usage, scrub
 from ..lock import DreamLock
-from ..logs import run_context
+from ..logs import run_context, secret_values
 from ..store import Store, arrow, run, transaction, upsert
 from . import agent as prompts
 from .models import ChunkAnswer, PeriodSummary
@@ -253,6 +253,7 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
                              min_duration_minutes=opts.min_duration_minutes, summary_only=opts.summary_only)
         res.resolution = resolution
         res.summary = summary or fallback_summary(resolution.moments)
+        _mask_secrets(resolution, res, [settings.api_key, *secret_values()])
         res.cost = settings.estimate_cost(res.usage.tokens_in, res.usage.tokens_out)
         res.duration_s = time.perf_counter() - t0
         if res.redactions:
@@ -291,6 +292,27 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         res.message = scrub(f"{type(e).__name__}: {e}", settings.api_key)
         finish("failed", error=res.message)
         raise
+
+
+def _mask_secrets(resolution: Resolution, res: DreamResult, secrets: list[str | None]) -> None:
+    """A model can echo a key it saw (or was told) back: configured secrets
+    never reach the database, a digest or the terminal through its answer."""
+    lits = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+    if not lits:
+        return
+
+    def mask(t: str) -> str:
+        for s in lits:
+            t = t.replace(s, "[redacted:secret]")
+        return t
+
+    for m in resolution.moments:
+        m.name, m.summary, m.outcome = mask(m.name), mask(m.summary), mask(m.outcome)
+        m.tags, m.emotion_tags, m.people = [mask(x) for x in m.tags], [mask(x) for x in m.emotion_tags], [mask(x) for x in m.people]
+    for e in resolution.edges:
+        if e.reason:
+            e.reason = mask(e.reason)
+    res.summary = mask(res.summary)
 
 
 def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamResult, store: Store,

@@ -54,6 +54,22 @@ def _find_openai_error(e: BaseException) -> BaseException | None:
     return None
 
 
+def _is_incomplete(e: BaseException) -> bool:
+    """instructor's IncompleteOutputException (finish_reason=length), however wrapped."""
+    seen: set[int] = set()
+    x: BaseException | None = e
+    stack = [x]
+    while stack:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if type(x).__name__ == "IncompleteOutputException":
+            return True
+        stack += [x.__cause__, x.__context__, getattr(x, "last_exception", None)]
+    return False
+
+
 @dataclass
 class Usage:
     tokens_in: int = 0
@@ -95,10 +111,19 @@ class LLM:
         import openai
 
         try:
-            value, completion = self.client.chat.completions.create_with_completion(
-                model=self.model, response_model=response_model, messages=messages,  # type: ignore[arg-type]
-                temperature=temperature, max_tokens=max_tokens, max_retries=self.validation_retries,
-            )
+            for attempt in range(self.validation_retries + 1):
+                try:
+                    value, completion = self.client.chat.completions.create_with_completion(
+                        model=self.model, response_model=response_model, messages=messages,  # type: ignore[arg-type]
+                        temperature=temperature, max_tokens=max_tokens, max_retries=self.validation_retries,
+                    )
+                    break
+                except Exception as e:
+                    # an answer cut off at max_tokens is not retried by instructor: ask again
+                    if not _is_incomplete(e) or attempt == self.validation_retries:
+                        raise
+                    log.warning("the model's answer was cut off at max_tokens=%d; asking again (%d/%d)",
+                                max_tokens, attempt + 1, self.validation_retries)
         except Exception as e:  # openai's transport errors arrive wrapped by instructor's retry layer
             root = _find_openai_error(e)
             key = self.settings.api_key
@@ -109,6 +134,10 @@ class LLM:
             if isinstance(root, openai.APIConnectionError):
                 raise LLMError(scrub(f"cannot reach the model endpoint {self.base_url}: {root}", key)) from None
             msg = str(e)
+            if _is_incomplete(e):
+                raise LLMError(f"the model's answer was cut off at max_tokens={max_tokens} every time "
+                               f"({self.validation_retries + 1} tries); raise [llm] max_output_tokens or lower "
+                               "--max-input-tokens so each chunk asks for less") from None
             last = getattr(e, "last_exception", None)
             if last is not None and str(last) not in msg:
                 msg += f" ({last})"

@@ -18,7 +18,15 @@ from rem.exceptions import DreamError
 from rem.ingest import ingest_jsonl
 from rem.redact import Redactor, is_local
 from rem.store import Store
-from scripted_llm import Reply, ScriptedLLM, completion, good_answer, segments_in, tool_name, user_text
+from scripted_llm import (
+    Reply,
+    ScriptedLLM,
+    completion,
+    good_answer,
+    segments_in,
+    tool_name,
+    user_text,
+)
 from test_cli import _run
 
 DAY = ("2026-11-12", "2026-11-12")

@@ -913,7 +913,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
     except duckdb.Error as e:
-        click.echo(f"Error: the database refused an operation: {e}", err=True)
+        from .store import explain_db_error
+
+        click.echo(f"Error: {explain_db_error(e)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

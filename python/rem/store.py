@@ -114,6 +114,18 @@ def one(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[A
     return rows[0] if rows else None
 
 
+def explain_db_error(e: BaseException) -> str:
+    """A DuckDB error as a user should read it."""
+    msg = str(e)
+    low = msg.lower()
+    if "no space left" in low or "disk full" in low or "errno 28" in low:
+        return ("disk full: the filesystem holding the database has no space left, so the operation was rolled back "
+                f"and nothing of it was written; the data stored before is intact. Free some space and run it again. ({msg.splitlines()[0]})")
+    if "read-only file system" in low or "permission denied" in low:
+        return f"the database file or its folder cannot be written ({msg.splitlines()[0]}); nothing was written"
+    return f"the database refused an operation: {msg}"
+
+
 def _is_lock_error(exc: BaseException) -> bool:
     msg = str(exc).lower()
     return any(m in msg for m in _LOCK_MARKERS)

@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from .. import agentlet
 from ..config import LLMSettings
 from ..exceptions import DreamError, InterruptedRun, LLMError, RemError
@@ -29,7 +31,7 @@ from ..ingest.common import arrow_rows
 from ..llm.client import LLM, Usage, scrub
 from ..lock import DreamLock
 from ..logs import run_context, secret_values
-from ..store import Store, arrow, run, transaction, upsert
+from ..store import Store, arrow, explain_db_error, run, transaction, upsert
 from . import agent as prompts
 from .models import ChunkAnswer, PeriodSummary
 from .persist import PersistStats, persist
@@ -228,9 +230,13 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
     def finish(status: str, **extra: Any) -> DreamResult:
         res.status = status
         res.duration_s = time.perf_counter() - t0
-        _ledger_write(store, {**base, "status": status, "finished_at": datetime.now(UTC),
-                              "duration_s": res.duration_s, "tokens_in": res.usage.tokens_in,
-                              "tokens_out": res.usage.tokens_out, **extra})
+        try:
+            _ledger_write(store, {**base, "status": status, "finished_at": datetime.now(UTC),
+                                  "duration_s": res.duration_s, "tokens_in": res.usage.tokens_in,
+                                  "tokens_out": res.usage.tokens_out, **extra})
+        except (duckdb.Error, RemError) as e:
+            # e.g. a full disk: the run stays `running` in the ledger and the next dream marks it interrupted
+            log.error("could not record the run as %s: %s", status, explain_db_error(e))
         return res
 
     if p.activity.empty:
@@ -288,6 +294,10 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         finish("interrupted", reason=res.message + "; nothing was written, the next dream covers this window again")
         raise InterruptedRun(f"dream {run_id[:8]} {res.message}: nothing was written; "
                              "the next dream covers the same activity again") from None
+    except duckdb.Error as e:
+        res.message = scrub(explain_db_error(e), settings.api_key)
+        finish("failed", error=res.message)
+        raise DreamError(f"dream {run_id[:8]} failed: {res.message}") from None
     except Exception as e:
         res.message = scrub(f"{type(e).__name__}: {e}", settings.api_key)
         finish("failed", error=res.message)

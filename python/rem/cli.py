@@ -840,6 +840,12 @@ def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_ev
     click.echo(f"rem daemon: dreaming on '{expr}' for {c.store.path}" + (f", or after {threshold} new items" if threshold else ""))
     n = dm.run()
     click.echo(f"stopped after {n} dream(s)")
+    if dm.stop.is_set():
+        # stopped by a signal, maybe during a dream: its ledger row says `interrupted`; do not wait
+        # for model requests still in flight
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @cli.command()

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from croniter import croniter
 
-from .exceptions import ConfigError, RemError
+from .exceptions import ConfigError, InterruptedRun, RemError
 from .store import Store, one
 
 log = logging.getLogger("rem.daemon")
@@ -89,6 +89,10 @@ class Daemon:
                 log.info("dreaming (%s)", reason)
                 try:
                     self.dream_once(reason)
+                except InterruptedRun as e:
+                    log.warning("%s", e)
+                    if e.by_signal:  # SIGTERM/Ctrl-C arrived during the dream: the daemon was asked to stop
+                        self.stop.set()
                 except RemError as e:
                     log.error("dream failed: %s", e)
                 self.runs += 1

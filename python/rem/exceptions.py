@@ -70,7 +70,12 @@ class LockedError(RemError):
 
 class InterruptedRun(RemError):
     """A dream was stopped (SIGTERM, Ctrl-C, --timeout) between model calls;
-    nothing it produced was written."""
+    nothing it produced was written. ``by_signal`` is true when a signal or
+    Ctrl-C stopped it (the process is asked to end, e.g. ``rem daemon``)."""
+
+    def __init__(self, message: str, *, by_signal: bool = False) -> None:
+        super().__init__(message)
+        self.by_signal = by_signal
 
 
 __all__ = [

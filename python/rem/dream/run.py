@@ -174,7 +174,7 @@ def _stop_on_signals() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise InterruptedRun(f"stopped by {signal.Signals(signum).name}")
+        raise InterruptedRun(f"stopped by {signal.Signals(signum).name}", by_signal=True)
 
     old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -293,7 +293,8 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         log.warning("dream interrupted: %s", res.message)
         finish("interrupted", reason=res.message + "; nothing was written, the next dream covers this window again")
         raise InterruptedRun(f"dream {run_id[:8]} {res.message}: nothing was written; "
-                             "the next dream covers the same activity again") from None
+                             "the next dream covers the same activity again",
+                             by_signal=not isinstance(e, InterruptedRun) or e.by_signal) from None
     except duckdb.Error as e:
         res.message = scrub(explain_db_error(e), settings.api_key)
         finish("failed", error=res.message)

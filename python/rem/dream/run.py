@@ -220,7 +220,7 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         start, end, lookback = scheduled_window(store, opts, now)
     p = plan(store, settings, lookback_hours=lookback, start=start, end=end,
              gap_minutes=opts.gap_minutes, max_input_tokens=opts.max_input_tokens)
-    base = {"id": run_id, "started_at": now, "window_start": p.window.start, "window_end": p.window.end,
+    base: dict[str, Any] = {"id": run_id, "started_at": now, "window_start": p.window.start, "window_end": p.window.end,
             "trigger": opts.trigger, "provider": settings.provider, "model": settings.model,
             "base_url": settings.base_url or "embedded", "chunks": p.n_chunks,
             "estimated_input_tokens": p.est_input_tokens, "estimated_cost_usd": p.est_cost,

@@ -6,18 +6,15 @@ error, a digest or the ledger."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from invariants import check_consistent
 from rem.config import resolve_llm
-from rem.demo import generate, ingest_all
 from rem.dream.run import DreamOptions, dream
 from rem.exceptions import DreamError
 from rem.ingest import ingest_jsonl
 from rem.redact import Redactor, is_local
-from rem.store import Store
 from scripted_llm import (
     Reply,
     ScriptedLLM,
@@ -28,29 +25,15 @@ from scripted_llm import (
     user_text,
 )
 from test_cli import _run
+from test_dream import demo_db, store  # noqa: F401 - the demo-week fixtures
 
 DAY = ("2026-11-12", "2026-11-12")
 KEY = "sk-planted-REMtest-0123456789abcdefXYZ"
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    d = tmp_path_factory.mktemp("reliab")
-    st = Store(d / "rem.duckdb")
-    generate(d / "activity", seed=3, days=7, end_date="2026-11-15")
-    ingest_all(st, d / "activity")
-    return st.path
-
-
-@pytest.fixture
-def store(demo_db, tmp_path, monkeypatch):
-    monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
+@pytest.fixture(autouse=True)
+def _reports_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("REM_REPORTS_DIR", str(tmp_path / "reports"))
-    for v in ("REM_LLM_MODEL", "REM_LLM_BASE_URL", "OPENAI_API_KEY", "REM_LLM_API_KEY"):
-        monkeypatch.delenv(v, raising=False)
-    p = tmp_path / "rem.duckdb"
-    shutil.copy(demo_db, p)
-    return Store(p)
 
 
 def _dream(store, srv, **kw):

@@ -27,6 +27,7 @@ class SecretFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         from .llm.client import scrub
+        from .redact import secret_values
 
         try:
             msg = record.getMessage()
@@ -36,24 +37,6 @@ class SecretFilter(logging.Filter):
         if clean != msg:
             record.msg, record.args = clean, ()
         return True
-
-
-def secret_values(env: dict[str, str] | None = None) -> list[str]:
-    """Values of environment variables that hold secrets (``*_KEY``,
-    ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``) and the configured API key."""
-    import re
-
-    env = dict(os.environ) if env is None else env
-    vals = [v for k, v in env.items() if re.search(r"(_KEY|_TOKEN|_SECRET|_PASSWORD)$", k.upper()) and len(v) >= 8]
-    try:
-        from .config import load_file
-
-        key = (load_file().get("llm", {}) or {}).get("api_key")
-        if isinstance(key, str) and len(key) >= 8:
-            vals.append(key)
-    except Exception:  # noqa: BLE001 - an unreadable config file is reported elsewhere
-        pass
-    return vals
 
 
 class RunIdFilter(logging.Filter):

@@ -56,6 +56,22 @@ PATTERNS: list[tuple[str, str]] = [
 _SECRET_ENV = re.compile(r".*(_KEY|_TOKEN|_SECRET|_PASSWORD)$")
 
 
+def secret_values(env: dict[str, str] | None = None) -> list[str]:
+    """Values of environment variables that hold secrets (``*_KEY``,
+    ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``) and the configured API key."""
+    env = dict(os.environ) if env is None else env
+    vals = [v for k, v in env.items() if _SECRET_ENV.match(k.upper()) and len(v) >= 8]
+    try:
+        from .config import load_file
+
+        key = (load_file().get("llm", {}) or {}).get("api_key")
+        if isinstance(key, str) and len(key) >= 8:
+            vals.append(key)
+    except Exception:  # noqa: BLE001 - an unreadable config file is reported elsewhere
+        pass
+    return vals
+
+
 def is_local(base_url: str | None) -> bool:
     """The embedded server, loopback addresses and ``localhost`` are local."""
     if base_url is None:
@@ -105,8 +121,7 @@ class Redactor:
         if mode not in ("remote", "always", "never"):
             raise ConfigError(f"[privacy] redact = {mode!r}: use \"remote\", \"always\" or \"never\"")
         enabled = mode == "always" or (mode == "remote" and not is_local(base_url))
-        env = dict(os.environ) if env is None else env
-        lits = [s for s in secrets if s] + [v for k, v in env.items() if _SECRET_ENV.match(k.upper()) and len(v) >= 8]
+        lits = [s for s in secrets if s] + secret_values(env)
         return cls(enabled, lits, [str(p) for p in pc.get("extra_patterns", [])])
 
     def __call__(self, text: str) -> str:

@@ -30,7 +30,8 @@ from ..exceptions import DreamError, InterruptedRun, LLMError, RemError
 from ..ingest.common import arrow_rows
 from ..llm.client import LLM, Usage, scrub
 from ..lock import DreamLock
-from ..logs import run_context, secret_values
+from ..logs import run_context
+from ..redact import secret_values
 from ..store import Store, arrow, explain_db_error, run, transaction, upsert
 from . import agent as prompts
 from .models import ChunkAnswer, PeriodSummary
@@ -308,14 +309,11 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
 def _mask_secrets(resolution: Resolution, res: DreamResult, secrets: list[str | None]) -> None:
     """A model can echo a key it saw (or was told) back: configured secrets
     never reach the database, a digest or the terminal through its answer."""
-    lits = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
-    if not lits:
-        return
+    from ..redact import Redactor
 
-    def mask(t: str) -> str:
-        for s in lits:
-            t = t.replace(s, "[redacted:secret]")
-        return t
+    mask = Redactor(False, [s for s in secrets if s])  # disabled patterns: only the literal secrets
+    if not mask.literals:
+        return
 
     for m in resolution.moments:
         m.name, m.summary, m.outcome = mask(m.name), mask(m.summary), mask(m.outcome)

@@ -24,25 +24,26 @@ from .dream.collect import one_batch
 from .exceptions import RemError
 from .graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 from .ids import normalize_key
-from .store import Store, arrow, run
+from .store import Store, arrow, one, run
 
 HOT_HALF_LIFE_HOURS = 24.0
 STRUCTURAL = tuple(t for t, h in DEFAULT_HALF_LIVES.items() if h is None)
 
 NODES_SQL = """
-SELECT n.id, coalesce(m.name, r.name, s.name, e.name, n.id) AS label,
+SELECT n.key, n.id, coalesce(m.name, r.name, s.name, e.name, n.id) AS label,
        CASE WHEN m.id IS NOT NULL THEN 'moment'
             WHEN r.id IS NOT NULL THEN CASE WHEN r.resource_type = 'summary' THEN 'summary' ELSE 'resource' END
             WHEN s.id IS NOT NULL THEN 'session'
             WHEN e.id IS NOT NULL THEN e.kind
             WHEN msg.id IS NOT NULL THEN 'message'
             ELSE 'other' END AS kind
-FROM _rem_nodes n
+FROM (SELECT n.key, n.id FROM nodes n SEMI JOIN _rem_keys k ON k.key = n.key) n
 LEFT JOIN moments m ON m.id = n.id
 LEFT JOIN resources r ON r.id = n.id
 LEFT JOIN sessions s ON s.id = n.id
 LEFT JOIN entities e ON e.id = n.id
-LEFT JOIN (SELECT id FROM messages WHERE id IN (SELECT id FROM _rem_nodes)) msg ON msg.id = n.id
+LEFT JOIN (SELECT id FROM messages WHERE id IN (SELECT n2.id FROM nodes n2 SEMI JOIN _rem_keys k2 ON k2.key = n2.key)) msg
+       ON msg.id = n.id
 """
 
 
@@ -54,32 +55,72 @@ def half_lives() -> tuple[dict[str, float | None], float | None]:
     return hl, DEFAULT_OTHER_HALF_LIFE
 
 
+# what the engine reads: integer node keys, never the id strings (unless asked for)
+EDGES_SQL = """SELECT {ids}CAST(source_key AS UINTEGER) AS source_key, CAST(target_key AS UINTEGER) AS target_key,
+                      edge_type, weight, epoch_us(reinforced_at) AS reinforced_at
+               FROM edges WHERE {where}"""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    id: str
+    label: str
+    kind: str
+
+
 @dataclass
 class LoadedGraph:
+    """A graph kept in memory: the Rust CSR (keyed by the store's dense node
+    keys), the edges it was built from, and the instant decay was computed at."""
+
     graph: Any  # rem._rem.Graph
     edges: pa.Table
     now: datetime
 
-    def labels(self, store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:
-        return labels_for(store, ids)
+    def nodes(self, store: Store, keys: list[int]) -> dict[int, NodeInfo]:
+        return node_info(store, keys)
 
 
-def labels_for(store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:
-    """(label, kind) of each node id, looked up across moments, resources,
-    sessions, entities and messages."""
-    if not ids:
+def node_info(store: Store, keys: list[int]) -> dict[int, NodeInfo]:
+    """Id, label and kind of each node key, looked up across moments,
+    resources, sessions, entities and messages."""
+    if not keys:
         return {}
     with store.read(sandbox=False) as con:
-        con.register("_rem_nodes", pa.table({"id": pa.array(ids, pa.string())}))
+        con.register("_rem_keys", pa.table({"key": pa.array(keys, pa.int64())}))
         rows = arrow(con, NODES_SQL).to_pylist()
-    return {r["id"]: (r["label"], r["kind"]) for r in rows}
+    return {r["key"]: NodeInfo(r["id"], r["label"], r["kind"]) for r in rows}
+
+
+def keys_of(store: Store, ids: list[str]) -> list[int]:
+    """Node keys of ids (ids that are in no edge have none and are dropped)."""
+    if not ids:
+        return []
+    with store.read(sandbox=False) as con:
+        con.register("_rem_ids", pa.table({"id": pa.array(ids, pa.string())}))
+        found = dict(run(con, "SELECT id, key FROM nodes SEMI JOIN _rem_ids USING (id)"))
+    return [int(found[i]) for i in ids if i in found]
+
+
+def _ensure_keys(store: Store) -> None:
+    """Edges written outside REM (by hand, by an older version) get their
+    node keys before the graph is read."""
+    from .store import key_edges, transaction
+
+    with store.read(sandbox=False) as con:
+        row = one(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL")
+    if row and row[0]:
+        with store.connect() as con, transaction(con):
+            key_edges(con)
 
 
 def load(store: Store, *, since: str | None = None, edge_types: list[str] | None = None,
-         now: datetime | None = None) -> LoadedGraph:
+         now: datetime | None = None, with_ids: bool = False) -> LoadedGraph:
     """Read the edges (optionally only those reinforced since a date, of some
-    types) and build the in-memory graph."""
+    types) and build the in-memory graph from their integer node keys.
+    ``with_ids`` also fetches the id strings of each edge's ends (for export)."""
     now = now or datetime.now(UTC)
+    _ensure_keys(store)
     where: list[str] = ["TRUE"]
     params: dict[str, Any] = {}
     if since:
@@ -90,9 +131,9 @@ def load(store: Store, *, since: str | None = None, edge_types: list[str] | None
     if edge_types:
         params["types"] = list(edge_types)
         where.append("list_contains($types, edge_type)")
+    ids = "source_id, target_id, " if with_ids else ""
     with store.read(sandbox=False) as con:
-        edges = arrow(con, f"""SELECT source_id, target_id, edge_type, weight, epoch_us(reinforced_at) AS reinforced_at
-                               FROM edges WHERE {' AND '.join(where)}""", params or None)
+        edges = arrow(con, EDGES_SQL.format(ids=ids, where=" AND ".join(where)), params or None)
     hl, other = half_lives()
     now_us = int(now.timestamp() * 1_000_000)
     g = _rem.Graph(one_batch(edges), hl, other, now_us, HOT_HALF_LIFE_HOURS)
@@ -103,16 +144,18 @@ def ranked(store: Store, lg: LoadedGraph, key: str, limit: int, kinds: list[str]
     scores, _ = lg.graph.scores()
     t = pa.table(scores)
     rows = t.to_pylist()
-    rows.sort(key=lambda r: (-r[key], r["id"]))
-    labels = lg.labels(store, [r["id"] for r in rows[: max(limit * 5, limit + 50)]])
+    rows.sort(key=lambda r: (-r[key], r["key"]))
+    info = lg.nodes(store, [r["key"] for r in rows[: max(limit * 5, limit + 50)]])
     out = []
     for r in rows:
-        label, kind = labels.get(r["id"], (r["id"], "other"))
-        if kinds and kind not in kinds:
+        ni = info.get(r["key"])
+        if ni is None:
             continue
-        out.append({"label": label, "kind": kind, key: round(r[key], 6), "entanglement": round(r["entanglement"], 4),
+        if kinds and ni.kind not in kinds:
+            continue
+        out.append({"label": ni.label, "kind": ni.kind, key: round(r[key], 6), "entanglement": round(r["entanglement"], 4),
                     "pagerank": round(r["pagerank"], 6), "clustering": round(r["clustering"], 4),
-                    "weighted_degree": round(r["weighted_degree"], 3), "hot": round(r["hot"], 4), "id": r["id"]})
+                    "weighted_degree": round(r["weighted_degree"], 3), "hot": round(r["hot"], 4), "id": ni.id})
         if len(out) >= limit:
             break
     cols = ["label", "kind", key] + [c for c in ("entanglement", "pagerank", "clustering", "weighted_degree", "hot", "id") if c != key]
@@ -128,13 +171,13 @@ def stats(store: Store) -> dict[str, Any]:
     if lg.graph.node_count:
         scores, iters = lg.graph.scores()
         t = pa.table(scores)
-        ids = t.column("id").to_pylist()
+        keys = t.column("key").to_pylist()
         ent = t.column("entanglement").to_pylist()
-        labels = lg.labels(store, ids)
+        info = lg.nodes(store, keys)
         by_kind: dict[str, int] = {}
-        for i in ids:
-            k = labels.get(i, ("", "other"))[1]
-            by_kind[k] = by_kind.get(k, 0) + 1
+        for k in keys:
+            kind = info[k].kind if k in info else "other"
+            by_kind[kind] = by_kind.get(kind, 0) + 1
         out["nodes_by_kind"] = dict(sorted(by_kind.items(), key=lambda kv: -kv[1]))
         out["mean_entanglement"] = round(sum(ent) / len(ent), 4)
         out["pagerank_iterations"] = iters
@@ -161,31 +204,37 @@ def resolve_start(store: Store, name: str) -> list[str]:
     return ids
 
 
-def _rows_with_paths(store: Store, reached: list[tuple[str, int, str | None, str | None, float | None]]) -> pa.Table:
+def _rows_with_paths(store: Store, reached: list[tuple[int, int, int | None, str | None, float | None]]) -> pa.Table:
     parent = {r[0]: r[2] for r in reached}
-    labels = labels_for(store, list(parent))
+    info = node_info(store, list(parent))
+
+    def label(k: int) -> str:
+        return info[k].label if k in info else str(k)
+
     rows = []
     for node, d, _par, etype, w in reached:
         path = [node]
         while parent.get(path[-1]) is not None and len(path) <= d + 1:
             path.append(parent[path[-1]])  # type: ignore[arg-type]
         path.reverse()
-        rows.append({"depth": d, "label": labels.get(node, (node, ""))[0], "kind": labels.get(node, ("", "other"))[1],
+        rows.append({"depth": d, "label": label(node), "kind": info[node].kind if node in info else "other",
                      "via": etype, "weight": None if w is None else round(w, 4),
-                     "path": " → ".join(labels.get(p, (p, ""))[0] for p in path), "id": node})
+                     "path": " → ".join(label(p) for p in path), "id": info[node].id if node in info else str(node)})
     cols = ("depth", "label", "kind", "via", "weight", "path", "id")
     return pa.Table.from_pylist(rows) if rows else pa.table({k: [] for k in cols})
 
 
-def traverse(store: Store, starts: list[str], *, depth: int, edge_types: list[str] | None, direction: str,
-             min_weight: float) -> pa.Table:
-    """One-shot breadth-first traversal without loading the whole graph: one
-    SQL query per level over the edges table (``source_id IN frontier``),
-    decay applied by ``rem_decay``. Each reached node comes with its depth and
-    one shortest path."""
-    seen: dict[str, tuple[int, str | None, str | None, float | None]] = {s: (0, None, None, None) for s in starts}
-    order = list(starts)
-    frontier = list(dict.fromkeys(starts))
+def frontier_traverse(con: Any, starts: list[int], *, depth: int, edge_types: list[str] | None, direction: str,
+                      min_weight: float) -> list[tuple[int, int, int | None, str | None, float | None]]:
+    """Breadth-first search by one SQL query per level over the edges table's
+    integer keys (``source_key IN frontier``; the table is kept sorted by
+    ``source_key``, so DuckDB reads only the row groups that hold the
+    frontier), decay applied by ``rem_decay``. Returns (key, depth, parent,
+    edge type, effective weight) in BFS order; the parent of a node is the
+    first one reaching it, by frontier order then key then edge type."""
+    seen: dict[int, tuple[int, int | None, str | None, float | None]] = {s: (0, None, None, None) for s in starts}
+    order = list(dict.fromkeys(starts))
+    frontier = list(order)
     conds = ""
     params: dict[str, Any] = {}
     if edge_types:
@@ -194,59 +243,72 @@ def traverse(store: Store, starts: list[str], *, depth: int, edge_types: list[st
     if min_weight > 0:
         conds += " AND rem_decay(weight, reinforced_at, edge_type) >= $minw"
         params["minw"] = float(min_weight)
+    for d in range(1, depth + 1):
+        if not frontier:
+            break
+        parts = []
+        if direction in ("out", "both"):
+            parts.append(f"""SELECT source_key AS parent, target_key AS node, edge_type,
+                                    rem_decay(weight, reinforced_at, edge_type) AS w
+                             FROM edges WHERE source_key IN (SELECT unnest($f)){conds}""")
+        if direction in ("in", "both"):
+            parts.append(f"""SELECT target_key AS parent, source_key AS node, edge_type,
+                                    rem_decay(weight, reinforced_at, edge_type) AS w
+                             FROM edges WHERE target_key IN (SELECT unnest($f)){conds}""")
+        rank = {p: i for i, p in enumerate(frontier)}
+        rows = run(con, " UNION ALL ".join(parts), {**params, "f": frontier})
+        rows.sort(key=lambda r: (rank.get(r[0], 0), r[1], r[2]))
+        nxt = []
+        for par, node, etype, w in rows:
+            if node not in seen:
+                seen[node] = (d, par, etype, w)
+                order.append(node)
+                nxt.append(node)
+        frontier = nxt
+    return [(n, *seen[n]) for n in order]
+
+
+def traverse(store: Store, starts: list[str], *, depth: int, edge_types: list[str] | None, direction: str,
+             min_weight: float) -> pa.Table:
+    """One-shot breadth-first traversal without loading the whole graph (see
+    :func:`frontier_traverse`). Each reached node comes with its depth and one
+    shortest path."""
+    _ensure_keys(store)
+    keys = keys_of(store, starts)
+    if not keys:
+        return _rows_with_paths(store, [])
     with store.read(sandbox=False) as con:
-        for d in range(1, depth + 1):
-            if not frontier:
-                break
-            parts = []
-            if direction in ("out", "both"):
-                parts.append(f"""SELECT source_id AS parent, target_id AS node, edge_type,
-                                        rem_decay(weight, reinforced_at, edge_type) AS w
-                                 FROM edges WHERE source_id IN (SELECT unnest($f)){conds}""")
-            if direction in ("in", "both"):
-                parts.append(f"""SELECT target_id AS parent, source_id AS node, edge_type,
-                                        rem_decay(weight, reinforced_at, edge_type) AS w
-                                 FROM edges WHERE target_id IN (SELECT unnest($f)){conds}""")
-            rank = {p: i for i, p in enumerate(frontier)}
-            rows = run(con, " UNION ALL ".join(parts), {**params, "f": frontier})
-            rows.sort(key=lambda r: (rank.get(r[0], 0), r[1], r[2]))
-            nxt = []
-            for par, node, etype, w in rows:
-                if node not in seen:
-                    seen[node] = (d, par, etype, w)
-                    order.append(node)
-                    nxt.append(node)
-            frontier = nxt
-    return _rows_with_paths(store, [(n, *seen[n]) for n in order])
+        reached = frontier_traverse(con, keys, depth=depth, edge_types=edge_types, direction=direction,
+                                    min_weight=min_weight)
+    return _rows_with_paths(store, reached)
 
 
 def traverse_loaded(store: Store, lg: LoadedGraph, starts: list[str], *, depth: int, edge_types: list[str] | None,
                     direction: str, min_weight: float) -> pa.Table:
     """The same traversal on a graph already loaded in memory (library API,
-    long-lived processes): microseconds to milliseconds per query."""
-    return _rows_with_paths(store, lg.graph.traverse(starts, depth, edge_types or [], direction, min_weight))
+    long-lived processes)."""
+    b = lg.graph.traverse(keys_of(store, starts), depth, edge_types or [], direction, min_weight)
+    return _rows_with_paths(store, list(zip(*(b.column(i).to_pylist() for i in range(5)), strict=True)))
 
 
 def export(store: Store, fmt: str, *, since: str | None, edge_types: list[str] | None, min_weight: float,
            top: int | None) -> str:
-    lg = load(store, since=since, edge_types=edge_types)
-    eff = lg.graph.effective_weights()
-    edges = lg.edges.append_column("effective", pa.array(eff, pa.float64()))
+    lg = load(store, since=since, edge_types=edge_types, with_ids=True)
+    edges = lg.edges.append_column("effective", lg.graph.effective_weights())
     if min_weight > 0:
         import pyarrow.compute as pc
 
         edges = edges.filter(pc.greater_equal(edges.column("effective"), min_weight))
-    scores, _ = lg.graph.scores() if lg.graph.node_count else (None, 0)
-    if scores is not None:
-        st = pa.table(scores)
-        ids = st.column("id").to_pylist()
-        ent = st.column("entanglement").to_pylist()
+    if lg.graph.node_count:
+        st = pa.table(lg.graph.scores()[0])
+        keys, ent = st.column("key").to_pylist(), st.column("entanglement").to_pylist()
     else:
-        ids, ent = [], []
-    labels = lg.labels(store, ids)
+        keys, ent = [], []
+    info = lg.nodes(store, keys)
+    ids = [info[k].id if k in info else str(k) for k in keys]
     nodes = pa.table({"id": pa.array(ids, pa.string()),
-                      "label": pa.array([labels.get(i, (i, ""))[0] for i in ids], pa.string()),
-                      "kind": pa.array([labels.get(i, ("", "other"))[1] for i in ids], pa.string()),
+                      "label": pa.array([info[k].label if k in info else str(k) for k in keys], pa.string()),
+                      "kind": pa.array([info[k].kind if k in info else "other" for k in keys], pa.string()),
                       "score": pa.array(ent, pa.float64())})
     if fmt == "json":
         keep = set(ids)

@@ -27,7 +27,7 @@ from typing import Any
 from . import schema
 from .exceptions import QueryError
 from .ingest.common import arrow_rows
-from .store import Store, arrow, one, run, transaction
+from .store import Store, arrow, key_edges, one, run, transaction
 
 
 @dataclass
@@ -128,6 +128,7 @@ def revert(store: Store, prefix: str, *, dry_run: bool = False) -> RevertPlan:
                     SELECT source_id, target_id, edge_type, prev_weight, prev_created_at, prev_reinforced_at, prev_count,
                            prev_metadata, prev_generated_by, prev_dream_run_id
                     FROM dream_edge_log WHERE dream_run_id = $id AND action = 'deleted'""", params)
+        key_edges(con)
         # rows: created -> gone; updated/deleted -> the snapshot. Entities are shared by every run that
         # names them: one this run created stays while other edges use it, and one a later run touched
         # keeps its current name and aliases.

@@ -22,7 +22,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-TABLES = ("resources", "sessions", "messages", "moments", "entities", "edges", "dream_runs", "dream_edge_log", "dream_undo")
+TABLES = ("resources", "sessions", "messages", "moments", "entities", "nodes", "edges", "dream_runs", "dream_edge_log", "dream_undo")
 
 
 @dataclass(frozen=True)

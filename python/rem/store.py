@@ -284,6 +284,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 if c.name not in have:
                     run(con, f'ALTER TABLE "{t.name}" ADD COLUMN "{c.name}" {c.sql_type}')
             _widen_checks(con, t)
+        key_edges(con)  # edges written before schema 4 get their dense node keys
         run(con,
             f"INSERT INTO {META_TABLE} VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [str(current)],
@@ -327,6 +328,36 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # -- writes ---------------------------------------------------------------
+NEW_NODES_SQL = """INSERT INTO nodes (id, key)
+    SELECT id, (SELECT coalesce(max(key) + 1, 0) FROM nodes) + row_number() OVER (ORDER BY first) - 1
+    FROM ({ids}) ANTI JOIN nodes USING (id)"""
+
+
+def add_nodes(con: duckdb.DuckDBPyConnection, ids_sql: str) -> None:
+    """Give a dense integer key to each id of ``ids_sql`` (a query with
+    columns ``id`` and ``first``, one row per id, ``first`` ordering new keys)
+    that has none yet. Keys continue after the largest one and are never reused."""
+    run(con, NEW_NODES_SQL.format(ids=ids_sql))
+
+
+def key_edges(con: duckdb.DuckDBPyConnection) -> int:
+    """Fill ``source_key``/``target_key`` of edges that lack them (written by
+    an older REM, by hand, or by a bulk path that leaves them to this call),
+    adding the ids to ``nodes``. Returns how many edges were keyed."""
+    row = one(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL")
+    missing = int(row[0]) if row else 0
+    if not missing:
+        return 0
+    add_nodes(con, """SELECT id, min(o) AS first FROM (
+                           SELECT source_id AS id, rowid * 2 AS o FROM edges WHERE source_key IS NULL
+                           UNION ALL SELECT target_id, rowid * 2 + 1 FROM edges WHERE target_key IS NULL) GROUP BY id""")
+    run(con, """UPDATE edges SET source_key = n.key FROM nodes n
+                WHERE edges.source_key IS NULL AND n.id = edges.source_id""")
+    run(con, """UPDATE edges SET target_key = n.key FROM nodes n
+                WHERE edges.target_key IS NULL AND n.id = edges.target_id""")
+    return missing
+
+
 def upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: pa.Table) -> UpsertCounts:
     """Insert new rows and update changed ones of a keyed table, by key.
 

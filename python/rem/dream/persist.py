@@ -21,9 +21,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from .. import _rem
 from ..ids import normalize_key, stable_id
 from ..ingest.common import _upsert_entities, arrow_rows
-from ..store import Store, one, run, transaction, upsert
+from ..store import Store, add_nodes, arrow, one, run, transaction, upsert
+from .collect import one_batch
 from .resolve import ModelEdge, Moment
 from .window import Window
 
@@ -64,47 +66,81 @@ def _edge(s: str, t: str, etype: str, reinforce: bool, run_id: str, by: str, met
             "metadata": json.dumps(meta, sort_keys=True) if meta else None, "generated_by": by, "dream_run_id": run_id}
 
 
-def merge_edges(con: Any, rows: list[dict[str, Any]], run_id: str) -> tuple[int, int]:
-    """Deduplicate ``rows`` and merge them into ``edges``; log the deltas.
-    Returns (added, reinforced)."""
-    if not rows:
+EDGE_BATCH = pa.schema([("source_id", pa.string()), ("target_id", pa.string()), ("edge_type", pa.string()),
+                        ("weight", pa.float64()), ("reinforce", pa.bool_()), ("metadata", pa.string()),
+                        ("generated_by", pa.string())])
+
+
+def merge_edges(con: Any, rows: list[dict[str, Any]] | pa.Table, run_id: str | None) -> tuple[int, int]:
+    """Merge a batch of edges into ``edges`` inside the caller's transaction
+    and log the deltas in ``dream_edge_log``. Returns (added, reinforced).
+
+    ``rows``: dicts or an Arrow table with the columns of :data:`EDGE_BATCH`
+    (``weight`` is the increment). Steps: new node ids get their dense keys
+    (``nodes``); one semi-join fetches the stored edges sharing a key with the
+    batch; the Rust kernel (``rem._rem.merge_edges``) deduplicates the batch
+    and computes inserts and reinforcements (decayed weight + increment);
+    both are written back from Arrow — an append and one UPDATE by row id.
+    """
+    from ..graph import half_lives
+
+    batch = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=EDGE_BATCH)
+    if batch.num_rows == 0:
         return 0, 0
-    batch = pa.table({
-        "source_id": pa.array([r["source_id"] for r in rows], pa.string()),
-        "target_id": pa.array([r["target_id"] for r in rows], pa.string()),
-        "edge_type": pa.array([r["edge_type"] for r in rows], pa.string()),
-        "weight": pa.array([r["weight"] for r in rows], pa.float64()),
-        "reinforce": pa.array([r["reinforce"] for r in rows], pa.bool_()),
-        "metadata": pa.array([r["metadata"] for r in rows], pa.string()),
-        "generated_by": pa.array([r["generated_by"] for r in rows], pa.string()),
-    })
+    batch = batch.select(EDGE_BATCH.names).cast(EDGE_BATCH).combine_chunks()
+    batch = batch.append_column("_row", pa.array(range(batch.num_rows), pa.int64()))
     con.register("_rem_edge_batch", batch)
     try:
-        run(con, """CREATE OR REPLACE TEMP TABLE _rem_b AS
-                    SELECT source_id, target_id, edge_type, max(weight) AS weight, bool_or(reinforce) AS reinforce,
-                           any_value(metadata) AS metadata, any_value(generated_by) AS generated_by
-                    FROM _rem_edge_batch GROUP BY ALL""")
-        run(con, """CREATE OR REPLACE TEMP TABLE _rem_m AS
-                    SELECT b.*, e.weight AS old_weight, e.reinforced_at AS old_at, e.reinforcement_count AS old_count,
-                           e.source_id IS NOT NULL AS known
-                    FROM _rem_b b LEFT JOIN edges e USING (source_id, target_id, edge_type)""")
-        added = (one(con, "SELECT count(*) FROM _rem_m WHERE NOT known") or (0,))[0]
-        reinforced = (one(con, "SELECT count(*) FROM _rem_m WHERE known AND reinforce") or (0,))[0]
-        run(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action, prev_weight, prev_reinforced_at, prev_count)
-                    SELECT $run, source_id, target_id, edge_type, CASE WHEN known THEN 'reinforced' ELSE 'added' END,
-                           old_weight, old_at, old_count
-                    FROM _rem_m WHERE NOT known OR reinforce""", {"run": run_id})
-        run(con, """UPDATE edges AS e SET weight = rem_decay(e.weight, e.reinforced_at, e.edge_type) + m.weight,
-                           reinforced_at = now(), reinforcement_count = e.reinforcement_count + 1
-                    FROM _rem_m m WHERE m.known AND m.reinforce AND e.source_id = m.source_id
-                      AND e.target_id = m.target_id AND e.edge_type = m.edge_type""")
-        run(con, """INSERT INTO edges (source_id, target_id, edge_type, weight, created_at, reinforced_at,
-                                       reinforcement_count, metadata, generated_by, dream_run_id)
-                    SELECT source_id, target_id, edge_type, weight, now(), now(), 1, CAST(metadata AS JSON), generated_by, $run
-                    FROM _rem_m WHERE NOT known""", {"run": run_id})
-        run(con, "DROP TABLE _rem_b")
-        run(con, "DROP TABLE _rem_m")
-        return int(added), int(reinforced)
+        add_nodes(con, """SELECT id, min(o) AS first FROM (
+                              SELECT source_id AS id, _row * 2 AS o FROM _rem_edge_batch
+                              UNION ALL SELECT target_id, _row * 2 + 1 FROM _rem_edge_batch) GROUP BY id""")
+        keys = arrow(con, """SELECT CAST(ns.key AS UINTEGER) AS source_key, CAST(nt.key AS UINTEGER) AS target_key
+                             FROM _rem_edge_batch b JOIN nodes ns ON ns.id = b.source_id JOIN nodes nt ON nt.id = b.target_id
+                             ORDER BY b._row""")
+        kb = pa.table({"source_key": keys.column(0), "target_key": keys.column(1), "edge_type": batch.column("edge_type"),
+                       "weight": batch.column("weight"), "reinforce": batch.column("reinforce")})
+        con.register("_rem_edge_keys", kb)
+        stored = arrow(con, """SELECT e.rowid AS rid, CAST(e.source_key AS UINTEGER) AS source_key,
+                                      CAST(e.target_key AS UINTEGER) AS target_key, e.edge_type, e.weight,
+                                      epoch_us(e.reinforced_at) AS reinforced_at, e.reinforcement_count
+                               FROM edges e SEMI JOIN _rem_edge_keys k ON e.source_key = k.source_key
+                                    AND e.target_key = k.target_key AND e.edge_type = k.edge_type""")
+        row = one(con, "SELECT epoch_us(now())")
+        now_us = int(row[0]) if row else 0
+        hl, other = half_lives()
+        ins_b, upd_b = _rem.merge_edges(one_batch(kb), one_batch(stored), hl, other, now_us)
+        ins, upd = pa.table(ins_b), pa.table(upd_b)
+        if ins.num_rows:
+            new = batch.take(ins.column("row"))
+            nk = kb.take(ins.column("row"))
+            con.register("_rem_edge_ins", pa.table({
+                "source_id": new.column("source_id"), "target_id": new.column("target_id"),
+                "edge_type": new.column("edge_type"), "weight": ins.column("weight"),
+                "metadata": new.column("metadata"), "generated_by": new.column("generated_by"),
+                "source_key": nk.column("source_key"), "target_key": nk.column("target_key")}))
+            run(con, """INSERT INTO edges (source_id, target_id, edge_type, weight, created_at, reinforced_at,
+                                           reinforcement_count, metadata, generated_by, dream_run_id, source_key, target_key)
+                        SELECT source_id, target_id, edge_type, weight, now(), now(), 1, CAST(metadata AS JSON),
+                               generated_by, $run, source_key, target_key FROM _rem_edge_ins""", {"run": run_id})
+            run(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action)
+                        SELECT $run, source_id, target_id, edge_type, 'added' FROM _rem_edge_ins""", {"run": run_id})
+            con.unregister("_rem_edge_ins")
+        if upd.num_rows:
+            old = batch.take(upd.column("row"))
+            con.register("_rem_edge_upd", pa.table({
+                "rid": upd.column("rid"), "weight": upd.column("weight"), "count": upd.column("reinforcement_count"),
+                "source_id": old.column("source_id"), "target_id": old.column("target_id"),
+                "edge_type": old.column("edge_type"), "prev_weight": upd.column("prev_weight"),
+                "prev_at": upd.column("prev_reinforced_at"), "prev_count": upd.column("prev_count")}))
+            run(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action, prev_weight,
+                                                    prev_reinforced_at, prev_count)
+                        SELECT $run, source_id, target_id, edge_type, 'reinforced', prev_weight,
+                               to_timestamp(0) + to_microseconds(prev_at), prev_count FROM _rem_edge_upd""", {"run": run_id})
+            run(con, """UPDATE edges SET weight = u.weight, reinforced_at = now(), reinforcement_count = u.count
+                        FROM _rem_edge_upd u WHERE edges.rowid = u.rid""")
+            con.unregister("_rem_edge_upd")
+        con.unregister("_rem_edge_keys")
+        return ins.num_rows, upd.num_rows
     finally:
         con.unregister("_rem_edge_batch")
 

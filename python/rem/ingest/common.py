@@ -17,7 +17,7 @@ import pyarrow as pa
 from .. import schema
 from ..exceptions import IngestError
 from ..ids import normalize_key, stable_id
-from ..store import Store, UpsertCounts, one, run, transaction, upsert
+from ..store import Store, UpsertCounts, key_edges, one, run, transaction, upsert
 
 MAX_TEXT = 8 * 1024 * 1024  # characters kept of one text field (longer is refused)
 
@@ -272,6 +272,7 @@ def _insert_missing_edges(con: Any, edges: list[dict[str, Any]]) -> int:
                                  AND e.target_id = n.target_id AND e.edge_type = n.edge_type)"""
         )
         after = (one(con, "SELECT count(*) FROM edges") or (0,))[0]
+        key_edges(con)
         return int(after - before)
     finally:
         con.unregister("_rem_new_edges")

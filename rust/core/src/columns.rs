@@ -118,6 +118,51 @@ pub fn i64_values(batch: &RecordBatch, table: &str, name: &str) -> Result<Vec<i6
     out.ok_or_else(|| type_error(table, name, col.data_type(), "an integer or timestamp[us]"))
 }
 
+/// A node-key column (`source_key`, `target_key`) as u32 values: borrowed
+/// when it already is a null-free UInt32 column (zero-copy), converted from
+/// other integer widths with a range check. Nulls and keys outside
+/// `0..u32::MAX` are errors naming the row.
+pub fn u32_keys<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<std::borrow::Cow<'a, [u32]>> {
+    use std::borrow::Cow;
+    let col = column(batch, table, name)?;
+    if col.null_count() > 0 {
+        let row = (0..col.len()).find(|&i| col.is_null(i)).unwrap_or(0);
+        return Err(CoreError::NullValue { table: table.to_string(), column: name.to_string(), row });
+    }
+    let bad = |row: usize| CoreError::InvalidOption(format!(
+        "input '{table}' column '{name}' holds a key outside 0..4294967295 at row {row}"
+    ));
+    let any = col.as_any();
+    fn conv<T: Copy>(v: &[T], f: impl Fn(T) -> Option<u32>, bad: impl Fn(usize) -> CoreError) -> Result<Vec<u32>> {
+        v.iter().enumerate().map(|(i, &x)| f(x).ok_or_else(|| bad(i))).collect()
+    }
+    let ok = |x: u32| (x != u32::MAX).then_some(x);
+    match col.data_type() {
+        DataType::UInt32 => match any.downcast_ref::<UInt32Array>() {
+            Some(a) => {
+                if let Some(i) = a.values().iter().position(|&x| x == u32::MAX) {
+                    return Err(bad(i));
+                }
+                Ok(Cow::Borrowed(&a.values()[..]))
+            }
+            None => Err(type_error(table, name, col.data_type(), "an integer")),
+        },
+        DataType::Int64 => match any.downcast_ref::<Int64Array>() {
+            Some(a) => conv(a.values(), |x| u32::try_from(x).ok().and_then(ok), bad).map(Cow::Owned),
+            None => Err(type_error(table, name, col.data_type(), "an integer")),
+        },
+        DataType::Int32 => match any.downcast_ref::<Int32Array>() {
+            Some(a) => conv(a.values(), |x| u32::try_from(x).ok().and_then(ok), bad).map(Cow::Owned),
+            None => Err(type_error(table, name, col.data_type(), "an integer")),
+        },
+        DataType::UInt64 => match any.downcast_ref::<UInt64Array>() {
+            Some(a) => conv(a.values(), |x| u32::try_from(x).ok().and_then(ok), bad).map(Cow::Owned),
+            None => Err(type_error(table, name, col.data_type(), "an integer")),
+        },
+        other => Err(type_error(table, name, other, "an integer (node key)")),
+    }
+}
+
 /// Validate a batch imported without arrow's full validation: structural
 /// checks (buffer sizes, offsets in bounds) plus a fast UTF-8 check of every
 /// string column — the whole value buffer at once, then every offset on a

@@ -21,10 +21,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array};
+use arrow::array::{ArrayRef, Float64Array, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
@@ -62,54 +61,51 @@ impl HalfLives {
 }
 
 /// A graph in compressed sparse row form, out- and in-adjacency.
+///
+/// Nodes are identified by the dense integer keys the store keeps for every
+/// node id (`nodes.key`, carried on edges as `source_key`/`target_key`): the
+/// engine never sees, hashes or stores id strings. Keys that appear in the
+/// input are renumbered 0..n in order of first appearance (a filtered load
+/// holds only part of the nodes); `keys[i]` is the store key of node `i`.
 pub struct Graph {
-    pub ids: Vec<String>,
+    pub keys: Vec<u32>,
     pub types: Vec<String>,
     // edges (one per input row)
     pub src: Vec<u32>,
     pub dst: Vec<u32>,
     pub etype: Vec<u16>,
     pub weight: Vec<f64>,
-    pub hot: Vec<f64>,
+    /// per node: Σ incident edges' weight decayed with the short (hot) half-life
+    pub node_hot: Vec<f64>,
     // CSR: out_off[v]..out_off[v+1] index into out_edge (edge ids)
     pub out_off: Vec<u32>,
     pub out_edge: Vec<u32>,
     pub in_off: Vec<u32>,
     pub in_edge: Vec<u32>,
     // symmetrized adjacency: every edge listed at both ends, with its weight
+    // (f32: halves the bytes PageRank streams per iteration)
     pub sym_off: Vec<u64>,
     pub sym_nbr: Vec<u32>,
-    pub sym_w: Vec<f64>,
-    /// id → node index, built on first use (repeated queries in a long-lived process)
-    pub lookup: std::sync::OnceLock<FxHashMap<String, u32>>,
+    pub sym_w: Vec<f32>,
+    /// store key → node index (u32::MAX when absent)
+    pub index: Vec<u32>,
 }
 
 fn i64_col(batch: &RecordBatch, name: &str) -> Result<Vec<i64>> {
     crate::columns::i64_values(batch, "edges", name)
 }
 
-fn f64_col(batch: &RecordBatch, name: &str) -> Result<Vec<f64>> {
+fn f64_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array> {
     let col = batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
         table: "edges".into(),
         column: name.into(),
     })?;
-    match col.data_type() {
-        DataType::Float64 => {
-            let a = col.as_any().downcast_ref::<Float64Array>().ok_or_else(|| CoreError::ColumnType {
-                table: "edges".into(),
-                column: name.into(),
-                found: "?".into(),
-                expected: "float64".into(),
-            })?;
-            Ok((0..a.len()).map(|i| if a.is_null(i) { 0.0 } else { a.value(i) }).collect())
-        }
-        other => Err(CoreError::ColumnType {
-            table: "edges".into(),
-            column: name.into(),
-            found: other.to_string(),
-            expected: "float64".into(),
-        }),
-    }
+    col.as_any().downcast_ref::<Float64Array>().ok_or_else(|| CoreError::ColumnType {
+        table: "edges".into(),
+        column: name.into(),
+        found: col.data_type().to_string(),
+        expected: "float64".into(),
+    })
 }
 
 use arrow::array::Array;
@@ -132,7 +128,7 @@ fn csr(n: usize, keys: &[u32]) -> (Vec<u32>, Vec<u32>) {
     (off, out)
 }
 
-fn symmetric(n: usize, src: &[u32], dst: &[u32], w: &[f64]) -> (Vec<u64>, Vec<u32>, Vec<f64>) {
+fn symmetric(n: usize, src: &[u32], dst: &[u32], w: &[f64]) -> (Vec<u64>, Vec<u32>, Vec<f32>) {
     let mut off = vec![0u64; n + 1];
     for e in 0..src.len() {
         off[src[e] as usize + 1] += 1;
@@ -144,16 +140,17 @@ fn symmetric(n: usize, src: &[u32], dst: &[u32], w: &[f64]) -> (Vec<u64>, Vec<u3
     let mut pos = off.clone();
     let total = off[n] as usize;
     let mut nbr = vec![0u32; total];
-    let mut ww = vec![0.0f64; total];
+    let mut ww = vec![0.0f32; total];
     for e in 0..src.len() {
         let (a, b) = (src[e] as usize, dst[e] as usize);
+        let we = w[e] as f32;
         let pa = pos[a] as usize;
         nbr[pa] = dst[e];
-        ww[pa] = w[e];
+        ww[pa] = we;
         pos[a] += 1;
         let pb = pos[b] as usize;
         nbr[pb] = src[e];
-        ww[pb] = w[e];
+        ww[pb] = we;
         pos[b] += 1;
     }
     (off, nbr, ww)
@@ -174,13 +171,30 @@ fn threads_for(work: usize) -> usize {
     }
 }
 
+/// `-1 / half_life` in µs⁻¹ (0 = no decay), so decay is one `exp2`.
+fn rate(half_life_hours: Option<f64>) -> f64 {
+    match half_life_hours {
+        Some(h) if h > 0.0 && h.is_finite() => -1.0 / (h * US_PER_HOUR),
+        _ => 0.0,
+    }
+}
+
+#[inline]
+fn decay_rate(weight: f64, reinforced_at_us: i64, now_us: i64, rate: f64) -> f64 {
+    if rate == 0.0 {
+        return weight;
+    }
+    let age = (now_us.saturating_sub(reinforced_at_us)).max(0) as f64;
+    weight * (age * rate).exp2()
+}
+
 impl Graph {
-    /// Build from an edges batch: `source_id`, `target_id`, `edge_type` (strings),
-    /// `weight` (float64), `reinforced_at` (i64 µs or timestamp[us]). Node ids
-    /// are numbered in order of first appearance.
+    /// Build from an edges batch: `source_key`, `target_key` (integer node
+    /// keys), `edge_type` (string), `weight` (float64), `reinforced_at` (i64 µs
+    /// or timestamp[us]).
     pub fn from_arrow(batch: &RecordBatch, half_lives: &HalfLives, now_us: i64, hot_half_life_hours: f64) -> Result<Graph> {
-        let s: StrCol = str_col(batch, "edges", "source_id")?;
-        let t: StrCol = str_col(batch, "edges", "target_id")?;
+        let sk = crate::columns::u32_keys(batch, "edges", "source_key")?;
+        let tk = crate::columns::u32_keys(batch, "edges", "target_key")?;
         let ty: StrCol = str_col(batch, "edges", "edge_type")?;
         let w = f64_col(batch, "weight")?;
         let at = i64_col(batch, "reinforced_at")?;
@@ -188,70 +202,89 @@ impl Graph {
         if n_e >= u32::MAX as usize {
             return Err(CoreError::InvalidOption("too many edges for one graph (max 4 billion)".into()));
         }
-        let mut index: FxHashMap<&str, u32> = FxHashMap::default();
-        index.reserve(n_e / 4 + 16);
-        let mut ids: Vec<String> = Vec::new();
-        let mut tindex: FxHashMap<&str, u16> = FxHashMap::default();
-        let mut types: Vec<String> = Vec::new();
-        let mut type_hl: Vec<Option<f64>> = Vec::new();
-        let (mut src, mut dst, mut etype) = (Vec::with_capacity(n_e), Vec::with_capacity(n_e), Vec::with_capacity(n_e));
-        let mut weight = Vec::with_capacity(n_e);
-        let mut hot = Vec::with_capacity(n_e);
-        let mut last_a: (&str, u32) = ("", 0);
-        let mut last_b: (&str, u32) = ("", 0);
+        // store keys → dense node indices, in order of first appearance
+        let max_key = sk.iter().chain(tk.iter()).copied().max().map_or(0, |m| m as usize + 1);
+        let mut index = vec![u32::MAX; max_key];
+        let mut keys: Vec<u32> = Vec::new();
+        let mut src = Vec::with_capacity(n_e);
+        let mut dst = Vec::with_capacity(n_e);
         for e in 0..n_e {
-            let (a, b, ty_s) = (s.get_or_empty(e), t.get_or_empty(e), ty.get_or_empty(e));
-            // edges usually arrive sorted by source: reuse the last lookup
-            let ia = if e > 0 && a == last_a.0 {
-                last_a.1
-            } else {
-                let i = *index.entry(a).or_insert_with(|| {
-                    ids.push(a.to_string());
-                    (ids.len() - 1) as u32
-                });
-                last_a = (a, i);
-                i
-            };
-            let ib = if e > 0 && b == last_b.0 {
-                last_b.1
-            } else {
-                let i = *index.entry(b).or_insert_with(|| {
-                    ids.push(b.to_string());
-                    (ids.len() - 1) as u32
-                });
-                last_b = (b, i);
-                i
-            };
-            let it = match tindex.get(ty_s) {
-                Some(&i) => i,
+            for (k, out) in [(sk[e], &mut src), (tk[e], &mut dst)] {
+                let slot = &mut index[k as usize];
+                if *slot == u32::MAX {
+                    *slot = keys.len() as u32;
+                    keys.push(k);
+                }
+                out.push(*slot);
+            }
+        }
+        // edge types: a handful of distinct strings, matched against the last few seen
+        let mut types: Vec<String> = Vec::new();
+        let mut etype: Vec<u16> = Vec::with_capacity(n_e);
+        let mut last: u16 = 0;
+        for e in 0..n_e {
+            let t = ty.get_or_empty(e);
+            if !types.is_empty() && types[last as usize] == t {
+                etype.push(last);
+                continue;
+            }
+            let i = match types.iter().position(|x| x == t) {
+                Some(i) => i,
                 None => {
                     if types.len() >= u16::MAX as usize {
                         return Err(CoreError::InvalidOption("too many edge types (max 65535)".into()));
                     }
-                    let i = types.len() as u16;
-                    tindex.insert(ty_s, i);
-                    types.push(ty_s.to_string());
-                    type_hl.push(half_lives.get(ty_s));
-                    i
+                    types.push(t.to_string());
+                    types.len() - 1
                 }
             };
-            src.push(ia);
-            dst.push(ib);
-            etype.push(it);
-            let base = if w[e].is_finite() && w[e] > 0.0 { w[e] } else { 0.0 };
-            weight.push(decay(base, at[e], now_us, type_hl[it as usize]));
-            hot.push(decay(base, at[e], now_us, Some(hot_half_life_hours)));
+            last = i as u16;
+            etype.push(last);
         }
-        let n = ids.len();
+        let rates: Vec<f64> = types.iter().map(|t| rate(half_lives.get(t))).collect();
+        let hot_rate = rate(Some(hot_half_life_hours));
+        // decay, in parallel over contiguous edge ranges
+        let mut weight = vec![0.0f64; n_e];
+        let mut hot_e = vec![0.0f32; n_e];
+        let (wv, nulls) = (w.values(), w.nulls());
+        let work = |r: std::ops::Range<usize>, wo: &mut [f64], ho: &mut [f32]| {
+            for (k, e) in r.enumerate() {
+                let raw = if nulls.is_some_and(|nb| nb.is_null(e)) { 0.0 } else { wv[e] };
+                let base = if raw.is_finite() && raw > 0.0 { raw } else { 0.0 };
+                wo[k] = decay_rate(base, at[e], now_us, rates[etype[e] as usize]);
+                ho[k] = decay_rate(base, at[e], now_us, hot_rate) as f32;
+            }
+        };
+        let parts = ranges(n_e, threads_for(n_e));
+        if parts.len() > 1 {
+            std::thread::scope(|sc| {
+                let (mut wr, mut hr): (&mut [f64], &mut [f32]) = (&mut weight, &mut hot_e);
+                for r in parts.iter().cloned() {
+                    let (wm, wt) = wr.split_at_mut(r.len());
+                    let (hm, ht) = hr.split_at_mut(r.len());
+                    wr = wt;
+                    hr = ht;
+                    sc.spawn(move || work(r, wm, hm));
+                }
+            });
+        } else {
+            work(0..n_e, &mut weight, &mut hot_e);
+        }
+        let n = keys.len();
+        let mut node_hot = vec![0.0f64; n];
+        for e in 0..n_e {
+            node_hot[src[e] as usize] += hot_e[e] as f64;
+            node_hot[dst[e] as usize] += hot_e[e] as f64;
+        }
+        drop(hot_e);
         let (out_off, out_edge) = csr(n, &src);
         let (in_off, in_edge) = csr(n, &dst);
         let (sym_off, sym_nbr, sym_w) = symmetric(n, &src, &dst, &weight);
-        let lookup = std::sync::OnceLock::new();
-        Ok(Graph { ids, types, src, dst, etype, weight, hot, out_off, out_edge, in_off, in_edge, sym_off, sym_nbr, sym_w, lookup })
+        Ok(Graph { keys, types, src, dst, etype, weight, node_hot, out_off, out_edge, in_off, in_edge, sym_off, sym_nbr, sym_w, index })
     }
 
     pub fn n(&self) -> usize {
-        self.ids.len()
+        self.keys.len()
     }
 
     /// Weighted PageRank on the symmetrized graph. Returns (scores, iterations).
@@ -261,7 +294,7 @@ impl Graph {
             return (Vec::new(), 0);
         }
         let strength: Vec<f64> = (0..n)
-            .map(|v| self.sym_w[self.sym_off[v] as usize..self.sym_off[v + 1] as usize].iter().sum())
+            .map(|v| self.sym_w[self.sym_off[v] as usize..self.sym_off[v + 1] as usize].iter().map(|&x| x as f64).sum())
             .collect();
         let inv_n = 1.0 / n as f64;
         let mut pr = vec![inv_n; n];
@@ -287,7 +320,7 @@ impl Graph {
                     let (s, e) = (off[v] as usize, off[v + 1] as usize);
                     let mut acc = 0.0;
                     for i in s..e {
-                        acc += sh[nbr[i] as usize] * w[i];
+                        acc += sh[nbr[i] as usize] * w[i] as f64;
                     }
                     out[k] = base + damping * acc;
                 }
@@ -409,14 +442,11 @@ impl Graph {
     pub fn degree_and_hot(&self) -> (Vec<f64>, Vec<f64>) {
         let n = self.n();
         let mut deg = vec![0.0; n];
-        let mut hot = vec![0.0; n];
         for e in 0..self.src.len() {
-            for v in [self.src[e] as usize, self.dst[e] as usize] {
-                deg[v] += self.weight[e];
-                hot[v] += self.hot[e];
-            }
+            deg[self.src[e] as usize] += self.weight[e];
+            deg[self.dst[e] as usize] += self.weight[e];
         }
-        (deg, hot)
+        (deg, self.node_hot.clone())
     }
 
     /// Number of weakly connected components (isolated nodes do not exist:
@@ -442,12 +472,9 @@ impl Graph {
         count
     }
 
-    /// Node index of an id.
-    pub fn index_of(&self, id: &str) -> Option<u32> {
-        self.lookup
-            .get_or_init(|| self.ids.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect())
-            .get(id)
-            .copied()
+    /// Node index of a store key (None when the key has no edge in this graph).
+    pub fn index_of(&self, key: u32) -> Option<u32> {
+        self.index.get(key as usize).copied().filter(|&i| i != u32::MAX)
     }
 }
 
@@ -516,7 +543,40 @@ pub fn traverse(g: &Graph, starts: &[u32], max_depth: u32, types: &[String], dir
     out
 }
 
-/// Scores per node as an Arrow batch: `id`, `pagerank`, `clustering`,
+/// A traversal result as an Arrow batch: `key`, `depth`, `parent_key` (null
+/// for a start), `edge_type` and `weight` (effective weight of the edge
+/// followed; null for a start), in BFS order.
+pub fn reached_batch(g: &Graph, r: &Reached) -> Result<RecordBatch> {
+    use arrow::array::StringArray;
+    let m = r.node.len();
+    let key: Vec<u32> = r.node.iter().map(|&v| g.keys[v as usize]).collect();
+    let parent: Vec<Option<u32>> = r.parent.iter().map(|&p| (p != u32::MAX).then(|| g.keys[p as usize])).collect();
+    let via_t: Vec<Option<&str>> = r
+        .via
+        .iter()
+        .map(|&e| (e != u32::MAX).then(|| g.types[g.etype[e as usize] as usize].as_str()))
+        .collect();
+    let via_w: Vec<Option<f64>> = r.via.iter().map(|&e| (e != u32::MAX).then(|| g.weight[e as usize])).collect();
+    debug_assert_eq!(m, via_w.len());
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("key", DataType::UInt32, false),
+            Field::new("depth", DataType::UInt32, false),
+            Field::new("parent_key", DataType::UInt32, true),
+            Field::new("edge_type", DataType::Utf8, true),
+            Field::new("weight", DataType::Float64, true),
+        ])),
+        vec![
+            Arc::new(UInt32Array::from(key)) as ArrayRef,
+            Arc::new(UInt32Array::from(r.depth.clone())),
+            Arc::new(UInt32Array::from(parent)),
+            Arc::new(StringArray::from(via_t)),
+            Arc::new(Float64Array::from(via_w)),
+        ],
+    )?)
+}
+
+/// Scores per node as an Arrow batch: `key` (the store's node key), `pagerank`, `clustering`,
 /// `weighted_degree`, `entanglement`, `hot`, `degree`.
 pub fn scores(g: &Graph, damping: f64, tol: Option<f64>, max_iter: usize) -> Result<(RecordBatch, usize)> {
     let n = g.n();
@@ -532,7 +592,7 @@ pub fn scores(g: &Graph, damping: f64, tol: Option<f64>, max_iter: usize) -> Res
     let ent: Vec<f64> = (0..n).map(|v| pr[v] * n as f64 * (1.0 + cc[v])).collect();
     let batch = RecordBatch::try_new(
         Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Utf8, false),
+            Field::new("key", DataType::UInt32, false),
             Field::new("pagerank", DataType::Float64, false),
             Field::new("clustering", DataType::Float64, false),
             Field::new("weighted_degree", DataType::Float64, false),
@@ -541,7 +601,7 @@ pub fn scores(g: &Graph, damping: f64, tol: Option<f64>, max_iter: usize) -> Res
             Field::new("degree", DataType::UInt32, false),
         ])),
         vec![
-            Arc::new(StringArray::from_iter_values(g.ids.iter())) as ArrayRef,
+            Arc::new(UInt32Array::from(g.keys.clone())) as ArrayRef,
             Arc::new(Float64Array::from(pr)),
             Arc::new(Float64Array::from(cc)),
             Arc::new(Float64Array::from(deg)),

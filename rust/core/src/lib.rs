@@ -8,11 +8,14 @@
 //! - [`tokens`]: the offline token estimate used for every budget.
 //! - [`segment`]: deterministic segmentation of activity into segments.
 //! - [`pack`]: refs, truncation and chunking under a token budget.
+//! - [`graph`], [`merge`], [`dot`]: the living graph (CSR over node keys,
+//!   decay, scores, traversal), the edge reinforce/merge plan, DOT output.
 
 pub mod columns;
 pub mod dot;
 pub mod error;
 pub mod graph;
+pub mod merge;
 pub mod pack;
 pub mod segment;
 pub mod timefmt;

@@ -1,17 +1,19 @@
-//! Fuzzing the graph and DOT kernels with proptest: arbitrary ids (empty,
-//! NUL, non-ASCII, quotes), nulls, NaN/infinite/negative weights, extreme
-//! timestamps, random traversal options. No input may panic; outputs keep
-//! their invariants; wrong column types are errors, not crashes.
+//! Fuzzing the graph, merge and DOT kernels with proptest: arbitrary ids
+//! (empty, NUL, non-ASCII, quotes), null, negative and huge node keys,
+//! NaN/infinite/negative weights, extreme timestamps, random traversal
+//! options. No input may panic; outputs keep their invariants; the merge plan
+//! equals a naive model's; wrong column types are errors, not crashes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use proptest::prelude::*;
 use rem_core::dot::to_dot;
-use rem_core::graph::{scores, traverse, Direction, Graph, HalfLives};
+use rem_core::graph::{decay, scores, traverse, Direction, Graph, HalfLives};
+use rem_core::merge::merge;
 
 fn id_strategy() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
@@ -44,11 +46,23 @@ fn time_strategy() -> impl Strategy<Value = Option<i64>> {
     ]
 }
 
-type EdgeRow = (Option<String>, Option<String>, Option<String>, Option<f64>, Option<i64>);
+fn key_strategy() -> impl Strategy<Value = Option<i64>> {
+    prop_oneof![
+        // rare bad keys, so most batches build and the kernels run
+        400 => (0i64..20).prop_map(Some),
+        4 => (0i64..5_000_000).prop_map(Some),
+        1 => Just(None),
+        1 => Just(Some(-1)),
+        1 => Just(Some(u32::MAX as i64)),
+        1 => Just(Some(1 << 40)),
+    ]
+}
+
+type EdgeRow = (Option<String>, Option<String>, Option<String>, Option<f64>, Option<i64>, Option<i64>, Option<i64>);
 
 fn edge_rows() -> impl Strategy<Value = Vec<EdgeRow>> {
     prop::collection::vec(
-        (id_strategy(), id_strategy(), prop::sample::select(vec![Some("related_to".to_string()), Some("contains".into()), Some("about".into()), None]).boxed(), weight_strategy(), time_strategy()),
+        (id_strategy(), id_strategy(), prop::sample::select(vec![Some("related_to".to_string()), Some("contains".into()), Some("about".into()), None]).boxed(), weight_strategy(), time_strategy(), key_strategy(), key_strategy()),
         0..60,
     )
 }
@@ -60,6 +74,8 @@ fn edges_batch(rows: &[EdgeRow]) -> RecordBatch {
         Arc::new(StringArray::from(rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>())),
         Arc::new(Float64Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
         Arc::new(Int64Array::from(rows.iter().map(|r| r.4).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.5).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.6).collect::<Vec<_>>())),
     ];
     let schema = Schema::new(vec![
         Field::new("source_id", DataType::Utf8, true),
@@ -67,6 +83,8 @@ fn edges_batch(rows: &[EdgeRow]) -> RecordBatch {
         Field::new("edge_type", DataType::Utf8, true),
         Field::new("weight", DataType::Float64, true),
         Field::new("reinforced_at", DataType::Int64, true),
+        Field::new("source_key", DataType::Int64, true),
+        Field::new("target_key", DataType::Int64, true),
     ]);
     RecordBatch::try_new(Arc::new(schema), cols).expect("a well-formed batch")
 }
@@ -115,13 +133,101 @@ proptest! {
         }
         let (b, _) = scores(&g, 0.85, None, 100).expect("scores of a built graph");
         prop_assert_eq!(b.num_rows(), n);
+        // every node key came from the input, each node once
+        let keys: std::collections::HashSet<u32> = g.keys.iter().copied().collect();
+        prop_assert_eq!(keys.len(), n);
+        for &k in &g.keys {
+            prop_assert_eq!(g.index_of(k).map(|i| g.keys[i as usize]), Some(k));
+        }
+    }
+
+    #[test]
+    fn merge_plan_equals_a_naive_model(batch in prop::collection::vec((0u32..6, 0u32..6, 0usize..3, prop_oneof![8 => 0.0f64..3.0, 1 => Just(f64::NAN), 1 => Just(-1.0)], any::<bool>()), 0..40),
+                                       stored in prop::collection::vec((0u32..6, 0u32..6, 0usize..3, prop_oneof![0.0f64..5.0, Just(f64::NAN)], time_strategy().prop_map(|t| t.unwrap_or(0)), 0i64..1000), 0..40)) {
+        let types = ["related_to", "contains", "zz"];
+        let b = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("source_key", DataType::UInt32, false),
+                Field::new("target_key", DataType::UInt32, false),
+                Field::new("edge_type", DataType::Utf8, false),
+                Field::new("weight", DataType::Float64, false),
+                Field::new("reinforce", DataType::Boolean, false),
+            ])),
+            vec![
+                Arc::new(UInt32Array::from(batch.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef,
+                Arc::new(UInt32Array::from(batch.iter().map(|r| r.1).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(batch.iter().map(|r| types[r.2]).collect::<Vec<_>>())),
+                Arc::new(Float64Array::from(batch.iter().map(|r| r.3).collect::<Vec<_>>())),
+                Arc::new(BooleanArray::from(batch.iter().map(|r| r.4).collect::<Vec<_>>())),
+            ],
+        ).expect("batch");
+        let st = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("rid", DataType::Int64, false),
+                Field::new("source_key", DataType::UInt32, false),
+                Field::new("target_key", DataType::UInt32, false),
+                Field::new("edge_type", DataType::Utf8, false),
+                Field::new("weight", DataType::Float64, false),
+                Field::new("reinforced_at", DataType::Int64, false),
+                Field::new("reinforcement_count", DataType::Int64, false),
+            ])),
+            vec![
+                Arc::new(Int64Array::from((0..stored.len() as i64).map(|i| i * 10).collect::<Vec<_>>())) as ArrayRef,
+                Arc::new(UInt32Array::from(stored.iter().map(|r| r.0).collect::<Vec<_>>())),
+                Arc::new(UInt32Array::from(stored.iter().map(|r| r.1).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(stored.iter().map(|r| types[r.2]).collect::<Vec<_>>())),
+                Arc::new(Float64Array::from(stored.iter().map(|r| r.3).collect::<Vec<_>>())),
+                Arc::new(Int64Array::from(stored.iter().map(|r| r.4).collect::<Vec<_>>())),
+                Arc::new(Int64Array::from(stored.iter().map(|r| r.5).collect::<Vec<_>>())),
+            ],
+        ).expect("stored");
+        let hl = half_lives();
+        let got = merge(&b, &st, &hl, NOW);
+        if batch.iter().any(|r| !(r.3.is_finite() && r.3 >= 0.0)) {
+            prop_assert!(got.is_err(), "a bad increment must be refused");
+            return Ok(());
+        }
+        let (ins, upd) = got.expect("a valid batch merges");
+        // the naive model: groups in first-appearance order
+        let mut order: Vec<(u32, u32, usize)> = Vec::new();
+        for r in &batch {
+            if !order.contains(&(r.0, r.1, r.2)) {
+                order.push((r.0, r.1, r.2));
+            }
+        }
+        let (mut e_ins, mut e_upd) = (Vec::new(), Vec::new());
+        for k in &order {
+            let rows: Vec<usize> = (0..batch.len()).filter(|&i| (batch[i].0, batch[i].1, batch[i].2) == *k).collect();
+            let inc = rows.iter().map(|&i| batch[i].3).fold(0.0f64, f64::max);
+            let reinforce = rows.iter().any(|&i| batch[i].4);
+            match stored.iter().position(|s| (s.0, s.1, s.2) == *k) {
+                None => e_ins.push((rows[0] as u32, inc)),
+                Some(j) if reinforce => {
+                    let prev = stored[j].3;
+                    let base = if prev.is_finite() && prev > 0.0 { prev } else { 0.0 };
+                    let w = decay(base, stored[j].4, NOW, hl.get(types[k.2])) + inc;
+                    e_upd.push((j as i64 * 10, rows[0] as u32, w, stored[j].5 + 1));
+                }
+                Some(_) => {}
+            }
+        }
+        let col_u32 = |b: &RecordBatch, i: usize| b.column(i).as_any().downcast_ref::<UInt32Array>().expect("u32").values().to_vec();
+        let col_f64 = |b: &RecordBatch, i: usize| b.column(i).as_any().downcast_ref::<Float64Array>().expect("f64").values().to_vec();
+        let col_i64 = |b: &RecordBatch, i: usize| b.column(i).as_any().downcast_ref::<Int64Array>().expect("i64").values().to_vec();
+        prop_assert_eq!(col_u32(&ins, 0), e_ins.iter().map(|x| x.0).collect::<Vec<_>>());
+        prop_assert_eq!(col_f64(&ins, 1), e_ins.iter().map(|x| x.1).collect::<Vec<_>>());
+        prop_assert_eq!(col_i64(&upd, 0), e_upd.iter().map(|x| x.0).collect::<Vec<_>>());
+        prop_assert_eq!(col_u32(&upd, 1), e_upd.iter().map(|x| x.1).collect::<Vec<_>>());
+        prop_assert_eq!(col_f64(&upd, 2), e_upd.iter().map(|x| x.2).collect::<Vec<_>>());
+        prop_assert_eq!(col_i64(&upd, 3), e_upd.iter().map(|x| x.3).collect::<Vec<_>>());
+        prop_assert_eq!(upd.column(0).len() + ins.column(0).len() <= order.len(), true);
     }
 
     #[test]
     fn dot_writer_never_panics_and_escapes_every_label(rows in edge_rows(), labels in prop::collection::vec(id_strategy(), 0..30),
                                                         scores_v in prop::collection::vec(weight_strategy(), 0..30), top in prop::option::of(0usize..20)) {
         let n = labels.len().min(scores_v.len());
-        let ids: Vec<Option<String>> = (0..n).map(|i| Some(format!("{}", ["a", "b", "c", "d", "e"][i % 5]))).collect();
+        let ids: Vec<Option<String>> = (0..n).map(|i| Some(["a", "b", "c", "d", "e"][i % 5].to_string())).collect();
         let nodes = RecordBatch::try_new(
             Arc::new(Schema::new(vec![
                 Field::new("id", DataType::Utf8, true),
@@ -168,6 +274,7 @@ fn wrong_column_types_are_errors_not_panics() {
     )
     .expect("batch");
     assert!(Graph::from_arrow(&batch, &half_lives(), NOW, 24.0).is_err());
+    assert!(merge(&batch, &batch, &half_lives(), NOW).is_err());
     let empty = RecordBatch::new_empty(Arc::new(Schema::new(vec![Field::new("x", DataType::Utf8, true)])));
     assert!(Graph::from_arrow(&empty, &half_lives(), NOW, 24.0).is_err());
     assert!(to_dot(&empty, &empty, None, "g").is_err());

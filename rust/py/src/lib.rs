@@ -42,9 +42,6 @@ impl From<BindError> for PyErr {
 
 type Batch = PyArrowType<RecordBatch>;
 
-/// One traversal result: node id, depth, parent id, edge type and weight used.
-type ReachedRow = (String, u32, Option<String>, Option<String>, Option<f64>);
-
 /// Import a pyarrow RecordBatch zero-copy, then validate it with the core's
 /// fast check (structure + one UTF-8 pass per string column) instead of
 /// arrow's per-value `validate_full`.
@@ -115,8 +112,9 @@ fn half_lives(map: std::collections::HashMap<String, Option<f64>>, default: Opti
 /// The living graph, built once from an edges batch and kept in memory
 /// (CSR, both directions) for repeated scoring and traversal.
 ///
-/// :param edges: RecordBatch with ``source_id``, ``target_id``, ``edge_type``,
-///     ``weight`` (float64) and ``reinforced_at`` (int64 µs or timestamp[us]).
+/// :param edges: RecordBatch with ``source_key``, ``target_key`` (integer node
+///     keys, ``nodes.key``), ``edge_type``, ``weight`` (float64) and
+///     ``reinforced_at`` (int64 µs or timestamp[us]).
 /// :param half_lives: hours per edge type; ``None`` = never decays.
 /// :param default_half_life: hours for types not listed (``None`` = no decay).
 /// :param now_us: the instant decay is computed at (epoch µs).
@@ -159,7 +157,7 @@ impl PyGraph {
         self.g.src.len()
     }
 
-    /// Per-node scores: ``id``, ``pagerank``, ``clustering``, ``weighted_degree``,
+    /// Per-node scores: ``key``, ``pagerank``, ``clustering``, ``weighted_degree``,
     /// ``entanglement``, ``hot``, ``degree``; and the PageRank iterations used.
     ///
     /// :param damping: PageRank damping factor.
@@ -175,22 +173,23 @@ impl PyGraph {
 
     /// Breadth-first traversal.
     ///
-    /// :param starts: node ids to start from (unknown ids are ignored).
+    /// :param starts: node keys to start from (keys without edges are ignored).
     /// :param depth: maximum number of hops.
     /// :param edge_types: follow only these types (all when empty).
     /// :param direction: ``"out"``, ``"in"`` or ``"both"``.
     /// :param min_weight: follow only edges whose effective weight is at least this.
-    /// :returns: list of ``(id, depth, parent_id | None, edge_type | None, weight | None)``.
+    /// :returns: RecordBatch ``key``, ``depth``, ``parent_key``, ``edge_type``,
+    ///     ``weight`` in BFS order (one shortest path per node via ``parent_key``).
     #[pyo3(signature = (starts, depth=2, edge_types=Vec::new(), direction="both", min_weight=0.0))]
     fn traverse(
         &self,
         py: Python<'_>,
-        starts: Vec<String>,
+        starts: Vec<u32>,
         depth: u32,
         edge_types: Vec<String>,
         direction: &str,
         min_weight: f64,
-    ) -> PyResult<Vec<ReachedRow>> {
+    ) -> PyResult<Batch> {
         use rem_core::graph::Direction;
         let dir = match direction {
             "out" => Direction::Out,
@@ -199,26 +198,14 @@ impl PyGraph {
             other => return Err(PyValueError::new_err(format!("direction must be out, in or both (got {other:?})"))),
         };
         let g = &self.g;
-        let r = py.detach(|| {
-            let st: Vec<u32> = starts.iter().filter_map(|s| g.index_of(s)).collect();
-            rem_core::graph::traverse(g, &st, depth, &edge_types, dir, min_weight)
-        });
-        Ok((0..r.node.len())
-            .map(|i| {
-                let via = r.via[i];
-                let (p, t, w) = if via == u32::MAX {
-                    (None, None, None)
-                } else {
-                    let e = via as usize;
-                    (
-                        Some(g.ids[r.parent[i] as usize].clone()),
-                        Some(g.types[g.etype[e] as usize].clone()),
-                        Some(g.weight[e]),
-                    )
-                };
-                (g.ids[r.node[i] as usize].clone(), r.depth[i], p, t, w)
+        let b = py
+            .detach(|| {
+                let st: Vec<u32> = starts.iter().filter_map(|&s| g.index_of(s)).collect();
+                let r = rem_core::graph::traverse(g, &st, depth, &edge_types, dir, min_weight);
+                rem_core::graph::reached_batch(g, &r)
             })
-            .collect())
+            .map_err(BindError::from)?;
+        Ok(PyArrowType(b))
     }
 
     /// PageRank alone: (scores as a pyarrow float64 array in node order, iterations).
@@ -239,10 +226,43 @@ impl PyGraph {
         py.detach(|| self.g.components())
     }
 
-    /// Effective (decayed) weight of every edge, in input order.
-    fn effective_weights(&self) -> Vec<f64> {
-        self.g.weight.clone()
+    /// Effective (decayed) weight of every edge, in input order, as a pyarrow float64 array.
+    fn effective_weights(&self) -> PyArrowType<arrow::array::ArrayData> {
+        PyArrowType(arrow::array::Float64Array::from(self.g.weight.clone()).to_data())
     }
+
+    /// Store keys of the nodes, in node order (the order of ``pagerank()`` and ``clustering()``).
+    fn keys(&self) -> PyArrowType<arrow::array::ArrayData> {
+        PyArrowType(arrow::array::UInt32Array::from(self.g.keys.clone()).to_data())
+    }
+}
+
+/// Plan an edge merge: deduplicate a batch of new edges and match it with the
+/// stored edges that share its keys (see ``rem_core::merge`` for the rules).
+///
+/// :param batch: RecordBatch ``source_key``, ``target_key``, ``edge_type``,
+///     ``weight`` (the increment) and optional ``reinforce`` (bool).
+/// :param stored: RecordBatch ``rid``, ``source_key``, ``target_key``,
+///     ``edge_type``, ``weight``, ``reinforced_at`` (µs), ``reinforcement_count``.
+/// :param half_lives: hours per edge type; ``None`` = never decays.
+/// :param default_half_life: hours for types not listed.
+/// :param now_us: the instant of the merge (epoch µs).
+/// :returns: ``(inserts, updates)`` RecordBatches.
+/// :raises rem.exceptions.NativeError: on a missing or mistyped column, a
+///     null key, or an increment that is not a finite number ≥ 0.
+#[pyfunction]
+fn merge_edges(
+    py: Python<'_>,
+    batch: &Bound<'_, PyAny>,
+    stored: &Bound<'_, PyAny>,
+    half_lives: std::collections::HashMap<String, Option<f64>>,
+    default_half_life: Option<f64>,
+    now_us: i64,
+) -> PyResult<(Batch, Batch)> {
+    let (b, s) = (import(batch, "batch")?, import(stored, "stored")?);
+    let hl = self::half_lives(half_lives, default_half_life);
+    let (i, u) = py.detach(|| rem_core::merge::merge(&b, &s, &hl, now_us)).map_err(BindError::from)?;
+    Ok((PyArrowType(i), PyArrowType(u)))
 }
 
 /// Write a Graphviz DOT digraph (labels escaped, kinds styled, pen width by weight).
@@ -263,6 +283,7 @@ fn to_dot(py: Python<'_>, nodes: &Bound<'_, PyAny>, edges: &Bound<'_, PyAny>, to
 fn _rem(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGraph>()?;
     m.add_function(wrap_pyfunction!(to_dot, m)?)?;
+    m.add_function(wrap_pyfunction!(merge_edges, m)?)?;
     m.add_function(wrap_pyfunction!(pack_activity, m)?)?;
     m.add_function(wrap_pyfunction!(estimate_tokens, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

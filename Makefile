@@ -65,7 +65,7 @@ bench: build ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.json
 	$(BIN)/python bench/bench_pack.py
 	$(BIN)/python bench/bench_edges_key.py
 	$(BIN)/python bench/bench_dream.py
-	$(BIN)/python bench/bench_graph.py
+	$(BIN)/python bench/bench_graph.py --skip-slow
 	$(BIN)/python bench/bench_dot.py
 	$(BIN)/python bench/bench_merge.py
 

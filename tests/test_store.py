@@ -86,3 +86,22 @@ def test_a_grown_enum_is_migrated_and_rows_kept(store):
         run(con, "insert into dream_runs (id, started_at, status) values ('r2', now(), 'reverted')")
         rows = run(con, "select id, status, metadata->>'pid' from dream_runs order by id")
     assert rows == [("r1", "ok", "1"), ("r2", "reverted", None)]
+
+
+def test_edges_of_an_older_store_get_dense_node_keys_on_open(store):
+    """Schema 4 keys every node: a store written before it (no `nodes`
+    table, no key columns) is migrated on open, keys dense and shared."""
+    store.init()
+    with store.connect() as con:
+        run(con, "drop table nodes")
+        run(con, "alter table edges drop column source_key")
+        run(con, "alter table edges drop column target_key")
+        for s, t in [("m1", "e1"), ("m1", "e2"), ("m2", "e1"), ("e2", "m2")]:
+            run(con, "insert into edges (source_id, target_id, edge_type, weight, created_at, reinforced_at, reinforcement_count) "
+                     "values ($s, $t, 'about', 1.0, now(), now(), 1)", {"s": s, "t": t})
+        run(con, "update rem_meta set value='3' where key='schema_version'")
+    with store.connect() as con:
+        nodes = dict(run(con, "select id, key from nodes"))
+        edges = run(con, "select source_id, target_id, source_key, target_key from edges")
+    assert sorted(nodes.values()) == list(range(4))  # dense 0..n-1
+    assert all(nodes[s] == sk and nodes[t] == tk for s, t, sk, tk in edges)

@@ -136,7 +136,7 @@ def load(store: Store, *, since: str | None = None, edge_types: list[str] | None
         edges = arrow(con, EDGES_SQL.format(ids=ids, where=" AND ".join(where)), params or None)
     hl, other = half_lives()
     now_us = int(now.timestamp() * 1_000_000)
-    g = _rem.Graph(one_batch(edges), hl, other, now_us, HOT_HALF_LIFE_HOURS)
+    g = _rem.Graph(edges, hl, other, now_us, HOT_HALF_LIFE_HOURS)
     return LoadedGraph(g, edges, now)
 
 

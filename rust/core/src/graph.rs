@@ -60,6 +60,15 @@ impl HalfLives {
     }
 }
 
+/// Directed adjacency: `out_off[v]..out_off[v+1]` index into `out_edge`
+/// (edge ids); the same for in-edges.
+pub struct Directed {
+    pub out_off: Vec<u32>,
+    pub out_edge: Vec<u32>,
+    pub in_off: Vec<u32>,
+    pub in_edge: Vec<u32>,
+}
+
 /// A graph in compressed sparse row form, out- and in-adjacency.
 ///
 /// Nodes are identified by the dense integer keys the store keeps for every
@@ -77,11 +86,9 @@ pub struct Graph {
     pub weight: Vec<f64>,
     /// per node: Σ incident edges' weight decayed with the short (hot) half-life
     pub node_hot: Vec<f64>,
-    // CSR: out_off[v]..out_off[v+1] index into out_edge (edge ids)
-    pub out_off: Vec<u32>,
-    pub out_edge: Vec<u32>,
-    pub in_off: Vec<u32>,
-    pub in_edge: Vec<u32>,
+    /// directed CSR (out and in), built on the first traversal: scoring does
+    /// not need it, so a PageRank-only load neither pays for nor holds it
+    directed: std::sync::OnceLock<Directed>,
     // symmetrized adjacency: every edge listed at both ends, with its weight
     // (f32: halves the bytes PageRank streams per iteration)
     pub sym_off: Vec<u64>,
@@ -156,6 +163,30 @@ fn symmetric(n: usize, src: &[u32], dst: &[u32], w: &[f64]) -> (Vec<u64>, Vec<u3
     (off, nbr, ww)
 }
 
+/// Split the nodes `0..n` into `parts` contiguous ranges holding about the
+/// same number of adjacency entries (`off` is a CSR offset array), so a hub
+/// does not leave one thread with most of the work.
+fn balanced(off: &[u64], parts: usize) -> Vec<std::ops::Range<usize>> {
+    let n = off.len().saturating_sub(1);
+    let total = off.last().copied().unwrap_or(0);
+    let parts = parts.max(1);
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0usize;
+    for p in 1..=parts {
+        let end = if p == parts {
+            n
+        } else {
+            let goal = total * p as u64 / parts as u64;
+            off.partition_point(|&x| x < goal).clamp(start, n)
+        };
+        if end > start {
+            out.push(start..end);
+        }
+        start = end;
+    }
+    out
+}
+
 /// Split `0..n` into `parts` contiguous ranges.
 fn ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
     let parts = parts.max(1);
@@ -193,65 +224,86 @@ impl Graph {
     /// keys), `edge_type` (string), `weight` (float64), `reinforced_at` (i64 µs
     /// or timestamp[us]).
     pub fn from_arrow(batch: &RecordBatch, half_lives: &HalfLives, now_us: i64, hot_half_life_hours: f64) -> Result<Graph> {
-        let sk = crate::columns::u32_keys(batch, "edges", "source_key")?;
-        let tk = crate::columns::u32_keys(batch, "edges", "target_key")?;
-        let ty: StrCol = str_col(batch, "edges", "edge_type")?;
-        let w = f64_col(batch, "weight")?;
-        let at = i64_col(batch, "reinforced_at")?;
-        let n_e = batch.num_rows();
+        Self::from_batches(std::slice::from_ref(batch), half_lives, now_us, hot_half_life_hours)
+    }
+
+    /// The same from several batches (a DuckDB result arrives in chunks of up
+    /// to a million rows; reading them in place avoids copying them into one).
+    pub fn from_batches(batches: &[RecordBatch], half_lives: &HalfLives, now_us: i64, hot_half_life_hours: f64) -> Result<Graph> {
+        let n_e: usize = batches.iter().map(|b| b.num_rows()).sum();
         if n_e >= u32::MAX as usize {
             return Err(CoreError::InvalidOption("too many edges for one graph (max 4 billion)".into()));
         }
+        let mut sks = Vec::with_capacity(batches.len());
+        let mut tks = Vec::with_capacity(batches.len());
+        for b in batches {
+            sks.push(crate::columns::u32_keys(b, "edges", "source_key")?);
+            tks.push(crate::columns::u32_keys(b, "edges", "target_key")?);
+        }
         // store keys → dense node indices, in order of first appearance
-        let max_key = sk.iter().chain(tk.iter()).copied().max().map_or(0, |m| m as usize + 1);
+        let max_key = sks.iter().chain(tks.iter()).flat_map(|c| c.iter().copied().max()).max().map_or(0, |m| m as usize + 1);
         let mut index = vec![u32::MAX; max_key];
         let mut keys: Vec<u32> = Vec::new();
         let mut src = Vec::with_capacity(n_e);
         let mut dst = Vec::with_capacity(n_e);
-        for e in 0..n_e {
-            for (k, out) in [(sk[e], &mut src), (tk[e], &mut dst)] {
-                let slot = &mut index[k as usize];
-                if *slot == u32::MAX {
-                    *slot = keys.len() as u32;
-                    keys.push(k);
+        for (sk, tk) in sks.iter().zip(&tks) {
+            for e in 0..sk.len() {
+                for (k, out) in [(sk[e], &mut src), (tk[e], &mut dst)] {
+                    let slot = &mut index[k as usize];
+                    if *slot == u32::MAX {
+                        *slot = keys.len() as u32;
+                        keys.push(k);
+                    }
+                    out.push(*slot);
                 }
-                out.push(*slot);
             }
         }
-        // edge types: a handful of distinct strings, matched against the last few seen
+        drop((sks, tks));
+        // edge types: a handful of distinct strings, matched against the last one seen first
         let mut types: Vec<String> = Vec::new();
         let mut etype: Vec<u16> = Vec::with_capacity(n_e);
+        let mut wraw: Vec<f64> = Vec::with_capacity(n_e);
+        let mut at: Vec<i64> = Vec::with_capacity(n_e);
         let mut last: u16 = 0;
-        for e in 0..n_e {
-            let t = ty.get_or_empty(e);
-            if !types.is_empty() && types[last as usize] == t {
-                etype.push(last);
-                continue;
-            }
-            let i = match types.iter().position(|x| x == t) {
-                Some(i) => i,
-                None => {
-                    if types.len() >= u16::MAX as usize {
-                        return Err(CoreError::InvalidOption("too many edge types (max 65535)".into()));
-                    }
-                    types.push(t.to_string());
-                    types.len() - 1
+        for b in batches {
+            let ty: StrCol = str_col(b, "edges", "edge_type")?;
+            for e in 0..b.num_rows() {
+                let t = ty.get_or_empty(e);
+                if !types.is_empty() && types[last as usize] == t {
+                    etype.push(last);
+                    continue;
                 }
-            };
-            last = i as u16;
-            etype.push(last);
+                let i = match types.iter().position(|x| x == t) {
+                    Some(i) => i,
+                    None => {
+                        if types.len() >= u16::MAX as usize {
+                            return Err(CoreError::InvalidOption("too many edge types (max 65535)".into()));
+                        }
+                        types.push(t.to_string());
+                        types.len() - 1
+                    }
+                };
+                last = i as u16;
+                etype.push(last);
+            }
+            let w = f64_col(b, "weight")?;
+            match w.nulls() {
+                None => wraw.extend_from_slice(w.values()),
+                Some(nb) => wraw.extend(w.values().iter().enumerate().map(|(i, &x)| if nb.is_null(i) { 0.0 } else { x })),
+            }
+            at.extend(i64_col(b, "reinforced_at")?);
         }
         let rates: Vec<f64> = types.iter().map(|t| rate(half_lives.get(t))).collect();
         let hot_rate = rate(Some(hot_half_life_hours));
         // decay, in parallel over contiguous edge ranges
-        let mut weight = vec![0.0f64; n_e];
+        let mut weight = wraw;
         let mut hot_e = vec![0.0f32; n_e];
-        let (wv, nulls) = (w.values(), w.nulls());
+        let (at, etype_r) = (&at, &etype);
         let work = |r: std::ops::Range<usize>, wo: &mut [f64], ho: &mut [f32]| {
             for (k, e) in r.enumerate() {
-                let raw = if nulls.is_some_and(|nb| nb.is_null(e)) { 0.0 } else { wv[e] };
+                let raw = wo[k];
                 let base = if raw.is_finite() && raw > 0.0 { raw } else { 0.0 };
-                wo[k] = decay_rate(base, at[e], now_us, rates[etype[e] as usize]);
+                wo[k] = decay_rate(base, at[e], now_us, rates[etype_r[e] as usize]);
                 ho[k] = decay_rate(base, at[e], now_us, hot_rate) as f32;
             }
         };
@@ -277,14 +329,22 @@ impl Graph {
             node_hot[dst[e] as usize] += hot_e[e] as f64;
         }
         drop(hot_e);
-        let (out_off, out_edge) = csr(n, &src);
-        let (in_off, in_edge) = csr(n, &dst);
         let (sym_off, sym_nbr, sym_w) = symmetric(n, &src, &dst, &weight);
-        Ok(Graph { keys, types, src, dst, etype, weight, node_hot, out_off, out_edge, in_off, in_edge, sym_off, sym_nbr, sym_w, index })
+        Ok(Graph { keys, types, src, dst, etype, weight, node_hot, directed: std::sync::OnceLock::new(), sym_off, sym_nbr, sym_w, index })
     }
 
     pub fn n(&self) -> usize {
         self.keys.len()
+    }
+
+    /// The directed CSR, built once on first use.
+    pub fn directed(&self) -> &Directed {
+        self.directed.get_or_init(|| {
+            let n = self.n();
+            let (out_off, out_edge) = csr(n, &self.src);
+            let (in_off, in_edge) = csr(n, &self.dst);
+            Directed { out_off, out_edge, in_off, in_edge }
+        })
     }
 
     /// Weighted PageRank on the symmetrized graph. Returns (scores, iterations).
@@ -299,15 +359,17 @@ impl Graph {
         let inv_n = 1.0 / n as f64;
         let mut pr = vec![inv_n; n];
         let mut next = vec![0.0f64; n];
-        let mut share = vec![0.0f64; n];
-        let parts = ranges(n, threads_for(self.sym_nbr.len()));
+        // f32 shares: the gathered array is half the bytes (more of it stays in
+        // cache); sums stay f64, so the scores keep ~1e-7 relative accuracy
+        let mut share = vec![0.0f32; n];
+        let parts = balanced(&self.sym_off, threads_for(self.sym_nbr.len()));
         let mut iters = 0;
         for it in 0..max_iter {
             iters = it + 1;
             let mut dangling = 0.0;
             for v in 0..n {
                 if strength[v] > 0.0 {
-                    share[v] = pr[v] / strength[v];
+                    share[v] = (pr[v] / strength[v]) as f32;
                 } else {
                     share[v] = 0.0;
                     dangling += pr[v];
@@ -318,9 +380,9 @@ impl Graph {
             let pull = |range: std::ops::Range<usize>, out: &mut [f64]| {
                 for (k, v) in range.enumerate() {
                     let (s, e) = (off[v] as usize, off[v + 1] as usize);
-                    let mut acc = 0.0;
+                    let mut acc = 0.0f64;
                     for i in s..e {
-                        acc += sh[nbr[i] as usize] * w[i] as f64;
+                        acc += (sh[nbr[i] as usize] * w[i]) as f64;
                     }
                     out[k] = base + damping * acc;
                 }
@@ -409,7 +471,7 @@ impl Graph {
             }
             tri
         };
-        let parts = ranges(n, threads_for(fwd.len()));
+        let parts = balanced(foff, threads_for(fwd.len()));
         let tri: Vec<u64> = if parts.len() > 1 {
             let partial: Vec<Vec<u64>> = std::thread::scope(|sc| {
                 let hs: Vec<_> = parts.iter().cloned().map(|r| sc.spawn(move || count(r))).collect();
@@ -499,6 +561,7 @@ pub struct Reached {
 /// weight is at least `min_weight`.
 pub fn traverse(g: &Graph, starts: &[u32], max_depth: u32, types: &[String], dir: Direction, min_weight: f64) -> Reached {
     let allowed: Vec<bool> = g.types.iter().map(|t| types.is_empty() || types.iter().any(|x| x == t)).collect();
+    let dg = g.directed();
     let n = g.n();
     let mut seen = vec![false; n];
     let mut out = Reached { node: Vec::new(), depth: Vec::new(), parent: Vec::new(), via: Vec::new() };
@@ -530,12 +593,12 @@ pub fn traverse(g: &Graph, starts: &[u32], max_depth: u32, types: &[String], dir
             q.push_back((w, d + 1));
         };
         if dir != Direction::In {
-            for &e in &g.out_edge[g.out_off[v as usize] as usize..g.out_off[v as usize + 1] as usize] {
+            for &e in &dg.out_edge[dg.out_off[v as usize] as usize..dg.out_off[v as usize + 1] as usize] {
                 visit(e, g.dst[e as usize]);
             }
         }
         if dir != Direction::Out {
-            for &e in &g.in_edge[g.in_off[v as usize] as usize..g.in_off[v as usize + 1] as usize] {
+            for &e in &dg.in_edge[dg.in_off[v as usize] as usize..dg.in_off[v as usize + 1] as usize] {
                 visit(e, g.src[e as usize]);
             }
         }

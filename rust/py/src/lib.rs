@@ -112,7 +112,7 @@ fn half_lives(map: std::collections::HashMap<String, Option<f64>>, default: Opti
 /// The living graph, built once from an edges batch and kept in memory
 /// (CSR, both directions) for repeated scoring and traversal.
 ///
-/// :param edges: RecordBatch with ``source_key``, ``target_key`` (integer node
+/// :param edges: RecordBatch or Table (read chunk by chunk) with ``source_key``, ``target_key`` (integer node
 ///     keys, ``nodes.key``), ``edge_type``, ``weight`` (float64) and
 ///     ``reinforced_at`` (int64 µs or timestamp[us]).
 /// :param half_lives: hours per edge type; ``None`` = never decays.
@@ -137,10 +137,20 @@ impl PyGraph {
         now_us: i64,
         hot_half_life: f64,
     ) -> PyResult<Self> {
-        let batch = import(edges, "edges")?;
+        // a pyarrow Table is read chunk by chunk, in place (no combine_chunks copy)
+        let batches: Vec<RecordBatch> = if edges.hasattr("to_batches")? {
+            let list = edges.call_method0("to_batches")?;
+            let mut out = Vec::new();
+            for b in list.try_iter()? {
+                out.push(import(&b?, "edges")?);
+            }
+            out
+        } else {
+            vec![import(edges, "edges")?]
+        };
         let hl = self::half_lives(half_lives, default_half_life);
         let g = py
-            .detach(|| rem_core::graph::Graph::from_arrow(&batch, &hl, now_us, hot_half_life))
+            .detach(|| rem_core::graph::Graph::from_batches(&batches, &hl, now_us, hot_half_life))
             .map_err(BindError::from)?;
         Ok(PyGraph { g })
     }

@@ -88,9 +88,11 @@ def test_a_grown_enum_is_migrated_and_rows_kept(store):
     assert rows == [("r1", "ok", "1"), ("r2", "reverted", None)]
 
 
-def test_edges_of_an_older_store_get_dense_node_keys_on_open(store):
+@pytest.mark.parametrize("first_open", ["write", "graph read"])
+def test_edges_of_an_older_store_get_dense_node_keys_on_open(store, first_open):
     """Schema 4 keys every node: a store written before it (no `nodes`
-    table, no key columns) is migrated on open, keys dense and shared."""
+    table, no key columns) is migrated on open, keys dense and shared —
+    also when the first command after the upgrade only reads the graph."""
     store.init()
     with store.connect() as con:
         run(con, "drop table nodes")
@@ -100,6 +102,10 @@ def test_edges_of_an_older_store_get_dense_node_keys_on_open(store):
             run(con, "insert into edges (source_id, target_id, edge_type, weight, created_at, reinforced_at, reinforcement_count) "
                      "values ($s, $t, 'about', 1.0, now(), now(), 1)", {"s": s, "t": t})
         run(con, "update rem_meta set value='3' where key='schema_version'")
+    if first_open == "graph read":
+        from rem import graph
+
+        assert graph.stats(store)["edges"] == 4
     with store.connect() as con:
         nodes = dict(run(con, "select id, key from nodes"))
         edges = run(con, "select source_id, target_id, source_key, target_key from edges")

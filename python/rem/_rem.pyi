@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "Graph", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "Graph", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 

@@ -105,10 +105,15 @@ def keys_of(store: Store, ids: list[str]) -> list[int]:
 def _ensure_keys(store: Store) -> None:
     """Edges written outside REM (by hand, by an older version) get their
     node keys before the graph is read."""
-    from .store import key_edges, transaction
+    from . import schema
+    from .store import key_edges, stored_version, transaction
 
     with store.read(sandbox=False) as con:
-        row = one(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL")
+        v = stored_version(con)
+        if v is not None and v < schema.schema_version():
+            row: tuple[Any, ...] | None = (1,)  # an older store: opening it for writing migrates and keys it
+        else:
+            row = one(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL")
     if row and row[0]:
         with store.connect() as con, transaction(con):
             key_edges(con)

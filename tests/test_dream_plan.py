@@ -114,11 +114,15 @@ def test_compact_keeps_rows_and_orders_them(demo):
     store, _, _ = demo
     with store.read() as con:
         before = con.execute("select count(*) from messages").fetchall()[0][0]
+        edges_before = sorted(con.execute("select source_id, target_id, edge_type, source_key from edges").fetchall())
     r = _run(store.path, ["compact"])
     assert r.exit_code == 0
     with store.read() as con:
         rows = con.execute("select epoch_us(created_at) from messages").fetchall()
+        keys = [k for (k,) in con.execute("select source_key from edges").fetchall()]
+        edges_after = sorted(con.execute("select source_id, target_id, edge_type, source_key from edges").fetchall())
     assert len(rows) == before and rows == sorted(rows)
+    assert edges_after == edges_before and edges_before and keys == sorted(keys)
 
 
 def test_demo_folder_guard(tmp_path):

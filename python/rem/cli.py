@@ -893,7 +893,8 @@ def demo_data(c: Ctx, out: str | None, seed: int, days: int, end_date: str | Non
 @cli.command()
 @pass_ctx
 def compact(c: Ctx) -> None:
-    """Rewrite the activity tables in time order (keeps window scans fast)."""
+    """Rewrite the activity tables in time order and the edges in source-key
+    order (keeps window scans and `rem graph traverse` fast)."""
     from .maintenance import compact as do_compact
 
     for name, n, secs in do_compact(c.store):

@@ -232,8 +232,8 @@ def _rows_with_paths(store: Store, reached: list[tuple[int, int, int | None, str
 def frontier_traverse(con: Any, starts: list[int], *, depth: int, edge_types: list[str] | None, direction: str,
                       min_weight: float) -> list[tuple[int, int, int | None, str | None, float | None]]:
     """Breadth-first search by one SQL query per level over the edges table's
-    integer keys (``source_key IN frontier``; the table is kept sorted by
-    ``source_key``, so DuckDB reads only the row groups that hold the
+    integer keys (``source_key IN frontier``; after ``rem compact`` the table is in
+    ``source_key`` order, so DuckDB reads only the row groups that hold the
     frontier), decay applied by ``rem_decay``. Returns (key, depth, parent,
     edge type, effective weight) in BFS order; the parent of a node is the
     first one reaching it, by frontier order then key then edge type."""

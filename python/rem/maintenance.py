@@ -14,9 +14,11 @@ from . import schema
 from .store import Store, one, run, transaction
 
 ACTIVITY = ("resources", "sessions", "messages")
+# edges in source_key order: a traversal level reads only the row groups holding its frontier
+SORTED = (*ACTIVITY, "edges")
 
 
-def compact(store: Store, tables: tuple[str, ...] = ACTIVITY) -> list[tuple[str, int, float]]:
+def compact(store: Store, tables: tuple[str, ...] = SORTED) -> list[tuple[str, int, float]]:
     out = []
     with store.connect() as con:
         for name in tables:

@@ -118,6 +118,14 @@ pub fn i64_values(batch: &RecordBatch, table: &str, name: &str) -> Result<Vec<i6
     out.ok_or_else(|| type_error(table, name, col.data_type(), "an integer or timestamp[us]"))
 }
 
+/// A float64 column by name, borrowed (nulls are left to the caller).
+pub fn f64_array<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<&'a arrow::array::Float64Array> {
+    let col = column(batch, table, name)?;
+    col.as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .ok_or_else(|| type_error(table, name, col.data_type(), "float64"))
+}
+
 /// A node-key column (`source_key`, `target_key`) as u32 values: borrowed
 /// when it already is a null-free UInt32 column (zero-copy), converted from
 /// other integer widths with a range check. Nulls and keys outside

@@ -11,11 +11,11 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
 
-use arrow::array::{Array, Float64Array};
+use arrow::array::Array;
 use arrow::record_batch::RecordBatch;
 
 use crate::columns::{opt_str_col, str_col};
-use crate::error::{CoreError, Result};
+use crate::error::Result;
 
 /// Escape a label for a DOT quoted string, cut to `max_chars` characters.
 pub fn escape_label(s: &str, max_chars: usize) -> String {
@@ -54,16 +54,7 @@ fn style(kind: &str) -> &'static str {
 }
 
 fn f64s(batch: &RecordBatch, table: &str, name: &str) -> Result<Vec<f64>> {
-    let col = batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
-        table: table.into(),
-        column: name.into(),
-    })?;
-    let a = col.as_any().downcast_ref::<Float64Array>().ok_or_else(|| CoreError::ColumnType {
-        table: table.into(),
-        column: name.into(),
-        found: col.data_type().to_string(),
-        expected: "float64".into(),
-    })?;
+    let a = crate::columns::f64_array(batch, table, name)?;
     Ok((0..a.len()).map(|i| if a.is_null(i) { 0.0 } else { a.value(i) }).collect())
 }
 

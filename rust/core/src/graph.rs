@@ -102,19 +102,6 @@ fn i64_col(batch: &RecordBatch, name: &str) -> Result<Vec<i64>> {
     crate::columns::i64_values(batch, "edges", name)
 }
 
-fn f64_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array> {
-    let col = batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
-        table: "edges".into(),
-        column: name.into(),
-    })?;
-    col.as_any().downcast_ref::<Float64Array>().ok_or_else(|| CoreError::ColumnType {
-        table: "edges".into(),
-        column: name.into(),
-        found: col.data_type().to_string(),
-        expected: "float64".into(),
-    })
-}
-
 use arrow::array::Array;
 
 fn csr(n: usize, keys: &[u32]) -> (Vec<u32>, Vec<u32>) {
@@ -286,7 +273,7 @@ impl Graph {
                 last = i as u16;
                 etype.push(last);
             }
-            let w = f64_col(b, "weight")?;
+            let w = crate::columns::f64_array(b, "edges", "weight")?;
             match w.nulls() {
                 None => wraw.extend_from_slice(w.values()),
                 Some(nb) => wraw.extend(w.values().iter().enumerate().map(|(i, &x)| if nb.is_null(i) { 0.0 } else { x })),

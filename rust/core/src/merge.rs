@@ -27,22 +27,9 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap;
 
-use crate::columns::{i64_values, str_col, u32_keys};
+use crate::columns::{f64_array, i64_values, str_col, u32_keys};
 use crate::error::{CoreError, Result};
 use crate::graph::{decay, HalfLives};
-
-fn f64s<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<&'a Float64Array> {
-    let col = batch.column_by_name(name).ok_or_else(|| CoreError::MissingColumn {
-        table: table.into(),
-        column: name.into(),
-    })?;
-    col.as_any().downcast_ref::<Float64Array>().ok_or_else(|| CoreError::ColumnType {
-        table: table.into(),
-        column: name.into(),
-        found: col.data_type().to_string(),
-        expected: "float64".into(),
-    })
-}
 
 struct Group {
     row: u32,
@@ -87,7 +74,7 @@ impl<'a> Types<'a> {
 pub fn merge(batch: &RecordBatch, stored: &RecordBatch, half_lives: &HalfLives, now_us: i64) -> Result<(RecordBatch, RecordBatch)> {
     let (bs, bt) = (u32_keys(batch, "batch", "source_key")?, u32_keys(batch, "batch", "target_key")?);
     let bty = str_col(batch, "batch", "edge_type")?;
-    let bw = f64s(batch, "batch", "weight")?;
+    let bw = f64_array(batch, "batch", "weight")?;
     let reinforce: Option<&BooleanArray> = batch.column_by_name("reinforce").and_then(|c| c.as_any().downcast_ref::<BooleanArray>());
     if batch.column_by_name("reinforce").is_some() && reinforce.is_none() {
         return Err(CoreError::ColumnType {
@@ -124,7 +111,7 @@ pub fn merge(batch: &RecordBatch, stored: &RecordBatch, half_lives: &HalfLives, 
     // stored rows matching a batch key
     let (ss, st) = (u32_keys(stored, "stored", "source_key")?, u32_keys(stored, "stored", "target_key")?);
     let sty = str_col(stored, "stored", "edge_type")?;
-    let sw = f64s(stored, "stored", "weight")?;
+    let sw = f64_array(stored, "stored", "weight")?;
     let sat = i64_values(stored, "stored", "reinforced_at")?;
     let scount = i64_values(stored, "stored", "reinforcement_count")?;
     let rid = i64_values(stored, "stored", "rid")?;

@@ -19,12 +19,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from .exceptions import IngestError, QueryError
+from .exceptions import QueryError
 from .ids import stable_id
-from .ingest.common import Batch, clean_text, parse_time, write
-from .store import Store, arrow
-
-ROLES = ("user", "assistant", "system", "tool")
+from .ingest.common import Batch, write
+from .store import Store, fetch_arrow
+from .values import check_role, clean_text, parse_time
 
 
 def _when(value: Any, field: str) -> datetime:
@@ -97,8 +96,7 @@ class Rem:
         span_id: str | None = None,
         id: str | None = None,
     ) -> str:
-        if role not in ROLES:
-            raise IngestError(f"must be one of {', '.join(ROLES)} (got {role!r})", source="api", field="role")
+        check_role(role, source="api")
         when = _when(created_at, "created_at")
         mid = id or stable_id("api-message", session_id, when.isoformat(), role,
                               hashlib.sha256((content or "").encode()).hexdigest())
@@ -115,7 +113,7 @@ class Rem:
 
         with self.store.read() as con:
             try:
-                return arrow(con, sql, params)
+                return fetch_arrow(con, sql, params)
             except duckdb.Error as e:
                 raise QueryError(str(e)) from e
 

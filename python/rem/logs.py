@@ -15,6 +15,8 @@ import os
 import sys
 from collections.abc import Iterator
 
+from .redact import scrub
+
 _current_run: str | None = None  # one dream per process at a time (the dream lock)
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [run %(run_id)s]: %(message)s"
@@ -26,14 +28,11 @@ class SecretFilter(logging.Filter):
     bodies providers send back, which can quote the key)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from .llm.client import scrub
-        from .redact import secret_values
-
         try:
             msg = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed record is logged as is
             return True
-        clean = scrub(msg, *secret_values())
+        clean = scrub(msg)
         if clean != msg:
             record.msg, record.args = clean, ()
         return True

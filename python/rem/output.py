@@ -1,6 +1,11 @@
-"""Result formatting shared by every command that prints rows:
-``--table`` (default on a terminal), ``--json``, ``--nl`` (newline-delimited
-JSON) and ``--csv`` (the default when stdout is not a terminal is JSON)."""
+"""What REM prints: result formats, tables and progress bars.
+
+Rows are printed as ``--table`` (default on a terminal), ``--json`` (the
+default when stdout is not a terminal), ``--nl`` (newline-delimited JSON)
+or ``--csv``. On a terminal, tables and progress bars are drawn by ``rich``;
+elsewhere (pipes, files, tests) tables are plain aligned text and progress
+bars are not drawn. The JSON, NL and CSV formats are the same everywhere.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,16 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import pyarrow as pa
 
 FORMATS = ("table", "json", "nl", "csv")
+T = TypeVar("T")
 
 
 def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,6 +60,7 @@ def _plain(v: Any) -> Any:
 
 
 def rows_of(t: pa.Table) -> list[dict[str, Any]]:
+    """A table's rows as JSON-ready dicts (times as ISO 8601 strings)."""
     names = t.column_names
     cols = [t.column(i).to_pylist() for i in range(t.num_columns)]
     return [{names[i]: _plain(cols[i][r]) for i in range(len(names))} for r in range(t.num_rows)]
@@ -70,7 +77,12 @@ def _cell(v: Any, width: int = 60) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
+def _footer(n: int) -> str:
+    return f"({n} row{'s' if n != 1 else ''})"
+
+
 def render(t: pa.Table, fmt: str) -> str:
+    """``t`` as text in ``fmt`` (the table format as plain aligned text)."""
     rows = rows_of(t)
     names = t.column_names
     if fmt == "json":
@@ -89,11 +101,70 @@ def render(t: pa.Table, fmt: str) -> str:
     line = "  ".join(n.ljust(widths[i]) for i, n in enumerate(names))
     sep = "  ".join("-" * w for w in widths)
     body = ["  ".join(c[i].ljust(widths[i]) for i in range(len(names))) for c in cells]
-    footer = f"({len(rows)} row{'s' if len(rows) != 1 else ''})"
-    return "\n".join([line, sep, *body, footer])
+    return "\n".join([line, sep, *body, _footer(len(rows))])
+
+
+def _rich_table(t: pa.Table) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for n in t.column_names:
+        table.add_column(n, overflow="fold", max_width=60)
+    for r in rows_of(t):
+        table.add_row(*(_cell(r[n]) for n in t.column_names))
+    console = Console(highlight=False, markup=False, emoji=False)
+    console.print(table)
+    console.print(_footer(t.num_rows), style="dim")
 
 
 def echo_table(t: pa.Table, fmt: str | None) -> None:
-    click.echo(render(t, default_format(fmt)))
+    """Print ``t`` in ``fmt`` (default: a table on a terminal, JSON otherwise)."""
+    fmt = default_format(fmt)
+    if fmt == "table" and sys.stdout.isatty():
+        _rich_table(t)
+    else:
+        click.echo(render(t, fmt))
 
 
+class Progress:
+    """A progress bar on stderr (drawn by ``rich``, only on a terminal).
+
+    ``with Progress(total, "dreaming", unit="chunks") as bar: bar.advance()``.
+    """
+
+    def __init__(self, total: int | None, label: str, *, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.total, self.label = total, label
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+
+            self._progress = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                          TimeElapsedColumn(), console=Console(file=sys.stderr), transient=False)
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=self.total)
+        return self
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def track(items: Iterable[T], label: str, *, total: int | None = None, enabled: bool | None = None) -> Iterator[T]:
+    """Iterate ``items`` with a progress bar (on a terminal)."""
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    with Progress(total, label, enabled=enabled) as bar:
+        for x in items:
+            yield x
+            bar.advance()

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from .exceptions import ConfigError
+from .config import load_file
+from .exceptions import ConfigError, RemError
 
 PATTERNS: list[tuple[str, str]] = [
     ("private-key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
@@ -54,6 +55,28 @@ PATTERNS: list[tuple[str, str]] = [
 ]
 
 _SECRET_ENV = re.compile(r".*(_KEY|_TOKEN|_SECRET|_PASSWORD)$")
+_KEYLIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}")
+SECRET_TOKEN = "[redacted:secret]"
+KEY_TOKEN = "[redacted:key]"
+
+
+def mask_literals(text: str, secrets: Iterable[str | None], min_len: int = 4) -> tuple[str, int]:
+    """Replace every occurrence of each secret (longest first) by
+    :data:`SECRET_TOKEN`; returns the text and how many were masked."""
+    n = 0
+    for s in sorted({s for s in secrets if s and len(s) >= min_len}, key=len, reverse=True):
+        if s in text:
+            n += text.count(s)
+            text = text.replace(s, SECRET_TOKEN)
+    return text, n
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    """The one masker for text meant for a log line, an error message or the
+    terminal: the given secrets, the configured ones (:func:`secret_values`)
+    and anything key-like (``sk-…``, ``Bearer …``) are masked."""
+    text, _ = mask_literals(text, [*secrets, *secret_values()])
+    return _KEYLIKE.sub(KEY_TOKEN, text)
 
 
 def secret_values(env: dict[str, str] | None = None) -> list[str]:
@@ -62,13 +85,12 @@ def secret_values(env: dict[str, str] | None = None) -> list[str]:
     env = dict(os.environ) if env is None else env
     vals = [v for k, v in env.items() if _SECRET_ENV.match(k.upper()) and len(v) >= 8]
     try:
-        from .config import load_file
-
-        key = (load_file().get("llm", {}) or {}).get("api_key")
-        if isinstance(key, str) and len(key) >= 8:
-            vals.append(key)
-    except Exception:  # noqa: BLE001 - an unreadable config file is reported elsewhere
-        pass
+        llm = load_file().get("llm", {})
+    except RemError:  # an unreadable config file is reported by the command that reads it
+        llm = {}
+    key = llm.get("api_key") if isinstance(llm, dict) else None
+    if isinstance(key, str) and len(key) >= 8:
+        vals.append(key)
     return vals
 
 
@@ -125,11 +147,10 @@ class Redactor:
         return cls(enabled, lits, [str(p) for p in pc.get("extra_patterns", [])])
 
     def __call__(self, text: str) -> str:
-        for s in self.literals:
-            if s in text:
-                with self._lock:
-                    self.counts["configured-secret"] = self.counts.get("configured-secret", 0) + text.count(s)
-                text = text.replace(s, "[redacted:secret]")
+        text, n = mask_literals(text, self.literals, min_len=6)
+        if n:
+            with self._lock:
+                self.counts["configured-secret"] = self.counts.get("configured-secret", 0) + n
         if not self.enabled:
             return text
         for kind, rx, keep in self._rules:

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from . import ledger, moments
 from .config import load_file
-from .store import Store, arrow
+from .store import Store
 
 log = logging.getLogger("rem.report")
 
@@ -44,44 +45,15 @@ def keep_count(cfg: dict[str, Any] | None = None) -> int:
     return int(rc.get("keep", DEFAULT_KEEP)) if isinstance(rc, dict) else DEFAULT_KEEP
 
 
-def _one_line(text: Any) -> str:
-    return " ".join(str(text or "").split())
-
-
 def _hm(t: datetime) -> str:
     return f"{t.astimezone():%H:%M}"
 
 
-def _moment_md(m: dict[str, Any], with_date: bool = False) -> list[str]:
-    st, en = m["start_time"], m["end_time"]
-    when = f"{st.astimezone():%a %d %b} {_hm(st)}–{_hm(en)}" if with_date else f"{_hm(st)}–{_hm(en)}"
-    src = "" if m.get("generated_by") == "model" else " *(named from its sources)*"
-    out = [f"### {when} · {_one_line(m['name'])}{src}", ""]
-    for label, val in (("Type", m.get("moment_type")), ("Topics", ", ".join(m.get("tags") or [])),
-                       ("People", ", ".join(m.get("people") or [])), ("Emotions", ", ".join(m.get("emotion_tags") or [])),
-                       ("Outcome", _one_line(m.get("outcome")))):
-        if val:
-            out.append(f"- **{label}:** {val}")
-    if m.get("summary"):
-        out += ["", _one_line(m["summary"])]
-    return [*out, ""]
-
-
-_MOMENT_COLS = "id, name, summary, start_time, end_time, moment_type, tags, emotion_tags, people, outcome, generated_by, dream_run_id"
-
-
 def run_digest(store: Store, run_id: str) -> str:
+    """The Markdown digest of one run: its moments, summary, graph changes and cost."""
     with store.read(sandbox=False) as con:
-        rows = arrow(con, "SELECT * EXCLUDE (metadata) FROM dream_runs WHERE id = $id", {"id": run_id}).to_pylist()
-        if not rows:
-            raise KeyError(run_id)
-        r = rows[0]
-        moments = arrow(con, f"SELECT {_MOMENT_COLS} FROM moments WHERE dream_run_id = $id ORDER BY start_time",
-                        {"id": run_id}).to_pylist()
-        edges = arrow(con, """SELECT action, edge_type, count(*) AS n FROM dream_edge_log WHERE dream_run_id = $id
-                              GROUP BY ALL ORDER BY action, n DESC""", {"id": run_id}).to_pylist()
-        summary = arrow(con, """SELECT content FROM resources WHERE resource_type = 'summary'
-                                AND metadata->>'dream_run_id' = $id""", {"id": run_id}).to_pylist()
+        d = ledger.detail(con, run_id)
+    r = d.row
     ws, we = r["window_start"], r["window_end"]
     cost = r.get("estimated_cost_usd")
     lines = [
@@ -92,18 +64,18 @@ def run_digest(store: Store, run_id: str) -> str:
         f"cost {'unknown' if cost is None else f'${cost:.4f}'} · {r.get('duration_s') or 0:.1f} s",
         "",
     ]
-    if summary and summary[0]["content"]:
-        lines += ["## Summary", "", _one_line(summary[0]["content"]), ""]
-    lines += [f"## Moments ({len(moments)})", ""]
-    if not moments:
+    if d.summary:
+        lines += ["## Summary", "", moments.one_line(d.summary), ""]
+    lines += [f"## Moments ({len(d.moments)})", ""]
+    if not d.moments:
         lines += ["No moments.", ""]
-    for m in moments:
-        lines += _moment_md(m)
+    for m in d.moments:
+        lines += moments.as_markdown(m)
     by_action: dict[str, list[str]] = {}
-    for e in edges:
+    for e in d.edges:
         by_action.setdefault(e["action"], []).append(f"{e['edge_type']} {e['n']}")
     lines += ["## Graph", ""]
-    total = {a: sum(e["n"] for e in edges if e["action"] == a) for a in by_action}
+    total = {a: sum(e["n"] for e in d.edges if e["action"] == a) for a in by_action}
     lines += [f"- {total.get('added', 0)} edges added" + (f" ({', '.join(by_action['added'])})" if "added" in by_action else ""),
               f"- {total.get('reinforced', 0)} edges reinforced" + (f" ({', '.join(by_action['reinforced'])})" if "reinforced" in by_action else "")]
     for k, label in (("moments_merged", "moments merged with stored ones"), ("moments_superseded", "older moments superseded"),
@@ -123,12 +95,13 @@ def write_run_digest(store: Store, run_id: str, cfg: dict[str, Any] | None = Non
         return None
     d = reports_dir(store, cfg)
     d.mkdir(parents=True, exist_ok=True)
+    text = run_digest(store, run_id)
     with store.read(sandbox=False) as con:
-        t = arrow(con, "SELECT coalesce(window_end, started_at) AS t FROM dream_runs WHERE id = $id", {"id": run_id})
-    when = t.column("t")[0].as_py() if t.num_rows else datetime.now().astimezone()
+        row = ledger.detail(con, run_id).row
+    when = row.get("window_end") or row.get("started_at") or datetime.now().astimezone()
     path = d / f"{when.astimezone():%Y-%m-%d_%H%M}_{run_id[:8]}.md"
     tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(run_digest(store, run_id), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     digests = sorted(d.glob("*_*.md"), key=lambda p: (p.stat().st_mtime, p.name))
     for old in digests[:-keep]:
@@ -146,28 +119,23 @@ def period_digest(store: Store, start: datetime, end: datetime, title: str) -> s
     """Moments starting in [start, end), by day, with a roll-up of topics,
     people and moods, plus what the dreams that made them cost."""
     with store.read(sandbox=False) as con:
-        moments = arrow(con, f"""SELECT {_MOMENT_COLS} FROM moments WHERE start_time >= $s AND start_time < $e
-                                 ORDER BY start_time""", {"s": start, "e": end}).to_pylist()
-        runs = arrow(con, """SELECT count(*) AS n, coalesce(sum(estimated_cost_usd), 0) AS cost,
-                                    coalesce(sum(edges_added), 0) AS added, coalesce(sum(edges_reinforced), 0) AS reinforced
-                             FROM dream_runs WHERE id IN (SELECT DISTINCT dream_run_id FROM moments
-                                                          WHERE start_time >= $s AND start_time < $e)""",
-                     {"s": start, "e": end}).to_pylist()[0]
+        rows = moments.between(con, start, end, limit=100_000).to_pylist()
+        runs = ledger.cost_of_runs(con, sorted({m["dream_run_id"] for m in rows if m["dream_run_id"]}))
     days = (end - start).days
     lines = [f"# {title}", "", f"{start.astimezone():%a %d %b %Y} → {(end - timedelta(seconds=1)).astimezone():%a %d %b %Y}", ""]
-    if not moments:
+    if not rows:
         return "\n".join([*lines, "No moments in this period — has `rem dream` run for it? See `rem runs`.", ""])
     minutes: Counter[str] = Counter()
     people: Counter[str] = Counter()
     moods: Counter[str] = Counter()
-    for m in moments:
+    for m in rows:
         dur = max(0.0, (m["end_time"] - m["start_time"]).total_seconds() / 60)
         for t in m["tags"] or []:
             minutes[t] += dur
         people.update(m["people"] or [])
         moods.update(m["emotion_tags"] or [])
-    total_min = sum(max(0.0, (m["end_time"] - m["start_time"]).total_seconds() / 60) for m in moments)
-    lines += [f"**{len(moments)} moments**, {total_min / 60:.1f} h of activity · made by {runs['n']} dream(s): "
+    total_min = sum(max(0.0, (m["end_time"] - m["start_time"]).total_seconds() / 60) for m in rows)
+    lines += [f"**{len(rows)} moments**, {total_min / 60:.1f} h of activity · made by {runs['n']} dream(s): "
               f"{runs['added']} edges added, {runs['reinforced']} reinforced, cost ${runs['cost']:.4f}", ""]
     if minutes:
         lines += ["## Where the time went", ""]
@@ -178,16 +146,16 @@ def period_digest(store: Store, start: datetime, end: datetime, title: str) -> s
         lines += ["## Moods", "", ", ".join(f"{p} ({n})" for p, n in moods.most_common(10)), ""]
     if days <= 1:
         lines += ["## Moments", ""]
-        for m in moments:
-            lines += _moment_md(m)
+        for m in rows:
+            lines += moments.as_markdown(m)
     else:
         last = None
-        for m in moments:
+        for m in rows:
             d = m["start_time"].astimezone().date()
             if d != last:
                 lines += [f"## {m['start_time'].astimezone():%A %d %B}", ""]
                 last = d
             tags = ", ".join(m["tags"] or [])
-            lines.append(f"- {_hm(m['start_time'])}–{_hm(m['end_time'])} **{_one_line(m['name'])}**" + (f" — {tags}" if tags else ""))
+            lines.append(f"- {_hm(m['start_time'])}–{_hm(m['end_time'])} **{moments.one_line(m['name'])}**" + (f" — {tags}" if tags else ""))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -11,7 +11,15 @@ Everything else in REM asks this module for a connection. It knows:
   (external access off, configuration locked), retrying briefly while a
   writer holds the file;
 - how to fetch Arrow (one helper, because DuckDB's Arrow API moves between
-  versions) and how to run a transaction that rolls back on any error.
+  versions) and how to run a transaction that rolls back on any error;
+- how to show an Arrow table to SQL for one block (:func:`registered`), and
+  the writes every family shares: keyed upserts, entities (one per
+  normalized name), edges from ingestion, dense node keys.
+
+Statement helpers say what they return: :func:`execute` (nothing),
+:func:`fetch_rows`, :func:`fetch_one`, :func:`fetch_arrow`. Every statement
+REM runs goes through them (DuckDB 2.0 refuses new work on a connection
+while a previous result is unfetched; the failpoint counts them).
 
 DuckDB allows one writing process or many reading ones, never both: callers
 open, do their work and close. A dream never keeps the file open while it
@@ -21,6 +29,8 @@ waits for the model.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -32,7 +42,10 @@ import duckdb
 import pyarrow as pa
 
 from . import schema
-from .exceptions import DatabaseBusyError, SchemaVersionError, StoreError
+from .exceptions import DatabaseBusyError, RemError, SchemaVersionError, StoreError
+
+log = logging.getLogger("rem.store")
+Connection = duckdb.DuckDBPyConnection
 
 META_TABLE = "rem_meta"
 _LOCK_MARKERS = ("could not set lock", "conflicting lock", "lock on file")
@@ -75,11 +88,11 @@ def _failpoint() -> None:
 
 
 def statements_run() -> int:
-    """SQL statements this process has run through :func:`run`/:func:`arrow`."""
+    """SQL statements this process has run through the helpers below."""
     return _statements
 
 
-def arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pa.Table:
+def fetch_arrow(con: Connection, sql: str, params: Any = None) -> pa.Table:
     """Run ``sql`` and return the whole result as a pyarrow Table.
 
     The single place that knows DuckDB's Arrow fetch API: 2.0 removed
@@ -94,10 +107,8 @@ def arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pa.Ta
     return rel.arrow()  # DuckDB < 1.4
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    """Execute and fetch everything. DuckDB 2.0 refuses new work on a
-    connection while a previous result is unfetched, so every statement REM
-    runs goes through here (or :func:`arrow`)."""
+def fetch_rows(con: Connection, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    """Execute and fetch every row (an empty list for a statement without a result)."""
     _failpoint()
     cur = con.execute(sql, params) if params is not None else con.execute(sql)
     try:
@@ -108,10 +119,44 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[tu
         raise
 
 
-def one(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...] | None:
+def execute(con: Connection, sql: str, params: Any = None) -> None:
+    """Execute a statement whose result (if any) is not needed."""
+    fetch_rows(con, sql, params)
+
+
+def fetch_one(con: Connection, sql: str, params: Any = None) -> tuple[Any, ...] | None:
     """The first row of a statement's result (the rest is fetched and dropped)."""
-    rows = run(con, sql, params)
+    rows = fetch_rows(con, sql, params)
     return rows[0] if rows else None
+
+
+def fetch_value(con: Connection, sql: str, params: Any = None) -> Any:
+    """The first column of the first row (None when there is no row)."""
+    row = fetch_one(con, sql, params)
+    return row[0] if row else None
+
+
+@contextlib.contextmanager
+def registered(con: Connection, name: str, table: pa.Table | pa.RecordBatch) -> Iterator[str]:
+    """Show ``table`` to SQL as the view ``name`` for the block; unregistered
+    on exit, also on errors. Yields the name."""
+    con.register(name, table)
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
+
+
+def one_batch(t: pa.Table) -> pa.RecordBatch:
+    """A table as one RecordBatch (zero-copy when it already is one chunk), as the Rust core takes it."""
+    batches = t.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=t.schema)
+
+
+def id_table(ids: Any, column: str = "id") -> pa.Table:
+    """A one-column string table of ``ids`` (for :func:`registered`)."""
+    return pa.table({column: pa.array(list(ids), pa.string())})
 
 
 def explain_db_error(e: BaseException) -> str:
@@ -159,19 +204,6 @@ _DAMAGED_HINT = (
 )
 
 
-@dataclass
-class UpsertCounts:
-    added: int = 0
-    updated: int = 0
-    skipped: int = 0
-
-    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
-        self.added += other.added
-        self.updated += other.updated
-        self.skipped += other.skipped
-        return self
-
-
 class Store:
     """A REM database file. Cheap to create; connections are opened on demand."""
 
@@ -181,7 +213,7 @@ class Store:
 
     # -- connections -----------------------------------------------------
     @contextlib.contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self) -> Iterator[Connection]:
         """A read-write connection, schema ensured. Closed on exit."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = _open(self.path, False, _BASE_CONFIG, self.busy_timeout_s)
@@ -193,7 +225,7 @@ class Store:
             con.close()
 
     @contextlib.contextmanager
-    def read(self, *, sandbox: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    def read(self, *, sandbox: bool = True) -> Iterator[Connection]:
         """A read-only connection; with ``sandbox`` no file outside the database
         can be read or written and the configuration is locked."""
         if not self.path.exists():
@@ -207,7 +239,7 @@ class Store:
             check_schema_version(con)
             install_macros(con)
             if sandbox:
-                run(con, "SET lock_configuration = true")
+                execute(con, "SET lock_configuration = true")
             yield con
         finally:
             con.close()
@@ -216,38 +248,46 @@ class Store:
         """Create the database if needed; returns True when it was created."""
         existed = self.path.exists()
         with self.connect() as con:
-            run(con, "CHECKPOINT")  # the tables are on disk before anyone reads
+            execute(con, "CHECKPOINT")  # the tables are on disk before anyone reads
         return not existed
 
 
 @contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(con: Connection) -> Iterator[Connection]:
     """BEGIN … COMMIT, or ROLLBACK on any exception (then re-raised)."""
-    run(con, "BEGIN TRANSACTION")
+    execute(con, "BEGIN TRANSACTION")
     try:
         yield con
     except BaseException:
         with contextlib.suppress(duckdb.Error):
-            run(con, "ROLLBACK")
+            execute(con, "ROLLBACK")
         raise
     else:
-        run(con, "COMMIT")
+        execute(con, "COMMIT")
 
 
 # -- schema ---------------------------------------------------------------
-def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
-    exists = one(
+def stored_version(con: Connection) -> int | None:
+    """The schema version recorded in the file (None for a file REM never initialized)."""
+    exists = fetch_value(
         con,
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
         [META_TABLE],
     )
-    if not exists or not exists[0]:
+    if not exists:
         return None
-    row = one(con, f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'")
-    return int(row[0]) if row else None
+    value = fetch_value(con, f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise StoreError(f"the database's {META_TABLE}.schema_version is {str(value)[:40]!r}, not a number: "
+                         "the file was changed by something other than REM. Restore a backup, or fix it with "
+                         f"UPDATE {META_TABLE} SET value = '{schema.schema_version()}' WHERE key = 'schema_version'") from None
 
 
-def check_schema_version(con: duckdb.DuckDBPyConnection) -> None:
+def check_schema_version(con: Connection) -> None:
     v = stored_version(con)
     if v is not None and v > schema.schema_version():
         raise SchemaVersionError(
@@ -256,7 +296,7 @@ def check_schema_version(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_schema(con: Connection) -> None:
     """Create missing tables and columns and record the schema version.
 
     Migration rule for this release: tables and columns present in the JSON
@@ -270,95 +310,111 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     if stored == current and _all_tables_present(con):
         return
     with transaction(con):
-        run(con, f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        execute(con, f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)")
         for t in schema.load_tables().values():
-            run(con, t.ddl())
+            execute(con, t.ddl())
             have = {
                 r[0]
-                for r in run(con,
+                for r in fetch_rows(con,
                     "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema='main'",
                     [t.name],
                 )
             }
             for c in t.columns:
                 if c.name not in have:
-                    run(con, f'ALTER TABLE "{t.name}" ADD COLUMN "{c.name}" {c.sql_type}')
+                    execute(con, f'ALTER TABLE "{t.name}" ADD COLUMN "{c.name}" {c.sql_type}')
             _widen_checks(con, t)
         key_edges(con)  # edges written before schema 4 get their dense node keys
-        run(con,
+        execute(con,
             f"INSERT INTO {META_TABLE} VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [str(current)],
         )
-        run(con,
+        execute(con,
             f"INSERT INTO {META_TABLE} VALUES ('created_at', CAST(now() AS VARCHAR)) ON CONFLICT (key) DO NOTHING"
         )
 
 
-def _widen_checks(con: duckdb.DuckDBPyConnection, t: schema.Table) -> None:
+def _widen_checks(con: Connection, t: schema.Table) -> None:
     """DuckDB cannot alter a CHECK constraint: when the schema allows a value
     the stored table's constraint lacks, copy the table into a new one."""
-    row = one(con, "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [t.name])
-    ddl = row[0] if row else ""
+    ddl = fetch_value(con, "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [t.name]) or ""
     if all(f"'{v}'" in ddl for c in t.columns if c.enum for v in c.enum):
         return
     tmp = f"{t.name}__rem_migrate"
-    run(con, t.ddl().replace(f'CREATE TABLE IF NOT EXISTS "{t.name}"', f'CREATE TABLE "{tmp}"', 1))
-    run(con, f'INSERT INTO "{tmp}" BY NAME SELECT * FROM "{t.name}"')
-    run(con, f'DROP TABLE "{t.name}"')
-    run(con, f'ALTER TABLE "{tmp}" RENAME TO "{t.name}"')
+    execute(con, t.ddl().replace(f'CREATE TABLE IF NOT EXISTS "{t.name}"', f'CREATE TABLE "{tmp}"', 1))
+    execute(con, f'INSERT INTO "{tmp}" BY NAME SELECT * FROM "{t.name}"')
+    execute(con, f'DROP TABLE "{t.name}"')
+    execute(con, f'ALTER TABLE "{tmp}" RENAME TO "{t.name}"')
 
 
-def _all_tables_present(con: duckdb.DuckDBPyConnection) -> bool:
-    names = {
-        r[0]
-        for r in run(con,
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-        )
-    }
+def _all_tables_present(con: Connection) -> bool:
+    names = {r[0] for r in fetch_rows(con, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")}
     return all(t in names for t in schema.TABLES)
 
 
-def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+def install_macros(con: Connection) -> None:
     """SQL helpers available on every connection REM opens (temporary macros,
-    so they work on read-only connections too)."""
-    from .graph_sql import macro_statements  # local import: avoids a cycle
+    so they work on read-only connections too): ``rem_decay`` and
+    ``rem_half_life_hours`` (see :mod:`rem.graph.decay`)."""
+    from .graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, half_lives, macro_statements
 
-    for stmt in macro_statements():
-        run(con, stmt)
-
-
-# -- writes ---------------------------------------------------------------
-NEW_NODES_SQL = """INSERT INTO nodes (id, key)
-    SELECT id, (SELECT coalesce(max(key) + 1, 0) FROM nodes) + row_number() OVER (ORDER BY first) - 1
-    FROM ({ids}) ANTI JOIN nodes USING (id)"""
-
-
-def add_nodes(con: duckdb.DuckDBPyConnection, ids_sql: str) -> None:
-    """Give a dense integer key to each id of ``ids_sql`` (a query with
-    columns ``id`` and ``first``, one row per id, ``first`` ordering new keys)
-    that has none yet. Keys continue after the largest one and are never reused."""
-    run(con, NEW_NODES_SQL.format(ids=ids_sql))
+    try:
+        hl, other = half_lives()
+    except RemError as e:  # a bad config value: the graph commands report it; queries keep working
+        log.warning("%s; rem_decay uses the default half-lives", e)
+        hl, other = dict(DEFAULT_HALF_LIVES), DEFAULT_OTHER_HALF_LIFE
+    for stmt in macro_statements(hl, other):
+        execute(con, stmt)
 
 
-def key_edges(con: duckdb.DuckDBPyConnection) -> int:
-    """Fill ``source_key``/``target_key`` of edges that lack them (written by
-    an older REM, by hand, or by a bulk path that leaves them to this call),
-    adding the ids to ``nodes``. Returns how many edges were keyed."""
-    row = one(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL")
-    missing = int(row[0]) if row else 0
-    if not missing:
-        return 0
-    add_nodes(con, """SELECT id, min(o) AS first FROM (
-                           SELECT source_id AS id, rowid * 2 AS o FROM edges WHERE source_key IS NULL
-                           UNION ALL SELECT target_id, rowid * 2 + 1 FROM edges WHERE target_key IS NULL) GROUP BY id""")
-    run(con, """UPDATE edges SET source_key = n.key FROM nodes n
-                WHERE edges.source_key IS NULL AND n.id = edges.source_id""")
-    run(con, """UPDATE edges SET target_key = n.key FROM nodes n
-                WHERE edges.target_key IS NULL AND n.id = edges.target_id""")
-    return missing
+# -- rows -----------------------------------------------------------------
+def arrow_rows(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows (dicts) → a pyarrow Table typed after the table's JSON Schema.
+    Later duplicates of a key win (a file naming the same id twice)."""
+    t = schema.table(table_name)
+    if t.key:
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for r in rows:
+            seen[tuple(r[k] for k in t.key)] = r
+        rows = list(seen.values())
+    present = [c for c in t.columns if any(c.name in r for r in rows)]
+    arrays = {}
+    for c in present:
+        vals = [r.get(c.name) for r in rows]
+        if c.kind == "timestamp":
+            arrays[c.name] = pa.array(vals, type=pa.timestamp("us", tz="UTC"))
+        elif c.kind == "json":
+            arrays[c.name] = pa.array(
+                [v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True, default=str) for v in vals],
+                type=pa.string(),
+            )
+        elif c.kind == "list":
+            arrays[c.name] = pa.array(vals, type=pa.list_(pa.string()))
+        elif c.kind == "int":
+            arrays[c.name] = pa.array(vals, type=pa.int64())
+        elif c.kind == "float":
+            arrays[c.name] = pa.array(vals, type=pa.float64())
+        elif c.kind == "bool":
+            arrays[c.name] = pa.array(vals, type=pa.bool_())
+        else:
+            arrays[c.name] = pa.array(vals, type=pa.string())
+    return pa.table(arrays)
 
 
-def upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: pa.Table) -> UpsertCounts:
+@dataclass
+class UpsertCounts:
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.skipped += other.skipped
+        return self
+
+
+def upsert(con: Connection, table_name: str, rows: pa.Table) -> UpsertCounts:
     """Insert new rows and update changed ones of a keyed table, by key.
 
     ``rows`` must have the table's key columns and may omit others. Rows
@@ -373,14 +429,12 @@ def upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: pa.Table) -> U
     cols = [c for c in rows.column_names if c in t.column_names]
     key = list(t.key)
     compare = [c for c in cols if c not in key and c not in ("updated_at", "created_at")]
-    name = f"_rem_batch_{table_name}"
-    con.register(name, rows)
-    try:
+    with registered(con, f"_rem_batch_{table_name}", rows) as name:
         on = " AND ".join(f'b."{k}" = t."{k}"' for k in key)
         diff = " OR ".join(
             f'CAST(b."{c}" AS {t.column(c).sql_type}) IS DISTINCT FROM t."{c}"' for c in compare
         ) or "FALSE"
-        cls = one(
+        cls = fetch_one(
             con,
             f"""SELECT count(*) FILTER (WHERE t."{key[0]}" IS NULL),
                        count(*) FILTER (WHERE t."{key[0]}" IS NOT NULL AND ({diff}))
@@ -390,16 +444,103 @@ def upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: pa.Table) -> U
         col_list = ", ".join(f'"{c}"' for c in cols)
         sel = ", ".join(f'CAST(b."{c}" AS {t.column(c).sql_type})' for c in cols)
         if added:
-            run(con,
+            execute(con,
                 f"""INSERT INTO "{table_name}" ({col_list})
                     SELECT {sel} FROM {name} b ANTI JOIN "{table_name}" t ON {on}"""
             )
         if updated:
             sets = ", ".join(f'"{c}" = CAST(b."{c}" AS {t.column(c).sql_type})' for c in cols if c not in key and c != "created_at")
-            run(con,
+            execute(con,
                 f"""UPDATE "{table_name}" AS t SET {sets} FROM {name} b
                     WHERE {on} AND ({diff})"""
             )
         return UpsertCounts(added, updated, rows.num_rows - added - updated)
-    finally:
-        con.unregister(name)
+
+
+def merge_entity_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Collapse entity rows of one id: the first name stays, other spellings
+    become aliases, the earliest ``created_at`` and latest ``updated_at`` win."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        cur = out.get(r["id"])
+        if cur is None:
+            out[r["id"]] = {**r, "aliases": list(r.get("aliases") or [])}
+            continue
+        for n in [r["name"], *(r.get("aliases") or [])]:
+            if n != cur["name"] and n not in cur["aliases"]:
+                cur["aliases"].append(n)
+        cur["created_at"] = min(cur["created_at"], r["created_at"])
+        cur["updated_at"] = max(cur["updated_at"], r["updated_at"])
+    return list(out.values())
+
+
+def upsert_entities(con: Connection, rows: list[dict[str, Any]]) -> UpsertCounts:
+    """Upsert entities (topics, people): a stored entity keeps its display
+    name; other spellings become aliases. Inside the caller's transaction."""
+    rows = merge_entity_rows(rows)
+    existing: dict[str, tuple[str, list[str]]] = {}
+    with registered(con, "_rem_eids", id_table(r["id"] for r in rows)):
+        for eid, name, aliases in fetch_rows(
+            con, "SELECT e.id, e.name, e.aliases FROM entities e SEMI JOIN _rem_eids x ON e.id = x.id"
+        ):
+            existing[eid] = (name, list(aliases or []))
+    merged = []
+    for r in rows:
+        if r["id"] in existing:
+            name, aliases = existing[r["id"]]
+            new_aliases = list(aliases)
+            for n in [r["name"], *r.get("aliases", [])]:
+                if n != name and n not in new_aliases:
+                    new_aliases.append(n)
+            r = {**r, "name": name, "aliases": new_aliases}
+            r.pop("created_at", None)
+        merged.append(r)
+    return upsert(con, "entities", arrow_rows("entities", merged))
+
+
+def insert_missing_edges(con: Connection, edges: list[dict[str, Any]]) -> int:
+    """Insert edges (full rows) whose (source, target, type) is not stored
+    yet, keyed; stored ones are left as they are. Returns how many were added."""
+    before = fetch_value(con, "SELECT count(*) FROM edges") or 0
+    with registered(con, "_rem_new_edges", arrow_rows("edges", edges)):
+        execute(
+            con,
+            """INSERT INTO edges BY NAME
+               SELECT DISTINCT ON (source_id, target_id, edge_type) *
+               FROM _rem_new_edges n
+               WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.source_id = n.source_id
+                                 AND e.target_id = n.target_id AND e.edge_type = n.edge_type)"""
+        )
+    after = fetch_value(con, "SELECT count(*) FROM edges") or 0
+    key_edges(con)
+    return int(after - before)
+
+
+# -- node keys --------------------------------------------------------------
+NEW_NODES_SQL = """INSERT INTO nodes (id, key)
+    SELECT id, (SELECT coalesce(max(key) + 1, 0) FROM nodes) + row_number() OVER (ORDER BY first) - 1
+    FROM ({ids}) ANTI JOIN nodes USING (id)"""
+
+
+def add_nodes(con: Connection, ids_sql: str) -> None:
+    """Give a dense integer key to each id of ``ids_sql`` (a query with
+    columns ``id`` and ``first``, one row per id, ``first`` ordering new keys)
+    that has none yet. Keys continue after the largest one and are never reused."""
+    execute(con, NEW_NODES_SQL.format(ids=ids_sql))
+
+
+def key_edges(con: Connection) -> int:
+    """Fill ``source_key``/``target_key`` of edges that lack them (written by
+    an older REM, by hand, or by a bulk path that leaves them to this call),
+    adding the ids to ``nodes``. Returns how many edges were keyed."""
+    missing = int(fetch_value(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL") or 0)
+    if not missing:
+        return 0
+    add_nodes(con, """SELECT id, min(o) AS first FROM (
+                           SELECT source_id AS id, rowid * 2 AS o FROM edges WHERE source_key IS NULL
+                           UNION ALL SELECT target_id, rowid * 2 + 1 FROM edges WHERE target_key IS NULL) GROUP BY id""")
+    execute(con, """UPDATE edges SET source_key = n.key FROM nodes n
+                    WHERE edges.source_key IS NULL AND n.id = edges.source_id""")
+    execute(con, """UPDATE edges SET target_key = n.key FROM nodes n
+                    WHERE edges.target_key IS NULL AND n.id = edges.target_id""")
+    return missing

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from .. import _rem
-from ..store import Store, arrow
+from ..store import Connection, Store, fetch_arrow, one_batch, registered
 from .window import Window
 
 RESOURCES_SQL = """
@@ -67,23 +66,14 @@ def collect(store: Store, window: Window) -> Activity:
         return collect_on(con, window)
 
 
-def collect_on(con: duckdb.DuckDBPyConnection, window: Window) -> Activity:
+def collect_on(con: Connection, window: Window) -> Activity:
     """The three window queries on an open connection."""
     params = {"start": window.start, "end": window.end}
-    res = arrow(con, RESOURCES_SQL, params)
-    msg = arrow(con, MESSAGES_SQL, params)
-    con.register("_rem_window_messages", msg.select(["session_id"]))
-    try:
-        ses = arrow(con, SESSIONS_SQL)
-    finally:
-        con.unregister("_rem_window_messages")
+    res = fetch_arrow(con, RESOURCES_SQL, params)
+    msg = fetch_arrow(con, MESSAGES_SQL, params)
+    with registered(con, "_rem_window_messages", msg.select(["session_id"])):
+        ses = fetch_arrow(con, SESSIONS_SQL)
     return Activity(window, res, ses, msg)
-
-
-def one_batch(t: pa.Table) -> pa.RecordBatch:
-    """A table as one RecordBatch (zero-copy when it already is one chunk)."""
-    batches = t.combine_chunks().to_batches()
-    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=t.schema)
 
 
 def pack(

@@ -1,10 +1,12 @@
 """Write a dream's results in ONE transaction.
 
-Order: supersede stored moments whose activity the new moments now cover;
-upsert moments; upsert topic and person entities; merge edges (reinforcing
-known ones, inserting new ones, logging every change in ``dream_edge_log``
-so a run can be reverted); upsert the period's summary resource; finish the
-``dream_runs`` row. Any error rolls everything back.
+Order: supersede stored moments whose activity the new moments now cover
+(their edges go, snapshotted for revert); upsert moments; upsert topic and
+person entities; upsert the period's summary resource; merge every edge the
+moments, the model and the summary imply in one batch (reinforcing known
+ones, inserting new ones, logging every change in ``dream_edge_log`` so a
+run can be reverted); finish the ``dream_runs`` row. Any error rolls
+everything back.
 
 Reinforcement rule: edges are reinforced only by *new* moments. Re-running a
 dream over the same activity resolves to the same moments (same ids); their
@@ -21,11 +23,26 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import _rem
+from .. import _rem, ledger
+from ..graph.decay import half_lives
 from ..ids import normalize_key, stable_id
-from ..ingest.common import _upsert_entities, arrow_rows
-from ..store import Store, add_nodes, arrow, one, run, transaction, upsert
-from .collect import one_batch
+from ..ledger import RunStatus
+from ..store import (
+    Connection,
+    Store,
+    add_nodes,
+    arrow_rows,
+    execute,
+    fetch_arrow,
+    fetch_rows,
+    fetch_value,
+    id_table,
+    one_batch,
+    registered,
+    transaction,
+    upsert,
+    upsert_entities,
+)
 from .resolve import ModelEdge, Moment
 from .window import Window
 
@@ -71,7 +88,7 @@ EDGE_BATCH = pa.schema([("source_id", pa.string()), ("target_id", pa.string()), 
                         ("generated_by", pa.string())])
 
 
-def merge_edges(con: Any, rows: list[dict[str, Any]] | pa.Table, run_id: str | None) -> tuple[int, int]:
+def merge_edges(con: Connection, rows: list[dict[str, Any]] | pa.Table, run_id: str | None) -> tuple[int, int]:
     """Merge a batch of edges into ``edges`` inside the caller's transaction
     and log the deltas in ``dream_edge_log``. Returns (added, reinforced).
 
@@ -82,67 +99,58 @@ def merge_edges(con: Any, rows: list[dict[str, Any]] | pa.Table, run_id: str | N
     and computes inserts and reinforcements (decayed weight + increment);
     both are written back from Arrow — an append and one UPDATE by row id.
     """
-    from ..graph import half_lives
-
     batch = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=EDGE_BATCH)
     if batch.num_rows == 0:
         return 0, 0
     batch = batch.select(EDGE_BATCH.names).cast(EDGE_BATCH).combine_chunks()
     batch = batch.append_column("_row", pa.array(range(batch.num_rows), pa.int64()))
-    con.register("_rem_edge_batch", batch)
-    try:
+    with registered(con, "_rem_edge_batch", batch):
         add_nodes(con, """SELECT id, min(o) AS first FROM (
                               SELECT source_id AS id, _row * 2 AS o FROM _rem_edge_batch
                               UNION ALL SELECT target_id, _row * 2 + 1 FROM _rem_edge_batch) GROUP BY id""")
-        keys = arrow(con, """SELECT CAST(ns.key AS UINTEGER) AS source_key, CAST(nt.key AS UINTEGER) AS target_key
-                             FROM _rem_edge_batch b JOIN nodes ns ON ns.id = b.source_id JOIN nodes nt ON nt.id = b.target_id
-                             ORDER BY b._row""")
-        kb = pa.table({"source_key": keys.column(0), "target_key": keys.column(1), "edge_type": batch.column("edge_type"),
-                       "weight": batch.column("weight"), "reinforce": batch.column("reinforce")})
-        con.register("_rem_edge_keys", kb)
-        stored = arrow(con, """SELECT e.rowid AS rid, CAST(e.source_key AS UINTEGER) AS source_key,
-                                      CAST(e.target_key AS UINTEGER) AS target_key, e.edge_type, e.weight,
-                                      epoch_us(e.reinforced_at) AS reinforced_at, e.reinforcement_count
-                               FROM edges e SEMI JOIN _rem_edge_keys k ON e.source_key = k.source_key
-                                    AND e.target_key = k.target_key AND e.edge_type = k.edge_type""")
-        row = one(con, "SELECT epoch_us(now())")
-        now_us = int(row[0]) if row else 0
-        hl, other = half_lives()
-        ins_b, upd_b = _rem.merge_edges(one_batch(kb), one_batch(stored), hl, other, now_us)
-        ins, upd = pa.table(ins_b), pa.table(upd_b)
-        if ins.num_rows:
-            new = batch.take(ins.column("row"))
-            nk = kb.take(ins.column("row"))
-            con.register("_rem_edge_ins", pa.table({
+        keys = fetch_arrow(con, """SELECT CAST(ns.key AS UINTEGER) AS source_key, CAST(nt.key AS UINTEGER) AS target_key
+                                   FROM _rem_edge_batch b JOIN nodes ns ON ns.id = b.source_id JOIN nodes nt ON nt.id = b.target_id
+                                   ORDER BY b._row""")
+    kb = pa.table({"source_key": keys.column(0), "target_key": keys.column(1), "edge_type": batch.column("edge_type"),
+                   "weight": batch.column("weight"), "reinforce": batch.column("reinforce")})
+    with registered(con, "_rem_edge_keys", kb):
+        stored = fetch_arrow(con, """SELECT e.rowid AS rid, CAST(e.source_key AS UINTEGER) AS source_key,
+                                            CAST(e.target_key AS UINTEGER) AS target_key, e.edge_type, e.weight,
+                                            epoch_us(e.reinforced_at) AS reinforced_at, e.reinforcement_count
+                                     FROM edges e SEMI JOIN _rem_edge_keys k ON e.source_key = k.source_key
+                                          AND e.target_key = k.target_key AND e.edge_type = k.edge_type""")
+    now_us = int(fetch_value(con, "SELECT epoch_us(now())") or 0)
+    hl, other = half_lives()
+    ins_b, upd_b = _rem.merge_edges(one_batch(kb), one_batch(stored), hl, other, now_us)
+    ins, upd = pa.table(ins_b), pa.table(upd_b)
+    if ins.num_rows:
+        new = batch.take(ins.column("row"))
+        nk = kb.take(ins.column("row"))
+        with registered(con, "_rem_edge_ins", pa.table({
                 "source_id": new.column("source_id"), "target_id": new.column("target_id"),
                 "edge_type": new.column("edge_type"), "weight": ins.column("weight"),
                 "metadata": new.column("metadata"), "generated_by": new.column("generated_by"),
-                "source_key": nk.column("source_key"), "target_key": nk.column("target_key")}))
-            run(con, """INSERT INTO edges (source_id, target_id, edge_type, weight, created_at, reinforced_at,
-                                           reinforcement_count, metadata, generated_by, dream_run_id, source_key, target_key)
-                        SELECT source_id, target_id, edge_type, weight, now(), now(), 1, CAST(metadata AS JSON),
-                               generated_by, $run, source_key, target_key FROM _rem_edge_ins""", {"run": run_id})
-            run(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action)
-                        SELECT $run, source_id, target_id, edge_type, 'added' FROM _rem_edge_ins""", {"run": run_id})
-            con.unregister("_rem_edge_ins")
-        if upd.num_rows:
-            old = batch.take(upd.column("row"))
-            con.register("_rem_edge_upd", pa.table({
+                "source_key": nk.column("source_key"), "target_key": nk.column("target_key")})):
+            execute(con, """INSERT INTO edges (source_id, target_id, edge_type, weight, created_at, reinforced_at,
+                                               reinforcement_count, metadata, generated_by, dream_run_id, source_key, target_key)
+                            SELECT source_id, target_id, edge_type, weight, now(), now(), 1, CAST(metadata AS JSON),
+                                   generated_by, $run, source_key, target_key FROM _rem_edge_ins""", {"run": run_id})
+            execute(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action)
+                            SELECT $run, source_id, target_id, edge_type, 'added' FROM _rem_edge_ins""", {"run": run_id})
+    if upd.num_rows:
+        old = batch.take(upd.column("row"))
+        with registered(con, "_rem_edge_upd", pa.table({
                 "rid": upd.column("rid"), "weight": upd.column("weight"), "count": upd.column("reinforcement_count"),
                 "source_id": old.column("source_id"), "target_id": old.column("target_id"),
                 "edge_type": old.column("edge_type"), "prev_weight": upd.column("prev_weight"),
-                "prev_at": upd.column("prev_reinforced_at"), "prev_count": upd.column("prev_count")}))
-            run(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action, prev_weight,
-                                                    prev_reinforced_at, prev_count)
-                        SELECT $run, source_id, target_id, edge_type, 'reinforced', prev_weight,
-                               to_timestamp(0) + to_microseconds(prev_at), prev_count FROM _rem_edge_upd""", {"run": run_id})
-            run(con, """UPDATE edges SET weight = u.weight, reinforced_at = now(), reinforcement_count = u.count
-                        FROM _rem_edge_upd u WHERE edges.rowid = u.rid""")
-            con.unregister("_rem_edge_upd")
-        con.unregister("_rem_edge_keys")
-        return ins.num_rows, upd.num_rows
-    finally:
-        con.unregister("_rem_edge_batch")
+                "prev_at": upd.column("prev_reinforced_at"), "prev_count": upd.column("prev_count")})):
+            execute(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action, prev_weight,
+                                                        prev_reinforced_at, prev_count)
+                            SELECT $run, source_id, target_id, edge_type, 'reinforced', prev_weight,
+                                   to_timestamp(0) + to_microseconds(prev_at), prev_count FROM _rem_edge_upd""", {"run": run_id})
+            execute(con, """UPDATE edges SET weight = u.weight, reinforced_at = now(), reinforcement_count = u.count
+                            FROM _rem_edge_upd u WHERE edges.rowid = u.rid""")
+    return ins.num_rows, upd.num_rows
 
 
 def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: datetime, user_id: str | None) -> pa.Table:
@@ -157,28 +165,39 @@ def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: dateti
     } for m in moments])
 
 
-def _snapshot(con: Any, run_id: str, table: str, action: str, ids_view: str) -> None:
+def _snapshot(con: Connection, run_id: str, table: str, action: str, ids_view: str) -> None:
     """Save the rows of ``table`` whose id is in ``ids_view`` as they are now."""
-    run(con, f"""INSERT INTO dream_undo (dream_run_id, table_name, row_id, action, prev_row)
-                 SELECT $run, '{table}', t.id, '{action}', to_json(t) FROM "{table}" t
-                 WHERE t.id IN (SELECT id FROM {ids_view})""", {"run": run_id})
+    execute(con, f"""INSERT INTO dream_undo (dream_run_id, table_name, row_id, action, prev_row)
+                     SELECT $run, '{table}', t.id, '{action}', to_json(t) FROM "{table}" t
+                     WHERE t.id IN (SELECT id FROM {ids_view})""", {"run": run_id})
 
 
-def _record(con: Any, run_id: str, table: str, ids: list[str]) -> None:
+def _record(con: Connection, run_id: str, table: str, ids: list[str]) -> None:
     """Before an upsert of ``ids`` into ``table``: snapshot the rows that
     exist ('updated') and note the ones that do not ('created')."""
-    con.register("_rem_undo_ids", pa.table({"id": pa.array(sorted(set(ids)), pa.string())}))
-    try:
+    with registered(con, "_rem_undo_ids", id_table(sorted(set(ids)))):
         _snapshot(con, run_id, table, "updated", "_rem_undo_ids")
-        run(con, f"""INSERT INTO dream_undo (dream_run_id, table_name, row_id, action)
-                     SELECT $run, '{table}', n.id, 'created' FROM _rem_undo_ids n
-                     WHERE n.id NOT IN (SELECT id FROM "{table}")""", {"run": run_id})
-    finally:
-        con.unregister("_rem_undo_ids")
+        execute(con, f"""INSERT INTO dream_undo (dream_run_id, table_name, row_id, action)
+                         SELECT $run, '{table}', n.id, 'created' FROM _rem_undo_ids n
+                         WHERE n.id NOT IN (SELECT id FROM "{table}")""", {"run": run_id})
+
+
+def _supersede(con: Connection, run_id: str, ids: list[str]) -> None:
+    """Delete stored moments the new ones replace, and their edges, snapshotting both."""
+    with registered(con, "_rem_sup", id_table(ids)):
+        _snapshot(con, run_id, "moments", "deleted", "_rem_sup")
+        execute(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action, prev_weight,
+                               prev_reinforced_at, prev_count, prev_created_at, prev_metadata, prev_generated_by, prev_dream_run_id)
+                        SELECT $run, source_id, target_id, edge_type, 'deleted', weight, reinforced_at, reinforcement_count,
+                               created_at, metadata, generated_by, dream_run_id
+                        FROM edges WHERE source_id IN (SELECT id FROM _rem_sup) OR target_id IN (SELECT id FROM _rem_sup)""",
+                {"run": run_id})
+        execute(con, "DELETE FROM edges WHERE source_id IN (SELECT id FROM _rem_sup) OR target_id IN (SELECT id FROM _rem_sup)")
+        execute(con, "DELETE FROM moments WHERE id IN (SELECT id FROM _rem_sup)")
 
 
 def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment], model_edges: list[ModelEdge],
-            summary: str | None, ledger: dict[str, Any], user_id: str | None = None) -> PersistStats:
+            summary: str | None, ledger_row: dict[str, Any], user_id: str | None = None) -> PersistStats:
     """Everything the dream produced, in one transaction, plus the ledger row."""
     st = PersistStats()
     now = datetime.now(UTC)
@@ -187,27 +206,15 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
         keys = sorted({k for m in moments for k in m.segment_keys})
         existing: set[str] = set()
         if moments:
-            con.register("_rem_new_ids", pa.table({"id": pa.array(new_ids, pa.string())}))
-            existing = {r[0] for r in run(con, "SELECT m.id FROM moments m SEMI JOIN _rem_new_ids n ON m.id = n.id")}
-            con.unregister("_rem_new_ids")
+            with registered(con, "_rem_new_ids", id_table(new_ids)):
+                existing = {r[0] for r in fetch_rows(con, "SELECT m.id FROM moments m SEMI JOIN _rem_new_ids n ON m.id = n.id")}
         if keys:
-            con.register("_rem_keys", pa.table({"k": pa.array(keys, pa.string())}))
-            old = run(con, """SELECT DISTINCT m.id FROM moments m, unnest(m.segment_keys) AS u(k)
-                              WHERE u.k IN (SELECT k FROM _rem_keys)""")
-            con.unregister("_rem_keys")
+            with registered(con, "_rem_keys", id_table(keys, "k")):
+                old = fetch_rows(con, """SELECT DISTINCT m.id FROM moments m, unnest(m.segment_keys) AS u(k)
+                                         WHERE u.k IN (SELECT k FROM _rem_keys)""")
             superseded = sorted({r[0] for r in old} - set(new_ids))
             if superseded:
-                con.register("_rem_sup", pa.table({"id": pa.array(superseded, pa.string())}))
-                _snapshot(con, run_id, "moments", "deleted", "_rem_sup")
-                run(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action, prev_weight,
-                                   prev_reinforced_at, prev_count, prev_created_at, prev_metadata, prev_generated_by, prev_dream_run_id)
-                            SELECT $run, source_id, target_id, edge_type, 'deleted', weight, reinforced_at, reinforcement_count,
-                                   created_at, metadata, generated_by, dream_run_id
-                            FROM edges WHERE source_id IN (SELECT id FROM _rem_sup) OR target_id IN (SELECT id FROM _rem_sup)""",
-                    {"run": run_id})
-                run(con, "DELETE FROM edges WHERE source_id IN (SELECT id FROM _rem_sup) OR target_id IN (SELECT id FROM _rem_sup)")
-                run(con, "DELETE FROM moments WHERE id IN (SELECT id FROM _rem_sup)")
-                con.unregister("_rem_sup")
+                _supersede(con, run_id, superseded)
                 st.moments_superseded = len(superseded)
         if moments:
             _record(con, run_id, "moments", new_ids)
@@ -217,7 +224,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
         ent_rows, ent_ids = _entity_rows(moments, now)
         if ent_rows:
             _record(con, run_id, "entities", [r["id"] for r in ent_rows])
-            st.entities_created = _upsert_entities(con, ent_rows).added
+            st.entities_created = upsert_entities(con, ent_rows).added
         edges: list[dict[str, Any]] = []
         item_moment_new: dict[str, bool] = {}
         for m in moments:
@@ -249,14 +256,14 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             st.summaries_created = c.added + c.updated
             edges += [_edge(sid, m, "summarizes", m not in existing, run_id, "dream") for m in new_ids]
         st.edges_added, st.edges_reinforced = merge_edges(con, edges, run_id)
-        ledger = dict(ledger)
-        meta = dict(ledger.pop("metadata", {}) or {})
-        ledger.update({
-            "status": "ok", "finished_at": datetime.now(UTC), "moments_created": st.moments_created,
+        row = dict(ledger_row)
+        meta = dict(row.pop("metadata", {}) or {})
+        row.update({
+            "status": RunStatus.OK, "finished_at": datetime.now(UTC), "moments_created": st.moments_created,
             "moments_merged": st.moments_merged, "moments_superseded": st.moments_superseded,
             "entities_created": st.entities_created, "edges_added": st.edges_added,
             "edges_reinforced": st.edges_reinforced, "summaries_created": st.summaries_created,
             "metadata": meta,
         })
-        upsert(con, "dream_runs", arrow_rows("dream_runs", [{"id": run_id, **ledger}]))
+        ledger.write_on(con, {"id": run_id, **row})
     return st

@@ -1,9 +1,15 @@
 """A whole dream: plan → model calls (database closed) → resolve → persist.
 
-Every attempt leaves a ``dream_runs`` row: it is written as ``running`` when
-the dream starts and finished as ``ok``, ``nothing_to_do``, ``skipped`` or
-``failed``. A row left ``running`` by a process that died is marked
-``interrupted`` by the next dream.
+Every attempt leaves a ledger row (:mod:`rem.ledger`): written as
+``running`` when the dream starts and finished as ``ok``,
+``nothing_to_do``, ``skipped``, ``failed`` or ``interrupted``. A row left
+``running`` by a process that died is marked ``interrupted`` by the next
+dream.
+
+The dream is handed what it must consult rather than finding it itself
+(:class:`DreamOptions`): the readiness check of scheduled dreams, the
+watcher behind ``--yield-to-user``, the redactor for text sent to the
+model. The command line builds them from the config file.
 """
 
 from __future__ import annotations
@@ -11,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,18 +27,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from typing import Protocol
+
 import duckdb
 
-from .. import agentlet
-from ..config import LLMSettings
+from .. import agentlet, ledger
+from ..config import LLMSettings, load_file
 from ..exceptions import DreamError, InterruptedRun, LLMError, RemError
-from ..ingest.common import arrow_rows
-from ..llm.client import LLM, Usage, scrub
-from ..lock import DreamLock
+from ..ledger import RunStatus
+from ..llm.client import LLM, Usage
 from ..logs import run_context
-from ..redact import secret_values
-from ..store import Store, arrow, explain_db_error, run, transaction, upsert
+from ..output import Progress
+from ..redact import Redactor, mask_literals, scrub, secret_values
+from ..report import write_run_digest
+from ..store import Store, explain_db_error, fetch_arrow
 from . import agent as prompts
+from .lock import DreamLock
 from .models import ChunkAnswer, PeriodSummary
 from .persist import PersistStats, persist
 from .plan import Plan, plan
@@ -44,6 +53,28 @@ log = logging.getLogger("rem.dream")
 EMBEDDED_CTX = 8192  # context of the embedded llama.cpp server
 EMBEDDED_MAX_INPUT_TOKENS = 3000  # default chunk budget for the embedded model
 EMBEDDED_REQUEST_TIMEOUT_S = 900.0  # per request to the embedded server
+
+
+def chunk_budget(settings: LLMSettings, explicit: int | None, default: int) -> int:
+    """Token budget of one chunk: ``--max-input-tokens`` if given, else the
+    configured default — capped for the embedded model's 8k context."""
+    if explicit:
+        return explicit
+    return min(default, EMBEDDED_MAX_INPUT_TOKENS) if settings.embedded else default
+
+
+class ReadinessCheck(Protocol):
+    """Why a scheduled dream should not start now (None = go): :class:`rem.ops.readiness.Readiness`."""
+
+    def reason_to_skip(self, now: datetime) -> str | None: ...
+
+
+class YieldSource(Protocol):
+    """While entered, says why to stop between model calls: :class:`rem.ops.readiness.YieldWatcher`."""
+
+    def reason(self) -> str | None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> Any: ...
 
 
 @dataclass
@@ -63,10 +94,10 @@ class DreamOptions:
     trigger: str = "manual"
     timeout_s: float = 120.0  # one model request (then retried)
     run_timeout_s: float | None = 7200.0  # the whole run (--timeout); stops between model calls
-    force: bool = False  # skip the readiness checks of scheduled dreams
-    readiness: Any = None  # a rem.readiness.Readiness; default from the config file
-    yield_to_user: bool = False  # stop between model calls while other programs keep the CPU busy
-    yield_watcher: Any = None  # a rem.readiness.YieldWatcher; default from the config file
+    force: bool = False  # skip the readiness check of a scheduled dream
+    readiness: ReadinessCheck | None = None  # consulted by scheduled dreams (none: always ready)
+    yield_watcher: YieldSource | None = None  # --yield-to-user: stop between model calls when it says so
+    redactor: Redactor | None = None  # for text sent to the model (none: the config file's rule for the endpoint)
     debug: Callable[[str], None] | None = None
     progress: bool | None = None
 
@@ -106,36 +137,11 @@ class DreamResult:
         return out
 
 
-def _ledger_write(store: Store, row: dict[str, Any]) -> None:
-    with store.connect() as con, transaction(con):
-        upsert(con, "dream_runs", arrow_rows("dream_runs", [row]))
-
-
-def record_skip(store: Store, reason: str, trigger: str) -> str:
-    """A ledger row for a dream that was not started (threshold, readiness)."""
-    run_id = str(uuid.uuid4())
-    now = datetime.now(UTC)
-    store.init()
-    _ledger_write(store, {"id": run_id, "started_at": now, "finished_at": now, "status": "skipped", "trigger": trigger,
-                          "reason": reason, "duration_s": 0.0})
-    return run_id
-
-
-def _mark_stale_runs(store: Store) -> None:
-    with store.connect() as con:
-        run(con, """UPDATE dream_runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()),
-                    reason = coalesce(reason, 'the dreaming process ended before finishing (killed or crashed); '
-                                             'nothing it produced was written')
-                    WHERE status = 'running' AND (metadata->>'pid' IS NULL OR CAST(metadata->>'pid' AS BIGINT) <> $pid
-                          OR started_at < now() - INTERVAL 1 DAY)""", {"pid": os.getpid()})
-
-
 def scheduled_window(store: Store, opts: DreamOptions, now: datetime) -> tuple[str | None, str | None, float | None]:
     """A scheduled dream starts where the last successful one ended (at most
     ``max_catchup_days`` back); the first one uses ``lookback_hours``."""
     with store.read(sandbox=False) as con:
-        t = arrow(con, "SELECT max(window_end) AS e FROM dream_runs WHERE status IN ('ok', 'nothing_to_do')")
-    last = t.column("e")[0].as_py() if t.num_rows else None
+        last = ledger.last_window_end(con)
     if last is None:
         return None, None, opts.lookback_hours
     start = max(last, now - timedelta(days=opts.max_catchup_days))
@@ -144,7 +150,7 @@ def scheduled_window(store: Store, opts: DreamOptions, now: datetime) -> tuple[s
 
 def known_names(store: Store, limit: int = 60) -> tuple[list[str], list[str]]:
     with store.read(sandbox=False) as con:
-        rows = arrow(con, f"""SELECT kind, name FROM entities WHERE kind IN ('topic', 'person')
+        rows = fetch_arrow(con, f"""SELECT kind, name FROM entities WHERE kind IN ('topic', 'person')
                               ORDER BY updated_at DESC NULLS LAST LIMIT {int(limit) * 2}""").to_pylist()
     return [r["name"] for r in rows if r["kind"] == "topic"][:limit], [r["name"] for r in rows if r["kind"] == "person"][:limit]
 
@@ -191,17 +197,13 @@ def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResul
     timeout."""
     run_id = str(uuid.uuid4())
     store.path.parent.mkdir(parents=True, exist_ok=True)
-    if opts.scheduled and not opts.force:
-        from ..config import load_file
-        from ..readiness import Readiness
-
-        ready = opts.readiness or Readiness.from_config(load_file())
-        why = ready.reason_to_skip(datetime.now().astimezone())
+    if opts.scheduled and not opts.force and opts.readiness is not None:
+        why = opts.readiness.reason_to_skip(datetime.now().astimezone())
         if why:
-            rid = record_skip(store, why, opts.trigger)
+            rid = ledger.record_skip(store, why, opts.trigger)
             with run_context(rid):
                 log.warning("scheduled dream skipped: %s", why)
-            return DreamResult(rid, "skipped", None, message=f"skipped: {why}")
+            return DreamResult(rid, RunStatus.SKIPPED, None, message=f"skipped: {why}")
     with run_context(run_id), DreamLock(store.path, run_id) as lock, _stop_on_signals():
         if lock.took_over:
             log.warning("took over a stale dream lock (pid %s is gone)", lock.took_over.get("pid"))
@@ -215,7 +217,7 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
     t0 = time.perf_counter()
     now = datetime.now(UTC)
     store.init()
-    _mark_stale_runs(store)
+    ledger.mark_stale(store)
     start, end, lookback = opts.start, opts.end, opts.lookback_hours
     if opts.scheduled and not (opts.start or opts.end):
         start, end, lookback = scheduled_window(store, opts, now)
@@ -226,13 +228,13 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
             "base_url": settings.base_url or "embedded", "chunks": p.n_chunks,
             "estimated_input_tokens": p.est_input_tokens, "estimated_cost_usd": p.est_cost,
             "metadata": {"pid": os.getpid(), "segments": p.packed.segments.num_rows}}
-    res = DreamResult(run_id, "running", p)
+    res = DreamResult(run_id, RunStatus.RUNNING, p)
 
-    def finish(status: str, **extra: Any) -> DreamResult:
+    def finish(status: RunStatus, **extra: Any) -> DreamResult:
         res.status = status
         res.duration_s = time.perf_counter() - t0
         try:
-            _ledger_write(store, {**base, "status": status, "finished_at": datetime.now(UTC),
+            ledger.write(store, {**base, "status": status, "finished_at": datetime.now(UTC),
                                   "duration_s": res.duration_s, "tokens_in": res.usage.tokens_in,
                                   "tokens_out": res.usage.tokens_out, **extra})
         except (duckdb.Error, RemError) as e:
@@ -242,12 +244,12 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
 
     if p.activity.empty:
         res.message = f"nothing to dream: no activity between {p.window.start:%Y-%m-%d %H:%M} and {p.window.end:%Y-%m-%d %H:%M} UTC"
-        return finish("nothing_to_do", reason=res.message)
+        return finish(RunStatus.NOTHING_TO_DO, reason=res.message)
     if opts.max_cost is not None and (p.est_cost is None or p.est_cost > opts.max_cost):
         est = "unknown (no price for this model)" if p.est_cost is None else f"${p.est_cost:.4f}"
         res.message = f"estimated cost {est} exceeds --max-cost ${opts.max_cost:.4f}; nothing was sent"
-        return finish("skipped", reason=res.message)
-    _ledger_write(store, {**base, "status": "running"})
+        return finish(RunStatus.SKIPPED, reason=res.message)
+    ledger.write(store, {**base, "status": RunStatus.RUNNING})
     log.info("window %s: %d segments in %d chunks, ~%d input tokens, model %s",
              p.window, p.packed.segments.num_rows, p.n_chunks, p.est_input_tokens, settings.model)
     res.timings.update(p.timings)
@@ -265,7 +267,7 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         res.duration_s = time.perf_counter() - t0
         if res.redactions:
             base["metadata"] = {**base["metadata"], "redacted": dict(res.redactions)}
-        ledger = {**base, "tokens_in": res.usage.tokens_in, "tokens_out": res.usage.tokens_out,
+        row = {**base, "tokens_in": res.usage.tokens_in, "tokens_out": res.usage.tokens_out,
                   "estimated_cost_usd": res.cost if res.cost is not None else p.est_cost,
                   "fallback_moments": resolution.fallback_moments, "dropped_refs": resolution.dropped_refs,
                   "dropped_moments": resolution.dropped_moments + resolution.filtered_moments,
@@ -273,12 +275,10 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         t_persist = time.perf_counter()
         res.timings["resolve"] = t_persist - t_resolve
         res.stats = persist(store, run_id=run_id, window=p.window, moments=resolution.moments,
-                            model_edges=resolution.edges, summary=res.summary, ledger=ledger)
+                            model_edges=resolution.edges, summary=res.summary, ledger_row=row)
         res.timings["persist"] = time.perf_counter() - t_persist
-        res.status = "ok"
+        res.status = RunStatus.OK
         try:
-            from ..report import write_run_digest
-
             res.digest = write_run_digest(store, run_id)
         except (OSError, RemError) as e:  # the dream itself is safely written
             log.warning("could not write the run's Markdown digest: %s", e)
@@ -287,33 +287,30 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
     except (LLMError, DreamError) as e:
         res.message = scrub(str(e), settings.api_key)
         log.error("dream failed: %s", res.message)
-        finish("failed", error=res.message)
+        finish(RunStatus.FAILED, error=res.message)
         raise DreamError(f"dream {run_id[:8]} failed: {res.message}\nNothing was written; the run is recorded as failed.") from None
     except (KeyboardInterrupt, InterruptedRun) as e:
         res.message = str(e) if isinstance(e, InterruptedRun) else "interrupted by the user (Ctrl-C)"
         log.warning("dream interrupted: %s", res.message)
-        finish("interrupted", reason=res.message + "; nothing was written, the next dream covers this window again")
+        finish(RunStatus.INTERRUPTED, reason=res.message + "; nothing was written, the next dream covers this window again")
         raise InterruptedRun(f"dream {run_id[:8]} {res.message}: nothing was written; "
                              "the next dream covers the same activity again",
                              by_signal=not isinstance(e, InterruptedRun) or e.by_signal) from None
     except duckdb.Error as e:
         res.message = scrub(explain_db_error(e), settings.api_key)
-        finish("failed", error=res.message)
+        finish(RunStatus.FAILED, error=res.message)
         raise DreamError(f"dream {run_id[:8]} failed: {res.message}") from None
     except Exception as e:
         res.message = scrub(f"{type(e).__name__}: {e}", settings.api_key)
-        finish("failed", error=res.message)
+        finish(RunStatus.FAILED, error=res.message)
         raise
 
 
 def _mask_secrets(resolution: Resolution, res: DreamResult, secrets: list[str | None]) -> None:
     """A model can echo a key it saw (or was told) back: configured secrets
     never reach the database, a digest or the terminal through its answer."""
-    from ..redact import Redactor
-
-    mask = Redactor(False, [s for s in secrets if s])  # disabled patterns: only the literal secrets
-    if not mask.literals:
-        return
+    def mask(text: str) -> str:
+        return mask_literals(text, secrets, min_len=6)[0]
 
     for m in resolution.moments:
         m.name, m.summary, m.outcome = mask(m.name), mask(m.summary), mask(m.outcome)
@@ -338,15 +335,8 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
     chunks = p.packed.chunks.to_pylist()
     answers: list[ChunkAnswer | None] = [None] * len(chunks)
     watcher = opts.yield_watcher
-    if opts.yield_to_user and watcher is None:
-        from ..config import load_file as _load
-        from ..readiness import YieldWatcher
-
-        watcher = YieldWatcher.from_config(_load())
-    from ..config import load_file
-    from ..redact import Redactor
-
-    redactor = Redactor.for_endpoint(None if settings.embedded else settings.base_url, load_file(), [settings.api_key])
+    redactor = opts.redactor or Redactor.for_endpoint(None if settings.embedded else settings.base_url, load_file(),
+                                                      [settings.api_key])
     res.redactions = redactor.counts
     with endpoint(settings) as (base_url, model), (watcher or contextlib.nullcontext()):
         # a small model on a busy CPU can need minutes per answer; retrying a local timeout only repeats it
@@ -370,25 +360,23 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
                 opts.debug(f"----- answer, chunk {i} -----\n{scrub(reply.raw, settings.api_key)}")
             return i, reply
 
-        show = sys.stderr.isatty() if opts.progress is None else opts.progress
         workers = max(1, min(opts.concurrency, len(chunks)))
         deadline = t0 + opts.run_timeout_s if opts.run_timeout_s else None
         pool = ThreadPoolExecutor(max_workers=workers)
         clean = False
         try:
             futures = [pool.submit(one_chunk, i) for i in range(len(chunks))]
-            bar = _Progress(len(chunks), show)
-            try:
-                remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
-                for fut in as_completed(futures, timeout=remaining):
-                    i, reply = fut.result()
-                    answers[i] = reply.value
-                    res.usage.add(reply.usage)
-                    bar.step()
-            except FuturesTimeout:
-                raise InterruptedRun(f"stopped by --timeout ({opts.run_timeout_s:.0f}s)") from None
-            finally:
-                bar.close()
+            with Progress(len(chunks), "dreaming (chunks)", enabled=opts.progress) as bar:
+                try:
+                    remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
+                    for done_n, fut in enumerate(as_completed(futures, timeout=remaining), start=1):
+                        i, reply = fut.result()
+                        answers[i] = reply.value
+                        res.usage.add(reply.usage)
+                        bar.advance()
+                        log.info("chunk %d/%d done", done_n, len(chunks))
+                except FuturesTimeout:
+                    raise InterruptedRun(f"stopped by --timeout ({opts.run_timeout_s:.0f}s)") from None
             clean = True
         finally:
             # on an interruption, do not wait for requests still in flight
@@ -413,25 +401,3 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
         elif opts.summary_only and len(done) > 1:
             summary = " ".join(a.summary for a in done if a.summary)
     return done, summary
-
-
-class _Progress:
-    def __init__(self, total: int, show: bool) -> None:
-        self.total, self.done, self.show = total, 0, show
-        self._draw()
-
-    def _draw(self) -> None:
-        if self.show:
-            width = 30
-            filled = int(width * self.done / max(self.total, 1))
-            sys.stderr.write(f"\rdreaming [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} chunks")
-            sys.stderr.flush()
-
-    def step(self) -> None:
-        self.done += 1
-        self._draw()
-        log.info("chunk %d/%d done", self.done, self.total)
-
-    def close(self) -> None:
-        if self.show:
-            sys.stderr.write("\n")

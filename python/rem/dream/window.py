@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..exceptions import ConfigError, IngestError
-from ..ingest.common import parse_time
+from ..values import parse_time
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from typing import Any
 from ..exceptions import IngestError
 from ..ids import stable_id
 from ..store import Store
-from .common import Batch, IngestReport, clean_text, parse_time, write
+from ..values import check_role, clean_text, parse_time
+from .common import Batch, IngestReport, write
 
 ALLOWED = {"session", "session_name", "role", "content", "created_at", "id", "tool_calls", "trace_id", "span_id"}
-ROLES = ("user", "assistant", "system", "tool")
 
 
 def ingest_chat(store: Store, path: str | Path) -> IngestReport:
@@ -54,9 +54,7 @@ def ingest_chat(store: Store, path: str | Path) -> IngestReport:
         skey = rec.get("session")
         if not isinstance(skey, str) or not skey.strip():
             raise IngestError("is required (a string naming the thread)", source=place, field="session")
-        role = rec.get("role")
-        if role not in ROLES:
-            raise IngestError(f"must be one of {', '.join(ROLES)} (got {role!r})", source=place, field="role")
+        role = check_role(rec.get("role"), source=place)
         if "created_at" not in rec:
             raise IngestError("is required", source=place, field="created_at")
         when = parse_time(rec["created_at"], source=place, field="created_at")

@@ -16,9 +16,10 @@ from typing import Any
 from ..exceptions import IngestError
 from ..ids import stable_id
 from ..store import Store
-from .common import Batch, IngestReport, clean_text, parse_time, progress, to_json, write
+from ..values import check_role, clean_text, parse_time, to_json
+from ..output import track
+from .common import Batch, IngestReport, write
 
-ROLES = {"user", "assistant", "system", "tool"}
 
 
 def _text(content: Any) -> str:
@@ -78,9 +79,7 @@ def parse_conversation(i: int, conv: Any, path: Path, batch: Batch) -> None:
         m = entry["message"]
         where = f"{place} node {node_id}"
         author = m.get("author") if isinstance(m.get("author"), dict) else {}
-        role = author.get("role")
-        if role not in ROLES:
-            raise IngestError(f"unknown role {role!r} (expected one of {sorted(ROLES)})", source=where, field="author.role")
+        role = check_role(author.get("role"), source=where, field="author.role")
         text = clean_text(_text(m.get("content")), source=where, field="content") or ""
         meta = m.get("metadata") if isinstance(m.get("metadata"), dict) else {}
         if not text.strip() or meta.get("is_visually_hidden_from_conversation"):
@@ -124,7 +123,6 @@ def ingest_chatgpt(store: Store, path: str | Path, *, show_progress: bool | None
     if not isinstance(data, list):
         raise IngestError("expected a JSON array of conversations (ChatGPT's conversations.json)", source=str(p))
     batch = Batch()
-    with progress(list(enumerate(data)), label="reading conversations", enabled=show_progress) as it:
-        for i, conv in it:
-            parse_conversation(i, conv, p, batch)
+    for i, conv in track(list(enumerate(data)), "reading conversations", enabled=show_progress):
+        parse_conversation(i, conv, p, batch)
     return write(store, batch)

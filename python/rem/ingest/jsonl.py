@@ -15,7 +15,8 @@ from .. import schema
 from ..exceptions import IngestError
 from ..ids import stable_id
 from ..store import Store
-from .common import Batch, IngestReport, clean_text, parse_time, write
+from ..values import clean_text, parse_time
+from .common import Batch, IngestReport, write
 
 KINDS = ("resources", "sessions", "messages")
 

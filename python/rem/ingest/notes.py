@@ -20,7 +20,9 @@ import yaml
 from ..exceptions import IngestError
 from ..ids import stable_id
 from ..store import Store
-from .common import Batch, IngestReport, clean_text, parse_time, write
+from ..values import clean_text, parse_time
+from ..output import track
+from .common import Batch, IngestReport, write
 
 SUFFIXES = {".md", ".markdown", ".txt", ".text", ".mdx", ".org", ".rst"}
 
@@ -98,14 +100,11 @@ def ingest_notes(store: Store, directory: str | Path, *, show_progress: bool | N
     files = find_notes(root)
     batch = Batch()
     report = IngestReport()
-    from .common import progress
-
-    with progress(files, label="reading notes", enabled=show_progress) as it:
-        for f in it:
-            try:
-                batch.resources.append(parse_note(f, root))
-            except IngestError as e:
-                report.errors.append(str(e))
+    for f in track(files, "reading notes", enabled=show_progress):
+        try:
+            batch.resources.append(parse_note(f, root))
+        except IngestError as e:
+            report.errors.append(str(e))
     if batch.resources:
         write(store, batch, report)
     return report

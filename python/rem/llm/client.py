@@ -12,7 +12,6 @@ output) or ``json``.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,20 +19,10 @@ from pydantic import BaseModel
 
 from ..config import LLMSettings
 from ..exceptions import LLMError
+from ..redact import scrub
 
 log = logging.getLogger("rem.llm")
 T = TypeVar("T", bound=BaseModel)
-
-_KEYLIKE = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
-
-
-def scrub(text: str, *secrets: str | None) -> str:
-    """Mask configured secrets and anything key-like in a message."""
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "****")
-    return _KEYLIKE.sub("****", text)
-
 
 def _find_openai_error(e: BaseException) -> BaseException | None:
     """The openai transport error behind an instructor exception, if any."""

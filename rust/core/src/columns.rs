@@ -80,22 +80,27 @@ pub fn opt_str_col<'a>(
     str_col(batch, table, name).map(Some)
 }
 
+/// The first null row of a column, if any.
+pub fn first_null(a: &dyn Array) -> Option<usize> {
+    if a.null_count() == 0 {
+        return None;
+    }
+    (0..a.len()).find(|&i| a.is_null(i))
+}
+
+/// An error naming the column's first null row, when it has one.
+fn refuse_nulls(col: &dyn Array, table: &str, name: &str) -> Result<()> {
+    match first_null(col) {
+        Some(row) => Err(CoreError::NullValue { table: table.to_string(), column: name.to_string(), row }),
+        None => Ok(()),
+    }
+}
+
 /// An integer (or microsecond timestamp) column read as i64 values; nulls are
 /// an error naming the row.
 pub fn i64_values(batch: &RecordBatch, table: &str, name: &str) -> Result<Vec<i64>> {
     let col = column(batch, table, name)?;
-    let null_at = |a: &dyn Array| -> Result<()> {
-        if a.null_count() > 0 {
-            let row = (0..a.len()).find(|&i| a.is_null(i)).unwrap_or(0);
-            return Err(CoreError::NullValue {
-                table: table.to_string(),
-                column: name.to_string(),
-                row,
-            });
-        }
-        Ok(())
-    };
-    null_at(col.as_ref())?;
+    refuse_nulls(col.as_ref(), table, name)?;
     let any = col.as_any();
     let out = match col.data_type() {
         DataType::Int64 => any
@@ -133,13 +138,13 @@ pub fn f64_array<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<
 pub fn u32_keys<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<std::borrow::Cow<'a, [u32]>> {
     use std::borrow::Cow;
     let col = column(batch, table, name)?;
-    if col.null_count() > 0 {
-        let row = (0..col.len()).find(|&i| col.is_null(i)).unwrap_or(0);
-        return Err(CoreError::NullValue { table: table.to_string(), column: name.to_string(), row });
-    }
-    let bad = |row: usize| CoreError::InvalidOption(format!(
-        "input '{table}' column '{name}' holds a key outside 0..4294967295 at row {row}"
-    ));
+    refuse_nulls(col.as_ref(), table, name)?;
+    let bad = |row: usize| CoreError::InvalidValue {
+        table: table.to_string(),
+        column: name.to_string(),
+        row,
+        message: "a node key outside 0..4294967295".into(),
+    };
     let any = col.as_any();
     fn conv<T: Copy>(v: &[T], f: impl Fn(T) -> Option<u32>, bad: impl Fn(usize) -> CoreError) -> Result<Vec<u32>> {
         v.iter().enumerate().map(|(i, &x)| f(x).ok_or_else(|| bad(i))).collect()

@@ -37,7 +37,7 @@ pub fn escape_label(s: &str, max_chars: usize) -> String {
 }
 
 fn push_u(out: &mut String, v: usize) {
-    crate::pack::push_uint(out, v as u64);
+    crate::pack::text::push_uint(out, v as u64);
 }
 
 fn style(kind: &str) -> &'static str {

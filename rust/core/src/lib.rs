@@ -4,21 +4,26 @@
 //!
 //! Modules follow the data flow of a dream:
 //! - [`columns`]: typed access to Arrow string / integer columns whatever
-//!   physical string layout the producer chose (Utf8, LargeUtf8, Utf8View).
+//!   physical string layout the producer chose (Utf8, LargeUtf8, Utf8View),
+//!   and the fast validation of imported batches.
 //! - [`tokens`]: the offline token estimate used for every budget.
 //! - [`segment`]: deterministic segmentation of activity into segments.
 //! - [`pack`]: refs, truncation and chunking under a token budget.
 //! - [`graph`], [`merge`], [`dot`]: the living graph (CSR over node keys,
-//!   decay, scores, traversal), the edge reinforce/merge plan, DOT output.
+//!   decay, centrality, traversal), the edge reinforce/merge plan, DOT output.
+//! - shared pieces: [`error`] (one error type, by kind of bad input),
+//!   [`intern`] (edge-type codes), [`par`] (worker threads), [`timefmt`].
 
 pub mod columns;
 pub mod dot;
 pub mod error;
 pub mod graph;
+pub mod intern;
 pub mod merge;
 pub mod pack;
+pub mod par;
 pub mod segment;
 pub mod timefmt;
 pub mod tokens;
 
-pub use error::{CoreError, Result};
+pub use error::{CoreError, ErrorKind, Result};

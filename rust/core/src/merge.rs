@@ -30,38 +30,13 @@ use rustc_hash::FxHashMap;
 use crate::columns::{f64_array, i64_values, str_col, u32_keys};
 use crate::error::{CoreError, Result};
 use crate::graph::{decay, HalfLives};
+use crate::intern::Interner;
 
 struct Group {
     row: u32,
     inc: f64,
     reinforce: bool,
     stored: Option<u32>,
-}
-
-/// Small interner for edge-type strings (a handful of distinct values).
-struct Types<'a> {
-    names: Vec<&'a str>,
-    last: usize,
-}
-
-impl<'a> Types<'a> {
-    fn code(&mut self, t: &'a str) -> Result<u16> {
-        if self.names.get(self.last) == Some(&t) {
-            return Ok(self.last as u16);
-        }
-        let i = match self.names.iter().position(|x| *x == t) {
-            Some(i) => i,
-            None => {
-                if self.names.len() >= u16::MAX as usize {
-                    return Err(CoreError::InvalidOption("too many edge types (max 65535)".into()));
-                }
-                self.names.push(t);
-                self.names.len() - 1
-            }
-        };
-        self.last = i;
-        Ok(i as u16)
-    }
 }
 
 /// The merge plan: `(inserts, updates)`.
@@ -88,15 +63,18 @@ pub fn merge(batch: &RecordBatch, stored: &RecordBatch, half_lives: &HalfLives, 
     if n >= u32::MAX as usize {
         return Err(CoreError::InvalidOption("batch too large (max 4 billion rows)".into()));
     }
-    let mut types = Types { names: Vec::new(), last: 0 };
+    let mut types = Interner::new();
     let mut index: FxHashMap<(u32, u32, u16), u32> = FxHashMap::default();
     index.reserve(n);
     let mut groups: Vec<Group> = Vec::with_capacity(n);
     for i in 0..n {
         if bw.is_null(i) || !bw.value(i).is_finite() || bw.value(i) < 0.0 {
-            return Err(CoreError::InvalidOption(format!(
-                "batch row {i}: the weight increment must be a finite number ≥ 0"
-            )));
+            return Err(CoreError::InvalidValue {
+                table: "batch".into(),
+                column: "weight".into(),
+                row: i,
+                message: "the weight increment must be a finite number ≥ 0".into(),
+            });
         }
         let t = types.code(bty.get_or_empty(i))?;
         let r = reinforce.is_none_or(|a| a.is_valid(i) && a.value(i));
@@ -116,9 +94,8 @@ pub fn merge(batch: &RecordBatch, stored: &RecordBatch, half_lives: &HalfLives, 
     let scount = i64_values(stored, "stored", "reinforcement_count")?;
     let rid = i64_values(stored, "stored", "rid")?;
     for j in 0..stored.num_rows() {
-        let known = types.names.iter().position(|x| *x == sty.get_or_empty(j));
-        let Some(t) = known else { continue };
-        if let Some(&g) = index.get(&(ss[j], st[j], t as u16)) {
+        let Some(t) = types.find(sty.get_or_empty(j)) else { continue };
+        if let Some(&g) = index.get(&(ss[j], st[j], t)) {
             let grp = &mut groups[g as usize];
             if grp.stored.is_none() {
                 grp.stored = Some(j as u32);

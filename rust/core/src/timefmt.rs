@@ -15,26 +15,26 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn split(us: i64) -> (i64, u32, u32, u32, u32) {
-    let secs = us.div_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let _ = y;
-    (days, m, d, (rem / 3600) as u32, ((rem % 3600) / 60) as u32)
-}
-
 /// `YYYY-MM-DD` of an epoch-microsecond instant, UTC.
 pub fn date(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = civil_from_days(day(us));
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Append `HH:MM` (UTC) of an epoch-microsecond instant to `out`, without `fmt`.
+pub fn push_hm(out: &mut String, us: i64) {
+    let secs = us.div_euclid(1_000_000).rem_euclid(86_400);
+    let (h, m) = ((secs / 3600) as u8, ((secs % 3600) / 60) as u8);
+    for d in [b'0' + h / 10, b'0' + h % 10, b':', b'0' + m / 10, b'0' + m % 10] {
+        out.push(d as char);
+    }
 }
 
 /// `HH:MM` of an epoch-microsecond instant, UTC.
 pub fn hm(us: i64) -> String {
-    let (_, _, _, h, mi) = split(us);
-    format!("{h:02}:{mi:02}")
+    let mut s = String::with_capacity(5);
+    push_hm(&mut s, us);
+    s
 }
 
 /// Day number (days since epoch, UTC) of an instant.
@@ -50,7 +50,7 @@ mod tests {
     fn formats_known_instants() {
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(hm(0), "00:00");
-        // 2026-11-16T09:05:00Z
+        // 2025-11-16T09:05:00Z
         let t = 1_763_283_900_000_000i64;
         assert_eq!(date(t), "2025-11-16");
         assert_eq!(hm(t), "09:05");

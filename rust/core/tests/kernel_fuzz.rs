@@ -108,9 +108,9 @@ proptest! {
         let batch = edges_batch(&rows);
         let Ok(g) = Graph::from_arrow(&batch, &half_lives(), NOW, 24.0) else { return Ok(()) };
         let n = g.n();
-        let (pr, _) = g.pagerank(0.85, 1e-9, 100);
+        let (pr, _) = g.pagerank(0.85, 1e-9, 100).expect("PageRank of a built graph");
         prop_assert_eq!(pr.len(), n);
-        let cc = g.clustering();
+        let cc = g.clustering().expect("clustering of a built graph");
         prop_assert!(cc.iter().all(|c| (0.0..=1.0).contains(c)), "clustering outside [0, 1]: {:?}", cc);
         let (deg, hot) = g.degree_and_hot();
         prop_assert_eq!(deg.len(), n);
@@ -131,7 +131,7 @@ proptest! {
                 prop_assert_eq!(r.depth[k], 0);
             }
         }
-        let (b, _) = scores(&g, 0.85, None, 100).expect("scores of a built graph");
+        let (b, _) = scores(&g, 0.85, 1e-6, 100).expect("scores of a built graph");
         prop_assert_eq!(b.num_rows(), n);
         // every node key came from the input, each node once
         let keys: std::collections::HashSet<u32> = g.keys.iter().copied().collect();

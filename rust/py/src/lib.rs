@@ -1,20 +1,27 @@
 //! Thin pyo3 bindings for `rem-core`.
 //!
-//! Each function converts its Arrow inputs (zero-copy, through the Arrow C
-//! Data Interface of arrow's `pyarrow` feature), releases the GIL, calls the
-//! core and converts the Arrow output back. No logic lives here.
+//! Each function imports its Arrow inputs (zero-copy, through the Arrow C
+//! Data Interface of arrow's `pyarrow` feature), releases the GIL, validates
+//! them and calls the core, and converts the Arrow output back. The only
+//! code here is conversion: options are checked by the core, and a core
+//! error becomes the `rem.exceptions` class for its kind.
 
 use arrow::array::Array;
 use arrow::pyarrow::{FromPyArrowUnchecked, PyArrowType};
 use arrow::record_batch::RecordBatch;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
 
+use rem_core::graph::Direction;
 use rem_core::pack::{pack, PackOptions};
-use rem_core::CoreError;
+use rem_core::{CoreError, ErrorKind};
 
-/// The binding crate's one error type, mapped to `rem.exceptions.NativeError`.
+pyo3::import_exception!(rem.exceptions, NativeOptionError);
+pyo3::import_exception!(rem.exceptions, NativeValueError);
+pyo3::import_exception!(rem.exceptions, NativeDataError);
+pyo3::import_exception!(rem.exceptions, NativeInternalError);
+
+/// The binding crate's one error type: a core error, raised as the
+/// `rem.exceptions` class of its kind (all subclasses of `NativeError`).
 #[derive(Debug)]
 struct BindError(CoreError);
 
@@ -27,29 +34,33 @@ impl From<CoreError> for BindError {
 impl From<BindError> for PyErr {
     fn from(e: BindError) -> PyErr {
         let msg = e.0.to_string();
-        Python::attach(|py| {
-            let cls = py
-                .import("rem.exceptions")
-                .and_then(|m| m.getattr("NativeError"))
-                .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
-            match cls {
-                Ok(ty) => PyErr::from_type(ty, msg),
-                Err(_) => PyValueError::new_err(msg),
-            }
-        })
+        match e.0.kind() {
+            ErrorKind::Option => NativeOptionError::new_err(msg),
+            ErrorKind::Value => NativeValueError::new_err(msg),
+            ErrorKind::Data => NativeDataError::new_err(msg),
+            ErrorKind::Internal => NativeInternalError::new_err(msg),
+        }
     }
 }
 
 type Batch = PyArrowType<RecordBatch>;
 
-/// Import a pyarrow RecordBatch zero-copy, then validate it with the core's
-/// fast check (structure + one UTF-8 pass per string column) instead of
-/// arrow's per-value `validate_full`.
-fn import(value: &Bound<'_, PyAny>, table: &str) -> PyResult<RecordBatch> {
-    // SAFETY: the batch is validated by `validate_batch` before any value is read.
+/// A pyarrow RecordBatch imported zero-copy and not yet validated: the core's
+/// fast check (structure + one UTF-8 pass per string column, instead of
+/// arrow's per-value `validate_full`) runs after the GIL is released.
+struct Unchecked(RecordBatch, &'static str);
+
+fn import(value: &Bound<'_, PyAny>, table: &'static str) -> PyResult<Unchecked> {
+    // SAFETY: no value is read before `Unchecked::validated` has checked the batch.
     let batch = unsafe { RecordBatch::from_pyarrow_bound_unchecked(value)? };
-    rem_core::columns::validate_batch(&batch, table).map_err(BindError::from)?;
-    Ok(batch)
+    Ok(Unchecked(batch, table))
+}
+
+impl Unchecked {
+    fn validated(&self) -> Result<&RecordBatch, CoreError> {
+        rem_core::columns::validate_batch(&self.0, self.1)?;
+        Ok(&self.0)
+    }
 }
 
 /// Segment and pack activity into chunks under a token budget.
@@ -79,18 +90,12 @@ fn pack_activity(
     max_item_chars: usize,
     tool_max_chars: usize,
 ) -> PyResult<(Batch, Batch, Batch)> {
-    if !gap_minutes.is_finite() || gap_minutes < 0.0 {
-        return Err(PyValueError::new_err("gap_minutes must be a non-negative number"));
-    }
-    let opts = PackOptions {
-        gap_us: (gap_minutes * 60_000_000.0) as i64,
-        max_input_tokens,
-        max_item_chars,
-        tool_max_chars,
-    };
     let (r, s, m) = (import(resources, "resources")?, import(sessions, "sessions")?, import(messages, "messages")?);
     let out = py
-        .detach(|| pack(&r, &s, &m, &opts))
+        .detach(|| {
+            let opts = PackOptions::new(gap_minutes, max_input_tokens, max_item_chars, tool_max_chars)?;
+            pack(r.validated()?, s.validated()?, m.validated()?, &opts)
+        })
         .map_err(BindError::from)?;
     Ok((PyArrowType(out.chunks), PyArrowType(out.items), PyArrowType(out.segments)))
 }
@@ -138,7 +143,7 @@ impl PyGraph {
         hot_half_life: f64,
     ) -> PyResult<Self> {
         // a pyarrow Table is read chunk by chunk, in place (no combine_chunks copy)
-        let batches: Vec<RecordBatch> = if edges.hasattr("to_batches")? {
+        let batches: Vec<Unchecked> = if edges.hasattr("to_batches")? {
             let list = edges.call_method0("to_batches")?;
             let mut out = Vec::new();
             for b in list.try_iter()? {
@@ -150,7 +155,10 @@ impl PyGraph {
         };
         let hl = self::half_lives(half_lives, default_half_life);
         let g = py
-            .detach(|| rem_core::graph::Graph::from_batches(&batches, &hl, now_us, hot_half_life))
+            .detach(|| {
+                let checked = batches.iter().map(|b| b.validated().cloned()).collect::<Result<Vec<_>, _>>()?;
+                rem_core::graph::Graph::from_batches(&checked, &hl, now_us, hot_half_life)
+            })
             .map_err(BindError::from)?;
         Ok(PyGraph { g })
     }
@@ -176,7 +184,7 @@ impl PyGraph {
     #[pyo3(signature = (damping=0.85, tol=1e-6, max_iter=100))]
     fn scores(&self, py: Python<'_>, damping: f64, tol: f64, max_iter: usize) -> PyResult<(Batch, usize)> {
         let (b, it) = py
-            .detach(|| rem_core::graph::scores(&self.g, damping, Some(tol), max_iter))
+            .detach(|| rem_core::graph::scores(&self.g, damping, tol, max_iter))
             .map_err(BindError::from)?;
         Ok((PyArrowType(b), it))
     }
@@ -200,16 +208,10 @@ impl PyGraph {
         direction: &str,
         min_weight: f64,
     ) -> PyResult<Batch> {
-        use rem_core::graph::Direction;
-        let dir = match direction {
-            "out" => Direction::Out,
-            "in" => Direction::In,
-            "both" => Direction::Both,
-            other => return Err(PyValueError::new_err(format!("direction must be out, in or both (got {other:?})"))),
-        };
         let g = &self.g;
         let b = py
             .detach(|| {
+                let dir = Direction::parse(direction)?;
                 let st: Vec<u32> = starts.iter().filter_map(|&s| g.index_of(s)).collect();
                 let r = rem_core::graph::traverse(g, &st, depth, &edge_types, dir, min_weight);
                 rem_core::graph::reached_batch(g, &r)
@@ -220,15 +222,15 @@ impl PyGraph {
 
     /// PageRank alone: (scores as a pyarrow float64 array in node order, iterations).
     #[pyo3(signature = (damping=0.85, tol=1e-6, max_iter=100))]
-    fn pagerank(&self, py: Python<'_>, damping: f64, tol: f64, max_iter: usize) -> (PyArrowType<arrow::array::ArrayData>, usize) {
-        let (pr, it) = py.detach(|| self.g.pagerank(damping, tol, max_iter));
-        (PyArrowType(arrow::array::Float64Array::from(pr).to_data()), it)
+    fn pagerank(&self, py: Python<'_>, damping: f64, tol: f64, max_iter: usize) -> PyResult<(PyArrowType<arrow::array::ArrayData>, usize)> {
+        let (pr, it) = py.detach(|| self.g.pagerank(damping, tol, max_iter)).map_err(BindError::from)?;
+        Ok((PyArrowType(arrow::array::Float64Array::from(pr).to_data()), it))
     }
 
     /// Local clustering coefficients alone, as a pyarrow float64 array in node order.
-    fn clustering(&self, py: Python<'_>) -> PyArrowType<arrow::array::ArrayData> {
-        let cc = py.detach(|| self.g.clustering());
-        PyArrowType(arrow::array::Float64Array::from(cc).to_data())
+    fn clustering(&self, py: Python<'_>) -> PyResult<PyArrowType<arrow::array::ArrayData>> {
+        let cc = py.detach(|| self.g.clustering()).map_err(BindError::from)?;
+        Ok(PyArrowType(arrow::array::Float64Array::from(cc).to_data()))
     }
 
     /// Number of weakly connected components.
@@ -271,7 +273,9 @@ fn merge_edges(
 ) -> PyResult<(Batch, Batch)> {
     let (b, s) = (import(batch, "batch")?, import(stored, "stored")?);
     let hl = self::half_lives(half_lives, default_half_life);
-    let (i, u) = py.detach(|| rem_core::merge::merge(&b, &s, &hl, now_us)).map_err(BindError::from)?;
+    let (i, u) = py
+        .detach(|| rem_core::merge::merge(b.validated()?, s.validated()?, &hl, now_us))
+        .map_err(BindError::from)?;
     Ok((PyArrowType(i), PyArrowType(u)))
 }
 
@@ -286,7 +290,7 @@ fn merge_edges(
 #[pyo3(signature = (nodes, edges, top_n=None, name="rem"))]
 fn to_dot(py: Python<'_>, nodes: &Bound<'_, PyAny>, edges: &Bound<'_, PyAny>, top_n: Option<usize>, name: &str) -> PyResult<String> {
     let (n, e) = (import(nodes, "nodes")?, import(edges, "edges")?);
-    Ok(py.detach(|| rem_core::dot::to_dot(&n, &e, top_n, name)).map_err(BindError::from)?)
+    Ok(py.detach(|| rem_core::dot::to_dot(n.validated()?, e.validated()?, top_n, name)).map_err(BindError::from)?)
 }
 
 #[pymodule]

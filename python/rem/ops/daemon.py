@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 
 from croniter import croniter
 
-from .exceptions import ConfigError, InterruptedRun, RemError
-from .store import Store, one
+from .. import ledger
+from ..exceptions import ConfigError, InterruptedRun, RemError
+from ..store import Store, fetch_value
 
 log = logging.getLogger("rem.daemon")
 
@@ -38,11 +39,11 @@ def next_run(expr: str, after: datetime) -> datetime:
 def new_activity_since_last_dream(store: Store) -> int:
     """Resources and sessions created after the last successful dream's window."""
     with store.read(sandbox=False) as con:
-        row = one(con, """WITH last AS (SELECT max(window_end) AS t FROM dream_runs WHERE status IN ('ok', 'nothing_to_do'))
-                          SELECT (SELECT count(*) FROM resources, last WHERE resource_type <> 'summary'
-                                  AND (last.t IS NULL OR created_at > last.t))
-                               + (SELECT count(*) FROM sessions, last WHERE last.t IS NULL OR created_at > last.t)""")
-    return int(row[0]) if row else 0
+        last = ledger.last_window_end(con)
+        n = fetch_value(con, """SELECT (SELECT count(*) FROM resources WHERE resource_type <> 'summary'
+                                        AND ($t IS NULL OR created_at > $t))
+                                     + (SELECT count(*) FROM sessions WHERE $t IS NULL OR created_at > $t)""", {"t": last})
+    return int(n or 0)
 
 
 class Daemon:

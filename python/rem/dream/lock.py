@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from .exceptions import LockedError
+from ..exceptions import LockedError
 
 log = logging.getLogger("rem.lock")
 

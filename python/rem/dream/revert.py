@@ -21,13 +21,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from . import schema
-from .exceptions import QueryError
-from .ingest.common import arrow_rows
-from .store import Store, arrow, key_edges, one, run, transaction
+from .. import ledger, schema
+from ..exceptions import QueryError
+from ..ledger import RunStatus
+from ..store import (
+    Connection,
+    Store,
+    arrow_rows,
+    execute,
+    fetch_rows,
+    id_table,
+    key_edges,
+    registered,
+    transaction,
+)
 
 
 @dataclass
@@ -52,37 +62,32 @@ class RevertPlan:
         return "\n".join(lines)
 
 
-def find_run(con: Any, prefix: str) -> str:
-    ids = [r[0] for r in run(con, "SELECT id FROM dream_runs WHERE starts_with(id, $p)", {"p": prefix.strip()})]
-    if len(ids) != 1:
-        raise QueryError(f"{'no' if not ids else 'more than one'} run matches {prefix!r}; see `rem runs`")
-    return str(ids[0])
-
-
-def _plan(con: Any, run_id: str) -> RevertPlan:
-    row = one(con, "SELECT status FROM dream_runs WHERE id = $id", {"id": run_id})
-    assert row is not None
-    p = RevertPlan(run_id, str(row[0]))
-    for action, n in run(con, "SELECT action, count(*) FROM dream_edge_log WHERE dream_run_id = $id GROUP BY ALL", {"id": run_id}):
-        p.edges[action] = int(n)
-    for table, action, n in run(con, "SELECT table_name, action, count(*) FROM dream_undo WHERE dream_run_id = $id GROUP BY ALL",
+def _plan(con: Connection, run_id: str) -> RevertPlan:
+    p = RevertPlan(run_id, str(ledger.status_of(con, run_id)))
+    for action, n in fetch_rows(con, "SELECT action, count(*) FROM dream_edge_log WHERE dream_run_id = $id GROUP BY ALL",
                                 {"id": run_id}):
+        p.edges[action] = int(n)
+    for table, action, n in fetch_rows(con, """SELECT table_name, action, count(*) FROM dream_undo
+                                               WHERE dream_run_id = $id GROUP BY ALL""", {"id": run_id}):
         p.rows.setdefault(table, {})[action] = int(n)
-    later = """SELECT id FROM dream_runs WHERE status = 'ok' AND id <> $id
-               AND started_at > (SELECT started_at FROM dream_runs WHERE id = $id)"""
-    p.blockers = arrow(con, f"""
-        WITH later AS ({later}),
-        mine_e AS (SELECT DISTINCT source_id, target_id, edge_type FROM dream_edge_log WHERE dream_run_id = $id),
-        mine_r AS (SELECT DISTINCT table_name, row_id FROM dream_undo WHERE dream_run_id = $id),
-        hits AS (
-            SELECT l.dream_run_id AS id, count(*) AS n FROM dream_edge_log l SEMI JOIN mine_e m
-                   USING (source_id, target_id, edge_type)
-            WHERE l.dream_run_id IN (SELECT id FROM later) GROUP BY ALL
-            UNION ALL
-            SELECT u.dream_run_id, count(*) FROM dream_undo u SEMI JOIN mine_r m USING (table_name, row_id)
-            WHERE u.dream_run_id IN (SELECT id FROM later) AND u.table_name <> 'entities' GROUP BY ALL)
-        SELECT h.id, r.started_at, sum(h.n) AS shared FROM hits h JOIN dream_runs r ON r.id = h.id
-        GROUP BY ALL ORDER BY r.started_at DESC""", {"id": run_id}).to_pylist()
+    later = ledger.later_ok_runs(con, run_id)
+    if not later:
+        return p
+    with registered(con, "_rem_later", id_table(later)):
+        shared = fetch_rows(con, """
+            WITH mine_e AS (SELECT DISTINCT source_id, target_id, edge_type FROM dream_edge_log WHERE dream_run_id = $id),
+            mine_r AS (SELECT DISTINCT table_name, row_id FROM dream_undo WHERE dream_run_id = $id)
+            SELECT id, sum(n) FROM (
+                SELECT l.dream_run_id AS id, count(*) AS n FROM dream_edge_log l SEMI JOIN mine_e m
+                       USING (source_id, target_id, edge_type)
+                WHERE l.dream_run_id IN (SELECT id FROM _rem_later) GROUP BY ALL
+                UNION ALL
+                SELECT u.dream_run_id, count(*) FROM dream_undo u SEMI JOIN mine_r m USING (table_name, row_id)
+                WHERE u.dream_run_id IN (SELECT id FROM _rem_later) AND u.table_name <> 'entities' GROUP BY ALL)
+            GROUP BY id""", {"id": run_id})
+    starts = ledger.started_at(con, [r[0] for r in shared])
+    p.blockers = sorted(({"id": rid, "started_at": starts[rid], "shared": int(n)} for rid, n in shared),
+                        key=lambda b: b["started_at"], reverse=True)
     return p
 
 
@@ -102,11 +107,11 @@ def revert(store: Store, prefix: str, *, dry_run: bool = False) -> RevertPlan:
     """Take back everything run ``prefix`` wrote (see the module docstring)."""
     store.init()
     with store.connect() as con, transaction(con):
-        rid = find_run(con, prefix)
+        rid = ledger.find(con, prefix)
         p = _plan(con, rid)
-        if p.status == "reverted":
+        if p.status == RunStatus.REVERTED:
             raise QueryError(f"run {rid[:8]} was already reverted")
-        if p.status != "ok":
+        if p.status != RunStatus.OK:
             raise QueryError(f"run {rid[:8]} is {p.status!r}: only a run that finished ok wrote anything to revert")
         if p.blockers:
             names = ", ".join(f"{b['id'][:8]} ({b['started_at']:%Y-%m-%d %H:%M}, {b['shared']} shared)" for b in p.blockers)
@@ -115,15 +120,16 @@ def revert(store: Store, prefix: str, *, dry_run: bool = False) -> RevertPlan:
         if dry_run:
             return p
         params = {"id": rid}
+        later = ledger.later_ok_runs(con, rid)
         # edges: added -> gone; reinforced -> previous weight/time/count; deleted -> back as they were
-        run(con, """DELETE FROM edges e WHERE EXISTS (SELECT 1 FROM dream_edge_log l WHERE l.dream_run_id = $id
+        execute(con, """DELETE FROM edges e WHERE EXISTS (SELECT 1 FROM dream_edge_log l WHERE l.dream_run_id = $id
                     AND l.action = 'added' AND l.source_id = e.source_id AND l.target_id = e.target_id
                     AND l.edge_type = e.edge_type)""", params)
-        run(con, """UPDATE edges AS e SET weight = l.prev_weight, reinforced_at = l.prev_reinforced_at,
+        execute(con, """UPDATE edges AS e SET weight = l.prev_weight, reinforced_at = l.prev_reinforced_at,
                            reinforcement_count = l.prev_count
                     FROM dream_edge_log l WHERE l.dream_run_id = $id AND l.action = 'reinforced'
                       AND l.source_id = e.source_id AND l.target_id = e.target_id AND l.edge_type = e.edge_type""", params)
-        run(con, """INSERT INTO edges (source_id, target_id, edge_type, weight, created_at, reinforced_at,
+        execute(con, """INSERT INTO edges (source_id, target_id, edge_type, weight, created_at, reinforced_at,
                                        reinforcement_count, metadata, generated_by, dream_run_id)
                     SELECT source_id, target_id, edge_type, prev_weight, prev_created_at, prev_reinforced_at, prev_count,
                            prev_metadata, prev_generated_by, prev_dream_run_id
@@ -138,25 +144,16 @@ def revert(store: Store, prefix: str, *, dry_run: bool = False) -> RevertPlan:
                 keep = """ AND NOT (action = 'created' AND (row_id IN (SELECT source_id FROM edges)
                                                          OR row_id IN (SELECT target_id FROM edges)))
                            AND NOT (action = 'updated' AND row_id IN (
-                               SELECT u.row_id FROM dream_undo u JOIN dream_runs r ON r.id = u.dream_run_id
-                               WHERE u.table_name = 'entities' AND r.status = 'ok' AND r.id <> $id
-                                 AND r.started_at > (SELECT started_at FROM dream_runs WHERE id = $id)))"""
-            run(con, f"""CREATE OR REPLACE TEMP TABLE _rem_undo AS SELECT row_id, action, prev_row FROM dream_undo
-                         WHERE dream_run_id = $id AND table_name = '{table}' {keep}""", params)
-            run(con, f'DELETE FROM "{table}" WHERE id IN (SELECT row_id FROM _rem_undo)')
-            snaps = [json.loads(s) for (s,) in run(con, "SELECT prev_row FROM _rem_undo WHERE action <> 'created'")]
+                               SELECT u.row_id FROM dream_undo u WHERE u.table_name = 'entities'
+                                 AND list_contains(CAST($later AS VARCHAR[]), u.dream_run_id)))"""
+            execute(con, f"""CREATE OR REPLACE TEMP TABLE _rem_undo AS SELECT row_id, action, prev_row FROM dream_undo
+                         WHERE dream_run_id = $id AND table_name = '{table}' {keep}""",
+                    {**params, "later": later} if table == "entities" else params)
+            execute(con, f'DELETE FROM "{table}" WHERE id IN (SELECT row_id FROM _rem_undo)')
+            snaps = [json.loads(s) for (s,) in fetch_rows(con, "SELECT prev_row FROM _rem_undo WHERE action <> 'created'")]
             if snaps:
-                batch = arrow_rows(table, [_typed(table, s) for s in snaps])
-                con.register("_rem_restore", batch)
-                try:
-                    run(con, f'INSERT INTO "{table}" BY NAME SELECT * FROM _rem_restore')
-                finally:
-                    con.unregister("_rem_restore")
-            run(con, "DROP TABLE _rem_undo")
-        meta = one(con, "SELECT metadata FROM dream_runs WHERE id = $id", params)
-        md = json.loads(meta[0]) if meta and meta[0] else {}
-        md["reverted_at"] = datetime.now(UTC).isoformat()
-        run(con, """UPDATE dream_runs SET status = 'reverted', metadata = CAST($md AS JSON),
-                    reason = 'reverted by `rem runs revert` at ' || strftime(now(), '%Y-%m-%d %H:%M') WHERE id = $id""",
-            {"id": rid, "md": json.dumps(md)})
+                with registered(con, "_rem_restore", arrow_rows(table, [_typed(table, s) for s in snaps])):
+                    execute(con, f'INSERT INTO "{table}" BY NAME SELECT * FROM _rem_restore')
+            execute(con, "DROP TABLE _rem_undo")
+        ledger.mark_reverted(con, rid)
     return p

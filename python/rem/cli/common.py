@@ -1,0 +1,67 @@
+"""What every command shares: the context object, option stacks, parsers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import click
+
+from ..store import Store
+
+
+class Ctx:
+    """The ``rem`` group's options, handed to every command."""
+
+    def __init__(self, db: str | None, verbose: bool) -> None:
+        self.db = db
+        self.verbose = verbose
+
+    @property
+    def store(self) -> Store:
+        return Store(self.db)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--llm`` and ``--llm-base-url`` (the model and its endpoint)."""
+    f = click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL (Ollama, vLLM, LM Studio, llama.cpp, OpenAI …).")(f)
+    return click.option("--llm", "model", help="Model name, as the endpoint knows it.")(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print as JSON.")(f)
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """Seconds from ``90``, ``90s``, ``30m``, ``2h``, ``1d``."""
+    t = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        v = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration (use e.g. 90s, 30m, 2h)", param_hint=flag) from None
+    if not v > 0 or v == float("inf"):
+        raise click.BadParameter("must be a positive, finite duration", param_hint=flag)
+    return v
+
+
+def day_bounds(day: str) -> tuple[datetime, datetime]:
+    """[start, end) of a local day given as today, yesterday or YYYY-MM-DD."""
+    today = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    if day == "today":
+        d0 = today
+    elif day == "yesterday":
+        d0 = today - timedelta(days=1)
+    else:
+        try:
+            d0 = datetime.fromisoformat(day).astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        except (ValueError, OverflowError, OSError) as e:
+            raise click.BadParameter(f"{day!r}: use today, yesterday or YYYY-MM-DD") from e
+    try:
+        return d0, d0 + timedelta(days=1)
+    except OverflowError as e:
+        raise click.BadParameter(f"{day!r} is at the edge of the calendar") from e

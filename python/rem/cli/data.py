@@ -1,0 +1,194 @@
+"""Getting activity in and asking about it: init, config, ingest, query, demo-data."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import duckdb
+
+from .. import config as cfg
+from ..exceptions import QueryError
+from ..output import echo_table, output_options
+from ..store import fetch_arrow
+from .common import Ctx, json_option, llm_options, pass_ctx
+
+
+@click.command()
+@pass_ctx
+def init(c: Ctx) -> None:
+    """Create the database file and its tables (idempotent)."""
+    created = c.store.init()
+    click.echo(f"{'created' if created else 'exists:'} {c.store.path}")
+
+
+@click.command("config")
+@json_option
+@llm_options
+@pass_ctx
+def config_cmd(c: Ctx, as_json: bool, model: str | None, base_url: str | None) -> None:
+    """Show the effective settings and where each comes from (keys masked).
+
+    Precedence: command-line flag > environment (REM_LLM_MODEL, REM_LLM_BASE_URL,
+    OPENAI_API_KEY, REM_LLM_MODE, REM_LOCAL_MODEL) > config file > embedded default.
+    """
+    s = cfg.resolve_llm(model=model, base_url=base_url)
+    info: dict[str, Any] = {
+        "database": str(c.store.path),
+        "config_file": str(cfg.config_path()) + ("" if cfg.config_path().exists() else " (absent)"),
+        "llm": s.public(),
+        "llm_sources": s.sources,
+        "dream": cfg.dream_defaults(),
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"database     {info['database']}")
+    click.echo(f"config file  {info['config_file']}")
+    for k, v in s.public().items():
+        src = s.sources.get(k)
+        click.echo(f"llm.{k:<18} {v}" + (f"   [{src}]" if src else ""))
+    for k, v in info["dream"].items():
+        click.echo(f"dream.{k:<16} {v}")
+
+
+# -- ingest -------------------------------------------------------------------
+@click.group()
+def ingest() -> None:
+    """Load activity: JSONL records, notes, git history, chat exports.
+
+    Every source is idempotent (ingesting the same thing twice adds nothing; a
+    changed item updates its row) and transactional per input (a malformed
+    input writes nothing and the error names the file, line and field).
+    """
+
+
+def _report(rep: Any) -> None:
+    for e in rep.errors:
+        click.echo(f"refused: {e}", err=True)
+    click.echo(rep.line())
+    if rep.errors:
+        sys.exit(1)
+
+
+@ingest.command("jsonl")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", type=click.Choice(["resources", "sessions", "messages"]), required=True,
+              help="Which table the records are for (fields as in schema/core/<kind>.json).")
+@pass_ctx
+def ingest_jsonl_cmd(c: Ctx, file: str, kind: str) -> None:
+    """Records from a JSONL file (or a JSON array), validated against the schema."""
+    from ..ingest import ingest_jsonl
+
+    _report(ingest_jsonl(c.store, file, kind))
+
+
+@ingest.command("notes")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@pass_ctx
+def ingest_notes_cmd(c: Ctx, directory: str) -> None:
+    """A folder of Markdown/text notes (time from front matter, else mtime)."""
+    from ..ingest import ingest_notes
+
+    _report(ingest_notes(c.store, directory))
+
+
+@ingest.command("git")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--since", help="Only commits after this date (git's --since syntax).")
+@click.option("--until", help="Only commits before this date.")
+@click.option("--max-count", type=click.IntRange(min=0), help="At most this many commits.")
+@click.option("--rev", default="HEAD", show_default=True, help="Revision to walk.")
+@click.option("--all", "all_refs", is_flag=True, help="Walk every ref instead of --rev.")
+@pass_ctx
+def ingest_git_cmd(c: Ctx, path: str, since: str | None, until: str | None, max_count: int | None,
+                   rev: str, all_refs: bool) -> None:
+    """One `commit` resource per commit of a repository (bare ones too);
+    authors become people."""
+    from ..ingest import ingest_git
+
+    _report(ingest_git(c.store, path, since=since, until=until, max_count=max_count, rev=rev, all_refs=all_refs))
+
+
+@ingest.command("chatgpt")
+@click.argument("file", type=click.Path(exists=True))
+@pass_ctx
+def ingest_chatgpt_cmd(c: Ctx, file: str) -> None:
+    """A ChatGPT data export (conversations.json, or the folder holding it)."""
+    from ..ingest import ingest_chatgpt
+
+    _report(ingest_chatgpt(c.store, file))
+
+
+@ingest.command("chat")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def ingest_chat_cmd(c: Ctx, file: str) -> None:
+    """The plain chat format: JSONL, one message per line.
+
+    \b
+    {"session": "standup", "role": "user", "content": "…", "created_at": "2026-11-16T09:30:00Z"}
+    Optional: session_name, id, tool_calls, trace_id, span_id.
+    """
+    from ..ingest import ingest_chat
+
+    _report(ingest_chat(c.store, file))
+
+
+# -- query ----------------------------------------------------------------------
+@click.command()
+@click.argument("sql")
+@output_options
+@pass_ctx
+def query(c: Ctx, sql: str, fmt: str | None) -> None:
+    """Run read-only SQL against the database ("-" reads SQL from stdin).
+
+    The connection is read-only and sandboxed: no writes, no COPY … TO, ATTACH,
+    INSTALL/LOAD, file readers or configuration changes. rem_decay(weight,
+    reinforced_at, edge_type) gives an edge's decayed weight.
+
+    \b
+    rem query "SELECT * FROM moments WHERE 'diskann' = ANY(tags)"
+    """
+    if sql == "-":
+        sql = sys.stdin.read()
+    with c.store.read() as con:
+        try:
+            t = fetch_arrow(con, sql)
+        except duckdb.Error as e:
+            msg = str(e)
+            if "read-only mode" in msg:
+                raise QueryError(
+                    f"rem query is read-only: {msg}\nNothing was changed. Use `rem ingest …` to add data."
+                ) from e
+            raise QueryError(msg) from e
+    echo_table(t, fmt)
+
+
+# -- demo -------------------------------------------------------------------------
+@click.command("demo-data")
+@click.option("--out", type=click.Path(file_okay=False), help="Where to write the source files (default: a folder beside the database).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same week).")
+@click.option("--days", type=click.IntRange(1, 60), default=7, show_default=True, help="Days of activity.")
+@click.option("--end", "end_date", help="Last day of the week (YYYY-MM-DD; default yesterday).")
+@click.option("--no-ingest", is_flag=True, help="Only write the files.")
+@pass_ctx
+def demo_data(c: Ctx, out: str | None, seed: int, days: int, end_date: str | None, no_ingest: bool) -> None:
+    """Write and ingest a realistic, seeded week of activity: notes, a git
+    repository, chat sessions with tool calls, a ChatGPT export and documents,
+    with known ground-truth work blocks (ground_truth.json)."""
+    from ..demo import generate, ingest_all
+
+    folder = Path(out) if out else c.store.path.parent / "rem-demo"
+    info = generate(folder, seed=seed, days=days, end_date=end_date)
+    click.echo(f"wrote demo activity to {folder} ({info['blocks']} work blocks over {days} days, "
+               f"{info['messages']} messages, {info['commits']} commits, {info['notes']} notes)")
+    if not no_ingest:
+        for line in ingest_all(c.store, folder):
+            click.echo(line)
+
+
+COMMANDS = (init, config_cmd, ingest, query, demo_data)

@@ -1,0 +1,326 @@
+"""Dreaming and what it made: dream, moments, report, runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import config as cfg
+from .. import ledger
+from .. import moments as moments_mod
+from ..ledger import RunStatus
+from ..output import echo_table, output_options, rows_of
+from ..values import parse_time
+from .common import Ctx, day_bounds, json_option, llm_options, parse_duration, pass_ctx
+
+
+def dream_guards(*, scheduled: bool, force: bool, yield_to_user: bool) -> dict[str, Any]:
+    """The readiness check and yield watcher a dream consults, from the config file."""
+    from ..ops.readiness import Readiness, YieldWatcher
+
+    file_cfg = cfg.load_file()
+    return {"readiness": Readiness.from_config(file_cfg) if scheduled and not force else None,
+            "yield_watcher": YieldWatcher.from_config(file_cfg) if yield_to_user else None}
+
+
+@click.command()
+@click.option("--lookback-hours", type=click.FloatRange(min=0, min_open=True), help="Window: the last N hours (default 24).")
+@click.option("--start", help="Window start (date or time; local unless an offset is given).")
+@click.option("--end", help="Window end (a bare date includes that whole day).")
+@click.option("--dry-run", is_flag=True, help="Collect, segment and pack; print the plan; call no model.")
+@click.option("--now", "now_flag", is_flag=True, help="A manual, on-demand dream (the default when not --scheduled).")
+@click.option("--scheduled", is_flag=True, help="Start where the last successful dream ended (at most 7 days back); used by the timer and daemon. Skipped when the machine is busy or in quiet hours.")
+@click.option("--force", is_flag=True, help="Run a scheduled dream even if the machine is busy or in quiet hours.")
+@click.option("--gap-minutes", type=click.FloatRange(min=0), help="Idle gap that starts a new segment (default 30).")
+@click.option("--max-input-tokens", type=click.IntRange(min=64), help="Token budget per chunk (estimate; default 6000).")
+@click.option("--concurrency", type=click.IntRange(1, 64), help="Chunks sent to the model at once (default 4).")
+@click.option("--max-cost", type=click.FloatRange(min=0), help="Refuse the run if its estimated cost (USD) exceeds this.")
+@click.option("--moment-types", help="Keep only these moment types (comma-separated, e.g. work_session,learning).")
+@click.option("--min-duration-minutes", type=click.FloatRange(min=0), help="Drop moments shorter than this.")
+@click.option("--summary-only", is_flag=True, help="Write the period summary only, no moments.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Save the moments (or, with --dry-run, the packed chunks and refs) as JSON.")
+@click.option("--verbose", "verbose_out", is_flag=True, help="Print every moment in detail.")
+@click.option("--debug", is_flag=True, help="Print the packed chunks, prompts and raw answers (secrets masked).")
+@llm_options
+@click.option("--local-model", type=click.Path(dir_okay=False), help="A local .gguf served by llama.cpp instead of SmolLM2.")
+@click.option("--if-new", "if_new", type=click.IntRange(1), help="Dream only if at least N new resources or sessions arrived since the last dream.")
+@click.option("--yield-to-user", is_flag=True,
+              help="Stop between model calls (writing nothing; the run is `interrupted`) when other programs keep "
+                   "the CPU busy for a minute — see [schedule] yield_other_load / yield_after_s.")
+@click.option("--timeout", "run_timeout", default="2h", show_default=True,
+              help="Stop the run (between model calls, writing nothing) after this long: 90s, 30m, 2h.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, dry_run: bool, now_flag: bool,
+          scheduled: bool, force: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
+          max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
+          output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
+          local_model: str | None, if_new: int | None, yield_to_user: bool, run_timeout: str, as_json: bool) -> None:
+    """Turn a window of activity into moments, summaries and graph edges.
+
+    Collects the window, packs it (Rust), sends the chunks to the model
+    (database closed meanwhile), resolves the answers against the ref table and
+    writes moments, entities, edges, a summary resource and the run's ledger
+    row in one transaction. Nothing to dream is not an error (exit 0).
+
+    With --dry-run: print the window, segment and chunk counts, the estimated
+    input tokens (an offline estimate) and the estimated cost; call no model.
+    """
+    from ..dream.plan import plan
+    from ..dream.run import DreamOptions, chunk_budget
+    from ..dream.run import dream as run_dream
+
+    if now_flag and scheduled:
+        raise click.UsageError("--now and --scheduled exclude each other")
+    timeout_s = parse_duration(run_timeout, "--timeout")
+    d = cfg.dream_defaults()
+    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
+    lookback = lookback_hours if lookback_hours is not None else (None if (start or end) else d["lookback_hours"])
+    gap = gap_minutes if gap_minutes is not None else d["gap_minutes"]
+    budget = chunk_budget(settings, max_input_tokens, d["max_input_tokens"])
+    if dry_run:
+        p = plan(c.store, settings, lookback_hours=lookback, start=start, end=end, gap_minutes=gap, max_input_tokens=budget)
+        if output:
+            Path(output).write_text(json.dumps(p.to_json(include_chunks=True), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        if as_json:
+            click.echo(json.dumps(p.to_json(include_chunks=debug), indent=2, ensure_ascii=False, default=str))
+            return
+        click.echo(p.describe())
+        if debug:
+            for ch in p.packed.chunks.to_pylist():
+                click.echo(f"\n===== chunk {ch['chunk']} ({ch['est_tokens']} est. tokens, {ch['n_items']} items) =====")
+                click.echo(ch["text"], nl=False)
+        if output:
+            click.echo(f"wrote {output}")
+        return
+    if if_new is not None:
+        from ..ops.daemon import new_activity_since_last_dream
+
+        n_new = new_activity_since_last_dream(c.store)
+        if n_new < if_new:
+            reason = f"only {n_new} new resources/sessions since the last dream (--if-new {if_new})"
+            rid = ledger.record_skip(c.store, reason, "threshold")
+            click.echo(f"skipped: {reason} (run {rid[:8]})")
+            return
+    opts = DreamOptions(
+        lookback_hours=lookback, start=start, end=end, gap_minutes=gap, max_input_tokens=budget,
+        concurrency=concurrency or d["concurrency"], max_cost=max_cost,
+        moment_types=[t.strip() for t in moment_types.split(",") if t.strip()] if moment_types else None,
+        min_duration_minutes=min_duration_minutes, summary_only=summary_only, scheduled=scheduled,
+        trigger="scheduled" if scheduled else "manual", force=force, run_timeout_s=timeout_s,
+        debug=(lambda text: click.echo(text, err=True)) if debug else None,
+        **dream_guards(scheduled=scheduled, force=force, yield_to_user=yield_to_user),
+    )
+    result = run_dream(c.store, settings, opts)
+    if output and result.resolution is not None:
+        Path(output).write_text(json.dumps([m.public() for m in result.resolution.moments], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result.public(), indent=2, ensure_ascii=False, default=str))
+    else:
+        click.echo(describe_result(result, verbose_out))
+    if result.status == RunStatus.SKIPPED and result.plan is not None:
+        sys.exit(1)  # refused by --max-cost
+
+
+def describe_result(r: Any, verbose: bool) -> str:
+    """What a finished dream prints: counts, the model's cost, its moments."""
+    if r.status in (RunStatus.NOTHING_TO_DO, RunStatus.SKIPPED) or r.stats is None:
+        return f"{r.status}: {r.message} (run {r.run_id[:8]})"
+    st, rs = r.stats, r.resolution
+    cost = f"${r.cost:.4f}" if r.cost is not None else "unknown"
+    lines = [
+        f"dream {r.run_id[:8]} ok in {r.duration_s:.1f}s — window {r.plan.window}",
+        f"moments     {st.moments_created} new, {st.moments_merged} merged, {st.moments_superseded} superseded"
+        f" ({rs.fallback_moments} named from their sources, not by the model)",
+        f"entities    {st.entities_created} new",
+        f"edges       {st.edges_added} added, {st.edges_reinforced} reinforced",
+        f"model       {r.plan.settings.model}: {r.usage.tokens_in:,} tokens in, {r.usage.tokens_out:,} out, cost {cost}",
+    ]
+    if rs.dropped_refs or rs.dropped_moments:
+        lines.append(f"dropped     {rs.dropped_refs} unknown refs, {rs.dropped_moments} moments without a valid ref")
+    lines.append("")
+    for m in rs.moments:
+        lines += ["  " + x for x in moments_mod.as_text(m, detail=verbose, with_day=True)]
+    if r.summary:
+        lines += ["", "summary: " + r.summary]
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--day", help="today, yesterday or YYYY-MM-DD (local time).")
+@click.option("--since", help="Moments starting at or after this date/time.")
+@click.option("--tag", "tags", multiple=True, help="Only moments with this topic tag (repeatable).")
+@click.option("--type", "mtype", help="Only this moment type.")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True, help="At most this many moments.")
+@output_options
+@pass_ctx
+def moments(c: Ctx, day: str | None, since: str | None, tags: tuple[str, ...], mtype: str | None, limit: int,
+            fmt: str | None) -> None:
+    """A readable journal of moments (default: the last 7 days).
+
+    \b
+    rem moments --day yesterday
+    rem moments --tag diskann --json
+    """
+    end = None
+    if day:
+        start, end = day_bounds(day)
+    elif since:
+        start = parse_time(since, source="--since", field="value")
+    else:
+        start = datetime.now(UTC) - timedelta(days=7)
+    with c.store.read() as con:
+        t = moments_mod.between(con, start, end, tags=tags, moment_type=mtype, limit=limit)
+    if fmt:
+        echo_table(t, fmt)
+        return
+    rows = t.to_pylist()
+    if not rows:
+        click.echo("no moments in that range — run `rem dream` first, or widen --since")
+        return
+    last_day = None
+    for m in rows:
+        st = m["start_time"].astimezone()
+        if st.date() != last_day:
+            click.echo(f"\n{st:%A %d %B %Y}")
+            last_day = st.date()
+        click.echo("\n" + "\n".join(moments_mod.as_text(m)))
+
+
+@click.command()
+@click.option("--day", help="today, yesterday or YYYY-MM-DD (local time). The default.")
+@click.option("--week", is_flag=True, help="The seven days ending with --day (default: ending yesterday).")
+@click.option("--run", "run_id", help="The digest one dream run wrote (its id or 8-character prefix).")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the Markdown here instead of printing it.")
+@pass_ctx
+def report(c: Ctx, day: str | None, week: bool, run_id: str | None, output: str | None) -> None:
+    """A Markdown digest of your moments: a day, a week, or one dream run.
+
+    Every successful dream also writes its own digest into the reports
+    folder (beside the database, or $REM_REPORTS_DIR / [reports] dir),
+    keeping the newest 30 ([reports] keep).
+
+    \b
+    rem report --day yesterday
+    rem report --week
+    rem report --run 1a2b3c4d
+    """
+    from .. import report as rp
+
+    if run_id and (day or week):
+        raise click.UsageError("--run excludes --day and --week")
+    if run_id:
+        with c.store.read() as con:
+            rid = ledger.find(con, run_id)
+        f = rp.find_run_digest(c.store, rid)
+        text = f.read_text(encoding="utf-8") if f else rp.run_digest(c.store, rid)
+    else:
+        d0, d1 = day_bounds(day or "yesterday")
+        if week:
+            d0 = d0 - timedelta(days=6)
+            text = rp.period_digest(c.store, d0, d1, "REM week")
+        else:
+            text = rp.period_digest(c.store, d0, d1, f"REM day — {d0:%A %d %B %Y}")
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Most recent runs to show.")
+@output_options
+@click.pass_context
+def runs(ctx: click.Context, limit: int, fmt: str | None) -> None:
+    """The dream ledger: one row per run with its status, counts and cost.
+
+    \b
+    rem runs                 # the latest runs
+    rem runs show RUN_ID     # what one run made
+    rem runs revert RUN_ID   # take it all back
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    c: Ctx = ctx.obj
+    with c.store.read() as con:
+        t = ledger.recent(con, limit)
+    echo_table(t, fmt)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@json_option
+@pass_ctx
+def runs_show(c: Ctx, run_id: str, as_json: bool) -> None:
+    """What a run made: its ledger row, moments, edges added and reinforced, summary.
+    RUN_ID may be the 8-character prefix `rem runs` shows."""
+    with c.store.read() as con:
+        d = ledger.detail(con, ledger.find(con, run_id))
+    row = rows_of_dicts([d.row])[0]
+    if as_json:
+        info = {"run": row, "moments": rows_of_dicts(d.moments), "edges": d.edges,
+                "summary": {"content": d.summary} if d.summary else None}
+        click.echo(json.dumps(info, indent=2, ensure_ascii=False, default=str))
+        return
+    click.echo(f"run {row['id']}: {row['status']} ({row['trigger']}), window {row['window_start']} → {row['window_end']}")
+    for k in ("model", "tokens_in", "tokens_out", "estimated_cost_usd", "moments_created", "moments_merged",
+              "moments_superseded", "fallback_moments", "entities_created", "edges_added", "edges_reinforced",
+              "dropped_refs", "duration_s", "error", "reason"):
+        if row.get(k) not in (None, 0, ""):
+            click.echo(f"  {k:<20} {row[k]}")
+    if d.moments:
+        click.echo("moments:")
+        for m in d.moments:
+            click.echo("\n".join("  " + x for x in moments_mod.as_text(m, detail=False, with_day=True)))
+    if d.edges:
+        click.echo("edges: " + ", ".join(f"{e['action']} {e['n']} {e['edge_type']}" for e in d.edges))
+    if d.summary:
+        click.echo(f"summary: {d.summary}")
+
+
+def rows_of_dicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with JSON-ready values (times as ISO 8601)."""
+    import pyarrow as pa
+
+    return rows_of(pa.Table.from_pylist(rows)) if rows else []
+
+
+@runs.command("revert")
+@click.argument("run_id")
+@click.option("--dry-run", is_flag=True, help="Say what would be taken back; change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def runs_revert(c: Ctx, run_id: str, dry_run: bool, yes: bool) -> None:
+    """Take back everything a dream wrote, in one transaction.
+
+    Its moments and summary are deleted (moments it superseded or merged
+    come back as they were), the edges it added are deleted and the ones it
+    reinforced get back their weight, time and count. The run becomes
+    `reverted` and the next scheduled dream covers its window again.
+    Refused while a later run changed the same moments or edges (revert
+    that one first). RUN_ID may be the 8-character prefix `rem runs` shows.
+
+    \b
+    rem runs revert 1a2b3c4d --dry-run
+    rem runs revert 1a2b3c4d --yes
+    """
+    from ..dream.revert import revert
+
+    p = revert(c.store, run_id, dry_run=True)
+    click.echo(p.describe(done=False))
+    if dry_run:
+        return
+    if not yes and not click.confirm("revert this run?", default=False, err=True):
+        click.echo("nothing changed")
+        return
+    p = revert(c.store, run_id)
+    click.echo(p.describe(done=True))
+
+
+COMMANDS = (dream, moments, report, runs)

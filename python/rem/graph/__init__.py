@@ -1,0 +1,27 @@
+"""The living graph: decay (:mod:`.decay`) and the engine that loads edges
+into the Rust core to score, traverse and export them (:mod:`.engine`)."""
+
+from .decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, STRUCTURAL, half_lives
+from .engine import (
+    HOT_HALF_LIFE_HOURS,
+    LoadedGraph,
+    NodeInfo,
+    decayed_edges,
+    export,
+    frontier_traverse,
+    keys_of,
+    load,
+    node_info,
+    prune,
+    ranked,
+    resolve_start,
+    stats,
+    traverse,
+    traverse_loaded,
+)
+
+__all__ = [
+    "DEFAULT_HALF_LIVES", "DEFAULT_OTHER_HALF_LIFE", "STRUCTURAL", "HOT_HALF_LIFE_HOURS", "LoadedGraph", "NodeInfo",
+    "decayed_edges", "export", "frontier_traverse", "half_lives", "keys_of", "load", "node_info", "prune", "ranked",
+    "resolve_start", "stats", "traverse", "traverse_loaded",
+]

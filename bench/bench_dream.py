@@ -20,10 +20,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 from rem import _rem  # noqa: E402
 from rem.config import resolve_llm  # noqa: E402
-from rem.demo import generate, ingest_all  # noqa: E402
+from rem.demo import generate  # noqa: E402
 from rem.dream.collect import collect  # noqa: E402
 from rem.dream.run import DreamOptions, dream  # noqa: E402
 from rem.dream.window import resolve_window  # noqa: E402
+from rem.ingest import ingest_demo  # noqa: E402
 from rem.output import rows_of  # noqa: E402
 from rem.store import Store  # noqa: E402
 from scripted_llm import ScriptedLLM  # noqa: E402
@@ -34,7 +35,7 @@ def main(repeat: int = 5) -> None:
         folder = Path(d) / "activity"
         info = generate(folder, seed=7, days=7, end_date="2026-11-15")
         base = Store(Path(d) / "base.duckdb")
-        ingest_all(base, folder)
+        ingest_demo(base, folder)
         with base.read() as con:
             day, n_msgs = con.execute("""select cast(created_at as date) d, count(*) n from messages
                                          group by d order by n desc limit 1""").fetchall()[0]

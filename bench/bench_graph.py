@@ -79,7 +79,7 @@ def fetch_peer(con):
 
 
 def rem_fetch(con):
-    from rem.graph import EDGES_SQL
+    from rem.graph.engine import EDGES_SQL
 
     return con.sql(EDGES_SQL.format(ids="", where="TRUE")).to_arrow_table()
 
@@ -88,7 +88,7 @@ def case_rem(con, size):
     import pyarrow as pa
 
     from rem import _rem
-    from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+    from rem.graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 
     t0 = time.perf_counter()
     t = rem_fetch(con)
@@ -225,7 +225,7 @@ def case_traverse(con, size):
     everywhere (the same few lookups for all)."""
     from rem import _rem
     from rem.graph import frontier_traverse
-    from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+    from rem.graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
     from rem.store import install_macros
 
     install_macros(con)

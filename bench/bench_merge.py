@@ -96,14 +96,14 @@ def run_rem(path: Path, b) -> dict:
 
 
 def run_merge_into(path: Path, b) -> dict:
-    from rem.store import Store, run, transaction
+    from rem.store import Store, fetch_rows, transaction
 
     store = Store(path)
     with store.connect() as con:
         con.register("b", b)
         t = time.perf_counter()
         with transaction(con):
-            run(con, """MERGE INTO edges e USING (
+            fetch_rows(con, """MERGE INTO edges e USING (
                             SELECT source_id, target_id, edge_type, max(weight) AS weight, any_value(generated_by) AS generated_by
                             FROM b GROUP BY ALL) n
                         ON e.source_id = n.source_id AND e.target_id = n.target_id AND e.edge_type = n.edge_type

@@ -30,7 +30,7 @@ import pypack  # noqa: E402
 from rem import _rem  # noqa: E402
 from rem.dream.collect import MESSAGES_SQL, RESOURCES_SQL, collect_on, pack  # noqa: E402
 from rem.dream.window import Window  # noqa: E402
-from rem.store import Store, run  # noqa: E402
+from rem.store import Store, fetch_rows  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 100
@@ -48,25 +48,25 @@ def build(path: Path, n_messages: int, shuffled: bool) -> None:
     span_us = DAYS * 86_400_000_000
     order = "ORDER BY hash(i)" if shuffled else ""
     t = time.perf_counter()
-    run(con, f"""
+    fetch_rows(con, f"""
         INSERT INTO sessions (id, name, created_at)
         SELECT 's' || i, 'session ' || i, TIMESTAMPTZ '{T0.isoformat()}' + to_microseconds(CAST(i * {per_session} * ({span_us} // {n_messages}) AS BIGINT))
         FROM range({n_messages // per_session}) t(i) {order}""")
-    run(con, f"""
+    fetch_rows(con, f"""
         INSERT INTO messages (id, session_id, role, content, created_at)
         SELECT 'm' || i, 's' || (i // {per_session}),
                CASE i % 4 WHEN 0 THEN 'user' WHEN 1 THEN 'assistant' WHEN 2 THEN 'tool' ELSE 'assistant' END,
                substr(repeat(md5(CAST(i AS VARCHAR)) || ' lorem ipsum dolor sit amet ', 12), 1, 200 + CAST(i * 7919 % 400 AS INTEGER)),
                TIMESTAMPTZ '{T0.isoformat()}' + to_microseconds(CAST(i * ({span_us} // {n_messages}) AS BIGINT))
         FROM range({n_messages}) t(i) {order}""")
-    run(con, f"""
+    fetch_rows(con, f"""
         INSERT INTO resources (id, name, resource_type, content, created_at, updated_at)
         SELECT 'r' || i, 'doc ' || i, CASE i % 3 WHEN 0 THEN 'note' WHEN 1 THEN 'commit' ELSE 'document' END,
                repeat('Resource text about vector search. ', 20),
                TIMESTAMPTZ '{T0.isoformat()}' + to_microseconds(CAST(i * ({span_us} // 20000) AS BIGINT)),
                TIMESTAMPTZ '{T0.isoformat()}'
         FROM range(20000) t(i) {order}""")
-    run(con, "CHECKPOINT")
+    fetch_rows(con, "CHECKPOINT")
     con.close()
     tmp.rename(path)
     print(f"built {path.name} in {time.perf_counter() - t:.1f}s", file=sys.stderr)

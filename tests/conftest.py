@@ -1,11 +1,26 @@
+"""Shared fixtures. Helpers are in ``support.py``.
+
+- ``store`` / ``db_path``: an empty database in the test's folder;
+- ``demo_week``: the seeded demo week, generated and ingested once per test
+  session (its database path; never written to);
+- ``demo_store``: a private copy of it, with the environment isolated from
+  the user's config, model settings and reports folder;
+- ``tally``: the reliability suite's tried / survived / lost counter.
+"""
+
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from rem.store import Store
+from support import FULL, build_demo_week, copy_store
+
+ENV_ISOLATED = ("REM_LLM_MODEL", "REM_LLM_BASE_URL", "OPENAI_API_KEY", "REM_LLM_API_KEY", "REM_LLM_MODE",
+                "REM_LOCAL_MODEL", "REM_DB")
 
 
 @pytest.fixture
@@ -18,26 +33,27 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "rem.duckdb"
 
 
-def write_jsonl(path: Path, rows: list) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
-    return path
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No config file, no model settings from the environment, reports in the test's folder."""
+    monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("REM_REPORTS_DIR", str(tmp_path / "reports"))
+    for v in ENV_ISOLATED:
+        monkeypatch.delenv(v, raising=False)
+    return tmp_path
 
 
-def count(store: Store, sql: str) -> int:
-    with store.read() as con:
-        return con.execute(sql).fetchall()[0][0]
+@pytest.fixture(scope="session")
+def demo_week(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo_week(tmp_path_factory.mktemp("demo-week"))
 
 
-# -- the reliability suite ------------------------------------------------------------
-# `make test` runs every test_reliability_* file at a small size; `make reliability`
-# sets REM_RELIABILITY=full for the full counts and REM_RELIABILITY_OUT=FILE to record
-# tried / survived / lost per category (rendered into RELIABILITY.md).
-FULL = __import__("os").environ.get("REM_RELIABILITY") == "full"
+@pytest.fixture
+def demo_store(demo_week: Path, isolated: Path) -> Store:
+    return copy_store(demo_week, isolated)
+
+
 _TALLY: dict[str, dict[str, int]] = {}
-
-
-def scale(fast: int, full: int) -> int:
-    return full if FULL else fast
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +68,6 @@ def tally():
 
 
 def pytest_sessionfinish(session, exitstatus):
-    import os
-
     out = os.environ.get("REM_RELIABILITY_OUT")
     if out and _TALLY:
         Path(out).write_text(json.dumps({"mode": "full" if FULL else "fast", "categories": _TALLY}, indent=2, sort_keys=True) + "\n")

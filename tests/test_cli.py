@@ -6,25 +6,10 @@ import json
 
 import click
 import pytest
-from click.testing import CliRunner
 
-from conftest import count, write_jsonl
 from rem.cli import cli
-from rem.store import Store, run
-
-
-def _run(db, args, input=None):
-    """Run through rem.cli.main so error handling is exercised as users see it."""
-    import rem.cli as remcli
-
-    runner = CliRunner()
-
-    @click.command(context_settings={"ignore_unknown_options": True})
-    @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
-    def entry(argv):
-        remcli.main(list(argv))
-
-    return runner.invoke(entry, ["--db", str(db), *args], input=input)
+from rem.store import Store, fetch_rows
+from support import count, rem_cli, write_jsonl
 
 
 def _all_commands(group, prefix=()):
@@ -36,7 +21,7 @@ def _all_commands(group, prefix=()):
 
 @pytest.mark.parametrize("path", list(_all_commands(cli)))
 def test_every_command_has_help(path, db_path):
-    r = _run(db_path, [*path, "--help"])
+    r = rem_cli(db_path, [*path, "--help"])
     assert r.exit_code == 0, r.output
     assert "Usage:" in r.output
     cmd = cli
@@ -46,24 +31,24 @@ def test_every_command_has_help(path, db_path):
 
 
 def test_init_creates_tables(db_path):
-    r = _run(db_path, ["init"])
+    r = rem_cli(db_path, ["init"])
     assert r.exit_code == 0 and "created" in r.output
-    assert "exists" in _run(db_path, ["init"]).output
+    assert "exists" in rem_cli(db_path, ["init"]).output
     with Store(db_path).read() as con:
-        tables = {t[0] for t in run(con, "show tables")}
+        tables = {t[0] for t in fetch_rows(con, "show tables")}
     assert {"resources", "sessions", "messages", "moments", "entities", "edges", "dream_runs", "rem_meta"} <= tables
 
 
 def _seed(db_path, tmp_path):
     f = write_jsonl(tmp_path / "r.jsonl", [{"id": f"r{i}", "name": f"n{i}", "content": "x", "resource_type": "note",
                                             "created_at": f"2026-11-16T1{i}:00:00Z"} for i in range(3)])
-    assert _run(db_path, ["ingest", "jsonl", str(f), "--kind", "resources"]).exit_code == 0
+    assert rem_cli(db_path, ["ingest", "jsonl", str(f), "--kind", "resources"]).exit_code == 0
 
 
 @pytest.mark.parametrize("fmt", ["--json", "--nl", "--csv", "--table"])
 def test_query_formats(db_path, tmp_path, fmt):
     _seed(db_path, tmp_path)
-    r = _run(db_path, ["query", "select id, created_at from resources order by id", fmt])
+    r = rem_cli(db_path, ["query", "select id, created_at from resources order by id", fmt])
     assert r.exit_code == 0, r.output
     out = r.output
     if fmt == "--json":
@@ -80,7 +65,7 @@ def test_query_formats(db_path, tmp_path, fmt):
                                  "drop table resources", "update resources set name='x'"])
 def test_query_refuses_writes_and_changes_nothing(db_path, tmp_path, sql):
     _seed(db_path, tmp_path)
-    r = _run(db_path, ["query", sql])
+    r = rem_cli(db_path, ["query", sql])
     assert r.exit_code != 0
     assert "read-only" in r.output
     assert count(Store(db_path), "select count(*) from resources where name like 'n%'") == 3
@@ -96,14 +81,14 @@ def test_query_refuses_writes_and_changes_nothing(db_path, tmp_path, sql):
 ])
 def test_query_sandbox(db_path, tmp_path, sql, needle):
     _seed(db_path, tmp_path)
-    r = _run(db_path, ["query", sql.format(tmp=tmp_path)])
+    r = rem_cli(db_path, ["query", sql.format(tmp=tmp_path)])
     assert r.exit_code != 0
     assert needle in r.output
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
 
 
 def test_sql_error_exits_nonzero_with_duckdb_message(db_path):
-    r = _run(db_path, ["query", "select * from nope"])
+    r = rem_cli(db_path, ["query", "select * from nope"])
     assert r.exit_code == 1
     assert "nope" in r.output and "Traceback" not in r.output
 
@@ -111,30 +96,30 @@ def test_sql_error_exits_nonzero_with_duckdb_message(db_path):
 def test_design_note_queries_run_verbatim(db_path):
     store = Store(db_path)
     with store.connect() as con:
-        run(con, """insert into moments (id, name, start_time, end_time, tags, emotion_tags) values
+        fetch_rows(con, """insert into moments (id, name, start_time, end_time, tags, emotion_tags) values
             ('a', 'DiskANN deep work', '2026-11-16 09:30Z', '2026-11-16 12:45Z', ['diskann','rust'], ['focused','productive']),
             ('b', 'HNSW debugging', '2026-11-16 14:00Z', '2026-11-16 15:00Z', ['hnsw','debugging'], ['frustrated']),
             ('c', 'CI fixes', '2026-11-17 10:00Z', '2026-11-17 11:00Z', ['ci'], ['frustrated'])""")
-    q1 = _run(db_path, ["query", "SELECT * FROM moments WHERE 'diskann' = ANY(tags)", "--json"])
+    q1 = rem_cli(db_path, ["query", "SELECT * FROM moments WHERE 'diskann' = ANY(tags)", "--json"])
     assert [m["id"] for m in json.loads(q1.output)] == ["a"]
-    q2 = _run(db_path, ["query", "SELECT tags, COUNT(*) FROM moments WHERE 'frustrated' = ANY(emotion_tags) GROUP BY tags ORDER BY COUNT(*) DESC", "--json"])
+    q2 = rem_cli(db_path, ["query", "SELECT tags, COUNT(*) FROM moments WHERE 'frustrated' = ANY(emotion_tags) GROUP BY tags ORDER BY COUNT(*) DESC", "--json"])
     assert sorted(tuple(r["tags"]) for r in json.loads(q2.output)) == [("ci",), ("hnsw", "debugging")]
-    q3 = _run(db_path, ["query", "SELECT * FROM moments WHERE 'productive' = ANY(emotion_tags) ORDER BY (end_time - start_time) DESC LIMIT 10", "--json"])
+    q3 = rem_cli(db_path, ["query", "SELECT * FROM moments WHERE 'productive' = ANY(emotion_tags) ORDER BY (end_time - start_time) DESC LIMIT 10", "--json"])
     assert [m["id"] for m in json.loads(q3.output)] == ["a"]
     for sql in ["SELECT * FROM moments WHERE DATE(start_time) = CURRENT_DATE - 1",
                 "SELECT * FROM moments WHERE start_time >= CURRENT_DATE - 7 ORDER BY start_time"]:
-        assert _run(db_path, ["query", sql]).exit_code == 0
+        assert rem_cli(db_path, ["query", sql]).exit_code == 0
 
 
 def test_rem_decay_is_available_in_queries(db_path):
-    r = _run(db_path, ["query", "select round(rem_decay(1.0, now() - interval 14 day, 'related_to'), 3) as w, rem_decay(1.0, now() - interval 900 day, 'contains') as s", "--json"])
+    r = rem_cli(db_path, ["query", "select round(rem_decay(1.0, now() - interval 14 day, 'related_to'), 3) as w, rem_decay(1.0, now() - interval 900 day, 'contains') as s", "--json"])
     assert json.loads(r.output) == [{"w": 0.5, "s": 1.0}]
 
 
 def test_ingest_cli_reports_errors_and_exit_code(db_path, tmp_path):
     f = tmp_path / "bad.jsonl"
     f.write_text('{"id": 1}\n')
-    r = _run(db_path, ["ingest", "jsonl", str(f), "--kind", "sessions"])
+    r = rem_cli(db_path, ["ingest", "jsonl", str(f), "--kind", "sessions"])
     assert r.exit_code == 1
     assert "bad.jsonl:1" in r.output and "Traceback" not in r.output
 
@@ -142,7 +127,7 @@ def test_ingest_cli_reports_errors_and_exit_code(db_path, tmp_path):
 def test_config_masks_keys(db_path, monkeypatch, tmp_path):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-abcdefghijklmnop1234")
     monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
-    r = _run(db_path, ["config", "--llm", "gpt-4o-mini"])
+    r = rem_cli(db_path, ["config", "--llm", "gpt-4o-mini"])
     assert r.exit_code == 0, r.output
     assert "abcdefghijklmnop" not in r.output and "sk-…1234" in r.output
     assert "https://api.openai.com/v1" in r.output
@@ -151,6 +136,6 @@ def test_config_masks_keys(db_path, monkeypatch, tmp_path):
 def test_unconfigured_model_says_how_to_configure(db_path, monkeypatch, tmp_path):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
-    r = _run(db_path, ["dream", "--dry-run", "--llm", "some-model"])
+    r = rem_cli(db_path, ["dream", "--dry-run", "--llm", "some-model"])
     assert r.exit_code == 1
     assert "--llm-base-url" in r.output and "OPENAI_API_KEY" in r.output

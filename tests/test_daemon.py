@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from rem.daemon import Daemon, new_activity_since_last_dream, next_run
+from rem.ops.daemon import Daemon, new_activity_since_last_dream, next_run
 from rem.store import Store
 from scripted_llm import ScriptedLLM
-from test_cli import _run
+from support import rem_cli
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -43,7 +43,7 @@ def test_next_run_across_daylight_saving_changes():
 
 
 def test_invalid_cron_is_refused(tmp_path):
-    r = _run(tmp_path / "db.duckdb", ["daemon", "--cron", "every night"])
+    r = rem_cli(tmp_path / "db.duckdb", ["daemon", "--cron", "every night"])
     assert r.exit_code == 1 and "not a valid cron" in r.output
 
 
@@ -59,14 +59,14 @@ def _seed(db, tmp_path, n=1):
     now = datetime.now().astimezone()
     f.write_text("".join(json.dumps({"name": f"note {i}", "content": "DiskANN notes", "resource_type": "note",
                                      "created_at": (now - timedelta(minutes=10 + i)).isoformat()}) + "\n" for i in range(n)))
-    assert _run(db, ["ingest", "jsonl", str(f), "--kind", "resources"]).exit_code == 0
+    assert rem_cli(db, ["ingest", "jsonl", str(f), "--kind", "resources"]).exit_code == 0
 
 
 def test_daemon_dreams_twice_then_stops_on_sigterm(tmp_path):
     db = tmp_path / "rem.duckdb"
     _seed(db, tmp_path)
     with ScriptedLLM() as srv:
-        p = subprocess.Popen([sys.executable, "-m", "rem.cli", "--db", str(db), "daemon", "--cron", "* * * * * */2",
+        p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(db), "daemon", "--cron", "* * * * * */2",
                               "--llm", "scripted", "--llm-base-url", srv.base_url], env=_env(tmp_path),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         store = Store(db)
@@ -113,7 +113,7 @@ def test_threshold_rule(tmp_path):
 def test_dream_if_new_skips_and_records_why(tmp_path):
     db = tmp_path / "rem.duckdb"
     _seed(db, tmp_path, n=2)
-    r = _run(db, ["dream", "--if-new", "5", "--llm", "x", "--llm-base-url", "http://127.0.0.1:9/v1"])
+    r = rem_cli(db, ["dream", "--if-new", "5", "--llm", "x", "--llm-base-url", "http://127.0.0.1:9/v1"])
     assert r.exit_code == 0 and "skipped: only 2 new" in r.output
     with Store(db).read() as con:
         assert con.execute("select status, reason from dream_runs").fetchall()[0][0] == "skipped"
@@ -122,14 +122,14 @@ def test_dream_if_new_skips_and_records_why(tmp_path):
 def test_sigterm_while_the_daemons_dream_waits_on_the_model(tmp_path):
     """The acceptance case: kill -TERM during the second dream → that run is
     `interrupted`, the daemon exits promptly, the data stays consistent."""
-    from invariants import check_consistent
     from scripted_llm import Reply, completion, good_answer
+    from support import check_consistent
 
     db = tmp_path / "rem.duckdb"
     _seed(db, tmp_path)
     slow = {"on": False}
     with ScriptedLLM(lambda req, n: Reply(delay=120 if slow["on"] else 0, body=completion(req, good_answer(req)))) as srv:
-        p = subprocess.Popen([sys.executable, "-m", "rem.cli", "--db", str(db), "daemon", "--cron", "* * * * * */2",
+        p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(db), "daemon", "--cron", "* * * * * */2",
                               "--llm", "scripted", "--llm-base-url", srv.base_url], env=_env(tmp_path),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         store = Store(db)
@@ -141,7 +141,7 @@ def test_sigterm_while_the_daemons_dream_waits_on_the_model(tmp_path):
         fresh = tmp_path / "fresh.jsonl"  # new activity, after the first dream's window, for the next one
         fresh.write_text(json.dumps({"id": "fresh", "name": "fresh note", "content": "DiskANN recall", "resource_type": "note",
                                      "created_at": datetime.now(UTC).isoformat()}) + "\n")
-        assert _run(db, ["ingest", "jsonl", str(fresh), "--kind", "resources"]).exit_code == 0
+        assert rem_cli(db, ["ingest", "jsonl", str(fresh), "--kind", "resources"]).exit_code == 0
         n0 = len(srv.requests)
         while time.time() < deadline and len(srv.requests) == n0:
             time.sleep(0.2)

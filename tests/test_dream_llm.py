@@ -9,10 +9,11 @@ import json
 import pytest
 
 from rem.config import resolve_llm
-from rem.demo import generate, ingest_all
+from rem.demo import generate
 from rem.dream.run import DreamOptions, dream
+from rem.ingest import ingest_demo
 from rem.store import Store
-from test_cli import _run
+from support import rem_cli
 
 pytestmark = [
     pytest.mark.llm,
@@ -27,7 +28,7 @@ def test_smollm2_dreams_a_demo_day(tmp_path, monkeypatch):
         monkeypatch.delenv(v, raising=False)
     store = Store(tmp_path / "rem.duckdb")
     generate(tmp_path / "activity", seed=5, days=2, end_date="2026-11-12")
-    ingest_all(store, tmp_path / "activity")
+    ingest_demo(store, tmp_path / "activity")
     s = resolve_llm(file_cfg={"llm": {"max_output_tokens": 768}}, env={})
     assert s.embedded
     r = dream(store, s, DreamOptions(lookback_hours=None, start="2026-11-12", end="2026-11-12", progress=False,
@@ -48,5 +49,5 @@ def test_smollm2_dreams_a_demo_day(tmp_path, monkeypatch):
         assert con.execute("select count(*) from moments, unnest(message_ids) u(x) where x not in (select id from messages)").fetchall()[0][0] == 0
         assert con.execute("select count(*) from messages where created_at >= '2026-11-12' and created_at < '2026-11-13' "
                            "and id not in (select unnest(message_ids) from moments)").fetchall()[0][0] == 0
-    out = _run(store.path, ["query", "select name, start_time, tags from moments", "--json"])
+    out = rem_cli(store.path, ["query", "select name, start_time, tags from moments", "--json"])
     assert out.exit_code == 0 and len(json.loads(out.output)) == len(moments)

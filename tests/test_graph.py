@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rem import _rem
-from rem.graph_sql import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
-from rem.store import Store, run
+from rem.graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+from rem.store import Store, fetch_rows
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 NOW_US = int(NOW.timestamp() * 1e6)
@@ -156,7 +156,7 @@ def test_sql_macro_agrees_with_rust(tmp_path):
         rows.append({"source_id": f"s{i}", "target_id": f"t{i}", "edge_type": t, "weight": 1.5, "reinforced_at": NOW - timedelta(hours=age_h)})
     with store.connect() as con:
         for r in rows:
-            run(con, "insert into edges (source_id, target_id, edge_type, weight, created_at, reinforced_at, reinforcement_count) values ($s,$t,$y,$w,$a,$a,1)",
+            fetch_rows(con, "insert into edges (source_id, target_id, edge_type, weight, created_at, reinforced_at, reinforcement_count) values ($s,$t,$y,$w,$a,$a,1)",
                 {"s": r["source_id"], "t": r["target_id"], "y": r["edge_type"], "w": r["weight"], "a": r["reinforced_at"]})
     from rem import graph as g
 
@@ -204,7 +204,7 @@ def test_sql_frontier_traversal_equals_the_in_memory_one(tmp_path_factory, rows,
     store = Store(tmp_path_factory.mktemp("t") / "g.duckdb")
     with store.connect() as con:
         con.register("_r", pa.table({k: [r[k] for r in rows] for k in ("source_id", "target_id", "edge_type", "weight")}))
-        run(con, "insert into edges (source_id, target_id, edge_type, weight, created_at, reinforced_at, reinforcement_count) "
+        fetch_rows(con, "insert into edges (source_id, target_id, edge_type, weight, created_at, reinforced_at, reinforcement_count) "
                  "select source_id, target_id, edge_type, weight, now(), now(), 1 from _r")
     one_shot = g.traverse(store, ["n0"], depth=depth, edge_types=types, direction=direction, min_weight=0.0)
     loaded = g.traverse_loaded(store, g.load(store), ["n0"], depth=depth, edge_types=types, direction=direction, min_weight=0.0)

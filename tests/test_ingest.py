@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import count, write_jsonl
 from rem.exceptions import IngestError
 from rem.ingest import ingest_chat, ingest_chatgpt, ingest_git, ingest_jsonl, ingest_notes
+from support import count, write_jsonl
 
 # -- JSONL --------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import pytest
 from rem.config import resolve_llm
 from rem.dream.run import DreamOptions, dream
 from rem.exceptions import ConfigError
-from rem.readiness import Readiness
+from rem.ops.readiness import Readiness
 from rem.store import Store
 from scripted_llm import ScriptedLLM
 

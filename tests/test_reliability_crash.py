@@ -15,35 +15,24 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FULL, scale
-from invariants import check_consistent
 from rem import store as store_mod
-from rem.config import resolve_llm
-from rem.demo import generate, ingest_all
-from rem.dream.run import DreamOptions, dream
 from rem.store import Store
 from scripted_llm import ScriptedLLM
+from support import DAY, FULL, WEEK, check_consistent, copy_store, dream_window, scale
 
-WEEK = ("2026-11-09", "2026-11-15")
-REM = [sys.executable, "-m", "rem.cli"]
+REM = [sys.executable, "-m", "rem"]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def base_db(tmp_path_factory):
+def base_db(demo_week, tmp_path_factory):
     """The demo week, with one day already dreamed (so a week dream supersedes,
     merges and reinforces)."""
-    d = tmp_path_factory.mktemp("crashbase")
-    st = Store(d / "rem.duckdb")
-    generate(d / "activity", seed=3, days=7, end_date="2026-11-15")
-    ingest_all(st, d / "activity")
+    st = copy_store(demo_week, tmp_path_factory.mktemp("crashbase"))
     with ScriptedLLM() as srv:
-        r = dream(st, _settings(srv), DreamOptions(lookback_hours=None, start="2026-11-12", end="2026-11-12", progress=False))
+        r = dream_window(st, srv, DAY)
     assert r.status == "ok"
     return st.path
-
-
-def _settings(srv):
-    return resolve_llm(model="scripted", base_url=srv.base_url, file_cfg={}, env={})
 
 
 def _counts(st: Store) -> dict[str, int]:
@@ -72,7 +61,7 @@ def _recover_and_check(db: Path, srv, ingested: dict[str, int]) -> tuple[bool, i
     st = Store(db)
     bad = check_consistent(st)
     lost = sum(max(0, ingested[t] - c) for t, c in _counts(st).items())
-    r = dream(st, _settings(srv), DreamOptions(lookback_hours=None, start=WEEK[0], end=WEEK[1], progress=False))
+    r = dream_window(st, srv, WEEK)
     bad += [f"after the next dream: {b}" for b in check_consistent(st)]
     with st.read() as con:
         uncovered = con.execute("""select count(*) from messages where created_at >= '2026-11-09' and created_at < '2026-11-16'
@@ -90,7 +79,7 @@ def test_sigkill_at_every_statement_and_random_times(base_db, tmp_path, tally):
     shutil.copy(base_db, probe)
     with ScriptedLLM() as srv:
         before = store_mod.statements_run()
-        dream(Store(probe), _settings(srv), DreamOptions(lookback_hours=None, start=WEEK[0], end=WEEK[1], progress=False))
+        dream_window(Store(probe), srv, WEEK)
         total = store_mod.statements_run() - before
         n_chunks = len(srv.requests)
     assert total > 20

@@ -17,10 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import scale
 from rem.exceptions import IngestError, RemError
 from rem.ingest import ingest_chat, ingest_chatgpt, ingest_git, ingest_jsonl, ingest_notes
 from rem.store import Store
+from support import scale
+
+pytestmark = pytest.mark.slow
 
 TABLES = ("resources", "sessions", "messages", "entities", "edges")
 N = scale(60, 600)

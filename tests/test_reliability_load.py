@@ -11,10 +11,13 @@ import subprocess
 import sys
 import time
 
-from conftest import FULL, scale
-from invariants import check_consistent
-from rem.store import Store, run
+import pytest
+
+from rem.store import Store, fetch_rows
 from scripted_llm import ScriptedLLM
+from support import FULL, check_consistent, scale
+
+pytestmark = pytest.mark.slow
 
 PEAK_GOAL_MB = 2048
 
@@ -22,15 +25,15 @@ PEAK_GOAL_MB = 2048
 def _fill(store: Store, n: int, per_session: int = 100) -> None:
     store.init()
     with store.connect() as con:
-        run(con, f"""INSERT INTO sessions (id, name, created_at)
+        fetch_rows(con, f"""INSERT INTO sessions (id, name, created_at)
                      SELECT 's' || i, 'load session ' || i, TIMESTAMPTZ '2026-11-12 00:00:00+00' + to_microseconds(CAST(i * {per_session} * 86400e6 / {n} AS BIGINT))
                      FROM range({n // per_session}) t(i)""")
-        run(con, f"""INSERT INTO messages (id, session_id, role, content, created_at)
+        fetch_rows(con, f"""INSERT INTO messages (id, session_id, role, content, created_at)
                      SELECT 'm' || i, 's' || (i // {per_session}), CASE WHEN i % 2 = 0 THEN 'user' ELSE 'assistant' END,
                             'message ' || i || ' about the diskann vamana graph build, recall at 10 and the ci pipeline',
                             TIMESTAMPTZ '2026-11-12 00:00:00+00' + to_microseconds(CAST(i * 86400e6 / {n} AS BIGINT))
                      FROM range({n}) t(i)""")
-        run(con, "CHECKPOINT")
+        fetch_rows(con, "CHECKPOINT")
 
 
 def test_a_day_of_many_messages(tmp_path, tally):
@@ -44,7 +47,7 @@ def test_a_day_of_many_messages(tmp_path, tally):
         env.pop(v, None)
     with ScriptedLLM() as srv:
         t1 = time.perf_counter()
-        p = subprocess.run([sys.executable, "-m", "rem.cli", "--db", str(store.path), "dream", "--start", "2026-11-12",
+        p = subprocess.run([sys.executable, "-m", "rem", "--db", str(store.path), "dream", "--start", "2026-11-12",
                             "--end", "2026-11-12", "--llm", "scripted", "--llm-base-url", srv.base_url, "--json",
                             "--concurrency", "4", "--max-input-tokens", "6000"],
                            capture_output=True, text=True, env=env, timeout=3600)

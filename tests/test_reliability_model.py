@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from invariants import check_consistent
 from rem.config import resolve_llm
 from rem.dream.run import DreamOptions, dream
 from rem.exceptions import DreamError
@@ -24,16 +23,17 @@ from scripted_llm import (
     tool_name,
     user_text,
 )
-from test_cli import _run
-from test_dream import demo_db, store  # noqa: F401 - the demo-week fixtures
+from support import DAY, check_consistent, rem_cli
 
-DAY = ("2026-11-12", "2026-11-12")
+pytestmark = pytest.mark.slow
+
 KEY = "sk-planted-REMtest-0123456789abcdefXYZ"
 
 
-@pytest.fixture(autouse=True)
-def _reports_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("REM_REPORTS_DIR", str(tmp_path / "reports"))
+@pytest.fixture
+def store(demo_store):
+    """Every test here starts from its own copy of the demo week."""
+    return demo_store
 
 
 def _dream(store, srv, **kw):
@@ -209,12 +209,12 @@ def test_planted_key_never_reaches_logs_errors_digests_or_ledger(store, tmp_path
                lambda req, n: Reply(status=401, body={"error": {"message": f"Incorrect API key provided: {KEY}"}})]
     for script in scripts:
         with ScriptedLLM(script) as srv:
-            res = _run(store.path, ["dream", "--start", DAY[0], "--end", DAY[1], "--llm", "scripted",
+            res = rem_cli(store.path, ["dream", "--start", DAY[0], "--end", DAY[1], "--llm", "scripted",
                                     "--llm-base-url", srv.base_url, "--debug", "--verbose"])
             outputs += [res.output, res.stderr or "", repr(res.exception) if res.exception else ""]
             outputs += [b.decode("utf-8", "replace").split('"authorization"')[0].split('"Authorization"')[0] for b in srv.raw_requests]
-    outputs.append(_run(store.path, ["config"]).output)
-    outputs.append(_run(store.path, ["runs", "--json"]).output)
+    outputs.append(rem_cli(store.path, ["config"]).output)
+    outputs.append(rem_cli(store.path, ["runs", "--json"]).output)
     outputs += [p.read_text() for p in (tmp_path / "reports").glob("*.md")]
     with store.read() as con:  # every table a dream writes (the pasted note itself is the user's own data)
         for t in ("moments", "entities", "edges", "dream_runs", "dream_edge_log", "dream_undo",

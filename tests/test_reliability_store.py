@@ -14,25 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import scale
-from invariants import check_consistent
-from rem.demo import generate, ingest_all
 from rem.store import Store
 from scripted_llm import Reply, ScriptedLLM, completion, good_answer
-from test_cli import _run
+from support import check_consistent, rem_cli, scale
 
-REM = [sys.executable, "-m", "rem.cli"]
+REM = [sys.executable, "-m", "rem"]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    d = tmp_path_factory.mktemp("storebase")
-    st = Store(d / "rem.duckdb")
-    generate(d / "activity", seed=3, days=7, end_date="2026-11-15")
-    ingest_all(st, d / "activity")
-    with st.connect() as con:
-        con.execute("CHECKPOINT")
-    return st.path
+def demo_db(demo_week):
+    return demo_week
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -73,7 +65,7 @@ with open(os.path.join(mnt, "filler"), "wb") as f:
     f.write(b"\0" * max(0, free - 96 * 1024))
 out = []
 for args in cmds:
-    p = subprocess.run([sys.executable, "-m", "rem.cli", "--db", db, *args], capture_output=True, text=True, timeout=300)
+    p = subprocess.run([sys.executable, "-m", "rem", "--db", db, *args], capture_output=True, text=True, timeout=300)
     out.append({"args": args, "rc": p.returncode, "stdout": p.stdout[-2000:], "stderr": p.stderr[-3000:]})
 shutil.copy(db, os.path.join(work, "after.duckdb"))
 wal = db + ".wal"
@@ -190,7 +182,7 @@ def test_query_cannot_change_anything_or_touch_files(demo_db, tmp_path, tally):
     refused = 0
     allowed = []
     for sql in HOSTILE_SQL:
-        r = _run(db, ["query", sql.format(tmp=tmp_path)])
+        r = rem_cli(db, ["query", sql.format(tmp=tmp_path)])
         if r.exit_code != 0 and "Traceback" not in r.output:
             refused += 1
         else:

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import pytest
 
-from rem import schedule as sch
+from rem.ops import schedule as sch
 from scripted_llm import ScriptedLLM
-from test_cli import _run
+from support import rem_cli
 
 needs_systemd_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 
@@ -41,7 +41,7 @@ def test_shipped_units_pass_systemd_analyze_verify(tmp_path):
 @needs_systemd_analyze
 def test_install_status_uninstall_in_a_temporary_home(home, tmp_path):
     db = tmp_path / "data" / "rem.duckdb"
-    r = _run(db, ["schedule", "install", "--user", "--at", "04:30"])
+    r = rem_cli(db, ["schedule", "install", "--user", "--at", "04:30"])
     assert r.exit_code == 0, r.output
     unit_dir = home / ".config" / "systemd" / "user"
     service = (unit_dir / "rem-dreaming.service").read_text()
@@ -52,13 +52,13 @@ def test_install_status_uninstall_in_a_temporary_home(home, tmp_path):
     assert "OnCalendar=*-*-* 04:30:00" in timer
     assert "verified with systemd-analyze: ok" in r.output
     assert ("systemctl --user enable --now rem-dreaming.timer" in r.output) or ("crontab" in r.output)
-    st = _run(db, ["schedule", "status", "--json"])
+    st = rem_cli(db, ["schedule", "status", "--json"])
     import json
 
     info = json.loads(st.output)
     assert info["installed"] and info["on_calendar"] == "*-*-* 04:30:00" and info["next_run"]
     assert info["database"] == str(db.resolve())
-    un = _run(db, ["schedule", "uninstall"])
+    un = rem_cli(db, ["schedule", "uninstall"])
     assert "removed" in un.output and not (unit_dir / "rem-dreaming.timer").exists()
 
 
@@ -78,19 +78,19 @@ def test_cron_to_oncalendar_agrees_with_croniter(cron):
 
 
 def test_bad_schedules_are_refused(home, tmp_path):
-    r = _run(tmp_path / "db.duckdb", ["schedule", "install", "--at", "25:00"])
+    r = rem_cli(tmp_path / "db.duckdb", ["schedule", "install", "--at", "25:00"])
     assert r.exit_code == 1 and "HH:MM" in r.output
-    r = _run(tmp_path / "db.duckdb", ["schedule", "install", "--cron", "@daily"])
+    r = rem_cli(tmp_path / "db.duckdb", ["schedule", "install", "--cron", "@daily"])
     assert r.exit_code == 1 and "5 fields" in r.output
 
 
 def test_doctor_healthy_and_broken(home, tmp_path):
     db = tmp_path / "rem.duckdb"
-    _run(db, ["init"])
+    rem_cli(db, ["init"])
     with ScriptedLLM() as srv:
-        ok = _run(db, ["doctor", "--llm", "scripted", "--llm-base-url", srv.base_url])
+        ok = rem_cli(db, ["doctor", "--llm", "scripted", "--llm-base-url", srv.base_url])
     assert ok.exit_code == 0, ok.output
     assert "[ok  ] model" in ok.output and "[ok  ] database" in ok.output
-    down = _run(db, ["doctor", "--llm", "scripted", "--llm-base-url", "http://127.0.0.1:9/v1"])
+    down = rem_cli(db, ["doctor", "--llm", "scripted", "--llm-base-url", "http://127.0.0.1:9/v1"])
     assert down.exit_code == 1
     assert "[FAIL] model" in down.output and "127.0.0.1:9" in down.output

@@ -8,6 +8,7 @@ and tool messages with tool calls), commits in a real git repository, notes
 with front matter, documents, and ChatGPT conversations. ``ground_truth.json``
 lists every block with its time span, type, topics, people and the source
 keys it produced, so tests and benchmarks can score segmentation.
+``rem.ingest.ingest_demo`` ingests the folder it writes.
 """
 
 from __future__ import annotations
@@ -231,17 +232,3 @@ def generate(folder: Path, *, seed: int = 7, days: int = 7, end_date: str | None
                                                           "last_day": last.isoformat(), "blocks": truth}, indent=2))
     return {"blocks": len(truth), "messages": len(chat_lines) + sum(len(c["mapping"]) - 1 for c in conversations),
             "commits": n_commits, "notes": n_notes, "first_day": first.isoformat(), "last_day": last.isoformat()}
-
-
-def ingest_all(store: Any, folder: Path) -> list[str]:
-    """Ingest every source of a demo folder; returns one summary line per source."""
-    from .ingest import ingest_chat, ingest_chatgpt, ingest_git, ingest_jsonl, ingest_notes
-
-    folder = Path(folder)
-    out = []
-    out.append("notes:     " + ingest_notes(store, folder / "notes").line())
-    out.append("git:       " + ingest_git(store, folder / "repo").line())
-    out.append("chat:      " + ingest_chat(store, folder / "chat.jsonl").line())
-    out.append("chatgpt:   " + ingest_chatgpt(store, folder / "chatgpt" / "conversations.json").line())
-    out.append("documents: " + ingest_jsonl(store, folder / "documents.jsonl", "resources").line())
-    return out

@@ -53,7 +53,23 @@ class IngestError(RemError):
 
 
 class NativeError(RemError):
-    """The Rust core refused its input (bad column, bad option)."""
+    """The Rust core refused its input or failed; the subclass says which."""
+
+
+class NativeOptionError(NativeError, ValueError):
+    """An option given to the Rust core cannot work (a budget too small, an unknown direction)."""
+
+
+class NativeValueError(NativeError, ValueError):
+    """A value in the data handed to the Rust core is out of range (a node key, a weight)."""
+
+
+class NativeDataError(NativeError, TypeError):
+    """The Arrow data handed to the Rust core has a missing, mistyped, invalid or null column."""
+
+
+class NativeInternalError(NativeError):
+    """The Rust core failed (a worker thread panicked); the result was discarded."""
 
 
 class LLMError(RemError):
@@ -88,6 +104,10 @@ __all__ = [
     "QueryError",
     "IngestError",
     "NativeError",
+    "NativeOptionError",
+    "NativeValueError",
+    "NativeDataError",
+    "NativeInternalError",
     "LLMError",
     "DreamError",
     "LockedError",

@@ -20,7 +20,17 @@ from typing import Any
 import pyarrow as pa
 
 from .exceptions import QueryError
-from .store import Connection, Store, arrow_rows, execute, fetch_arrow, fetch_rows, fetch_value, transaction, upsert
+from .store import (
+    Connection,
+    Store,
+    arrow_rows,
+    execute,
+    fetch_arrow,
+    fetch_rows,
+    fetch_value,
+    transaction,
+    upsert,
+)
 
 
 class RunStatus(StrEnum):

@@ -88,12 +88,13 @@ def span(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> str:
 
 
 def as_text(m: Mapping[str, Any] | Any, *, detail: bool = True, with_day: bool = False) -> list[str]:
-    """Plain text: a heading line, then (with ``detail``) one indented line per field."""
-    how = provenance(m)
-    lines = [f"{span(m, with_day=with_day)}  {one_line(_get(m, 'name'))}" + (f"  [{how}]" if how else "")]
-    if detail:
-        lines += [f"    {label + ':':<10}{value}" for label, value in fields(m)]
-    return lines
+    """Plain text. With ``detail`` (the journal): ``Moment: name (09:00–10:30)``
+    and one ``- Label: value`` line per field; without: one line, time first."""
+    how = f"  [{provenance(m)}]" if provenance(m) else ""
+    name = one_line(_get(m, "name"))
+    if not detail:
+        return [f"{span(m, with_day=with_day)}  {name}{how}"]
+    return [f"Moment: {name} ({span(m, with_day=with_day)}){how}", *(f"- {label}: {value}" for label, value in fields(m))]
 
 
 def as_markdown(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> list[str]:

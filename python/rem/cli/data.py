@@ -180,14 +180,15 @@ def demo_data(c: Ctx, out: str | None, seed: int, days: int, end_date: str | Non
     """Write and ingest a realistic, seeded week of activity: notes, a git
     repository, chat sessions with tool calls, a ChatGPT export and documents,
     with known ground-truth work blocks (ground_truth.json)."""
-    from ..demo import generate, ingest_all
+    from ..demo import generate
+    from ..ingest import ingest_demo
 
     folder = Path(out) if out else c.store.path.parent / "rem-demo"
     info = generate(folder, seed=seed, days=days, end_date=end_date)
     click.echo(f"wrote demo activity to {folder} ({info['blocks']} work blocks over {days} days, "
                f"{info['messages']} messages, {info['commits']} commits, {info['notes']} notes)")
     if not no_ingest:
-        for line in ingest_all(c.store, folder):
+        for line in ingest_demo(c.store, folder):
             click.echo(line)
 
 

@@ -25,9 +25,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
 

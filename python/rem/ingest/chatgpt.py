@@ -10,16 +10,16 @@ is new.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import IngestError
 from ..ids import stable_id
+from ..output import track
 from ..store import Store
 from ..values import check_role, clean_text, parse_time, to_json
-from ..output import track
 from .common import Batch, IngestReport, write
-
 
 
 def _text(content: Any) -> str:
@@ -71,7 +71,8 @@ def parse_conversation(i: int, conv: Any, path: Path, batch: Batch) -> None:
     ctime = conv.get("create_time")
     created = parse_time(ctime, source=place, field="create_time") if ctime is not None else None
     sid = stable_id("chatgpt-conversation", conv_id)
-    msgs = []
+    msgs: list[dict[str, Any]] = []
+    times: list[datetime] = []
     for node_id in _branch(mapping, conv.get("current_node"), place):
         entry = mapping.get(node_id)
         if not isinstance(entry, dict) or not isinstance(entry.get("message"), dict):
@@ -93,9 +94,10 @@ def parse_conversation(i: int, conv: Any, path: Path, batch: Batch) -> None:
             text = f"[{author['name']}] {text}"
         msgs.append({"_source": where, "id": stable_id("chatgpt-message", conv_id, node_id), "session_id": sid,
                      "role": role, "content": text, "tool_calls": tool_calls, "created_at": when})
+        times.append(when)
     if not msgs and created is None:
         return
-    first = min((m["created_at"] for m in msgs), default=created)
+    first = min(times, default=created)
     title = conv.get("title") if isinstance(conv.get("title"), str) else None
     batch.sessions.append({"_source": place, "id": sid, "name": clean_text(title, source=place, field="title"),
                            "created_at": created or first,

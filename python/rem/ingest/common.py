@@ -23,6 +23,7 @@ from ..store import (
     upsert_entities,
 )
 
+
 @dataclass
 class Batch:
     """Rows of one input, written in one transaction by :func:`write`."""

@@ -16,9 +16,9 @@ from typing import Any
 
 from ..exceptions import IngestError
 from ..ids import stable_id
+from ..output import track
 from ..store import Store
 from ..values import clean_text, parse_time
-from ..output import track
 from .common import Batch, IngestReport, write
 
 _REC = "\x1e"

@@ -19,9 +19,9 @@ import yaml
 
 from ..exceptions import IngestError
 from ..ids import stable_id
+from ..output import track
 from ..store import Store
 from ..values import clean_text, parse_time
-from ..output import track
 from .common import Batch, IngestReport, write
 
 SUFFIXES = {".md", ".markdown", ".txt", ".text", ".mdx", ".org", ".rst"}

@@ -1,0 +1,126 @@
+"""Helpers the tests share: the command line as users see it, files to
+ingest, the demo week, scripted-model settings and the invariants a user
+relies on after any fault. Fixtures live in ``conftest.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+from click.testing import CliRunner, Result
+
+from rem.config import LLMSettings, resolve_llm
+from rem.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# the demo week every dream test works on (seeded, so the same week every run)
+DEMO_SEED, DEMO_DAYS, DEMO_END = 3, 7, "2026-11-15"
+DAY = ("2026-11-12", "2026-11-12")  # a Thursday of that week
+WEEK = ("2026-11-09", "2026-11-15")
+
+# -- sizes of the reliability suite ----------------------------------------------------
+# `make test` runs every test_reliability_* file at a small size; `make reliability` sets
+# REM_RELIABILITY=full for the full counts and REM_RELIABILITY_OUT=FILE to record
+# tried / survived / lost per category (rendered into RELIABILITY.md).
+FULL = os.environ.get("REM_RELIABILITY") == "full"
+
+
+def scale(fast: int, full: int) -> int:
+    return full if FULL else fast
+
+
+# -- the command line -------------------------------------------------------------------
+def rem_cli(db: Path | str, args: list[str], input: str | None = None) -> Result:
+    """Run ``rem --db DB ARGS`` through :func:`rem.cli.main`, so errors are
+    handled as users see them (CliRunner: stdout is not a terminal)."""
+    import rem.cli as remcli
+
+    @click.command(context_settings={"ignore_unknown_options": True})
+    @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+    def entry(argv: tuple[str, ...]) -> None:
+        remcli.main(list(argv))
+
+    return CliRunner().invoke(entry, ["--db", str(db), *args], input=input)
+
+
+# -- inputs -------------------------------------------------------------------------------
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def count(store: Store, sql: str) -> int:
+    with store.read() as con:
+        return con.execute(sql).fetchall()[0][0]
+
+
+def q(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    with store.read() as con:
+        return con.execute(sql).fetchall()
+
+
+def build_demo_week(folder: Path) -> Path:
+    """Generate and ingest the demo week into ``folder/rem.duckdb`` (sources in ``folder/activity``)."""
+    from rem.demo import generate
+    from rem.ingest import ingest_demo
+
+    store = Store(folder / "rem.duckdb")
+    info = generate(folder / "activity", seed=DEMO_SEED, days=DEMO_DAYS, end_date=DEMO_END)
+    (folder / "demo-info.json").write_text(json.dumps(info))
+    ingest_demo(store, folder / "activity")
+    with store.connect() as con:
+        con.execute("CHECKPOINT")
+    return store.path
+
+
+def copy_store(src: Path, dest_dir: Path) -> Store:
+    dest = dest_dir / "rem.duckdb"
+    shutil.copy(src, dest)
+    return Store(dest)
+
+
+# -- the model ---------------------------------------------------------------------------
+def scripted_settings(srv: Any, **kw: Any) -> LLMSettings:
+    """Settings for the scripted OpenAI-compatible server (no config file, no environment)."""
+    return resolve_llm(model="scripted", base_url=srv.base_url, file_cfg={}, env={}, **kw)
+
+
+def dream_window(store: Store, srv: Any, window: tuple[str, str] = DAY, **kw: Any) -> Any:
+    """A manual dream of ``window`` against the scripted server."""
+    from rem.dream.run import DreamOptions, dream
+
+    opts = DreamOptions(lookback_hours=None, start=window[0], end=window[1], progress=False, **kw)
+    return dream(store, scripted_settings(srv), opts)
+
+
+# -- invariants ---------------------------------------------------------------------------
+def check_consistent(st: Store) -> list[str]:
+    """Every invariant a user relies on after a crash; the list of violations."""
+    bad = []
+    with st.read() as con:
+        def n(sql: str) -> int:
+            return con.execute(sql).fetchall()[0][0]
+
+        if n("select count(*) from moments m where not exists (select 1 from dream_runs r where r.id = m.dream_run_id and r.status = 'ok')"):
+            bad.append("a moment belongs to a run that is not ok")
+        if n("""select count(*) from dream_runs r where status = 'ok' and coalesce(moments_created, 0) + coalesce(moments_merged, 0)
+                <> (select count(*) from moments m where m.dream_run_id = r.id)
+                and not exists (select 1 from dream_runs later where later.status = 'ok' and later.started_at > r.started_at)"""):
+            bad.append("the latest ok run's moments are not all there")
+        if n("""select count(*) from edges e where not exists (select 1 from (
+                  select id from moments union all select id from entities union all select id from resources
+                  union all select id from sessions union all select id from messages) x where x.id = e.source_id)
+                or not exists (select 1 from (
+                  select id from moments union all select id from entities union all select id from resources
+                  union all select id from sessions union all select id from messages) x where x.id = e.target_id)"""):
+            bad.append("an edge points at a missing node")
+        if n("select count(*) - count(distinct (source_id, target_id, edge_type)) from edges"):
+            bad.append("duplicate edges")
+        if n("select count(*) from dream_edge_log l where not exists (select 1 from dream_runs r where r.id = l.dream_run_id and r.status = 'ok')"):
+            bad.append("an edge log row of a run that is not ok")
+    return bad

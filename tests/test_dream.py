@@ -165,12 +165,16 @@ def user_text_of(req):
     return "\n".join(m.get("content") or "" for m in req["messages"] if m["role"] == "user")
 
 
-def test_empty_answers_still_cover_every_segment(store):
+def test_empty_answers_still_cover_every_segment_with_extracted_moments(store):
     with ScriptedLLM(lambda req, n: Reply(body=completion(req, {"moments": [], "edges": [], "summary": ""}))) as srv:
         r = run_dream(store, srv)
     n_seg = r.plan.packed.segments.num_rows
     assert r.resolution.fallback_moments == n_seg
-    assert q(store, "select count(*) from moments where generated_by = 'fallback'")[0][0] == n_seg
+    assert q(store, "select count(*) from moments where generated_by = 'extractive'")[0][0] == n_seg
+    # described by the extraction: specific names, at least three topics, a summary that says something
+    for name, tags, summary, mtype in q(store, "select name, tags, summary, moment_type from moments"):
+        assert "(+" not in name and "Not described" not in summary and len(summary.split()) >= 5
+        assert len(tags) >= 3 and mtype
     assert q(store, "select fallback_moments from dream_runs")[0][0] == n_seg
     # every activity item of the window is in some moment
     uncovered = q(store, """select count(*) from messages where created_at >= '2026-11-12' and created_at < '2026-11-13'

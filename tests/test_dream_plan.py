@@ -40,14 +40,14 @@ def test_demo_week_has_sources_and_people(demo):
     assert kinds["commit"] == info["commits"] and kinds["note"] == info["notes"] and kinds.get("document", 0) > 0
     assert {"user", "assistant", "tool"} <= set(roles)
     assert people >= 1
-    assert len(truth["blocks"]) == info["blocks"] >= 10
+    assert len(truth["moments"]) == info["blocks"] >= 10
 
 
 def test_segments_recover_the_ground_truth_blocks(demo):
     store, _, truth = demo
     p = plan(store, resolve_llm(file_cfg={}, env={}), lookback_hours=None, start="2026-11-09", end="2026-11-15")
     segs = p.packed.segments.to_pylist()
-    blocks = truth["blocks"]
+    blocks = truth["moments"]
     # every block's span contains exactly one segment's start (blocks are separated by > 30 min breaks)
     matched = 0
     for b in blocks:

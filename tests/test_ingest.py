@@ -269,3 +269,63 @@ def test_chat_errors(store, tmp_path):
     with pytest.raises(IngestError, match=r"chat.jsonl:2: field 'when': unknown field"):
         ingest_chat(store, f)
     assert count(store, "select count(*) from messages") == 0
+
+
+def _slack_export(root):
+    (root / "general").mkdir(parents=True)
+    (root / "users.json").write_text(json.dumps([
+        {"id": "U1", "name": "alice", "real_name": "Alice Chen", "profile": {"real_name": "Alice Chen"}},
+        {"id": "U2", "name": "dima", "profile": {"real_name": "Дмитрий Иванов"}}]), encoding="utf-8")
+    (root / "channels.json").write_text(json.dumps([{"id": "C1", "name": "general"}]), encoding="utf-8")
+    (root / "general" / "2026-11-12.json").write_text(json.dumps([
+        {"type": "message", "user": "U1", "text": "Deploy at 5? <@U2> can you check <https://ci.example.com/1|the CI>?", "ts": "1763024400.000100"},
+        {"type": "message", "subtype": "channel_join", "user": "U2", "text": "<@U2> has joined", "ts": "1763024401.000100"},
+        {"type": "message", "user": "U2", "text": "CI is green", "ts": "1763024460.000200", "thread_ts": "1763024400.000100"},
+        {"type": "message", "bot_id": "B1", "subtype": "bot_message", "username": "deploybot", "text": "Deployed v2", "ts": "1763024520.000300"},
+    ]), encoding="utf-8")
+    (root / "general" / "2026-11-13.json").write_text("[{not json", encoding="utf-8")
+
+
+def test_slack_export_keeps_who_said_what_and_refuses_only_the_bad_day(store, tmp_path):
+    from rem.ingest import ingest_slack
+
+    _slack_export(tmp_path / "export")
+    rep = ingest_slack(store, tmp_path / "export")
+    assert len(rep.errors) == 1 and "2026-11-13.json" in rep.errors[0] and "invalid JSON" in rep.errors[0]
+    with store.read() as con:
+        rows = con.execute("select role, speaker, content from messages order by created_at").fetchall()
+        people = {r[0] for r in con.execute("select name from entities where kind = 'person'").fetchall()}
+        sessions = con.execute("select name from sessions").fetchall()
+        involves = con.execute("select count(*) from edges where edge_type = 'involves'").fetchall()[0][0]
+    assert rows == [("user", "Alice Chen", "Deploy at 5? @Дмитрий Иванов can you check the CI (https://ci.example.com/1)?"),
+                    ("user", "Дмитрий Иванов", "CI is green"), ("assistant", "deploybot", "Deployed v2")]
+    assert people == {"Alice Chen", "Дмитрий Иванов"} and sessions == [("#general",)] and involves == 2
+    # idempotent, and the .zip Slack sends works the same
+    assert ingest_slack(store, tmp_path / "export").added == 0
+    import shutil
+
+    shutil.make_archive(str(tmp_path / "export"), "zip", tmp_path / "export")
+    assert ingest_slack(store, tmp_path / "export.zip").added == 0
+
+
+def test_chat_speakers_become_people_and_old_ids_stay(store, tmp_path):
+    f = write_jsonl(tmp_path / "c.jsonl", [
+        {"session": "s", "role": "user", "content": "a", "created_at": "2026-11-12T09:00:00Z"},
+        {"session": "s", "role": "user", "content": "b", "created_at": "2026-11-12T09:00:00Z", "speaker": "Mei Lin"},
+        {"session": "s", "role": "user", "content": "c", "created_at": "2026-11-12T09:00:00Z", "speaker": "王伟"}])
+    rep = ingest_chat(store, f)
+    assert rep.added == 4  # the session and three messages: same second, different speakers
+    from rem.ids import stable_id
+
+    sid = stable_id("chat-session", "s")
+    assert count(store, f"select count(*) from messages where id = '{stable_id('chat-message', sid, '2026-11-12T09:00:00+00:00', 'user', 1)}'") == 1
+    assert count(store, "select count(*) from entities where kind = 'person' and name in ('Mei Lin', '王伟')") == 2
+
+
+def test_jsonl_messages_without_ids_at_the_same_second_do_not_collapse(store, tmp_path):
+    ingest_jsonl(store, write_jsonl(tmp_path / "s.jsonl", [{"id": "s1", "created_at": "2026-11-12T09:00:00Z"}]), "sessions")
+    rows = [{"session_id": "s1", "role": "user", "content": c, "created_at": "2026-11-12T09:00:00Z"} for c in ("first", "second")]
+    f = write_jsonl(tmp_path / "m.jsonl", rows)
+    assert ingest_jsonl(store, f, "messages").added == 2
+    assert ingest_jsonl(store, f, "messages").added == 0  # and again: nothing new
+    assert count(store, "select count(distinct content) from messages") == 2

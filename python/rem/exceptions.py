@@ -80,6 +80,10 @@ class DreamError(RemError):
     """A dream could not complete; its run row says why."""
 
 
+class GoldError(RemError):
+    """A gold file for ``rem eval`` is missing, malformed or not in the gold format."""
+
+
 class LockedError(RemError):
     """Another dream holds the lock."""
 
@@ -111,5 +115,6 @@ __all__ = [
     "LLMError",
     "DreamError",
     "LockedError",
+    "GoldError",
     "InterruptedRun",
 ]

@@ -1,7 +1,7 @@
 """The ``rem`` command line.
 
 One module per family — :mod:`.data` (init, config, ingest, query,
-demo-data), :mod:`.dreaming` (dream, moments, report, runs), :mod:`.graph`,
+demo-data), :mod:`.dreaming` (dream, moments, report, runs), :mod:`.graph`, :mod:`.quality` (eval),
 :mod:`.ops` (schedule, daemon, doctor, compact) — with the options they share
 in :mod:`.common`. Commands hold no SQL (except the user's own in ``rem
 query``): they call the modules that own the tables.
@@ -16,7 +16,7 @@ import click
 import duckdb
 
 from ..exceptions import InterruptedRun, RemError
-from . import data, dreaming, graph, ops
+from . import data, dreaming, graph, ops, quality
 from .common import Ctx
 
 
@@ -46,7 +46,7 @@ def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
     ctx.obj = Ctx(db, verbose)
 
 
-for _family in (data, dreaming, graph, ops):
+for _family in (data, dreaming, graph, ops, quality):
     for _command in _family.COMMANDS:
         cli.add_command(_command)
 

@@ -131,11 +131,22 @@ def ingest_chat_cmd(c: Ctx, file: str) -> None:
 
     \b
     {"session": "standup", "role": "user", "content": "…", "created_at": "2026-11-16T09:30:00Z"}
-    Optional: session_name, id, tool_calls, trace_id, span_id.
+    Optional: session_name, speaker (who said it, in a group chat), id, tool_calls, trace_id, span_id.
     """
     from ..ingest import ingest_chat
 
     _report(ingest_chat(c.store, file))
+
+
+@ingest.command("slack")
+@click.argument("path", type=click.Path(exists=True))
+@pass_ctx
+def ingest_slack_cmd(c: Ctx, path: str) -> None:
+    """A Slack workspace export (its folder or .zip): a session per channel,
+    messages with who said them; speakers become people."""
+    from ..ingest import ingest_slack
+
+    _report(ingest_slack(c.store, path))
 
 
 # -- query ----------------------------------------------------------------------
@@ -174,18 +185,23 @@ def query(c: Ctx, sql: str, fmt: str | None) -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same week).")
 @click.option("--days", type=click.IntRange(1, 60), default=7, show_default=True, help="Days of activity.")
 @click.option("--end", "end_date", help="Last day of the week (YYYY-MM-DD; default yesterday).")
+@click.option("--hard-days", is_flag=True, help="Also six harder days before them: a topic switch without a gap, two "
+                                                "projects interleaved, a long meeting, a group chat, commits only, "
+                                                "names in other scripts.")
 @click.option("--no-ingest", is_flag=True, help="Only write the files.")
 @pass_ctx
-def demo_data(c: Ctx, out: str | None, seed: int, days: int, end_date: str | None, no_ingest: bool) -> None:
+def demo_data(c: Ctx, out: str | None, seed: int, days: int, end_date: str | None, hard_days: bool,
+              no_ingest: bool) -> None:
     """Write and ingest a realistic, seeded week of activity: notes, a git
     repository, chat sessions with tool calls, a ChatGPT export and documents,
-    with known ground-truth work blocks (ground_truth.json)."""
+    with the ground truth of every work block (ground_truth.json, the gold
+    format `rem eval` reads)."""
     from ..demo import generate
     from ..ingest import ingest_demo
 
     folder = Path(out) if out else c.store.path.parent / "rem-demo"
-    info = generate(folder, seed=seed, days=days, end_date=end_date)
-    click.echo(f"wrote demo activity to {folder} ({info['blocks']} work blocks over {days} days, "
+    info = generate(folder, seed=seed, days=days, end_date=end_date, hard_days=hard_days)
+    click.echo(f"wrote demo activity to {folder} ({info['blocks']} work blocks over {days + 6 * hard_days} days, "
                f"{info['messages']} messages, {info['commits']} commits, {info['notes']} notes)")
     if not no_ingest:
         for line in ingest_demo(c.store, folder):

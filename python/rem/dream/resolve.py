@@ -11,8 +11,13 @@ Rules (the model is trusted for meaning, never for structure):
 - A moment's start and end are the first and last timestamps of the items it
   covers, never times the model wrote.
 - Coverage: every segment ends up in a moment. A segment no answer claimed
-  becomes a plain moment named from its sessions and resources, marked
-  ``generated_by = 'fallback'``.
+  is described by REM's own extraction (:mod:`rem.understand`) and marked
+  ``generated_by = 'extractive'``.
+- Meaning is checked field by field: a model's field that is worse than the
+  extraction — a generic or copied name, tags or people that appear nowhere
+  in the activity, a summary that is repetition or dates, an emotion or type
+  outside the vocabulary — does not overwrite it (:func:`choose`). Which
+  side each field came from is kept in the moment's metadata.
 - Identity: a moment's id derives from the keys of its segments (a hash of
   their item ids), so the same activity resolves to the same moment.
 """
@@ -20,12 +25,17 @@ Rules (the model is trusted for meaning, never for structure):
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..ids import stable_id
+from ..ids import normalize_key, stable_id
+from ..understand import Digest, Understanding
+from ..understand.describe import TYPES
+from ..understand.emotions import VOCABULARY as EMOTIONS
+from ..understand.text import GENERIC, STOPWORDS, fold, stem, tokens
 from .collect import Activity, Packed
 from .models import ChunkAnswer, MomentDraft
 
@@ -49,6 +59,7 @@ class Moment:
     source_key: str
     generated_by: str
     segments: list[str] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)  # field -> "model" | "extractive"
 
     @property
     def duration_minutes(self) -> float:
@@ -72,8 +83,9 @@ class Resolution:
     edges: list[ModelEdge]
     dropped_refs: int = 0
     dropped_moments: int = 0
-    fallback_moments: int = 0
+    fallback_moments: int = 0  # moments the model did not describe (named by the extraction)
     filtered_moments: int = 0
+    rejected_fields: int = 0  # model fields worse than the extraction, not used
 
 
 def _ts(us: int) -> datetime:
@@ -118,6 +130,7 @@ class RefTable:
 
 
 def _merge_drafts(drafts: list[MomentDraft]) -> dict[str, Any]:
+    """One set of fields from the drafts that claim the same segments."""
     first = drafts[0]
     def union(attr: str, cap: int) -> list[str]:
         out: list[str] = []
@@ -139,52 +152,95 @@ def _merge_drafts(drafts: list[MomentDraft]) -> dict[str, Any]:
     }
 
 
-def _fallback_fields(segs: list[str], refs: RefTable) -> dict[str, Any]:
-    """A plain moment named from its sources: the first chat's (or resource's)
-    title, plus a count of the other sources by kind."""
-    titles: list[str] = []
-    counts: dict[str, int] = {}
-    sessions_seen: set[str] = set()
-    for g in segs:
-        for it in refs.seg_items[g]:
-            if it["kind"] == "message":
-                sref = it["session_ref"]
-                if sref in sessions_seen:
-                    continue
-                sessions_seen.add(sref)
-                sid = refs.items[sref]["id"] if sref in refs.items else None
-                name = (refs.ses_info.get(sid) or {}).get("name") if sid else None
-                counts["chat"] = counts.get("chat", 0) + 1
-                titles.insert(sum(1 for t in titles if t.startswith("chat:")), f"chat:{name or 'a chat'}")
-            else:
-                info = refs.res_info.get(it["id"], {})
-                rtype = info.get("resource_type") or "resource"
-                counts[rtype] = counts.get(rtype, 0) + 1
-                titles.append(f"{rtype}:{info.get('name') or rtype}")
-    first_kind, _, first_title = (titles[0] if titles else "other:Activity").partition(":")
-    rest = dict(counts)
-    rest[first_kind] = rest.get(first_kind, 1) - 1
-    extra = ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in rest.items() if n > 0)
-    name = first_title if len(first_title) <= 90 else first_title[:89] + "…"
-    if extra:
-        name += f" (+ {extra})"
-    kinds = set(counts)
-    if "commit" in kinds or "code" in kinds:
-        mtype = "work_session"
-    elif "chat" in kinds:
-        mtype = "communication"
-    elif kinds & {"note", "document"}:
-        mtype = "writing"
-    else:
-        mtype = "other"
-    listing = "; ".join(t.replace(":", ": ", 1) for t in titles[:6]) + (f"; and {len(titles) - 6} more" if len(titles) > 6 else "")
-    return {"name": name, "summary": f"Not described by the model. Sources: {listing}.",
-            "moment_type": mtype, "tags": [], "emotion_tags": [], "people": [], "outcome": ""}
+_GENERIC_NAMES = {"work session", "untitled moment", "moment", "activity", "work", "chat", "various things",
+                  "misc", "session", "coding", "meeting", "a moment", "work on various things", "other"}
+_REF = re.compile(r"\b[GRSM]\d+\b|\(\+ \d")
+_DATEISH = re.compile(r"^[\d\s:./\-–—,TZ+apmAPM]*$")
 
 
-def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, moment_types: list[str] | None = None,
-            min_duration_minutes: float | None = None, summary_only: bool = False) -> Resolution:
+def content_words(text: str) -> list[str]:
+    """The stemmed content words of a text (what grounding checks compare)."""
+    return _words(text)
+
+
+def _words(text: str) -> list[str]:
+    return [stem(fold(t)) for t in tokens(text) if fold(t) not in STOPWORDS and any(c.isalpha() for c in t)]
+
+
+def _grounded(text: str, vocab: frozenset[str], share: float) -> bool:
+    w = _words(text)
+    return bool(w) and sum(x in vocab for x in w) >= share * len(w)
+
+
+def specific_name(name: str, titles: frozenset[str] = frozenset(), vocab: frozenset[str] | None = None) -> bool:
+    """A name that says what happened: 2–14 words, not generic, not a copied
+    source title, no refs or ``(+ 2 commits)``, and (given the activity's
+    words) at least one of its words comes from the activity."""
+    words = name.split()
+    if not 2 <= len(words) <= 14 or _REF.search(name) or _DATEISH.match(name):
+        return False
+    if " ".join(name.lower().split()) in _GENERIC_NAMES or all(w in GENERIC or w in STOPWORDS for w in _words(name)):
+        return False
+    bare = normalize_key(re.sub(r"\s*\([^)]*\)\s*$", "", name))
+    if bare in titles:
+        return False
+    return vocab is None or any(w in vocab for w in _words(name))
+
+
+def sound_summary(text: str, vocab: frozenset[str]) -> bool:
+    """A summary worth keeping: words, not dates or repetition, mostly about the activity."""
+    words = text.split()
+    if len(words) < 6 or _DATEISH.match(text) or "not described" in text.lower():
+        return False
+    if len({w.lower() for w in words}) < 0.45 * len(words):
+        return False
+    return _grounded(text, vocab, 0.3)
+
+
+def choose(draft: dict[str, Any] | None, d: Digest, known_people: set[str]) -> tuple[dict[str, Any], dict[str, str], int]:
+    """The moment's fields: the model's where they hold up, the extraction's
+    elsewhere. Returns (fields, provenance, number of model fields rejected)."""
+    ext = d.fields()
+    if draft is None:
+        return ext, {k: "extractive" for k in ext}, 0
+    out: dict[str, Any] = {}
+    prov: dict[str, str] = {}
+    rejected = 0
+
+    def take(key: str, ok: bool, value: Any) -> None:
+        nonlocal rejected
+        if ok:
+            out[key], prov[key] = value, "model"
+        else:
+            out[key], prov[key] = ext[key], "extractive"
+            rejected += bool(draft.get(key))
+
+    take("name", specific_name(draft["name"], d.titles, d.vocabulary), draft["name"])
+    take("summary", sound_summary(draft["summary"], d.vocabulary), draft["summary"])
+    take("moment_type", draft["moment_type"] in TYPES, draft["moment_type"])
+    take("outcome", len(draft["outcome"].split()) >= 3 and _grounded(draft["outcome"], d.vocabulary, 0.3), draft["outcome"])
+    model_tags = [t for t in draft["tags"] if _grounded(t, d.vocabulary, 0.5) and t not in GENERIC]
+    tags = list(model_tags)
+    for t in ext["tags"]:  # at least three, the extraction's filling in
+        if len(tags) >= 3:
+            break
+        if all(normalize_key(t) != normalize_key(x) for x in tags):
+            tags.append(t)
+    take("tags", bool(model_tags), tags[:10])
+    emo = [e for e in draft["emotion_tags"] if e in EMOTIONS]
+    take("emotion_tags", bool(emo), emo[:5])
+    people = [p for p in draft["people"] if normalize_key(p) in known_people or _grounded(p, d.vocabulary, 1.0)]
+    merged = list(ext["people"]) + [p for p in people if all(normalize_key(p) != normalize_key(q) for q in ext["people"])]
+    take("people", bool(people), merged[:20])
+    return out, prov, rejected
+
+
+def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, understanding: Understanding | None = None,
+            moment_types: list[str] | None = None, min_duration_minutes: float | None = None,
+            summary_only: bool = False) -> Resolution:
     refs = RefTable(packed, activity)
+    und = understanding or Understanding(activity, packed)
+    known_people = {normalize_key(n) for n in getattr(activity, "people", {})}
     res = Resolution([], [])
     drafts: list[tuple[MomentDraft, set[str]]] = []
     for ans in answers:
@@ -225,18 +281,23 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, m
     for i in range(len(drafts)):
         groups[find(i)].append(i)
     order = {g: n for n, g in enumerate(refs.seg_order)}
-    plans: list[tuple[dict[str, Any], list[str], str]] = []
+    plans: list[tuple[dict[str, Any], list[str], str, dict[str, str]]] = []
     for members in groups.values():
         seg_list = sorted(set().union(*(drafts[i][1] for i in members)), key=order.__getitem__)
-        plans.append((_merge_drafts([drafts[i][0] for i in members]), seg_list, "model"))
+        fields, prov, rejected = choose(_merge_drafts([drafts[i][0] for i in members]), und.digest(seg_list), known_people)
+        res.rejected_fields += rejected
+        how = "model" if prov["name"] == "model" else "extractive"
+        res.fallback_moments += how != "model"
+        plans.append((fields, seg_list, how, prov))
     covered = set(owner)
     for g in refs.seg_order:
         if g not in covered and refs.seg_items.get(g):
-            plans.append((_fallback_fields([g], refs), [g], "fallback"))
+            fields, prov, _ = choose(None, und.digest([g]), known_people)
+            plans.append((fields, [g], "extractive", prov))
             res.fallback_moments += 1
     if summary_only:
         plans = []
-    for fields, seg_refs, how in sorted(plans, key=lambda p: order[p[1][0]]):
+    for fields, seg_refs, how, prov in sorted(plans, key=lambda p: order[p[1][0]]):
         items = [it for g in seg_refs for it in refs.seg_items[g]]
         keys = sorted(refs.seg_key[g] for g in seg_refs)
         source_key = hashlib.sha256("\x1f".join(keys).encode()).hexdigest()[:32]
@@ -246,7 +307,7 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, m
             id=stable_id("moment", source_key), start=_ts(min(i["ts"] for i in items)), end=_ts(max(i["ts"] for i in items)),
             resource_ids=sorted({i["id"] for i in items if i["kind"] == "resource"}),
             session_ids=session_ids, message_ids=sorted({i["id"] for i in items if i["kind"] == "message"}),
-            segment_keys=keys, source_key=source_key, generated_by=how, segments=seg_refs, **fields,
+            segment_keys=keys, source_key=source_key, generated_by=how, segments=seg_refs, provenance=prov, **fields,
         )
         if moment_types and m.moment_type not in moment_types:
             res.filtered_moments += 1

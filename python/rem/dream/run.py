@@ -39,12 +39,13 @@ from ..output import Progress
 from ..redact import Redactor, mask_literals, scrub, secret_values
 from ..report import write_run_digest
 from ..store import Store, explain_db_error, fetch_arrow
+from ..understand import Understanding
 from . import agent as prompts
 from .lock import DreamLock
 from .models import ChunkAnswer, PeriodSummary
 from .persist import PersistStats, persist
 from .plan import Plan, plan
-from .resolve import Resolution, fallback_summary, resolve
+from .resolve import Resolution, content_words, fallback_summary, resolve, sound_summary
 
 log = logging.getLogger("rem.dream")
 
@@ -252,16 +253,9 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
              p.window, p.packed.segments.num_rows, p.n_chunks, p.est_input_tokens, settings.model)
     res.timings.update(p.timings)
     try:
-        t_model = time.perf_counter()
-        answers, summary = _call_model(settings, p, opts, res, store, t0)
-        t_resolve = time.perf_counter()
-        res.timings["model"] = t_resolve - t_model
-        resolution = resolve(answers, p.packed, p.activity, moment_types=opts.moment_types,
-                             min_duration_minutes=opts.min_duration_minutes, summary_only=opts.summary_only)
-        res.resolution = resolution
-        res.summary = summary or fallback_summary(resolution.moments)
-        _mask_secrets(resolution, res, [settings.api_key, *secret_values()])
-        res.cost = settings.estimate_cost(res.usage.tokens_in, res.usage.tokens_out)
+        think(store, settings, opts, p, res, t0)
+        resolution = res.resolution
+        assert resolution is not None
         res.duration_s = time.perf_counter() - t0
         if res.redactions:
             base["metadata"] = {**base["metadata"], "redacted": dict(res.redactions)}
@@ -271,7 +265,6 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
                   "dropped_moments": resolution.dropped_moments + resolution.filtered_moments,
                   "duration_s": res.duration_s, "finished_at": datetime.now(UTC)}
         t_persist = time.perf_counter()
-        res.timings["resolve"] = t_persist - t_resolve
         res.stats = persist(store, run_id=run_id, window=p.window, moments=resolution.moments,
                             model_edges=resolution.edges, summary=res.summary, ledger_row=row)
         res.timings["persist"] = time.perf_counter() - t_persist
@@ -304,6 +297,46 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         raise
 
 
+def think(store: Store, settings: LLMSettings, opts: DreamOptions, p: Plan, res: DreamResult, t0: float) -> None:
+    """The dream's thinking, with the database closed: understand every
+    segment (:mod:`rem.understand`), ask the model (unless there is none),
+    resolve its answers against the extraction. Fills ``res`` (resolution,
+    period summary, usage, cost, timings)."""
+    t = time.perf_counter()
+    und = Understanding(p.activity, p.packed)
+    res.timings["understand"] = time.perf_counter() - t
+    answers: list[ChunkAnswer] = []
+    summary = ""
+    if not settings.no_model:
+        t = time.perf_counter()
+        answers, summary = _call_model(settings, p, opts, res, store, t0, und)
+        res.timings["model"] = time.perf_counter() - t
+    t = time.perf_counter()
+    resolution = resolve(answers, p.packed, p.activity, understanding=und, moment_types=opts.moment_types,
+                         min_duration_minutes=opts.min_duration_minutes, summary_only=opts.summary_only)
+    res.timings["resolve"] = time.perf_counter() - t
+    res.resolution = resolution
+    words = frozenset(w for m in resolution.moments for w in content_words(f"{m.name} {m.summary} {' '.join(m.tags)}"))
+    res.summary = summary if summary and sound_summary(summary, words) else fallback_summary(resolution.moments)
+    _mask_secrets(resolution, res, [settings.api_key, *secret_values()])
+    res.cost = settings.estimate_cost(res.usage.tokens_in, res.usage.tokens_out)
+
+
+def preview(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResult:
+    """Everything a dream does except writing: plan, understand, ask the
+    model, resolve. No ledger row, no lock, nothing persisted (``rem eval``)."""
+    t0 = time.perf_counter()
+    p = plan(store, settings, lookback_hours=opts.lookback_hours, start=opts.start, end=opts.end,
+             gap_minutes=opts.gap_minutes, max_input_tokens=opts.max_input_tokens)
+    res = DreamResult("preview", RunStatus.RUNNING, p)
+    if not p.activity.empty:
+        res.timings.update(p.timings)
+        think(store, settings, opts, p, res, t0)
+    res.status = RunStatus.OK if not p.activity.empty else RunStatus.NOTHING_TO_DO
+    res.duration_s = time.perf_counter() - t0
+    return res
+
+
 def _mask_secrets(resolution: Resolution, res: DreamResult, secrets: list[str | None]) -> None:
     """A model can echo a key it saw (or was told) back: configured secrets
     never reach the database, a digest or the terminal through its answer."""
@@ -320,7 +353,7 @@ def _mask_secrets(resolution: Resolution, res: DreamResult, secrets: list[str | 
 
 
 def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamResult, store: Store,
-                t0: float) -> tuple[list[ChunkAnswer], str]:
+                t0: float, und: Understanding) -> tuple[list[ChunkAnswer], str]:
     agent = agentlet.load()
     temperature = float(settings.temperature if settings.temperature is not None else agent["defaults"]["temperature"])
     max_tokens = int(settings.max_output_tokens or agent["defaults"]["max_output_tokens"])
@@ -386,7 +419,7 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
         if len(done) > 1 and not opts.summary_only:
             check_yield()
             # reduce: one summary of the period from the moment summaries
-            draft = resolve(done, p.packed, p.activity)
+            draft = resolve(done, p.packed, p.activity, understanding=und)
             ms = [{"name": m.name, "summary": m.summary, "start": m.start, "end": m.end} for m in draft.moments]
             try:
                 rmsgs = [{**m, "content": redactor(m["content"])} for m in prompts.reduce_messages(ms, p.window)]

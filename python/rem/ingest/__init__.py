@@ -11,9 +11,10 @@ from .common import Batch, IngestReport, write
 from .git import ingest_git
 from .jsonl import ingest_jsonl
 from .notes import ingest_notes
+from .slack import ingest_slack
 
 __all__ = ["Batch", "IngestReport", "write", "ingest_jsonl", "ingest_notes", "ingest_git",
-           "ingest_chatgpt", "ingest_chat", "ingest_demo"]
+           "ingest_chatgpt", "ingest_chat", "ingest_slack", "ingest_demo"]
 
 
 def ingest_demo(store: Store, folder: Path) -> list[str]:

@@ -7,9 +7,12 @@ Fields: ``session`` (required: any string naming the thread; the same string
 in any file is the same session), ``role`` (user|assistant|system|tool),
 ``content``, ``created_at`` (ISO 8601), and optionally ``session_name``,
 ``id`` (a message id of your own), ``tool_calls`` (OpenAI-style array),
-``trace_id``, ``span_id``. A session's time is its first message's.
-Without ``id``, a message's id derives from its session, time, role and
-its position among identical (session, time, role) lines.
+``trace_id``, ``span_id``, and ``speaker``: who said it, by name, in a
+conversation of several people (an export of a group chat, a meeting
+transcript). Speakers become person entities, linked to the session. A
+session's time is its first message's. Without ``id``, a message's id
+derives from its session, time, role, speaker and its position among
+identical (session, time, role, speaker) lines.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from ..store import Store
 from ..values import check_role, clean_text, parse_time
 from .common import Batch, IngestReport, write
 
-ALLOWED = {"session", "session_name", "role", "content", "created_at", "id", "tool_calls", "trace_id", "span_id"}
+ALLOWED = {"session", "session_name", "role", "content", "created_at", "id", "tool_calls", "trace_id", "span_id",
+           "speaker"}
 
 
 def ingest_chat(store: Store, path: str | Path) -> IngestReport:
@@ -35,7 +39,7 @@ def ingest_chat(store: Store, path: str | Path) -> IngestReport:
         raise IngestError(f"cannot read: {e.strerror}", source=str(p)) from e
     sessions: dict[str, dict[str, Any]] = {}
     batch = Batch()
-    seen: dict[tuple[str, str, str], int] = {}
+    seen: dict[tuple[str, ...], int] = {}
     for n, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
@@ -68,14 +72,19 @@ def ingest_chat(store: Store, path: str | Path) -> IngestReport:
         if isinstance(rec.get("session_name"), str):
             s["name"] = clean_text(rec["session_name"], source=place, field="session_name")
         s["created_at"] = min(s["created_at"], when)
+        speaker = clean_text(rec.get("speaker"), source=place, field="speaker")
+        speaker = " ".join(speaker.split()) if speaker else None
+        if speaker:
+            batch.speaker(sid, speaker, when)
         if rec.get("id") is not None:
             mid = clean_text(rec["id"], source=place, field="id")
         else:
-            k = (sid, when.isoformat(), role)
+            # lines without a speaker keep the ids they had before speakers existed
+            k = (sid, when.isoformat(), role) if speaker is None else (sid, when.isoformat(), role, speaker)
             seen[k] = seen.get(k, 0) + 1
-            mid = stable_id("chat-message", sid, when.isoformat(), role, seen[k])
+            mid = stable_id("chat-message", *k, seen[k])
         batch.messages.append({"_source": place, "id": mid, "session_id": sid, "role": role, "content": content,
-                               "tool_calls": tool_calls, "created_at": when,
+                               "speaker": speaker, "tool_calls": tool_calls, "created_at": when,
                                "trace_id": clean_text(rec.get("trace_id"), source=place, field="trace_id"),
                                "span_id": clean_text(rec.get("span_id"), source=place, field="span_id")})
     batch.sessions = list(sessions.values())

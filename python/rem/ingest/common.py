@@ -52,6 +52,10 @@ class Batch:
              "metadata": None, "generated_by": generated_by, "dream_run_id": None}
         )
 
+    def speaker(self, session_id: str, name: str, when: datetime) -> None:
+        """A named speaker of a session: a person entity and a session→person ``involves`` edge."""
+        self.edge(session_id, self.person(name, when=when), "involves", when)
+
     def __len__(self) -> int:
         return len(self.resources) + len(self.sessions) + len(self.messages)
 

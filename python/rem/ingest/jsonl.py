@@ -1,7 +1,10 @@
 """JSONL / JSON records of resources, sessions or messages, validated against
 ``schema/core``. A record without ``id`` gets a stable one derived from its
 identity (resources: uri or name + time; sessions: name + time; messages:
-session + time + role)."""
+session + time + role, and speaker when there is one) and, when several
+records of the file share that identity, its position among them — so two
+different messages of one session at the same second are two messages.
+A message's ``speaker`` becomes a person entity linked to its session."""
 
 from __future__ import annotations
 
@@ -86,16 +89,21 @@ def parse_record(kind: str, place: str, rec: Any, validator: Draft202012Validato
             row[c.name] = None if v is None else [clean_text(x, source=place, field=c.name) for x in v]
         else:
             row[c.name] = v
-    if not row.get("id"):
-        if kind == "resources":
-            row["id"] = stable_id("resource", row.get("uri") or row.get("name") or "", row["created_at"].isoformat())
-        elif kind == "sessions":
-            row["id"] = stable_id("session", row.get("name") or "", row["created_at"].isoformat())
-        else:
-            row["id"] = stable_id("message", row["session_id"], row["created_at"].isoformat(), row["role"])
     if kind == "resources" and "updated_at" not in row:
         row["updated_at"] = row["created_at"]
     return row
+
+
+def identity(kind: str, row: dict[str, Any]) -> tuple[str, ...]:
+    """What a record without an ``id`` is identified by."""
+    when = row["created_at"].isoformat()
+    if kind == "resources":
+        return ("resource", row.get("uri") or row.get("name") or "", when)
+    if kind == "sessions":
+        return ("session", row.get("name") or "", when)
+    if row.get("speaker"):
+        return ("message", row["session_id"], when, row["role"], row["speaker"])
+    return ("message", row["session_id"], when, row["role"])
 
 
 def ingest_jsonl(store: Store, path: str | Path, kind: str) -> IngestReport:
@@ -106,6 +114,15 @@ def ingest_jsonl(store: Store, path: str | Path, kind: str) -> IngestReport:
     validator = _validator(kind)
     batch = Batch()
     target = getattr(batch, kind)
+    seen: dict[tuple[str, ...], int] = {}
     for place, rec in _records(p):
-        target.append(parse_record(kind, place, rec, validator))
+        row = parse_record(kind, place, rec, validator)
+        if not row.get("id"):
+            key = identity(kind, row)
+            seen[key] = seen.get(key, 0) + 1
+            # the first record of an identity keeps the id it always had
+            row["id"] = stable_id(*key) if seen[key] == 1 else stable_id(*key, seen[key])
+        if kind == "messages" and row.get("speaker"):
+            batch.speaker(row["session_id"], row["speaker"], row["created_at"])
+        target.append(row)
     return write(store, batch)

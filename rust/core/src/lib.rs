@@ -7,13 +7,15 @@
 //!   physical string layout the producer chose (Utf8, LargeUtf8, Utf8View),
 //!   and the fast validation of imported batches.
 //! - [`tokens`]: the offline token estimate used for every budget.
-//! - [`segment`]: deterministic segmentation of activity into segments.
+//! - [`segment`]: deterministic segmentation of activity into segments, refined
+//!   by what the items say ([`cohesion`]: topic shifts by lexical cohesion).
 //! - [`pack`]: refs, truncation and chunking under a token budget.
 //! - [`graph`], [`merge`], [`dot`]: the living graph (CSR over node keys,
 //!   decay, centrality, traversal), the edge reinforce/merge plan, DOT output.
 //! - shared pieces: [`error`] (one error type, by kind of bad input),
 //!   [`intern`] (edge-type codes), [`par`] (worker threads), [`timefmt`].
 
+pub mod cohesion;
 pub mod columns;
 pub mod dot;
 pub mod error;

@@ -74,11 +74,13 @@ impl Unchecked {
 /// :param max_input_tokens: token budget of one chunk (offline estimate).
 /// :param max_item_chars: characters kept of one item's content.
 /// :param tool_max_chars: characters kept of a tool output or tool-call arguments.
+/// :param topic_window: texts compared on each side of a possible topic shift.
+/// :param topic_min_depth: how deep a similarity valley must be to cut there.
 /// :returns: ``(chunks, items, segments)`` as pyarrow RecordBatches.
 /// :raises rem.exceptions.NativeError: on a missing or mistyped column, a null
 ///     id or time, or a budget too small for one item.
 #[pyfunction]
-#[pyo3(signature = (resources, sessions, messages, *, gap_minutes=30.0, max_input_tokens=6000, max_item_chars=1200, tool_max_chars=60))]
+#[pyo3(signature = (resources, sessions, messages, *, gap_minutes=30.0, max_input_tokens=6000, max_item_chars=1200, tool_max_chars=60, topic_segments=true, topic_window=5, topic_min_depth=0.55))]
 #[allow(clippy::too_many_arguments)]
 fn pack_activity(
     py: Python<'_>,
@@ -89,15 +91,48 @@ fn pack_activity(
     max_input_tokens: usize,
     max_item_chars: usize,
     tool_max_chars: usize,
+    topic_segments: bool,
+    topic_window: usize,
+    topic_min_depth: f64,
 ) -> PyResult<(Batch, Batch, Batch)> {
     let (r, s, m) = (import(resources, "resources")?, import(sessions, "sessions")?, import(messages, "messages")?);
     let out = py
         .detach(|| {
-            let opts = PackOptions::new(gap_minutes, max_input_tokens, max_item_chars, tool_max_chars)?;
+            let mut opts = PackOptions::new(gap_minutes, max_input_tokens, max_item_chars, tool_max_chars)?;
+            match (&mut opts.refine, topic_segments) {
+                (_, false) => opts.refine = None,
+                (Some(r), true) => {
+                    r.shift.window = topic_window;
+                    r.shift.min_depth = topic_min_depth;
+                }
+                (None, true) => {}
+            }
             pack(r.validated()?, s.validated()?, m.validated()?, &opts)
         })
         .map_err(BindError::from)?;
     Ok((PyArrowType(out.chunks), PyArrowType(out.items), PyArrowType(out.segments)))
+}
+
+/// Where the subject of a sequence of texts changes (lexical cohesion, the
+/// segmenter dreams use inside long segments; see ``rem_core::cohesion``).
+///
+/// :param texts: the texts in order (turns of a conversation, items of a day).
+/// :param window: texts compared on each side of a gap.
+/// :param min_depth: how deep a similarity valley must be to be a shift.
+/// :param min_items: texts each side of a shift keeps at least.
+/// :param cue_weight: depth added at a question sharing no word with the texts before it.
+/// :param cue_back: how many texts before a question are compared.
+/// :returns: the indices ``i`` where a new topic starts (between text ``i-1`` and ``i``).
+#[pyfunction]
+#[pyo3(signature = (texts, *, window=5, min_depth=0.55, min_items=4, cue_weight=0.25, cue_back=2))]
+fn topic_shifts(py: Python<'_>, texts: Vec<String>, window: usize, min_depth: f64, min_items: usize, cue_weight: f64,
+                cue_back: usize) -> Vec<usize> {
+    py.detach(|| {
+        use rem_core::cohesion::{asks, bag, shifts, Bag, ShiftOptions};
+        let bags: Vec<Bag> = texts.iter().map(|t| bag(t)).collect();
+        let q: Vec<bool> = texts.iter().map(|t| asks(t)).collect();
+        shifts(&bags, &q, &ShiftOptions { window, min_depth, min_items, cue_weight, cue_back })
+    })
 }
 
 /// Estimated tokens of a string (see ``rem_core::tokens``: one per four ASCII
@@ -300,6 +335,7 @@ fn _rem(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge_edges, m)?)?;
     m.add_function(wrap_pyfunction!(pack_activity, m)?)?;
     m.add_function(wrap_pyfunction!(estimate_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(topic_shifts, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -38,7 +38,8 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{CoreError, Result};
 use crate::par::join_all;
-use crate::segment::{segment, Point, Segment, Unit};
+use crate::cohesion::{asks, bag, Bag};
+use crate::segment::{refine, segment, Point, RefineOptions, Segment, Unit};
 use crate::tokens::estimate;
 use chunks::Rendered;
 use render::{read_input, render_line, Input, Line, LineInfo};
@@ -54,6 +55,10 @@ pub struct PackOptions {
     pub max_item_chars: usize,
     /// Characters kept of a tool message, and of each tool call's arguments.
     pub tool_max_chars: usize,
+    /// Refine the time-gap segments by what the items say (topic shifts,
+    /// interleaved sessions, resumed sessions); `None`: time gaps and session
+    /// boundaries only.
+    pub refine: Option<RefineOptions>,
 }
 
 impl PackOptions {
@@ -65,7 +70,13 @@ impl PackOptions {
         if !gap_minutes.is_finite() || gap_minutes < 0.0 {
             return Err(CoreError::InvalidOption(format!("gap_minutes must be a non-negative number (got {gap_minutes})")));
         }
-        Ok(PackOptions { gap_us: (gap_minutes * 60_000_000.0).min(i64::MAX as f64) as i64, max_input_tokens, max_item_chars, tool_max_chars })
+        Ok(PackOptions {
+            gap_us: (gap_minutes * 60_000_000.0).min(i64::MAX as f64) as i64,
+            max_input_tokens,
+            max_item_chars,
+            tool_max_chars,
+            refine: Some(RefineOptions::default()),
+        })
     }
 
     fn check(&self) -> Result<()> {
@@ -86,6 +97,7 @@ impl Default for PackOptions {
             max_input_tokens: 6000,
             max_item_chars: 1200,
             tool_max_chars: 60,
+            refine: Some(RefineOptions::default()),
         }
     }
 }
@@ -105,6 +117,46 @@ pub struct Packed {
     pub segments: RecordBatch,
 }
 
+
+/// Texts read for topic shifts: at most this many characters of each item.
+const BAG_CHARS: usize = 2000;
+
+fn head(text: &str) -> &str {
+    if text.len() <= BAG_CHARS {
+        return text;
+    }
+    let mut end = BAG_CHARS;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The bags of terms of every resource (name and content) and message
+/// (content; tool outputs count for nothing), two threads for big windows.
+fn bags(inp: &Input<'_>, n_res: usize, n_msg: usize) -> Result<(Vec<Bag>, Vec<Bag>)> {
+    let r_bag = |i: usize| {
+        let name = inp.r_name.as_ref().map_or("", |c| c.get_or_empty(i));
+        let content = inp.r_content.as_ref().map_or("", |c| c.get_or_empty(i));
+        Bag::sum([&bag(name), &bag(head(content))])
+    };
+    let m_bag = |j: usize| {
+        if inp.m_role.as_ref().map_or("", |c| c.get_or_empty(j)) == "tool" {
+            return Bag::default();
+        }
+        bag(head(inp.m_content.as_ref().map_or("", |c| c.get_or_empty(j))))
+    };
+    let r: Vec<Bag> = (0..n_res).map(r_bag).collect();
+    if n_msg < 4096 {
+        return Ok((r, (0..n_msg).map(m_bag).collect()));
+    }
+    let half = n_msg / 2;
+    let parts = std::thread::scope(|sc| {
+        let hs = vec![sc.spawn(|| (0..half).map(m_bag).collect::<Vec<_>>()), sc.spawn(|| (half..n_msg).map(m_bag).collect::<Vec<_>>())];
+        join_all(hs, "the topic reader")
+    })?;
+    Ok((r, parts.into_iter().flatten().collect()))
+}
 
 /// Every item as a line, in packed order, with its ref number; and each
 /// session's `S` number (by first appearance).
@@ -173,7 +225,15 @@ pub fn pack(resources: &RecordBatch, sessions: &RecordBatch, messages: &RecordBa
     let inp = read_input(resources, sessions, messages)?;
     let r_points: Vec<Point> = (0..resources.num_rows()).map(|i| Point { ts: inp.r_ts[i], key: inp.r_id.get_or_empty(i) }).collect();
     let m_points: Vec<Point> = (0..messages.num_rows()).map(|j| Point { ts: inp.m_ts[j], key: inp.m_id.get_or_empty(j) }).collect();
-    let segs = segment(&r_points, &m_points, &inp.m_session, &inp.s_key, opts.gap_us);
+    let mut segs = segment(&r_points, &m_points, &inp.m_session, &inp.s_key, opts.gap_us);
+    if let Some(ro) = &opts.refine {
+        let (r_bags, m_bags) = bags(&inp, resources.num_rows(), messages.num_rows())?;
+        let m_asks: Vec<bool> = (0..messages.num_rows())
+            .map(|j| inp.m_role.as_ref().map_or("", |c| c.get_or_empty(j)) == "user"
+                && asks(inp.m_content.as_ref().map_or("", |c| c.get_or_empty(j))))
+            .collect();
+        segs = refine(segs, &r_points, &m_points, &r_bags, &m_bags, &m_asks, ro);
+    }
     let (lines, session_num) = number_lines(&segs, inp.s_key.len(), resources.num_rows() + messages.num_rows());
     let parts = render_all(&inp, &lines, opts)?;
     chunks::assemble(&inp, &segs, &lines, &session_num, &parts, opts)

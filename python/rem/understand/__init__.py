@@ -1,0 +1,271 @@
+"""Understanding without a model: what each segment of a dream was about.
+
+For every segment the packer made, deterministically and offline:
+
+- **topics** — key phrases weighed against the owner's own history
+  (:mod:`.keyphrases`): note tags, commit subjects, session titles, tool-call
+  queries and what the owner wrote count most;
+- **people** — speakers, commit authors and co-authors, attendees, mentions,
+  people the store knows, names before a verb of speech (:mod:`.people`);
+- **emotions** — REM's work-mood lexicon, VADER's valence and the shape of
+  the activity (:mod:`.emotions`);
+- **type**, **outcome**, an extractive **summary** and a specific **name**
+  (:mod:`.describe`).
+
+The result (:class:`Digest`) is a moment in its own right when no model
+answers (``generated_by = 'extractive'``), the candidates a model is asked to
+choose among, and the yardstick a model's answer is checked against, field
+by field (:mod:`rem.dream.resolve`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ids import normalize_key
+from . import describe
+from .emotions import emotions
+from .keyphrases import DocumentFrequency, Phrase, key_of, rank, tag
+from .people import PeopleFinder, front_matter_people
+from .text import clean, fold, sentences, stem, tokens
+
+__all__ = ["Digest", "Understanding"]
+
+# how much an item speaks for the subject of its segment
+W_TAG, W_TITLE, W_PREFIX, W_OWN, W_QUERY, W_ASSISTANT, W_PATH, W_TOOL = 3.0, 1.5, 1.5, 1.0, 1.5, 0.6, 0.4, 0.2
+_TRAILERS = re.compile(r"(?im)^\s*(?:co-authored-by|signed-off-by|reviewed-by|acked-by|change-id)\s*:.*$")
+RAW_CHARS = 20_000  # of one text read for people (names sit near the top of long texts)
+_QUERY_KEYS = ("query", "q", "search", "topic", "question", "keywords", "path", "file", "pattern")
+
+
+@dataclass
+class Digest:
+    """What the extraction says about a group of segments."""
+
+    segments: list[str]
+    name: str
+    summary: str
+    moment_type: str
+    tags: list[str]
+    topics: list[str]  # display spellings of the tags, for names
+    people: list[str]
+    emotions: list[str]
+    outcome: str
+    vocabulary: frozenset[str] = field(default_factory=frozenset, repr=False)  # folded words of the activity
+    titles: frozenset[str] = field(default_factory=frozenset, repr=False)  # source titles, normalized
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name, "summary": self.summary, "moment_type": self.moment_type, "tags": self.tags,
+                "emotion_tags": self.emotions, "people": self.people, "outcome": self.outcome}
+
+
+@dataclass
+class _Item:
+    kind: str  # resource | message
+    ts: int
+    weighted: list[tuple[str, float]]  # texts for key phrases
+    own: list[str]  # what the owner wrote (for moods and outcomes)
+    summary_text: list[str]  # sentences a summary may quote
+    speaker: str | None = None
+    author: str | None = None
+    people_lists: list[Any] = field(default_factory=list)
+    commit_subject: str | None = None
+    resource_type: str | None = None
+    session: str | None = None
+    group: bool = False
+    raw: list[str] = field(default_factory=list)  # the texts as written (line breaks kept), for people
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if not value:
+        return {}
+    try:
+        v = json.loads(value)
+    except (TypeError, ValueError):
+        return {}
+    return v if isinstance(v, dict) else {}
+
+
+def _query_strings(tool_calls: str | None) -> list[str]:
+    """String arguments of tool calls that name what was looked for (``query``, ``path`` …)."""
+    if not tool_calls:
+        return []
+    try:
+        calls = json.loads(tool_calls)
+    except (TypeError, ValueError):
+        return []
+    out = []
+    for c in calls if isinstance(calls, list) else []:
+        f = c.get("function", c) if isinstance(c, dict) else {}
+        args = f.get("arguments") if isinstance(f, dict) else None
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except ValueError:
+                args = {}
+        if isinstance(args, dict):
+            out += [str(v) for k, v in args.items() if k in _QUERY_KEYS and isinstance(v, str) and len(v) < 200]
+    return out
+
+
+LANGUAGES = {"rs": "rust", "py": "python", "ts": "typescript", "tsx": "typescript", "js": "javascript", "go": "go",
+             "java": "java", "kt": "kotlin", "rb": "ruby", "c": "c", "h": "c", "cc": "c++", "cpp": "c++", "hpp": "c++",
+             "cs": "c#", "swift": "swift", "sql": "sql", "tf": "terraform", "sh": "shell", "md": "documentation",
+             "rst": "documentation", "proto": "protobuf", "ex": "elixir", "scala": "scala", "php": "php", "lua": "lua",
+             "zig": "zig", "dart": "dart", "vue": "vue", "svelte": "svelte"}
+
+
+def _path_words(files: Any) -> str:
+    """Directory and file names of changed paths, and their languages
+    (``src/hnsw/search.rs`` → ``hnsw search. rust``)."""
+    words = []
+    for f in files if isinstance(files, list) else []:
+        path = f.get("path") if isinstance(f, dict) else None
+        if isinstance(path, str):
+            parts = [p.rsplit(".", 1)[0] for p in path.split("/") if p and p not in ("src", "lib", "test", "tests")]
+            words.append(" ".join(parts).replace("_", " ").replace("-", " "))
+            ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+            if ext in LANGUAGES:
+                words.append(LANGUAGES[ext])
+    return ". ".join(words)
+
+
+class Understanding:
+    """The extraction for one dream: built once from the collected activity
+    and the packer's item table, then asked about groups of segments."""
+
+    def __init__(self, activity: Any, packed: Any, *, ner: Any = None) -> None:
+        owner = [o for o in getattr(activity, "owner", []) if o]
+        self.owner_keys = {normalize_key(o) for o in owner}
+        self.owner_words = {stem(fold(w)) for o in owner for w in o.split()}
+        res = {r["id"]: r for r in activity.resources.to_pylist()}
+        msg = {m["id"]: m for m in activity.messages.to_pylist()}
+        ses = {s["id"]: s.get("name") for s in activity.sessions.to_pylist()}
+        # ChatGPT-style conversations: the owner asks, an assistant explains
+        self.chatgpt = {s["id"] for s in activity.sessions.to_pylist() if s.get("source") == "chatgpt"}
+        group_sessions = {m["session_id"] for m in msg.values() if m.get("speaker")}
+        self.items: dict[str, list[_Item]] = defaultdict(list)
+        self.session_names: dict[str, set[str]] = defaultdict(set)
+        for it in packed.items.to_pylist():
+            seg = it["segment"]
+            if it["kind"] == "resource" and it["id"] in res:
+                self.items[seg].append(self._resource(res[it["id"]], it["ts"]))
+            elif it["kind"] == "message" and it["id"] in msg:
+                m = msg[it["id"]]
+                self.items[seg].append(self._message(m, it["ts"], m["session_id"] in group_sessions))
+                name = ses.get(m["session_id"])
+                if name:
+                    self.session_names[seg].add(name)
+        self.people = PeopleFinder(getattr(activity, "people", {}), owner, ner=ner)
+        # the owner's own vocabulary of topics: earlier moments' tags, their notes' tags
+        self.known_topics = frozenset(key_of(t) for t in getattr(activity, "topics", []) if t)
+        # the background: the owner's history around the window, and the window's own segments
+        self.background = DocumentFrequency(t[:2000] for t in getattr(activity, "history", []))
+        for seg in self.items:
+            self.background.add(" ".join(t for i in self.items[seg] for t, _ in i.weighted)[:20000])
+
+    # -- items ------------------------------------------------------------------------------
+    def _is_owner(self, name: str | None) -> bool:
+        return bool(name) and normalize_key(name or "") in self.owner_keys
+
+    def _resource(self, r: dict[str, Any], ts: int) -> _Item:
+        meta = _json(r.get("metadata"))
+        rtype = r.get("resource_type") or "resource"
+        name, content = clean(r.get("name") or "", 300), r.get("content") or ""
+        item = _Item("resource", ts, [], [], [], resource_type=rtype)
+        if rtype == "commit":
+            body = _TRAILERS.sub("", content.split("\n\nFiles changed", 1)[0]).strip()
+            item.raw.append(content[:RAW_CHARS])
+            subject = name or body.split("\n", 1)[0]
+            item.commit_subject = subject
+            prefix, sep, rest = subject.partition(": ")
+            if sep and len(prefix.split()) <= 4:
+                item.weighted.append((prefix, W_PREFIX))
+            item.weighted += [(clean(body), W_OWN), (_path_words(meta.get("files")), W_PATH)]
+            author = meta.get("author")
+            item.author = author if isinstance(author, str) and not self._is_owner(author) else None
+            item.summary_text.append(subject)
+        else:
+            if name:
+                item.weighted.append((name, W_TITLE))
+            item.weighted.append((clean(content), W_OWN))
+            tags = meta.get("tags")
+            for t in tags if isinstance(tags, list) else ([tags] if isinstance(tags, str) else []):
+                item.weighted.append((str(t), W_TAG))
+            item.people_lists = front_matter_people(meta)
+            item.own += sentences(content)
+            item.summary_text += sentences(content)
+            item.raw.append(content[:RAW_CHARS])
+        return item
+
+    def _message(self, m: dict[str, Any], ts: int, group: bool) -> _Item:
+        role, content, speaker = m.get("role") or "", m.get("content") or "", m.get("speaker")
+        own = role == "user" and (not speaker or self._is_owner(speaker))
+        weight = W_OWN if role in ("user", "system") else W_ASSISTANT if role == "assistant" else W_TOOL
+        item = _Item("message", ts, [(clean(content), weight)], [], [], session=m.get("session_id"), group=group)
+        item.weighted += [(q, W_QUERY) for q in _query_strings(m.get("tool_calls"))]
+        item.raw.append(content[:RAW_CHARS])
+        if speaker and not self._is_owner(speaker):
+            item.speaker = speaker
+        if own:
+            item.own += sentences(content)
+        if role in ("user", "assistant"):
+            item.summary_text += sentences(content)
+        return item
+
+    # -- the digest -----------------------------------------------------------------------
+    def digest(self, segments: Sequence[str]) -> Digest:
+        """What the extraction says about ``segments`` taken as one moment."""
+        items = [i for g in segments for i in self.items.get(g, [])]
+        names = sorted({n for g in segments for n in self.session_names.get(g, ())})
+        weighted = [(n, W_TITLE) for n in names] + [wt for i in items for wt in i.weighted if wt[0]]
+        texts = [t for i in items for t, _ in i.weighted]
+        people = self.people.find(speakers=[i.speaker for i in items if i.speaker],
+                                  authors=[i.author for i in items if i.author],
+                                  texts=[t for i in items for t in i.raw], lists=[v for i in items for v in i.people_lists])
+        names_of_people = {stem(fold(w)) for p in people for w in p.split()}
+        kp = rank(weighted, self.background, exclude=names_of_people | self.owner_words, known=self.known_topics)
+        topics = list(kp.tags)
+        if len(topics) < 3:
+            more = rank(weighted, self.background, min_support=0.5, exclude=names_of_people | self.owner_words, floor=0.0,
+                        known=self.known_topics).tags
+            topics += [p for p in more if all(p.key != q.key for q in topics)][: 3 - len(topics)]
+        headline = [p.surface for p in kp.headline] or [p.surface for p in topics]
+
+        ts = [i.ts for i in items] or [0]
+        shape = describe.Shape(
+            minutes=(max(ts) - min(ts)) / 60e6, commits=sum(i.resource_type == "commit" for i in items),
+            notes=sum(i.resource_type == "note" for i in items), documents=sum(i.resource_type == "document" for i in items),
+            conversations=len({i.session for i in items if i.session in self.chatgpt}),
+            group_chats=len({i.session for i in items if i.group}), people=len(people), items=len(items))
+        own = [s for i in items for s in i.own]
+        kind = describe.moment_type(shape, " ".join(texts))
+        surfaces = [_display(p) for p in topics]
+        key_terms = [p.key for p in topics]
+        central = describe.central_sentences([s for i in items for s in i.summary_text], key_terms)
+        fallback = names[0] if names else (items[0].commit_subject or "Activity") if items else "Activity"
+        vocab = frozenset(stem(fold(t)) for text in texts + people for t in tokens(text))
+        return Digest(
+            segments=list(segments),
+            name=describe.name(kind, headline, people, fallback),
+            summary=describe.summary(central),
+            moment_type=kind,
+            tags=[tag(p) for p in topics],
+            topics=surfaces,
+            people=people,
+            emotions=emotions(own, n_people=len(people), n_commits=shape.commits, minutes=shape.minutes),
+            outcome=describe.outcome([i.commit_subject for i in items if i.commit_subject], own, key_terms),
+            vocabulary=vocab,
+            titles=frozenset(normalize_key(t) for t in [*names, *(i.commit_subject or "" for i in items)] if t),
+        )
+
+
+def _display(p: Phrase) -> str:
+    return p.surface

@@ -1,0 +1,189 @@
+"""What a segment was: its type, its outcome, a summary of its most central
+sentences, and a specific name built from the type and the key phrases."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .text import fold, is_content, sentences, stem, tokens
+
+TYPES = ("work_session", "deep_work", "learning", "meeting", "debugging", "writing", "planning", "review",
+         "communication", "research", "break", "other")
+
+_CUES: dict[str, re.Pattern[str]] = {
+    "debugging": re.compile(r"\b(debug\w*|bug|bugs|crash\w*|regression|traceback|stack trace|exception|error|errors|"
+                            r"fail\w*|broken|off-by-one|segfault|repro\w*|root cause|flaky|incident|outage|lag|"
+                            r"problem|wrong|investigat\w*|doesn't work|does not work)\b", re.I),
+    "learning": re.compile(r"\b(paper|papers|reading|read about|learn\w*|tutorial|course|what is|how does|explain\w*|"
+                           r"understand\w*|lecture|book)\b", re.I),
+    "research": re.compile(r"\b(research|survey|benchmark\w* against|compare\w*|comparison|literature|study|studies)\b", re.I),
+    "meeting": re.compile(r"\b(meeting|sync|standup|stand-up|attendees|agenda|minutes|retro\w*|review meeting|"
+                          r"call with|1:1|one-on-one|postmortem|architecture review)\b", re.I),
+    "writing": re.compile(r"\b(docs?|documentation|readme|write-?up|draft\w*|blog|article|section|chapter|"
+                          r"examples|guide|writing)\b", re.I),
+    "planning": re.compile(r"\b(plan\w*|roadmap|sprint|priorit\w*|checklist|release|milestone|schedule|estimate\w*|"
+                           r"backlog|okrs?)\b", re.I),
+    "review": re.compile(r"\b(code review|review\w*|pull request|PR #?\d+|approve\w*|lgtm|feedback)\b", re.I),
+}
+_OUTCOME = re.compile(r"\b(fix(?:ed|es)?|merged|shipped|released|decided|agreed|resolved|done|finished|landed|"
+                      r"restores?|works now|passes|passing|green|completed|signed off|cut .* from|improved)\b", re.I)
+
+_VERB = {
+    "debugging": "Debugging", "deep_work": "Deep work on", "learning": "Reading about", "meeting": "Meeting on",
+    "writing": "Writing about", "planning": "Planning", "review": "Reviewing", "communication": "Discussing",
+    "research": "Researching", "work_session": "Working on", "break": "Break", "other": "Working on",
+}
+
+
+@dataclass
+class Shape:
+    """What a segment is made of, counted."""
+
+    minutes: float = 0.0
+    commits: int = 0
+    notes: int = 0
+    documents: int = 0
+    chats: int = 0  # sessions with an assistant
+    conversations: int = 0  # ChatGPT-style conversations
+    group_chats: int = 0  # sessions with named speakers
+    people: int = 0
+    items: int = 0
+    resource_types: Counter[str] = field(default_factory=Counter)
+
+
+def moment_type(shape: Shape, text: str) -> str:
+    """The moment type, from the shape of the activity and its words."""
+    score: dict[str, float] = defaultdict(float)
+    per = max(1.0, len(text.split()) / 100)  # cue words per hundred words
+    for t, rx in _CUES.items():
+        score[t] += len(rx.findall(text)) / per
+    if shape.people >= 3 or shape.group_chats:
+        score["meeting"] += 1.5
+    if shape.notes and shape.people >= 2:
+        score["meeting"] += 1.0
+    if shape.conversations:
+        score["learning"] += 1.0
+    if shape.documents:
+        score["writing"] += 1.5
+    if shape.commits >= 2:
+        score["deep_work"] += 1.0 + 0.2 * min(shape.commits, 5)
+    if shape.minutes >= 90 and shape.commits:
+        score["deep_work"] += 0.5
+    best, value = max(score.items(), key=lambda kv: (kv[1], kv[0]), default=("work_session", 0.0))
+    return best if value >= 1.0 else ("deep_work" if shape.commits >= 2 else "work_session")
+
+
+def _vector(sentence: str) -> Counter[str]:
+    return Counter(stem(fold(t)) for t in tokens(sentence) if is_content(fold(t)))
+
+
+_LABEL = re.compile(r"^\s*(?:#+\s*)?[^.:!?]{1,40}:\s+(?=\S)")
+
+
+def _strip_label(s: str) -> str:
+    """``Diskann graph construction: the Vamana builder …`` → ``The Vamana builder …``."""
+    m = _LABEL.match(s)
+    if m and len(m.group(0).split()) <= 5:
+        s = s[m.end():]
+    return s[:1].upper() + s[1:]
+
+
+def central_sentences(candidates: Sequence[str], key_terms: Sequence[str], limit: int = 3) -> list[str]:
+    """The ``limit`` sentences most similar to the rest (and to the key
+    phrases), in their original order; headings, fragments and near-duplicates
+    (more than half their words shared with a kept one) left out."""
+    uniq: list[str] = []
+    kept_words: list[set[str]] = []
+    for raw in candidates:
+        if raw.lstrip().startswith("#"):
+            continue
+        s = _strip_label(raw)
+        words = {w.lower() for w in tokens(s)}
+        if len(s.split()) < 5 or len(s) > 300 or any(len(words & k) > 0.5 * min(len(words), len(k)) for k in kept_words):
+            continue
+        kept_words.append(words)
+        uniq.append(s)
+    if not uniq:
+        return []
+    vecs = [_vector(s) for s in uniq]
+    centroid: Counter[str] = Counter()
+    for v in vecs:
+        centroid.update(set(v))
+    keys = Counter(w for k in key_terms for w in k.split())
+    scored = []
+    for i, v in enumerate(vecs):
+        if not v:
+            continue
+        norm = math.sqrt(sum(x * x for x in v.values()))
+        sim = sum(v[w] * (centroid[w] - 1) for w in v) / (norm * len(uniq) ** 0.5)
+        scored.append((sim + 1.5 * sum(1 for w in v if w in keys), i))
+    top = sorted(sorted(scored, reverse=True)[:limit], key=lambda x: x[1])
+    return [uniq[i] for _, i in top]
+
+
+def outcome(commit_subjects: Sequence[str], own_sentences: Sequence[str], key_terms: Sequence[str]) -> str:
+    """What came of it: the commits' subjects, else the central sentence saying something was fixed, merged, decided …"""
+    if commit_subjects:
+        subjects = list(dict.fromkeys(s.strip() for s in commit_subjects if s.strip()))
+        if len(subjects) == 1:
+            return _period(subjects[0])
+        shown = "; ".join(subjects[:3]) + (f"; and {len(subjects) - 3} more" if len(subjects) > 3 else "")
+        return _period(f"{len(subjects)} commits: {shown}")
+    done = [s for s in own_sentences if _OUTCOME.search(s)]
+    best = central_sentences(done, key_terms, limit=1)
+    return best[0] if best else ""
+
+
+def _period(s: str) -> str:
+    s = " ".join(s.split())
+    return s if s.endswith((".", "!", "?")) else s + "."
+
+
+def name(kind: str, topics: Sequence[str], people: Sequence[str], fallback: str) -> str:
+    """A specific name: the type's verb and the strongest key phrase (two when
+    the first is a single word), e.g. ``Debugging HNSW recall regression``; a
+    meeting also names its people when there are few."""
+    verb = _VERB.get(kind, "Working on")
+    said = {w.lower() for w in verb.split()} | {"debugging", "debug", "meeting", "writing", "planning", "reading"}
+    subjects = []
+    for t in topics:
+        words = [w for w in t.split() if w.lower() not in said]
+        if words:
+            subjects.append(" ".join(words))
+        if len(subjects) == 2 or (subjects and len(subjects[0].split()) >= 3):
+            break
+    subject = _join(subjects)
+    if not subject:
+        return fallback
+    text = f"{verb} {subject}"
+    if kind in ("meeting", "communication") and 1 <= len(people) <= 3:
+        text += " with " + _join([p.split()[0] for p in people])
+    if len(text) > 120:
+        text = text[:119].rsplit(" ", 1)[0] + "…"
+    return text[:1].upper() + text[1:]
+
+
+def _join(parts: Sequence[str]) -> str:
+    parts = list(parts)
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def summary(central: Sequence[str], limit_chars: int = 600) -> str:
+    """The central sentences as one paragraph."""
+    out = ""
+    for s in central:
+        s = _period(s)
+        if len(out) + len(s) + 1 > limit_chars:
+            break
+        out = f"{out} {s}".strip()
+    return out
+
+
+def own_text_sentences(texts: Sequence[str]) -> list[str]:
+    return [s for t in texts for s in sentences(t)]

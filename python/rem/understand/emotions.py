@@ -1,0 +1,96 @@
+"""How the owner felt: an emotion lexicon of work moods, VADER's valence, and
+the shape of the activity.
+
+The lexicon below is REM's own (MIT, like the rest of REM): words and
+phrases people write when they are frustrated, relieved, curious … at work,
+each mapped onto the moment vocabulary. VADER (``vaderSentiment``, MIT)
+scores each sentence's valence; strongly negative sentences about a problem
+count as frustration, strongly positive ones as satisfaction or excitement.
+The shape adds what words rarely say: several people → collaborative, a long
+stretch of commits → focused and productive. Only what the owner wrote
+(user messages, notes, commit messages, their own lines in a group chat)
+speaks for their mood; the assistant's and the tools' text does not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+VOCABULARY = ("focused", "productive", "frustrated", "determined", "satisfied", "collaborative", "curious",
+              "excited", "relieved", "stressed", "confused", "tired")
+
+LEXICON: dict[str, tuple[str, ...]] = {
+    "frustrated": ("annoying", "annoyed", "frustrating", "frustrated", "argh", "ugh", "again?!", "same error",
+                   "still failing", "still broken", "still fails", "no idea why", "makes no sense", "wtf", "hate",
+                   "painful", "nightmare", "stuck", "giving up", "wasted", "flaky", "keeps failing", "why does",
+                   "why is", "broken again", "infuriating", "sigh"),
+    "determined": ("not giving up", "i will find", "dig deeper", "get to the bottom", "one more try", "let me dig",
+                   "until it is fixed", "won't give up", "keep going", "determined"),
+    "relieved": ("finally", "phew", "what a relief", "relief", "at last", "finally works", "finally green",
+                 "finally passes", "thank god", "relieved"),
+    "satisfied": ("happy with", "turned out well", "i like it", "looks good", "works now", "works great", "nice",
+                  "clean", "satisfying", "pleased", "proud", "solid", "nailed it", "reads well"),
+    "excited": ("awesome", "so excited", "excited", "amazing", "can't wait", "incredible", "wow", "huge win",
+                "fantastic", "love this", "look great", "looks great"),
+    "curious": ("i wonder", "wonder how", "wonder why", "interesting", "fascinating", "curious", "want to learn",
+                "how does", "what if", "learn more", "intrigued"),
+    "focused": ("heads down", "deep focus", "focus", "focused", "no meetings", "in the zone", "uninterrupted",
+                "concentrate"),
+    "productive": ("good progress", "landed", "moving on", "went fast", "shipped", "merged", "done with",
+                   "productive", "knocked out", "got a lot done", "crossed off"),
+    "collaborative": ("we agreed", "together", "good discussion", "paired", "pairing", "team agreed", "with the team",
+                      "brainstorm", "helped me", "reviewed with"),
+    "stressed": ("deadline", "urgent", "asap", "stressful", "stressed", "pressure", "behind schedule", "too much to do",
+                 "overwhelmed", "panic", "on fire", "hurt two customers", "customers are"),
+    "confused": ("confused", "confusing", "don't understand", "do not understand", "unclear", "no clue", "lost"),
+    "tired": ("tired", "exhausted", "long day", "sleepy", "burned out", "burnt out"),
+}
+_PROBLEM = re.compile(r"\b(error|fail\w*|broken|bug|crash\w*|regression|exception|wrong|timeout|outage)\b", re.I)
+
+
+@cache
+def _patterns() -> list[tuple[str, re.Pattern[str]]]:
+    out = []
+    for emotion, words in LEXICON.items():
+        alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        out.append((emotion, re.compile(rf"(?<![\w])(?:{alts})(?![\w])", re.I)))
+    return out
+
+
+@cache
+def _vader() -> Any:
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError:  # an install without it still has the lexicon
+        return None
+    return SentimentIntensityAnalyzer()
+
+
+def emotions(own_sentences: Iterable[str], *, n_people: int = 0, n_commits: int = 0, minutes: float = 0.0,
+             limit: int = 3) -> list[str]:
+    """Up to ``limit`` emotions, strongest first, from the owner's own sentences and the segment's shape."""
+    score: dict[str, float] = defaultdict(float)
+    vader = _vader()
+    for s in own_sentences:
+        for emotion, rx in _patterns():
+            hits = len(rx.findall(s))
+            if hits:
+                score[emotion] += 2.0 * hits
+        if vader is not None and len(s) < 1000:
+            c = vader.polarity_scores(s)["compound"]
+            if c <= -0.4 and _PROBLEM.search(s):
+                score["frustrated"] += 1.0
+            elif c >= 0.6:
+                score["excited" if "!" in s else "satisfied"] += 0.75
+    if n_people >= 2:
+        score["collaborative"] += 1.5
+    if n_commits >= 2 and minutes >= 45:
+        score["productive"] += 1.0
+    if minutes >= 60 and n_people == 0:
+        score["focused"] += 0.75
+    ranked = [e for e, v in sorted(score.items(), key=lambda kv: (-kv[1], kv[0])) if v >= 1.0]
+    return ranked[:limit]

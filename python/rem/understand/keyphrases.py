@@ -1,0 +1,170 @@
+"""Key phrases of a segment, weighed against the owner's own history.
+
+A candidate is a run of up to three content words inside a clause
+(:func:`rem.understand.text.phrases`). Its score in a segment is
+
+    Σ over the segment's items that contain it of the item's weight
+    × idf(phrase) × (1 + 0.25 · (words − 1))
+
+where an item's weight says how much it speaks for the owner's subject (a
+note's front-matter tag or a commit's subject prefix most, a tool's output
+least) and ``idf = ln((N + 1) / (df + 1)) + 1`` counts the documents of the
+owner's history (a sample of the 90 days around the window) and the
+window's other segments that contain the phrase — so "vector search" beats
+"today", and a word the owner writes every day fades. Phrases that only
+repeat a higher-ranked one (a sub- or super-phrase) are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .text import GENERIC, VERBS, fold, is_modifier, phrases, stem, tokens
+
+
+@dataclass(frozen=True)
+class Phrase:
+    key: str  # folded, plural-folded: what tags are compared by
+    surface: str  # as written most often ("DiskANN", "ef_search")
+    score: float
+
+
+class DocumentFrequency:
+    """In how many documents of the background each phrase key occurs."""
+
+    def __init__(self, docs: Iterable[str]) -> None:
+        self.df: Counter[str] = Counter()
+        self.n = 0
+        for d in docs:
+            self.add(d)
+
+    def add(self, text: str) -> None:
+        self.n += 1
+        self.df.update({k for k, _ in phrases(text)})
+
+    def idf(self, key: str) -> float:
+        return math.log((self.n + 1) / (self.df.get(key, 0) + 1)) + 1.0
+
+
+@dataclass(frozen=True)
+class KeyPhrases:
+    tags: list[Phrase]  # reusable concepts, best first ("hnsw", "vector search")
+    headline: list[Phrase]  # the most specific phrases, best first ("hnsw recall regression")
+
+
+def rank(weighted_texts: Iterable[tuple[str, float]], background: DocumentFrequency, *, limit: int = 6,
+         min_support: float = 1.5, exclude: set[str] | frozenset[str] = frozenset(), floor: float = 0.15,
+         known: frozenset[str] = frozenset()) -> KeyPhrases:
+    """The segment's key phrases. ``weighted_texts``: (text, weight) per item; a
+    phrase needs a summed weight of ``min_support`` (it occurs in two ordinary
+    items, or once in a strong place such as a tag). Tags favour the short,
+    recurring concepts (each word's history weight counts, not the phrase's
+    rarity); the headline favours the longest specific phrase. Phrases made
+    only of ``exclude`` words (the names of the segment's people) are none;
+    phrases in ``known`` (the owner's own topics so far) count double."""
+    support: dict[str, float] = defaultdict(float)
+    surfaces: dict[str, Counter[str]] = defaultdict(Counter)
+    for text, weight in weighted_texts:
+        seen: set[str] = set()
+        for key, surface in phrases(text):
+            surfaces[key][surface] += 1
+            if key not in seen:
+                seen.add(key)
+                support[key] += weight
+    casing = _casing(surfaces)
+    ok = {key: sup for key, sup in support.items()
+          if sup >= min_support and _topical(key.split()) and not set(key.split()) <= exclude}
+    tag_scored, head_scored = [], []
+    for key, sup in ok.items():
+        words = key.split()
+        surface = " ".join(casing.get(w.lower(), w.lower()) for w in surfaces[key].most_common(1)[0][0].split())
+        word_idf = sum(background.idf(w) for w in words) / len(words)
+        boost = 2.0 if key in known else 1.0
+        tag = Phrase(key, surface, boost * sup * word_idf * (1 + 0.15 * (len(words) - 1)))
+        # a collocation absorbs its parts: "graph" and "construction" become "graph construction"
+        whole = max((k for k in ok if len(k) > len(key) and f" {key} " in f" {k} " and ok[k] >= 0.6 * sup
+                     and len(k.split()) <= 2 and key not in known), key=lambda k: (ok[k], k), default=None)
+        if whole is not None:
+            tag = Phrase(whole, " ".join(casing.get(w.lower(), w.lower()) for w in surfaces[whole].most_common(1)[0][0].split()), tag.score)
+        tag_scored.append(tag)
+        head_scored.append(Phrase(key, surface, sup * background.idf(key) * (1 + 0.35 * (len(words) - 1))))
+    return KeyPhrases(_pick(tag_scored, limit, floor, ok), _pick(head_scored, 3, floor, ok))
+
+
+def _casing(surfaces: dict[str, Counter[str]]) -> dict[str, str]:
+    """The spelling to show for each word: a deliberate capitalization
+    (DiskANN, HNSW; Kafka written capitalized nearly everywhere) wins over
+    the lower case; a sentence-initial capital does not."""
+    seen: dict[str, Counter[str]] = defaultdict(Counter)
+    for c in surfaces.values():
+        for surface, n in c.items():
+            for w in surface.split():
+                seen[w.lower()][w] += n
+    out = {}
+    for low, variants in seen.items():
+        marked = [v for v in variants if sum(ch.isupper() for ch in v) >= 2 or any(ch.isupper() for ch in v[1:])]
+        total = sum(variants.values())
+        capital = sum(n for v, n in variants.items() if v[:1].isupper())
+        if marked:
+            out[low] = max(marked, key=lambda v: (variants[v], v))
+        elif total >= 3 and capital >= 0.8 * total:
+            out[low] = max(variants, key=lambda v: (variants[v], v))
+        else:
+            out[low] = low
+    return {stem_key(w): v for w, v in out.items()} | out
+
+
+def stem_key(word: str) -> str:
+    return stem(fold(word))
+
+
+def _overlapping(a: list[str], b: list[str], phrases: dict[str, float]) -> bool:
+    """Two windows of one longer phrase ("bm25 hybrid", "hybrid ranking" of "bm25 hybrid ranking")."""
+    for x, y in ((a, b), (b, a)):
+        for k in range(1, min(len(x), len(y))):
+            if x[-k:] == y[:k] and " ".join(x + y[k:]) in phrases:
+                return True
+    return False
+
+
+def _pick(scored: list[Phrase], limit: int, floor: float, candidates: dict[str, float]) -> list[Phrase]:
+    """Best first, without repeats of a picked phrase's words or windows of
+    the same longer phrase, none under ``floor`` × the best score."""
+    scored.sort(key=lambda p: (-p.score, p.key))
+    picked: list[Phrase] = []
+    for p in scored:
+        if picked and p.score < floor * picked[0].score:
+            break
+        words = set(p.key.split())
+        if any(words <= set(q.key.split()) or set(q.key.split()) <= words
+               or _overlapping(p.key.split(), q.key.split(), candidates) for q in picked):
+            continue
+        picked.append(p)
+        if len(picked) >= limit:
+            break
+    return picked
+
+
+def _topical(words: list[str]) -> bool:
+    """A phrase that can name a subject: no verb, no adverb, not only generic
+    words, a participle only in front ("advanced search")."""
+    if any(w in VERBS or (w.endswith("ly") and len(w) > 5) for w in words):
+        return False
+    if is_modifier(words[-1]):
+        return False
+    if len(words) == 1:
+        return words[0] not in GENERIC and len(words[0]) > 2
+    return not all(w in GENERIC for w in words)
+
+
+def tag(p: Phrase) -> str:
+    """A phrase as a moment tag: lower case, single spaces."""
+    return " ".join(p.surface.lower().split())
+
+
+def key_of(text: str) -> str:
+    """The phrase key of a tag or topic written by someone else (for matching)."""
+    return " ".join(stem(fold(t)) for t in tokens(text))

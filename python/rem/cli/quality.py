@@ -13,10 +13,11 @@ from .common import Ctx, llm_options, pass_ctx
 
 @click.command("eval")
 @click.argument("gold", type=click.Path(exists=True, dir_okay=False))
-@click.option("--path", "paths", multiple=True, type=click.Choice(["none", "configured", "oracle"]),
+@click.option("--path", "paths", multiple=True, type=click.Choice(["none", "configured", "oracle", "stored"]),
               help="What to score (repeatable; default: none and configured): `none` = REM's extraction alone, "
-                   "`configured` = the model `rem dream` would use (or --llm/--llm-base-url), "
-                   "`oracle` = an endpoint answering from the gold (the ceiling around the model).")
+                   "`configured` = the model `rem dream` would use (or --llm/--llm-base-url/--local-model), "
+                   "`oracle` = an endpoint answering from the gold (the ceiling around the model), "
+                   "`stored` = the moments earlier dreams wrote into the database.")
 @llm_options
 @click.option("--local-model", type=click.Path(dir_okay=False), help="A local .gguf served by llama.cpp, for `configured`.")
 @click.option("--gap-minutes", type=click.FloatRange(min=0), help="Idle gap that starts a new segment (default 30).")
@@ -40,7 +41,7 @@ def eval_cmd(c: Ctx, gold: str, paths: tuple[str, ...], model: str | None, base_
     rem eval ~/labels/tuesday.json
     rem eval gold.json --path none --path configured --llm llama3.1 --llm-base-url http://127.0.0.1:11434/v1
     """
-    from ..evaluate import EvalResult, Oracle, evaluate, load, table
+    from ..evaluate import EvalResult, Oracle, evaluate, evaluate_stored, load, table
 
     g = load(gold)
     d = cfg.dream_defaults()
@@ -56,6 +57,8 @@ def eval_cmd(c: Ctx, gold: str, paths: tuple[str, ...], model: str | None, base_
         if path == "none":
             results.append(evaluate(c.store, g, cfg.resolve_llm(model=cfg.NO_MODEL), path="no model", gap_minutes=gap,
                                     progress=note))
+        elif path == "stored":
+            results.append(evaluate_stored(c.store, g))
         elif path == "configured":
             from ..dream.run import chunk_budget
 

@@ -147,3 +147,23 @@ class PeriodSummary(BaseModel):
     @classmethod
     def _summary(cls, v: Any) -> str:
         return _clip(v, 4000)
+
+
+class SegmentNote(BaseModel):
+    """The moment-namer's answer for one segment (a small model's small
+    question): a name and a summary. The type is not asked: measured on the
+    quality harness, small models chose it worse than the extraction."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(min_length=8, max_length=90, description="3 to 8 words: what was done, on what.")
+    summary: str = Field(min_length=20, max_length=300, description="One sentence, past tense.")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: Any) -> str:
+        return _clip(v, 90)
+
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _summary(cls, v: Any) -> str:
+        return _clip(v, 300)

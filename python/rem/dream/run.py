@@ -33,7 +33,7 @@ from .. import agentlet, ledger
 from ..config import LLMSettings, load_file
 from ..exceptions import DreamError, InterruptedRun, LLMError, RemError
 from ..ledger import RunStatus
-from ..llm.client import LLM, Usage
+from ..llm.client import LLM, Reply, Usage
 from ..logs import run_context
 from ..output import Progress
 from ..redact import Redactor, mask_literals, scrub, secret_values
@@ -42,7 +42,7 @@ from ..store import Store, explain_db_error, fetch_arrow
 from ..understand import Understanding
 from . import agent as prompts
 from .lock import DreamLock
-from .models import ChunkAnswer, PeriodSummary
+from .models import ChunkAnswer, MomentDraft, PeriodSummary, SegmentNote
 from .persist import PersistStats, persist
 from .plan import Plan, plan
 from .resolve import Resolution, content_words, fallback_summary, resolve, sound_summary
@@ -354,17 +354,11 @@ def _mask_secrets(resolution: Resolution, res: DreamResult, secrets: list[str | 
 
 def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamResult, store: Store,
                 t0: float, und: Understanding) -> tuple[list[ChunkAnswer], str]:
-    agent = agentlet.load()
-    temperature = float(settings.temperature if settings.temperature is not None else agent["defaults"]["temperature"])
-    max_tokens = int(settings.max_output_tokens or agent["defaults"]["max_output_tokens"])
-    if settings.embedded:
-        # the embedded server has an 8,192-token context: keep prompt + answer inside it
-        longest = max((c["est_tokens"] for c in p.packed.chunks.to_pylist()), default=0)
-        room = EMBEDDED_CTX - int(longest * 1.3) - 1200
-        max_tokens = max(256, min(max_tokens, room))
+    """Ask the model: per chunk (the moment generator, for capable models) or
+    one small question per segment (the moment namer, for small local ones,
+    ``[llm] ask``). The extraction's findings go with every question as
+    candidates. Returns the answers and the period summary (empty: none)."""
     topics, people = known_names(store)
-    chunks = p.packed.chunks.to_pylist()
-    answers: list[ChunkAnswer | None] = [None] * len(chunks)
     watcher = opts.yield_watcher
     redactor = opts.redactor or Redactor.for_endpoint(None if settings.embedded else settings.base_url, load_file(),
                                                       [settings.api_key])
@@ -379,42 +373,58 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
             if why:
                 raise InterruptedRun(why)
 
+        def clean(msgs: list[dict[str, str]]) -> list[dict[str, str]]:
+            return [{**m, "content": redactor(m["content"])} for m in msgs]
+
+        def debug(what: str, text: str) -> None:
+            if opts.debug:
+                opts.debug(f"----- {what} -----\n{scrub(text, settings.api_key)}")
+
+        if settings.ask == "segments":
+            namer = agentlet.load("moment-namer")
+            temperature = float(settings.temperature if settings.temperature is not None else namer["defaults"]["temperature"])
+            max_tokens = int(settings.max_output_tokens or namer["defaults"]["max_output_tokens"])
+            refs = [s["ref"] for s in p.packed.segments.to_pylist()]
+
+            def one_segment(i: int) -> tuple[int, Any]:
+                check_yield()  # between model calls: never cut one in flight
+                d = und.digest([refs[i]])
+                msgs = clean(prompts.namer_messages(d, p.packed.segments.to_pylist()[i], namer))
+                debug(f"prompt, segment {refs[i]}", "\n".join(m["content"] for m in msgs))
+                try:
+                    reply = llm.constrained(SegmentNote, msgs, temperature=temperature, max_tokens=max_tokens)
+                except LLMError as e:  # one unusable answer leaves that segment to the extraction
+                    log.warning("segment %s: %s; the extraction describes it", refs[i], e)
+                    return i, None
+                debug(f"answer, segment {refs[i]}", reply.raw)
+                note = reply.value
+                draft = MomentDraft(name=note.name, summary=note.summary, moment_type=d.moment_type, refs=[refs[i]])
+                return i, Reply(ChunkAnswer(moments=[draft]), reply.usage, reply.raw)
+
+            done = _ask_all(len(refs), one_segment, "dreaming (segments)", opts, res, t0)
+            return done, ""
+        agent = agentlet.load()
+        temperature = float(settings.temperature if settings.temperature is not None else agent["defaults"]["temperature"])
+        max_tokens = int(settings.max_output_tokens or agent["defaults"]["max_output_tokens"])
+        if settings.embedded:
+            # the embedded server has an 8,192-token context: keep prompt + answer inside it
+            longest = max((c["est_tokens"] for c in p.packed.chunks.to_pylist()), default=0)
+            room = EMBEDDED_CTX - int(longest * 1.3) - 1200
+            max_tokens = max(256, min(max_tokens, room))
+        chunks = p.packed.chunks.to_pylist()
+
         def one_chunk(i: int) -> tuple[int, Any]:
             check_yield()  # between model calls: never cut one in flight
-            msgs = prompts.chunk_messages(chunks[i]["text"], index=i, total=len(chunks), window=p.window,
-                                          known_topics=topics, known_people=people, agent=agent)
-            msgs = [{**m, "content": redactor(m["content"])} for m in msgs]
-            if opts.debug:
-                opts.debug(f"----- prompt, chunk {i} -----\n" + "\n".join(f"[{m['role']}]\n{m['content']}" for m in msgs))
+            candidates = [und.digest([g]) for g in chunks[i]["segments"].split()]
+            msgs = clean(prompts.chunk_messages(chunks[i]["text"], index=i, total=len(chunks), window=p.window,
+                                                known_topics=topics, known_people=people, agent=agent,
+                                                candidates=candidates))
+            debug(f"prompt, chunk {i}", "\n".join(f"[{m['role']}]\n{m['content']}" for m in msgs))
             reply = llm.structured(ChunkAnswer, msgs, temperature=temperature, max_tokens=max_tokens)
-            if opts.debug:
-                opts.debug(f"----- answer, chunk {i} -----\n{scrub(reply.raw, settings.api_key)}")
+            debug(f"answer, chunk {i}", reply.raw)
             return i, reply
 
-        workers = max(1, min(opts.concurrency, len(chunks)))
-        deadline = t0 + opts.run_timeout_s if opts.run_timeout_s else None
-        pool = ThreadPoolExecutor(max_workers=workers)
-        clean = False
-        try:
-            futures = [pool.submit(one_chunk, i) for i in range(len(chunks))]
-            with Progress(len(chunks), "dreaming (chunks)", enabled=opts.progress) as bar:
-                try:
-                    remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
-                    for done_n, fut in enumerate(as_completed(futures, timeout=remaining), start=1):
-                        i, reply = fut.result()
-                        answers[i] = reply.value
-                        res.usage.add(reply.usage)
-                        bar.advance()
-                        log.info("chunk %d/%d done", done_n, len(chunks))
-                except FuturesTimeout:
-                    raise InterruptedRun(f"stopped by --timeout ({opts.run_timeout_s:.0f}s)") from None
-            clean = True
-        finally:
-            # on an interruption, do not wait for requests still in flight
-            pool.shutdown(wait=clean, cancel_futures=True)
-        if deadline is not None and time.perf_counter() > deadline:
-            raise InterruptedRun(f"stopped by --timeout ({opts.run_timeout_s:.0f}s)")
-        done = [a for a in answers if a is not None]
+        done = _ask_all(len(chunks), one_chunk, "dreaming (chunks)", opts, res, t0)
         summary = done[0].summary if len(done) == 1 else ""
         if len(done) > 1 and not opts.summary_only:
             check_yield()
@@ -422,8 +432,8 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
             draft = resolve(done, p.packed, p.activity, understanding=und)
             ms = [{"name": m.name, "summary": m.summary, "start": m.start, "end": m.end} for m in draft.moments]
             try:
-                rmsgs = [{**m, "content": redactor(m["content"])} for m in prompts.reduce_messages(ms, p.window)]
-                reply = llm.structured(PeriodSummary, rmsgs, temperature=temperature, max_tokens=1024)
+                reply = llm.structured(PeriodSummary, clean(prompts.reduce_messages(ms, p.window)),
+                                       temperature=temperature, max_tokens=1024)
                 res.usage.add(reply.usage)
                 summary = reply.value.summary
             except LLMError as e:
@@ -432,3 +442,35 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
         elif opts.summary_only and len(done) > 1:
             summary = " ".join(a.summary for a in done if a.summary)
     return done, summary
+
+
+def _ask_all(n: int, ask: Callable[[int], tuple[int, Any]], label: str, opts: DreamOptions, res: DreamResult,
+             t0: float) -> list[ChunkAnswer]:
+    """Run ``ask(i)`` for ``i < n``, ``opts.concurrency`` at a time, with a
+    progress bar; stop between calls on the run timeout. The answers in order
+    (a ``None`` reply is left out)."""
+    answers: list[ChunkAnswer | None] = [None] * n
+    deadline = t0 + opts.run_timeout_s if opts.run_timeout_s else None
+    pool = ThreadPoolExecutor(max_workers=max(1, min(opts.concurrency, n)))
+    finished = False
+    try:
+        futures = [pool.submit(ask, i) for i in range(n)]
+        with Progress(n, label, enabled=opts.progress) as bar:
+            try:
+                remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
+                for done_n, fut in enumerate(as_completed(futures, timeout=remaining), start=1):
+                    i, reply = fut.result()
+                    if reply is not None:
+                        answers[i] = reply.value
+                        res.usage.add(reply.usage)
+                    bar.advance()
+                    log.info("%s: %d/%d done", label, done_n, n)
+            except FuturesTimeout:
+                raise InterruptedRun(f"stopped by --timeout ({opts.run_timeout_s:.0f}s)") from None
+        finished = True
+    finally:
+        # on an interruption, do not wait for requests still in flight
+        pool.shutdown(wait=finished, cancel_futures=True)
+    if deadline is not None and time.perf_counter() > deadline:
+        raise InterruptedRun(f"stopped by --timeout ({opts.run_timeout_s:.0f}s)")
+    return [a for a in answers if a is not None]

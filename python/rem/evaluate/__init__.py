@@ -24,7 +24,7 @@ from .gold import Gold, GoldMoment, load
 from .oracle import Oracle
 from .score import Counts, Item, Predicted, score
 
-__all__ = ["EvalResult", "Gold", "GoldMoment", "Oracle", "evaluate", "load"]
+__all__ = ["EvalResult", "Gold", "GoldMoment", "Oracle", "evaluate", "evaluate_stored", "load", "table"]
 
 
 @dataclass
@@ -98,12 +98,30 @@ def evaluate(store: Store, gold: Gold, settings: LLMSettings, *, path: str = "",
     return out
 
 
+def evaluate_stored(store: Store, gold: Gold, *, path: str = "stored moments") -> EvalResult:
+    """Score the moments already in the database (what earlier dreams wrote) against ``gold``."""
+    out = EvalResult(path)
+    for d0, d1 in gold.days():
+        items, titles = _items(store, d0, d1)
+        with store.read(sandbox=False) as con:
+            rows = fetch_rows(con, """SELECT start_time, end_time, name, moment_type, tags, people, emotion_tags,
+                                             message_ids, resource_ids, session_ids FROM moments
+                                      WHERE start_time >= $s AND start_time < $e""", {"s": d0, "e": d1})
+        predicted = [Predicted(st, en, name or "", mt or "", list(tags or []), list(people or []), list(emo or []),
+                               {*(mids or []), *(rids or [])},
+                               frozenset(normalize_key(titles[i]) for i in (*(sids or []), *(rids or [])) if titles.get(i)))
+                     for st, en, name, mt, tags, people, emo, mids, rids, sids in rows]
+        out.counts.add(score(items, gold, predicted, (d0, d1)))
+        out.days += 1
+    return out
+
+
 METRICS = [
     ("boundary_f1", "segm. F1 (±10 min)"), ("boundary_precision", "boundary P"), ("boundary_recall", "boundary R"),
     ("pk", "Pk ↓"), ("windowdiff", "WindowDiff ↓"), ("topic_recall", "topic R"), ("topic_precision", "topic P"),
     ("people_recall", "people R"), ("people_precision", "people P"), ("emotion_agreement", "emotion agreement"),
     ("emotion_recall", "emotion R"), ("emotion_precision", "emotion P"), ("specific_names", "specific names"),
-    ("type_accuracy", "type accuracy"), ("seconds_per_day", "s / day"), ("tokens_in_per_day", "tokens in / day"),
+    ("name_overlap", "name overlap with the gold title"), ("type_accuracy", "type accuracy"), ("seconds_per_day", "s / day"), ("tokens_in_per_day", "tokens in / day"),
     ("tokens_out_per_day", "tokens out / day"),
 ]
 

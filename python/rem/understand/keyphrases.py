@@ -55,7 +55,7 @@ class KeyPhrases:
     headline: list[Phrase]  # the most specific phrases, best first ("hnsw recall regression")
 
 
-def rank(weighted_texts: Iterable[tuple[str, float]], background: DocumentFrequency, *, limit: int = 6,
+def rank(weighted_texts: Iterable[tuple[str, float]], background: DocumentFrequency, *, limit: int = 7,
          min_support: float = 1.5, exclude: set[str] | frozenset[str] = frozenset(), floor: float = 0.15,
          known: frozenset[str] = frozenset()) -> KeyPhrases:
     """The segment's key phrases. ``weighted_texts``: (text, weight) per item; a
@@ -78,19 +78,28 @@ def rank(weighted_texts: Iterable[tuple[str, float]], background: DocumentFreque
     ok = {key: sup for key, sup in support.items()
           if sup >= min_support and _topical(key.split()) and not set(key.split()) <= exclude}
     tag_scored, head_scored = [], []
+
+    def show(key: str) -> str:
+        return " ".join(casing.get(w.lower(), w.lower()) for w in surfaces[key].most_common(1)[0][0].split())
+
+    def collocation(key: str, sup: float, max_words: int, share: float) -> str | None:
+        """The longer phrase that carries most of this one's occurrences ("partial" → "partial indexes")."""
+        return max((k for k in ok if len(k) > len(key) and f" {key} " in f" {k} " and ok[k] >= share * sup
+                    and len(k.split()) <= max_words and key not in known), key=lambda k: (ok[k], k), default=None)
+
     for key, sup in ok.items():
         words = key.split()
-        surface = " ".join(casing.get(w.lower(), w.lower()) for w in surfaces[key].most_common(1)[0][0].split())
         word_idf = sum(background.idf(w) for w in words) / len(words)
         boost = 2.0 if key in known else 1.0
-        tag = Phrase(key, surface, boost * sup * word_idf * (1 + 0.15 * (len(words) - 1)))
+        score = boost * sup * word_idf * (1 + 0.15 * (len(words) - 1))
         # a collocation absorbs its parts: "graph" and "construction" become "graph construction"
-        whole = max((k for k in ok if len(k) > len(key) and f" {key} " in f" {k} " and ok[k] >= 0.6 * sup
-                     and len(k.split()) <= 2 and key not in known), key=lambda k: (ok[k], k), default=None)
-        if whole is not None:
-            tag = Phrase(whole, " ".join(casing.get(w.lower(), w.lower()) for w in surfaces[whole].most_common(1)[0][0].split()), tag.score)
-        tag_scored.append(tag)
-        head_scored.append(Phrase(key, surface, sup * background.idf(key) * (1 + 0.35 * (len(words) - 1))))
+        whole = collocation(key, sup, 2, 0.6)
+        tag_key = whole or key
+        tag_scored.append(Phrase(tag_key, show(tag_key), score))
+        head_score = sup * background.idf(key) * (1 + 0.35 * (len(words) - 1))
+        whole = collocation(key, sup, 3, 0.5)
+        head_key = whole or key
+        head_scored.append(Phrase(head_key, show(head_key), head_score))
     return KeyPhrases(_pick(tag_scored, limit, floor, ok), _pick(head_scored, 3, floor, ok))
 
 

@@ -38,6 +38,8 @@ taken put keep keeps kept come came call called start started end ended run runs
 short long answer option options two three four five six seven eight nine ten zero
 note notes worth matters matter moving idea ideas point points case cases number numbers example examples
 ones best better worse worst lots whole
+january february march april may june july august september october november december jan feb mar apr jun jul aug
+sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun
 said says saying suggested suggests mentioned agreed wrote writes write
 """.split())
 
@@ -57,7 +59,8 @@ saw knew thought found brought bought caught taught fought held kept left lost m
 swept tore wore won wrote done gone known seen shown taken written chosen fallen forgotten given grown hidden ridden
 risen spoken stolen thrown woken dropped stored uses helps restores explains covers breaks
 store trade combine differ dominate ignore fold assume handle affect trigger return returns depend
-involve emit skip sends reads writes runs takes makes gets shows needs means""".split()
+involve emit skip sends reads writes runs takes makes gets shows needs means fail failing failed fails
+waits wait waiting""".split()
 
 
 def _inflect(v: str) -> set[str]:

@@ -285,9 +285,21 @@ fn separate_sessions(seg: &Segment, resources: &[Point], messages: &[Point], r_b
         }
         x
     }
+    // only sessions active at the same time can be interleaved: compare each with the
+    // (at most 32) next ones that start before it ends
+    let span = |p: usize| -> (i64, i64) {
+        let ts: Vec<i64> = msgs_of(p).iter().map(|&j| messages[j].ts).collect();
+        (ts.iter().copied().min().unwrap_or(0), ts.iter().copied().max().unwrap_or(0))
+    };
+    let spans: Vec<(i64, i64)> = (0..sessions.len()).map(span).collect();
+    let mut by_start: Vec<usize> = (0..sessions.len()).collect();
+    by_start.sort_by_key(|&p| spans[p]);
     let mut any_apart = false;
-    for a in 0..sessions.len() {
-        for b in a + 1..sessions.len() {
+    for (x, &a) in by_start.iter().enumerate() {
+        for &b in by_start[x + 1..].iter().take(32) {
+            if spans[b].0 > spans[a].1 {
+                break;
+            }
             let big = sizes[a] >= o.session_min_items && sizes[b] >= o.session_min_items;
             if big && bags[a].cosine(&bags[b]) <= o.session_max_cosine {
                 any_apart = true;

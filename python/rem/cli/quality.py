@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from .. import config as cfg
+from ..output import echo_json
 from .common import Ctx, llm_options, pass_ctx
 
 
@@ -19,7 +19,6 @@ from .common import Ctx, llm_options, pass_ctx
                    "`oracle` = an endpoint answering from the gold (the ceiling around the model), "
                    "`stored` = the moments earlier dreams wrote into the database.")
 @llm_options
-@click.option("--local-model", type=click.Path(dir_okay=False), help="A local .gguf served by llama.cpp, for `configured`.")
 @click.option("--gap-minutes", type=click.FloatRange(min=0), help="Idle gap that starts a new segment (default 30).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @pass_ctx
@@ -70,7 +69,7 @@ def eval_cmd(c: Ctx, gold: str, paths: tuple[str, ...], model: str | None, base_
                 s = cfg.resolve_llm(model="oracle", base_url=o.base_url, file_cfg={}, env={})
                 results.append(evaluate(c.store, g, s, path="oracle", gap_minutes=gap, oracle=o, progress=note))
     if as_json:
-        click.echo(json.dumps({"gold": str(Path(gold)), "results": {r.path: r.metrics() for r in results}}, indent=2))
+        echo_json({"gold": str(Path(gold)), "results": {r.path: r.metrics() for r in results}}, indent=2)
     else:
         click.echo(f"gold: {gold} ({len(g.moments)} moments over {len(g.days())} days)\n")
         click.echo(table(results))

@@ -11,6 +11,7 @@ output) or ``json``.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -169,8 +170,13 @@ class LLM:
         raw = (completion.choices[0].message.content or "") if completion.choices else ""
         usage = Usage(int(completion.usage.prompt_tokens or 0), int(completion.usage.completion_tokens or 0)) if completion.usage else Usage()
         try:
-            value = response_model.model_validate_json(raw)
-        except ValidationError as e:
+            # a small model writes raw line breaks inside strings (the grammar allows them): JSON
+            # forbids them, so parse leniently and fold the whitespace
+            data = json.loads(raw, strict=False)
+            if isinstance(data, dict):
+                data = {k: " ".join(v.split()) if isinstance(v, str) else v for k, v in data.items()}
+            value = response_model.model_validate(data)
+        except (ValueError, ValidationError) as e:
             raise LLMError(f"the model's answer does not fit {response_model.__name__}: {str(e)[:300]}") from None
         return Reply(value, usage, raw)
 

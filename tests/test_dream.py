@@ -288,24 +288,68 @@ def test_graph_commands_on_a_dreamed_week(store, tmp_path):
     assert q(store, "select count(*) from edges where edge_type in ('contains','captured_in','summarizes')")[0][0] == before
 
 
-def test_a_second_dream_is_refused_and_a_stale_lock_taken_over(store):
-    import os
+def _hold_lock(path, record: str):
+    """Another process holding the dream lock (flock) with ``record`` in the file."""
     import subprocess
+    import sys
 
-    from rem.dream.lock import lock_path
+    code = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); os.ftruncate(fd, 0); os.write(fd, sys.argv[2].encode()); "
+            "print('held', flush=True); time.sleep(60)")
+    p = subprocess.Popen([sys.executable, "-c", code, str(path), record], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None and p.stdout.readline().strip() == "held"
+    return p
+
+
+def test_a_second_dream_is_refused_while_the_first_holds_the_lock(store):
+    from rem.dream.lock import inspect, lock_path
     from rem.exceptions import LockedError
 
     lp = lock_path(store.path)
-    lp.write_text(json.dumps({"pid": os.getppid(), "host": __import__("socket").gethostname(), "run_id": "abcdef123", "started_at": "now"}))
-    with ScriptedLLM() as srv, pytest.raises(LockedError, match=f"pid {os.getppid()}"):
-        run_dream(store, srv)
+    holder = _hold_lock(lp, json.dumps({"pid": 4242, "run_id": "abcdef123", "started_at": "now"}))
+    try:
+        with ScriptedLLM() as srv, pytest.raises(LockedError, match="pid 4242, run abcdef12"):
+            run_dream(store, srv)
+        assert inspect(store.path).held
+        # a holder whose record cannot be read is still a holder: no second dream, nothing paid twice
+        holder.kill()
+        holder.wait()
+        holder = _hold_lock(lp, "\x01garbage{")
+        with ScriptedLLM() as srv, pytest.raises(LockedError, match="another dream is running"):
+            run_dream(store, srv)
+        assert srv.requests == []
+    finally:
+        holder.kill()
+        holder.wait()
     assert q(store, "select count(*) from dream_runs")[0][0] == 0
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    lp.write_text(json.dumps({"pid": dead.pid, "run_id": "stale"}))
+
+
+@pytest.mark.parametrize("left", ["pid of a live unrelated process", "unreadable", "dead dream"])
+def test_a_lock_file_nobody_holds_never_refuses_a_dream(store, left):
+    """A pid reused after a reboot, a garbled file, a dream killed with -9:
+    the kernel lock is free, so the dream runs (and says what it took over)."""
+    import os
+
+    from rem.dream.lock import inspect, lock_path
+
+    lp = lock_path(store.path)
+    lp.write_text({"pid of a live unrelated process": json.dumps({"pid": os.getppid(), "run_id": "rebooted1"}),
+                   "unreadable": "\x00\x01{not json",
+                   "dead dream": json.dumps({"pid": 999999, "run_id": "killed99"})}[left])
     with ScriptedLLM() as srv:
         r = run_dream(store, srv)
-    assert r.status == "ok" and not lp.exists()
+    assert r.status == "ok"
+    st = inspect(store.path)
+    assert st is not None and not st.held and st.holder == {}
+
+
+def test_a_lock_path_that_is_a_directory_is_a_clear_error(store):
+    from rem.dream.lock import lock_path
+
+    lock_path(store.path).mkdir()
+    with ScriptedLLM() as srv:
+        r = rem_cli(store.path, ["dream", "--start", DAY[0], "--end", DAY[1], "--llm", "scripted", "--llm-base-url", srv.base_url])
+    assert r.exit_code == 1 and "is a directory" in r.output and "Traceback" not in r.output
 
 
 def test_run_timeout_interrupts_and_the_next_run_covers_the_window(store):
@@ -343,9 +387,10 @@ def test_sigterm_during_a_slow_model_leaves_an_interrupted_run(store, tmp_path):
     assert p.returncode == 1 and "SIGTERM" in err
     assert q(store, "select status from dream_runs")[0][0] == "interrupted"
     assert q(store, "select count(*) from moments")[0][0] == 0
-    from rem.dream.lock import lock_path
+    from rem.dream.lock import inspect
 
-    assert not lock_path(store.path).exists()
+    st = inspect(store.path)
+    assert st is not None and not st.held and st.holder == {}
 
 
 def test_runs_show_lists_what_a_run_made(store):

@@ -152,6 +152,45 @@ def test_notes_bad_front_matter_is_named_and_others_written(store, tmp_path):
     assert any("latin1.md" in e and "UTF-8" in e for e in rep.errors)
 
 
+def test_notes_read_only_regular_files_inside_the_folder(store, tmp_path):
+    """A link out of the folder (a key), a FIFO (would hang), a link to
+    /dev/zero (would fill memory), a note over the size cap and a dangling
+    link are passed over or refused by name; the other notes are written,
+    including the note a link inside the folder points to and a non-UTF-8 file name."""
+    from rem.ingest import notes
+
+    d = tmp_path / "notes"
+    (d / "sub").mkdir(parents=True)
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY----- not for the model")
+    (d / "good.md").write_text("# Good\nhello")
+    (d / "sub" / "inner.md").write_text("inside")
+    (d / "alias.md").symlink_to(d / "sub" / "inner.md")
+    (d / "key.md").symlink_to(secret)
+    (d / "escape").symlink_to(tmp_path)  # a directory link out: not walked
+    os.mkfifo(d / "pipe.md")
+    (d / "zero.md").symlink_to("/dev/zero")
+    (d / "dangling.md").symlink_to(d / "gone.md")
+    (d / "huge.md").write_bytes(b"x" * (notes.MAX_NOTE_BYTES + 1))
+    Path(os.fsdecode(os.fsencode(d) + b"/caf\xe9.md")).write_bytes(b"latin-1 name")
+    rep = ingest_notes(store, d)
+    names = sorted(r[0] for r in store_rows(store, "select metadata->>'path' from resources"))
+    # the link inside the folder is the note it points to (one row, by resolved path)
+    assert names[:2] == ["caf\\xe9.md", "good.md"] and names[2] in ("alias.md", "sub/inner.md") and len(names) == 3
+    assert not store_rows(store, "select 1 from resources where content like '%PRIVATE KEY%'")
+    over = " ".join(rep.passed_over)
+    assert "key.md" in over and "outside" in over and "pipe.md: a FIFO" in over and "zero.md" in over
+    assert "huge.md" in over and len(rep.passed_over) == 4
+    assert len(rep.errors) == 1 and "dangling.md" in rep.errors[0]
+    assert "4 file(s) passed over" in rep.line() and "1 input(s) refused" in rep.line()
+
+
+def store_rows(store, sql):
+    from support import q
+
+    return q(store, sql)
+
+
 # -- git -----------------------------------------------------------------------
 
 
@@ -201,6 +240,18 @@ def test_git_bare_repository_and_limits(store, repo, tmp_path):
     assert count(store, "select count(*) from resources") == 2
     ingest_git(store, bare, since="2026-11-12T00:00:00", until="2026-11-13T23:00:00")
     assert count(store, "select count(*) from resources where name in ('Commit 2', 'Commit 3')") == 2
+
+
+def test_one_oversized_commit_is_named_and_the_rest_written(store, repo, tmp_path):
+    from rem.values import MAX_TEXT
+
+    msg = tmp_path / "msg"
+    msg.write_text("Huge\n\n" + "x" * (MAX_TEXT + 1024 * 1024))
+    _git(repo, "commit", "-q", "--allow-empty", "-F", str(msg))
+    sha = _git(repo, "rev-parse", "HEAD").strip()
+    rep = ingest_git(store, repo)
+    assert rep.added == 6 and len(rep.errors) == 1 and sha[:12] in rep.errors[0] and "limit" in rep.errors[0]
+    assert "1 input(s) refused" in rep.line()
 
 
 def test_git_errors_name_the_path(store, tmp_path):

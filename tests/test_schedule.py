@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pytest
 
+from rem.exceptions import ConfigError
 from rem.ops import schedule as sch
 from scripted_llm import ScriptedLLM
 from support import rem_cli
@@ -34,7 +35,7 @@ def test_shipped_units_pass_systemd_analyze_verify(tmp_path):
     ok, out = sch.verify(units, user=False)
     assert ok, out
     assert "Persistent=true" in units["rem-dreaming.timer"] and "Type=oneshot" in units["rem-dreaming.service"]
-    bad = {**units, "rem-dreaming.service": units["rem-dreaming.service"].replace("ExecStart=/", "ExecStart=/nonexistent/")}
+    bad = {**units, "rem-dreaming.service": units["rem-dreaming.service"].replace('ExecStart="/', 'ExecStart="/nonexistent/')}
     assert not sch.verify(bad, user=False)[0]
 
 
@@ -47,7 +48,7 @@ def test_install_status_uninstall_in_a_temporary_home(home, tmp_path):
     service = (unit_dir / "rem-dreaming.service").read_text()
     timer = (unit_dir / "rem-dreaming.timer").read_text()
     assert f"REM_DB={db.resolve()}" in service
-    exec_path = next(line for line in service.splitlines() if line.startswith("ExecStart=")).split("=", 1)[1].split()[0]
+    exec_path = next(line for line in service.splitlines() if line.startswith("ExecStart=")).split("=", 1)[1].split('"')[1]
     assert exec_path.startswith("/") and exec_path.endswith("/rem") and shutil.which(exec_path)
     assert "OnCalendar=*-*-* 04:30:00" in timer
     assert "verified with systemd-analyze: ok" in r.output
@@ -60,6 +61,50 @@ def test_install_status_uninstall_in_a_temporary_home(home, tmp_path):
     assert info["database"] == str(db.resolve())
     un = rem_cli(db, ["schedule", "uninstall"])
     assert "removed" in un.output and not (unit_dir / "rem-dreaming.timer").exists()
+
+
+ODD = "it's a \"dir\" with 100% $(touch PWNED) `id` $HOME; \\ ok"
+
+
+@needs_systemd_analyze
+def test_unit_quotes_paths_with_spaces_percent_and_shell_syntax(home, tmp_path):
+    """ExecStart= and Environment= hold any path exactly (systemd-analyze
+    verify finds the executable at a path with spaces and %), and the status
+    reads the database path back unchanged."""
+    odd = tmp_path / ODD
+    odd.mkdir()
+    bindir = tmp_path / "bin 100% $(x) `y` $HOME;"  # systemd refuses quotes and backslashes in an executable's path
+    bindir.mkdir()
+    rem = bindir / "rem"
+    rem.symlink_to(sch.rem_executable())
+    db = odd / "my db%h.duckdb"
+    with pytest.raises(ConfigError, match="quote or a backslash"):
+        sch.render(db, "*-*-* 03:00:00", rem=str(odd / "rem"))
+    units = sch.render(db, "*-*-* 03:00:00", rem=str(rem))
+    ok, out = sch.verify(units, user=True)
+    assert ok, out
+    d = tmp_path / "units"
+    d.mkdir()
+    for name, text in units.items():
+        (d / name).write_text(text)
+    assert sch.status(directory=d)["database"] == str(db.resolve())
+
+
+def test_crontab_line_runs_nothing_but_rem(tmp_path):
+    """The crontab line, as cron runs it (``%`` unescaped, then /bin/sh -c),
+    passes the exact database path and executes nothing from it."""
+    odd = tmp_path / ODD
+    odd.mkdir()
+    fake = odd / "rem"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$REM_DB" "$@" > "$(dirname "$0")/args"\n')
+    fake.chmod(0o755)
+    db = odd / "my db%h.duckdb"
+    line = sch.cron_line("0 3 * * *", db, str(fake))
+    command = line.split(" ", 5)[5]
+    command = command.replace("\\%", "%")  # cron: an unescaped % ends the command, \% is a %
+    subprocess.run(["/bin/sh", "-c", command], cwd=tmp_path, check=True)
+    assert (odd / "args").read_text().splitlines() == [str(db.resolve()), "dream", "--scheduled", "--yield-to-user"]
+    assert not list(tmp_path.rglob("PWNED"))
 
 
 @needs_systemd_analyze

@@ -111,3 +111,138 @@ def test_edges_of_an_older_store_get_dense_node_keys_on_open(store, first_open):
         edges = fetch_rows(con, "select source_id, target_id, source_key, target_key from edges")
     assert sorted(nodes.values()) == list(range(4))  # dense 0..n-1
     assert all(nodes[s] == sk and nodes[t] == tk for s, t, sk, tk in edges)
+
+
+# -- files that are not REM databases ---------------------------------------------------------------------
+
+
+def _foreign_duckdb(path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE resources (id INTEGER PRIMARY KEY, v VARCHAR)")
+    con.execute("COMMENT ON TABLE resources IS 'the other application''s'")
+    con.execute("CREATE INDEX resources_v ON resources (v)")
+    con.execute("INSERT INTO resources VALUES (1, 'theirs')")
+    con.close()
+
+
+def _shape(path: Path) -> list:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return [con.execute("SELECT table_name, comment FROM duckdb_tables() ORDER BY 1").fetchall(),
+                con.execute("SELECT index_name FROM duckdb_indexes()").fetchall(),
+                con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'resources' ORDER BY 1").fetchall(),
+                con.execute("SELECT * FROM resources").fetchall()]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("command", [["init"], ["query", "select 1 as x"], ["moments"], ["dream", "--llm", "none"],
+                                     ["graph", "stats"], ["doctor"]])
+def test_a_duckdb_file_of_another_application_is_refused_and_left_unchanged(tmp_path, command):
+    from support import rem_cli
+
+    db = tmp_path / "theirs.duckdb"
+    _foreign_duckdb(db)
+    before = _shape(db)
+    r = rem_cli(db, command)
+    assert r.exit_code != 0 and "not a REM one" in r.output and "--adopt" in r.output, r.output
+    assert "Traceback" not in r.output
+    assert _shape(db) == before
+
+
+def test_adopt_adds_rem_tables_beside_others_but_never_over_them(tmp_path):
+    import duckdb
+
+    from support import rem_cli
+
+    db = tmp_path / "theirs.duckdb"
+    _foreign_duckdb(db)
+    r = rem_cli(db, ["init", "--adopt"])
+    assert r.exit_code == 1 and "already has tables named resources" in r.output
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE their_stuff (x INTEGER)")
+    con.close()
+    assert rem_cli(other, ["query", "select 1 as x"]).exit_code == 1
+    assert rem_cli(other, ["init", "--adopt"]).exit_code == 0
+    r = rem_cli(other, ["query", "select count(*) as n from their_stuff", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output) == [{"n": 0}]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "parquet", "text", "fifo", "non-utf8 name"])
+def test_files_that_cannot_be_rem_databases_get_one_clear_line(tmp_path, kind):
+    import os
+    import sqlite3
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from support import rem_cli
+
+    db = tmp_path / "x.db"
+    if kind == "sqlite":
+        c = sqlite3.connect(db)
+        c.execute("create table t (x)")
+        c.commit()
+        c.close()
+        want = "not a REM database (a SQLite database)"
+    elif kind == "parquet":
+        pq.write_table(pa.table({"x": [1]}), db)
+        want = "not a REM database (a Parquet file)"
+    elif kind == "text":
+        db.write_text("hello, I am a note\n" * 10)
+        want = "not a REM database (not a DuckDB file)"
+    elif kind == "fifo":
+        os.mkfifo(db)
+        want = "is a FIFO"
+    else:
+        db = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.duckdb"))
+        want = "not valid UTF-8"
+    before = db.read_bytes() if kind not in ("fifo", "non-utf8 name") else None
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(json.dumps({"session": "s1", "role": "user", "content": "hi", "created_at": "2026-11-10T10:00:00Z"}) + "\n")
+    for command in (["query", "select 1"], ["init"], ["ingest", "chat", str(chat)]):
+        r = rem_cli(db, command)
+        assert r.exit_code == 1 and want in r.output and "Traceback" not in r.output and "extension" not in r.output, r.output
+    if before is not None:
+        assert db.read_bytes() == before
+
+
+def _read_only_mount(src: Path, mnt: Path, argv: list[str]):
+    """Run ``argv`` with ``src`` bind-mounted read-only at ``mnt`` (a private mount namespace)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare")
+    script = f'mount --bind "{src}" "{mnt}" && mount -o remount,bind,ro "{mnt}" && exec "$@"'
+    p = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *argv], capture_output=True, text=True)
+    if "mount:" in p.stderr and "permission denied" in p.stderr.lower() or "unshare failed" in p.stderr:
+        pytest.skip("cannot make a mount namespace here")
+    return p
+
+
+def test_a_read_only_database_reads_and_says_how_to_write(tmp_path):
+    import sys
+
+    from rem.store import Store
+    from support import write_jsonl
+
+    src, mnt = tmp_path / "data", tmp_path / "ro"
+    src.mkdir()
+    mnt.mkdir()
+    Store(src / "rem.duckdb").init()
+    chat = write_jsonl(tmp_path / "chat.jsonl", [{"session": "s1", "role": "user", "content": "hello",
+                                                 "created_at": "2026-11-10T10:00:00Z"}])
+    rem = [sys.executable, "-m", "rem", "--db", str(mnt / "rem.duckdb")]
+    q = _read_only_mount(src, mnt, [*rem, "query", "select count(*) as n from moments", "--json"])
+    assert q.returncode == 0 and json.loads(q.stdout) == [{"n": 0}], q.stderr
+    w = _read_only_mount(src, mnt, [*rem, "ingest", "chat", str(chat)])
+    assert w.returncode == 1 and "cannot be written" in w.stderr and "still work" in w.stderr, w.stderr
+    assert "damaged" not in w.stderr and "Traceback" not in w.stderr
+    d = _read_only_mount(src, mnt, [*rem, "doctor"])
+    assert "cannot be written" in d.stdout

@@ -10,7 +10,6 @@ daemon, ``rem runs``, ``rem doctor``, digests and revert.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,16 +76,14 @@ def record_skip(store: Store, reason: str, trigger: str) -> str:
     return run_id
 
 
-def mark_stale(store: Store, pid: int | None = None) -> None:
-    """Rows left ``running`` by a process that is gone (or older than a day)
-    become ``interrupted``."""
+def mark_stale(store: Store) -> None:
+    """Called holding the dream lock: every row still ``running`` belongs to a
+    dream that died (killed, crashed, machine rebooted) and becomes ``interrupted``."""
     with store.connect() as con:
         execute(con, f"""UPDATE dream_runs SET status = '{RunStatus.INTERRUPTED.value}', finished_at = coalesce(finished_at, now()),
                         reason = coalesce(reason, 'the dreaming process ended before finishing (killed or crashed); '
                                                  'nothing it produced was written')
-                        WHERE status = '{RunStatus.RUNNING.value}' AND (metadata->>'pid' IS NULL
-                              OR CAST(metadata->>'pid' AS BIGINT) <> $pid OR started_at < now() - INTERVAL 1 DAY)""",
-                {"pid": os.getpid() if pid is None else pid})
+                        WHERE status = '{RunStatus.RUNNING.value}'""")
 
 
 def mark_reverted(con: Connection, run_id: str) -> None:

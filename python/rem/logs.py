@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from .redact import scrub
 
@@ -86,3 +87,31 @@ def configure(verbose: bool = False) -> None:
     lib_level = level if os.environ.get("REM_LOG_LEVEL") else max(level, logging.WARNING)
     for name in ("openai", "httpx", "httpcore", "instructor"):
         logging.getLogger(name).setLevel(lib_level)
+
+
+def crash_log_path() -> Path:
+    """Where unexpected failures are recorded: ``$XDG_STATE_HOME/rem/crash.log``
+    (``~/.local/state/rem/crash.log``)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).expanduser() / "rem" / "crash.log"
+
+
+def record_crash(argv: list[str], exc: BaseException) -> str:
+    """Append the traceback of an unexpected failure (secrets masked) to the
+    crash log; returns where it went (or "stderr" when the log cannot be written)."""
+    import traceback
+    from datetime import datetime
+
+    text = "".join(traceback.format_exception(exc))
+    entry = (f"--- {datetime.now().astimezone().isoformat(timespec='seconds')} rem "
+             f"{' '.join(a.encode('utf-8', 'backslashreplace').decode() for a in argv)}\n{text}\n")
+    entry = scrub(entry)
+    path = crash_log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(entry)
+        return str(path)
+    except OSError:
+        sys.stderr.write(entry)
+        return "stderr (above)"

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from .output import safe
 from .store import Connection, fetch_arrow
 
 COLUMNS = ("id", "name", "summary", "start_time", "end_time", "moment_type", "tags", "emotion_tags", "people",
@@ -63,6 +64,18 @@ def one_line(text: Any) -> str:
     return " ".join(str(text or "").split())
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>!|~&#"})
+
+
+def md(text: Any) -> str:
+    """Activity or model text as inline Markdown that renders as the same
+    text: one line, control characters shown as escapes, and every character
+    that could start markup (links, images, raw HTML, emphasis, tables)
+    backslash-escaped — so ``![x](https://…)``, ``<script>`` or
+    ``[a](javascript:…)`` from a commit or an answer stay text."""
+    return safe(one_line(text)).translate(_MD_SPECIAL)
+
+
 def provenance(m: Mapping[str, Any] | Any) -> str:
     """"" for a moment the model described, else how it was made."""
     how = str(_get(m, "generated_by") or "")
@@ -100,10 +113,10 @@ def as_text(m: Mapping[str, Any] | Any, *, detail: bool = True, with_day: bool =
 def as_markdown(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> list[str]:
     """Markdown: a level-3 heading, the fields as a list, the summary as a paragraph."""
     how = provenance(m)
-    out = [f"### {span(m, with_day=with_day)} · {one_line(_get(m, 'name'))}" + (f" *({how})*" if how else ""), ""]
+    out = [f"### {span(m, with_day=with_day)} · {md(_get(m, 'name'))}" + (f" *({md(how)})*" if how else ""), ""]
     rest = fields(m)
-    out += [f"- **{label}:** {value}" for label, value in rest if label != "Summary"]
+    out += [f"- **{label}:** {md(value)}" for label, value in rest if label != "Summary"]
     summary = dict(rest).get("Summary")
     if summary:
-        out += ["", summary]
+        out += ["", md(summary)]
     return [*out, ""]

@@ -5,10 +5,25 @@ default when stdout is not a terminal), ``--nl`` (newline-delimited JSON)
 or ``--csv``. On a terminal, tables and progress bars are drawn by ``rich``;
 elsewhere (pipes, files, tests) tables are plain aligned text and progress
 bars are not drawn. The JSON, NL and CSV formats are the same everywhere.
+
+Terminal safety: text from activity (a commit message, an author, a file
+name, a model's answer) may hold control characters — ESC sequences that
+retitle the window, clear the screen or plant OSC-8 links, bidirectional
+overrides that reorder what is shown. Everything the ``rem`` command prints
+for people goes through :func:`safe` (``rem.cli.main`` wraps stdout and
+stderr with :class:`SafeStream`), which shows each such character as a
+visible escape (``\\x1b``, ``\\u202e``). Data stays exact: ``--json`` and
+``--nl`` write those characters as JSON ``\\u`` escapes (the same string when
+parsed), ``--csv`` writes them as they are. CSV cells are not altered for
+spreadsheets either: a cell starting with ``=``, ``+``, ``-`` or ``@`` is
+written as stored (REM's CSV is data, and ``-3`` must stay a number); open an
+untrusted export in a spreadsheet with its formula evaluation off, or import
+it as text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -23,6 +38,84 @@ import pyarrow as pa
 
 FORMATS = ("table", "json", "nl", "csv")
 T = TypeVar("T")
+
+# C0 controls (but tab and newline), DEL, C1 controls, and the invisible
+# characters that reorder or hide text (bidi embeddings/overrides/isolates,
+# line/paragraph separators)
+_UNSAFE = ([c for c in range(0x20) if c not in (0x09, 0x0A)] + list(range(0x7F, 0xA0))
+           + [0x2028, 0x2029] + list(range(0x202A, 0x202F)) + list(range(0x2066, 0x206A)))
+_SHOW = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
+_JSON_ESCAPE = {c: f"\\u{c:04x}" for c in _UNSAFE if c >= 0x7F}  # json escapes C0 itself
+
+
+def safe(text: str) -> str:
+    """``text`` with every control character shown as a visible escape (for terminals, Markdown, HTML)."""
+    return text.translate(_SHOW)
+
+
+def dumps(value: Any, **kw: Any) -> str:
+    """JSON with non-ASCII kept readable but every control character escaped
+    (``\\u009b``, ``\\u202e``): the same data, safe on a terminal."""
+    return json.dumps(value, ensure_ascii=False, default=str, **kw).translate(_JSON_ESCAPE)
+
+
+class SafeStream(io.TextIOBase):
+    """A text stream that passes everything through :func:`safe`."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def write(self, s: str) -> int:  # type: ignore[override]
+        if not isinstance(s, str):
+            raise TypeError("SafeStream takes text")
+        self.raw.write(safe(s))
+        return len(s)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def isatty(self) -> bool:
+        return bool(self.raw.isatty())
+
+    def fileno(self) -> int:
+        return int(self.raw.fileno())
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.raw, "encoding", "utf-8"))
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.raw, "errors", None)
+
+
+def raw_stream(stream: Any) -> Any:
+    """The stream under a :class:`SafeStream` (for exact data and for rich's own styling)."""
+    return stream.raw if isinstance(stream, SafeStream) else stream
+
+
+@contextlib.contextmanager
+def protected_terminal() -> Iterator[None]:
+    """stdout and stderr wrapped in :class:`SafeStream` for the block."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(out), SafeStream(err)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        sys.stdout, sys.stderr = out, err
+
+
+def echo_json(value: Any, **kw: Any) -> None:
+    """Print ``value`` as JSON (exact data; see :func:`dumps`)."""
+    out = raw_stream(sys.stdout)
+    out.write(dumps(value, **kw) + "\n")
+    out.flush()
 
 
 def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -70,10 +163,10 @@ def _cell(v: Any, width: int = 60) -> str:
     if v is None:
         s = ""
     elif isinstance(v, list | dict):
-        s = json.dumps(v, ensure_ascii=False, default=str)
+        s = dumps(v)
     else:
         s = str(v)
-    s = " ".join(s.split())
+    s = safe(" ".join(s.split()))
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
@@ -86,9 +179,9 @@ def render(t: pa.Table, fmt: str) -> str:
     rows = rows_of(t)
     names = t.column_names
     if fmt == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2, default=str)
+        return dumps(rows, indent=2)
     if fmt == "nl":
-        return "\n".join(json.dumps(r, ensure_ascii=False, default=str) for r in rows)
+        return "\n".join(dumps(r) for r in rows)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -99,6 +192,7 @@ def render(t: pa.Table, fmt: str) -> str:
     cells = [[_cell(r[n]) for n in names] for r in rows]
     widths = [max([len(n)] + [len(c[i]) for c in cells]) for i, n in enumerate(names)]
     line = "  ".join(n.ljust(widths[i]) for i, n in enumerate(names))
+    line = safe(line)
     sep = "  ".join("-" * w for w in widths)
     body = ["  ".join(c[i].ljust(widths[i]) for i in range(len(names))) for c in cells]
     return "\n".join([line, sep, *body, _footer(len(rows))])
@@ -110,10 +204,10 @@ def _rich_table(t: pa.Table) -> None:
 
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for n in t.column_names:
-        table.add_column(n, overflow="fold", max_width=60)
+        table.add_column(safe(n), overflow="fold", max_width=60)
     for r in rows_of(t):
         table.add_row(*(_cell(r[n]) for n in t.column_names))
-    console = Console(highlight=False, markup=False, emoji=False)
+    console = Console(file=raw_stream(sys.stdout), highlight=False, markup=False, emoji=False)
     console.print(table)
     console.print(_footer(t.num_rows), style="dim")
 
@@ -123,8 +217,64 @@ def echo_table(t: pa.Table, fmt: str | None) -> None:
     fmt = default_format(fmt)
     if fmt == "table" and sys.stdout.isatty():
         _rich_table(t)
-    else:
+    elif fmt == "table":
         click.echo(render(t, fmt))
+    else:  # data: exact (JSON escapes control characters itself; CSV is raw)
+        out = raw_stream(sys.stdout)
+        out.write(render(t, fmt) + "\n")
+        out.flush()
+
+
+TABLE_ROWS = 10_000  # rows a --table shows by default (a table is read by a person)
+
+
+def echo_stream(reader: pa.RecordBatchReader, fmt: str | None, max_rows: int | None = None) -> int:
+    """Print a streamed result: the data formats batch by batch (memory stays
+    flat however many rows), a table up to ``max_rows`` (default
+    :data:`TABLE_ROWS`). ``max_rows`` caps every format (0 = no cap); when
+    rows are left out, stderr says so and how to get them. Returns the rows printed."""
+    fmt = default_format(fmt)
+    cap = (TABLE_ROWS if fmt == "table" else 0) if max_rows is None else max_rows
+    shown, more = 0, False
+    if fmt == "table":
+        batches = []
+        for b in reader:
+            if cap and shown + b.num_rows > cap:
+                batches.append(b.slice(0, cap - shown))
+                shown, more = cap, True
+                break
+            batches.append(b)
+            shown += b.num_rows
+        echo_table(pa.Table.from_batches(batches, schema=reader.schema), "table")
+    else:
+        out = raw_stream(sys.stdout)
+        names = reader.schema.names
+        if fmt == "csv":
+            w = csv.writer(out, lineterminator="\n")
+            w.writerow(names)
+        elif fmt == "json":
+            out.write("[")
+        for b in reader:
+            rows = rows_of(pa.Table.from_batches([b]))
+            if cap and shown + len(rows) > cap:
+                rows, more = rows[: cap - shown], True
+            for r in rows:
+                if fmt == "json":
+                    out.write(("\n  " if shown == 0 else ",\n  ") + dumps(r))
+                elif fmt == "nl":
+                    out.write(dumps(r) + "\n")
+                else:
+                    w.writerow([dumps(v) if isinstance(v, list | dict) else ("" if v is None else v) for v in r.values()])
+                shown += 1
+            if more:
+                break
+        if fmt == "json":
+            out.write("\n]\n" if shown else "]\n")
+        out.flush()
+    if more:
+        click.echo(f"(stopped after {shown:,} rows: more remain. Add LIMIT/OFFSET, or --max-rows N for more, "
+                   "--max-rows 0 for all; --csv and --nl stream any number of rows)", err=True)
+    return shown
 
 
 class Progress:
@@ -146,9 +296,9 @@ class Progress:
             from rich.progress import Progress as RichProgress
 
             self._progress = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                          TimeElapsedColumn(), console=Console(file=sys.stderr), transient=False)
+                                          TimeElapsedColumn(), console=Console(file=raw_stream(sys.stderr)), transient=False)
             self._progress.start()
-            self._task = self._progress.add_task(self.label, total=self.total)
+            self._task = self._progress.add_task(safe(self.label), total=self.total)
         return self
 
     def advance(self, n: int = 1) -> None:

@@ -65,7 +65,7 @@ def run_digest(store: Store, run_id: str) -> str:
         "",
     ]
     if d.summary:
-        lines += ["## Summary", "", moments.one_line(d.summary), ""]
+        lines += ["## Summary", "", moments.md(d.summary), ""]
     lines += [f"## Moments ({len(d.moments)})", ""]
     if not d.moments:
         lines += ["No moments.", ""]
@@ -139,11 +139,11 @@ def period_digest(store: Store, start: datetime, end: datetime, title: str) -> s
               f"{runs['added']} edges added, {runs['reinforced']} reinforced, cost ${runs['cost']:.4f}", ""]
     if minutes:
         lines += ["## Where the time went", ""]
-        lines += [f"- {t}: {v / 60:.1f} h" for t, v in minutes.most_common(10)] + [""]
+        lines += [f"- {moments.md(t)}: {v / 60:.1f} h" for t, v in minutes.most_common(10)] + [""]
     if people:
-        lines += ["## People", "", ", ".join(f"{p} ({n})" for p, n in people.most_common(15)), ""]
+        lines += ["## People", "", ", ".join(f"{moments.md(p)} ({n})" for p, n in people.most_common(15)), ""]
     if moods:
-        lines += ["## Moods", "", ", ".join(f"{p} ({n})" for p, n in moods.most_common(10)), ""]
+        lines += ["## Moods", "", ", ".join(f"{moments.md(p)} ({n})" for p, n in moods.most_common(10)), ""]
     if days <= 1:
         lines += ["## Moments", ""]
         for m in rows:
@@ -155,7 +155,7 @@ def period_digest(store: Store, start: datetime, end: datetime, title: str) -> s
             if d != last:
                 lines += [f"## {m['start_time'].astimezone():%A %d %B}", ""]
                 last = d
-            tags = ", ".join(m["tags"] or [])
-            lines.append(f"- {_hm(m['start_time'])}–{_hm(m['end_time'])} **{moments.one_line(m['name'])}**" + (f" — {tags}" if tags else ""))
+            tags = ", ".join(moments.md(t) for t in m["tags"] or [])
+            lines.append(f"- {_hm(m['start_time'])}–{_hm(m['end_time'])} **{moments.md(m['name'])}**" + (f" — {tags}" if tags else ""))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -32,6 +32,9 @@ import contextlib
 import json
 import logging
 import os
+import shutil
+import stat
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,6 +110,17 @@ def fetch_arrow(con: Connection, sql: str, params: Any = None) -> pa.Table:
     return rel.arrow()  # DuckDB < 1.4
 
 
+def stream_arrow(con: Connection, sql: str, batch_rows: int = 10_000) -> pa.RecordBatchReader | None:
+    """Run ``sql`` and return its result as a stream of Arrow batches (None for
+    a statement without a result set): a result larger than memory is never
+    held whole."""
+    _failpoint()
+    rel = con.sql(sql)
+    if rel is None:
+        return None
+    return rel.to_arrow_reader(batch_rows) if hasattr(rel, "to_arrow_reader") else rel.fetch_arrow_reader(batch_rows)
+
+
 def fetch_rows(con: Connection, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     """Execute and fetch every row (an empty list for a statement without a result)."""
     _failpoint()
@@ -171,12 +185,61 @@ def explain_db_error(e: BaseException) -> str:
     return f"the database refused an operation: {msg}"
 
 
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [""])[0]
+
+
+def _is_read_only_error(exc: BaseException) -> bool:
+    msg = str(exc).lower()
+    return "read-only file system" in msg or "permission denied" in msg
+
+
 def _is_lock_error(exc: BaseException) -> bool:
     msg = str(exc).lower()
     return any(m in msg for m in _LOCK_MARKERS)
 
 
+_MAGIC = {b"SQLite format 3\x00": "a SQLite database", b"PAR1": "a Parquet file", b"PK\x03\x04": "a zip archive",
+          b"\x89HDF": "an HDF5 file", b"ARROW1": "an Arrow file", b"\x7fELF": "a program", b"%PDF": "a PDF document"}
+
+
+def check_file(path: Path) -> None:
+    """Refuse, before DuckDB touches it, a ``--db`` that cannot be a REM
+    database: a path that is not UTF-8 (DuckDB takes UTF-8 paths), something
+    other than a regular file (a FIFO would hang the open), or a file that is
+    not DuckDB's (a SQLite or Parquet file would get an extension hint)."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise StoreError(f"the database path {shown} is not valid UTF-8, which DuckDB cannot open: "
+                         "rename the file or folder (or pick another --db)") from None
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise StoreError(f"cannot open database {path}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        raise StoreError(f"{path} is {kind}, not a REM database: point --db (or $REM_DB) at a database file")
+    if st.st_size == 0:
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        raise StoreError(f"cannot open database {path}: {e.strerror}") from None
+    if head[8:12] == b"DUCK":
+        return
+    what = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), "not a DuckDB file")
+    raise StoreError(f"{path} is not a REM database ({what}). REM did not change it. Point --db (or $REM_DB) "
+                     "at a REM database, or leave it out to use the default.")
+
+
 def _open(path: Path, read_only: bool, config: dict[str, Any], wait_s: float) -> duckdb.DuckDBPyConnection:
+    check_file(path)
     deadline = time.monotonic() + max(wait_s, 0.0)
     delay = 0.05
     while True:
@@ -192,6 +255,12 @@ def _open(path: Path, read_only: bool, config: dict[str, Any], wait_s: float) ->
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
+            if not read_only and _is_read_only_error(e):
+                raise StoreError(
+                    f"the database {path} cannot be written ({_first_line(e)}). Commands that only read "
+                    "(rem query, rem moments, rem report, rem graph) still work; to ingest or dream, make it "
+                    f"writable (a read-write mount, or chmod u+w on the file and its folder) or copy it somewhere "
+                    f"writable and use --db there.") from e
             raise StoreError(f"cannot open database {path}: {e}{_DAMAGED_HINT.format(path=path)}") from e
         except duckdb.Error as e:
             raise StoreError(f"cannot open database {path}: {e}{_DAMAGED_HINT.format(path=path)}") from e
@@ -207,9 +276,11 @@ _DAMAGED_HINT = (
 class Store:
     """A REM database file. Cheap to create; connections are opened on demand."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = 10.0):
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = 10.0,
+                 adopt: bool = False):
         self.path = resolve_db_path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.adopt = adopt  # add REM's tables to a DuckDB file another application made
 
     # -- connections -----------------------------------------------------
     @contextlib.contextmanager
@@ -218,6 +289,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = _open(self.path, False, _BASE_CONFIG, self.busy_timeout_s)
         try:
+            check_ours(con, self.path, adopt=self.adopt)
             ensure_schema(con)
             install_macros(con)
             yield con
@@ -231,18 +303,28 @@ class Store:
         if not self.path.exists():
             # create it (and its tables) once, so queries on a fresh path work
             self.init()
-        cfg = dict(_BASE_CONFIG)
+        cfg: dict[str, Any] = dict(_BASE_CONFIG)
+        spill = None
         if sandbox:
             cfg["enable_external_access"] = False
-        con = _open(self.path, True, cfg, self.busy_timeout_s)
+            # DuckDB lets a sandboxed query write into its spill folder (by default
+            # `<db>.tmp/`, beside the user's files): give it a private one, removed after
+            spill = tempfile.mkdtemp(prefix="rem-query-")
+            cfg["temp_directory"] = spill
         try:
-            check_schema_version(con)
-            install_macros(con)
-            if sandbox:
-                execute(con, "SET lock_configuration = true")
-            yield con
+            con = _open(self.path, True, cfg, self.busy_timeout_s)
+            try:
+                check_ours(con, self.path)
+                check_schema_version(con)
+                install_macros(con)
+                if sandbox:
+                    execute(con, "SET lock_configuration = true")
+                yield con
+            finally:
+                con.close()
         finally:
-            con.close()
+            if spill:
+                shutil.rmtree(spill, ignore_errors=True)
 
     def init(self) -> bool:
         """Create the database if needed; returns True when it was created."""
@@ -285,6 +367,32 @@ def stored_version(con: Connection) -> int | None:
         raise StoreError(f"the database's {META_TABLE}.schema_version is {str(value)[:40]!r}, not a number: "
                          "the file was changed by something other than REM. Restore a backup, or fix it with "
                          f"UPDATE {META_TABLE} SET value = '{schema.schema_version()}' WHERE key = 'schema_version'") from None
+
+
+def _meta_exists(con: Connection) -> bool:
+    return bool(fetch_value(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
+                            [META_TABLE]))
+
+
+def check_ours(con: Connection, path: Path | str, *, adopt: bool = False) -> None:
+    """Refuse a DuckDB file another application made (tables, no ``rem_meta``):
+    REM would add columns and keys to its tables. With ``adopt`` REM's tables
+    are added beside the others, unless a name is taken."""
+    if _meta_exists(con):
+        return
+    names = sorted(r[0] for r in fetch_rows(con, "SELECT table_name FROM information_schema.tables "
+                                                 "WHERE table_catalog = current_database()"))
+    if not names:
+        return
+    if not adopt:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise StoreError(f"{path} is a DuckDB database but not a REM one (it holds {shown}, and no {META_TABLE}). "
+                         "REM did not change it. Point --db at a REM database, or, to add REM's tables to this "
+                         "file beside its own, run `rem --db … init --adopt`.")
+    taken = [n for n in names if n in schema.TABLES or n == META_TABLE]
+    if taken:
+        raise StoreError(f"{path} already has tables named {', '.join(taken)} that are not REM's; REM will not "
+                         "change them, so it cannot adopt this file. Use another database file.")
 
 
 def check_schema_version(con: Connection) -> None:

@@ -9,6 +9,7 @@ query``): they call the modules that own the tables.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -16,6 +17,7 @@ import click
 import duckdb
 
 from ..exceptions import InterruptedRun, RemError
+from ..output import protected_terminal
 from . import data, dreaming, graph, ops, quality
 from .common import Ctx
 
@@ -52,9 +54,22 @@ for _family in (data, dreaming, graph, ops, quality):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run ``rem``: expected failures print one message and exit non-zero."""
+    """Run ``rem``: expected failures print one message and exit non-zero; an
+    unexpected one prints one line (what failed, where the traceback went)
+    and exits 1. Everything printed for people goes through the terminal
+    filter (:func:`rem.output.safe`)."""
+    with protected_terminal():
+        _main(sys.argv[1:] if argv is None else list(argv))
+
+
+def _main(argv: list[str]) -> None:
     try:
         cli.main(args=argv, prog_name="rem", standalone_mode=False)
+    except BrokenPipeError:
+        # the reader went away (`rem query … | head`): not an error
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -78,6 +93,24 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - anything else is a bug: one line here, the traceback in the log
+        from ..logs import record_crash
+
+        where = record_crash(argv, e)
+        command = next((a for a in argv if not a.startswith("-") and a in cli.commands), "rem")
+        click.echo(f"Error: `rem {command}` failed unexpectedly ({type(e).__name__}: "
+                   f"{(str(e).splitlines() or [''])[0][:300]}). Nothing was half-written (REM writes in transactions). "
+                   f"This is a bug in REM: the traceback is in {where}"
+                   + ("" if _verbose(argv) else "; rerun with --verbose to print it") + ".", err=True)
+        if _verbose(argv):
+            import traceback
+
+            traceback.print_exception(e, file=sys.stderr)
+        sys.exit(1)
+
+
+def _verbose(argv: list[str]) -> bool:
+    return "-v" in argv or "--verbose" in argv or os.environ.get("REM_LOG_LEVEL", "").upper() == "DEBUG"
 
 
 __all__ = ["cli", "main"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,20 @@ import duckdb
 
 from .. import config as cfg
 from ..exceptions import QueryError
-from ..output import echo_table, output_options
-from ..store import fetch_arrow
+from ..output import TABLE_ROWS, echo_json, echo_stream, output_options
+from ..store import stream_arrow
 from .common import Ctx, json_option, llm_options, pass_ctx
 
 
 @click.command()
+@click.option("--adopt", is_flag=True, help="Add REM's tables to a DuckDB file another application made "
+                                            "(refused without this flag; its own tables are left as they are).")
 @pass_ctx
-def init(c: Ctx) -> None:
+def init(c: Ctx, adopt: bool) -> None:
     """Create the database file and its tables (idempotent)."""
-    created = c.store.init()
+    from ..store import Store
+
+    created = Store(c.store.path, adopt=adopt).init()
     click.echo(f"{'created' if created else 'exists:'} {c.store.path}")
 
 
@@ -29,13 +32,13 @@ def init(c: Ctx) -> None:
 @json_option
 @llm_options
 @pass_ctx
-def config_cmd(c: Ctx, as_json: bool, model: str | None, base_url: str | None) -> None:
+def config_cmd(c: Ctx, as_json: bool, model: str | None, base_url: str | None, local_model: str | None) -> None:
     """Show the effective settings and where each comes from (keys masked).
 
     Precedence: command-line flag > environment (REM_LLM_MODEL, REM_LLM_BASE_URL,
     OPENAI_API_KEY, REM_LLM_MODE, REM_LOCAL_MODEL) > config file > embedded default.
     """
-    s = cfg.resolve_llm(model=model, base_url=base_url)
+    s = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
     info: dict[str, Any] = {
         "database": str(c.store.path),
         "config_file": str(cfg.config_path()) + ("" if cfg.config_path().exists() else " (absent)"),
@@ -44,7 +47,7 @@ def config_cmd(c: Ctx, as_json: bool, model: str | None, base_url: str | None) -
         "dream": cfg.dream_defaults(),
     }
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        echo_json(info, indent=2)
         return
     click.echo(f"database     {info['database']}")
     click.echo(f"config file  {info['config_file']}")
@@ -69,6 +72,8 @@ def ingest() -> None:
 def _report(rep: Any) -> None:
     for e in rep.errors:
         click.echo(f"refused: {e}", err=True)
+    for e in rep.passed_over:
+        click.echo(f"passed over: {e}", err=True)
     click.echo(rep.line())
     if rep.errors:
         sys.exit(1)
@@ -153,8 +158,11 @@ def ingest_slack_cmd(c: Ctx, path: str) -> None:
 @click.command()
 @click.argument("sql")
 @output_options
+@click.option("--max-rows", type=click.IntRange(min=0),
+              help=f"Stop after this many rows (0 = all). Default: {TABLE_ROWS:,} for --table, all for the data "
+                   "formats, which stream (memory stays flat).")
 @pass_ctx
-def query(c: Ctx, sql: str, fmt: str | None) -> None:
+def query(c: Ctx, sql: str, fmt: str | None, max_rows: int | None) -> None:
     """Run read-only SQL against the database ("-" reads SQL from stdin).
 
     The connection is read-only and sandboxed: no writes, no COPY … TO, ATTACH,
@@ -163,12 +171,19 @@ def query(c: Ctx, sql: str, fmt: str | None) -> None:
 
     \b
     rem query "SELECT * FROM moments WHERE 'diskann' = ANY(tags)"
+    rem query "SELECT * FROM messages" --nl > messages.jsonl
     """
     if sql == "-":
         sql = sys.stdin.read()
+    if not sql.strip():
+        raise QueryError("the SQL is empty: give a statement, e.g. rem query \"select count(*) from moments\"")
     with c.store.read() as con:
         try:
-            t = fetch_arrow(con, sql)
+            reader = stream_arrow(con, sql)
+            if reader is None:
+                click.echo("(no result)")
+                return
+            echo_stream(reader, fmt, max_rows)
         except duckdb.Error as e:
             msg = str(e)
             if "read-only mode" in msg:
@@ -176,7 +191,6 @@ def query(c: Ctx, sql: str, fmt: str | None) -> None:
                     f"rem query is read-only: {msg}\nNothing was changed. Use `rem ingest …` to add data."
                 ) from e
             raise QueryError(msg) from e
-    echo_table(t, fmt)
 
 
 # -- demo -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from .. import config as cfg
 from .. import ledger
 from .. import moments as moments_mod
 from ..ledger import RunStatus
-from ..output import echo_table, output_options, rows_of
+from ..output import echo_json, echo_table, output_options, rows_of
 from ..values import parse_time
 from .common import Ctx, day_bounds, json_option, llm_options, parse_duration, pass_ctx
 
@@ -47,7 +47,6 @@ def dream_guards(*, scheduled: bool, force: bool, yield_to_user: bool) -> dict[s
 @click.option("--verbose", "verbose_out", is_flag=True, help="Print every moment in detail.")
 @click.option("--debug", is_flag=True, help="Print the packed chunks, prompts and raw answers (secrets masked).")
 @llm_options
-@click.option("--local-model", type=click.Path(dir_okay=False), help="A local .gguf served by llama.cpp instead of SmolLM2.")
 @click.option("--if-new", "if_new", type=click.IntRange(1), help="Dream only if at least N new resources or sessions arrived since the last dream.")
 @click.option("--yield-to-user", is_flag=True,
               help="Stop between model calls (writing nothing; the run is `interrupted`) when other programs keep "
@@ -88,7 +87,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         if output:
             Path(output).write_text(json.dumps(p.to_json(include_chunks=True), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
         if as_json:
-            click.echo(json.dumps(p.to_json(include_chunks=debug), indent=2, ensure_ascii=False, default=str))
+            echo_json(p.to_json(include_chunks=debug), indent=2)
             return
         click.echo(p.describe())
         if debug:
@@ -120,7 +119,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
     if output and result.resolution is not None:
         Path(output).write_text(json.dumps([m.public() for m in result.resolution.moments], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if as_json:
-        click.echo(json.dumps(result.public(), indent=2, ensure_ascii=False, default=str))
+        echo_json(result.public(), indent=2)
     else:
         click.echo(describe_result(result, verbose_out))
     if result.status == RunStatus.SKIPPED and result.plan is not None:
@@ -266,7 +265,7 @@ def runs_show(c: Ctx, run_id: str, as_json: bool) -> None:
     if as_json:
         info = {"run": row, "moments": rows_of_dicts(d.moments), "edges": d.edges,
                 "summary": {"content": d.summary} if d.summary else None}
-        click.echo(json.dumps(info, indent=2, ensure_ascii=False, default=str))
+        echo_json(info, indent=2)
         return
     click.echo(f"run {row['id']}: {row['status']} ({row['trigger']}), window {row['window_start']} → {row['window_end']}")
     for k in ("model", "tokens_in", "tokens_out", "estimated_cost_usd", "moments_created", "moments_merged",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from ..output import echo_table, output_options
+from ..output import echo_json, echo_table, output_options
 from .common import Ctx, json_option, pass_ctx
 
 
@@ -33,7 +32,7 @@ def graph_stats(c: Ctx, as_json: bool) -> None:
 
     st = g.stats(c.store)
     if as_json:
-        click.echo(json.dumps(st, indent=2))
+        echo_json(st, indent=2)
         return
     click.echo(f"nodes        {st['nodes']:,}   components {st['components']:,}")
     for k, v in st.get("nodes_by_kind", {}).items():

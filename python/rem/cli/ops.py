@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -13,6 +12,7 @@ import click
 
 from .. import config as cfg
 from .. import ledger
+from ..output import echo_json
 from .common import Ctx, json_option, llm_options, parse_duration, pass_ctx
 
 
@@ -67,7 +67,7 @@ def schedule_status(c: Ctx, user: bool, unit_dir: str | None, as_json: bool) -> 
         last = ledger.last_scheduled(con)
     info["last_run"] = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in last.items()} if last else None
     if as_json:
-        click.echo(json.dumps(info, indent=2, default=str))
+        echo_json(info, indent=2)
         return
     for k, v in info.items():
         click.echo(f"{k:<12} {v}")
@@ -94,7 +94,7 @@ def schedule_uninstall(user: bool, unit_dir: str | None) -> None:
 @llm_options
 @pass_ctx
 def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_every: str, max_runs: int | None,
-           yield_to_user: bool, model: str | None, base_url: str | None) -> None:
+           yield_to_user: bool, model: str | None, base_url: str | None, local_model: str | None) -> None:
     """Dream on a cron schedule without systemd (containers, macOS).
     SIGTERM or Ctrl-C stop it cleanly."""
     from ..dream.run import DreamOptions, chunk_budget
@@ -103,7 +103,7 @@ def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_ev
     from .dreaming import dream_guards
 
     d = cfg.dream_defaults()
-    settings = cfg.resolve_llm(model=model, base_url=base_url)
+    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
     min_interval_s = parse_duration(min_interval, "--min-interval")
     check_every_s = parse_duration(check_every, "--check-every")
 
@@ -131,13 +131,13 @@ def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_ev
 @click.command()
 @llm_options
 @pass_ctx
-def doctor(c: Ctx, model: str | None, base_url: str | None) -> None:
+def doctor(c: Ctx, model: str | None, base_url: str | None, local_model: str | None) -> None:
     """Check the database, the model endpoint, the schedule and recent runs.
     Exits non-zero and says what to do when something is wrong."""
     from ..ops.doctor import run_checks
 
     problems = 0
-    for level, name, msg in run_checks(c.store, model=model, base_url=base_url):
+    for level, name, msg in run_checks(c.store, model=model, base_url=base_url, local_model=local_model):
         mark = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}[level]
         click.echo(f"[{mark}] {name}: {msg}")
         problems += level == "fail"

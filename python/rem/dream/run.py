@@ -205,7 +205,8 @@ def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResul
             return DreamResult(rid, RunStatus.SKIPPED, None, message=f"skipped: {why}")
     with run_context(run_id), DreamLock(store.path, run_id) as lock, _stop_on_signals():
         if lock.took_over:
-            log.warning("took over a stale dream lock (pid %s is gone)", lock.took_over.get("pid"))
+            log.warning("the previous dream (run %s) died holding the lock; its run is marked interrupted",
+                        str(lock.took_over.get("run_id", "?"))[:8])
         log.info("dream started (%s) on %s", opts.trigger, store.path)
         res = _dream(store, settings, opts, run_id)
         log.info("dream finished: %s in %.1fs", res.status, res.duration_s)

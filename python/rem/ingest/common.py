@@ -65,7 +65,8 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     skipped: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # inputs refused (malformed): named, the rest written
+    passed_over: list[str] = field(default_factory=list)  # files deliberately not read (links out, FIFOs, too big)
     per_table: dict[str, UpsertCounts] = field(default_factory=dict)
 
     def add(self, table_name: str, c: UpsertCounts) -> None:
@@ -85,6 +86,8 @@ class IngestReport:
         s = "; ".join(parts) if parts else "nothing to ingest"
         if self.errors:
             s += f"; {len(self.errors)} input(s) refused"
+        if self.passed_over:
+            s += f"; {len(self.passed_over)} file(s) passed over"
         return s
 
 

@@ -99,31 +99,41 @@ def ingest_git(
     commits = parse_log(_git(repo, *args), repo)
     repo_name = Path(git_dir).parent.name if Path(git_dir).name == ".git" else Path(git_dir).name
     batch = Batch()
+    report = IngestReport()
     for c in track(commits, "reading commits", enabled=show_progress):
-        place = f"{repo}: commit {c['sha'][:12]}"
-        when = parse_time(c["author_date"], source=place, field="author date")
-        subject = c["message"].split("\n", 1)[0].strip() or "(no commit message)"
-        files_line = ", ".join(f["path"] for f in c["files"][:50])
-        if len(c["files"]) > 50:
-            files_line += f", … ({len(c['files']) - 50} more)"
-        content = c["message"] or "(no commit message)"
-        content += f"\n\nFiles changed ({len(c['files'])}, +{c['insertions']} -{c['deletions']}): {files_line}"
-        rid = stable_id("git-commit", c["sha"])
-        batch.resources.append({
-            "_source": place,
-            "id": rid,
-            "name": clean_text(subject[:200], source=place, field="message"),
-            "uri": f"git:{git_dir}#{c['sha']}",
-            "content": clean_text(content, source=place, field="message"),
-            "resource_type": "commit",
-            "created_at": when,
-            "updated_at": when,
-            "metadata": {
-                "sha": c["sha"], "repository": repo_name, "author": c["author"], "email": c["email"],
-                "committed_at": c["commit_date"], "parents": c["parents"], "files": c["files"],
-                "files_changed": len(c["files"]), "insertions": c["insertions"], "deletions": c["deletions"],
-            },
-        })
-        pid = batch.person(c["author"] or c["email"] or "unknown", when=when, email=c["email"] or None)
-        batch.edge(rid, pid, "authored_by", when)
-    return write(store, batch)
+        try:
+            _add_commit(batch, c, repo, git_dir, repo_name)
+        except IngestError as e:  # one bad commit is named; the others are written
+            report.errors.append(str(e))
+    if not batch.resources:
+        return report
+    return write(store, batch, report)
+
+
+def _add_commit(batch: Batch, c: dict[str, Any], repo: Path, git_dir: str, repo_name: str) -> None:
+    place = f"{repo}: commit {c['sha'][:12]}"
+    when = parse_time(c["author_date"], source=place, field="author date")
+    subject = c["message"].split("\n", 1)[0].strip() or "(no commit message)"
+    files_line = ", ".join(f["path"] for f in c["files"][:50])
+    if len(c["files"]) > 50:
+        files_line += f", … ({len(c['files']) - 50} more)"
+    content = c["message"] or "(no commit message)"
+    content += f"\n\nFiles changed ({len(c['files'])}, +{c['insertions']} -{c['deletions']}): {files_line}"
+    rid = stable_id("git-commit", c["sha"])
+    batch.resources.append({
+        "_source": place,
+        "id": rid,
+        "name": clean_text(subject[:200], source=place, field="message"),
+        "uri": f"git:{git_dir}#{c['sha']}",
+        "content": clean_text(content, source=place, field="message"),
+        "resource_type": "commit",
+        "created_at": when,
+        "updated_at": when,
+        "metadata": {
+            "sha": c["sha"], "repository": repo_name, "author": c["author"], "email": c["email"],
+            "committed_at": c["commit_date"], "parents": c["parents"], "files": c["files"],
+            "files_changed": len(c["files"]), "insertions": c["insertions"], "deletions": c["deletions"],
+        },
+    })
+    pid = batch.person(c["author"] or c["email"] or "unknown", when=when, email=c["email"] or None)
+    batch.edge(rid, pid, "authored_by", when)

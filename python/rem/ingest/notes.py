@@ -6,11 +6,18 @@ file's modification time. The title is front matter ``title``, else the first
 A note's id derives from its resolved path, so re-ingesting the folder adds
 nothing and an edited note updates its row. Notes are separate inputs: a
 malformed one is refused and named, the others are written.
+
+Only regular files inside the folder are read: a symlink whose target leaves
+the folder (``key.md -> ~/.ssh/id_rsa``), a FIFO, a device or socket, and a
+file larger than ``MAX_NOTE_BYTES`` are passed over and named in the report,
+so nothing outside the folder reaches a model and nothing hangs or fills
+memory.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +32,52 @@ from ..values import clean_text, parse_time
 from .common import Batch, IngestReport, write
 
 SUFFIXES = {".md", ".markdown", ".txt", ".text", ".mdx", ".org", ".rst"}
+MAX_NOTE_BYTES = 4 * 1024 * 1024  # a note larger than this is passed over (notes are text)
+
+
+def shown(path: Path) -> str:
+    """A path as text even when its bytes are not UTF-8 (invalid bytes as ``\\xNN``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+class PassOver(Exception):
+    """A file that is deliberately not read (not an error in the file)."""
+
+
+def _read_inside(path: Path, root: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of ``path`` if it is a regular file inside ``root`` (after
+    following links) of at most MAX_NOTE_BYTES; PassOver otherwise. Opened
+    non-blocking and checked on the open descriptor, so a FIFO swapped in
+    after the check cannot hang the read."""
+    real = path.resolve()
+    if not real.is_relative_to(root.resolve()):
+        raise PassOver(f"{shown(path)}: a link to {shown(real)}, outside {shown(root)}")
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise IngestError(f"cannot read: {e.strerror}", source=shown(path)) from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) \
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file"
+            raise PassOver(f"{shown(path)}: {kind}")
+        if st.st_size > MAX_NOTE_BYTES:
+            raise PassOver(f"{shown(path)}: {st.st_size:,} bytes, more than the {MAX_NOTE_BYTES:,} a note may have")
+        chunks, total = [], 0
+        while total <= MAX_NOTE_BYTES:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+            total += len(b)
+        if total > MAX_NOTE_BYTES:  # grew while read
+            raise PassOver(f"{shown(path)}: more than the {MAX_NOTE_BYTES:,} bytes a note may have")
+        return b"".join(chunks), st
+    except OSError as e:
+        raise IngestError(f"cannot read: {e.strerror}", source=shown(path)) from e
+    finally:
+        os.close(fd)
 
 
 def _front_matter(text: str, place: str) -> tuple[dict[str, Any], str]:
@@ -49,19 +102,15 @@ def _front_matter(text: str, place: str) -> tuple[dict[str, Any], str]:
 
 
 def parse_note(path: Path, root: Path) -> dict[str, Any]:
-    place = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise IngestError(f"cannot read: {e.strerror}", source=place) from e
+    place = shown(path)
+    raw, stat_ = _read_inside(path, root)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise IngestError(f"not valid UTF-8 at byte {e.start}", source=place) from e
     text = text.replace("\r\n", "\n").lstrip("\ufeff")
     meta, body = _front_matter(text, place)
-    stat = path.stat()
-    mtime = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+    mtime = datetime.fromtimestamp(stat_.st_mtime, tz=UTC)
     when_raw = next((meta[k] for k in ("date", "created", "created_at") if meta.get(k) is not None), None)
     created = parse_time(when_raw, source=place, field="front matter date") if when_raw is not None else mtime
     title = meta.get("title")
@@ -69,10 +118,10 @@ def parse_note(path: Path, root: Path) -> dict[str, Any]:
         title = next((ln.lstrip("#").strip() for ln in body.split("\n") if ln.startswith("# ")), "") or path.stem
     resolved = path.resolve()
     extra = {k: v for k, v in meta.items() if k not in ("title", "date", "created", "created_at")}
-    extra["path"] = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    extra["path"] = shown(path.relative_to(root) if path.is_relative_to(root) else path)
     return {
         "_source": place,
-        "id": stable_id("note", str(resolved)),
+        "id": stable_id("note", shown(resolved)),
         "name": clean_text(title, source=place, field="title"),
         "uri": resolved.as_uri(),
         "content": clean_text(body.strip(), source=place, field="content"),
@@ -105,6 +154,8 @@ def ingest_notes(store: Store, directory: str | Path, *, show_progress: bool | N
             batch.resources.append(parse_note(f, root))
         except IngestError as e:
             report.errors.append(str(e))
+        except PassOver as e:
+            report.passed_over.append(str(e))
     if batch.resources:
         write(store, batch, report)
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterator
 
 from .. import config as cfg
@@ -27,7 +28,8 @@ def _scan(store: Store) -> str | None:
     return None
 
 
-def run_checks(store: Store, *, model: str | None = None, base_url: str | None = None) -> Iterator[Check]:
+def run_checks(store: Store, *, model: str | None = None, base_url: str | None = None,
+               local_model: str | None = None) -> Iterator[Check]:
     # database
     if not store.path.exists():
         yield ("warn", "database", f"{store.path} does not exist yet (created on first use; `rem init`)")
@@ -36,6 +38,10 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
             with store.read() as con:
                 n = fetch_value(con, "SELECT (SELECT count(*) FROM resources) + (SELECT count(*) FROM messages)")
             yield ("ok", "database", f"{store.path} opens; {n:,} resources and messages")
+
+            if not (os.access(store.path, os.W_OK) and os.access(store.path.parent, os.W_OK | os.X_OK)):
+                yield ("fail", "database", f"{store.path} (or its folder) cannot be written, so dreams and ingests will "
+                                           "fail; reading works. Make it writable or copy it somewhere writable.")
             bad = _scan(store)
             if bad:
                 yield ("fail", "database", f"{store.path} opens but cannot be read in full ({bad}). Stop dreaming into it: "
@@ -46,7 +52,7 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
             return
     # model endpoint
     try:
-        s = cfg.resolve_llm(model=model, base_url=base_url)
+        s = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
     except RemError as e:
         yield ("fail", "model", str(e))
         s = None
@@ -79,6 +85,22 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
                f"installed in {st['directory']}; enabled: {enabled}; next run: {st.get('next_run')}")
     else:
         yield ("warn", "schedule", "no timer installed: `rem schedule install --user` (or `rem daemon`)")
+    # the dream lock
+    from ..dream.lock import inspect, lock_path
+
+    try:
+        lock = inspect(store.path)
+    except OSError as e:
+        yield ("fail", "lock", f"cannot check the dream lock {lock_path(store.path)}: {e}")
+        lock = None
+    if lock_path(store.path).is_dir():
+        yield ("fail", "lock", f"{lock_path(store.path)} is a directory, so no dream can start: remove it")
+    elif lock is not None and lock.held:
+        yield ("ok", "lock", f"a dream is running now (pid {lock.holder.get('pid', '?')}, "
+                             f"run {str(lock.holder.get('run_id', '?'))[:8]}, since {lock.holder.get('started_at', '?')})")
+    elif lock is not None and lock.holder:
+        yield ("warn", "lock", f"a dream died without finishing (run {str(lock.holder.get('run_id', '?'))[:8]}); "
+                               "the next dream marks it interrupted and covers its window")
     # recent runs
     if store.path.exists():
         with store.read() as con:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -98,17 +99,51 @@ def at_to_oncalendar(at: str) -> str:
     return f"*-*-* {int(m.group(1)):02d}:{int(m.group(2)):02d}:00"
 
 
+def _unit_quote(value: str, *, exec_line: bool) -> str:
+    """``value`` as one double-quoted word of a unit file (systemd.syntax(7)):
+    backslash and quote escaped, ``%`` specifiers doubled, and on ExecStart=
+    lines ``$`` doubled so no variable is expanded."""
+    if any(c in value for c in "\n\r\0"):
+        raise ConfigError(f"the path {value!r} contains a line break or NUL, which a unit file cannot hold; "
+                          "move the database (or REM) to a plainer path")
+    v = value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    if exec_line:
+        v = v.replace("$", "$$")
+    return f'"{v}"'
+
+
+def _unit_unquote(word: str) -> str:
+    """The inverse of :func:`_unit_quote` for an Environment= value."""
+    if len(word) >= 2 and word[0] == word[-1] == '"':
+        word = word[1:-1]
+    return re.sub(r"\\(.)", r"\1", word).replace("%%", "%")
+
+
+def cron_line(cron_expr: str, db: Path, rem: str) -> str:
+    """A crontab line: every path quoted for cron's /bin/sh, and ``%`` (a line
+    break to cron) escaped."""
+    def word(v: str) -> str:
+        if any(c in v for c in "\n\r\0"):
+            raise ConfigError(f"the path {v!r} contains a line break or NUL, which a crontab line cannot hold")
+        return shlex.quote(v).replace("%", "\\%")
+
+    return f"{cron_expr} REM_DB={word(str(db.resolve()))} {word(rem)} dream --scheduled --yield-to-user"
+
+
 def render(db: Path, oncalendar: str, rem: str | None = None) -> dict[str, str]:
     base = resources.files("rem").joinpath("systemd")
     rem = rem or rem_executable()
     service = base.joinpath("rem-dreaming.service").read_text(encoding="utf-8")
     timer = base.joinpath("rem-dreaming.timer").read_text(encoding="utf-8")
-    db_s = str(db.resolve())
-    if any(c in db_s for c in "\n\"\\%"):
-        raise ConfigError(f"the database path {db_s!r} has characters a unit file cannot hold")
-    service = re.sub(r"^Environment=REM_DB=.*$", f"Environment=\"REM_DB={db_s}\"", service, flags=re.M)
-    service = re.sub(r"^ExecStart=\S+", f"ExecStart={rem}", service, flags=re.M)
-    timer = re.sub(r"^OnCalendar=.*$", f"OnCalendar={oncalendar}", timer, flags=re.M)
+    if any(c in rem for c in "'\"\\"):
+        raise ConfigError(f"REM is installed at {rem!r}: systemd refuses to run an executable whose path holds a quote "
+                          "or a backslash. Install REM at a plainer path (e.g. `pipx install rem`), or schedule it "
+                          "with the crontab line (`rem schedule install` prints it) or `rem daemon`")
+    env_line = "Environment=" + _unit_quote(f"REM_DB={db.resolve()}", exec_line=False)
+    exec_line = "ExecStart=" + _unit_quote(rem, exec_line=False)  # $ is not expanded in the executable
+    service = re.sub(r"^Environment=REM_DB=.*$", lambda _: env_line, service, flags=re.M)
+    service = re.sub(r"^ExecStart=\S+", lambda _: exec_line, service, flags=re.M)
+    timer = re.sub(r"^OnCalendar=.*$", lambda _: f"OnCalendar={oncalendar}", timer, flags=re.M)
     return {"rem-dreaming.service": service, "rem-dreaming.timer": timer}
 
 
@@ -163,7 +198,7 @@ def install(db: Path, *, user: bool = True, at: str | None = None, cron: str | N
     if user:
         commands.append("loginctl enable-linger $USER   # run even when you are not logged in")
     cron_expr = cron or f"{int((at or '03:00').split(':')[1])} {int((at or '03:00').split(':')[0])} * * *"
-    crontab = f"{cron_expr} REM_DB={db.resolve()} {rem_executable()} dream --scheduled --yield-to-user"
+    crontab = cron_line(cron_expr, db, rem_executable())
     if enable:
         if not has_systemd():
             raise ConfigError("systemd is not running here; use the crontab line or `rem daemon`")
@@ -206,8 +241,9 @@ def status(*, user: bool = True, directory: Path | None = None) -> dict[str, obj
             info["on_calendar"] = m.group(1).strip()
             info["next_run"] = next_elapse(m.group(1).strip())
     if service.exists():
-        m = re.search(r"^Environment=\"?REM_DB=([^\"\n]+)", service.read_text(encoding="utf-8"), re.M)
-        info["database"] = m.group(1) if m else None
+        m = re.search(r"^Environment=(.*)$", service.read_text(encoding="utf-8"), re.M)
+        env = _unit_unquote(m.group(1).strip()) if m else ""
+        info["database"] = env.split("=", 1)[1] if env.startswith("REM_DB=") else None
     if has_systemd():
         ctl = ["systemctl", "--user"] if user else ["systemctl"]
         p = subprocess.run([*ctl, "is-enabled", "rem-dreaming.timer"], capture_output=True, text=True)

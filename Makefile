@@ -47,9 +47,10 @@ demo: core ## Fresh machine → environment, build, a demo week, its dream plan,
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
 	$(BIN)/rem --db $(DEMO_DB) demo-data --out $(CURDIR)/demo/activity
 	$(BIN)/rem --db $(DEMO_DB) dream --dry-run --lookback-hours 48
-	$(BIN)/rem --db $(DEMO_DB) dream --lookback-hours 48 --verbose
-	$(BIN)/rem --db $(DEMO_DB) moments --since "$$(date -u -d '2 days ago' +%F)"
+	$(BIN)/rem --db $(DEMO_DB) dream --lookback-hours 192
+	$(BIN)/rem --db $(DEMO_DB) moments --since "$$(date -u -d '3 days ago' +%F)"
 	$(BIN)/rem --db $(DEMO_DB) graph entangled --kind topic --limit 8 --table
+	$(BIN)/rem --db $(DEMO_DB) graph entangled --kind person --limit 5 --table
 
 test: build local test-rust test-py stubtest lint ## Everything CI runs: Rust tests + the whole pytest suite + stubtest + lints
 

@@ -531,3 +531,122 @@ def test_each_run_writes_a_digest_and_report_rolls_up(store, tmp_path, monkeypat
     assert f"**{len(q(store, 'select id from moments'))} moments**" in week.output
     empty = rem_cli(store.path, ["report", "--day", "2001-01-01"])
     assert empty.exit_code == 0 and "No moments in this period" in empty.output
+
+
+# -- late-arriving activity -------------------------------------------------------------------------------
+
+
+def _chat_lines(session: str, when, n: int, topic: str) -> list[dict]:
+    return [{"session": session, "role": "user" if i % 2 == 0 else "assistant",
+             "content": f"{topic}: step {i} of the {topic} work, checking the {topic} results again",
+             "created_at": (when + timedelta(minutes=3 * i)).isoformat()} for i in range(n)]
+
+
+def test_activity_that_arrives_late_is_dreamed_by_the_next_scheduled_dream(tmp_path):
+    """An export ingested today with last week's timestamps: `--if-new` counts
+    it, the next scheduled dream re-dreams its day, and the one after finds
+    nothing left; re-ingesting the unchanged export is not new again."""
+    from datetime import UTC, datetime
+
+    from rem import ledger
+    from rem.config import resolve_llm
+    from rem.ingest import ingest_chat
+    from support import write_jsonl
+
+    from rem.store import Store
+
+    store = Store(tmp_path / "late.duckdb")
+    none = resolve_llm(model="none", file_cfg={}, env={})
+    now = datetime.now(UTC)
+    ingest_chat(store, write_jsonl(tmp_path / "today.jsonl", _chat_lines("today", now - timedelta(hours=3), 6, "kafka consumer")))
+    first = dream(store, none, DreamOptions(scheduled=True))
+    assert first.status == "ok" and not first.late
+    late_day = now - timedelta(days=5)
+    export = write_jsonl(tmp_path / "export.jsonl", _chat_lines("old", late_day, 6, "postgres vacuum"))
+    ingest_chat(store, export)
+    with store.read() as con:
+        assert ledger.new_since_last_dream(con) == 1  # the session, whatever its timestamps say
+        days = ledger.undreamed_days(con, now)
+    assert [d for d, _ in days] == [late_day.astimezone().date()]
+    r = rem_cli(store.path, ["dream", "--scheduled", "--force", "--llm", "none", "--if-new", "1"])
+    assert r.exit_code == 0 and "late activity" in r.output, r.output
+    assert q(store, "select count(*) from moments where list_contains(tags, 'postgres vacuum')")[0][0] == 1
+    assert q(store, "select count(*) from dream_runs where trigger = 'late' and status = 'ok'")[0][0] == 1
+    again = dream(store, none, DreamOptions(scheduled=True))
+    assert not again.late and again.late_days_left == 0
+    ingest_chat(store, export)  # the same export again: nothing new, nothing late
+    with store.read() as con:
+        assert ledger.new_since_last_dream(con) == 0 and ledger.undreamed_days(con, datetime.now(UTC)) == []
+
+
+def test_a_reverted_dream_leaves_its_activity_undreamed(tmp_path):
+    from datetime import UTC, datetime
+
+    from rem.store import Store
+
+    store = Store(tmp_path / "late.duckdb")
+    from rem import ledger
+    from rem.config import resolve_llm
+    from rem.ingest import ingest_chat
+    from support import write_jsonl
+
+    now = datetime.now(UTC)
+    ingest_chat(store, write_jsonl(tmp_path / "a.jsonl", _chat_lines("a", now - timedelta(days=2), 6, "grpc deadline")))
+    r = dream(store, resolve_llm(model="none", file_cfg={}, env={}),
+              DreamOptions(start=(now - timedelta(days=3)).isoformat(), end=now.isoformat(), lookback_hours=None))
+    with store.read() as con:
+        assert ledger.undreamed_days(con, now) == []
+    assert rem_cli(store.path, ["runs", "revert", r.run_id[:8], "--yes"]).exit_code == 0
+    with store.read() as con:
+        assert len(ledger.undreamed_days(con, now)) == 1
+
+
+def test_input_cannot_set_when_rem_stored_a_row(store, tmp_path):
+    from rem.ingest import ingest_jsonl
+    from support import write_jsonl
+
+    f = write_jsonl(tmp_path / "r.jsonl", [{"id": "r1", "name": "x", "resource_type": "note", "created_at": "2026-11-10T10:00:00Z",
+                                            "ingested_at": "2020-01-01T00:00:00Z"}])
+    with pytest.raises(Exception, match="ingested_at.*set by REM"):
+        ingest_jsonl(store, f, kind="resources")
+
+
+def test_answers_are_kept_when_the_database_is_busy_at_persist_and_not_paid_twice(store):
+    """Another writer holds the file past the retry window when the dream
+    wants to write: the run fails saying the answers are kept; the next dream
+    of the window takes them from the spool (no new model request) and writes."""
+    import subprocess
+    import sys
+
+    from rem.dream.run import DreamOptions, dream
+    from rem.exceptions import DreamError
+    from rem.llm.spool import spool_dir
+    from rem.store import Store
+
+    holder: list[subprocess.Popen] = []
+    code = ("import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(30)")
+
+    def grab_the_file_then_answer(req, n):
+        if not holder:  # while the model thinks, another process takes the file for writing
+            p = subprocess.Popen([sys.executable, "-c", code, str(store.path)], stdout=subprocess.PIPE, text=True)
+            assert p.stdout is not None and p.stdout.readline().strip() == "held"
+            holder.append(p)
+        return Reply(body=completion(req, good_answer(req)))
+
+    busy = Store(store.path, busy_timeout_s=1.0)
+    opts = DreamOptions(lookback_hours=None, start=DAY[0], end=DAY[1], progress=False)
+    with ScriptedLLM(grab_the_file_then_answer) as srv:
+        try:
+            with pytest.raises(DreamError, match="kept in"):
+                dream(busy, scripted_settings(srv), opts)
+            asked = len(srv.requests)
+            assert asked > 0 and any(spool_dir(store.path).glob("*.json"))
+        finally:
+            for p in holder:
+                p.kill()
+                p.wait()
+        r = dream(store, scripted_settings(srv), opts)
+        assert len(srv.requests) == asked, "the kept answers were paid for again"
+    assert r.status == "ok" and r.stats.moments_created > 0
+    assert r.spool is not None and r.spool.reused == asked
+    assert not spool_dir(store.path).exists()

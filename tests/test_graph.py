@@ -212,3 +212,20 @@ def test_sql_frontier_traversal_equals_the_in_memory_one(tmp_path_factory, rows,
     b = dict(zip(loaded.column("id").to_pylist(), loaded.column("depth").to_pylist(), strict=True))
     assert a == b
     assert bool(a) == any("n0" in (r["source_id"], r["target_id"]) for r in rows)  # a node without edges has no key
+
+
+def test_entangled_of_a_kind_finds_the_low_ranked_ones(demo_store):
+    """`graph entangled --kind person` lists every person even when hundreds
+    of moments and topics rank above them (a filter applied after the top page missed them)."""
+    import json
+
+    from rem.config import resolve_llm
+    from rem.dream.run import DreamOptions, dream
+    from support import WEEK, q, rem_cli
+
+    dream(demo_store, resolve_llm(model="none", file_cfg={}, env={}), DreamOptions(start=WEEK[0], end=WEEK[1], lookback_hours=None))
+    people = {r[0] for r in q(demo_store, "select name from entities where kind = 'person'")}
+    r = rem_cli(demo_store.path, ["graph", "entangled", "--kind", "person", "--limit", "50", "--json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output)
+    assert {x["label"] for x in got} == people and len(people) >= 4 and all(x["kind"] == "person" for x in got)

@@ -64,13 +64,131 @@ def config_path() -> Path:
 
 
 def load_file(path: Path | None = None) -> dict[str, Any]:
+    """The config file, checked against :data:`KEYS` (an unknown section or
+    key, a value of the wrong type or out of range is a :class:`ConfigError`
+    naming the file, the key and what is allowed)."""
     p = path or config_path()
-    if not p.exists():
-        return {}
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        if not p.exists():
+            return {}
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {p} is not UTF-8 text (byte {e.start}). Fix or remove it.") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read the config file {p}: {e.strerror or e}") from None
+    try:
+        cfg = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {p} is not valid TOML: {e}. Fix or remove it.") from e
+    check(cfg, str(p))
+    return cfg
+
+
+# Every key the config file may hold: (kind, allowed, what it is). Kinds:
+# str, num (finite number), int, bool, strs (list of strings), hours (a table of edge type = hours or "never").
+KEYS: dict[str, dict[str, tuple[str, Any, str]]] = {
+    "llm": {
+        "model": ("str", None, "the model name, as the endpoint knows it"),
+        "base_url": ("str", None, "an OpenAI-compatible endpoint URL"),
+        "api_key": ("str", None, "the endpoint's key"),
+        "mode": ("str", ("tools", "json_schema", "json"), "how structured answers are asked for"),
+        "ask": ("str", ("chunks", "segments"), "one request per chunk, or a small question per segment"),
+        "local_model": ("str", None, "smollm2, gemma3-270m or a .gguf file"),
+        "price_in_per_mtok": ("num", (0, None), "USD per million input tokens"),
+        "price_out_per_mtok": ("num", (0, None), "USD per million output tokens"),
+        "temperature": ("num", (0, 2), "sampling temperature"),
+        "max_output_tokens": ("int", (16, 1_000_000), "output tokens per request"),
+    },
+    "dream": {
+        "lookback_hours": ("num", (1e-6, None), "hours a manual dream looks back"),
+        "gap_minutes": ("num", (0, None), "an idle gap that starts a new segment"),
+        "max_input_tokens": ("int", (64, None), "token budget per chunk"),
+        "concurrency": ("int", (1, 64), "requests sent at once"),
+    },
+    "schedule": {
+        "max_load_per_core": ("num", (1e-6, None), "skip a scheduled dream above this load per core"),
+        "min_available_mb": ("num", (0, None), "skip a scheduled dream below this much free memory"),
+        "quiet_hours": ("strs", None, 'e.g. ["Mon-Fri 09:00-18:00"]'),
+        "yield_other_load": ("num", (0, None), "other programs' load that makes a dream step aside"),
+        "yield_after_s": ("num", (1e-6, None), "how long that load must last"),
+    },
+    "reports": {
+        "dir": ("str", None, "where Markdown digests are written"),
+        "keep": ("int", (0, None), "digests kept (0: none written)"),
+    },
+    "graph": {
+        "half_life_hours": ("hours", None, "a table: edge type = hours, or \"never\""),
+    },
+    "privacy": {
+        "redact": ("str", ("remote", "always", "never"), "when secrets are masked before text goes to a model"),
+        "extra_patterns": ("strs", None, "regular expressions of more text to mask"),
+    },
+}
+
+
+def _did_you_mean(word: str, options: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check(cfg: dict[str, Any], where: str) -> None:
+    """Raise :class:`ConfigError` for the first thing in ``cfg`` REM would not use as written."""
+    import math
+    import re
+
+    for section, body in cfg.items():
+        if section not in KEYS:
+            raise ConfigError(f"{where}: unknown section [{section}]{_did_you_mean(section, KEYS)}; "
+                              f"the sections are {', '.join(f'[{k}]' for k in KEYS)}")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table of settings, not a {type(body).__name__}")
+        for key, value in body.items():
+            spec = KEYS[section].get(key)
+            if spec is None:
+                raise ConfigError(f"{where}: unknown key {key!r} in [{section}]{_did_you_mean(key, KEYS[section])}; "
+                                  f"[{section}] takes {', '.join(KEYS[section])}")
+            kind, allowed, what = spec
+            name = f"[{section}] {key}"
+            if kind == "str":
+                if not isinstance(value, str):
+                    raise ConfigError(f"{where}: {name} must be a string ({what}), not {value!r}")
+                if allowed and value.lower() not in allowed:
+                    raise ConfigError(f"{where}: {name} = {value!r}: use one of {', '.join(repr(a) for a in allowed)}")
+            elif kind in ("num", "int"):
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+                if kind == "int":
+                    ok = ok and float(value).is_integer()
+                lo, hi = allowed
+                if not ok or (lo is not None and value < lo) or (hi is not None and value > hi):
+                    rng = (f" from {lo}" if lo is not None else "") + (f" to {hi}" if hi is not None else "")
+                    raise ConfigError(f"{where}: {name} = {value!r}: must be {'a whole number' if kind == 'int' else 'a number'}"
+                                      f"{rng} ({what})")
+            elif kind == "strs":
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(f"{where}: {name} must be a list of strings ({what}), not {value!r}")
+                if key == "extra_patterns":
+                    for pat in value:
+                        try:
+                            re.compile(pat)
+                        except re.error as e:
+                            raise ConfigError(f"{where}: {name}: {pat!r} is not a valid regular expression ({e})") from None
+            elif kind == "hours":
+                from .graph.decay import half_lives
+
+                try:
+                    half_lives({"graph": {"half_life_hours": value}})
+                except ConfigError as e:
+                    raise ConfigError(f"{where}: {e}") from None
+            if key == "quiet_hours":
+                from .ops.readiness import _parse_quiet
+
+                for q in value:
+                    try:
+                        _parse_quiet(q)
+                    except ConfigError as e:
+                        raise ConfigError(f"{where}: {e}") from None
 
 
 def mask(secret: str | None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +25,7 @@ from .store import (
     arrow_rows,
     execute,
     fetch_arrow,
+    fetch_one,
     fetch_rows,
     fetch_value,
     transaction,
@@ -183,3 +184,50 @@ def detail(con: Connection, run_id: str) -> RunDetail:
     summary = fetch_value(con, """SELECT content FROM resources WHERE resource_type = 'summary'
                                   AND metadata->>'dream_run_id' = $id""", {"id": run_id})
     return RunDetail(rows[0], moments.of_run(con, run_id), edges, summary)
+
+
+# -- what has been dreamed ---------------------------------------------------------
+_UNDREAMED_SQL = f"""
+WITH items AS (
+    SELECT created_at, ingested_at FROM resources
+     WHERE resource_type <> 'summary' AND ingested_at IS NOT NULL AND created_at < $before
+    UNION ALL
+    SELECT created_at, ingested_at FROM messages WHERE ingested_at IS NOT NULL AND created_at < $before
+), runs AS (
+    SELECT window_start, window_end, started_at FROM dream_runs WHERE status IN {_in(SUCCESSFUL)}
+)
+SELECT time_bucket(INTERVAL 15 MINUTE, i.created_at) AS bucket, count(*) AS n
+  FROM items i
+ WHERE NOT EXISTS (SELECT 1 FROM runs r
+                    WHERE i.created_at >= r.window_start AND i.created_at < r.window_end
+                      AND r.started_at >= i.ingested_at)
+ GROUP BY ALL"""
+
+
+def undreamed_days(con: Connection, before: datetime, tz: tzinfo | None = None) -> list[tuple[date, int]]:
+    """Local days (in ``tz``, default the machine's; newest first) holding activity from before
+    ``before`` that no successful dream has seen: an item is dreamed when a
+    successful run's window holds its time and the run started after REM
+    stored (or last changed) it. Activity that arrived late — an export, a
+    pull, notes synced later, with old timestamps — shows up here until a
+    dream covers its day. Returns (day, items) pairs."""
+    days: dict[date, int] = {}
+    for bucket, n in fetch_rows(con, _UNDREAMED_SQL, {"before": before}):  # 15-minute buckets fit every UTC offset
+        d = bucket.astimezone(tz).date()
+        days[d] = days.get(d, 0) + int(n)
+    return sorted(days.items(), reverse=True)
+
+
+def new_since_last_dream(con: Connection) -> int:
+    """Resources and sessions REM stored (or changed) since the last successful
+    dream started, whatever their timestamps say (rows stored before REM
+    tracked this count when they are newer than that dream's window)."""
+    row = fetch_one(con, f"""SELECT max(started_at), max(window_end) FROM dream_runs WHERE status IN {_in(SUCCESSFUL)}""")
+    started, end = (row or (None, None))
+    n = fetch_value(con, """
+        SELECT (SELECT count(*) FROM resources WHERE resource_type <> 'summary' AND
+                  ($s IS NULL OR ingested_at > $s OR (ingested_at IS NULL AND created_at > $e)))
+             + (SELECT count(*) FROM sessions WHERE
+                  ($s IS NULL OR ingested_at > $s OR (ingested_at IS NULL AND created_at > $e)))""",
+                    {"s": started, "e": end})
+    return int(n or 0)

@@ -27,6 +27,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta
@@ -45,12 +46,24 @@ T = TypeVar("T")
 _UNSAFE = ([c for c in range(0x20) if c not in (0x09, 0x0A)] + list(range(0x7F, 0xA0))
            + [0x2028, 0x2029] + list(range(0x202A, 0x202F)) + list(range(0x2066, 0x206A)))
 _SHOW = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
-_JSON_ESCAPE = {c: f"\\u{c:04x}" for c in _UNSAFE if c >= 0x7F}  # json escapes C0 itself
+# json escapes C0 itself; lone surrogates (undecodable file-name bytes) become \\udcXX escapes
+_JSON_ESCAPE = {c: f"\\u{c:04x}" for c in [*(c for c in _UNSAFE if c >= 0x7F), *range(0xD800, 0xE000)]}
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _show_surrogate(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"\\u{c:04x}"  # a byte of a non-UTF-8 name, or a lone half
 
 
 def safe(text: str) -> str:
-    """``text`` with every control character shown as a visible escape (for terminals, Markdown, HTML)."""
-    return text.translate(_SHOW)
+    """``text`` with every control character shown as a visible escape (for
+    terminals, Markdown, HTML), and the undecodable bytes of a file name
+    (``\\xe9``) too, so printing never fails on them."""
+    text = text.translate(_SHOW)
+    return _SURROGATE.sub(_show_surrogate, text) if _SURROGATE.search(text) else text
 
 
 def dumps(value: Any, **kw: Any) -> str:

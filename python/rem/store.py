@@ -51,6 +51,7 @@ log = logging.getLogger("rem.store")
 Connection = duckdb.DuckDBPyConnection
 
 META_TABLE = "rem_meta"
+INGESTED_AT = "ingested_at"  # set by upsert on the activity tables; never taken from input
 _LOCK_MARKERS = ("could not set lock", "conflicting lock", "lock on file")
 
 # Settings applied to every connection REM opens (no run-time downloads).
@@ -539,9 +540,10 @@ def upsert(con: Connection, table_name: str, rows: pa.Table) -> UpsertCounts:
         raise StoreError(f"upsert needs a keyed table; {table_name} has no key")
     if rows.num_rows == 0:
         return UpsertCounts()
-    cols = [c for c in rows.column_names if c in t.column_names]
+    cols = [c for c in rows.column_names if c in t.column_names and c != INGESTED_AT]
     key = list(t.key)
     compare = [c for c in cols if c not in key and c not in ("updated_at", "created_at")]
+    stamp = INGESTED_AT in t.column_names  # activity tables: when REM stored or changed the row
     with registered(con, f"_rem_batch_{table_name}", rows) as name:
         on = " AND ".join(f'b."{k}" = t."{k}"' for k in key)
         diff = " OR ".join(
@@ -554,8 +556,8 @@ def upsert(con: Connection, table_name: str, rows: pa.Table) -> UpsertCounts:
                 FROM {name} b LEFT JOIN "{table_name}" t ON {on}"""
         )
         added, updated = (int(cls[0]), int(cls[1])) if cls else (0, 0)
-        col_list = ", ".join(f'"{c}"' for c in cols)
-        sel = ", ".join(f'CAST(b."{c}" AS {t.column(c).sql_type})' for c in cols)
+        col_list = ", ".join(f'"{c}"' for c in cols) + (f', "{INGESTED_AT}"' if stamp else "")
+        sel = ", ".join(f'CAST(b."{c}" AS {t.column(c).sql_type})' for c in cols) + (", now()" if stamp else "")
         if added:
             execute(con,
                 f"""INSERT INTO "{table_name}" ({col_list})
@@ -563,6 +565,8 @@ def upsert(con: Connection, table_name: str, rows: pa.Table) -> UpsertCounts:
             )
         if updated:
             sets = ", ".join(f'"{c}" = CAST(b."{c}" AS {t.column(c).sql_type})' for c in cols if c not in key and c != "created_at")
+            if stamp:
+                sets += f', "{INGESTED_AT}" = now()'
             execute(con,
                 f"""UPDATE "{table_name}" AS t SET {sets} FROM {name} b
                     WHERE {on} AND ({diff})"""

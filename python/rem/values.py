@@ -92,6 +92,36 @@ def check_role(value: Any, *, source: str, field: str = "role") -> str:
     return str(value)
 
 
+MAX_JSON_DEPTH = 64  # nesting REM reads (exports nest a few levels; deeper is hostile or broken)
+
+
+def load_json(raw: bytes | str, *, source: str, line: bool = False, hint: str = "") -> Any:
+    """Parse JSON from a file (or one line of one), refusing with an
+    :class:`IngestError` what is not UTF-8, not JSON, or nested more than
+    ``MAX_JSON_DEPTH`` levels (which would exhaust the parser's stack)."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as e:
+        raise IngestError(f"not valid UTF-8 at byte {e.start}" + (" of the line" if line else ""), source=source) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        where = f"column {e.colno}" if line else f"line {e.lineno} column {e.colno}"
+        raise IngestError(f"invalid JSON at {where}: {e.msg}{hint}", source=source) from None
+    except RecursionError:
+        raise IngestError(f"JSON nested too deeply (REM reads at most {MAX_JSON_DEPTH} levels)", source=source) from None
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise IngestError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep", source=source)
+        if isinstance(v, dict):
+            stack.extend((x, depth + 1) for x in v.values() if isinstance(x, dict | list))
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v if isinstance(x, dict | list))
+    return data
+
+
 def to_json(value: Any, *, source: str, field: str) -> str | None:
     """``value`` as a JSON string (None stays None)."""
     if value is None:

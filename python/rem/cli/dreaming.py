@@ -47,6 +47,9 @@ def dream_guards(*, scheduled: bool, force: bool, yield_to_user: bool) -> dict[s
 @click.option("--verbose", "verbose_out", is_flag=True, help="Print every moment in detail.")
 @click.option("--debug", is_flag=True, help="Print the packed chunks, prompts and raw answers (secrets masked).")
 @llm_options
+@click.option("--late-days", type=click.IntRange(min=0),
+              help="Also dream up to N days before the window that hold activity no dream has seen (an export or "
+                   "pull with old timestamps), newest first. Default: 31 for --scheduled, 0 otherwise.")
 @click.option("--if-new", "if_new", type=click.IntRange(1), help="Dream only if at least N new resources or sessions arrived since the last dream.")
 @click.option("--yield-to-user", is_flag=True,
               help="Stop between model calls (writing nothing; the run is `interrupted`) when other programs keep "
@@ -59,7 +62,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
           scheduled: bool, force: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
           max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
           output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
-          local_model: str | None, if_new: int | None, yield_to_user: bool, run_timeout: str, as_json: bool) -> None:
+          local_model: str | None, late_days: int | None, if_new: int | None, yield_to_user: bool, run_timeout: str, as_json: bool) -> None:
     """Turn a window of activity into moments, summaries and graph edges.
 
     Collects the window, packs it (Rust), sends the chunks to the model
@@ -111,7 +114,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         concurrency=concurrency or d["concurrency"], max_cost=max_cost,
         moment_types=[t.strip() for t in moment_types.split(",") if t.strip()] if moment_types else None,
         min_duration_minutes=min_duration_minutes, summary_only=summary_only, scheduled=scheduled,
-        trigger="scheduled" if scheduled else "manual", force=force, run_timeout_s=timeout_s,
+        trigger="scheduled" if scheduled else "manual", force=force, run_timeout_s=timeout_s, late_days=late_days,
         debug=(lambda text: click.echo(text, err=True)) if debug else None,
         **dream_guards(scheduled=scheduled, force=force, yield_to_user=yield_to_user),
     )
@@ -126,16 +129,30 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         sys.exit(1)  # refused by --max-cost
 
 
+def _described_by(extracted: int, total: int, model_tokens: int) -> str:
+    if not total or not extracted:
+        return ""
+    if extracted < total:
+        return f" ({extracted} described by REM's extraction, the rest by the model)"
+    return " (described by REM's extraction" + ("; the model's answers did not hold up)" if model_tokens else ")")
+
+
 def describe_result(r: Any, verbose: bool) -> str:
-    """What a finished dream prints: counts, the model's cost, its moments."""
+    """What a finished dream prints: counts, the model's cost, its moments
+    (and the runs that dreamed late-arriving activity)."""
+    late = [f"late activity: {x.plan.window.start.astimezone():%a %d %b %Y} dreamed again by run {x.run_id[:8]}: {x.status}"
+            + (f", {x.stats.moments_created} new moments" if x.stats else "") for x in getattr(r, "late", []) if x.plan]
+    if getattr(r, "late_days_left", 0):
+        late.append(f"late activity: {r.late_days_left} more day(s) wait for the next dream "
+                    "(or run `rem dream --late-days 365` now)")
     if r.status in (RunStatus.NOTHING_TO_DO, RunStatus.SKIPPED) or r.stats is None:
-        return f"{r.status}: {r.message} (run {r.run_id[:8]})"
+        return "\n".join([f"{r.status}: {r.message} (run {r.run_id[:8]})", *late])
     st, rs = r.stats, r.resolution
     cost = f"${r.cost:.4f}" if r.cost is not None else "unknown"
     lines = [
         f"dream {r.run_id[:8]} ok in {r.duration_s:.1f}s — window {r.plan.window}",
         f"moments     {st.moments_created} new, {st.moments_merged} merged, {st.moments_superseded} superseded"
-        f" ({rs.fallback_moments} named from their sources, not by the model)",
+        + _described_by(rs.fallback_moments, len(rs.moments), r.usage.tokens_out),
         f"entities    {st.entities_created} new",
         f"edges       {st.edges_added} added, {st.edges_reinforced} reinforced",
         f"model       {r.plan.settings.model}: {r.usage.tokens_in:,} tokens in, {r.usage.tokens_out:,} out, cost {cost}",
@@ -147,6 +164,8 @@ def describe_result(r: Any, verbose: bool) -> str:
         lines += ["  " + x for x in moments_mod.as_text(m, detail=verbose, with_day=True)]
     if r.summary:
         lines += ["", "summary: " + r.summary]
+    if late:
+        lines += ["", *late]
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ model. The command line builds them from the config file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -31,9 +32,10 @@ import duckdb
 
 from .. import agentlet, ledger
 from ..config import LLMSettings, load_file
-from ..exceptions import DreamError, InterruptedRun, LLMError, RemError
+from ..exceptions import DatabaseBusyError, DreamError, InterruptedRun, LLMError, RemError
 from ..ledger import RunStatus
 from ..llm.client import LLM, Reply, Usage
+from ..llm.spool import AnswerSpool, spool_dir
 from ..logs import run_context
 from ..output import Progress
 from ..redact import Redactor, mask_literals, scrub, secret_values
@@ -90,6 +92,9 @@ class DreamOptions:
     summary_only: bool = False
     scheduled: bool = False
     max_catchup_days: float = 7.0
+    # after the window: dream the days holding activity no dream has seen (late arrivals), newest first;
+    # at most this many days per run (the rest next time). Default: scheduled dreams only.
+    late_days: int | None = None
     trigger: str = "manual"
     timeout_s: float = 120.0  # one model request (then retried)
     run_timeout_s: float | None = 7200.0  # the whole run (--timeout); stops between model calls
@@ -116,6 +121,9 @@ class DreamResult:
     timings: dict[str, float] = field(default_factory=dict)
     digest: Path | None = None
     redactions: dict[str, int] = field(default_factory=dict)
+    spool: AnswerSpool | None = None  # the model's answers, kept until this run has persisted
+    late: list[DreamResult] = field(default_factory=list)  # the runs that dreamed late-arriving activity
+    late_days_left: int = 0  # days of late activity left for the next run
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"run_id": self.run_id, "status": self.status, "message": self.message,
@@ -133,6 +141,9 @@ class DreamResult:
         out["summary"] = self.summary
         if self.digest is not None:
             out["digest"] = str(self.digest)
+        if self.late or self.late_days_left:
+            out["late"] = [x.public() for x in self.late]
+            out["late_days_left"] = self.late_days_left
         return out
 
 
@@ -210,7 +221,40 @@ def dream(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResul
         log.info("dream started (%s) on %s", opts.trigger, store.path)
         res = _dream(store, settings, opts, run_id)
         log.info("dream finished: %s in %.1fs", res.status, res.duration_s)
+        late_days = opts.late_days if opts.late_days is not None else (LATE_DAYS if opts.scheduled else 0)
+        if late_days > 0 and res.status in ledger.SUCCESSFUL:
+            _dream_late(store, settings, opts, res, late_days)
         return res
+
+
+LATE_DAYS = 31  # days of late-arriving activity a scheduled dream takes on per run
+
+
+def _dream_late(store: Store, settings: LLMSettings, opts: DreamOptions, res: DreamResult, limit: int) -> None:
+    """Dream, one local day per run, the days before ``res``'s window that hold
+    activity no successful dream has seen (an export or a pull with old
+    timestamps). Re-dreaming a day is idempotent: its moments are replaced."""
+    before = res.plan.window.start if res.plan is not None else datetime.now(UTC)
+    with store.read(sandbox=False) as con:
+        days = ledger.undreamed_days(con, before)
+    if not days:
+        return
+    log.info("late activity on %d day(s): %s", len(days), ", ".join(f"{d} ({n})" for d, n in days[:10]))
+    for day, _n in days[:limit]:
+        sub = dataclasses.replace(opts, start=day.isoformat(), end=day.isoformat(), lookback_hours=None,
+                                  scheduled=False, trigger="late", late_days=0)
+        sub_id = str(uuid.uuid4())
+        with run_context(sub_id):
+            try:
+                r = _dream(store, settings, sub, sub_id)
+            except InterruptedRun:
+                raise
+            except RemError as e:  # recorded in the ledger; the remaining days wait for the next run
+                log.warning("dreaming the late activity of %s failed: %s", day, e)
+                res.late_days_left = len(days) - len(res.late)
+                return
+        res.late.append(r)
+    res.late_days_left = max(0, len(days) - limit)
 
 
 def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str) -> DreamResult:
@@ -228,7 +272,7 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
             "base_url": settings.base_url or "embedded", "chunks": p.n_chunks,
             "estimated_input_tokens": p.est_input_tokens, "estimated_cost_usd": p.est_cost,
             "metadata": {"pid": os.getpid(), "segments": p.packed.segments.num_rows}}
-    res = DreamResult(run_id, RunStatus.RUNNING, p)
+    res = DreamResult(run_id, RunStatus.RUNNING, p, spool=AnswerSpool(store.path))
 
     def finish(status: RunStatus, **extra: Any) -> DreamResult:
         res.status = status
@@ -266,8 +310,17 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
                   "dropped_moments": resolution.dropped_moments + resolution.filtered_moments,
                   "duration_s": res.duration_s, "finished_at": datetime.now(UTC)}
         t_persist = time.perf_counter()
-        res.stats = persist(store, run_id=run_id, window=p.window, moments=resolution.moments,
-                            model_edges=resolution.edges, summary=res.summary, ledger_row=row)
+        try:
+            res.stats = persist(store, run_id=run_id, window=p.window, moments=resolution.moments,
+                                model_edges=resolution.edges, summary=res.summary, ledger_row=row)
+        except DatabaseBusyError as e:
+            kept = res.spool.pending() if res.spool else 0
+            res.message = (f"{e} The model's {kept} answer(s) are kept in {spool_dir(store.path)}: the next dream of this "
+                           "window uses them instead of asking (and paying) again.") if kept else str(e)
+            finish(RunStatus.FAILED, error=res.message)
+            raise DreamError(f"dream {run_id[:8]} could not write its results: {res.message}") from None
+        if res.spool is not None:
+            res.spool.settle()
         res.timings["persist"] = time.perf_counter() - t_persist
         res.status = RunStatus.OK
         try:
@@ -367,7 +420,8 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
     with endpoint(settings) as (base_url, model), (watcher or contextlib.nullcontext()):
         # a small model on a busy CPU can need minutes per answer; retrying a local timeout only repeats it
         timeout = max(opts.timeout_s, EMBEDDED_REQUEST_TIMEOUT_S) if settings.embedded else opts.timeout_s
-        llm = LLM(settings, base_url, model, timeout_s=timeout, transport_retries=1 if settings.embedded else 3)
+        llm = LLM(settings, base_url, model, timeout_s=timeout, transport_retries=1 if settings.embedded else 3,
+                  spool=res.spool)
 
         def check_yield() -> None:
             why = watcher.reason() if watcher is not None else None

@@ -142,17 +142,19 @@ def ranked(store: Store, lg: LoadedGraph, key: str, limit: int, kinds: list[str]
     t = pa.table(scores)
     rows = t.to_pylist()
     rows.sort(key=lambda r: (-r[key], r["key"]))
-    info = lg.nodes(store, [r["key"] for r in rows[: max(limit * 5, limit + 50)]])
-    out = []
-    for r in rows:
-        ni = info.get(r["key"])
-        if ni is None:
-            continue
-        if kinds and ni.kind not in kinds:
-            continue
-        out.append({"label": ni.label, "kind": ni.kind, key: round(r[key], 6), "entanglement": round(r["entanglement"], 4),
-                    "pagerank": round(r["pagerank"], 6), "clustering": round(r["clustering"], 4),
-                    "weighted_degree": round(r["weighted_degree"], 3), "hot": round(r["hot"], 4), "id": ni.id})
+    out: list[dict[str, Any]] = []
+    page = max(limit * 5, limit + 50)
+    for at in range(0, len(rows), page):  # labels page by page, until ``limit`` nodes of the kinds are found
+        info = lg.nodes(store, [r["key"] for r in rows[at: at + page]])
+        for r in rows[at: at + page]:
+            ni = info.get(r["key"])
+            if ni is None or (kinds and ni.kind not in kinds):
+                continue
+            out.append({"label": ni.label, "kind": ni.kind, key: round(r[key], 6), "entanglement": round(r["entanglement"], 4),
+                        "pagerank": round(r["pagerank"], 6), "clustering": round(r["clustering"], 4),
+                        "weighted_degree": round(r["weighted_degree"], 3), "hot": round(r["hot"], 4), "id": ni.id})
+            if len(out) >= limit:
+                break
         if len(out) >= limit:
             break
     cols = ["label", "kind", key] + [c for c in ("entanglement", "pagerank", "clustering", "weighted_degree", "hot", "id") if c != key]

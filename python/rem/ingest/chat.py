@@ -17,14 +17,13 @@ identical (session, time, role, speaker) lines.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import IngestError
 from ..ids import stable_id
 from ..store import Store
-from ..values import check_role, clean_text, parse_time
+from ..values import check_role, clean_text, load_json, parse_time
 from .common import Batch, IngestReport, write
 
 ALLOWED = {"session", "session_name", "role", "content", "created_at", "id", "tool_calls", "trace_id", "span_id",
@@ -44,12 +43,7 @@ def ingest_chat(store: Store, path: str | Path) -> IngestReport:
         if not line.strip():
             continue
         place = f"{p}:{n}"
-        try:
-            rec = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError as e:
-            raise IngestError(f"not valid UTF-8 at byte {e.start} of the line", source=place) from e
-        except json.JSONDecodeError as e:
-            raise IngestError(f"invalid JSON at column {e.colno}: {e.msg}", source=place) from e
+        rec = load_json(line, source=place, line=True)
         if not isinstance(rec, dict):
             raise IngestError("expected a JSON object", source=place)
         extra = set(rec) - ALLOWED

@@ -9,7 +9,6 @@ is new.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from ..exceptions import IngestError
 from ..ids import stable_id
 from ..output import track
 from ..store import Store
-from ..values import check_role, clean_text, parse_time, to_json
+from ..values import check_role, clean_text, load_json, parse_time, to_json
 from .common import Batch, IngestReport, write
 
 
@@ -114,14 +113,7 @@ def ingest_chatgpt(store: Store, path: str | Path, *, show_progress: bool | None
         raw = p.read_bytes()
     except OSError as e:
         raise IngestError(f"cannot read: {e.strerror}", source=str(p)) from e
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise IngestError(f"not valid UTF-8 at byte {e.start}", source=str(p)) from e
-    except json.JSONDecodeError as e:
-        raise IngestError(
-            f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg} (a truncated export?)", source=str(p)
-        ) from e
+    data = load_json(raw, source=str(p), hint=" (a truncated export?)")
     if not isinstance(data, list):
         raise IngestError("expected a JSON array of conversations (ChatGPT's conversations.json)", source=str(p))
     batch = Batch()

@@ -8,7 +8,6 @@ A message's ``speaker`` becomes a person entity linked to its session."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from .. import schema
 from ..exceptions import IngestError
 from ..ids import stable_id
 from ..store import Store
-from ..values import clean_text, parse_time
+from ..values import clean_text, load_json, parse_time
 from .common import Batch, IngestReport, write
 
 KINDS = ("resources", "sessions", "messages")
@@ -39,26 +38,14 @@ def _records(path: Path) -> list[tuple[str, Any]]:
         raise IngestError(f"cannot read: {e.strerror}", source=str(path)) from e
     stripped = raw.lstrip()
     if stripped.startswith(b"["):
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as e:
-            raise IngestError(f"not valid UTF-8 at byte {e.start}", source=str(path)) from e
-        except json.JSONDecodeError as e:
-            raise IngestError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", source=str(path)) from e
+        data = load_json(raw, source=str(path))
         return [(f"{path}: record {i + 1}", r) for i, r in enumerate(data)]
     out = []
     for n, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
         place = f"{path}:{n}"
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise IngestError(f"not valid UTF-8 at byte {e.start} of the line", source=place) from e
-        try:
-            out.append((place, json.loads(text)))
-        except json.JSONDecodeError as e:
-            raise IngestError(f"invalid JSON at column {e.colno}: {e.msg}", source=place) from e
+        out.append((place, load_json(line, source=place, line=True)))
     return out
 
 
@@ -76,6 +63,9 @@ def parse_record(kind: str, place: str, rec: Any, validator: Draft202012Validato
             msg = msg[:300] + "…"
         raise IngestError(msg, source=place, field=fld)
     t = schema.table(kind)
+    for name in rec:
+        if t.json_schema["properties"].get(name, {}).get("readOnly"):
+            raise IngestError("is set by REM when it stores a row, not by input: leave it out", source=place, field=name)
     row: dict[str, Any] = {"_source": place}
     for c in t.columns:
         if c.name not in rec:

@@ -21,7 +21,6 @@ messages (``user``, ``text``, ``ts``, optional ``subtype``, ``thread_ts``,
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 import zipfile
@@ -35,7 +34,7 @@ from ..exceptions import IngestError
 from ..ids import stable_id
 from ..output import track
 from ..store import Store
-from ..values import clean_text
+from ..values import clean_text, load_json
 from .common import Batch, IngestReport, write
 
 SKIPPED_SUBTYPES = {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
@@ -51,15 +50,10 @@ def _load(path: Path, what: str) -> Any:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise IngestError(f"is {path.stat().st_size:,} bytes; a {what} file over {MAX_FILE_BYTES:,} is not read",
                               source=str(path))
-        return json.loads(path.read_bytes().decode("utf-8"))
+        raw = path.read_bytes()
     except OSError as e:
         raise IngestError(f"cannot read: {e.strerror}", source=str(path)) from e
-    except UnicodeDecodeError as e:
-        raise IngestError(f"not valid UTF-8 at byte {e.start}", source=str(path)) from e
-    except json.JSONDecodeError as e:
-        raise IngestError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", source=str(path)) from e
-    except RecursionError:
-        raise IngestError("JSON nested too deeply", source=str(path)) from None
+    return load_json(raw, source=str(path))
 
 
 def _users(root: Path) -> dict[str, str]:

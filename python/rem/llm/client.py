@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from ..config import LLMSettings
 from ..exceptions import LLMError
 from ..redact import scrub
+from .spool import AnswerSpool
 
 log = logging.getLogger("rem.llm")
 T = TypeVar("T", bound=BaseModel)
@@ -81,10 +82,11 @@ class LLM:
     """An instructor-wrapped OpenAI client for one endpoint."""
 
     def __init__(self, settings: LLMSettings, base_url: str, model: str, *, timeout_s: float = 120.0,
-                 transport_retries: int = 3, validation_retries: int = 2) -> None:
+                 transport_retries: int = 3, validation_retries: int = 2, spool: AnswerSpool | None = None) -> None:
         import instructor
         import openai
 
+        self.spool = spool  # answers kept until the dream persists (see rem.llm.spool)
         self.settings = settings
         self.model = model
         self.base_url = base_url
@@ -95,9 +97,40 @@ class LLM:
                 "json": instructor.Mode.JSON}[settings.mode]
         self.client = instructor.from_openai(self._openai, mode=mode)
 
+    def _spooled(self, how: str, response_model: type[T], messages: list[dict[str, str]], temperature: float,
+                 max_tokens: int) -> tuple[str | None, Reply | None]:
+        """(spool key, the kept answer to this exact request if there is one)."""
+        if self.spool is None:
+            return None, None
+        # the configured endpoint (the embedded server's port changes with every start)
+        endpoint = self.settings.base_url or f"embedded:{self.settings.local_model or ''}"
+        key = self.spool.key(how=how, endpoint=endpoint, model=self.model, schema=response_model.__name__,
+                             messages=messages, temperature=temperature, max_tokens=max_tokens)
+        kept = self.spool.get(key)
+        if kept is None:
+            return key, None
+        try:
+            value = response_model.model_validate_json(kept["answer"])
+        except ValueError:
+            return key, None
+        log.info("reusing a kept answer (%s): asked before, not persisted then", key[:12])
+        return key, Reply(value, Usage(), kept["answer"])
+
+    def _keep(self, key: str | None, reply: Reply) -> Reply:
+        if self.spool is not None and key is not None and isinstance(reply.value, BaseModel):
+            self.spool.put(key, reply.value.model_dump_json(), reply.usage.tokens_in, reply.usage.tokens_out)
+        return reply
+
     def structured(self, response_model: type[T], messages: list[dict[str, str]], *, temperature: float,
                    max_tokens: int) -> Reply:
         """One structured call. Raises :class:`LLMError` with a clear, scrubbed message."""
+        key, kept = self._spooled("structured", response_model, messages, temperature, max_tokens)
+        if kept is not None:
+            return kept
+        return self._keep(key, self._structured(response_model, messages, temperature=temperature, max_tokens=max_tokens))
+
+    def _structured(self, response_model: type[T], messages: list[dict[str, str]], *, temperature: float,
+                    max_tokens: int) -> Reply:
         import openai
 
         try:
@@ -152,11 +185,18 @@ class LLM:
         decodes (llama.cpp turns the JSON Schema into a grammar), so a small
         model cannot ramble past the object nor break its syntax; validated
         with pydantic. Endpoints without that feature go through :meth:`structured`."""
+        if not self.settings.embedded:
+            return self.structured(response_model, messages, temperature=temperature, max_tokens=max_tokens)
+        key, kept = self._spooled("constrained", response_model, messages, temperature, max_tokens)
+        if kept is not None:
+            return kept
+        return self._keep(key, self._constrained(response_model, messages, temperature=temperature, max_tokens=max_tokens))
+
+    def _constrained(self, response_model: type[T], messages: list[dict[str, str]], *, temperature: float,
+                     max_tokens: int) -> Reply:
         import openai
         from pydantic import ValidationError
 
-        if not self.settings.embedded:
-            return self.structured(response_model, messages, temperature=temperature, max_tokens=max_tokens)
         schema = response_model.model_json_schema()
         try:
             # llama.cpp's schema-constrained JSON (not the OpenAI json_schema shape): sent as is

@@ -21,7 +21,7 @@ from croniter import croniter
 
 from .. import ledger
 from ..exceptions import ConfigError, InterruptedRun, RemError
-from ..store import Store, fetch_value
+from ..store import Store
 
 log = logging.getLogger("rem.daemon")
 
@@ -37,13 +37,10 @@ def next_run(expr: str, after: datetime) -> datetime:
 
 
 def new_activity_since_last_dream(store: Store) -> int:
-    """Resources and sessions created after the last successful dream's window."""
+    """Resources and sessions REM stored since the last successful dream
+    (by when they arrived, not by their timestamps: see :func:`rem.ledger.new_since_last_dream`)."""
     with store.read(sandbox=False) as con:
-        last = ledger.last_window_end(con)
-        n = fetch_value(con, """SELECT (SELECT count(*) FROM resources WHERE resource_type <> 'summary'
-                                        AND ($t IS NULL OR created_at > $t))
-                                     + (SELECT count(*) FROM sessions WHERE $t IS NULL OR created_at > $t)""", {"t": last})
-    return int(n or 0)
+        return ledger.new_since_last_dream(con)
 
 
 class Daemon:

@@ -149,11 +149,13 @@ def name(kind: str, topics: Sequence[str], people: Sequence[str], fallback: str)
     meeting also names its people when there are few."""
     verb = _VERB.get(kind, "Working on")
     said = {w.lower() for w in verb.split()} | {"debugging", "debug", "meeting", "writing", "planning", "reading"}
-    subjects = []
+    subjects: list[str] = []
     for t in topics:
         words = [w for w in t.split() if w.lower() not in said]
-        if words:
-            subjects.append(" ".join(words))
+        low = f" {' '.join(words).lower()} "
+        if not words or any(low in f" {s.lower()} " or f" {s.lower()} " in low for s in subjects):
+            continue  # nothing left, or it repeats a subject ("HNSW recall" beside "HNSW recall regression")
+        subjects.append(" ".join(words))
         if len(subjects) == 2 or (subjects and len(subjects[0].split()) >= 3):
             break
     subject = _join(subjects)

@@ -38,6 +38,7 @@ taken put keep keeps kept come came call called start started end ended run runs
 short long answer option options two three four five six seven eight nine ten zero
 note notes worth matters matter moving idea ideas point points case cases number numbers example examples
 ones best better worse worst lots whole
+never always sometimes usually already soon later mostly maybe
 january february march april may june july august september october november december jan feb mar apr jun jul aug
 sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun
 said says saying suggested suggests mentioned agreed wrote writes write
@@ -60,7 +61,7 @@ swept tore wore won wrote done gone known seen shown taken written chosen fallen
 risen spoken stolen thrown woken dropped stored uses helps restores explains covers breaks
 store trade combine differ dominate ignore fold assume handle affect trigger return returns depend
 involve emit skip sends reads writes runs takes makes gets shows needs means fail failing failed fails
-waits wait waiting""".split()
+waits wait waiting hit beat""".split()
 
 
 def _inflect(v: str) -> set[str]:

@@ -87,6 +87,46 @@ def test_query_sandbox(db_path, tmp_path, sql, needle):
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
 
 
+def test_query_cannot_write_into_the_spill_folder(db_path, tmp_path):
+    """DuckDB lets a sandboxed connection write into its temp directory,
+    `<db>.tmp/` by default, beside the user's files: the sandbox uses a private one."""
+    _seed(db_path, tmp_path)
+    spill = db_path.with_name(db_path.name + ".tmp")
+    spill.mkdir()
+    r = rem_cli(db_path, ["query", f"copy (select 42 as x) to '{spill}/out.csv'"])
+    assert r.exit_code == 1 and "disabled by configuration" in r.output
+    assert list(spill.iterdir()) == []
+
+
+def test_an_unbounded_result_streams_or_stops_with_a_message(db_path, tmp_path):
+    _seed(db_path, tmp_path)
+    r = rem_cli(db_path, ["query", "select * from range(1000000000)", "--table"])
+    assert r.exit_code == 0 and "(10000 rows)" in r.output and "stopped after 10,000 rows" in r.output
+    assert "--max-rows" in r.output
+    r = rem_cli(db_path, ["query", "select * from range(100000)", "--nl"])
+    assert r.exit_code == 0 and len(r.output.splitlines()) == 100_000 and "stopped" not in r.output
+    r = rem_cli(db_path, ["query", "select * from range(1000000000)", "--csv", "--max-rows", "5"])
+    assert r.output.splitlines()[:6] == ["range", "0", "1", "2", "3", "4"] and "stopped after 5 rows" in r.output
+
+
+def test_an_unexpected_failure_prints_one_line_and_logs_the_traceback(db_path, tmp_path, monkeypatch):
+    import rem.cli.data as data
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(data, "stream_arrow", boom)
+    r = rem_cli(db_path, ["query", "select 1"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "`rem query` failed unexpectedly (ZeroDivisionError: a bug)" in r.output and "--verbose" in r.output
+    log = (tmp_path / "state" / "rem" / "crash.log").read_text()
+    assert "Traceback" in log and "ZeroDivisionError: a bug" in log and "rem --db" in log
+    r = rem_cli(db_path, ["-v", "query", "select 1"])
+    assert "Traceback" in r.output  # --verbose prints it too
+
+
 def test_sql_error_exits_nonzero_with_duckdb_message(db_path):
     r = rem_cli(db_path, ["query", "select * from nope"])
     assert r.exit_code == 1

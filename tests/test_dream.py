@@ -551,9 +551,8 @@ def test_activity_that_arrives_late_is_dreamed_by_the_next_scheduled_dream(tmp_p
     from rem import ledger
     from rem.config import resolve_llm
     from rem.ingest import ingest_chat
-    from support import write_jsonl
-
     from rem.store import Store
+    from support import write_jsonl
 
     store = Store(tmp_path / "late.duckdb")
     none = resolve_llm(model="none", file_cfg={}, env={})

@@ -133,5 +133,8 @@ def test_compact_keeps_rows_and_orders_them(demo):
 def test_demo_folder_guard(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "precious.txt").write_text("x")
-    with pytest.raises(FileExistsError):
+    from rem.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="not a REM demo folder"):
         generate(Path(tmp_path / "mine"))
+    assert (tmp_path / "mine" / "precious.txt").read_text() == "x"

@@ -254,6 +254,14 @@ def test_one_oversized_commit_is_named_and_the_rest_written(store, repo, tmp_pat
     assert "1 input(s) refused" in rep.line()
 
 
+def test_a_rev_cannot_smuggle_an_option_into_git(store, repo, tmp_path):
+    """`--rev=--output=FILE` would make git write FILE: refused by name, nothing written."""
+    target = tmp_path / "PWNED"
+    with pytest.raises(IngestError, match="is not a revision"):
+        ingest_git(store, repo, rev=f"--output={target}")
+    assert not target.exists()
+
+
 def test_git_errors_name_the_path(store, tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(IngestError, match="plain"):

@@ -100,21 +100,21 @@ KEYS: dict[str, dict[str, tuple[str, Any, str]]] = {
         "max_output_tokens": ("int", (16, 1_000_000), "output tokens per request"),
     },
     "dream": {
-        "lookback_hours": ("num", (1e-6, None), "hours a manual dream looks back"),
+        "lookback_hours": ("num", (1e-6, 876_000), "hours a manual dream looks back"),
         "gap_minutes": ("num", (0, None), "an idle gap that starts a new segment"),
-        "max_input_tokens": ("int", (64, None), "token budget per chunk"),
+        "max_input_tokens": ("int", (64, 10_000_000), "token budget per chunk"),
         "concurrency": ("int", (1, 64), "requests sent at once"),
     },
     "schedule": {
         "max_load_per_core": ("num", (1e-6, None), "skip a scheduled dream above this load per core"),
-        "min_available_mb": ("num", (0, None), "skip a scheduled dream below this much free memory"),
+        "min_available_mb": ("num", (0, 1e12), "skip a scheduled dream below this much free memory"),
         "quiet_hours": ("strs", None, 'e.g. ["Mon-Fri 09:00-18:00"]'),
         "yield_other_load": ("num", (0, None), "other programs' load that makes a dream step aside"),
         "yield_after_s": ("num", (1e-6, None), "how long that load must last"),
     },
     "reports": {
         "dir": ("str", None, "where Markdown digests are written"),
-        "keep": ("int", (0, None), "digests kept (0: none written)"),
+        "keep": ("int", (0, 1_000_000), "digests kept (0: none written)"),
     },
     "graph": {
         "half_life_hours": ("hours", None, "a table: edge type = hours, or \"never\""),

@@ -93,6 +93,10 @@ def _main(argv: list[str]) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as e:  # a path the user gave that the system refuses (too long, a directory, no permission, disk full)
+        what = f"{os.fsdecode(e.filename)[:200]}: " if e.filename else ""
+        click.echo(f"Error: {what}{e.strerror or e}", err=True)
+        sys.exit(1)
     except Exception as e:  # noqa: BLE001 - anything else is a bug: one line here, the traceback in the log
         from ..logs import record_crash
 

@@ -26,6 +26,20 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+class Finite(click.FloatRange):
+    """A float range that also refuses nan and ±inf (click's FloatRange lets nan through every bound)."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        v = super().convert(value, param, ctx)
+        if v is not None and not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return v
+
+
 def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--llm``, ``--llm-base-url`` and ``--local-model`` (the model and its endpoint)."""
     f = click.option("--local-model", type=click.Path(dir_okay=False),

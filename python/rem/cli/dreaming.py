@@ -16,7 +16,7 @@ from .. import moments as moments_mod
 from ..ledger import RunStatus
 from ..output import echo_json, echo_table, output_options, rows_of
 from ..values import parse_time
-from .common import Ctx, day_bounds, json_option, llm_options, parse_duration, pass_ctx
+from .common import Ctx, Finite, day_bounds, json_option, llm_options, parse_duration, pass_ctx
 
 
 def dream_guards(*, scheduled: bool, force: bool, yield_to_user: bool) -> dict[str, Any]:
@@ -29,19 +29,19 @@ def dream_guards(*, scheduled: bool, force: bool, yield_to_user: bool) -> dict[s
 
 
 @click.command()
-@click.option("--lookback-hours", type=click.FloatRange(min=0, min_open=True), help="Window: the last N hours (default 24).")
+@click.option("--lookback-hours", type=Finite(min=0, min_open=True), help="Window: the last N hours (default 24).")
 @click.option("--start", help="Window start (date or time; local unless an offset is given).")
 @click.option("--end", help="Window end (a bare date includes that whole day).")
 @click.option("--dry-run", is_flag=True, help="Collect, segment and pack; print the plan; call no model.")
 @click.option("--now", "now_flag", is_flag=True, help="A manual, on-demand dream (the default when not --scheduled).")
 @click.option("--scheduled", is_flag=True, help="Start where the last successful dream ended (at most 7 days back); used by the timer and daemon. Skipped when the machine is busy or in quiet hours.")
 @click.option("--force", is_flag=True, help="Run a scheduled dream even if the machine is busy or in quiet hours.")
-@click.option("--gap-minutes", type=click.FloatRange(min=0), help="Idle gap that starts a new segment (default 30).")
-@click.option("--max-input-tokens", type=click.IntRange(min=64), help="Token budget per chunk (estimate; default 6000).")
+@click.option("--gap-minutes", type=Finite(min=0), help="Idle gap that starts a new segment (default 30).")
+@click.option("--max-input-tokens", type=click.IntRange(64, 10_000_000), help="Token budget per chunk (estimate; default 6000).")
 @click.option("--concurrency", type=click.IntRange(1, 64), help="Chunks sent to the model at once (default 4).")
-@click.option("--max-cost", type=click.FloatRange(min=0), help="Refuse the run if its estimated cost (USD) exceeds this.")
+@click.option("--max-cost", type=Finite(min=0), help="Refuse the run if its estimated cost (USD) exceeds this.")
 @click.option("--moment-types", help="Keep only these moment types (comma-separated, e.g. work_session,learning).")
-@click.option("--min-duration-minutes", type=click.FloatRange(min=0), help="Drop moments shorter than this.")
+@click.option("--min-duration-minutes", type=Finite(min=0), help="Drop moments shorter than this.")
 @click.option("--summary-only", is_flag=True, help="Write the period summary only, no moments.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Save the moments (or, with --dry-run, the packed chunks and refs) as JSON.")
 @click.option("--verbose", "verbose_out", is_flag=True, help="Print every moment in detail.")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..output import echo_json, echo_table, output_options
-from .common import Ctx, json_option, pass_ctx
+from .common import Ctx, Finite, json_option, pass_ctx
 
 
 @click.group()
@@ -79,7 +79,7 @@ def graph_entangled(c: Ctx, limit: int, kind: str | None, fmt: str | None) -> No
 @click.option("--edge-type", "edge_types", multiple=True, help="Follow only this edge type (repeatable).")
 @click.option("--depth", type=click.IntRange(0, 20), default=2, show_default=True, help="Maximum hops.")
 @click.option("--direction", type=click.Choice(["out", "in", "both"]), default="both", show_default=True)
-@click.option("--min-weight", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Follow only edges at least this heavy (decayed).")
+@click.option("--min-weight", type=Finite(min=0), default=0.0, show_default=True, help="Follow only edges at least this heavy (decayed).")
 @output_options
 @pass_ctx
 def graph_traverse(c: Ctx, start: str, edge_types: tuple[str, ...], depth: int, direction: str, min_weight: float,
@@ -118,7 +118,7 @@ def graph_neighbors(c: Ctx, node: str, edge_types: tuple[str, ...], fmt: str | N
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="File to write (default: stdout).")
 @click.option("--since", help="Only edges reinforced since this date.")
 @click.option("--edge-type", "edge_types", multiple=True, help="Only this edge type (repeatable).")
-@click.option("--min-weight", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Only edges at least this heavy (decayed).")
+@click.option("--min-weight", type=Finite(min=0), default=0.0, show_default=True, help="Only edges at least this heavy (decayed).")
 @click.option("--top", type=click.IntRange(1), help="Keep the N most entangled nodes (readable big graphs).")
 @pass_ctx
 def graph_export(c: Ctx, fmt_: str, output: str | None, since: str | None, edge_types: tuple[str, ...],
@@ -151,7 +151,7 @@ def graph_decay(c: Ctx, limit: int, edge_type: str | None, fmt: str | None) -> N
 
 
 @graph.command("prune")
-@click.option("--threshold", type=click.FloatRange(min=0), default=0.05, show_default=True, help="Delete edges whose decayed weight is below this.")
+@click.option("--threshold", type=Finite(min=0), default=0.05, show_default=True, help="Delete edges whose decayed weight is below this.")
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
 @pass_ctx
 def graph_prune(c: Ctx, threshold: float, dry_run: bool) -> None:

@@ -8,7 +8,7 @@ import click
 
 from .. import config as cfg
 from ..output import echo_json
-from .common import Ctx, llm_options, pass_ctx
+from .common import Ctx, Finite, llm_options, pass_ctx
 
 
 @click.command("eval")
@@ -19,7 +19,7 @@ from .common import Ctx, llm_options, pass_ctx
                    "`oracle` = an endpoint answering from the gold (the ceiling around the model), "
                    "`stored` = the moments earlier dreams wrote into the database.")
 @llm_options
-@click.option("--gap-minutes", type=click.FloatRange(min=0), help="Idle gap that starts a new segment (default 30).")
+@click.option("--gap-minutes", type=Finite(min=0), help="Idle gap that starts a new segment (default 30).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @pass_ctx
 def eval_cmd(c: Ctx, gold: str, paths: tuple[str, ...], model: str | None, base_url: str | None,

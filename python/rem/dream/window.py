@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from ..exceptions import ConfigError, IngestError
 from ..values import parse_time
 
+MAX_LOOKBACK_HOURS = 876_000  # a century
+
 
 @dataclass(frozen=True)
 class Window:
@@ -40,13 +42,22 @@ def resolve_window(
         s = _parse(start, "--start") if start else None
         e = _parse(end, "--end") if end else now
         if end and len(end.strip()) == 10:  # a date: include the whole day
-            e = e + timedelta(days=1)
+            try:
+                e = e + timedelta(days=1)
+            except OverflowError:
+                raise ConfigError(f"--end {end!r}: the day after it is past the calendar's end") from None
         if s is None:
-            s = e - timedelta(hours=lookback_hours or 24)
+            try:
+                s = e - timedelta(hours=lookback_hours or 24)
+            except (OverflowError, ValueError):
+                raise ConfigError(f"--lookback-hours {lookback_hours} before --end falls off the calendar") from None
         if s >= e:
             raise ConfigError(f"--start ({s.isoformat()}) must be before --end ({e.isoformat()})")
         return Window(s, e)
     hours = 24.0 if lookback_hours is None else float(lookback_hours)
-    if hours <= 0:
-        raise ConfigError("--lookback-hours must be positive")
-    return Window(now - timedelta(hours=hours), now)
+    if not 0 < hours <= MAX_LOOKBACK_HOURS:
+        raise ConfigError(f"--lookback-hours must be a positive number of hours, at most {MAX_LOOKBACK_HOURS:,} (a century)")
+    try:
+        return Window(now - timedelta(hours=hours), now)
+    except OverflowError:
+        raise ConfigError(f"--lookback-hours {hours:g} reaches before year 1") from None

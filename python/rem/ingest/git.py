@@ -94,7 +94,14 @@ def ingest_git(
         args.append(f"--until={until}")
     if max_count is not None:
         args.append(f"--max-count={int(max_count)}")
-    args.append("--all" if all_refs else rev)
+    if all_refs:
+        args.append("--all")
+    else:
+        if not rev or rev.startswith("-") or any(c in rev for c in "\n\r\0"):
+            # a revision starting with '-' would reach git as an option (--output=FILE writes a file)
+            raise IngestError(f"--rev {rev!r} is not a revision (a branch, tag or commit; it cannot start with '-')",
+                              source=str(repo))
+        args += ["--end-of-options", rev]
     args.append("--")
     commits = parse_log(_git(repo, *args), repo)
     repo_name = Path(git_dir).parent.name if Path(git_dir).name == ".git" else Path(git_dir).name

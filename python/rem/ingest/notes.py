@@ -49,8 +49,8 @@ def _read_inside(path: Path, root: Path) -> tuple[bytes, os.stat_result]:
     following links) of at most MAX_NOTE_BYTES; PassOver otherwise. Opened
     non-blocking and checked on the open descriptor, so a FIFO swapped in
     after the check cannot hang the read."""
-    real = path.resolve()
-    if not real.is_relative_to(root.resolve()):
+    real = Path(os.path.realpath(path))  # Path.resolve raises on a link loop
+    if not real.is_relative_to(Path(os.path.realpath(root))):
         raise PassOver(f"{shown(path)}: a link to {shown(real)}, outside {shown(root)}")
     try:
         fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -116,7 +116,7 @@ def parse_note(path: Path, root: Path) -> dict[str, Any]:
     title = meta.get("title")
     if not isinstance(title, str) or not title.strip():
         title = next((ln.lstrip("#").strip() for ln in body.split("\n") if ln.startswith("# ")), "") or path.stem
-    resolved = path.resolve()
+    resolved = Path(os.path.realpath(path))
     extra = {k: v for k, v in meta.items() if k not in ("title", "date", "created", "created_at")}
     extra["path"] = shown(path.relative_to(root) if path.is_relative_to(root) else path)
     return {

@@ -124,6 +124,26 @@ class Rem:
                 raise QueryError(str(e)) from e
 
 
+    def search(self, query: str, *, schema: str | list[str] = "all", since: str | None = None, until: str | None = None,
+               tags: list[str] | tuple[str, ...] = (), people: list[str] | tuple[str, ...] = (),
+               types: list[str] | tuple[str, ...] = (), limit: int = 10, explain: bool = False,
+               mode: str = "hybrid") -> pa.Table:
+        """Hybrid search (as ``rem search``): a pyarrow Table of rank, kind, id,
+        time, title, snippet, moment_id, moment, score (and, with ``explain``,
+        each ranking's rank and score). What was written before is found: the
+        index is brought up to date first."""
+        from .search import SearchOptions
+        from .search import search as run_search
+
+        kinds = ("moment", "resource", "message", "session") if schema == "all" else \
+            tuple(k.rstrip("s") for k in ([schema] if isinstance(schema, str) else schema))
+        if mode not in ("hybrid", "lexical", "dense"):
+            raise ValueError("mode must be hybrid, lexical or dense")
+        return run_search(self.store, query, SearchOptions(
+            kinds=kinds, since=since, until=until, tags=tuple(tags), people=tuple(people), types=tuple(types),
+            limit=limit, explain=explain, lexical=mode != "dense", dense=mode != "lexical"))
+
+
 def connect(path: str | os.PathLike[str] | None = None) -> Rem:
     """Open (creating on first write) the REM database at ``path`` (default: ``$REM_DB`` or the XDG path)."""
     return Rem(path)

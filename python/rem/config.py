@@ -119,6 +119,10 @@ KEYS: dict[str, dict[str, tuple[str, Any, str]]] = {
     "graph": {
         "half_life_hours": ("hours", None, "a table: edge type = hours, or \"never\""),
     },
+    "search": {
+        "embeddings": ("str", ("wordllama", "minilm", "endpoint", "none"), "the model behind dense search"),
+        "embedding_model": ("str", None, "the endpoint's embedding model (with embeddings = \"endpoint\")"),
+    },
     "privacy": {
         "redact": ("str", ("remote", "always", "never"), "when secrets are masked before text goes to a model"),
         "extra_patterns": ("strs", None, "regular expressions of more text to mask"),

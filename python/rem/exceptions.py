@@ -36,6 +36,10 @@ class QueryError(RemError):
     """An SQL statement given to ``rem query`` failed."""
 
 
+class SearchError(RemError):
+    """A search that cannot run as asked (an empty query, an unknown kind, a bad date)."""
+
+
 class IngestError(RemError):
     """An input to ingest is malformed. Nothing of that input was written.
 

@@ -504,6 +504,8 @@ def arrow_rows(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
             )
         elif c.kind == "list":
             arrays[c.name] = pa.array(vals, type=pa.list_(pa.string()))
+        elif c.kind == "floats":
+            arrays[c.name] = pa.array(vals, type=pa.list_(pa.float32()))
         elif c.kind == "int":
             arrays[c.name] = pa.array(vals, type=pa.int64())
         elif c.kind == "float":

@@ -10,7 +10,7 @@ import click
 import duckdb
 
 from .. import config as cfg
-from ..exceptions import QueryError
+from ..exceptions import QueryError, RemError
 from ..output import TABLE_ROWS, echo_json, echo_stream, output_options
 from ..store import stream_arrow
 from .common import Ctx, json_option, llm_options, pass_ctx
@@ -69,7 +69,23 @@ def ingest() -> None:
     """
 
 
-def _report(rep: Any) -> None:
+def index_for_search(store: Any) -> None:
+    """Bring the search index up to date after a write (best effort: a
+    failure is logged, the next search catches up)."""
+    from ..search import index as search_index
+    from ..search.embed import configured
+
+    try:
+        emb = configured()
+    except RemError as e:
+        click.echo(f"search index not updated: {e}", err=True)
+        return
+    search_index.try_sync(store, emb)
+
+
+def _report(rep: Any, store: Any = None) -> None:
+    if store is not None and (rep.added or rep.updated):
+        index_for_search(store)
     for e in rep.errors:
         click.echo(f"refused: {e}", err=True)
     for e in rep.passed_over:
@@ -88,7 +104,7 @@ def ingest_jsonl_cmd(c: Ctx, file: str, kind: str) -> None:
     """Records from a JSONL file (or a JSON array), validated against the schema."""
     from ..ingest import ingest_jsonl
 
-    _report(ingest_jsonl(c.store, file, kind))
+    _report(ingest_jsonl(c.store, file, kind), c.store)
 
 
 @ingest.command("notes")
@@ -98,7 +114,7 @@ def ingest_notes_cmd(c: Ctx, directory: str) -> None:
     """A folder of Markdown/text notes (time from front matter, else mtime)."""
     from ..ingest import ingest_notes
 
-    _report(ingest_notes(c.store, directory))
+    _report(ingest_notes(c.store, directory), c.store)
 
 
 @ingest.command("git")
@@ -115,7 +131,7 @@ def ingest_git_cmd(c: Ctx, path: str, since: str | None, until: str | None, max_
     authors become people."""
     from ..ingest import ingest_git
 
-    _report(ingest_git(c.store, path, since=since, until=until, max_count=max_count, rev=rev, all_refs=all_refs))
+    _report(ingest_git(c.store, path, since=since, until=until, max_count=max_count, rev=rev, all_refs=all_refs), c.store)
 
 
 @ingest.command("chatgpt")
@@ -125,7 +141,7 @@ def ingest_chatgpt_cmd(c: Ctx, file: str) -> None:
     """A ChatGPT data export (conversations.json, or the folder holding it)."""
     from ..ingest import ingest_chatgpt
 
-    _report(ingest_chatgpt(c.store, file))
+    _report(ingest_chatgpt(c.store, file), c.store)
 
 
 @ingest.command("chat")
@@ -140,7 +156,7 @@ def ingest_chat_cmd(c: Ctx, file: str) -> None:
     """
     from ..ingest import ingest_chat
 
-    _report(ingest_chat(c.store, file))
+    _report(ingest_chat(c.store, file), c.store)
 
 
 @ingest.command("slack")
@@ -151,7 +167,7 @@ def ingest_slack_cmd(c: Ctx, path: str) -> None:
     messages with who said them; speakers become people."""
     from ..ingest import ingest_slack
 
-    _report(ingest_slack(c.store, path))
+    _report(ingest_slack(c.store, path), c.store)
 
 
 # -- query ----------------------------------------------------------------------
@@ -220,6 +236,7 @@ def demo_data(c: Ctx, out: str | None, seed: int, days: int, end_date: str | Non
     if not no_ingest:
         for line in ingest_demo(c.store, folder):
             click.echo(line)
+        index_for_search(c.store)
 
 
 COMMANDS = (init, config_cmd, ingest, query, demo_data)

@@ -119,6 +119,12 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         **dream_guards(scheduled=scheduled, force=force, yield_to_user=yield_to_user),
     )
     result = run_dream(c.store, settings, opts)
+    if result.status == RunStatus.OK or result.late:
+        from ..logs import run_context
+        from .data import index_for_search
+
+        with run_context(result.run_id):
+            index_for_search(c.store)  # the new moments are searchable now (measured in BENCHMARKS.md)
     if output and result.resolution is not None:
         Path(output).write_text(json.dumps([m.public() for m in result.resolution.moments], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if as_json:

@@ -39,6 +39,9 @@ pub enum CoreError {
     /// A worker thread of the kernel panicked: the result would be wrong, so there is none.
     #[error("internal error: a worker thread of {0} failed; please report this")]
     WorkerPanicked(&'static str),
+    /// A model's files could not be loaded or run (embeddings).
+    #[error("embedding model: {0}")]
+    Model(String),
     /// An error raised by arrow-rs while building output.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
@@ -62,7 +65,7 @@ impl CoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             CoreError::MissingColumn { .. } | CoreError::ColumnType { .. } | CoreError::NullValue { .. } => ErrorKind::Data,
-            CoreError::InvalidValue { .. } => ErrorKind::Value,
+            CoreError::InvalidValue { .. } | CoreError::Model(_) => ErrorKind::Value,
             CoreError::InvalidOption(_) => ErrorKind::Option,
             CoreError::WorkerPanicked(_) | CoreError::Arrow(_) => ErrorKind::Internal,
         }

@@ -10,6 +10,8 @@
 //! - [`segment`]: deterministic segmentation of activity into segments, refined
 //!   by what the items say ([`cohesion`]: topic shifts by lexical cohesion).
 //! - [`pack`]: refs, truncation and chunking under a token budget.
+//! - [`vectors`]: int8-quantized dense vectors and their brute-force top-k (search);
+//!   [`minilm`]: all-MiniLM-L6-v2 sentence embeddings on the CPU (candle, tokenizers).
 //! - [`graph`], [`merge`], [`dot`]: the living graph (CSR over node keys,
 //!   decay, centrality, traversal), the edge reinforce/merge plan, DOT output.
 //! - shared pieces: [`error`] (one error type, by kind of bad input),
@@ -22,10 +24,12 @@ pub mod error;
 pub mod graph;
 pub mod intern;
 pub mod merge;
+pub mod minilm;
 pub mod pack;
 pub mod par;
 pub mod segment;
 pub mod timefmt;
 pub mod tokens;
+pub mod vectors;
 
 pub use error::{CoreError, ErrorKind, Result};

@@ -1,0 +1,225 @@
+"""`rem search`: hybrid retrieval over moments, resources, messages and sessions.
+
+Two rankings of the same items, fused: BM25 over the lexical index (tantivy,
+with identifiers and CJK text made searchable, see :mod:`.text`) and cosine
+similarity of embeddings (WordLlama by default, see :mod:`.embed`; an int8
+brute-force scan in the Rust core). Weighted reciprocal rank fusion (``w/(20 + rank)``
+summed over the rankings an item appears in, see :func:`fuse`) puts first what both agree on
+and still finds what only one of them sees: a paraphrase that shares no word
+with its answer (dense), an exact identifier or number (lexical). The
+evaluation behind these choices is in BENCHMARKS.md.
+
+Every search first brings the index up to date (:func:`.index.sync`), so
+what a dream or an ingest committed is found at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from ..exceptions import SearchError
+from ..store import Connection, Store, fetch_arrow, registered
+from ..values import parse_time
+from . import index as ix
+from .embed import Embedder, configured
+from .text import MAX_QUERY_CHARS, query_text, snippet
+
+log = logging.getLogger("rem.search")
+
+# Fusion, tuned on the retrieval evaluation (bench/search; BENCHMARKS.md): k = 20 rather than the usual
+# 60 (the top of each ranking counts more), the dense ranking weighed 1.25 (it alone finds paraphrases),
+# moments 1.3 (a moment is what a question about a topic wants first; the items it holds follow).
+RRF_K = 20
+DENSE_WEIGHT = 1.25
+MOMENT_WEIGHT = 1.3
+CANDIDATES = 200  # taken from each ranking before fusion (more when filters narrow the results)
+COLUMNS = ("rank", "kind", "id", "time", "title", "snippet", "moment_id", "moment", "score")
+EXPLAIN = ("lexical_rank", "lexical_score", "dense_rank", "dense_score")
+
+
+@dataclass
+class SearchOptions:
+    kinds: tuple[str, ...] = ix.KINDS
+    since: str | None = None
+    until: str | None = None
+    tags: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    limit: int = 10
+    explain: bool = False
+    lexical: bool = True
+    dense: bool = True
+    sync: bool = True
+
+
+@dataclass
+class Ranked:
+    lexical: dict[str, tuple[int, float]] = field(default_factory=dict)
+    dense: dict[str, tuple[int, float]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+_UNSET: Any = object()
+
+
+def search(store: Store, query: str, opts: SearchOptions | None = None, *, embedder: Embedder | None = _UNSET) -> pa.Table:
+    """The best ``opts.limit`` items for ``query``, as an Arrow table (see :data:`COLUMNS`)."""
+    opts = opts or SearchOptions()
+    q = " ".join((query or "").split())
+    if not q:
+        raise SearchError("the query is empty: give some words, e.g. rem search \"DiskANN implementation\"")
+    q = q[:MAX_QUERY_CHARS]
+    bad = [k for k in opts.kinds if k not in ix.KINDS]
+    if bad:
+        raise SearchError(f"unknown kind(s) {', '.join(bad)}: use {', '.join(ix.KINDS)} or all")
+    if not 1 <= opts.limit <= 1000:
+        raise SearchError("--limit must be from 1 to 1000")
+    emb = configured() if embedder is _UNSET else embedder
+    if opts.sync:
+        ix.try_sync(store, emb)
+    r = rank(store, q, opts, emb)
+    return details(store, q, r, opts)
+
+
+def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None) -> Ranked:
+    out = Ranked()
+    filtered = bool(opts.tags or opts.people or opts.types or opts.since or opts.until or set(opts.kinds) != set(ix.KINDS))
+    n = CANDIDATES * (10 if filtered else 1)
+    with store.read(sandbox=False) as con:
+        allowed = _allowed(con, opts) if filtered else None
+        if opts.lexical:
+            t0 = time.perf_counter()
+            lex = ix.Lexical.open(store.path)
+            words = query_text(q)
+            hits = lex.search(words, n) if lex is not None and words else []
+            hits = [h for h in hits if allowed is None or h[0] in allowed]
+            out.lexical = {i: (k + 1, s) for k, (i, s) in enumerate(hits[:CANDIDATES])}
+            out.timings["lexical"] = time.perf_counter() - t0
+        if opts.dense and emb is not None:
+            t0 = time.perf_counter()
+            vec = ix.vectors(store, con, emb.name, emb.dim)
+            out.timings["load_vectors"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            qv = emb.embed([q])[0]
+            mask = None if allowed is None else [i in allowed for i in vec.ids]
+            rows, scores = vec.index.search([float(x) for x in qv], CANDIDATES, mask)
+            out.dense = {vec.ids[r]: (k + 1, float(s)) for k, (r, s) in enumerate(zip(rows, scores, strict=True))}
+            out.timings["dense"] = time.perf_counter() - t0
+    return out
+
+
+def fuse(r: Ranked, k: int = RRF_K, dense_weight: float = DENSE_WEIGHT, moment_weight: float = MOMENT_WEIGHT) -> list[tuple[str, float]]:
+    """Weighted reciprocal rank fusion: each item's sum of w/(k + rank) over
+    the rankings it appears in (w = 1 lexical, ``dense_weight`` dense), times
+    ``moment_weight`` for a moment; best first."""
+    scores: dict[str, float] = {}
+    for w, ranking in ((1.0, r.lexical), (dense_weight, r.dense)):
+        for i, (rank_, _s) in ranking.items():
+            scores[i] = scores.get(i, 0.0) + w / (k + rank_)
+    for i in scores:
+        if i.startswith("moment:"):
+            scores[i] *= moment_weight
+    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
+
+
+def _allowed(con: Connection, opts: SearchOptions) -> set[str]:
+    """The ids of the items the filters let through."""
+    params: dict[str, Any] = {}
+    cond = ["TRUE"]
+    if opts.since:
+        params["since"] = _when(opts.since, "--since")
+        cond.append("c.ts >= $since")
+    if opts.until:
+        params["until"] = _when(opts.until, "--until")
+        cond.append("c.ts < $until")
+    moment_filter = []
+    for i, t in enumerate(opts.tags):
+        params[f"t{i}"] = t.lower().strip()
+        moment_filter.append(f"list_contains(tags, $t{i})")
+    for i, p in enumerate(opts.people):
+        params[f"p{i}"] = p.lower().strip()
+        moment_filter.append(f"list_contains(list_transform(people, lambda x: lower(x)), $p{i})")
+    if opts.types:
+        params["types"] = list(opts.types)
+        moment_filter.append("list_contains($types, moment_type)")
+    parts = []
+    for kind in opts.kinds:
+        sql = f"SELECT c.id FROM ({ix.items_sql(kind)}) c WHERE {' AND '.join(cond)}"
+        if moment_filter:
+            mf = " AND ".join(moment_filter)
+            if kind == "moment":
+                sql += f" AND c.item_id IN (SELECT id FROM moments WHERE {mf})"
+            else:
+                sql += f""" AND c.item_id IN (SELECT unnest(list_concat(coalesce(resource_ids, []), coalesce(message_ids, []),
+                                                                        coalesce(session_ids, []))) FROM moments WHERE {mf})"""
+        parts.append(sql)
+    return set(fetch_arrow(con, " UNION ALL ".join(parts), params or None).column("id").to_pylist())
+
+
+def _when(value: str, flag: str) -> datetime:
+    from ..exceptions import IngestError
+
+    try:
+        return parse_time(value, source=flag, field="value")
+    except IngestError as e:
+        raise SearchError(f"{flag} {value!r} is not a date or time (use e.g. 2026-11-16)") from e
+
+
+_DETAIL = {
+    "moment": "SELECT id, name AS title, concat_ws(' ', summary, outcome) AS text, start_time AS time, id AS moment_id, name AS moment FROM moments",
+    "resource": "SELECT id, name AS title, content AS text, created_at AS time, NULL AS moment_id, NULL AS moment FROM resources",
+    "message": """SELECT m.id, s.name AS title, concat_ws(': ', m.speaker, m.content) AS text, m.created_at AS time,
+                         NULL AS moment_id, NULL AS moment FROM messages m LEFT JOIN sessions s ON s.id = m.session_id""",
+    "session": "SELECT id, name AS title, name AS text, created_at AS time, NULL AS moment_id, NULL AS moment FROM sessions",
+}
+
+
+def details(store: Store, q: str, r: Ranked, opts: SearchOptions) -> pa.Table:
+    fused = fuse(r)[: opts.limit]
+    ids = [i for i, _ in fused]
+    hits = pa.table({"id": pa.array(ids, pa.string()),
+                     "kind": pa.array([i.split(":", 1)[0] for i in ids], pa.string()),
+                     "item_id": pa.array([i.split(":", 1)[1] for i in ids], pa.string()),
+                     "score": pa.array([s for _, s in fused], pa.float64()),
+                     "pos": pa.array(list(range(len(ids))), pa.int64())})
+    with store.read(sandbox=False) as con, registered(con, "_rem_hits", hits):
+        union = " UNION ALL ".join(f"(SELECT '{k}' AS kind, d.* FROM ({sql}) d SEMI JOIN _rem_hits h ON h.item_id = d.id AND h.kind = '{k}')"
+                                   for k, sql in _DETAIL.items())
+        rows = fetch_arrow(con, f"""
+            WITH d AS ({union}),
+            members AS (SELECT m.id AS moment_id, m.name AS moment, m.start_time,
+                               unnest(list_concat(coalesce(m.resource_ids, []), coalesce(m.message_ids, []),
+                                                  coalesce(m.session_ids, []))) AS member FROM moments m),
+            owner AS (SELECT h.id, arg_min(mb.moment_id, mb.start_time) AS moment_id, arg_min(mb.moment, mb.start_time) AS moment
+                      FROM _rem_hits h JOIN members mb ON mb.member = h.item_id WHERE h.kind <> 'moment' GROUP BY h.id)
+            SELECT h.pos, h.kind, h.item_id, h.id AS key, h.score, d.time, d.title, d.text,
+                   coalesce(d.moment_id, o.moment_id) AS moment_id, coalesce(d.moment, o.moment) AS moment
+            FROM _rem_hits h JOIN d ON d.id = h.item_id AND d.kind = h.kind LEFT JOIN owner o ON o.id = h.id
+            ORDER BY h.pos""").to_pylist()
+    out: dict[str, list[Any]] = {c: [] for c in COLUMNS + (EXPLAIN if opts.explain else ())}
+    for n, row in enumerate(rows, start=1):
+        out["rank"].append(n)
+        out["kind"].append(row["kind"])
+        out["id"].append(row["item_id"])
+        out["time"].append(row["time"])
+        out["title"].append(row["title"])
+        out["snippet"].append(snippet(row["text"] or row["title"] or "", q))
+        out["moment_id"].append(row["moment_id"])
+        out["moment"].append(row["moment"])
+        out["score"].append(round(row["score"], 6))
+        if opts.explain:
+            lr, ls = r.lexical.get(row["key"], (None, None))
+            dr, ds = r.dense.get(row["key"], (None, None))
+            out["lexical_rank"].append(lr)
+            out["lexical_score"].append(None if ls is None else round(ls, 4))
+            out["dense_rank"].append(dr)
+            out["dense_score"].append(None if ds is None else round(ds, 4))
+    types = {"rank": pa.int64(), "time": pa.timestamp("us", tz="UTC"), "score": pa.float64(), "lexical_rank": pa.int64(),
+             "dense_rank": pa.int64(), "lexical_score": pa.float64(), "dense_score": pa.float64()}
+    return pa.table({c: pa.array(v, types.get(c, pa.string())) for c, v in out.items()})

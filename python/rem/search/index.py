@@ -1,0 +1,311 @@
+"""The search index: a lexical index beside the database and embeddings in it.
+
+Searchable items are moments, resources (not the dream's period summaries),
+messages and sessions. For each, ``search_index`` (a DuckDB table) holds the
+digest of the text that was indexed and its embedding; the lexical index
+(tantivy, BM25) lives in ``<db>.search/``. Both are derived: :func:`sync`
+brings them in step with the tables — new and changed activity found by
+when REM stored it (``ingested_at``, with a margin so a transaction that
+committed late is not missed), moments by digest (their table is small),
+deleted moments removed, a changed embedding model re-embedded batch by
+batch — and runs after every ingest and dream and before every search, so
+what was committed is searchable at once. A missing or damaged lexical
+index is rebuilt from the tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import _rem
+from ..exceptions import DatabaseBusyError, RemError
+from ..store import (
+    META_TABLE,
+    Connection,
+    Store,
+    execute,
+    fetch_arrow,
+    fetch_rows,
+    fetch_value,
+    registered,
+    transaction,
+)
+from .embed import Embedder
+from .text import MAX_INDEXED_CHARS, analyze
+
+log = logging.getLogger("rem.search")
+
+KINDS = ("moment", "resource", "message", "session")
+MARK_KEY = "search.activity_mark"
+VERSION_KEY, VERSION = "search.index_version", "3"  # a change to what is indexed, or how, rebuilds the index
+MARGIN = timedelta(minutes=10)  # re-read this much before the mark: a transaction may commit after a later one
+BATCH = 4096
+
+# The words people use for each moment type, indexed with the moment ("when did I fix …" finds debugging,
+# "… implementation" deep work): REM's own vocabulary said the way a person asks.
+TYPE_WORDS = {
+    "deep_work": "implementation implementing building coding", "debugging": "bug fix fixing debugging error failure",
+    "learning": "reading research study paper learning", "meeting": "meeting discussion call sync talked",
+    "writing": "writing documentation docs draft", "planning": "planning plan roadmap priorities decision",
+    "review": "review reviewing feedback", "communication": "conversation chat messages talked",
+    "infrastructure": "infrastructure ops deployment pipeline setup", "work_session": "work session",
+}
+_TYPE_CASE = "CASE moment_type " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in TYPE_WORDS.items()) + " ELSE moment_type END"
+
+_TEXT = {  # kind: (title, body, topics, time, table, condition)
+    "moment": ("name", f"""concat_ws(chr(10), summary, outcome, array_to_string(people, ', '),
+                          array_to_string(emotion_tags, ', '), {_TYPE_CASE})""", "array_to_string(tags, ', ')",
+               "start_time", "moments", "TRUE"),
+    "resource": ("name", f"left(content, {MAX_INDEXED_CHARS})", "NULL", "created_at", "resources", "resource_type <> 'summary'"),
+    "message": ("NULL", f"concat_ws(': ', speaker, left(content, {MAX_INDEXED_CHARS}))", "NULL", "created_at", "messages", "TRUE"),
+    "session": ("name", "NULL", "NULL", "created_at", "sessions", "TRUE"),
+}
+
+
+def items_sql(kind: str, where: str = "TRUE") -> str:
+    """(id, kind, item_id, title, body, topics, ts, digest) of one kind's searchable rows (topics: a moment's tags)."""
+    title, body, topics, ts, table, cond = _TEXT[kind]
+    return f"""SELECT '{kind}:' || x.id AS id, '{kind}' AS kind, x.id AS item_id, {title} AS title, {body} AS body,
+                      {topics} AS topics, {ts} AS ts,
+                      md5(coalesce({title}, '') || chr(31) || coalesce({body}, '') || chr(31) || coalesce({topics}, '')) AS digest
+               FROM "{table}" x WHERE {cond} AND ({where})"""
+
+
+def search_dir(db: Path) -> Path:
+    return db.with_name(db.name + ".search")
+
+
+# -- the lexical index -------------------------------------------------------------------------------------
+_lock = threading.Lock()
+
+
+class Lexical:
+    """A tantivy index (BM25) of the searchable items' titles and bodies."""
+
+    def __init__(self, path: Path, *, create: bool) -> None:
+        import tantivy
+
+        self.path = path
+        sb = tantivy.SchemaBuilder()
+        sb.add_text_field("id", stored=True, tokenizer_name="raw")
+        sb.add_text_field("kind", stored=True, tokenizer_name="raw")
+        sb.add_text_field("title", tokenizer_name="rem")
+        sb.add_text_field("body", tokenizer_name="rem")
+        sb.add_text_field("topics", tokenizer_name="rem")
+        self.schema = sb.build()
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        analyzer = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40))
+                    .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.stopword("english"))
+                    .filter(tantivy.Filter.ascii_fold())
+                    .filter(tantivy.Filter.stemmer("english")).build())
+        self.index.register_tokenizer("rem", analyzer)
+
+    @classmethod
+    def open(cls, db: Path) -> Lexical | None:
+        d = search_dir(db)
+        if not (d / "meta.json").exists():
+            return None
+        try:
+            return cls(d, create=False)
+        except (ValueError, OSError) as e:
+            log.warning("the lexical index %s cannot be opened (%s); it is rebuilt", d, e)
+            return None
+
+    @classmethod
+    def create(cls, db: Path) -> Lexical:
+        d = search_dir(db)
+        shutil.rmtree(d, ignore_errors=True)
+        return cls(d, create=True)
+
+    def write(self, rows: list[dict[str, Any]], deleted: list[str]) -> None:
+        import tantivy
+
+        writer = self.index.writer(heap_size=64_000_000, num_threads=1)
+        try:
+            for i in deleted:
+                writer.delete_documents_by_term("id", i)
+            for r in rows:
+                writer.delete_documents_by_term("id", r["id"])
+                writer.add_document(tantivy.Document(id=r["id"], kind=r["kind"], title=analyze(r["title"] or ""),
+                                                     body=analyze(r["body"] or ""), topics=analyze(r["topics"] or "")))
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.rollback()
+            raise
+        self.index.reload()
+
+    def search(self, query: str, limit: int) -> list[tuple[str, float]]:
+        """(id, BM25 score) of the best ``limit`` items, best first."""
+        if not query.strip():
+            return []
+        q = self.index.parse_query(query, ["title", "body", "topics"], field_boosts={"title": 2.0, "topics": 3.0})
+        searcher = self.index.searcher()
+        res = searcher.search(q, limit)
+        return [(searcher.doc(addr)["id"][0], float(score)) for score, addr in res.hits]
+
+    def count(self) -> int:
+        return int(self.index.searcher().num_docs)
+
+
+# -- sync ----------------------------------------------------------------------------------------------------
+@dataclass
+class SyncReport:
+    indexed: int = 0
+    removed: int = 0
+    embedded: int = 0
+    rebuilt: bool = False
+    seconds: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def _mark(con: Connection) -> datetime | None:
+    v = fetch_value(con, f"SELECT value FROM {META_TABLE} WHERE key = ?", [MARK_KEY])
+    return datetime.fromisoformat(v) if v else None
+
+
+def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) -> SyncReport:
+    """Bring the index in step with the database (see the module's doc)."""
+    t0 = time.perf_counter()
+    rep = SyncReport()
+    with _lock:
+        lex = Lexical.open(store.path)
+        with store.connect() as con:
+            version = fetch_value(con, f"SELECT value FROM {META_TABLE} WHERE key = ?", [VERSION_KEY])
+            if lex is None or version != VERSION:
+                lex = Lexical.create(store.path)
+                execute(con, f"INSERT INTO {META_TABLE} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        [VERSION_KEY, VERSION])
+                execute(con, "DELETE FROM search_index")
+                execute(con, f"DELETE FROM {META_TABLE} WHERE key = ?", [MARK_KEY])
+                rep.rebuilt = True
+            mark = _mark(con)
+            started = fetch_value(con, "SELECT now()")
+            model = embedder.name if embedder else None
+            since = (mark - MARGIN) if mark else None
+            parts = []
+            for kind in ("resource", "message", "session"):
+                # new and changed since the mark; rows stored before REM tracked ingested_at, once
+                where = (f"x.ingested_at > $since OR (x.ingested_at IS NULL AND NOT EXISTS "
+                         f"(SELECT 1 FROM search_index s WHERE s.id = '{kind}:' || x.id))") if since else "TRUE"
+                parts.append(items_sql(kind, where))
+            parts.append(items_sql("moment"))
+            changed_sql = " UNION ALL ".join(f"({p})" for p in parts)
+            changed = fetch_arrow(con, f"""SELECT c.* FROM ({changed_sql}) c LEFT JOIN search_index s ON s.id = c.id
+                                            WHERE s.id IS NULL OR s.digest <> c.digest
+                                               OR s.model IS DISTINCT FROM $model""",
+                                  {"since": since, "model": model} if since else {"model": model})
+            gone = [r[0] for r in fetch_rows(con, """SELECT s.id FROM search_index s WHERE s.kind = 'moment'
+                                                      AND NOT EXISTS (SELECT 1 FROM moments m WHERE s.id = 'moment:' || m.id)""")]
+            # a changed embedding model: re-embed older rows a batch per sync (resumable)
+            stale = fetch_value(con, "SELECT count(*) FROM search_index WHERE model IS DISTINCT FROM $m", {"m": model})
+            if stale and since:
+                more = []
+                for kind in KINDS:
+                    more.append(f"""SELECT c.* FROM ({items_sql(kind)}) c JOIN search_index s ON s.id = c.id
+                                    WHERE s.model IS DISTINCT FROM $model""")
+                extra = fetch_arrow(con, " UNION ALL ".join(f"({p})" for p in more) + f" LIMIT {int(max_reembed)}",
+                                    {"model": model})
+                changed = _union(changed, extra)
+        rows = changed.to_pylist()
+        if rows or gone:
+            lex.write(rows, gone)
+        vectors: list[Any] = [None] * len(rows)
+        if embedder is not None and rows:
+            for i in range(0, len(rows), BATCH):
+                part = rows[i:i + BATCH]
+                emb = embedder.embed([((r["title"] or "") + "\n" + (r["topics"] or "") + "\n" + (r["body"] or ""))[:4000]
+                                      for r in part])
+                vectors[i:i + len(part)] = list(emb)
+            rep.embedded = len(rows)
+        now = datetime.now(UTC)
+        table = pa.table({
+            "id": pa.array([r["id"] for r in rows], pa.string()),
+            "kind": pa.array([r["kind"] for r in rows], pa.string()),
+            "item_id": pa.array([r["item_id"] for r in rows], pa.string()),
+            "digest": pa.array([r["digest"] for r in rows], pa.string()),
+            "model": pa.array([model if embedder else None] * len(rows), pa.string()),
+            "dim": pa.array([embedder.dim if embedder else None] * len(rows), pa.int64()),
+            "vector": pa.array([None if v is None else np.asarray(v, dtype=np.float32) for v in vectors], pa.list_(pa.float32())),
+            "indexed_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
+        })
+        with store.connect() as con, transaction(con):
+            if gone:
+                with registered(con, "_rem_gone", pa.table({"id": pa.array(gone, pa.string())})):
+                    execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_gone)")
+            if rows:
+                with registered(con, "_rem_indexed", table):
+                    execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_indexed)")
+                    execute(con, "INSERT INTO search_index BY NAME SELECT * FROM _rem_indexed")
+            new_mark = started if mark is None else max(mark, started)
+            execute(con, f"INSERT INTO {META_TABLE} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [MARK_KEY, new_mark.isoformat()])
+        rep.indexed, rep.removed = len(rows), len(gone)
+        for r in rows:
+            rep.by_kind[r["kind"]] = rep.by_kind.get(r["kind"], 0) + 1
+    rep.seconds = time.perf_counter() - t0
+    if rows or gone:
+        log.info("search index: %d indexed, %d removed in %.2fs", rep.indexed, rep.removed, rep.seconds)
+    return rep
+
+
+def _union(a: pa.Table, b: pa.Table) -> pa.Table:
+    """Rows of ``a`` and of ``b`` (``b``'s rows whose id is already in ``a`` left out)."""
+    if b.num_rows == 0:
+        return a
+    seen = set(a.column("id").to_pylist())
+    keep = [i for i, x in enumerate(b.column("id").to_pylist()) if x not in seen]
+    return pa.concat_tables([a, b.take(pa.array(keep, pa.int64())).cast(a.schema)])
+
+
+def try_sync(store: Store, embedder: Embedder | None) -> SyncReport | None:
+    """:func:`sync`, or None (logged) when the database is busy or the index cannot be written:
+    a search still answers from what is indexed, an ingest or a dream is never failed by it."""
+    try:
+        return sync(store, embedder)
+    except DatabaseBusyError as e:
+        log.warning("search index not brought up to date (the database is busy): %s", e)
+    except (RemError, OSError, ValueError) as e:
+        log.warning("search index not brought up to date: %s", e)
+    return None
+
+
+# -- dense vectors, cached per process -----------------------------------------------------------------------
+@dataclass
+class Vectors:
+    ids: list[str]
+    index: Any  # _rem.VectorIndex
+    key: tuple[Any, ...]
+
+
+_vec_cache: dict[tuple[str, str], Vectors] = {}
+
+
+def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
+    """The embeddings of ``model`` as an in-memory index, reused while nothing changed."""
+    key = tuple(fetch_rows(con, "SELECT count(*), max(indexed_at) FROM search_index WHERE model = $m", {"m": model})[0])
+    ck = (str(store.path), model)
+    hit = _vec_cache.get(ck)
+    if hit is not None and hit.key == key:
+        return hit
+    t = fetch_arrow(con, "SELECT id, vector FROM search_index WHERE model = $m AND vector IS NOT NULL ORDER BY id", {"m": model})
+    ix = _rem.VectorIndex(dim)
+    for b in t.to_batches(max_chunksize=65_536):
+        ix.add(b, "vector")
+    v = Vectors(t.column("id").to_pylist(), ix, key)
+    _vec_cache[ck] = v
+    return v

@@ -1,0 +1,86 @@
+"""Text as the lexical index sees it, and snippets with the matches marked.
+
+The index's own analyzer (tantivy: split on what is not a letter or digit,
+lower case, accents folded, English stemming) handles ordinary words,
+``snake_case``, ``src/rem/store.py`` and ``#123`` (its parts are words).
+What it cannot see is added here before indexing and querying: the parts of
+``CamelCase`` and ``HNSWIndex`` identifiers, and CJK text, which has no
+spaces (each character and each pair of neighbours becomes a term).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from ..understand.text import STOPWORDS, fold, stem
+
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_IDENT = re.compile(r"\b[A-Za-z][A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*\b|\b[A-Z]{2,}[a-z]+[A-Za-z]*\b")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+MAX_INDEXED_CHARS = 20_000  # of one item's text (a message is rarely longer; a document's start says what it is)
+MAX_QUERY_CHARS = 1_000
+
+
+def _cjk_terms(run: str) -> str:
+    chars = list(run)
+    return " ".join(chars + [a + b for a, b in zip(chars, chars[1:], strict=False)])
+
+
+def analyze(text: str, limit: int = MAX_INDEXED_CHARS) -> str:
+    """``text`` with the parts of CamelCase identifiers and CJK terms added."""
+    text = text[:limit]
+    extra = [" ".join(_CAMEL.findall(m.group())) for m in _IDENT.finditer(text)]
+    text = _CJK.sub(lambda m: " " + _cjk_terms(m.group()) + " ", text)
+    return text + ("\n" + " ".join(extra) if extra else "")
+
+
+def query_text(query: str) -> str:
+    """A user's query as plain words for the query parser: its syntax
+    characters (quotes, colons, brackets, operators) become spaces, so
+    ``"recall" AND (bug:1)`` searches the words and never fails to parse."""
+    q = analyze(query, MAX_QUERY_CHARS)
+    words = _WORD.findall(q)
+    return " ".join(w.lower() for w in words if w.lower() not in ("and", "or", "not", "to", "in"))
+
+
+def _terms(query: str) -> set[str]:
+    return {stem(fold(w)) for w in _WORD.findall(query.lower()) if len(w) > 1 and w not in STOPWORDS}
+
+
+def snippet(text: str, query: str, width: int = 160) -> str:
+    """The ``width`` characters of ``text`` holding the most query terms,
+    with each match wrapped in «»; the text's start when nothing matches."""
+    flat = " ".join(text.split())
+    terms = _terms(query)
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(flat) if stem(fold(m.group().lower())) in terms]
+    if not spans:
+        return flat[:width] + ("…" if len(flat) > width else "")
+    best, best_n = 0, -1
+    for s, _ in spans:
+        start = max(0, s - width // 4)
+        n = sum(1 for a, b in spans if a >= start and b <= start + width)
+        if n > best_n:
+            best, best_n = start, n
+    if best > 0:  # start at a word boundary
+        nxt = flat.find(" ", best)
+        best = nxt + 1 if 0 <= nxt < best + 20 else best
+    end = min(len(flat), best + width)
+    out, pos = [], best
+    for a, b in spans:
+        if a >= best and b <= end:
+            out += [flat[pos:a], "«", flat[a:b], "»"]
+            pos = b
+    out.append(flat[pos:end])
+    return ("…" if best > 0 else "") + "".join(out) + ("…" if end < len(flat) else "")
+
+
+def normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def join_fields(parts: Iterable[str | None]) -> str:
+    return "\n".join(p for p in parts if p)

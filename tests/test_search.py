@@ -182,3 +182,17 @@ def test_wordllama_loads_from_its_package_without_the_network(monkeypatch):
 def test_search_on_a_fresh_path_is_empty_not_an_error(tmp_path):
     st = Store(tmp_path / "new.duckdb")
     assert search(st, "anything").num_rows == 0
+
+
+@pytest.mark.llm
+def test_minilm_in_the_rust_core_matches_sentence_transformers():
+    """all-MiniLM-L6-v2 run by candle: the cosine sentence-transformers gives
+    for its documented example pair, and no download."""
+    from rem.search.embed import MiniLMEmbedder
+
+    e = MiniLMEmbedder()
+    v = e.embed(["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse.", ""])
+    assert v.shape == (4, 384)
+    assert abs(float(v[0] @ v[1]) - 0.7553) < 0.005
+    assert float(v[0] @ v[2]) < 0.35
+    assert abs(float((v[:3] ** 2).sum(axis=1).mean()) - 1.0) < 1e-4

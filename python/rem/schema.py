@@ -32,7 +32,7 @@ class Column:
     sql_type: str
     required: bool
     enum: tuple[str, ...] | None
-    kind: str  # string | timestamp | json | list | floats | int | float | bool
+    kind: str  # string | timestamp | json | list | floats | int8s | int | float | bool
     description: str = ""
 
 
@@ -92,6 +92,8 @@ def _column(name: str, spec: dict[str, Any], required: bool, json_cols: set[str]
         return Column(name, "BOOLEAN", required, None, "bool", desc)
     if t == "array" and spec.get("items", {}).get("type") == "string":
         return Column(name, "VARCHAR[]", required, None, "list", desc)
+    if t == "array" and spec.get("x-sql") == "TINYINT[]":
+        return Column(name, "TINYINT[]", required, None, "int8s", desc)
     if t == "array" and spec.get("items", {}).get("type") == "number":
         return Column(name, "FLOAT[]", required, None, "floats", desc)
     raise ValueError(f"schema: column {name!r} has unsupported type {t!r}")

@@ -35,6 +35,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,12 +112,12 @@ def fetch_arrow(con: Connection, sql: str, params: Any = None) -> pa.Table:
     return rel.arrow()  # DuckDB < 1.4
 
 
-def stream_arrow(con: Connection, sql: str, batch_rows: int = 10_000) -> pa.RecordBatchReader | None:
+def stream_arrow(con: Connection, sql: str, batch_rows: int = 10_000, params: Any = None) -> pa.RecordBatchReader | None:
     """Run ``sql`` and return its result as a stream of Arrow batches (None for
     a statement without a result set): a result larger than memory is never
     held whole."""
     _failpoint()
-    rel = con.sql(sql)
+    rel = con.sql(sql) if params is None else con.sql(sql, params=params)
     if rel is None:
         return None
     return rel.to_arrow_reader(batch_rows) if hasattr(rel, "to_arrow_reader") else rel.fetch_arrow_reader(batch_rows)
@@ -172,6 +173,18 @@ def one_batch(t: pa.Table) -> pa.RecordBatch:
 def id_table(ids: Any, column: str = "id") -> pa.Table:
     """A one-column string table of ``ids`` (for :func:`registered`)."""
     return pa.table({column: pa.array(list(ids), pa.string())})
+
+
+def file_signature(path: Path) -> tuple[int, ...]:
+    """(size, mtime) of the database file and its WAL: changes whenever anything commits."""
+    out: list[int] = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = p.stat()
+            out += [st.st_size, st.st_mtime_ns]
+        except OSError:
+            out += [-1, -1]
+    return tuple(out)
 
 
 def explain_db_error(e: BaseException) -> str:
@@ -287,6 +300,7 @@ class Store:
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
         """A read-write connection, schema ensured. Closed on exit."""
+        _lingering.close(self.path)  # this process's own kept reader would refuse a writer
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = _open(self.path, False, _BASE_CONFIG, self.busy_timeout_s)
         try:
@@ -298,9 +312,11 @@ class Store:
             con.close()
 
     @contextlib.contextmanager
-    def read(self, *, sandbox: bool = True) -> Iterator[Connection]:
+    def read(self, *, sandbox: bool = True, macros: bool = True) -> Iterator[Connection]:
         """A read-only connection; with ``sandbox`` no file outside the database
-        can be read or written and the configuration is locked."""
+        can be read or written and the configuration is locked; ``macros``
+        installs REM's SQL helpers (``rem_decay``; they read the config file)."""
+        _lingering.close(self.path)  # DuckDB refuses two connections of different settings in one process
         if not self.path.exists():
             # create it (and its tables) once, so queries on a fresh path work
             self.init()
@@ -317,7 +333,8 @@ class Store:
             try:
                 check_ours(con, self.path)
                 check_schema_version(con)
-                install_macros(con)
+                if macros:
+                    install_macros(con)
                 if sandbox:
                     execute(con, "SET lock_configuration = true")
                 yield con
@@ -327,12 +344,96 @@ class Store:
             if spill:
                 shutil.rmtree(spill, ignore_errors=True)
 
+    @contextlib.contextmanager
+    def reader(self, linger_s: float = 2.0) -> Iterator[Connection]:
+        """A read-only connection (not sandboxed, no macros) that stays open
+        for ``linger_s`` after use, so a burst of queries from one process
+        (searches from `rem serve`, an agent, a benchmark) pays DuckDB's
+        ~15 ms open once. It is reopened when anything was committed since
+        (a read-only connection does not see later commits), closed before
+        this process writes, and closed when idle so other processes can
+        write (their open retries meanwhile)."""
+        if not self.path.exists():
+            self.init()
+        with _lingering.use(self, linger_s) as con:
+            yield con
+
     def init(self) -> bool:
         """Create the database if needed; returns True when it was created."""
         existed = self.path.exists()
         with self.connect() as con:
             execute(con, "CHECKPOINT")  # the tables are on disk before anyone reads
         return not existed
+
+
+class _Lingering:
+    """The kept read-only connections of this process (see :meth:`Store.reader`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._cons: dict[str, tuple[Connection, tuple[int, ...], float]] = {}  # path -> (con, signature, last use)
+        self._reaper: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def use(self, store: Store, linger_s: float) -> Iterator[Connection]:
+        key = str(store.path)
+        with self._lock:
+            sig = file_signature(store.path)
+            kept = self._cons.pop(key, None)
+            if kept is not None and kept[1] != sig:
+                with contextlib.suppress(duckdb.Error):
+                    kept[0].close()
+                kept = None
+            if kept is None:
+                con = _open(store.path, True, dict(_BASE_CONFIG), store.busy_timeout_s)
+                try:
+                    check_ours(con, store.path)
+                    check_schema_version(con)
+                except BaseException:
+                    con.close()
+                    raise
+            else:
+                con = kept[0]
+            try:
+                yield con
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.close()
+                raise
+            if linger_s > 0:
+                self._cons[key] = (con, sig, time.monotonic() + linger_s)
+                self._start_reaper()
+            else:
+                con.close()
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None or not self._reaper.is_alive():
+            self._reaper = threading.Thread(target=self._reap, name="rem-reader-reaper", daemon=True)
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        while True:
+            time.sleep(0.25)
+            with self._lock:
+                now = time.monotonic()
+                for key, (con, _sig, until) in list(self._cons.items()):
+                    if now >= until:
+                        del self._cons[key]
+                        with contextlib.suppress(duckdb.Error):
+                            con.close()
+                if not self._cons:
+                    self._reaper = None
+                    return
+
+    def close(self, path: Path) -> None:
+        with self._lock:
+            kept = self._cons.pop(str(path), None)
+            if kept is not None:
+                with contextlib.suppress(duckdb.Error):
+                    kept[0].close()
+
+
+_lingering = _Lingering()
 
 
 @contextlib.contextmanager
@@ -506,6 +607,8 @@ def arrow_rows(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
             arrays[c.name] = pa.array(vals, type=pa.list_(pa.string()))
         elif c.kind == "floats":
             arrays[c.name] = pa.array(vals, type=pa.list_(pa.float32()))
+        elif c.kind == "int8s":
+            arrays[c.name] = pa.array(vals, type=pa.list_(pa.int8()))
         elif c.kind == "int":
             arrays[c.name] = pa.array(vals, type=pa.int64())
         elif c.kind == "float":

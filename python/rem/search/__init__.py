@@ -82,35 +82,38 @@ def search(store: Store, query: str, opts: SearchOptions | None = None, *, embed
         raise SearchError("--limit must be from 1 to 1000")
     emb = configured() if embedder is _UNSET else embedder
     if opts.sync:
-        ix.try_sync(store, emb)
-    r = rank(store, q, opts, emb)
-    return details(store, q, r, opts)
+        ix.sync_if_changed(store, emb)
+    with store.reader() as con:  # kept open across a burst of queries: opening one costs ~15 ms
+        r = rank(store, q, opts, emb, con)
+        return details(con, q, r, opts)
 
 
-def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None) -> Ranked:
+def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: Connection | None = None) -> Ranked:
+    if con is None:
+        with store.reader() as c:
+            return rank(store, q, opts, emb, c)
     out = Ranked()
     filtered = bool(opts.tags or opts.people or opts.types or opts.since or opts.until or set(opts.kinds) != set(ix.KINDS))
     n = CANDIDATES * (10 if filtered else 1)
-    with store.read(sandbox=False) as con:
-        allowed = _allowed(con, opts) if filtered else None
-        if opts.lexical:
-            t0 = time.perf_counter()
-            lex = ix.Lexical.open(store.path)
-            words = query_text(q)
-            hits = lex.search(words, n) if lex is not None and words else []
-            hits = [h for h in hits if allowed is None or h[0] in allowed]
-            out.lexical = {i: (k + 1, s) for k, (i, s) in enumerate(hits[:CANDIDATES])}
-            out.timings["lexical"] = time.perf_counter() - t0
-        if opts.dense and emb is not None:
-            t0 = time.perf_counter()
-            vec = ix.vectors(store, con, emb.name, emb.dim)
-            out.timings["load_vectors"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            qv = emb.embed([q])[0]
-            mask = None if allowed is None else [i in allowed for i in vec.ids]
-            rows, scores = vec.index.search([float(x) for x in qv], CANDIDATES, mask)
-            out.dense = {vec.ids[r]: (k + 1, float(s)) for k, (r, s) in enumerate(zip(rows, scores, strict=True))}
-            out.timings["dense"] = time.perf_counter() - t0
+    allowed = _allowed(con, opts) if filtered else None
+    if opts.lexical:
+        t0 = time.perf_counter()
+        lex = ix.Lexical.open(store.path)
+        words = query_text(q)
+        hits = lex.search(words, n) if lex is not None and words else []
+        hits = [h for h in hits if allowed is None or h[0] in allowed]
+        out.lexical = {i: (k + 1, s) for k, (i, s) in enumerate(hits[:CANDIDATES])}
+        out.timings["lexical"] = time.perf_counter() - t0
+    if opts.dense and emb is not None:
+        t0 = time.perf_counter()
+        vec = ix.vectors(store, con, emb.name, emb.dim)
+        out.timings["load_vectors"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        qv = emb.embed([q])[0]
+        mask = None if allowed is None else [i in allowed for i in vec.ids]
+        rows, scores = vec.index.search([float(x) for x in qv], CANDIDATES, mask)
+        out.dense = {vec.ids[r]: (k + 1, float(s)) for k, (r, s) in enumerate(zip(rows, scores, strict=True))}
+        out.timings["dense"] = time.perf_counter() - t0
     return out
 
 
@@ -180,7 +183,7 @@ _DETAIL = {
 }
 
 
-def details(store: Store, q: str, r: Ranked, opts: SearchOptions) -> pa.Table:
+def details(con: Connection, q: str, r: Ranked, opts: SearchOptions) -> pa.Table:
     fused = fuse(r)[: opts.limit]
     ids = [i for i, _ in fused]
     hits = pa.table({"id": pa.array(ids, pa.string()),
@@ -188,7 +191,7 @@ def details(store: Store, q: str, r: Ranked, opts: SearchOptions) -> pa.Table:
                      "item_id": pa.array([i.split(":", 1)[1] for i in ids], pa.string()),
                      "score": pa.array([s for _, s in fused], pa.float64()),
                      "pos": pa.array(list(range(len(ids))), pa.int64())})
-    with store.read(sandbox=False) as con, registered(con, "_rem_hits", hits):
+    with registered(con, "_rem_hits", hits):
         union = " UNION ALL ".join(f"(SELECT '{k}' AS kind, d.* FROM ({sql}) d SEMI JOIN _rem_hits h ON h.item_id = d.id AND h.kind = '{k}')"
                                    for k, sql in _DETAIL.items())
         rows = fetch_arrow(con, f"""

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .. import _rem
+from .. import _rem, schema
 from ..exceptions import DatabaseBusyError, RemError
 from ..store import (
     META_TABLE,
@@ -38,7 +38,9 @@ from ..store import (
     fetch_arrow,
     fetch_rows,
     fetch_value,
+    file_signature,
     registered,
+    stream_arrow,
     transaction,
 )
 from .embed import Embedder
@@ -48,7 +50,7 @@ log = logging.getLogger("rem.search")
 
 KINDS = ("moment", "resource", "message", "session")
 MARK_KEY = "search.activity_mark"
-VERSION_KEY, VERSION = "search.index_version", "3"  # a change to what is indexed, or how, rebuilds the index
+VERSION_KEY, VERSION = "search.index_version", "4"  # a change to what is indexed, or how, rebuilds the index
 MARGIN = timedelta(minutes=10)  # re-read this much before the mark: a transaction may commit after a later one
 BATCH = 4096
 
@@ -88,6 +90,7 @@ def search_dir(db: Path) -> Path:
 
 # -- the lexical index -------------------------------------------------------------------------------------
 _lock = threading.Lock()
+_lex_cache: dict[str, tuple[Lexical, int]] = {}
 
 
 class Lexical:
@@ -115,18 +118,32 @@ class Lexical:
 
     @classmethod
     def open(cls, db: Path) -> Lexical | None:
+        """The index of ``db`` (kept open in this process, re-read when another process committed to it)."""
         d = search_dir(db)
-        if not (d / "meta.json").exists():
-            return None
         try:
-            return cls(d, create=False)
+            stamp = (d / "meta.json").stat().st_mtime_ns
+        except OSError:
+            _lex_cache.pop(str(d), None)
+            return None
+        hit = _lex_cache.get(str(d))
+        if hit is not None:
+            lex, seen = hit
+            if seen != stamp:
+                lex.index.reload()
+                _lex_cache[str(d)] = (lex, stamp)
+            return lex
+        try:
+            lex = cls(d, create=False)
         except (ValueError, OSError) as e:
             log.warning("the lexical index %s cannot be opened (%s); it is rebuilt", d, e)
             return None
+        _lex_cache[str(d)] = (lex, stamp)
+        return lex
 
     @classmethod
     def create(cls, db: Path) -> Lexical:
         d = search_dir(db)
+        _lex_cache.pop(str(d), None)
         shutil.rmtree(d, ignore_errors=True)
         return cls(d, create=True)
 
@@ -188,6 +205,9 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
             version = fetch_value(con, f"SELECT value FROM {META_TABLE} WHERE key = ?", [VERSION_KEY])
             if lex is None or version != VERSION:
                 lex = Lexical.create(store.path)
+                if version != VERSION:  # derived data in an older layout: made again
+                    execute(con, "DROP TABLE IF EXISTS search_index")
+                    execute(con, schema.table("search_index").ddl())
                 execute(con, f"INSERT INTO {META_TABLE} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         [VERSION_KEY, VERSION])
                 execute(con, "DELETE FROM search_index")
@@ -233,6 +253,7 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                 vectors[i:i + len(part)] = list(emb)
             rep.embedded = len(rows)
         now = datetime.now(UTC)
+        codes, scales = quantize(vectors)
         table = pa.table({
             "id": pa.array([r["id"] for r in rows], pa.string()),
             "kind": pa.array([r["kind"] for r in rows], pa.string()),
@@ -240,7 +261,8 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
             "digest": pa.array([r["digest"] for r in rows], pa.string()),
             "model": pa.array([model if embedder else None] * len(rows), pa.string()),
             "dim": pa.array([embedder.dim if embedder else None] * len(rows), pa.int64()),
-            "vector": pa.array([None if v is None else np.asarray(v, dtype=np.float32) for v in vectors], pa.list_(pa.float32())),
+            "vector": pa.array(codes, pa.list_(pa.int8())),
+            "scale": pa.array(scales, pa.float32()),
             "indexed_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
         })
         with store.connect() as con, transaction(con):
@@ -263,6 +285,28 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
     return rep
 
 
+def quantize(vectors: list[Any]) -> tuple[list[Any], list[float | None]]:
+    """Unit vectors as int8 codes and a scale each (``codes * scale`` ≈ the vector), as the Rust index keeps them."""
+    codes: list[Any] = []
+    scales: list[float | None] = []
+    for v in vectors:
+        if v is None:
+            codes.append(None)
+            scales.append(None)
+            continue
+        v = np.asarray(v, dtype=np.float64)
+        n = float(np.linalg.norm(v))
+        m = float(np.max(np.abs(v))) / n if n > 0 and np.isfinite(n) else 0.0
+        if m == 0.0:
+            codes.append(np.zeros(len(v), dtype=np.int8))
+            scales.append(0.0)
+            continue
+        scale = m / 127.0
+        codes.append(np.clip(np.rint(v / n / scale), -127, 127).astype(np.int8))
+        scales.append(scale)
+    return codes, scales
+
+
 def _union(a: pa.Table, b: pa.Table) -> pa.Table:
     """Rows of ``a`` and of ``b`` (``b``'s rows whose id is already in ``a`` left out)."""
     if b.num_rows == 0:
@@ -270,6 +314,23 @@ def _union(a: pa.Table, b: pa.Table) -> pa.Table:
     seen = set(a.column("id").to_pylist())
     keep = [i for i, x in enumerate(b.column("id").to_pylist()) if x not in seen]
     return pa.concat_tables([a, b.take(pa.array(keep, pa.int64())).cast(a.schema)])
+
+
+_synced: dict[tuple[str, str | None], tuple[int, ...]] = {}  # (db, model) -> the file's signature after our last sync
+
+
+def sync_if_changed(store: Store, embedder: Embedder | None) -> SyncReport | None:
+    """:func:`try_sync` unless nothing was committed to the database since
+    this process last synced it (known from the file's size and times,
+    without opening it): a warm process answers the next query at once."""
+    key = (str(store.path), embedder.name if embedder else None)
+    sig = file_signature(store.path)
+    if _synced.get(key) == sig and search_dir(store.path).is_dir():
+        return None
+    rep = try_sync(store, embedder)
+    if rep is not None:
+        _synced[key] = file_signature(store.path)
+    return rep
 
 
 def try_sync(store: Store, embedder: Embedder | None) -> SyncReport | None:
@@ -302,10 +363,15 @@ def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
     hit = _vec_cache.get(ck)
     if hit is not None and hit.key == key:
         return hit
-    t = fetch_arrow(con, "SELECT id, vector FROM search_index WHERE model = $m AND vector IS NOT NULL ORDER BY id", {"m": model})
+    _vec_cache.pop(ck, None)  # let the old index go before the new one is built
     ix = _rem.VectorIndex(dim)
-    for b in t.to_batches(max_chunksize=65_536):
-        ix.add(b, "vector")
-    v = Vectors(t.column("id").to_pylist(), ix, key)
+    ids: list[str] = []
+    reader = stream_arrow(con, "SELECT id, vector, scale FROM search_index WHERE model = $m AND vector IS NOT NULL ORDER BY id",
+                          batch_rows=65_536, params={"m": model})
+    if reader is not None:
+        for b in reader:  # batch by batch: never the whole column in memory at once
+            ix.add_quantized(b, "vector", "scale")
+            ids.extend(b.column(0).to_pylist())
+    v = Vectors(ids, ix, key)
     _vec_cache[ck] = v
     return v

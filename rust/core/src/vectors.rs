@@ -143,6 +143,61 @@ impl VectorIndex {
         Ok(n)
     }
 
+    /// Append rows already quantized (as [`VectorIndex::add`] would make them):
+    /// `codes` a list of `dim` int8 per row, `scales` float32 (a null or
+    /// non-finite scale, or a null list, makes a row that matches nothing).
+    pub fn add_quantized(&mut self, batch: &RecordBatch, codes: &str, scales: &str) -> Result<usize> {
+        let missing = |c: &str| CoreError::MissingColumn { table: "vectors".into(), column: c.into() };
+        let col = batch.column_by_name(codes).ok_or_else(|| missing(codes))?;
+        let sc = batch.column_by_name(scales).ok_or_else(|| missing(scales))?;
+        let list = col.as_any().downcast_ref::<ListArray>().ok_or_else(|| CoreError::ColumnType {
+            table: "vectors".into(),
+            column: codes.into(),
+            found: format!("{}", col.data_type()),
+            expected: "list<int8>".into(),
+        })?;
+        let scale_of = |i: usize| -> Option<f32> {
+            if sc.is_null(i) {
+                return None;
+            }
+            match sc.data_type() {
+                DataType::Float32 => Some(sc.as_primitive::<Float32Type>().value(i)),
+                DataType::Float64 => Some(sc.as_primitive::<Float64Type>().value(i) as f32),
+                _ => None,
+            }
+        };
+        if !matches!(sc.data_type(), DataType::Float32 | DataType::Float64) {
+            return Err(CoreError::ColumnType { table: "vectors".into(), column: scales.into(),
+                                               found: format!("{}", sc.data_type()), expected: "float32".into() });
+        }
+        let n = list.len();
+        self.codes.reserve(n * self.dim);
+        self.scales.reserve(n);
+        for i in 0..n {
+            let s = scale_of(i).filter(|s| s.is_finite() && *s > 0.0);
+            let values = if list.is_null(i) { None } else { Some(list.value(i)) };
+            match (s, values) {
+                (Some(s), Some(v)) if v.data_type() == &DataType::Int8 && v.len() == self.dim && v.null_count() == 0 => {
+                    self.codes.extend_from_slice(v.as_primitive::<arrow::datatypes::Int8Type>().values());
+                    self.scales.push(s);
+                }
+                (_, Some(v)) if v.len() != self.dim || v.data_type() != &DataType::Int8 => {
+                    return Err(CoreError::InvalidValue {
+                        table: "vectors".into(),
+                        column: codes.into(),
+                        row: i,
+                        message: format!("{} values of {} (expected {} int8)", v.len(), v.data_type(), self.dim),
+                    })
+                }
+                _ => {
+                    self.codes.extend(std::iter::repeat_n(0i8, self.dim));
+                    self.scales.push(0.0);
+                }
+            }
+        }
+        Ok(n)
+    }
+
     /// The `k` rows most similar to `query` (cosine), best first, as (row, score).
     /// `allowed`, when given, must have one flag per row: rows flagged false are skipped.
     pub fn search(&self, query: &[f32], k: usize, allowed: Option<&[bool]>) -> Result<Vec<(u32, f32)>> {
@@ -250,6 +305,33 @@ mod tests {
         let mut allowed = vec![true; 500];
         allowed[123] = false;
         assert_ne!(ix.search(&q, 1, Some(&allowed)).unwrap()[0].0, 123);
+    }
+
+    #[test]
+    fn quantized_rows_search_like_float_rows() {
+        use arrow::array::{Float32Array, Int8Builder};
+        let rows = vec![vec![1.0f32, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.6, 0.8, 0.0]];
+        let mut b = ListBuilder::new(Int8Builder::new());
+        let mut scales = Vec::new();
+        for r in &rows {
+            let mut codes = Vec::new();
+            scales.push(quantize(r, &mut codes));
+            b.values().append_slice(&codes);
+            b.append(true);
+        }
+        b.append(false); // a row without a vector
+        scales.push(1.0);
+        let codes = b.finish();
+        let sc = Float32Array::from(scales);
+        let schema = Schema::new(vec![Field::new("codes", codes.data_type().clone(), true), Field::new("scale", DataType::Float32, true)]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(codes), Arc::new(sc)]).unwrap();
+        let mut ix = VectorIndex::new(3).unwrap();
+        ix.add_quantized(&batch, "codes", "scale").unwrap();
+        assert_eq!(ix.len(), 4);
+        let hits = ix.search(&[0.6, 0.8, 0.0], 4, None).unwrap();
+        assert_eq!(hits.len(), 3);
+        assert_eq!(hits[0].0, 2);
+        assert!((hits[0].1 - 1.0).abs() < 0.02);
     }
 
     #[test]

@@ -352,6 +352,14 @@ impl PyVectorIndex {
         Ok(py.detach(|| ix.add(b.validated()?, column)).map_err(BindError::from)?)
     }
 
+    /// Append rows already quantized: ``codes`` (a list of ``dim`` int8 per row) times ``scale``.
+    #[pyo3(signature = (batch, codes="vector", scale="scale"))]
+    fn add_quantized(&mut self, py: Python<'_>, batch: &Bound<'_, PyAny>, codes: &str, scale: &str) -> PyResult<usize> {
+        let b = import(batch, "vectors")?;
+        let ix = &mut self.ix;
+        Ok(py.detach(|| ix.add_quantized(b.validated()?, codes, scale)).map_err(BindError::from)?)
+    }
+
     /// The ``k`` rows nearest ``query`` by cosine, best first: ``(rows, scores)``.
     /// ``allowed`` (one flag per row) skips the rows flagged false.
     #[pyo3(signature = (query, k, allowed=None))]

@@ -23,7 +23,7 @@ from importlib import resources
 from typing import Any
 
 TABLES = ("resources", "sessions", "messages", "moments", "entities", "nodes", "edges", "dream_runs", "dream_edge_log", "dream_undo",
-          "search_index")
+          "search_index", "moment_edits")
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,7 @@ def describe_result(r: Any, verbose: bool) -> str:
     return "\n".join(lines)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--day", help="today, yesterday or YYYY-MM-DD (local time).")
 @click.option("--since", help="Moments starting at or after this date/time.")
 @click.option("--tag", "tags", multiple=True, help="Only moments with this topic tag (repeatable).")
@@ -183,14 +183,20 @@ def describe_result(r: Any, verbose: bool) -> str:
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True, help="At most this many moments.")
 @output_options
 @pass_ctx
-def moments(c: Ctx, day: str | None, since: str | None, tags: tuple[str, ...], mtype: str | None, limit: int,
-            fmt: str | None) -> None:
-    """A readable journal of moments (default: the last 7 days).
+@click.pass_context
+def moments(ctx: click.Context, c: Ctx, day: str | None, since: str | None, tags: tuple[str, ...], mtype: str | None,
+            limit: int, fmt: str | None) -> None:
+    """A readable journal of moments (default: the last 7 days), and the
+    corrections later dreams respect: edit, merge, split, delete, pin, undo.
 
     \b
     rem moments --day yesterday
     rem moments --tag diskann --json
+    rem moments edit 1a2b3c4d --name "Shipping DiskANN behind a flag" --people "Alice Chen,Priya Raman"
+    rem moments history 1a2b3c4d
     """
+    if ctx.invoked_subcommand is not None:
+        return
     end = None
     if day:
         start, end = day_bounds(day)

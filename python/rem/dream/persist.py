@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from .. import _rem, ledger
+from ..corrections import fixed_ground
 from ..graph.decay import half_lives
 from ..ids import normalize_key, stable_id
 from ..ledger import RunStatus
@@ -54,6 +55,7 @@ class PersistStats:
     moments_created: int = 0
     moments_merged: int = 0
     moments_superseded: int = 0
+    moments_left_to_corrections: int = 0  # moments not written: the owner's corrections cover that activity
     entities_created: int = 0
     edges_added: int = 0
     edges_reinforced: int = 0
@@ -202,6 +204,18 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
     st = PersistStats()
     now = datetime.now(UTC)
     with store.connect() as con, transaction(con):
+        # the owner's corrections are fixed ground: a corrected or pinned moment is never overwritten,
+        # superseded or deleted, and activity it (or a moment the owner deleted) covers makes no new moment
+        fixed, covered = fixed_ground(con)
+        if fixed or covered:
+            kept = []
+            for m in moments:
+                items = [*m.resource_ids, *m.message_ids]
+                if m.id in fixed or (items and 2 * sum(i in covered for i in items) > len(items)):
+                    st.moments_left_to_corrections += 1
+                    continue
+                kept.append(m)
+            moments = kept
         new_ids = [m.id for m in moments]
         keys = sorted({k for m in moments for k in m.segment_keys})
         existing: set[str] = set()
@@ -212,7 +226,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             with registered(con, "_rem_keys", id_table(keys, "k")):
                 old = fetch_rows(con, """SELECT DISTINCT m.id FROM moments m, unnest(m.segment_keys) AS u(k)
                                          WHERE u.k IN (SELECT k FROM _rem_keys)""")
-            superseded = sorted({r[0] for r in old} - set(new_ids))
+            superseded = sorted({r[0] for r in old} - set(new_ids) - fixed)
             if superseded:
                 _supersede(con, run_id, superseded)
                 st.moments_superseded = len(superseded)

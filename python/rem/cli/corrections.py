@@ -1,0 +1,123 @@
+"""Correcting moments: rem moments edit|merge|split|delete|pin|unpin|undo|history.
+
+Each edit is kept (with what it replaced) and can be undone; a corrected or
+pinned moment is fixed ground for every later dream (see rem.corrections).
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..output import echo_table, output_options
+from .common import Ctx, pass_ctx
+from .dreaming import moments
+
+
+def _done(e) -> None:  # type: ignore[no-untyped-def]
+    from ..search import index as search_index
+
+    click.echo(f"{e.kind} {e.id[:8]}: {e.summary}" + (f" (moment {', '.join(m[:8] for m in e.moment_ids)})" if e.moment_ids else ""))
+    search_index._synced.clear()  # the next search re-reads what changed
+
+
+@moments.command("edit")
+@click.argument("moment")
+@click.option("--name", help="A new name.")
+@click.option("--tags", help="Its topics, comma-separated (replaces them).")
+@click.option("--people", help="Its people, comma-separated (replaces them).")
+@click.option("--emotions", help="Its emotions, comma-separated (replaces them).")
+@click.option("--type", "mtype", help="Its type (deep_work, debugging, meeting, learning, writing, planning, …).")
+@click.option("--outcome", help="What came of it.")
+@click.option("--summary", help="A new summary.")
+@click.option("--start", help="A new start (date and time).")
+@click.option("--end", help="A new end (date and time).")
+@pass_ctx
+def edit_cmd(c: Ctx, moment: str, name: str | None, tags: str | None, people: str | None, emotions: str | None,
+             mtype: str | None, outcome: str | None, summary: str | None, start: str | None, end: str | None) -> None:
+    """Correct a moment (MOMENT: its id or first characters). Later dreams keep it as you left it."""
+    from ..corrections import edit
+
+    _done(edit(c.store, moment, name=name, tags=tags, people=people, emotion_tags=emotions, moment_type=mtype,
+               outcome=outcome, summary=summary, start_time=start, end_time=end))
+
+
+@moments.command("merge")
+@click.argument("first")
+@click.argument("second")
+@pass_ctx
+def merge_cmd(c: Ctx, first: str, second: str) -> None:
+    """Merge SECOND into FIRST: one moment spanning both, with both's sources, topics and people."""
+    from ..corrections import merge
+
+    _done(merge(c.store, first, second))
+
+
+@moments.command("split")
+@click.argument("moment")
+@click.option("--at", "at", required=True, help="The time to split at (inside the moment).")
+@pass_ctx
+def split_cmd(c: Ctx, moment: str, at: str) -> None:
+    """Split a moment in two at a time: what came before stays, the rest becomes a new moment."""
+    from ..corrections import split
+
+    _done(split(c.store, moment, at))
+
+
+@moments.command("delete")
+@click.argument("moment")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def delete_cmd(c: Ctx, moment: str, yes: bool) -> None:
+    """Delete a moment; later dreams do not make it again (undo brings it back)."""
+    from ..corrections import delete
+
+    if not yes:
+        click.confirm(f"Delete moment {moment}?", abort=True)
+    _done(delete(c.store, moment))
+
+
+@moments.command("pin")
+@click.argument("moment")
+@pass_ctx
+def pin_cmd(c: Ctx, moment: str) -> None:
+    """Keep a moment exactly as it is: later dreams leave it alone."""
+    from ..corrections import pin
+
+    _done(pin(c.store, moment, True))
+
+
+@moments.command("unpin")
+@click.argument("moment")
+@pass_ctx
+def unpin_cmd(c: Ctx, moment: str) -> None:
+    """Lift a pin (a moment you also corrected stays as you corrected it)."""
+    from ..corrections import pin
+
+    _done(pin(c.store, moment, False))
+
+
+@moments.command("undo")
+@click.argument("ref")
+@pass_ctx
+def undo_cmd(c: Ctx, ref: str) -> None:
+    """Take back the latest edit of a moment (REF: the moment, or the edit's id)."""
+    from ..corrections import undo
+
+    _done(undo(c.store, ref))
+
+
+@moments.command("history")
+@click.argument("moment")
+@output_options
+@pass_ctx
+def history_cmd(c: Ctx, moment: str, fmt: str | None) -> None:
+    """The edits of a moment, oldest first (also of one merged or deleted away)."""
+    import pyarrow as pa
+
+    from ..corrections import history
+
+    rows = history(c.store, moment)
+    echo_table(pa.Table.from_pylist(rows) if rows else pa.table({"id": [], "kind": [], "made_at": [], "summary": [], "undone_at": []}), fmt)
+
+
+COMMANDS = ()

@@ -1,0 +1,367 @@
+"""Corrections: the owner's edits to moments, which later dreams respect.
+
+Every edit — rename; change tags, people, emotions, type or outcome; retime;
+merge two moments; split one at a time; delete; pin — is one row of
+``moment_edits`` (this module owns the table) holding the moments as they
+were before and the ids it left, so it can be undone and shown as the
+moment's history. An edited or pinned moment is *fixed ground*
+(``metadata.fixed``): a later dream never overwrites, supersedes or deletes
+it, and drops the moments it would make of activity a fixed moment (or a
+deleted one) already covers (:func:`fixed_ground`, used by the dream's
+persist step). Tags and people a correction introduces become entities, so
+later dreams pass them to the model as known spellings.
+
+Each edit runs in one transaction; the moment's edges to its topics, people
+and sources are rebuilt from what it says after the edit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from . import schema
+from .exceptions import RemError
+from .ids import normalize_key, stable_id
+from .store import (
+    Connection,
+    Store,
+    arrow_rows,
+    execute,
+    fetch_arrow,
+    fetch_rows,
+    fetch_value,
+    insert_missing_edges,
+    registered,
+    transaction,
+    upsert_entities,
+)
+from .values import parse_time
+
+KINDS = ("edit", "merge", "split", "delete", "pin", "unpin")
+FIELDS = ("name", "tags", "people", "emotion_tags", "moment_type", "outcome", "summary", "start_time", "end_time")
+
+
+class CorrectionError(RemError):
+    """An edit that cannot be made as asked (an unknown moment, an empty name, a split outside the moment …)."""
+
+
+@dataclass
+class Edit:
+    id: str
+    kind: str
+    moment_ids: list[str]
+    summary: str
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+def resolve(con: Connection, ref: str) -> str:
+    """A moment's id from its id or a unique prefix (at least 4 characters)."""
+    ref = ref.strip()
+    if len(ref) < 4:
+        raise CorrectionError(f"{ref!r}: give a moment id or at least its first 4 characters (see rem moments --json)")
+    rows = fetch_rows(con, "SELECT id FROM moments WHERE id = $r OR starts_with(id, $r) LIMIT 3", {"r": ref})
+    if not rows:
+        raise CorrectionError(f"no moment {ref!r} (see rem moments --json for ids)")
+    if len(rows) > 1 and not any(r[0] == ref for r in rows):
+        raise CorrectionError(f"{ref!r} names more than one moment; give more of its id")
+    return ref if any(r[0] == ref for r in rows) else rows[0][0]
+
+
+def _rows(con: Connection, ids: list[str]) -> list[dict[str, Any]]:
+    with registered(con, "_rem_edit_ids", pa.table({"id": pa.array(ids, pa.string())})):
+        return fetch_arrow(con, "SELECT * FROM moments WHERE id IN (SELECT id FROM _rem_edit_ids) ORDER BY start_time").to_pylist()
+
+
+def history(store: Store, ref: str) -> list[dict[str, Any]]:
+    """The edits that touched a moment, oldest first."""
+    with store.read(sandbox=False) as con:
+        mid = _resolve_any(con, ref)
+        return fetch_arrow(con, """SELECT id, kind, made_at, summary, undone_at FROM moment_edits
+                                   WHERE list_contains(moment_ids, $m) ORDER BY made_at, id""", {"m": mid}).to_pylist()
+
+
+def _resolve_any(con: Connection, ref: str) -> str:
+    """A moment id, also of a moment that an edit deleted or merged away."""
+    try:
+        return resolve(con, ref)
+    except CorrectionError:
+        row = fetch_rows(con, """SELECT m FROM (SELECT DISTINCT unnest(moment_ids) AS m FROM moment_edits)
+                                 WHERE starts_with(m, $r) LIMIT 2""", {"r": ref.strip()})
+        if len(row) == 1:
+            return str(row[0][0])
+        raise
+
+
+def fixed_ground(con: Connection) -> tuple[set[str], set[str]]:
+    """(ids of fixed moments, the activity items fixed or deleted moments cover):
+    what a dream must leave alone."""
+    fixed = {r[0] for r in fetch_rows(con, "SELECT id FROM moments WHERE CAST(json_extract(metadata, '$.fixed') AS BOOLEAN)")}
+    items = {r[0] for r in fetch_rows(con, """
+        SELECT DISTINCT unnest(list_concat(coalesce(resource_ids, []), coalesce(message_ids, []))) FROM moments
+        WHERE CAST(json_extract(metadata, '$.fixed') AS BOOLEAN)""")}
+    for (before,) in fetch_rows(con, "SELECT before FROM moment_edits WHERE kind = 'delete' AND undone_at IS NULL"):
+        for m in json.loads(before or "[]"):
+            items.update(m.get("resource_ids") or [])
+            items.update(m.get("message_ids") or [])
+    return fixed, items
+
+
+# -- writing ---------------------------------------------------------------------------------------------------
+def _plain(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return v
+
+
+def _snapshot(rows: list[dict[str, Any]]) -> str:
+    return json.dumps([{k: _plain(v) for k, v in r.items()} for r in rows], ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _revive(rows_json: str) -> list[dict[str, Any]]:
+    out = []
+    for r in json.loads(rows_json or "[]"):
+        for k in ("start_time", "end_time", "window_start", "window_end", "created_at", "updated_at"):
+            if r.get(k):
+                r[k] = datetime.fromisoformat(r[k])
+        if isinstance(r.get("metadata"), str):
+            r["metadata"] = json.loads(r["metadata"])
+        out.append(r)
+    return out
+
+
+def _fix(row: dict[str, Any], *, pinned: bool | None = None) -> dict[str, Any]:
+    md = row.get("metadata")
+    md = json.loads(md) if isinstance(md, str) else dict(md or {})
+    md["fixed"] = True
+    if pinned is not None:
+        md["pinned"] = pinned
+    return {**row, "metadata": md, "updated_at": datetime.now(UTC)}
+
+
+def _write_moments(con: Connection, rows: list[dict[str, Any]]) -> None:
+    """Replace these moments' rows and rebuild their edges and entities."""
+    if not rows:
+        return
+    ids = [r["id"] for r in rows]
+    cols = schema.table("moments").column_names
+    clean = [{c: r.get(c) for c in cols} for r in rows]
+    with registered(con, "_rem_fix", arrow_rows("moments", clean)) as v:
+        execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
+        execute(con, f"INSERT INTO moments BY NAME SELECT * FROM {v}")
+    _rebuild_edges(con, ids, rows)
+
+
+def _delete_moments(con: Connection, ids: list[str]) -> None:
+    if not ids:
+        return
+    with registered(con, "_rem_del", pa.table({"id": pa.array(ids, pa.string())})) as v:
+        execute(con, f"DELETE FROM edges WHERE source_id IN (SELECT id FROM {v}) OR target_id IN (SELECT id FROM {v})")
+        execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
+
+
+def _rebuild_edges(con: Connection, ids: list[str], rows: list[dict[str, Any]]) -> None:
+    now = datetime.now(UTC)
+    with registered(con, "_rem_fixed_ids", pa.table({"id": pa.array(ids, pa.string())})) as v:
+        execute(con, f"""DELETE FROM edges WHERE source_id IN (SELECT id FROM {v})
+                         AND edge_type IN ('about', 'involves', 'contains', 'captured_in')""")
+    ents: dict[str, dict[str, Any]] = {}
+    edges = []
+
+    def edge(s: str, t: str, etype: str) -> None:
+        edges.append({"source_id": s, "target_id": t, "edge_type": etype, "weight": 1.0, "created_at": now,
+                      "reinforced_at": now, "reinforcement_count": 1, "generated_by": "correction"})
+
+    for r in rows:
+        for kind, names in (("topic", r.get("tags") or []), ("person", r.get("people") or [])):
+            for name in names:
+                key = normalize_key(name)
+                if not key:
+                    continue
+                eid = stable_id("entity", kind, key)
+                ents.setdefault(eid, {"id": eid, "key": key, "name": name, "kind": kind, "aliases": [],
+                                      "created_at": now, "updated_at": now, "metadata": None})
+                edge(r["id"], eid, "about" if kind == "topic" else "involves")
+        for res in r.get("resource_ids") or []:
+            edge(r["id"], res, "contains")
+        for ses in r.get("session_ids") or []:
+            edge(r["id"], ses, "captured_in")
+    if ents:
+        upsert_entities(con, list(ents.values()))
+    if edges:
+        insert_missing_edges(con, edges)
+
+
+def _log(con: Connection, kind: str, moment_ids: list[str], before: list[dict[str, Any]], after_ids: list[str],
+         summary: str) -> Edit:
+    eid = str(uuid.uuid4())
+    execute(con, """INSERT INTO moment_edits (id, kind, moment_ids, made_at, before, after_ids, summary)
+                    VALUES ($id, $k, $m, now(), CAST($b AS JSON), $a, $s)""",
+            {"id": eid, "k": kind, "m": sorted(set(moment_ids) | set(after_ids)), "b": _snapshot(before), "a": after_ids,
+             "s": summary})
+    return Edit(eid, kind, after_ids or moment_ids, summary)
+
+
+def _list(value: Any, what: str) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = list(dict.fromkeys(" ".join(str(x).split()) for x in items if str(x).strip()))
+    if any(len(x) > 200 for x in out):
+        raise CorrectionError(f"{what}: each entry must be under 200 characters")
+    return out
+
+
+def edit(store: Store, ref: str, **changes: Any) -> Edit:
+    """Change fields of one moment: name, tags, people, emotion_tags,
+    moment_type, outcome, summary, start_time, end_time (None = unchanged)."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    bad = set(changes) - set(FIELDS)
+    if bad:
+        raise CorrectionError(f"cannot change {', '.join(sorted(bad))}; the fields are {', '.join(FIELDS)}")
+    if not changes:
+        raise CorrectionError("nothing to change: give --name, --tags, --people, --emotions, --type, --outcome, "
+                              "--summary, --start or --end")
+    with store.connect() as con, transaction(con):
+        mid = resolve(con, ref)
+        (row,) = _rows(con, [mid])
+        new = dict(row)
+        for k, v in changes.items():
+            if k in ("tags", "people", "emotion_tags"):
+                new[k] = [x.lower() for x in _list(v, k)] if k != "people" else _list(v, k)
+            elif k in ("start_time", "end_time"):
+                new[k] = v if isinstance(v, datetime) else parse_time(v, source=f"--{k.split('_')[0]}", field="value")
+            else:
+                text = " ".join(str(v).split())
+                if k == "name" and not text:
+                    raise CorrectionError("a moment's name cannot be empty")
+                if k == "moment_type" and text not in _TYPES:
+                    raise CorrectionError(f"type {text!r}: use one of {', '.join(_TYPES)}")
+                new[k] = text or None
+        if new["end_time"] < new["start_time"]:
+            raise CorrectionError("the moment would end before it starts")
+        what = ", ".join(f"{k} → {_show(new[k])}" for k in changes)
+        _write_moments(con, [_fix(new)])
+        return _log(con, "edit", [mid], [row], [mid], what)
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, list):
+        return ", ".join(v) or "(none)"
+    if isinstance(v, datetime):
+        return v.astimezone().strftime("%Y-%m-%d %H:%M")
+    return str(v)
+
+
+_TYPES = ("work_session", "deep_work", "learning", "meeting", "debugging", "writing", "planning", "review",
+          "communication", "research", "infrastructure", "break", "other")
+
+
+def merge(store: Store, first: str, second: str) -> Edit:
+    """One moment from two: the first keeps its id and name, gains the
+    second's sources, tags and people, and spans both; the second goes."""
+    with store.connect() as con, transaction(con):
+        a, b = resolve(con, first), resolve(con, second)
+        if a == b:
+            raise CorrectionError("give two different moments to merge")
+        ra, rb = (next(r for r in _rows(con, [a, b]) if r["id"] == x) for x in (a, b))
+        new = dict(ra)
+        for k in ("tags", "people", "emotion_tags", "resource_ids", "session_ids", "message_ids", "segment_keys"):
+            new[k] = list(dict.fromkeys([*(ra.get(k) or []), *(rb.get(k) or [])]))
+        new["start_time"] = min(ra["start_time"], rb["start_time"])
+        new["end_time"] = max(ra["end_time"], rb["end_time"])
+        if rb.get("summary") and rb["summary"] not in (ra.get("summary") or ""):
+            new["summary"] = " ".join(x for x in (ra.get("summary"), rb["summary"]) if x)
+        _delete_moments(con, [b])
+        _write_moments(con, [_fix(new)])
+        return _log(con, "merge", [a, b], [ra, rb], [a], f"merged {rb['name']!r} into {ra['name']!r}")
+
+
+def split(store: Store, ref: str, at: str | datetime) -> Edit:
+    """Two moments from one, at a time inside it: sources before ``at`` stay,
+    those from ``at`` on go to a new moment (named after the first, "(cont.)")."""
+    with store.connect() as con, transaction(con):
+        mid = resolve(con, ref)
+        (row,) = _rows(con, [mid])
+        t = at if isinstance(at, datetime) else parse_time(at, source="--at", field="value")
+        if not row["start_time"] < t < row["end_time"]:
+            raise CorrectionError(f"{_show(t)} is not inside the moment ({_show(row['start_time'])} – {_show(row['end_time'])})")
+        times = _item_times(con, row)
+        before = {k: [i for i in (row.get(k) or []) if times.get(i, row["start_time"]) < t]
+                  for k in ("resource_ids", "message_ids")}
+        after = {k: [i for i in (row.get(k) or []) if times.get(i, row["start_time"]) >= t]
+                 for k in ("resource_ids", "message_ids")}
+        first = {**row, **before, "end_time": t}
+        second_id = stable_id("moment-split", mid, t.isoformat())
+        second = {**row, **after, "id": second_id, "start_time": t, "name": f"{row['name']} (cont.)",
+                  "segment_keys": [f"{k}+split" for k in row.get("segment_keys") or []],
+                  "session_ids": _sessions_of(con, after["message_ids"]) or row.get("session_ids"),
+                  "created_at": datetime.now(UTC)}
+        first["session_ids"] = _sessions_of(con, before["message_ids"]) or row.get("session_ids")
+        _write_moments(con, [_fix(first), _fix(second)])
+        return _log(con, "split", [mid], [row], [mid, second_id], f"split at {_show(t)}")
+
+
+def _item_times(con: Connection, row: dict[str, Any]) -> dict[str, datetime]:
+    ids = [*(row.get("resource_ids") or []), *(row.get("message_ids") or [])]
+    if not ids:
+        return {}
+    with registered(con, "_rem_item_ids", pa.table({"id": pa.array(ids, pa.string())})) as v:
+        rows = fetch_rows(con, f"""SELECT id, created_at FROM resources WHERE id IN (SELECT id FROM {v})
+                                   UNION ALL SELECT id, created_at FROM messages WHERE id IN (SELECT id FROM {v})""")
+    return {r[0]: r[1] for r in rows}
+
+
+def _sessions_of(con: Connection, message_ids: list[str]) -> list[str]:
+    if not message_ids:
+        return []
+    with registered(con, "_rem_msg_ids", pa.table({"id": pa.array(message_ids, pa.string())})) as v:
+        return [r[0] for r in fetch_rows(con, f"SELECT DISTINCT session_id FROM messages WHERE id IN (SELECT id FROM {v}) ORDER BY 1")]
+
+
+def delete(store: Store, ref: str) -> Edit:
+    """Remove a moment; later dreams will not make it again from the same activity."""
+    with store.connect() as con, transaction(con):
+        mid = resolve(con, ref)
+        (row,) = _rows(con, [mid])
+        _delete_moments(con, [mid])
+        return _log(con, "delete", [mid], [row], [], f"deleted {row['name']!r}")
+
+
+def pin(store: Store, ref: str, pinned: bool = True) -> Edit:
+    """Keep a moment as it is: later dreams leave it alone (``pinned=False`` lifts
+    the pin; a moment with other corrections stays fixed)."""
+    with store.connect() as con, transaction(con):
+        mid = resolve(con, ref)
+        (row,) = _rows(con, [mid])
+        new = _fix(row, pinned=pinned)
+        if not pinned and not fetch_value(con, """SELECT count(*) FROM moment_edits WHERE list_contains(moment_ids, $m)
+                                                   AND kind NOT IN ('pin', 'unpin') AND undone_at IS NULL""", {"m": mid}):
+            new["metadata"] = {k: v for k, v in new["metadata"].items() if k not in ("fixed", "pinned")}
+        _write_moments(con, [new])
+        return _log(con, "pin" if pinned else "unpin", [mid], [row], [mid], "pinned" if pinned else "unpinned")
+
+
+def undo(store: Store, ref: str) -> Edit:
+    """Take back the latest edit of a moment (or the edit with this id): the
+    moments it changed, merged, split or deleted are as they were before it."""
+    with store.connect() as con, transaction(con):
+        row = fetch_rows(con, """SELECT id, kind, before, after_ids, summary FROM moment_edits WHERE undone_at IS NULL
+                                 AND (id = $r OR starts_with(id, $r) OR list_contains(moment_ids, $r)
+                                      OR len(list_filter(moment_ids, lambda m: starts_with(m, $r))) > 0)
+                                 ORDER BY made_at DESC, id DESC LIMIT 1""", {"r": ref.strip()})
+        if len(ref.strip()) < 4 or not row:
+            raise CorrectionError(f"no edit to undo for {ref!r} (see rem moments history ID)")
+        eid, kind, before, after_ids, summary = row[0]
+        later = fetch_value(con, """SELECT count(*) FROM moment_edits e, (SELECT made_at FROM moment_edits WHERE id = $e) x
+                                    WHERE e.undone_at IS NULL AND e.made_at > x.made_at AND len(list_intersect(e.moment_ids,
+                                    (SELECT moment_ids FROM moment_edits WHERE id = $e))) > 0""", {"e": eid})
+        if later:
+            raise CorrectionError("later edits touched the same moments: undo those first (newest first)")
+        _delete_moments(con, list(after_ids or []))
+        _write_moments(con, _revive(before))
+        execute(con, "UPDATE moment_edits SET undone_at = now() WHERE id = $e", {"e": eid})
+        return Edit(eid, kind, [r["id"] for r in _revive(before)], f"undid: {summary}")

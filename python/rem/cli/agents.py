@@ -1,0 +1,54 @@
+"""REM for agents: rem mcp."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import Ctx, pass_ctx
+
+
+@click.command("mcp")
+@click.option("--http", "http", is_flag=True, help="Serve over HTTP (streamable HTTP at /mcp) instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --http: the address to bind (loopback unless you give a token).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8766, show_default=True, help="With --http: the port.")
+@click.option("--token", envvar="REM_MCP_TOKEN", help="With --http: a bearer token every request must carry "
+                                                      "(required to bind anywhere but loopback; also $REM_MCP_TOKEN).")
+@pass_ctx
+def mcp_cmd(c: Ctx, http: bool, host: str, port: int, token: str | None) -> None:
+    """Serve REM to an agent over the Model Context Protocol (stdio).
+
+    Tools: search, moments, moment, traverse, query (read-only), log_activity,
+    dream_status. Add it to an MCP client's configuration, e.g. Claude Desktop's
+    claude_desktop_config.json:
+
+    \b
+      {"mcpServers": {"rem": {"command": "rem", "args": ["--db", "/home/me/.local/share/rem/rem.duckdb", "mcp"]}}}
+
+    Claude Code: claude mcp add rem -- rem mcp. Needs pip install 'rem[mcp]'.
+    """
+    import importlib.util
+
+    from ..exceptions import ConfigError
+    from ..output import raw_stream
+
+    if importlib.util.find_spec("mcp") is None:
+        raise ConfigError("the MCP SDK is not installed: pip install 'rem[mcp]'")
+    from ..mcp_tools import serve_http, serve_stdio
+
+    c.store.init()
+    if http:
+        if host not in ("127.0.0.1", "localhost", "::1") and not token:
+            raise ConfigError(f"binding to {host} exposes your history to the network: give --token (or $REM_MCP_TOKEN), "
+                              "and every client must send it as 'Authorization: Bearer …'")
+        click.echo(f"rem mcp: http://{host}:{port}/mcp" + (" (token required)" if token else ""), err=True)
+        serve_http(c.store, host, port, token)
+        return
+    # the protocol owns stdout: hand it the real stream (the terminal filter is for people)
+    sys.stdout = raw_stream(sys.stdout)
+    sys.stderr = raw_stream(sys.stderr)
+    serve_stdio(c.store)
+
+
+COMMANDS = (mcp_cmd,)

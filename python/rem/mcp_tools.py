@@ -64,7 +64,7 @@ def build(store: Store) -> Any:
     """The MCP server for ``store`` (an ``mcp.server.mcpserver.MCPServer``)."""
     from mcp.server.mcpserver import MCPServer
 
-    server = MCPServer(name="rem", instructions=INSTRUCTIONS)
+    server = MCPServer(name="rem", instructions=INSTRUCTIONS, log_level="WARNING")
     db = Rem(store.path)
     tool = server.tool
 

@@ -1,4 +1,4 @@
-"""REM for agents: rem mcp."""
+"""REM for people and agents: rem serve (the web view), rem mcp."""
 
 from __future__ import annotations
 
@@ -51,4 +51,34 @@ def mcp_cmd(c: Ctx, http: bool, host: str, port: int, token: str | None) -> None
     serve_stdio(c.store)
 
 
-COMMANDS = (mcp_cmd,)
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind (loopback unless you give a token).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="The port.")
+@click.option("--token", envvar="REM_SERVE_TOKEN", help="An access token (required to bind anywhere but loopback; "
+                                                        "also $REM_SERVE_TOKEN): open the address with ?token=… once.")
+@click.option("--open", "open_browser", is_flag=True, help="Open it in the browser.")
+@pass_ctx
+def serve_cmd(c: Ctx, host: str, port: int, token: str | None, open_browser: bool) -> None:
+    """A local web view: days as timelines, weeks and months rolled up, each
+    moment with its sources and the forms that correct it, search, the graph,
+    the runs (and revert). The MCP server is at /mcp. Needs pip install 'rem[serve]'.
+
+    \b
+    rem serve --open
+    """
+    import importlib.util
+
+    from ..exceptions import ConfigError
+
+    missing = [m for m in ("starlette", "jinja2", "uvicorn", "markdown_it") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"rem serve needs {', '.join(missing)}: pip install 'rem[serve]'")
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        raise ConfigError(f"binding to {host} shows your history to the network: give --token (or $REM_SERVE_TOKEN)")
+    from ..serve import serve
+
+    click.echo(f"rem serve: http://{host}:{port}/" + ("?token=…" if token else "") + "  (Ctrl-C stops it)", err=True)
+    serve(c.store, host, port, token, open_browser)
+
+
+COMMANDS = (mcp_cmd, serve_cmd)

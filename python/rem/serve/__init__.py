@@ -1,0 +1,501 @@
+"""`rem serve`: a local web view of what REM remembers, where it can be corrected.
+
+Starlette + Jinja2 (server-rendered, autoescaped; no JavaScript), served by
+uvicorn; ``pip install 'rem[serve]'``. Pages: a day as a timeline of moment
+cards with the idle gaps between them; a week and a month rolled up by
+topic, type and person; a moment with its sources, links, run and edit
+history, and the forms that correct it (the same edits as ``rem moments
+edit|merge|split|delete|pin|undo``, which later dreams respect); search; the
+graph around a topic, person or moment (an SVG by Graphviz, shown as an
+image) with the hot and entangled lists; the runs with their digests,
+``rem doctor``'s checks and revert (after a confirmation page). The MCP
+server is mounted at ``/mcp``.
+
+Security: loopback by default; binding elsewhere needs a token (sent once as
+``?token=``, then kept in an HttpOnly cookie). Every form carries a CSRF token
+tied to the server's secret. Activity text is escaped everywhere (Jinja2
+autoescape; Markdown digests are rendered with raw HTML off). No request
+value reaches the file system. The database is opened read-only per request,
+and for writing only for the short transaction of an edit, so a dream and
+the server share it. The loaded graph is kept in memory and reloaded when
+something was committed.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import hmac
+import secrets
+import subprocess
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from .. import moments as moments_mod
+from ..exceptions import RemError
+from ..store import Store, fetch_arrow, file_signature
+
+HERE = Path(__file__).parent
+GAP_MINUTES = 30  # an idle gap at least this long is shown between cards
+
+
+@dataclass
+class State:
+    store: Store
+    secret: bytes
+    token: str | None
+    graph: Any = None
+    graph_sig: tuple[int, ...] = ()
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def csrf(self) -> str:
+        return hmac.new(self.secret, b"csrf", hashlib.sha256).hexdigest()
+
+    def loaded_graph(self) -> Any:
+        """The graph, kept in memory; reloaded after anything was committed."""
+        from .. import graph as g
+
+        sig = file_signature(self.store.path)
+        with self.lock:
+            if self.graph is None or sig != self.graph_sig:
+                self.graph = g.load(self.store)
+                self.graph_sig = sig
+            return self.graph
+
+
+def _local_day(value: str | None) -> date:
+    if not value or value == "today":
+        return datetime.now().astimezone().date()
+    if value == "yesterday":
+        return datetime.now().astimezone().date() - timedelta(days=1)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise RemError(f"{value!r} is not a day (use YYYY-MM-DD)") from None
+
+
+def _bounds(d: date, days: int = 1) -> tuple[datetime, datetime]:
+    start = datetime(d.year, d.month, d.day).astimezone()
+    return start, start + timedelta(days=days)
+
+
+def _minutes(m: dict[str, Any]) -> float:
+    return max(0.0, (m["end_time"] - m["start_time"]).total_seconds() / 60)
+
+
+def _hm(minutes: float) -> str:
+    h, m = divmod(int(round(minutes)), 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min"
+
+
+def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> Any:
+    """The ASGI app (Starlette)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    st = State(store, secrets.token_bytes(32), token)
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
+    env.filters["hm"] = lambda t: t.astimezone().strftime("%H:%M") if t else ""
+    env.filters["when"] = lambda t: t.astimezone().strftime("%a %d %b %Y %H:%M") if t else ""
+    env.filters["dur"] = _hm
+    env.filters["q"] = lambda s: quote(str(s), safe="")
+
+    def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        ctx.setdefault("title", "REM")
+        html = env.get_template(name).render(csrf=st.csrf(), path=request.url.path, **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    def error(request: Request, message: str, status: int = 400) -> HTMLResponse:
+        return page(request, "error.html", status=status, message=message, title="REM — error")
+
+    async def form(request: Request) -> dict[str, str]:
+        data = await request.form()
+        values = {k: str(v) for k, v in data.items() if isinstance(v, str)}
+        if not hmac.compare_digest(values.get("csrf", ""), st.csrf()):
+            raise PermissionError("the form is stale or did not come from this page (CSRF check): reload and try again")
+        return values
+
+    # -- pages -----------------------------------------------------------------------------------------------
+    def home(request: Request) -> Response:
+        with store.read() as con:
+            last = fetch_arrow(con, "SELECT max(start_time) AS t FROM moments").column("t")[0].as_py()
+        d = last.astimezone().date() if last else datetime.now().astimezone().date()
+        return RedirectResponse(f"/day/{d.isoformat()}", status_code=302)
+
+    def day_view(request: Request) -> Response:
+        try:
+            d = _local_day(request.path_params["day"])
+        except RemError as e:
+            return error(request, str(e), 404)
+        start, end = _bounds(d)
+        with store.read() as con:
+            rows = moments_mod.between(con, start, end, limit=1000).to_pylist()
+        cards: list[dict[str, Any]] = []
+        prev_end = None
+        for m in rows:
+            if prev_end is not None and (m["start_time"] - prev_end).total_seconds() >= GAP_MINUTES * 60:
+                cards.append({"gap": _hm((m["start_time"] - prev_end).total_seconds() / 60)})
+            cards.append({"m": m, "minutes": _minutes(m)})
+            prev_end = max(prev_end, m["end_time"]) if prev_end else m["end_time"]
+        return page(request, "day.html", title=f"REM — {d:%A %d %B %Y}", day=d, cards=cards,
+                    prev=d - timedelta(days=1), next=d + timedelta(days=1), total=_hm(sum(_minutes(m) for m in rows)))
+
+    def period_view(request: Request, kind: str, start_day: date, days: int, label: str, prev: str, nxt: str) -> Response:
+        start, end = _bounds(start_day, days)
+        with store.read() as con:
+            rows = moments_mod.between(con, start, end, limit=100_000).to_pylist()
+        topics: dict[str, float] = defaultdict(float)
+        types: dict[str, float] = defaultdict(float)
+        people: dict[str, float] = defaultdict(float)
+        by_day: dict[date, list[dict[str, Any]]] = {}
+        for m in rows:
+            mins = _minutes(m)
+            for t in m["tags"] or []:
+                topics[t] += mins
+            types[m["moment_type"] or "other"] += mins
+            for p in m["people"] or []:
+                people[p] += mins
+            by_day.setdefault(m["start_time"].astimezone().date(), []).append(m)
+        return page(request, "period.html", title=f"REM — {label}", kind=kind, label=label, prev=prev, next=nxt,
+                    topics=_top(topics, 15), types=_top(types, 50), people=_top(people, 15),
+                    by_day=sorted(by_day.items()), total=_hm(sum(_minutes(m) for m in rows)), n=len(rows))
+
+    def week_view(request: Request) -> Response:
+        try:
+            d = _local_day(request.path_params["day"])
+        except RemError as e:
+            return error(request, str(e), 404)
+        monday = d - timedelta(days=d.weekday())
+        return period_view(request, "week", monday, 7, f"week of {monday:%d %B %Y}",
+                           f"/week/{monday - timedelta(days=7)}", f"/week/{monday + timedelta(days=7)}")
+
+    def month_view(request: Request) -> Response:
+        try:
+            raw = request.path_params["month"]
+            if raw == "now":
+                today = datetime.now().astimezone().date()
+                raw = f"{today.year}-{today.month}"
+            y, mo = (int(x) for x in raw.split("-", 1))
+            first = date(y, mo, 1)
+        except ValueError:
+            return error(request, "use /month/YYYY-MM", 404)
+        days = calendar.monthrange(y, mo)[1]
+        prev = (first - timedelta(days=1)).strftime("%Y-%m")
+        nxt = (first + timedelta(days=days)).strftime("%Y-%m")
+        return period_view(request, "month", first, days, f"{first:%B %Y}", f"/month/{prev}", f"/month/{nxt}")
+
+    def moment_view(request: Request) -> Response:
+        from ..corrections import CorrectionError, history, resolve
+
+        try:
+            with store.read() as con:
+                mid = resolve(con, request.path_params["id"])
+                m = fetch_arrow(con, "SELECT * FROM moments WHERE id = $id", {"id": mid}).to_pylist()[0]
+                sources = fetch_arrow(con, """
+                    SELECT 'message' AS kind, m.id, m.created_at AS time, coalesce(m.speaker, m.role) AS who,
+                           s.name AS title, m.content AS text
+                    FROM messages m LEFT JOIN sessions s ON s.id = m.session_id WHERE list_contains($msgs, m.id)
+                    UNION ALL
+                    SELECT resource_type, id, created_at, NULL, name, left(content, 4000) FROM resources WHERE list_contains($res, id)
+                    ORDER BY time LIMIT 500""", {"msgs": m.get("message_ids") or [], "res": m.get("resource_ids") or []}).to_pylist()
+                links = fetch_arrow(con, """SELECT e.edge_type, n.kind, n.name, n.id FROM edges e JOIN entities n ON n.id = e.target_id
+                                           WHERE e.source_id = $id ORDER BY e.edge_type, n.name""", {"id": mid}).to_pylist()
+                run = fetch_arrow(con, "SELECT id, started_at, status, model FROM dream_runs WHERE id = $r",
+                                  {"r": m.get("dream_run_id") or ""}).to_pylist()
+        except CorrectionError as e:
+            return error(request, str(e), 404)
+        return page(request, "moment.html", title=f"REM — {m['name']}", m=m, sources=sources, links=links,
+                    run=run[0] if run else None, edits=history(store, mid), fixed=_fixed(m))
+
+    async def moment_edit(request: Request) -> Response:
+        from .. import corrections as c
+
+        mid = request.path_params["id"]
+        try:
+            f = await form(request)
+            action = f.get("action", "edit")
+            if action == "edit":
+                changes = {k: (f.get(k) or None) for k in ("name", "tags", "people", "emotion_tags", "moment_type", "outcome", "summary")}
+                stored = _moment_fields(mid)
+                changes = {k: v for k, v in changes.items() if v is not None and v != stored.get(k)}
+                if not changes:
+                    return RedirectResponse(f"/moment/{quote(mid)}", status_code=303)
+                e = c.edit(store, mid, **changes)
+            elif action == "pin":
+                e = c.pin(store, mid, True)
+            elif action == "unpin":
+                e = c.pin(store, mid, False)
+            elif action == "undo":
+                e = c.undo(store, mid)
+            elif action == "delete":
+                with store.read() as con:
+                    when = fetch_arrow(con, "SELECT start_time FROM moments WHERE id = $id",
+                                       {"id": c.resolve(con, mid)}).column("start_time")[0].as_py()
+                c.delete(store, mid)
+                return RedirectResponse(f"/day/{when.astimezone().date().isoformat()}", status_code=303)
+            elif action == "merge":
+                e = c.merge(store, mid, f.get("other", ""))
+            elif action == "split":
+                e = c.split(store, mid, f.get("at", ""))
+            else:
+                return error(request, f"unknown action {action!r}")
+        except PermissionError as ex:
+            return error(request, str(ex), 403)
+        except RemError as ex:
+            return error(request, str(ex))
+        return RedirectResponse(f"/moment/{quote(e.moment_ids[0] if e.moment_ids else mid)}", status_code=303)
+
+    def _moment_fields(mid: str) -> dict[str, str]:
+        from ..corrections import resolve
+
+        with store.read() as con:
+            m = fetch_arrow(con, "SELECT * FROM moments WHERE id = $id", {"id": resolve(con, mid)}).to_pylist()[0]
+        return {"name": m["name"] or "", "tags": ", ".join(m["tags"] or []), "people": ", ".join(m["people"] or []),
+                "emotion_tags": ", ".join(m["emotion_tags"] or []), "moment_type": m["moment_type"] or "",
+                "outcome": m["outcome"] or "", "summary": m["summary"] or ""}
+
+    def search_view(request: Request) -> Response:
+        from ..search import SearchOptions, search
+
+        q = request.query_params.get("q", "").strip()
+        results: list[dict[str, Any]] = []
+        message = ""
+        if q:
+            try:
+                results = search(store, q, SearchOptions(limit=30)).to_pylist()
+            except RemError as e:
+                message = str(e)
+        return page(request, "search.html", title=f"REM — search {q}" if q else "REM — search", q=q, results=results,
+                    message=message)
+
+    def graph_view(request: Request) -> Response:
+        from .. import graph as g
+
+        node = request.query_params.get("node", "").strip()
+        lg = st.loaded_graph()
+        hot = g.ranked(store, lg, "hot", 12).to_pylist()
+        entangled = g.ranked(store, lg, "entanglement", 12).to_pylist()
+        near: list[dict[str, Any]] = []
+        message = ""
+        if node:
+            try:
+                near = g.traverse_loaded(store, lg, g.resolve_start(store, node), depth=1, edge_types=None,
+                                         direction="both", min_weight=0.0).to_pylist()
+            except RemError as e:
+                message = str(e)
+        return page(request, "graph.html", title="REM — graph", node=node, near=near, hot=hot, entangled=entangled,
+                    message=message, has_dot=_has_dot())
+
+    def graph_svg(request: Request) -> Response:
+        node = request.query_params.get("node", "").strip()
+        try:
+            dot = _neighbourhood_dot(st, node)
+        except RemError as e:
+            return PlainTextResponse(str(e), status_code=404)
+        if not _has_dot():
+            return PlainTextResponse("Graphviz (dot) is not installed: apt-get install graphviz", status_code=501)
+        svg = subprocess.run(["dot", "-Tsvg"], input=dot.encode("utf-8"), capture_output=True, timeout=30)
+        if svg.returncode != 0:
+            return PlainTextResponse("Graphviz could not draw this graph", status_code=500)
+        return Response(svg.stdout, media_type="image/svg+xml",
+                        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+    def runs_view(request: Request) -> Response:
+        from .. import ledger
+        from ..ops.doctor import run_checks
+
+        with store.read() as con:
+            runs = ledger.recent(con, 50).to_pylist()
+            ids = fetch_arrow(con, "SELECT id FROM dream_runs ORDER BY started_at DESC LIMIT 50").column("id").to_pylist()
+        for r, i in zip(runs, ids, strict=False):
+            r["full_id"] = i
+        checks = [{"level": lv, "name": n, "message": m} for lv, n, m in run_checks(store)]
+        return page(request, "runs.html", title="REM — runs", runs=runs, checks=checks)
+
+    def run_view(request: Request) -> Response:
+        from markdown_it import MarkdownIt
+
+        from ..report import run_digest
+
+        rid = request.path_params["id"]
+        try:
+            with store.read() as con:
+                from .. import ledger
+
+                full = ledger.find(con, rid)
+            digest = run_digest(store, full)
+        except RemError as e:
+            return error(request, str(e), 404)
+        html = MarkdownIt("commonmark", {"html": False}).render(digest)  # raw HTML off: activity text stays text
+        return page(request, "run.html", title=f"REM — run {full[:8]}", run_id=full, digest_html=html)
+
+    async def run_revert(request: Request) -> Response:
+        from ..dream.revert import revert
+
+        rid = request.path_params["id"]
+        try:
+            f = await form(request)
+            if f.get("confirm") != "yes":
+                plan = revert(store, rid, dry_run=True)
+                return page(request, "confirm.html", title="REM — revert?", run_id=rid, plan=plan)
+            revert(store, rid)
+        except PermissionError as ex:
+            return error(request, str(ex), 403)
+        except RemError as ex:
+            return error(request, str(ex))
+        return RedirectResponse("/runs", status_code=303)
+
+    def favicon(request: Request) -> Response:
+        return Response((HERE / "static" / "rem.svg").read_bytes(), media_type="image/svg+xml")
+
+    routes = [
+        Route("/", home), Route("/favicon.ico", favicon), Route("/day/{day}", day_view), Route("/week/{day}", week_view),
+        Route("/month/{month}", month_view), Route("/moment/{id}", moment_view),
+        Route("/moment/{id}/edit", moment_edit, methods=["POST"]), Route("/search", search_view),
+        Route("/graph", graph_view), Route("/graph.svg", graph_svg), Route("/runs", runs_view),
+        Route("/runs/{id}", run_view), Route("/runs/{id}/revert", run_revert, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    lifespan = None
+    if mcp:
+        try:
+            from ..mcp_tools import build
+
+            mcp_server = build(store)
+            mcp_app = mcp_server.streamable_http_app(streamable_http_path="/")
+            routes.append(Mount("/mcp", app=mcp_app))
+            lifespan = _lifespan_of(mcp_app)
+        except ImportError:
+            pass
+    app = Starlette(routes=routes, middleware=[Middleware(_Guard, state=st)], lifespan=lifespan)
+    app.state.rem = st
+    return app
+
+
+def _lifespan_of(inner: Any) -> Any:
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        async with inner.router.lifespan_context(inner):
+            yield
+
+    return lifespan
+
+
+class _Guard:
+    """Security headers on every response; the access token when the server is not on loopback."""
+
+    def __init__(self, app: Any, state: State) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = self.state.token
+        set_cookie = b""
+        if token:
+            from urllib.parse import parse_qs
+
+            headers = dict(scope.get("headers") or [])
+            cookie = headers.get(b"cookie", b"").decode("latin-1")
+            given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+            bearer = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ")
+            ok = any(hmac.compare_digest(x, token) for x in (given, bearer) if x) or \
+                any(hmac.compare_digest(part.strip().removeprefix("rem_token="), token) for part in cookie.split(";")
+                    if part.strip().startswith("rem_token="))
+            if not ok:
+                await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": b"REM: open this server's address with ?token=... once"})
+                return
+            if given:
+                set_cookie = f"rem_token={token}; HttpOnly; SameSite=Strict; Path=/".encode()
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                hs = list(message.get("headers") or [])
+                names = {k.lower() for k, _ in hs}
+                for k, v in ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                             (b"referrer-policy", b"no-referrer"),
+                             (b"content-security-policy", b"default-src 'self'; img-src 'self'; style-src 'self'; "
+                                                          b"script-src 'none'; form-action 'self'; frame-ancestors 'none'")):
+                    if k not in names:
+                        hs.append((k, v))
+                if set_cookie:
+                    hs.append((b"set-cookie", set_cookie))
+                message = {**message, "headers": hs}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _top(counts: dict[str, float], n: int) -> list[tuple[str, float]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def _fixed(m: dict[str, Any]) -> bool:
+    import json
+
+    md = m.get("metadata")
+    md = json.loads(md) if isinstance(md, str) else (md or {})
+    return bool(md.get("fixed"))
+
+
+def _has_dot() -> bool:
+    import shutil
+
+    return shutil.which("dot") is not None
+
+
+def _neighbourhood_dot(st: State, node: str) -> str:
+    """DOT of a node and its neighbours (at most 60), through the Rust writer (labels escaped there)."""
+    import pyarrow as pa
+
+    from .. import _rem
+    from .. import graph as g
+    from ..store import one_batch
+
+    lg = st.loaded_graph()
+    if not node:
+        raise RemError("no node given")
+    starts = g.resolve_start(st.store, node)
+    near = g.traverse_loaded(st.store, lg, starts, depth=1, edge_types=None, direction="both",
+                             min_weight=0.0).to_pylist()
+    near = sorted(near, key=lambda r: (r["depth"], -(r["weight"] or 0)))[:30]  # the node and its 29 strongest links
+    ids = {r["id"] for r in near}
+    with st.store.read() as con:  # only the links of the node itself: a star is readable, a hairball is not
+        edges = fetch_arrow(con, """SELECT source_id, target_id, edge_type, rem_decay(weight, reinforced_at, edge_type) AS weight
+                                   FROM edges WHERE (list_contains($s, source_id) AND list_contains($ids, target_id))
+                                                 OR (list_contains($s, target_id) AND list_contains($ids, source_id))""",
+                            {"ids": sorted(ids), "s": starts})
+    nodes = pa.table({"id": pa.array([r["id"] for r in near], pa.string()),
+                      "label": pa.array([r["label"][:60] for r in near], pa.string()),
+                      "kind": pa.array([r["kind"] for r in near], pa.string()),
+                      "score": pa.array([1.0 / (1 + r["depth"]) for r in near], pa.float64())})
+    return str(_rem.to_dot(one_batch(nodes), one_batch(edges), top_n=None, name="neighbourhood"))
+
+
+def serve(store: Store, host: str, port: int, token: str | None, open_browser: bool) -> None:
+    import uvicorn
+
+    store.init()
+    url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(1.0, lambda: webbrowser.open(url)).start()
+    uvicorn.run(create_app(store, token=token), host=host, port=port, log_level="warning")
+
+
+__all__ = ["create_app", "serve"]

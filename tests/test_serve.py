@@ -1,0 +1,212 @@
+"""rem serve: pages, corrections through the browser, escaping, security — with
+Starlette's test client, then for real in Debian's chromium (selenium)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rem.config import resolve_llm
+from rem.dream.run import DreamOptions, dream
+from support import DAY, WEEK, q
+
+NONE = resolve_llm(model="none", file_cfg={}, env={})
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def _dream(store, window):
+    return dream(store, NONE, DreamOptions(start=window[0], end=window[1], lookback_hours=None, progress=False))
+
+
+@pytest.fixture
+def dreamed(demo_store):
+    _dream(demo_store, WEEK)
+    return demo_store
+
+
+@pytest.fixture
+def client(dreamed):
+    from starlette.testclient import TestClient
+
+    from rem.serve import create_app
+
+    with TestClient(create_app(dreamed)) as c:
+        yield c
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+def test_the_pages_show_what_the_database_holds(client, dreamed):
+    day = client.get(f"/day/{DAY[0]}")
+    assert day.status_code == 200
+    names = [r[0] for r in q(dreamed, f"""select name from moments where start_time >= '{DAY[0]}'::timestamptz
+                                          and start_time < '{DAY[0]}'::timestamptz + interval 1 day""")]
+    assert names and all(n in day.text for n in names)
+    assert "idle" in day.text  # the gaps between moments are shown
+    week = client.get(f"/week/{DAY[0]}")
+    assert week.status_code == 200 and "Time per topic" in week.text and names[0] in week.text
+    assert client.get("/month/2026-11").status_code == 200
+    mid = q(dreamed, "select id from moments order by start_time limit 1")[0][0]
+    m = client.get(f"/moment/{mid}")
+    assert m.status_code == 200 and "Sources" in m.text and "History" in m.text
+    assert client.get("/search?q=recall").status_code == 200
+    g = client.get("/graph?node=diskann")
+    assert g.status_code == 200 and "Hot now" in g.text
+    if shutil.which("dot"):
+        svg = client.get("/graph.svg?node=diskann")
+        assert svg.status_code == 200 and svg.text.lstrip().startswith(("<?xml", "<svg", "<!DOCTYPE"))
+    runs = client.get("/runs")
+    assert runs.status_code == 200 and "ok" in runs.text
+    assert client.get("/moment/ffffffff").status_code == 404
+    assert client.get("/day/not-a-day").status_code == 404
+
+
+def test_an_edit_needs_the_csrf_token_and_survives_redreams(client, dreamed):
+    mid = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1")[0][0]
+    page = client.get(f"/moment/{mid}").text
+    assert client.post(f"/moment/{mid}/edit", data={"action": "edit", "name": "Forged"}).status_code == 403
+    r = client.post(f"/moment/{mid}/edit", data={"csrf": _csrf(page), "action": "edit", "name": "My own name",
+                                                 "tags": "alpha, beta"}, follow_redirects=True)
+    assert r.status_code == 200 and "My own name" in r.text and "corrected" in r.text
+    _dream(dreamed, DAY)
+    _dream(dreamed, WEEK)
+    again = client.get(f"/moment/{mid}").text
+    assert "My own name" in again and "alpha" in again
+    assert q(dreamed, f"select name from moments where id = '{mid}'")[0][0] == "My own name"
+
+
+def test_activity_text_is_escaped_everywhere(client, dreamed):
+    mid = q(dreamed, "select id from moments order by start_time limit 1")[0][0]
+    with dreamed.connect() as con:
+        con.execute("update moments set name = $h, summary = $h, tags = [$h], people = [$h] where id = $id", {"h": HOSTILE, "id": mid})
+        con.execute("update messages set content = $h where id in (select unnest(message_ids) from moments where id = $id)",
+                    {"h": HOSTILE, "id": mid})
+    day = q(dreamed, f"select start_time from moments where id = '{mid}'")[0][0].astimezone().date()
+    for url in (f"/day/{day}", f"/moment/{mid}", f"/week/{day}", "/search?q=script+alert"):
+        html = client.get(url).text
+        assert "<script>alert" not in html and "<img src=x" not in html, url
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, url
+
+
+def test_no_request_reaches_the_file_system_and_headers_protect(client):
+    for url in ("/static/../../../../etc/passwd", "/static/%2e%2e/%2e%2e/etc/passwd", "/day/..%2f..%2fetc%2fpasswd"):
+        r = client.get(url)
+        assert r.status_code in (400, 404) and "root:" not in r.text
+    r = client.get("/runs")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'none'" in csp and r.headers["x-frame-options"] == "DENY"
+
+
+def test_a_token_guards_a_server_that_is_not_on_loopback(dreamed):
+    from starlette.testclient import TestClient
+
+    from rem.serve import create_app
+
+    with TestClient(create_app(dreamed, token="t0ken")) as c:
+        assert c.get("/runs").status_code == 401
+        r = c.get("/runs?token=t0ken")
+        assert r.status_code == 200 and "rem_token=t0ken" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+        assert c.get("/runs").status_code == 200  # the cookie now
+    with TestClient(create_app(dreamed, token="t0ken")) as stranger:
+        assert stranger.get("/runs?token=wrong").status_code == 401
+        stranger.cookies.set("rem_token", "nope")
+        assert stranger.get("/runs").status_code == 401
+
+
+def test_serve_refuses_an_open_bind_without_a_token(dreamed):
+    from support import rem_cli
+
+    r = rem_cli(dreamed.path, ["serve", "--host", "0.0.0.0"])
+    assert r.exit_code == 1 and "--token" in r.output
+
+
+# -- a real browser ------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "Debian's chromium and chromium-driver are needed (.ci/run installs them)"
+    o = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        o.add_argument(a)
+    o.binary_location = chromium
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(service=Service(driver), options=o)
+    try:
+        yield d
+    finally:
+        d.quit()
+
+
+def test_in_chromium_the_week_a_moment_an_edit_the_graph_and_the_runs(dreamed, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    mid = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1")[0][0]
+    port = _free_port()
+    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml")}
+    p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(dreamed.path), "serve", "--port", str(port)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shots = Path(os.environ.get("REM_SCREENSHOTS", tmp_path / "shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        browser.get(f"{base}/day/{DAY[0]}")
+        cards = browser.find_elements(By.CSS_SELECTOR, "li.card h2")
+        assert len(cards) >= 2
+        browser.save_screenshot(str(shots / "day.png"))
+        browser.get(f"{base}/moment/{mid}")
+        browser.find_element(By.CSS_SELECTOR, "details.edit summary").click()
+        name = browser.find_element(By.NAME, "name")
+        name.clear()
+        name.send_keys("Named in the browser")
+        browser.find_element(By.CSS_SELECTOR, "details.edit form button").click()
+        browser.refresh()
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Named in the browser", browser.find_element(By.TAG_NAME, "main").text
+        browser.save_screenshot(str(shots / "moment.png"))
+        _dream(dreamed, DAY)
+        _dream(dreamed, WEEK)
+        browser.get(f"{base}/moment/{mid}")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Named in the browser"
+        browser.get(f"{base}/graph?node=diskann")
+        browser.save_screenshot(str(shots / "graph.png"))
+        browser.get(f"{base}/week/{DAY[0]}")
+        browser.save_screenshot(str(shots / "week.png"))
+        browser.get(f"{base}/runs")
+        assert "ok" in browser.page_source
+        browser.save_screenshot(str(shots / "runs.png"))
+        other = q(dreamed, f"select id from moments where id <> '{mid}' order by start_time limit 1")[0][0]
+        with dreamed.connect() as con:  # a title no dream would make, planted where a dream's text goes
+            con.execute("update moments set name = $h where id = $id", {"h": HOSTILE, "id": other})
+        browser.get(f"{base}/moment/{other}")
+        assert browser.find_element(By.TAG_NAME, "h1").text == HOSTILE  # shown as text, nothing ran
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == [], errors
+        assert all((shots / f).stat().st_size > 10_000 for f in ("day.png", "moment.png", "graph.png", "runs.png"))
+    finally:
+        p.terminate()
+        p.wait(timeout=20)

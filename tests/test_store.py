@@ -195,7 +195,7 @@ def test_files_that_cannot_be_rem_databases_get_one_clear_line(tmp_path, kind):
         want = "not a REM database (a Parquet file)"
     elif kind == "text":
         db.write_text("hello, I am a note\n" * 10)
-        want = "not a REM database (not a DuckDB file)"
+        want = "not a REM database (not a DuckDB file"
     elif kind == "fifo":
         os.mkfifo(db)
         want = "is a FIFO"

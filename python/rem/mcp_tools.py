@@ -60,8 +60,9 @@ def _clear_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def build(store: Store) -> Any:
-    """The MCP server for ``store`` (an ``mcp.server.mcpserver.MCPServer``)."""
+def build(store: Store, loaded_graph: Callable[[], Any] | None = None) -> Any:
+    """The MCP server for ``store`` (an ``mcp.server.mcpserver.MCPServer``);
+    ``loaded_graph`` (rem serve's warm graph) makes ``traverse`` answer from memory."""
     from mcp.server.mcpserver import MCPServer
 
     server = MCPServer(name="rem", instructions=INSTRUCTIONS, log_level="WARNING")
@@ -136,8 +137,12 @@ def build(store: Store) -> Any:
         from . import graph as g
 
         starts = g.resolve_start(store, start)
-        t = g.traverse(store, starts, depth=max(1, min(int(depth), 4)), edge_types=list(edge_types or []),
-                       direction=direction, min_weight=0.0)
+        d = max(1, min(int(depth), 4))
+        if loaded_graph is not None:
+            t = g.traverse_loaded(store, loaded_graph(), starts, depth=d, edge_types=list(edge_types or []),
+                                  direction=direction, min_weight=0.0)
+        else:
+            t = g.traverse(store, starts, depth=d, edge_types=list(edge_types or []), direction=direction, min_weight=0.0)
         return _plain(rows_of(t.slice(0, MAX_ROWS)))
 
     @register

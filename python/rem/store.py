@@ -28,6 +28,7 @@ waits for the model.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -247,9 +248,14 @@ def check_file(path: Path) -> None:
         raise StoreError(f"cannot open database {path}: {e.strerror}") from None
     if head[8:12] == b"DUCK":
         return
-    what = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), "not a DuckDB file")
-    raise StoreError(f"{path} is not a REM database ({what}). REM did not change it. Point --db (or $REM_DB) "
-                     "at a REM database, or leave it out to use the default.")
+    what = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+    if what is not None:
+        raise StoreError(f"{path} is not a REM database ({what}). REM did not change it. Point --db (or $REM_DB) "
+                         "at a REM database, or leave it out to use the default.")
+    raise StoreError(f"{path} is not a REM database (not a DuckDB file: its header is not DuckDB's). REM did not "
+                     "change it. If it is a REM database that was damaged (overwritten, truncated), move it aside "
+                     f"(mv '{path}' '{path}.broken') and restore a backup, or start a new one with `rem init`; "
+                     "otherwise point --db (or $REM_DB) at your REM database.")
 
 
 def _open(path: Path, read_only: bool, config: dict[str, Any], wait_s: float) -> duckdb.DuckDBPyConnection:
@@ -432,8 +438,18 @@ class _Lingering:
                 with contextlib.suppress(duckdb.Error):
                     kept[0].close()
 
+    def close_all(self) -> None:
+        """At exit: close every kept connection while the interpreter is whole
+        (a daemon thread closing DuckDB during finalization would crash it)."""
+        with self._lock:
+            for con, _sig, _until in self._cons.values():
+                with contextlib.suppress(duckdb.Error):
+                    con.close()
+            self._cons.clear()
+
 
 _lingering = _Lingering()
+atexit.register(_lingering.close_all)
 
 
 @contextlib.contextmanager

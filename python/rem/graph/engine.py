@@ -85,7 +85,7 @@ def node_info(store: Store, keys: list[int]) -> dict[int, NodeInfo]:
     resources, sessions, entities and messages."""
     if not keys:
         return {}
-    with store.read(sandbox=False) as con, registered(con, "_rem_keys", pa.table({"key": pa.array(keys, pa.int64())})):
+    with store.reader() as con, registered(con, "_rem_keys", pa.table({"key": pa.array(keys, pa.int64())})):
         rows = fetch_arrow(con, NODES_SQL).to_pylist()
     return {r["key"]: NodeInfo(r["id"], r["label"], r["kind"]) for r in rows}
 
@@ -94,7 +94,7 @@ def keys_of(store: Store, ids: list[str]) -> list[int]:
     """Node keys of ids (ids that are in no edge have none and are dropped)."""
     if not ids:
         return []
-    with store.read(sandbox=False) as con, registered(con, "_rem_ids", id_table(ids)):
+    with store.reader() as con, registered(con, "_rem_ids", id_table(ids)):
         found = dict(fetch_rows(con, "SELECT id, key FROM nodes SEMI JOIN _rem_ids USING (id)"))
     return [int(found[i]) for i in ids if i in found]
 
@@ -187,7 +187,7 @@ def resolve_start(store: Store, name: str) -> list[str]:
     """Node ids for ``--start-entity``: an entity by name or alias
     (case-insensitive, normalized) or any node id."""
     key = normalize_key(name)
-    with store.read(sandbox=False) as con:
+    with store.reader() as con:  # kept open across a burst of calls (rem serve, rem mcp)
         ids = [r[0] for r in fetch_rows(con, """SELECT id FROM entities WHERE key = $key OR lower(name) = lower($name)
                                          OR list_contains(list_transform(aliases, lambda a: lower(a)), lower($name))""",
                                  {"key": key, "name": name})]

@@ -56,6 +56,17 @@ class State:
     def csrf(self) -> str:
         return hmac.new(self.secret, b"csrf", hashlib.sha256).hexdigest()
 
+    ranks: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+
+    def ranked(self, key: str, n: int) -> list[dict[str, Any]]:
+        """The top ``n`` nodes by ``key`` (hot, entanglement), computed once per loaded graph."""
+        from .. import graph as g
+
+        lg = self.loaded_graph()
+        if (key, n) not in self.ranks:
+            self.ranks[(key, n)] = g.ranked(self.store, lg, key, n).to_pylist()
+        return self.ranks[(key, n)]
+
     def loaded_graph(self) -> Any:
         """The graph, kept in memory; reloaded after anything was committed."""
         from .. import graph as g
@@ -65,6 +76,7 @@ class State:
             if self.graph is None or sig != self.graph_sig:
                 self.graph = g.load(self.store)
                 self.graph_sig = sig
+                self.ranks = {}
             return self.graph
 
 
@@ -283,8 +295,8 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
 
         node = request.query_params.get("node", "").strip()
         lg = st.loaded_graph()
-        hot = g.ranked(store, lg, "hot", 12).to_pylist()
-        entangled = g.ranked(store, lg, "entanglement", 12).to_pylist()
+        hot = st.ranked("hot", 12)
+        entangled = st.ranked("entanglement", 12)
         near: list[dict[str, Any]] = []
         message = ""
         if node:
@@ -295,6 +307,21 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
                 message = str(e)
         return page(request, "graph.html", title="REM — graph", node=node, near=near, hot=hot, entangled=entangled,
                     message=message, has_dot=_has_dot())
+
+    def api_traverse(request: Request) -> Response:
+        """JSON: the nodes reached from ``node`` (an entity name or an id) within ``depth`` hops, from the warm graph."""
+        from starlette.responses import JSONResponse
+
+        from .. import graph as g
+
+        node = request.query_params.get("node", "").strip()
+        try:
+            depth = max(1, min(int(request.query_params.get("depth", "2")), 4))
+            rows = g.traverse_loaded(store, st.loaded_graph(), g.resolve_start(store, node), depth=depth, edge_types=None,
+                                     direction="both", min_weight=0.0).to_pylist()
+        except (RemError, ValueError) as e:
+            return JSONResponse({"error": str(e)}, status_code=404)
+        return JSONResponse(rows[:1000])
 
     def graph_svg(request: Request) -> Response:
         node = request.query_params.get("node", "").strip()
@@ -362,7 +389,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
         Route("/", home), Route("/favicon.ico", favicon), Route("/day/{day}", day_view), Route("/week/{day}", week_view),
         Route("/month/{month}", month_view), Route("/moment/{id}", moment_view),
         Route("/moment/{id}/edit", moment_edit, methods=["POST"]), Route("/search", search_view),
-        Route("/graph", graph_view), Route("/graph.svg", graph_svg), Route("/runs", runs_view),
+        Route("/graph", graph_view), Route("/graph.svg", graph_svg), Route("/api/traverse", api_traverse), Route("/runs", runs_view),
         Route("/runs/{id}", run_view), Route("/runs/{id}/revert", run_revert, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
@@ -371,7 +398,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
         try:
             from ..mcp_tools import build
 
-            mcp_server = build(store)
+            mcp_server = build(store, loaded_graph=st.loaded_graph)
             mcp_app = mcp_server.streamable_http_app(streamable_http_path="/")
             routes.append(Mount("/mcp", app=mcp_app))
             lifespan = _lifespan_of(mcp_app)

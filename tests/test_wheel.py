@@ -50,6 +50,13 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path):
     (work / "r.jsonl").write_text(json.dumps({"id": "r1", "resource_type": "note", "created_at": "2026-11-16T09:00:00Z", "content": "hi"}) + "\n")
     run("--db", str(db), "ingest", "jsonl", "r.jsonl", "--kind", "resources")
     assert json.loads(run("--db", str(db), "query", "select count(*) as n from resources", "--json")) == [{"n": 1}]
+    # search works from the wheel (tantivy, WordLlama's files inside its own wheel, the Rust vector index)
+    assert [r["id"] for r in json.loads(run("--db", str(db), "search", "hi", "--json"))] == ["r1"]
+    # rem serve's templates and stylesheet ship in the wheel
+    shipped = subprocess.run([str(venv / "bin" / "python"), "-c", "import pathlib, rem; p = pathlib.Path(rem.__file__).parent / 'serve'; "
+                              "print((p / 'templates' / 'day.html').is_file() and (p / 'static' / 'rem.css').is_file())"],
+                             cwd=work, env=env, capture_output=True, text=True, check=True).stdout
+    assert shipped.strip() == "True"
     out = run("--db", str(db), "dream", "--dry-run", "--start", "2026-11-16", "--end", "2026-11-16", "--json")
     assert json.loads(out)["chunks"] == 1  # the agentlet was found inside the wheel
     # default database path: XDG under the (temporary) home

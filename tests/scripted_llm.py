@@ -112,6 +112,7 @@ class ScriptedLLM:
         self.script = script
         self.requests: list[dict[str, Any]] = []
         self.raw_requests: list[bytes] = []
+        self.times: list[float] = []  # when each request arrived (time.time())
         self._lock = threading.Lock()
         outer = self
 
@@ -143,6 +144,7 @@ class ScriptedLLM:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 with outer._lock:
+                    outer.times.append(time.time())
                     outer.raw_requests.append(raw + json.dumps(dict(self.headers)).encode())
                     n = len(outer.requests)
                     try:

@@ -47,7 +47,7 @@ class RunStatus(StrEnum):
 
 # a window these runs covered needs no dreaming again
 SUCCESSFUL = (RunStatus.OK, RunStatus.NOTHING_TO_DO)
-SCHEDULED_TRIGGERS = ("scheduled", "daemon")
+SCHEDULED_TRIGGERS = ("scheduled", "daemon", "fleet")
 
 
 def _in(statuses: tuple[RunStatus, ...]) -> str:

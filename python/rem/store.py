@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -576,6 +577,32 @@ def _widen_checks(con: Connection, t: schema.Table) -> None:
 def _all_tables_present(con: Connection) -> bool:
     names = {r[0] for r in fetch_rows(con, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")}
     return all(t in names for t in schema.TABLES)
+
+
+@contextlib.contextmanager
+def attached_read_only(dbs: dict[str, Path]) -> Iterator[Connection]:
+    """An in-memory connection with each database of ``dbs`` (alias -> file)
+    attached read-only (`rem fleet query`). Nothing is locked yet: the caller
+    builds its views, then calls :func:`sandbox`."""
+    con = duckdb.connect(":memory:", config=dict(_BASE_CONFIG))
+    try:
+        for alias, path in dbs.items():
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", alias):
+                raise ValueError(f"bad alias {alias!r}")
+            quoted = str(path).replace("'", "''")
+            try:
+                execute(con, f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
+            except duckdb.Error as e:
+                raise StoreError(f"cannot open database {path}: {_first_line(e)}{_DAMAGED_HINT.format(path=path)}") from None
+        yield con
+    finally:
+        con.close()
+
+
+def sandbox(con: Connection) -> None:
+    """Lock ``con`` as `rem query` is locked: no files read or written, no ATTACH, no configuration changes."""
+    execute(con, "SET enable_external_access = false")
+    execute(con, "SET lock_configuration = true")
 
 
 def install_macros(con: Connection) -> None:

@@ -18,7 +18,7 @@ import duckdb
 
 from ..exceptions import InterruptedRun, RemError
 from ..output import protected_terminal
-from . import agents, corrections, data, dreaming, graph, ops, quality, search
+from . import agents, corrections, data, dreaming, fleet, graph, ops, quality, search
 from .common import Ctx
 
 
@@ -48,7 +48,7 @@ def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
     ctx.obj = Ctx(db, verbose)
 
 
-for _family in (data, search, dreaming, corrections, graph, ops, quality, agents):
+for _family in (data, search, dreaming, corrections, graph, ops, quality, agents, fleet):
     for _command in _family.COMMANDS:
         cli.add_command(_command)
 

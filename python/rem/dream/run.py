@@ -124,6 +124,7 @@ class DreamResult:
     spool: AnswerSpool | None = None  # the model's answers, kept until this run has persisted
     late: list[DreamResult] = field(default_factory=list)  # the runs that dreamed late-arriving activity
     late_days_left: int = 0  # days of late activity left for the next run
+    late_error: str = ""  # why dreaming a late day failed (that run is in the ledger as failed)
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"run_id": self.run_id, "status": self.status, "message": self.message,
@@ -251,6 +252,7 @@ def _dream_late(store: Store, settings: LLMSettings, opts: DreamOptions, res: Dr
                 raise
             except RemError as e:  # recorded in the ledger; the remaining days wait for the next run
                 log.warning("dreaming the late activity of %s failed: %s", day, e)
+                res.late_error = f"dreaming the late activity of {day} failed: {e}"
                 res.late_days_left = len(days) - len(res.late)
                 return
         res.late.append(r)

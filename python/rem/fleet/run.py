@@ -74,11 +74,11 @@ def due(m: Manifest, owners: list[Owner], now: datetime | None = None) -> list[O
     """The owners whose schedule fired since their last scheduled dream (or who never had one)."""
     from croniter import croniter
 
-    now = now or datetime.now().astimezone()
+    at = now or datetime.now().astimezone()
     journal = read_journal(m)
-    out = []
-    for o in owners:
-        fired = croniter(o.schedule, now).get_prev(datetime)
+
+    def is_due(o: Owner) -> bool:
+        fired = croniter(o.schedule, at).get_prev(datetime)
         times = []
         row = _last_scheduled(o)
         if row and isinstance(row.get("started_at"), datetime):
@@ -88,9 +88,11 @@ def due(m: Manifest, owners: list[Owner], now: datetime | None = None) -> list[O
             with contextlib.suppress(ValueError):
                 times.append(datetime.fromisoformat(j["started_at"]))
         last = max((t if t.tzinfo else t.replace(tzinfo=UTC) for t in times), default=None)
-        if last is None or last < fired:
-            out.append(o)
-    return out
+        return last is None or last < fired
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # one ledger read per owner
+        flags = list(pool.map(is_due, owners))
+    return [o for o, f in zip(owners, flags, strict=True) if f]
 
 
 @contextlib.contextmanager
@@ -103,7 +105,7 @@ def dask_client(scheduler: str | None, workers: int, threads: int) -> Iterator[A
     logging.getLogger("distributed").setLevel(logging.WARNING)  # the engine's own chatter stays out of REM's log
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as e:
             raise ConfigError(f"cannot reach the Dask scheduler {scheduler}: {e}. Start one with "
                               "`dask scheduler` and workers with `dask worker {scheduler}` (see SCALING.md)") from None

@@ -91,6 +91,15 @@ def search_dir(db: Path) -> Path:
 # -- the lexical index -------------------------------------------------------------------------------------
 _lock = threading.Lock()
 _lex_cache: dict[str, tuple[Lexical, int]] = {}
+KEEP_OPEN = 8  # databases whose indexes a process keeps open (a fleet worker dreams hundreds in turn)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Put ``key`` last in ``cache`` (least recently used first) and drop the oldest beyond :data:`KEEP_OPEN`."""
+    cache.pop(key, None)
+    cache[key] = value
+    while len(cache) > KEEP_OPEN:
+        cache.pop(next(iter(cache)))
 
 
 class Lexical:
@@ -130,14 +139,14 @@ class Lexical:
             lex, seen = hit
             if seen != stamp:
                 lex.index.reload()
-                _lex_cache[str(d)] = (lex, stamp)
+            _remember(_lex_cache, str(d), (lex, stamp))
             return lex
         try:
             lex = cls(d, create=False)
         except (ValueError, OSError) as e:
             log.warning("the lexical index %s cannot be opened (%s); it is rebuilt", d, e)
             return None
-        _lex_cache[str(d)] = (lex, stamp)
+        _remember(_lex_cache, str(d), (lex, stamp))
         return lex
 
     @classmethod
@@ -362,6 +371,7 @@ def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
     ck = (str(store.path), model)
     hit = _vec_cache.get(ck)
     if hit is not None and hit.key == key:
+        _remember(_vec_cache, ck, hit)
         return hit
     _vec_cache.pop(ck, None)  # let the old index go before the new one is built
     ix = _rem.VectorIndex(dim)
@@ -373,5 +383,5 @@ def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
             ix.add_quantized(b, "vector", "scale")
             ids.extend(b.column(0).to_pylist())
     v = Vectors(ids, ix, key)
-    _vec_cache[ck] = v
+    _remember(_vec_cache, ck, v)
     return v

@@ -141,6 +141,11 @@ def dream(m: Manifest, owners: list[Owner], *, scheduler: str | None = None, wor
     grants: list[tuple[str, float, int]] = []
     if not todo:
         return FleetRun(results, skipped, time.monotonic() - t0, grants)
+    try:  # the journal must take every owner's outcome: find out now, not after the first dream
+        journal_path(m).open("a", encoding="utf-8").close()
+    except OSError as e:
+        raise ConfigError(f"cannot write the fleet's journal {journal_path(m)} ({e.strerror or e}): the folder "
+                          "of the manifest must be writable (copy the manifest somewhere writable)") from None
     limits = [{"endpoint": r.endpoint, "requests_per_minute": r.requests_per_minute,
                "tokens_per_minute": r.tokens_per_minute} for r in m.rate_limits]
     with contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers, threads) as client:

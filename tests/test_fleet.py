@@ -310,3 +310,13 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path, one_day: Path, f
     r = rem_cli(tmp_path / "x.duckdb", ["fleet", "dream", str(m), "--scheduler", "tcp://127.0.0.1:9"])
     assert r.exit_code == 1 and "cannot reach the Dask scheduler tcp://127.0.0.1:9" in r.output
     assert "Traceback" not in r.output
+
+
+def test_a_journal_that_cannot_be_written_stops_before_any_dream(tmp_path: Path, one_day: Path,
+                                                                 fleet_env: Path) -> None:
+    _owners(tmp_path, one_day, ["alice"])
+    m = _manifest(tmp_path, "http://127.0.0.1:9/v1", ["alice"])
+    (tmp_path / "owners.toml.fleet.jsonl").mkdir()  # in the journal's place
+    r = rem_cli(tmp_path / "x.duckdb", ["fleet", "dream", str(m)])
+    assert r.exit_code == 1 and "cannot use the fleet's journal" in r.output and "Traceback" not in r.output
+    assert q(Store(tmp_path / "alice" / "rem.duckdb"), "select count(*) from dream_runs")[0][0] == 0

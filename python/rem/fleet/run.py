@@ -39,15 +39,23 @@ def read_journal(m: Manifest) -> dict[str, dict[str, Any]]:
     p = journal_path(m)
     if not p.exists():
         return last
-    with p.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if isinstance(rec, dict) and isinstance(rec.get("owner"), str):
-                last[rec["owner"]] = rec
+    try:
+        with p.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a crash
+                if isinstance(rec, dict) and isinstance(rec.get("owner"), str):
+                    last[rec["owner"]] = rec
+    except OSError as e:
+        raise _journal_error(m, e) from None
     return last
+
+
+def _journal_error(m: Manifest, e: OSError) -> ConfigError:
+    return ConfigError(f"cannot use the fleet's journal {journal_path(m)} ({e.strerror or e}): it must be a file "
+                       "the fleet can write, in the manifest's folder (copy the manifest somewhere writable)")
 
 
 def _append(m: Manifest, rec: dict[str, Any]) -> None:
@@ -144,8 +152,7 @@ def dream(m: Manifest, owners: list[Owner], *, scheduler: str | None = None, wor
     try:  # the journal must take every owner's outcome: find out now, not after the first dream
         journal_path(m).open("a", encoding="utf-8").close()
     except OSError as e:
-        raise ConfigError(f"cannot write the fleet's journal {journal_path(m)} ({e.strerror or e}): the folder "
-                          "of the manifest must be writable (copy the manifest somewhere writable)") from None
+        raise _journal_error(m, e) from None
     limits = [{"endpoint": r.endpoint, "requests_per_minute": r.requests_per_minute,
                "tokens_per_minute": r.tokens_per_minute} for r in m.rate_limits]
     with contextlib.nullcontext(client) if client is not None else dask_client(scheduler, workers, threads) as client:

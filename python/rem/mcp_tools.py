@@ -136,13 +136,14 @@ def build(store: Store, loaded_graph: Callable[[], Any] | None = None) -> Any:
         reached node comes with its kind, label, depth and one shortest path."""
         from . import graph as g
 
-        starts = g.resolve_start(store, start)
         d = max(1, min(int(depth), 4))
         if loaded_graph is not None:
-            t = g.traverse_loaded(store, loaded_graph(), starts, depth=d, edge_types=list(edge_types or []),
-                                  direction=direction, min_weight=0.0)
+            lg = loaded_graph()
+            t = g.traverse_loaded(store, lg, lg.directory(store).resolve(start), depth=d,
+                                  edge_types=list(edge_types or []), direction=direction, min_weight=0.0)
         else:
-            t = g.traverse(store, starts, depth=d, edge_types=list(edge_types or []), direction=direction, min_weight=0.0)
+            t = g.traverse(store, g.resolve_start(store, start), depth=d, edge_types=list(edge_types or []),
+                           direction=direction, min_weight=0.0)
         return _plain(rows_of(t.slice(0, MAX_ROWS)))
 
     @register

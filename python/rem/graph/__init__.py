@@ -18,10 +18,11 @@ from .engine import (
     stats,
     traverse,
     traverse_loaded,
+    traverse_loaded_rows,
 )
 
 __all__ = [
     "DEFAULT_HALF_LIVES", "DEFAULT_OTHER_HALF_LIFE", "STRUCTURAL", "HOT_HALF_LIFE_HOURS", "LoadedGraph", "NodeInfo",
     "decayed_edges", "export", "frontier_traverse", "half_lives", "keys_of", "load", "node_info", "prune", "ranked",
-    "resolve_start", "stats", "traverse", "traverse_loaded",
+    "resolve_start", "stats", "traverse", "traverse_loaded", "traverse_loaded_rows",
 ]

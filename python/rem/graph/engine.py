@@ -75,9 +75,46 @@ class LoadedGraph:
     graph: Any  # rem._rem.Graph
     edges: pa.Table
     now: datetime
+    _directory: NodeDirectory | None = None
 
     def nodes(self, store: Store, keys: list[int]) -> dict[int, NodeInfo]:
         return node_info(store, keys)
+
+    def directory(self, store: Store) -> NodeDirectory:
+        """Every node's id, label and kind and every entity's names, read once
+        (a long-lived process — rem serve, rem mcp — then traverses from memory)."""
+        if self._directory is None:
+            self._directory = NodeDirectory.read(store)
+        return self._directory
+
+
+@dataclass
+class NodeDirectory:
+    info: dict[int, NodeInfo]  # node key -> id, label, kind
+    key_of: dict[str, int]  # node id -> key
+    names: dict[str, list[str]]  # an entity's normalized name, lower-cased name or alias -> entity ids
+
+    @classmethod
+    def read(cls, store: Store) -> NodeDirectory:
+        with store.reader() as con:
+            keys = [int(r[0]) for r in fetch_rows(con, "SELECT key FROM nodes")]
+            ents = fetch_rows(con, "SELECT id, key, lower(name), list_transform(aliases, lambda a: lower(a)) FROM entities")
+        info = node_info(store, keys)
+        names: dict[str, list[str]] = {}
+        for eid, key, lname, aliases in ents:
+            for n in {key, lname, *(aliases or [])}:
+                if n:
+                    names.setdefault(n, []).append(eid)
+        return cls(info, {v.id: k for k, v in info.items()}, names)
+
+    def resolve(self, name: str) -> list[str]:
+        """As :func:`resolve_start`, from memory."""
+        ids = list(dict.fromkeys(self.names.get(normalize_key(name), []) + self.names.get(name.lower(), [])))
+        if not ids and name in self.key_of:
+            ids = [name]
+        if not ids:
+            raise RemError(f"no entity or node matches {name!r}; try `rem query \"select name, kind from entities\"`")
+        return ids
 
 
 def node_info(store: Store, keys: list[int]) -> dict[int, NodeInfo]:
@@ -203,9 +240,17 @@ def resolve_start(store: Store, name: str) -> list[str]:
     return ids
 
 
-def _rows_with_paths(store: Store, reached: list[tuple[int, int, int | None, str | None, float | None]]) -> pa.Table:
+def _rows_with_paths(store: Store, reached: list[tuple[int, int, int | None, str | None, float | None]],
+                     known: dict[int, NodeInfo] | None = None) -> pa.Table:
+    rows = _path_rows(store, reached, known)
+    cols = ("depth", "label", "kind", "via", "weight", "path", "id")
+    return pa.Table.from_pylist(rows) if rows else pa.table({k: [] for k in cols})
+
+
+def _path_rows(store: Store, reached: list[tuple[int, int, int | None, str | None, float | None]],
+               known: dict[int, NodeInfo] | None = None) -> list[dict[str, Any]]:
     parent = {r[0]: r[2] for r in reached}
-    info = node_info(store, list(parent))
+    info = known if known is not None else node_info(store, list(parent))
 
     def label(k: int) -> str:
         return info[k].label if k in info else str(k)
@@ -219,8 +264,7 @@ def _rows_with_paths(store: Store, reached: list[tuple[int, int, int | None, str
         rows.append({"depth": d, "label": label(node), "kind": info[node].kind if node in info else "other",
                      "via": etype, "weight": None if w is None else round(w, 4),
                      "path": " → ".join(label(p) for p in path), "id": info[node].id if node in info else str(node)})
-    cols = ("depth", "label", "kind", "via", "weight", "path", "id")
-    return pa.Table.from_pylist(rows) if rows else pa.table({k: [] for k in cols})
+    return rows
 
 
 def frontier_traverse(con: Connection, starts: list[int], *, depth: int, edge_types: list[str] | None, direction: str,
@@ -285,9 +329,21 @@ def traverse(store: Store, starts: list[str], *, depth: int, edge_types: list[st
 def traverse_loaded(store: Store, lg: LoadedGraph, starts: list[str], *, depth: int, edge_types: list[str] | None,
                     direction: str, min_weight: float) -> pa.Table:
     """The same traversal on a graph already loaded in memory (library API,
-    long-lived processes)."""
-    b = lg.graph.traverse(keys_of(store, starts), depth, edge_types or [], direction, min_weight)
-    return _rows_with_paths(store, list(zip(*(b.column(i).to_pylist() for i in range(5)), strict=True)))
+    long-lived processes): node ids and labels come from the graph's
+    :class:`NodeDirectory`, read once, so a warm traversal touches no database."""
+    rows = traverse_loaded_rows(store, lg, starts, depth=depth, edge_types=edge_types, direction=direction,
+                                min_weight=min_weight)
+    cols = ("depth", "label", "kind", "via", "weight", "path", "id")
+    return pa.Table.from_pylist(rows) if rows else pa.table({k: [] for k in cols})
+
+
+def traverse_loaded_rows(store: Store, lg: LoadedGraph, starts: list[str], *, depth: int,
+                         edge_types: list[str] | None, direction: str, min_weight: float) -> list[dict[str, Any]]:
+    """:func:`traverse_loaded` as plain rows (what a web or MCP answer sends)."""
+    d = lg.directory(store)
+    keys = [d.key_of[i] for i in starts if i in d.key_of]
+    b = lg.graph.traverse(keys, depth, edge_types or [], direction, min_weight)
+    return _path_rows(store, list(zip(*(b.column(i).to_pylist() for i in range(5)), strict=True)), d.info)
 
 
 def export(store: Store, fmt: str, *, since: str | None, edge_types: list[str] | None, min_weight: float,

@@ -301,7 +301,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
         message = ""
         if node:
             try:
-                near = g.traverse_loaded(store, lg, g.resolve_start(store, node), depth=1, edge_types=None,
+                near = g.traverse_loaded(store, lg, lg.directory(store).resolve(node), depth=1, edge_types=None,
                                          direction="both", min_weight=0.0).to_pylist()
             except RemError as e:
                 message = str(e)
@@ -317,8 +317,9 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
         node = request.query_params.get("node", "").strip()
         try:
             depth = max(1, min(int(request.query_params.get("depth", "2")), 4))
-            rows = g.traverse_loaded(store, st.loaded_graph(), g.resolve_start(store, node), depth=depth, edge_types=None,
-                                     direction="both", min_weight=0.0).to_pylist()
+            lg = st.loaded_graph()
+            rows = g.traverse_loaded_rows(store, lg, lg.directory(store).resolve(node), depth=depth, edge_types=None,
+                                          direction="both", min_weight=0.0)
         except (RemError, ValueError) as e:
             return JSONResponse({"error": str(e)}, status_code=404)
         return JSONResponse(rows[:1000])
@@ -496,7 +497,7 @@ def _neighbourhood_dot(st: State, node: str) -> str:
     lg = st.loaded_graph()
     if not node:
         raise RemError("no node given")
-    starts = g.resolve_start(st.store, node)
+    starts = lg.directory(st.store).resolve(node)
     near = g.traverse_loaded(st.store, lg, starts, depth=1, edge_types=None, direction="both",
                              min_weight=0.0).to_pylist()
     near = sorted(near, key=lambda r: (r["depth"], -(r["weight"] or 0)))[:30]  # the node and its 29 strongest links

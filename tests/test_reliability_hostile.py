@@ -423,3 +423,10 @@ def test_markup_in_activity_and_answers_never_renders_in_digests(week, tally, tm
             survived += int(not bad)
             assert not bad, (a, bad, text[:400])
     tally("digests: images, raw HTML, javascript: links and markup from activity and answers", tried, survived)
+
+
+def test_a_nul_byte_in_an_argument_is_a_clear_error(tmp_path: Path) -> None:
+    """Found by the option fuzz: `--out '\\0'` reached os.stat and crashed with ValueError."""
+    for argv in (["demo-data", "--no-ingest", "--out", "\x00"], ["query", "select 1\x00"], ["ingest", "notes", "a\x00b"]):
+        r = rem_cli(tmp_path / "rem.duckdb", argv)
+        assert r.exit_code == 2 and "NUL byte" in r.output and "failed unexpectedly" not in r.output, (argv, r.output)

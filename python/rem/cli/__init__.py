@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str]) -> None:
+    bad = next((a for a in argv if "\x00" in a), None)
+    if bad is not None:  # a shell cannot pass one; a program calling rem can, and no path or value holds it
+        click.echo(f"Error: the argument {bad!r} contains a NUL byte (\\0), which no file name or value can hold",
+                   err=True)
+        sys.exit(2)
     try:
         cli.main(args=argv, prog_name="rem", standalone_mode=False)
     except BrokenPipeError:

@@ -246,3 +246,14 @@ def test_a_read_only_database_reads_and_says_how_to_write(tmp_path):
     assert "damaged" not in w.stderr and "Traceback" not in w.stderr
     d = _read_only_mount(src, mnt, [*rem, "doctor"])
     assert "cannot be written" in d.stdout
+
+
+def test_no_connection_draws_a_progress_bar(store):
+    """DuckDB draws a progress bar on stdout for a query over 2 s, even into a pipe; it corrupted
+    `rem dream --json` on a day of 1M messages (the full load test). Every connection REM opens turns it off."""
+    from rem.store import attached_read_only
+
+    store.init()
+    for opened in (store.connect(), store.read(), store.reader(), attached_read_only({"a": store.path})):
+        with opened as con:
+            assert con.execute("select current_setting('enable_progress_bar')").fetchall() == [(False,)]

@@ -259,13 +259,20 @@ def check_file(path: Path) -> None:
                      "otherwise point --db (or $REM_DB) at your REM database.")
 
 
+def _quiet(con: Connection) -> Connection:
+    """No progress bar: DuckDB draws one on stdout for a query that runs over 2 s, even into a pipe
+    (it corrupted `rem dream --json` on a day of 1M messages; found by the load test)."""
+    con.execute("SET enable_progress_bar = false")  # not through execute(): no failpoint at open
+    return con
+
+
 def _open(path: Path, read_only: bool, config: dict[str, Any], wait_s: float) -> duckdb.DuckDBPyConnection:
     check_file(path)
     deadline = time.monotonic() + max(wait_s, 0.0)
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=dict(config))
+            return _quiet(duckdb.connect(str(path), read_only=read_only, config=dict(config)))
         except duckdb.IOException as e:  # lock held by another process, or a bad file
             if _is_lock_error(e):
                 if time.monotonic() >= deadline:
@@ -584,7 +591,7 @@ def attached_read_only(dbs: dict[str, Path]) -> Iterator[Connection]:
     """An in-memory connection with each database of ``dbs`` (alias -> file)
     attached read-only (`rem fleet query`). Nothing is locked yet: the caller
     builds its views, then calls :func:`sandbox`."""
-    con = duckdb.connect(":memory:", config=dict(_BASE_CONFIG))
+    con = _quiet(duckdb.connect(":memory:", config=dict(_BASE_CONFIG)))
     try:
         for alias, path in dbs.items():
             if not re.fullmatch(r"[a-z_][a-z0-9_]*", alias):

@@ -168,11 +168,7 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
     seen_ep: set[str] = set()
     for i, lim in enumerate(data.get("rate_limits", []) if isinstance(data.get("rate_limits", []), list) else [None]):
         where = f"rate_limits entry {i + 1}"
-        if not isinstance(lim, dict):
-            raise fail(f"{where} must be a table ([[rate_limits]])")
-        for k in lim:
-            if k not in LIMIT_KEYS:
-                raise fail(f"{where}: unknown setting {k!r}{_did_you_mean(k, LIMIT_KEYS)}")
+        _check_table(lim, LIMIT_KEYS, f"{where} must be a table ([[rate_limits]])", where, fail)
         ep = lim.get("endpoint")
         if not isinstance(ep, str) or not ep.strip():
             raise fail(f"{where}: endpoint is required (a base URL such as \"http://127.0.0.1:8000/v1\", or \"*\")")
@@ -196,11 +192,7 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
     dbs: dict[Path, str] = {}
     for i, o in enumerate(raw_owners):
         where = f"owner entry {i + 1}"
-        if not isinstance(o, dict):
-            raise fail(f"{where} must be a table ([[owners]])")
-        for k in o:
-            if k not in OWNER_KEYS:
-                raise fail(f"{where}: unknown setting {k!r}{_did_you_mean(k, OWNER_KEYS)}")
+        _check_table(o, OWNER_KEYS, f"{where} must be a table ([[owners]])", where, fail)
         oid = o.get("id")
         if not isinstance(oid, str) or not OWNER_ID.fullmatch(oid):
             raise fail(f"{where}: id {oid!r} must be 1-128 letters, digits, '.', '_', '@' or '-' "
@@ -242,6 +234,15 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
         owners.append(Owner(oid, dbp, _schedule(o.get("schedule", default_schedule), fail, f"{where}: schedule"),
                             tuple(quiet), **vals))
     return Manifest(p, owners, allow, int(retries), float(backoff), limits)
+
+
+def _check_table(entry: Any, keys: tuple[str, ...], not_a_table: str, where: str, fail: Any) -> None:
+    """``entry`` is a TOML table holding only ``keys`` (an unknown one is named, with a did-you-mean)."""
+    if not isinstance(entry, dict):
+        raise fail(not_a_table)
+    for k in entry:
+        if k not in keys:
+            raise fail(f"{where}: unknown setting {k!r}{_did_you_mean(k, keys)}")
 
 
 def _schedule(expr: Any, fail: Any, where: str) -> str:

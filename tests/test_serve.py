@@ -85,6 +85,52 @@ def test_an_edit_needs_the_csrf_token_and_survives_redreams(client, dreamed):
     assert q(dreamed, f"select name from moments where id = '{mid}'")[0][0] == "My own name"
 
 
+def test_requests_at_once_all_answer_while_edits_write(dreamed, tmp_path):
+    """A browser loads a page, its favicon and the page after a redirect at once; the server answers
+    on threads, and DuckDB refuses a writer beside a reader in one process: every request must still
+    answer (CI once saw an edit's page say "Something is not right" this way)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    mid = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1")[0][0]
+    port = _free_port()
+    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml")}
+    p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(dreamed.path), "serve", "--port", str(port)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(port)
+        with httpx.Client(base_url=base, timeout=60) as c:
+            csrf = _csrf(c.get(f"/moment/{mid}").text)
+
+            def hit(i: int) -> tuple[int, str]:
+                if i % 5 == 0:
+                    r = c.post(f"/moment/{mid}/edit", data={"csrf": csrf, "action": "edit", "name": f"Name {i}"})
+                    return r.status_code, r.text
+                path = (f"/day/{DAY[0]}", f"/moment/{mid}", "/search?q=ci", "/runs")[i % 4]
+                r = c.get(path)
+                return r.status_code, r.text
+
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(hit, range(40)))
+        assert all(code in (200, 303) for code, _ in answers), [t[:300] for code, t in answers if code not in (200, 303)]
+        assert not any("Something is not right" in t for _, t in answers)
+        assert q(dreamed, f"select name from moments where id = '{mid}'")[0][0].startswith("Name ")
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
+def _wait_for(port: int) -> None:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+
+
 def test_activity_text_is_escaped_everywhere(client, dreamed):
     mid = q(dreamed, "select id from moments order by start_time limit 1")[0][0]
     with dreamed.connect() as con:

@@ -257,3 +257,52 @@ def test_no_connection_draws_a_progress_bar(store):
     for opened in (store.connect(), store.read(), store.reader(), attached_read_only({"a": store.path})):
         with opened as con:
             assert con.execute("select current_setting('enable_progress_bar')").fetchall() == [(False,)]
+
+
+def test_threads_of_one_process_share_the_file_whatever_kind_of_connection(store):
+    """DuckDB refuses a second connection of another configuration in one process (a writer
+    beside a reader, two sandboxed readers); `rem serve` answers requests on threads, so they
+    take turns instead of failing (CI once saw an edit fail this way in the browser test)."""
+    import threading
+
+    from rem.store import execute
+
+    with store.connect() as con:
+        execute(con, "CREATE TABLE IF NOT EXISTS probe (n INTEGER)")
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def work(kind: int) -> None:
+        try:
+            start.wait()
+            for i in range(15):
+                if kind == 0:
+                    with store.connect() as con:
+                        execute(con, "INSERT INTO probe VALUES ($n)", {"n": i})
+                elif kind == 1:
+                    with store.read() as con:
+                        fetch_rows(con, "SELECT count(*) FROM probe")
+                elif kind == 2:
+                    with store.reader() as con:
+                        fetch_rows(con, "SELECT count(*) FROM probe")
+                else:
+                    with store.read(sandbox=False) as con:
+                        fetch_rows(con, "SELECT count(*) FROM probe")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k % 4,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with store.read() as con:
+        assert fetch_rows(con, "SELECT count(*) FROM probe")[0][0] == 30  # two writers, 15 rows each
+
+
+def test_a_thread_holding_a_writer_is_told_at_once_when_it_asks_for_a_sandboxed_reader(store):
+    from rem.exceptions import StoreError
+
+    with store.connect(), pytest.raises(StoreError, match="already open in this thread"), store.read():
+        pass

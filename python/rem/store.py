@@ -314,28 +314,29 @@ class Store:
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
         """A read-write connection, schema ensured. Closed on exit."""
-        _lingering.close(self.path)  # this process's own kept reader would refuse a writer
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = _open(self.path, False, _BASE_CONFIG, self.busy_timeout_s)
-        try:
-            check_ours(con, self.path, adopt=self.adopt)
-            ensure_schema(con)
-            install_macros(con)
-            yield con
-        finally:
-            con.close()
+        with _gate.hold(self.path, _WRITER, self.busy_timeout_s):
+            con = _open(self.path, False, _BASE_CONFIG, self.busy_timeout_s)
+            try:
+                check_ours(con, self.path, adopt=self.adopt)
+                ensure_schema(con)
+                install_macros(con)
+                yield con
+            finally:
+                con.close()
 
     @contextlib.contextmanager
     def read(self, *, sandbox: bool = True, macros: bool = True) -> Iterator[Connection]:
         """A read-only connection; with ``sandbox`` no file outside the database
         can be read or written and the configuration is locked; ``macros``
         installs REM's SQL helpers (``rem_decay``; they read the config file)."""
-        _lingering.close(self.path)  # DuckDB refuses two connections of different settings in one process
         if not self.path.exists():
             # create it (and its tables) once, so queries on a fresh path work
             self.init()
         cfg: dict[str, Any] = dict(_BASE_CONFIG)
         spill = None
+        # a sandboxed connection locks its database instance's configuration, so it shares it with nobody
+        kind: object = object() if sandbox else _READER
         if sandbox:
             cfg["enable_external_access"] = False
             # DuckDB lets a sandboxed query write into its spill folder (by default
@@ -343,17 +344,18 @@ class Store:
             spill = tempfile.mkdtemp(prefix="rem-query-")
             cfg["temp_directory"] = spill
         try:
-            con = _open(self.path, True, cfg, self.busy_timeout_s)
-            try:
-                check_ours(con, self.path)
-                check_schema_version(con)
-                if macros:
-                    install_macros(con)
-                if sandbox:
-                    execute(con, "SET lock_configuration = true")
-                yield con
-            finally:
-                con.close()
+            with _gate.hold(self.path, kind, self.busy_timeout_s):
+                con = _open(self.path, True, cfg, self.busy_timeout_s)
+                try:
+                    check_ours(con, self.path)
+                    check_schema_version(con)
+                    if macros:
+                        install_macros(con)
+                    if sandbox:
+                        execute(con, "SET lock_configuration = true")
+                    yield con
+                finally:
+                    con.close()
         finally:
             if spill:
                 shutil.rmtree(spill, ignore_errors=True)
@@ -390,6 +392,11 @@ class _Lingering:
 
     @contextlib.contextmanager
     def use(self, store: Store, linger_s: float) -> Iterator[Connection]:
+        with _gate.hold(store.path, _READER, store.busy_timeout_s), self._use(store, linger_s) as con:
+            yield con
+
+    @contextlib.contextmanager
+    def _use(self, store: Store, linger_s: float) -> Iterator[Connection]:
         key = str(store.path)
         with self._lock:
             sig = file_signature(store.path)
@@ -458,6 +465,60 @@ class _Lingering:
 
 _lingering = _Lingering()
 atexit.register(_lingering.close_all)
+
+_WRITER, _READER = "read-write", "read-only"  # the connection kinds that share a database instance
+
+
+class _Gate:
+    """DuckDB keeps one database instance per file in a process, with one
+    configuration, and refuses to open a connection of another configuration
+    while one is open ("Can't open a connection to same database file with a
+    different configuration"): a writer while a reader is open, or two
+    sandboxed readers (each has its own spill folder and a locked
+    configuration). Threads of one process (`rem serve`'s requests, the MCP
+    tools, a fleet worker) therefore take turns here: connections of one kind
+    share the file, another kind waits until they are closed (up to the
+    store's busy timeout). A thread that already holds a connection of
+    another kind is told so at once instead of waiting for itself."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held: dict[str, tuple[object, list[int]]] = {}  # path -> (kind, holder threads; one entry per hold)
+
+    @contextlib.contextmanager
+    def hold(self, path: Path, kind: object, wait_s: float) -> Iterator[None]:
+        key, me = str(path), threading.get_ident()
+        deadline = time.monotonic() + max(wait_s, 0.0)
+        with self._cond:
+            while True:
+                held = self._held.get(key)
+                if held is None or held[0] is kind:
+                    break
+                if me in held[1]:
+                    raise StoreError(f"{path} is already open in this thread with another kind of connection; "
+                                     "DuckDB cannot open it twice with different settings (a bug in REM: please report it)")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise DatabaseBusyError(f"database {path} is busy: this process has it open with another kind of "
+                                            f"connection (waited {wait_s:.0f}s). Try again.")
+                self._cond.wait(remaining)
+            if held is None:
+                if kind is not _READER:
+                    _lingering.close(path)  # this process's kept reader would refuse another configuration
+                held = (kind, [])
+                self._held[key] = held
+            held[1].append(me)
+        try:
+            yield
+        finally:
+            with self._cond:
+                held[1].remove(me)
+                if not held[1]:
+                    del self._held[key]
+                self._cond.notify_all()
+
+
+_gate = _Gate()
 
 
 @contextlib.contextmanager

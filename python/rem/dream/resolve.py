@@ -29,7 +29,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..ids import normalize_key, stable_id
 from ..understand import Digest, Understanding
@@ -92,23 +92,38 @@ def _ts(us: int) -> datetime:
     return datetime.fromtimestamp(us / 1e6, UTC)
 
 
+class _Ref(NamedTuple):
+    """One row of the packer's ref table."""
+
+    kind: str
+    id: str
+    segment: str
+    ts: int
+    session_ref: str | None
+
+
 class RefTable:
     """The packer's ref table, indexed."""
 
     def __init__(self, packed: Packed, activity: Activity) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
-        self.seg_items: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.items: dict[str, _Ref] = {}
+        self.seg_items: dict[str, list[_Ref]] = defaultdict(list)
         self.session_segs: dict[str, set[str]] = defaultdict(set)
-        for it in packed.items.to_pylist():
-            self.items[it["ref"]] = it
-            if it["kind"] != "session":
-                self.seg_items[it["segment"]].append(it)
-            if it["kind"] == "message" and it["session_ref"]:
-                self.session_segs[it["session_ref"]].add(it["segment"])
+        t = packed.items
+        shared: dict[Any, Any] = {}  # kinds, segments and session refs repeat: one string each
+        # compact rows, not dicts: a day of a million messages is a million of them
+        for ref, kind, id_, seg, ts, sref in zip(*(t[c].to_pylist() for c in ("ref", "kind", "id", "segment", "ts",
+                                                                               "session_ref")), strict=True):
+            it = _Ref(shared.setdefault(kind, kind), id_, shared.setdefault(seg, seg), ts, shared.setdefault(sref, sref))
+            self.items[ref] = it
+            if kind != "session":
+                self.seg_items[it.segment].append(it)
+            if kind == "message" and sref:
+                self.session_segs[sref].add(it.segment)
         self.segments = {s["ref"]: s for s in packed.segments.to_pylist()}
         self.seg_order = [s["ref"] for s in packed.segments.to_pylist()]
         self.seg_key = {
-            g: hashlib.sha256("\x1f".join(sorted(i["id"] for i in items)).encode()).hexdigest()[:32]
+            g: hashlib.sha256("\x1f".join(sorted(i.id for i in items)).encode()).hexdigest()[:32]
             for g, items in self.seg_items.items()
         }
         self.res_info = {r["id"]: r for r in activity.resources.select(["id", "name", "resource_type"]).to_pylist()}
@@ -120,13 +135,13 @@ class RefTable:
         it = self.items.get(ref)
         if it is None:
             return None
-        if it["kind"] == "session":
+        if it.kind == "session":
             return set(self.session_segs.get(ref, ()))
-        return {it["segment"]}
+        return {it.segment}
 
     def item_id(self, ref: str) -> str | None:
         it = self.items.get(ref)
-        return it["id"] if it else None
+        return it.id if it else None
 
 
 def _merge_drafts(drafts: list[MomentDraft]) -> dict[str, Any]:
@@ -301,12 +316,12 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
         items = [it for g in seg_refs for it in refs.seg_items[g]]
         keys = sorted(refs.seg_key[g] for g in seg_refs)
         source_key = hashlib.sha256("\x1f".join(keys).encode()).hexdigest()[:32]
-        session_ids = sorted({refs.items[it["session_ref"]]["id"] for it in items
-                              if it["kind"] == "message" and it["session_ref"] in refs.items})
+        session_ids = sorted({refs.items[it.session_ref].id for it in items
+                              if it.kind == "message" and it.session_ref in refs.items})
         m = Moment(
-            id=stable_id("moment", source_key), start=_ts(min(i["ts"] for i in items)), end=_ts(max(i["ts"] for i in items)),
-            resource_ids=sorted({i["id"] for i in items if i["kind"] == "resource"}),
-            session_ids=session_ids, message_ids=sorted({i["id"] for i in items if i["kind"] == "message"}),
+            id=stable_id("moment", source_key), start=_ts(min(i.ts for i in items)), end=_ts(max(i.ts for i in items)),
+            resource_ids=sorted({i.id for i in items if i.kind == "resource"}),
+            session_ids=session_ids, message_ids=sorted({i.id for i in items if i.kind == "message"}),
             segment_keys=keys, source_key=source_key, generated_by=how, segments=seg_refs, provenance=prov, **fields,
         )
         if moment_types and m.moment_type not in moment_types:

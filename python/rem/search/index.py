@@ -20,6 +20,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,7 @@ MARK_KEY = "search.activity_mark"
 VERSION_KEY, VERSION = "search.index_version", "4"  # a change to what is indexed, or how, rebuilds the index
 MARGIN = timedelta(minutes=10)  # re-read this much before the mark: a transaction may commit after a later one
 BATCH = 4096
+SLICE = 16_384  # rows read, analyzed, embedded and quantized at a time
 
 # The words people use for each moment type, indexed with the moment ("when did I fix …" finds debugging,
 # "… implementation" deep work): REM's own vocabulary said the way a person asks.
@@ -157,16 +159,17 @@ class Lexical:
         return cls(d, create=True)
 
     def write(self, rows: list[dict[str, Any]], deleted: list[str]) -> None:
-        import tantivy
+        with self.writing() as w:
+            w.delete(deleted)
+            w.add(rows)
 
+    @contextlib.contextmanager
+    def writing(self, *, new_rows_absent: bool = False) -> Iterator[_LexWriter]:
+        """One commit for everything added and deleted in the block (nothing of it on an error).
+        ``new_rows_absent``: a row marked ``_was_indexed = False`` is known not to be in the index."""
         writer = self.index.writer(heap_size=64_000_000, num_threads=1)
         try:
-            for i in deleted:
-                writer.delete_documents_by_term("id", i)
-            for r in rows:
-                writer.delete_documents_by_term("id", r["id"])
-                writer.add_document(tantivy.Document(id=r["id"], kind=r["kind"], title=analyze(r["title"] or ""),
-                                                     body=analyze(r["body"] or ""), topics=analyze(r["topics"] or "")))
+            yield _LexWriter(writer, new_rows_absent)
             writer.commit()
             writer.wait_merging_threads()
         except BaseException:
@@ -197,6 +200,24 @@ class SyncReport:
     rebuilt: bool = False
     seconds: float = 0.0
     by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class _LexWriter:
+    def __init__(self, writer: Any, new_rows_absent: bool) -> None:
+        self.writer, self.new_rows_absent = writer, new_rows_absent
+
+    def delete(self, ids: list[str]) -> None:
+        for i in ids:
+            self.writer.delete_documents_by_term("id", i)
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        import tantivy
+
+        for r in rows:
+            if not (self.new_rows_absent and r.get("_was_indexed") is False):
+                self.writer.delete_documents_by_term("id", r["id"])
+            self.writer.add_document(tantivy.Document(id=r["id"], kind=r["kind"], title=analyze(r["title"] or ""),
+                                                      body=analyze(r["body"] or ""), topics=analyze(r["topics"] or "")))
 
 
 def _mark(con: Connection) -> datetime | None:
@@ -234,7 +255,11 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                 parts.append(items_sql(kind, where))
             parts.append(items_sql("moment"))
             changed_sql = " UNION ALL ".join(f"({p})" for p in parts)
-            changed = fetch_arrow(con, f"""SELECT c.* FROM ({changed_sql}) c LEFT JOIN search_index s ON s.id = c.id
+            # the lexical index holds what the table holds (unless a sync died between its two commits):
+            # then a row the table does not hold needs no delete first (a delete costs tantivy ~1.4 KB until the commit)
+            in_step = fetch_value(con, "SELECT count(*) FROM search_index") == lex.count()
+            changed = fetch_arrow(con, f"""SELECT c.*, s.id IS NOT NULL AS _was_indexed
+                                            FROM ({changed_sql}) c LEFT JOIN search_index s ON s.id = c.id
                                             WHERE s.id IS NULL OR s.digest <> c.digest
                                                OR s.model IS DISTINCT FROM $model""",
                                   {"since": since, "model": model} if since else {"model": model})
@@ -245,53 +270,67 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
             if stale and since:
                 more = []
                 for kind in KINDS:
-                    more.append(f"""SELECT c.* FROM ({items_sql(kind)}) c JOIN search_index s ON s.id = c.id
+                    more.append(f"""SELECT c.*, TRUE AS _was_indexed FROM ({items_sql(kind)}) c JOIN search_index s ON s.id = c.id
                                     WHERE s.model IS DISTINCT FROM $model""")
                 extra = fetch_arrow(con, " UNION ALL ".join(f"({p})" for p in more) + f" LIMIT {int(max_reembed)}",
                                     {"model": model})
                 changed = _union(changed, extra)
-        rows = changed.to_pylist()
-        if rows or gone:
-            lex.write(rows, gone)
-        vectors: list[Any] = [None] * len(rows)
-        if embedder is not None and rows:
-            for i in range(0, len(rows), BATCH):
-                part = rows[i:i + BATCH]
-                emb = embedder.embed([((r["title"] or "") + "\n" + (r["topics"] or "") + "\n" + (r["body"] or ""))[:4000]
-                                      for r in part])
-                vectors[i:i + len(part)] = list(emb)
-            rep.embedded = len(rows)
+        # slice by slice: a day of a million messages is never a million dicts and vectors at once
         now = datetime.now(UTC)
-        codes, scales = quantize(vectors)
-        table = pa.table({
-            "id": pa.array([r["id"] for r in rows], pa.string()),
-            "kind": pa.array([r["kind"] for r in rows], pa.string()),
-            "item_id": pa.array([r["item_id"] for r in rows], pa.string()),
-            "digest": pa.array([r["digest"] for r in rows], pa.string()),
-            "model": pa.array([model if embedder else None] * len(rows), pa.string()),
-            "dim": pa.array([embedder.dim if embedder else None] * len(rows), pa.int64()),
-            "vector": pa.array(codes, pa.list_(pa.int8())),
-            "scale": pa.array(scales, pa.float32()),
-            "indexed_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
-        })
+        parts_out: list[pa.Table] = []
+        n_rows = changed.num_rows
+        if n_rows or gone:
+            with lex.writing(new_rows_absent=in_step) as w:
+                w.delete(gone)
+                for at in range(0, n_rows, SLICE):
+                    rows = changed.slice(at, SLICE).to_pylist()
+                    w.add(rows)
+                    parts_out.append(_indexed(rows, embedder, model, now))
+                    for r in rows:
+                        rep.by_kind[r["kind"]] = rep.by_kind.get(r["kind"], 0) + 1
+        if embedder is not None and n_rows:
+            rep.embedded = n_rows
+        table = pa.concat_tables(parts_out) if parts_out else _indexed([], embedder, model, now)
+        rows_n = table.num_rows
         with store.connect() as con, transaction(con):
             if gone:
                 with registered(con, "_rem_gone", pa.table({"id": pa.array(gone, pa.string())})):
                     execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_gone)")
-            if rows:
+            if rows_n:
                 with registered(con, "_rem_indexed", table):
                     execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_indexed)")
                     execute(con, "INSERT INTO search_index BY NAME SELECT * FROM _rem_indexed")
             new_mark = started if mark is None else max(mark, started)
             execute(con, f"INSERT INTO {META_TABLE} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     [MARK_KEY, new_mark.isoformat()])
-        rep.indexed, rep.removed = len(rows), len(gone)
-        for r in rows:
-            rep.by_kind[r["kind"]] = rep.by_kind.get(r["kind"], 0) + 1
+        rep.indexed, rep.removed = rows_n, len(gone)
     rep.seconds = time.perf_counter() - t0
-    if rows or gone:
+    if rows_n or gone:
         log.info("search index: %d indexed, %d removed in %.2fs", rep.indexed, rep.removed, rep.seconds)
     return rep
+
+
+def _indexed(rows: list[dict[str, Any]], embedder: Embedder | None, model: str | None, now: datetime) -> pa.Table:
+    """The ``search_index`` rows of ``rows``: their digests and, with an embedder, their quantized vectors."""
+    vectors: list[Any] = [None] * len(rows)
+    if embedder is not None:
+        for i in range(0, len(rows), BATCH):
+            part = rows[i:i + BATCH]
+            emb = embedder.embed([((r["title"] or "") + "\n" + (r["topics"] or "") + "\n" + (r["body"] or ""))[:4000]
+                                  for r in part])
+            vectors[i:i + len(part)] = list(emb)
+    codes, scales = quantize(vectors)
+    return pa.table({
+        "id": pa.array([r["id"] for r in rows], pa.string()),
+        "kind": pa.array([r["kind"] for r in rows], pa.string()),
+        "item_id": pa.array([r["item_id"] for r in rows], pa.string()),
+        "digest": pa.array([r["digest"] for r in rows], pa.string()),
+        "model": pa.array([model if embedder else None] * len(rows), pa.string()),
+        "dim": pa.array([embedder.dim if embedder else None] * len(rows), pa.int64()),
+        "vector": pa.array(codes, pa.list_(pa.int8())),
+        "scale": pa.array(scales, pa.float32()),
+        "indexed_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
+    })
 
 
 def quantize(vectors: list[Any]) -> tuple[list[Any], list[float | None]]:

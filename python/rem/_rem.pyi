@@ -20,6 +20,7 @@ def pack_activity(
     topic_segments: bool = True,
     topic_window: int = 5,
     topic_min_depth: float = 0.55,
+    conversation: tuple[int, float, int, float, int, int] | None = None,
 ) -> tuple[pa.RecordBatch, pa.RecordBatch, pa.RecordBatch]: ...
 def estimate_tokens(text: str) -> int: ...
 def topic_shifts(

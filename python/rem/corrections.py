@@ -27,7 +27,8 @@ import pyarrow as pa
 
 from . import schema
 from .exceptions import RemError
-from .ids import normalize_key, stable_id
+from .ids import stable_id
+from .links import MOMENT_EDGE_TYPES, edge_row, links_of_all
 from .store import (
     Connection,
     Store,
@@ -41,6 +42,7 @@ from .store import (
     transaction,
     upsert_entities,
 )
+from .understand.describe import TYPES
 from .values import parse_time
 
 KINDS = ("edit", "merge", "split", "delete", "pin", "unpin")
@@ -166,35 +168,16 @@ def _delete_moments(con: Connection, ids: list[str]) -> None:
 
 
 def _rebuild_edges(con: Connection, ids: list[str], rows: list[dict[str, Any]]) -> None:
+    """The moments' links, from what they say now (:func:`rem.links.links_of`, the dream's rule)."""
     now = datetime.now(UTC)
+    types = ", ".join(f"'{t}'" for t in MOMENT_EDGE_TYPES)
     with registered(con, "_rem_fixed_ids", pa.table({"id": pa.array(ids, pa.string())})) as v:
-        execute(con, f"""DELETE FROM edges WHERE source_id IN (SELECT id FROM {v})
-                         AND edge_type IN ('about', 'involves', 'contains', 'captured_in')""")
-    ents: dict[str, dict[str, Any]] = {}
-    edges = []
-
-    def edge(s: str, t: str, etype: str) -> None:
-        edges.append({"source_id": s, "target_id": t, "edge_type": etype, "weight": 1.0, "created_at": now,
-                      "reinforced_at": now, "reinforcement_count": 1, "generated_by": "correction"})
-
-    for r in rows:
-        for kind, names in (("topic", r.get("tags") or []), ("person", r.get("people") or [])):
-            for name in names:
-                key = normalize_key(name)
-                if not key:
-                    continue
-                eid = stable_id("entity", kind, key)
-                ents.setdefault(eid, {"id": eid, "key": key, "name": name, "kind": kind, "aliases": [],
-                                      "created_at": now, "updated_at": now, "metadata": None})
-                edge(r["id"], eid, "about" if kind == "topic" else "involves")
-        for res in r.get("resource_ids") or []:
-            edge(r["id"], res, "contains")
-        for ses in r.get("session_ids") or []:
-            edge(r["id"], ses, "captured_in")
+        execute(con, f"DELETE FROM edges WHERE source_id IN (SELECT id FROM {v}) AND edge_type IN ({types})")
+    ents, links = links_of_all(rows, now)
     if ents:
-        upsert_entities(con, list(ents.values()))
-    if edges:
-        insert_missing_edges(con, edges)
+        upsert_entities(con, ents)
+    if links:
+        insert_missing_edges(con, [edge_row(link, now, generated_by="correction") for _, link in links])
 
 
 def _log(con: Connection, kind: str, moment_ids: list[str], before: list[dict[str, Any]], after_ids: list[str],
@@ -256,8 +239,7 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-_TYPES = ("work_session", "deep_work", "learning", "meeting", "debugging", "writing", "planning", "review",
-          "communication", "research", "infrastructure", "break", "other")
+_TYPES = (*TYPES, "infrastructure")  # the extraction's types, and one a model may give
 
 
 def merge(store: Store, first: str, second: str) -> Edit:

@@ -7,6 +7,7 @@ plain text lines or as Markdown, from the same fields.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from .output import safe
 from .store import Connection, fetch_arrow
 
 COLUMNS = ("id", "name", "summary", "start_time", "end_time", "moment_type", "tags", "emotion_tags", "people",
-           "outcome", "generated_by", "dream_run_id")
+           "outcome", "events", "generated_by", "dream_run_id")
 _SELECT = ", ".join(COLUMNS)
 
 PROVENANCE = {
@@ -94,6 +95,26 @@ def fields(m: Mapping[str, Any] | Any) -> list[tuple[str, str]]:
     return out
 
 
+def events_of(m: Mapping[str, Any] | Any) -> list[dict[str, Any]]:
+    """A moment's events (stored as JSON text, or a list)."""
+    v = _get(m, "events")
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return []
+    return [e for e in v if isinstance(e, dict) and e.get("text")] if isinstance(v, list) else []
+
+
+def event_line(e: Mapping[str, Any]) -> str:
+    """``7 May 2023 · Caroline went to a support group  (yesterday)``: when, what, and the words the date came from."""
+    when = ""
+    if e.get("date"):
+        when = str(e["date"]) + (f" – {e['date_end']}" if e.get("date_end") else "")
+    said = f"  (“{one_line(e['when'])}”)" if e.get("when") else ""
+    return f"{when + ' · ' if when else ''}{one_line(e.get('text'))}{said}"
+
+
 def span(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> str:
     """``09:00–10:30`` (local time), or ``Thu 12 Nov 09:00–10:30``."""
     st, en = _get(m, "start_time").astimezone(), _get(m, "end_time").astimezone()
@@ -107,7 +128,9 @@ def as_text(m: Mapping[str, Any] | Any, *, detail: bool = True, with_day: bool =
     name = one_line(_get(m, "name"))
     if not detail:
         return [f"{span(m, with_day=with_day)}  {name}{how}"]
-    return [f"Moment: {name} ({span(m, with_day=with_day)}){how}", *(f"- {label}: {value}" for label, value in fields(m))]
+    events = events_of(m)
+    return [f"Moment: {name} ({span(m, with_day=with_day)}){how}", *(f"- {label}: {value}" for label, value in fields(m)),
+            *(["- Events:", *(f"    · {event_line(e)}" for e in events)] if events else [])]
 
 
 def as_markdown(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> list[str]:
@@ -116,6 +139,9 @@ def as_markdown(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> list[s
     out = [f"### {span(m, with_day=with_day)} · {md(_get(m, 'name'))}" + (f" *({md(how)})*" if how else ""), ""]
     rest = fields(m)
     out += [f"- **{label}:** {md(value)}" for label, value in rest if label != "Summary"]
+    events = events_of(m)
+    if events:
+        out += ["- **Events:**", *(f"  - {md(event_line(e))}" for e in events)]
     summary = dict(rest).get("Summary")
     if summary:
         out += ["", md(summary)]

@@ -134,5 +134,23 @@ def table(name: str) -> Table:
     return load_tables()[name]
 
 
+# Views REM keeps beside its tables (created or replaced with the schema): the events of every moment, one row each.
+VIEWS = {
+    "events": """CREATE OR REPLACE VIEW events AS
+        SELECT m.id AS moment_id, m.name AS moment_name, i.n AS position,
+               json_extract_string(e, '$.text') AS text,
+               CAST(json_extract(e, '$.actors') AS VARCHAR[]) AS actors,
+               TRY_CAST(json_extract_string(e, '$.date') AS DATE) AS date,
+               TRY_CAST(json_extract_string(e, '$.date_end') AS DATE) AS date_end,
+               json_extract_string(e, '$.when') AS "when",
+               json_extract_string(e, '$.source_id') AS source_id,
+               TRY_CAST(json_extract_string(e, '$.at') AS TIMESTAMPTZ) AS at,
+               m.start_time AS moment_start
+        FROM moments m,
+             LATERAL (SELECT unnest(range(CAST(coalesce(json_array_length(m.events), 0) AS BIGINT))) AS n) i,
+             LATERAL (SELECT json_extract(m.events, '$[' || i.n || ']') AS e) x""",
+}
+
+
 def schema_version() -> int:
     return max(t.version for t in load_tables().values())

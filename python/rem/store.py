@@ -579,7 +579,7 @@ def check_ours(con: Connection, path: Path | str, *, adopt: bool = False) -> Non
         raise StoreError(f"{path} is a DuckDB database but not a REM one (it holds {shown}, and no {META_TABLE}). "
                          "REM did not change it. Point --db at a REM database, or, to add REM's tables to this "
                          "file beside its own, run `rem --db … init --adopt`.")
-    taken = [n for n in names if n in schema.TABLES or n == META_TABLE]
+    taken = [n for n in names if n in schema.TABLES or n in schema.VIEWS or n == META_TABLE]
     if taken:
         raise StoreError(f"{path} already has tables named {', '.join(taken)} that are not REM's; REM will not "
                          "change them, so it cannot adopt this file. Use another database file.")
@@ -623,6 +623,8 @@ def ensure_schema(con: Connection) -> None:
                     execute(con, f'ALTER TABLE "{t.name}" ADD COLUMN "{c.name}" {c.sql_type}')
             _widen_checks(con, t)
         key_edges(con)  # edges written before schema 4 get their dense node keys
+        for view in schema.VIEWS.values():
+            execute(con, view)
         execute(con,
             f"INSERT INTO {META_TABLE} VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [str(current)],
@@ -647,7 +649,7 @@ def _widen_checks(con: Connection, t: schema.Table) -> None:
 
 def _all_tables_present(con: Connection) -> bool:
     names = {r[0] for r in fetch_rows(con, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")}
-    return all(t in names for t in schema.TABLES)
+    return all(t in names for t in (*schema.TABLES, *schema.VIEWS))
 
 
 @contextlib.contextmanager

@@ -38,7 +38,7 @@ class MomentDraft(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str = Field(description="Short, specific title of the episode.")
     summary: str = Field(default="", description="1–3 sentences: what happened.")
-    moment_type: str = Field(default="work_session", description="work_session, deep_work, learning, meeting, debugging, writing, planning, review, communication, research, break or other.")
+    moment_type: str = Field(default="work_session", description="work_session, deep_work, learning, meeting, conversation, support, debugging, writing, planning, review, communication, research, break or other.")
     tags: list[str] = Field(default_factory=list, description="3–10 topic tags, lower case.")
     emotion_tags: list[str] = Field(default_factory=list, description="Emotions/tone, lower case.")
     people: list[str] = Field(default_factory=list, description="People involved, as written in the activity.")

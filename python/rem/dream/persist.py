@@ -26,8 +26,9 @@ import pyarrow as pa
 from .. import _rem, ledger
 from ..corrections import fixed_ground
 from ..graph.decay import half_lives
-from ..ids import normalize_key, stable_id
+from ..ids import stable_id
 from ..ledger import RunStatus
+from ..links import links_of_all
 from ..store import (
     Connection,
     Store,
@@ -60,24 +61,6 @@ class PersistStats:
     edges_added: int = 0
     edges_reinforced: int = 0
     summaries_created: int = 0
-
-
-def _entity_rows(moments: list[Moment], now: datetime) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str]]:
-    rows: dict[str, dict[str, Any]] = {}
-    ids: dict[tuple[str, str], str] = {}
-    for m in moments:
-        for kind, names in (("topic", m.tags), ("person", m.people)):
-            for name in names:
-                key = normalize_key(name)
-                if not key:
-                    continue
-                eid = stable_id("entity", kind, key)
-                ids[(kind, name)] = eid
-                r = rows.setdefault(eid, {"id": eid, "key": key, "name": name, "kind": kind, "aliases": [],
-                                          "created_at": now, "updated_at": now, "metadata": None})
-                if name != r["name"] and name not in r["aliases"]:
-                    r["aliases"].append(name)
-    return list(rows.values()), ids
 
 
 def _edge(s: str, t: str, etype: str, reinforce: bool, run_id: str, by: str, meta: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -159,7 +142,7 @@ def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: dateti
     return arrow_rows("moments", [{
         "id": m.id, "name": m.name, "summary": m.summary, "start_time": m.start, "end_time": m.end,
         "moment_type": m.moment_type, "tags": m.tags, "emotion_tags": m.emotion_tags, "people": m.people,
-        "outcome": m.outcome, "resource_ids": m.resource_ids, "session_ids": m.session_ids,
+        "outcome": m.outcome, "events": m.events, "resource_ids": m.resource_ids, "session_ids": m.session_ids,
         "message_ids": m.message_ids, "segment_keys": m.segment_keys, "source_key": m.source_key,
         "generated_by": m.generated_by, "dream_run_id": run_id, "window_start": window.start,
         "window_end": window.end, "user_id": user_id, "created_at": now, "updated_at": now,
@@ -235,25 +218,16 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             c = upsert(con, "moments", _moment_rows(moments, run_id, window, now, user_id))
             st.moments_created = c.added
             st.moments_merged = len(existing)
-        ent_rows, ent_ids = _entity_rows(moments, now)
+        ent_rows, links = links_of_all(moments, now)
         if ent_rows:
             _record(con, run_id, "entities", [r["id"] for r in ent_rows])
             st.entities_created = upsert_entities(con, ent_rows).added
-        edges: list[dict[str, Any]] = []
         item_moment_new: dict[str, bool] = {}
         for m in moments:
-            fresh = m.id not in existing
             for i in (*m.resource_ids, *m.message_ids, *m.session_ids):
-                item_moment_new[i] = fresh
-            edges += [_edge(m.id, r, "contains", fresh, run_id, "dream") for r in m.resource_ids]
-            edges += [_edge(m.id, s, "captured_in", fresh, run_id, "dream") for s in m.session_ids]
-            topics = [ent_ids[("topic", t)] for t in m.tags if ("topic", t) in ent_ids]
-            edges += [_edge(m.id, t, "about", fresh, run_id, "dream") for t in dict.fromkeys(topics)]
-            edges += [_edge(m.id, ent_ids[("person", p)], "involves", fresh, run_id, "dream") for p in m.people if ("person", p) in ent_ids]
-            uniq = sorted(set(topics))
-            for a_i, a in enumerate(uniq):
-                for b in uniq[a_i + 1:]:
-                    edges.append(_edge(a, b, "related_to", fresh, run_id, "dream", {"reason": "topics of one moment"}))
+                item_moment_new[i] = m.id not in existing
+        edges = [_edge(link.source_id, link.target_id, link.edge_type, m.id not in existing, run_id, "dream",
+                       link.metadata) for m, link in links]
         for e in model_edges:
             fresh = item_moment_new.get(e.source_id, True) or item_moment_new.get(e.target_id, True)
             edges.append(_edge(e.source_id, e.target_id, e.edge_type, fresh, run_id, "model", {"reason": e.reason} if e.reason else None))

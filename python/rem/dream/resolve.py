@@ -60,6 +60,7 @@ class Moment:
     generated_by: str
     segments: list[str] = field(default_factory=list)
     provenance: dict[str, str] = field(default_factory=dict)  # field -> "model" | "extractive"
+    events: list[dict[str, Any]] = field(default_factory=list)  # what happened (rem.understand.events), extractive
 
     @property
     def duration_minutes(self) -> float:
@@ -247,6 +248,7 @@ def choose(draft: dict[str, Any] | None, d: Digest, known_people: set[str]) -> t
     people = [p for p in draft["people"] if normalize_key(p) in known_people or _grounded(p, d.vocabulary, 1.0)]
     merged = list(ext["people"]) + [p for p in people if all(normalize_key(p) != normalize_key(q) for q in ext["people"])]
     take("people", bool(people), merged[:20])
+    out["events"], prov["events"] = ext["events"], "extractive"  # the model never dates or sources an event
     return out, prov, rejected
 
 

@@ -33,6 +33,8 @@ import pyarrow.compute as pc
 from ..ids import normalize_key
 from . import describe
 from .emotions import emotions
+from .events import Event, Utterance, third_person
+from .events import extract as extract_events
 from .keyphrases import DocumentFrequency, Phrase, key_of, rank, tag
 from .people import PeopleFinder, front_matter_people
 from .text import clean, fold, sentences, stem, tokens
@@ -59,12 +61,14 @@ class Digest:
     people: list[str]
     emotions: list[str]
     outcome: str
+    events: list[Event] = field(default_factory=list)
     vocabulary: frozenset[str] = field(default_factory=frozenset, repr=False)  # folded words of the activity
     titles: frozenset[str] = field(default_factory=frozenset, repr=False)  # source titles, normalized
 
     def fields(self) -> dict[str, Any]:
         return {"name": self.name, "summary": self.summary, "moment_type": self.moment_type, "tags": list(self.tags),
-                "emotion_tags": list(self.emotions), "people": list(self.people), "outcome": self.outcome}
+                "emotion_tags": list(self.emotions), "people": list(self.people), "outcome": self.outcome,
+                "events": [e.public() for e in self.events]}
 
 
 @dataclass
@@ -147,6 +151,7 @@ class Understanding:
     def __init__(self, activity: Any, packed: Any, *, ner: Any = None) -> None:
         self._digests: dict[tuple[str, ...], Digest] = {}
         owner = [o for o in getattr(activity, "owner", []) if o]
+        self.owner_name = owner[0] if owner else "the owner"  # who "I" is in the owner's own texts
         self.owner_keys = {normalize_key(o) for o in owner}
         self.owner_words = {stem(fold(w)) for o in owner for w in o.split()}
         sessions = activity.sessions.to_pylist()  # one per conversation: few beside their messages
@@ -253,7 +258,7 @@ class Understanding:
         weight = W_OWN if role in ("user", "system") else W_ASSISTANT if role == "assistant" else W_TOOL
         return [(clean(m.get("content") or ""), weight)] + [(q, W_QUERY) for q in _query_strings(m.get("tool_calls"))]
 
-    def _message(self, m: dict[str, Any], ts: int, group: bool) -> _Item:
+    def _message(self, m: dict[str, Any], ts: int, group: bool, speakers: Sequence[str] = ()) -> _Item:
         role, content, speaker = m.get("role") or "", m.get("content") or "", m.get("speaker")
         own = role == "user" and (not speaker or self._is_owner(speaker))
         item = _Item("message", ts, self._message_weighted(m), [], [], session=m.get("session_id"), group=group)
@@ -262,7 +267,12 @@ class Understanding:
             item.speaker = speaker
         if own:
             item.own += sentences(content)
-        if role in ("user", "assistant"):
+        if role in ("user", "assistant") and speaker:
+            # a conversation between people: what each said, in the third person; questions are not what happened
+            actor = self.owner_name if self._is_owner(speaker) else speaker
+            others = [x for x in speakers if x != speaker]
+            item.summary_text += [third_person(s, actor, others) for s in sentences(content) if not s.rstrip().endswith("?")]
+        elif role in ("user", "assistant"):
             item.summary_text += sentences(content)
         return item
 
@@ -281,7 +291,8 @@ class Understanding:
 
     def _digest(self, segments: Sequence[str]) -> Digest:
         rows = [r for g in segments for r in self._rows(g)]
-        items = [self._message(r, t, r["session_id"] in self._group_sessions) if m else self._resource(r, t)
+        speakers = list(dict.fromkeys(r["speaker"] for _, r, m in rows if m and r.get("speaker")))
+        items = [self._message(r, t, r["session_id"] in self._group_sessions, speakers) if m else self._resource(r, t)
                  for t, r, m in rows]
         names = sorted({n for _, r, m in rows if m and (n := self._session_name.get(r["session_id"]))})
         weighted = [(n, W_TITLE) for n in names] + [wt for i in items for wt in i.weighted if wt[0]]
@@ -309,21 +320,45 @@ class Understanding:
         surfaces = [_display(p) for p in topics]
         key_terms = [p.key for p in topics]
         central = describe.central_sentences([s for i in items for s in i.summary_text], key_terms)
+        events = extract_events(self._utterances(rows), owner=self.owner_name, people=people)
         fallback = names[0] if names else (items[0].commit_subject or "Activity") if items else "Activity"
         vocab = frozenset(stem(fold(t)) for text in texts + people for t in tokens(text))
         return Digest(
             segments=list(segments),
-            name=describe.name(kind, headline, people, fallback),
-            summary=describe.summary(central),
+            name=(describe.event_name(events) if kind in ("conversation", "support") and events
+                  else describe.name(kind, headline, people, fallback)),
+            summary=describe.event_summary(events) or describe.summary(central),
             moment_type=kind,
             tags=[tag(p) for p in topics],
             topics=surfaces,
             people=people,
             emotions=emotions(own, n_people=len(people), n_commits=shape.commits, minutes=shape.minutes),
             outcome=describe.outcome([i.commit_subject for i in items if i.commit_subject], own, key_terms),
+            events=events,
             vocabulary=vocab,
             titles=frozenset(normalize_key(t) for t in [*names, *(i.commit_subject or "" for i in items)] if t),
         )
+
+
+    def _utterances(self, rows: list[tuple[int, dict[str, Any], bool]]) -> list[Utterance]:
+        """A segment's texts as the event extractor reads them: who wrote each, to whom."""
+        speakers = list(dict.fromkeys(r["speaker"] for _, r, m in rows if m and r.get("speaker")))
+        out = []
+        for t, r, m in rows:
+            if m:
+                role, speaker = r.get("role") or "", r.get("speaker")
+                if role == "tool" or (role == "system" and not speaker):
+                    continue
+                if speaker:
+                    who: str | None = None if self._is_owner(speaker) else speaker
+                    others = [x for x in speakers if x != speaker]
+                    human = True
+                else:
+                    who, others, human = None, [], role == "user"
+                out.append(Utterance(r["id"], t, r.get("content") or "", who, others, human))
+            elif (r.get("resource_type") or "") not in ("commit", "summary"):
+                out.append(Utterance(r["id"], t, r.get("content") or "", None, [], True))
+        return out
 
 
 def _display(p: Phrase) -> str:

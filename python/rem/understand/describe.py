@@ -8,11 +8,12 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .text import fold, is_content, sentences, stem, tokens
 
-TYPES = ("work_session", "deep_work", "learning", "meeting", "debugging", "writing", "planning", "review",
-         "communication", "research", "break", "other")
+TYPES = ("work_session", "deep_work", "learning", "meeting", "conversation", "support", "debugging", "writing",
+         "planning", "review", "communication", "research", "break", "other")
 
 _CUES: dict[str, re.Pattern[str]] = {
     "debugging": re.compile(r"\b(debug\w*|bug|bugs|crash\w*|regression|traceback|stack trace|exception|error|errors|"
@@ -28,6 +29,14 @@ _CUES: dict[str, re.Pattern[str]] = {
     "planning": re.compile(r"\b(plan\w*|roadmap|sprint|priorit\w*|checklist|release|milestone|schedule|estimate\w*|"
                            r"backlog|okrs?)\b", re.I),
     "review": re.compile(r"\b(code review|review\w*|pull request|PR #?\d+|approve\w*|lgtm|feedback)\b", re.I),
+    "support": re.compile(r"\b(i need help|need help|can you help|could you help|help me|how do i|how can i|"
+                          r"apply for|my account|refund|eligib\w*|benefits?|customer|order number|reservation|"
+                          r"appointment|complain\w*|i'd like to (?:book|order|return|cancel|check)|"
+                          r"what (?:are|is) the (?:requirements|fee|price|cost))\b", re.I),
+    "conversation": re.compile(r"\b(family|friends?|kids|children|mom|mum|dad|sister|brother|wife|husband|"
+                               r"boyfriend|girlfriend|weekend|vacation|holiday|trip|birthday|party|dinner|movie|"
+                               r"gym|hobby|cat|dog|pets?|school|church|wedding|love|miss you|how are you|"
+                               r"how have you been|good to see you|congrat\w*)\b", re.I),
 }
 _OUTCOME = re.compile(r"\b(fix(?:ed|es)?|merged|shipped|released|decided|agreed|resolved|done|finished|landed|"
                       r"restores?|works now|passes|passing|green|completed|signed off|cut .* from|improved)\b", re.I)
@@ -36,6 +45,7 @@ _VERB = {
     "debugging": "Debugging", "deep_work": "Deep work on", "learning": "Reading about", "meeting": "Meeting on",
     "writing": "Writing about", "planning": "Planning", "review": "Reviewing", "communication": "Discussing",
     "research": "Researching", "work_session": "Working on", "break": "Break", "other": "Working on",
+    "conversation": "Talking about", "support": "Getting help with",
 }
 
 
@@ -61,8 +71,10 @@ def moment_type(shape: Shape, text: str) -> str:
     per = max(1.0, len(text.split()) / 100)  # cue words per hundred words
     for t, rx in _CUES.items():
         score[t] += len(rx.findall(text)) / per
-    if shape.people >= 3 or shape.group_chats:
+    if shape.people >= 3:
         score["meeting"] += 1.5
+    elif shape.group_chats:  # two people talking (a chat, a call): a conversation unless it says it is a meeting
+        score["conversation"] += 1.5
     if shape.notes and shape.people >= 2:
         score["meeting"] += 1.0
     if shape.conversations:
@@ -143,6 +155,24 @@ def _period(s: str) -> str:
     return s if s.endswith((".", "!", "?")) else s + "."
 
 
+def event_name(events: Sequence[Any], limit_chars: int = 110) -> str:
+    """A name that says what happened: the best one or two events, shortened
+    ("Tomás moved into the new flat; Nadia went to the climbing gym")."""
+    best = sorted(sorted(events, key=lambda e: -e.score)[:2], key=lambda e: e.at)
+    parts = []
+    for e in best:
+        text = re.sub(r"\s+(?:on|in|between) \d.*?\d{4}\b", "", e.text)  # the date is the moment's own time
+        text = re.split(r",\s|;\s|\s(?:because|but|so|and it|which)\s", text)[0].strip().rstrip(".")
+        words = text.split()
+        if len(words) > 12:
+            text = " ".join(words[:12]) + "…"
+        parts.append(text)
+    out = "; ".join(parts)
+    if len(out) > limit_chars:
+        out = parts[0]
+    return out[:1].upper() + out[1:]
+
+
 def name(kind: str, topics: Sequence[str], people: Sequence[str], fallback: str) -> str:
     """A specific name: the type's verb and the strongest key phrase (two when
     the first is a single word), e.g. ``Debugging HNSW recall regression``; a
@@ -181,6 +211,21 @@ def summary(central: Sequence[str], limit_chars: int = 600) -> str:
     out = ""
     for s in central:
         s = _period(s)
+        if len(out) + len(s) + 1 > limit_chars:
+            break
+        out = f"{out} {s}".strip()
+    return out
+
+
+def event_summary(events: Sequence[Any], limit: int = 3, limit_chars: int = 600) -> str:
+    """What happened, in the third person: the ``limit`` best events in time order ("" when none says
+    that something was done, planned or needed — a state alone, "X is looking at Y", is not a summary)."""
+    if not any(getattr(e, "kind", "action") != "state" for e in events):
+        return ""
+    best = sorted(sorted(events, key=lambda e: -e.score)[:limit], key=lambda e: e.at)
+    out = ""
+    for e in best:
+        s = _period(e.text)
         if len(out) + len(s) + 1 > limit_chars:
             break
         out = f"{out} {s}".strip()

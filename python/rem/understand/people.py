@@ -35,6 +35,33 @@ _SPEECH = re.compile(rf"\b({_NAME})\s+(?:said|says|suggested|suggests|asked|asks
 _WITH = re.compile(rf"\b(?:with|from|thanks to|cc|by|ask|asked|told|pinged)\s+({_NAME})")
 _MENTION = re.compile(r"@([^\W\d_][\w.\-]*(?:\s[^\W\d_][\w\-]*)?)")
 _SPLIT = re.compile(r"\s*(?:,|;|/|\band\b|&|\+)\s*")
+_CAP = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿĀ-ž'’\-]+"  # one capitalized word (Latin script; other scripts come from speakers, lists)
+_TITLE = re.compile(rf"\b((?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Doctor|Uncle|Aunt|Auntie|Grandma|Grandpa|"
+                    rf"Captain|Officer|Coach|Judge)\.?[ \t]+{_CAP}(?:[ \t]+{_CAP})?)")
+_VOCATIVE_START = re.compile(rf"^(?:(?:hi|hello|hey|dear|thanks|thank you|bye|goodbye|good morning|morning|sorry|"
+                             rf"excuse me|welcome|congratulations|oh|yes|no|well|ok|okay)[,!]?\s+)?({_CAP})\s*[,!?]", re.I)
+_VOCATIVE_ADDRESS = re.compile(rf"^({_CAP})\s*,\s+(?:you|i|i'm|we|it|are|will|can|could|would|thanks|thank|how|what|"
+                               r"do|did|have|is|let's|please|come|look|that|this|there|where|when|why|are|may|shall|"
+                               r"good|hi|hello|nice|sorry|the|my|your)\b")
+_GREETED = re.compile(rf"^(?:hi|hello|hey|dear|thanks|thank you|bye|goodbye|good morning|good afternoon|good evening|"
+                      rf"morning|sorry|excuse me|welcome|congratulations)\s*,?\s+({_CAP})\b(?!\s+{_CAP})", re.I)
+_INTRO = re.compile(rf"\b(?:my name is|[Ii]'m|[Ii] am|this is|call me|meet)\s+({_CAP}(?:\s+{_CAP})?)\b(?!\s+(?:and|or))")
+_VOCATIVE_END = re.compile(rf"(?:,|\b(?:hi|hello|hey|thanks|thank you|bye|dear))\s+({_CAP})\s*[.!?]*\s*$")
+_AND_I = re.compile(rf"\b({_CAP}(?:\s+{_CAP})?)\s+and\s+(?:I|me)\b|\b(?:me|I)\s+and\s+({_CAP}(?:\s+{_CAP})?)\b")
+_RELATION = re.compile(rf"\b(?:my|our|your|his|her)\s+(?:best\s+|old\s+|new\s+|little\s+|older\s+|younger\s+)?(?:friend|"
+                       r"sister|brother|wife|husband|son|daughter|boss|colleague|coworker|co-worker|neighbou?r|mom|mum|"
+                       r"mother|dad|father|teacher|roommate|partner|cousin|uncle|aunt|girlfriend|boyfriend|fiancée?|"
+                       rf"manager|classmate|grandma|grandpa|grandmother|grandfather|niece|nephew|doctor|kid|baby)\s*,?\s+({_CAP})\b")
+_ACTS = re.compile(rf"(?<![.!?]\s)(?<!^)\b({_CAP}(?:\s+{_CAP})?)(?:'s)?\s+(?:said|says|told|tells|asked|asks|wants|wanted|"
+                   r"reported|thinks|thought|called|calls|would|and\s+(?:her|his)|invited|helped|loves|likes|married|"
+                   r"needs|knows|suggested|mentioned|introduced|met|visited|decided|agreed|promised|hates|misses|"
+                   r"cheated|divorced|fired|hired|texted|emailed|phoned)\b")
+_DOES = re.compile(rf"(?<![.!?]\s)(?<!^)\b({_CAP}(?:\s+{_CAP})?)(?:'s)?\s+(?:came|comes|went|goes|got|gets|is|was|has|had|"
+                   r"will|lives|works|left|took|gave|sent|bought|broke|moved|can|could)\b")
+_WITH_YOU = re.compile(rf"\b(?:[Yy]ou and|and you|with|for|to|tell|ask|call|invite|help|meet|see|thank)\s+({_CAP})\b(?!\s+{_CAP})")
+_PLACE_BEFORE = re.compile(r"\b(?:in|at|from|near|visit|visiting|to|across|around)\s+$")
+_POSSESSIVE = re.compile(rf"(?<![.!?]\s)(?<!^)\b({_CAP})'s\b")
+_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _NOT_NAMES = frozenset({"the", "this", "that", "it", "we", "he", "she", "they", "i", "you", "someone", "everyone",
                         "team", "here", "channel", "all", "everybody", "nobody", "who", "which", "what"})
 
@@ -88,7 +115,11 @@ class PeopleFinder:
             for n in _names_in(v):
                 sure(n)
         unexplained: list[str] = []
+        texts = list(texts)
+        lower = {w for t in texts for w in re.findall(r"\b[a-z][a-z'’\-]+\b", t)}  # words written in lower case
         for text in texts:
+            for n, weight in self._from_sentences(text, lower):
+                found[n] += weight
             for m in _TRAILER.finditer(text):
                 sure(m.group(1))
             for m in _LIST_LINE.finditer(text):
@@ -111,10 +142,43 @@ class PeopleFinder:
                 found[self.spelling.get(n, n)] += 1
         return self._resolve(found, certain)
 
+    @staticmethod
+    def _from_sentences(text: str, lower: set[str]) -> list[tuple[str, int]]:
+        """Names in running text: titles (``Ms. Dawson``), who is addressed (``Kate, …``, ``thanks, Brian``),
+        ``X and I``, relations (``my sister Lucía``) and a capitalized word that acts (``Masha told me``,
+        ``the bug Priya reported``) — never a word the text also writes in lower case (a common word
+        capitalized at the start of a sentence)."""
+        out: list[tuple[str, int]] = []
+
+        def ok(name: str) -> bool:
+            words = name.split()
+            return bool(words) and all(w.lower() not in lower and w.lower() not in _COMMON for w in words[-1:])
+
+        for m in _TITLE.finditer(text):
+            out.append((m.group(1).replace("Professor", "Professor").strip(), 2))
+        for sent in _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS]):
+            sent = sent.strip()
+            for rx, weight in ((_VOCATIVE_START, 1), (_VOCATIVE_ADDRESS, 2), (_GREETED, 2), (_INTRO, 2),
+                               (_VOCATIVE_END, 2), (_AND_I, 2), (_RELATION, 2), (_ACTS, 2), (_DOES, 1),
+                               (_POSSESSIVE, 1), (_WITH_YOU, 1)):
+                for m in rx.finditer(sent):
+                    name = next((g for g in m.groups() if g), "")
+                    name = _strip_function_words(name)
+                    if not name or not ok(name) or (len(name.split()) == 1 and name.lower().endswith("ly")
+                                                    and rx is not _RELATION):
+                        continue
+                    if rx in (_DOES, _WITH_YOU, _POSSESSIVE) and _PLACE_BEFORE.search(sent[: m.start(1)]):
+                        continue  # "in Oregon", "to London": a place
+                    if rx is _VOCATIVE_START and re.match(r"(?i)(hi|hello|hey|dear|thanks|thank you|bye|goodbye|"
+                                                          r"good morning|morning|sorry|excuse me|welcome)\b", sent):
+                        weight = 2  # "Hi Kate,": a greeting names who is greeted
+                    out.append((name, weight))
+        return out
+
     def _resolve(self, found: Counter[str], certain: set[str]) -> list[str]:
         clean: Counter[str] = Counter()
         for name, n in found.items():
-            name = " ".join(str(name).split()).strip(" .,:;'\"")
+            name = _strip_function_words(" ".join(str(name).split()).strip(" .,:;'\""))
             if name and plausible(name) and normalize_key(name) not in self.owner:
                 clean[name] += n
         full = [n for n in clean if len(n.split()) >= 2]
@@ -123,16 +187,44 @@ class PeopleFinder:
         for name, n in clean.items():
             if len(name.split()) == 1:
                 # a first name alone: the one full name it can mean, else keep it only if the store knows it
-                cands = {f for f in full if f.split()[0] == name} or {f for f in known_full if f.split()[0] == name}
+                cands = ({f for f in full if f.split()[0] == name} or {f for f in known_full if f.split()[0] == name}
+                         or {f for f in full if f.split()[-1] == name})  # a surname alone ("Raman's patch")
                 if len(cands) == 1:
                     merged[cands.pop()] += n
                 elif name in self.spelling:
                     merged[self.spelling[name]] += n
-                elif name in certain:  # a one-word name given as a name (王伟, a handle)
+                elif name in certain or n >= 2:  # given as a name (王伟, a handle), or named in a way only names are
                     merged[name] += n
                 continue
             merged[name] += n
         return [name for name, _ in sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+RAW_SENTENCE_CHARS = 20_000
+# capitalized words that are not names (sentence openers, interjections, days and months, titles alone)
+_COMMON = frozenset(
+    """i i'm i've i'll i'd the a an this that these those it he she they we you his her their our my your and but so then
+when what why how who where which yes no oh well hi hello hey ok okay sorry thanks thank please sir madam mom mum dad god
+monday tuesday wednesday thursday friday saturday sunday january february march april may june july august september
+october november december christmas easter english chinese french german japanese spanish american british internet tv
+mr mrs ms dr miss mx good great nice sure really wow excuse dear bye goodbye let look here there now today tomorrow
+yesterday everyone everybody anyone someone nobody besides listen certainly right actually first anyway mmm hmm
+wonderful honey uh um er ha haha seriously fine alright luckily bizarre nothing unfortunately thus however say again
+nowadays exactly terrific suddenly waiter waitress good-bye absolutely definitely of course indeed perhaps maybe
+anyhow sweetheart darling dude guys man buddy pal sweetie baby boss ve ur ah eh huh wait come go see look listen
+ladies gentlemen everyone folks officer doctor professor teacher mister miss ma'am""".split())
+
+
+def _strip_function_words(name: str) -> str:
+    """``But Sarah`` → ``Sarah``, ``As I`` → ``""``: words that open a sentence are not part of a name."""
+    words = name.split()
+    while words and (words[0].lower() in _STOP_LEAD or words[0] == "I"):
+        words.pop(0)
+    return " ".join(words)
+
+
+_STOP_LEAD = frozenset("""a an the and but or so as if when then also just well oh yes no hi hello hey dear thanks
+because since while after before though although maybe perhaps yeah ok okay please sorry""".split())
 
 
 def _trim(name: str) -> str:

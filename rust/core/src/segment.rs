@@ -162,8 +162,14 @@ pub fn segment(
 pub struct RefineOptions {
     /// Topic shifts inside a segment ([`crate::cohesion::shifts`]).
     pub shift: ShiftOptions,
-    /// Only segments at least this long (µs) are cut at a topic shift.
+    /// Segments at least this long (µs) are cut at a topic shift (with `shift`).
     pub min_split_us: i64,
+    /// A shorter segment of one conversation (a single session's run of
+    /// messages) with at least this many texts is cut too, with `conversation`:
+    /// a chat of 10–40 turns without a pause changes subject as well.
+    pub min_split_items: usize,
+    /// Topic shifts inside such a conversation (tuned on dialogue data).
+    pub conversation: ShiftOptions,
     /// Concurrent sessions whose words are at most this similar are separated.
     pub session_max_cosine: f64,
     /// … when each has at least this many messages in the segment.
@@ -179,6 +185,9 @@ impl Default for RefineOptions {
         RefineOptions {
             shift: ShiftOptions::default(),
             min_split_us: 40 * 60_000_000,
+            // chosen on SuperDialseg validation and TIAGE dev (bench/quality/tune_dialogues.py)
+            min_split_items: 8,
+            conversation: ShiftOptions { window: 3, min_depth: 0.8, min_items: 2, cue_weight: 1.0, cue_back: 1 },
             session_max_cosine: 0.15,
             session_min_items: 3,
             join_gap_us: 60 * 60_000_000,
@@ -357,16 +366,21 @@ fn separate_sessions(seg: &Segment, resources: &[Point], messages: &[Point], r_b
 /// Cut a long segment where its subject changes (see [`crate::cohesion::shifts`]).
 fn split_topics(seg: Segment, resources: &[Point], messages: &[Point], r_bags: &[Bag], m_bags: &[Bag],
                 asks_of: &[bool], o: &RefineOptions) -> Vec<Segment> {
-    if seg.end.saturating_sub(seg.start) < o.min_split_us {
+    let long = seg.end.saturating_sub(seg.start) >= o.min_split_us;
+    let one_conversation = seg.units.len() == 1 && matches!(seg.units[0], Unit::Run { .. });
+    if !long && !one_conversation {
         return vec![seg];
     }
     let items: Vec<(i64, bool, usize)> = items_of(&seg, resources, messages)
         .into_iter()
         .filter(|&(_, m, k)| !(if m { &m_bags[k] } else { &r_bags[k] }).is_empty())
         .collect();
+    if !long && items.len() < o.min_split_items {
+        return vec![seg];
+    }
     let bags: Vec<Bag> = items.iter().map(|&(_, m, k)| if m { m_bags[k].clone() } else { r_bags[k].clone() }).collect();
     let q: Vec<bool> = items.iter().map(|&(_, m, k)| m && asks_of.get(k).copied().unwrap_or(false)).collect();
-    let cuts = shifts(&bags, &q, &o.shift);
+    let cuts = shifts(&bags, &q, if long { &o.shift } else { &o.conversation });
     if cuts.is_empty() {
         return vec![seg];
     }

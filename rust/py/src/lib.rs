@@ -76,11 +76,14 @@ impl Unchecked {
 /// :param tool_max_chars: characters kept of a tool output or tool-call arguments.
 /// :param topic_window: texts compared on each side of a possible topic shift.
 /// :param topic_min_depth: how deep a similarity valley must be to cut there.
+/// :param conversation: ``(window, min_depth, min_items, cue_weight, cue_back, min_split_items)``
+///     for cutting one conversation without a pause where its topic turns
+///     (default: the values tuned on dialogue data, see ``rem_core::segment``).
 /// :returns: ``(chunks, items, segments)`` as pyarrow RecordBatches.
 /// :raises rem.exceptions.NativeError: on a missing or mistyped column, a null
 ///     id or time, or a budget too small for one item.
 #[pyfunction]
-#[pyo3(signature = (resources, sessions, messages, *, gap_minutes=30.0, max_input_tokens=6000, max_item_chars=1200, tool_max_chars=60, topic_segments=true, topic_window=5, topic_min_depth=0.55))]
+#[pyo3(signature = (resources, sessions, messages, *, gap_minutes=30.0, max_input_tokens=6000, max_item_chars=1200, tool_max_chars=60, topic_segments=true, topic_window=5, topic_min_depth=0.55, conversation=None))]
 #[allow(clippy::too_many_arguments)]
 fn pack_activity(
     py: Python<'_>,
@@ -94,6 +97,7 @@ fn pack_activity(
     topic_segments: bool,
     topic_window: usize,
     topic_min_depth: f64,
+    conversation: Option<(usize, f64, usize, f64, usize, usize)>,
 ) -> PyResult<(Batch, Batch, Batch)> {
     let (r, s, m) = (import(resources, "resources")?, import(sessions, "sessions")?, import(messages, "messages")?);
     let out = py
@@ -104,6 +108,10 @@ fn pack_activity(
                 (Some(r), true) => {
                     r.shift.window = topic_window;
                     r.shift.min_depth = topic_min_depth;
+                    if let Some((window, min_depth, min_items, cue_weight, cue_back, min_split_items)) = conversation {
+                        r.conversation = rem_core::cohesion::ShiftOptions { window, min_depth, min_items, cue_weight, cue_back };
+                        r.min_split_items = min_split_items;
+                    }
                 }
                 (None, true) => {}
             }

@@ -1,0 +1,111 @@
+"""A moment's links: the one rule that turns a moment into entities and edges.
+
+The dream (:mod:`rem.dream.persist`) and the owner's corrections
+(:mod:`rem.corrections`) both write what a moment says as graph links, and
+both use this module, so a corrected moment is linked exactly as a dreamed
+one:
+
+- ``about`` to each topic entity of its tags, ``involves`` to each person;
+- ``contains`` to each resource it covers, ``captured_in`` to each session;
+- ``related_to`` between every two of its topics.
+
+:func:`entity_row` is the one shape of an entity row, :func:`edge_row` the
+one shape of a stored edge row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from .ids import normalize_key, stable_id
+
+MOMENT_EDGE_TYPES = ("about", "involves", "contains", "captured_in")  # edges whose source is the moment
+TOPIC_LINK_REASON = "topics of one moment"
+
+
+class Link(NamedTuple):
+    """One edge a moment implies."""
+
+    source_id: str
+    target_id: str
+    edge_type: str
+    metadata: dict[str, Any] | None = None
+
+
+def entity_id(kind: str, name: str) -> str | None:
+    """The id of the entity ``name`` of ``kind`` (None for a name with no letters or digits)."""
+    key = normalize_key(name)
+    return stable_id("entity", kind, key) if key else None
+
+
+def entity_row(kind: str, name: str, now: datetime) -> dict[str, Any] | None:
+    """An ``entities`` row for a topic or person named ``name`` (None when it has no key)."""
+    key = normalize_key(name)
+    if not key:
+        return None
+    return {"id": stable_id("entity", kind, key), "key": key, "name": name, "kind": kind, "aliases": [],
+            "created_at": now, "updated_at": now, "metadata": None}
+
+
+def edge_row(link: Link, now: datetime, *, generated_by: str, weight: float = 1.0,
+             dream_run_id: str | None = None) -> dict[str, Any]:
+    """A full ``edges`` row for ``link``, created and reinforced ``now``."""
+    return {"source_id": link.source_id, "target_id": link.target_id, "edge_type": link.edge_type, "weight": weight,
+            "created_at": now, "reinforced_at": now, "reinforcement_count": 1,
+            "metadata": json.dumps(link.metadata, sort_keys=True) if link.metadata else None,
+            "generated_by": generated_by, "dream_run_id": dream_run_id}
+
+
+def _field(m: Mapping[str, Any] | Any, name: str) -> list[str]:
+    v = m.get(name) if isinstance(m, Mapping) else getattr(m, name, None)
+    return list(v or [])
+
+
+def links_of(m: Mapping[str, Any] | Any, now: datetime) -> tuple[list[dict[str, Any]], list[Link]]:
+    """The entity rows and links of one moment (a stored row or a resolved
+    :class:`~rem.dream.resolve.Moment`): entities merged by id (other
+    spellings become aliases), links in a stable order."""
+    mid = m["id"] if isinstance(m, Mapping) else m.id
+    ents: dict[str, dict[str, Any]] = {}
+    links = [Link(mid, r, "contains") for r in dict.fromkeys(_field(m, "resource_ids"))]
+    links += [Link(mid, s, "captured_in") for s in dict.fromkeys(_field(m, "session_ids"))]
+    topics: list[str] = []
+    for kind, etype, names in (("topic", "about", _field(m, "tags")), ("person", "involves", _field(m, "people"))):
+        for name in names:
+            row = entity_row(kind, name, now)
+            if row is None:
+                continue
+            have = ents.get(row["id"])
+            if have is None:
+                ents[row["id"]] = row
+                links.append(Link(mid, row["id"], etype))
+                if kind == "topic":
+                    topics.append(row["id"])
+            elif name != have["name"] and name not in have["aliases"]:
+                have["aliases"].append(name)
+    uniq = sorted(set(topics))
+    for i, a in enumerate(uniq):
+        links += [Link(a, b, "related_to", {"reason": TOPIC_LINK_REASON}) for b in uniq[i + 1:]]
+    return list(ents.values()), links
+
+
+def links_of_all(moments: Iterable[Mapping[str, Any] | Any], now: datetime) -> tuple[list[dict[str, Any]], list[tuple[Any, Link]]]:
+    """:func:`links_of` for many moments: entity rows (one per id, aliases
+    merged) and (moment, link) pairs."""
+    ents: dict[str, dict[str, Any]] = {}
+    pairs: list[tuple[Any, Link]] = []
+    for m in moments:
+        rows, links = links_of(m, now)
+        for r in rows:
+            have = ents.get(r["id"])
+            if have is None:
+                ents[r["id"]] = r
+            else:
+                for n in [r["name"], *r["aliases"]]:
+                    if n != have["name"] and n not in have["aliases"]:
+                        have["aliases"].append(n)
+        pairs += [(m, link) for link in links]
+    return list(ents.values()), pairs

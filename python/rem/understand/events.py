@@ -1,0 +1,305 @@
+"""What happened: events — short third-person statements of who did what,
+and when — from the sentences of a segment, offline and deterministic.
+
+A candidate is a sentence that states something a person did, decided,
+plans or needs: a subject (``I``, ``we``, ``X and I``, a person's name) with
+an action in the past (``went``, ``signed up``, ``adopted``, ``fixed``), a plan
+or decision (``will``, ``going to``, ``decided to``) or a need (``I need``,
+``I'd like to``). Questions, opinions (``I think``, ``I love``) and the
+assistant's explanations are not events.
+
+Each event is rewritten from its speaker's perspective to the third person
+(``I`` → the speaker's name, ``you`` → the other speaker of a two-person
+conversation, ``we`` → both), its time expressions are resolved against the
+message's own time (:mod:`.when`: "yesterday" said on 8 May 2023 becomes
+7 May 2023, kept beside the words), and it keeps the id of the message or
+note it came from. Events are ranked — an action over a plan over a need,
+a date, a named person or place, words new to the owner — and a moment keeps
+its best few, in time order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from .text import STOPWORDS, fold, sentences, tokens
+from .when import When, find, is_future
+
+__all__ = ["Event", "Utterance", "extract", "third_person"]
+
+MAX_EVENTS = 5  # a moment keeps its best few
+MAX_WORDS = 40  # a longer sentence is cut at a clause boundary
+_PER_ITEM = 12  # sentences read per item (the head says what happened)
+
+_IRREGULAR_PAST = frozenset("""
+went came got took made gave found bought brought caught taught thought told sold sent spent lost left met paid
+built began drove flew ran won wrote ate drank swam sang rode saw fell felt kept slept held heard knew read grew
+threw chose broke spoke stole woke wore forgot became did had was were said sat stood understood
+""".split())
+_NOT_EVENTS = frozenset("""think thought guess know knew mean meant feel felt like liked love loved hope wish see agree
+believe suppose bet wonder wondered remember imagine doubt understand understood was were am is had have has did do
+does can could would should might must""".split())
+_STATIVE_PAST = frozenset({"was", "were", "had", "did", "thought", "felt", "knew", "meant", "liked", "loved", "said",
+                           "wondered", "understood", "seemed", "looked", "wanted", "needed", "used"})
+_PLAN = re.compile(r"^(?:will|'ll|am going to|'m going to|m going to|am gonna|'m gonna|plan to|am planning to|"
+                   r"'m planning to|decided to|have decided to|'ve decided to|am about to|'m about to|intend to|"
+                   r"signed up|just signed up|have signed up|'ve signed up|am thinking of|'m thinking of)\b", re.I)
+_NEED = re.compile(r"^(?:need|want|'d like|would like|am looking for|'m looking for|am trying to|'m trying to|"
+                   r"have to|'ve got to|must)\b", re.I)
+_PERFECT = re.compile(r"^(?:have|'ve|has|had|'d)\s+(?:just\s+|finally\s+|already\s+|recently\s+)?(\w+)", re.I)
+_LEAD = re.compile(r"^(?:(?:yeah|yes|yep|oh|ah|well|so|and|but|also|actually|anyway|btw|by the way|hey|wow|haha|ha|"
+                   r"lol|um|uh|hmm|ok|okay|right|honestly|guess what|you know what|sure|no|nope|great|cool|"
+                   r"thanks|thank you|hi|hello)\b[\s,!.:;-]*)+", re.I)
+_CUT = re.compile(r"[,;:]\s+(?:but|and|because|so|which|though|although|while)\b|\s+[-–—]\s+|;\s+")
+_SUBJECT_I = re.compile(r"^(?:i|i'm|i've|i'd|i'll|im|ive)\b", re.I)
+_SUBJECT_WE = re.compile(r"^(?:we|we're|we've|we'd|we'll|my \w+ and i|\w+ and i)\b", re.I)
+
+
+@dataclass
+class Utterance:
+    """One text of a segment, with who wrote it."""
+
+    id: str
+    ts: int  # µs since the epoch, UTC
+    text: str
+    speaker: str | None  # who wrote it (None: the owner, when ``owner_name`` is unknown)
+    others: Sequence[str] = ()  # the other participants (for "you" and "we")
+    human: bool = True  # False for an assistant's or a tool's text
+
+
+@dataclass
+class Event:
+    """One thing that happened."""
+
+    text: str
+    actors: list[str]
+    source_id: str
+    at: datetime
+    date: str | None = None
+    date_end: str | None = None
+    when: str | None = None
+    score: float = field(default=0.0, compare=False)
+    kind: str = "action"  # action | plan | need | state: what the sentence states
+
+    def public(self) -> dict[str, Any]:
+        return {"text": self.text, "actors": list(self.actors), "date": self.date, "date_end": self.date_end,
+                "when": self.when, "source_id": self.source_id, "at": self.at.isoformat()}
+
+
+# -- perspective ------------------------------------------------------------------------------------------
+_THIRD = {"am": "is", "have": "has", "do": "does", "don't": "doesn't", "go": "goes", "'m": "is", "'ve": "has",
+          "was": "was", "wasn't": "wasn't", "haven't": "hasn't", "can": "can", "can't": "can't"}
+_BASE_VERBS = frozenset("""want need like love hope plan think feel work live try start finish get make take know
+enjoy miss play paint run write read teach study volunteer practice cook bake visit travel use own keep stay spend
+""".split())
+
+
+def _s_form(verb: str) -> str:
+    v = verb.lower()
+    if v in _THIRD:
+        return _THIRD[v]
+    if v.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return verb + "es"
+    if v.endswith("y") and len(v) > 2 and v[-2] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def _possessive(name: str) -> str:
+    return name + ("'" if name.endswith("s") else "'s")
+
+
+def _join(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def third_person(sentence: str, actor: str, others: Sequence[str] = ()) -> str:
+    """``sentence`` as said about ``actor`` (who said it) to ``others``:
+    ``I went`` → ``Ana went``, ``my class`` → ``Ana's class``, ``you`` → the
+    other speaker of a two-person conversation, ``we`` → both."""
+    other = others[0] if len(others) == 1 else None
+    both = _join([actor, *others]) if others else f"{actor} and others"
+    s = sentence
+
+    def sub(rx: str, repl: Any) -> None:
+        nonlocal s
+        s = re.sub(rx, repl, s)
+
+    sub(r"\bI'm\b|\bI am\b|\bIm\b", f"{actor} is")
+    sub(r"\bI've\b|\bI have\b|\bIve\b", f"{actor} has")
+    sub(r"\bI'll\b", f"{actor} will")
+    sub(r"\bI'd\s+(been|gone|done|had|seen|\w+ed)\b", lambda m: f"{actor} had {m.group(1)}")
+    sub(r"\bI'd\b", f"{actor} would")
+    sub(r"\bI\s+(do|don't|go|want|need|like|love|hope|plan|think|feel|work|live|try|start|finish|get|make|take|know|"
+        r"enjoy|miss|play|paint|run|write|read|teach|study|volunteer|practice|cook|bake|visit|travel|use|own|keep|stay|"
+        r"spend)\b", lambda m: f"{actor} {_s_form(m.group(1))}")
+    sub(r"\b[Mm]y \w+ and I\b|\b(?<![A-Z])[Mm]y\s+(\w+)\s+and\s+I\b", lambda m: m.group(0).replace(" and I", f" and {actor}"))
+    sub(r"\bI\b", actor)
+    sub(r"\b[Mm]yself\b", actor)
+    sub(r"\b[Mm]ine\b", _possessive(actor))
+    sub(r"\b[Mm]y\b", _possessive(actor))
+    sub(r"(?<=\s)me\b|^me\b", actor)
+    sub(r"\b[Ww]e're\b|\b[Ww]e are\b", f"{both} are")
+    sub(r"\b[Ww]e've\b|\b[Ww]e have\b", f"{both} have")
+    sub(r"\b[Ww]e'll\b", f"{both} will")
+    sub(r"\b[Ww]e'd\b", f"{both} would")
+    sub(r"\b[Ww]e\b", both)
+    sub(r"\b[Oo]ur\b", "their")
+    sub(r"\b[Oo]urs\b", "theirs")
+    sub(r"(?<=\s)us\b", "them")
+    if other:
+        sub(r"\b[Yy]ou're\b|\b[Yy]ou are\b", f"{other} is")
+        sub(r"\b[Yy]ou've\b|\b[Yy]ou have\b", f"{other} has")
+        sub(r"\b[Yy]ou'll\b", f"{other} will")
+        sub(r"\b[Yy]our\b", _possessive(other))
+        sub(r"\b[Yy]ourself\b", other)
+        sub(r"\b[Yy]ou\b", other)
+    s = _later_mentions(s.strip(), actor)
+    return s[:1].upper() + s[1:]
+
+
+def _later_mentions(s: str, actor: str) -> str:
+    """After the first mention of ``actor``, its possessive reads as "their" ("Tomás lost Tomás' keys" → "their keys")."""
+    first = s.find(actor)
+    if first < 0:
+        return s
+    head, tail = s[: first + len(actor)], s[first + len(actor):]
+    tail = tail.replace(f" {_possessive(actor)} ", " their ")
+    return head + tail
+
+
+# -- candidates -------------------------------------------------------------------------------------------
+def _clause(s: str) -> str:
+    """The sentence cut to its first clause when it runs long; no trailing punctuation."""
+    words = s.split()
+    if len(words) > MAX_WORDS:
+        m = _CUT.search(s)
+        s = s[: m.start()] if m and len(s[: m.start()].split()) >= 5 else " ".join(words[:MAX_WORDS])
+    return s.strip().rstrip(".!…,;:")
+
+
+def _kind(rest: str) -> tuple[str, float] | None:
+    """What the words after the subject state: ('action'|'plan'|'need'|'state', weight), or None."""
+    r = rest.strip()
+    low = r.lower()
+    if _PLAN.match(low):
+        return "plan", 1.6
+    m = _PERFECT.match(low)
+    if m:
+        v = m.group(1)
+        if v in _IRREGULAR_PAST or v.endswith(("ed", "en", "un", "ne", "ht", "ost", "ept", "elt")) and v not in ("been",):
+            return "action", 2.0
+        if v == "been":
+            return "state", 0.8
+    head = re.match(r"(?:just |finally |recently |already |also |actually |really |never |then |both )?([a-z']+)", low)
+    if not head:
+        return None
+    v = head.group(1)
+    if v in _STATIVE_PAST:
+        return ("state", 0.7) if v in ("was", "were") else None
+    if v in _IRREGULAR_PAST or (v.endswith("ed") and len(v) > 4 and v not in ("need", "feed", "seed", "indeed")):
+        return "action", 2.0
+    if _NEED.match(low):
+        return "need", 1.0
+    if v in ("am", "'m", "m", "is", "are", "'re"):
+        nxt = low.split()[1:2]
+        if nxt and (nxt[0].endswith("ing") or nxt[0] in ("going", "starting", "moving", "getting")):
+            return "plan" if is_future(low) else "state", 1.2
+        return "state", 0.5
+    if v in _NOT_EVENTS:
+        return None
+    if v in _BASE_VERBS or v.endswith(("s",)):
+        return "state", 0.4
+    return None
+
+
+_NAME_SUBJECT = re.compile(r"^((?:[A-Z][\w'’-]+)(?:\s+(?:and|&)\s+[A-Z][\w'’-]+|\s+[A-Z][\w'’-]+){0,3})\s+(.+)$")
+
+
+def _content(text: str) -> list[str]:
+    return [f for t in tokens(text) if (f := fold(t)) not in STOPWORDS and len(f) > 2 and f.isalpha()]
+
+
+def _local_date(ts: int) -> date | None:
+    try:
+        return datetime.fromtimestamp(ts / 1e6, UTC).astimezone().date()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) -> list[Event]:
+    actor = u.speaker or owner
+    out: list[Event] = []
+    at = datetime.fromtimestamp(u.ts / 1e6, UTC)
+    ref = _local_date(u.ts)
+    known = {p.split()[0]: p for p in people} | {p: p for p in people}
+    for k, raw in enumerate(sentences(u.text)[:_PER_ITEM]):
+        if raw.rstrip().endswith("?") or len(raw) < 12:
+            continue
+        s = _LEAD.sub("", raw).strip()
+        if not s:
+            continue
+        s = s[:1].upper() + s[1:]
+        low = s.lower()
+        actors: list[str]
+        if _SUBJECT_WE.match(low):
+            rest = re.sub(r"^(?:we|my \w+ and i|\w+ and i)\b", "", s, flags=re.I)
+            actors = [actor, *u.others] if u.others else [actor]
+            rest = re.sub(r"^'(re|ve|d|ll)\b", lambda m: {"re": "are", "ve": "have", "d": "would", "ll": "will"}[m.group(1)], rest)
+        elif _SUBJECT_I.match(low):
+            rest = re.sub(r"^(?:i'm|im)\b", "am", re.sub(r"^(?:i've|ive)\b", "have", re.sub(r"^i'll\b", "will",
+                          re.sub(r"^i'd\b", "'d", re.sub(r"^i\b", "", s, flags=re.I), flags=re.I), flags=re.I), flags=re.I), flags=re.I)
+            actors = [actor]
+        elif u.human and (m := _NAME_SUBJECT.match(s)) and all(w.split()[0] in known or w in known for w in re.split(r"\s+(?:and|&)\s+", m.group(1))):
+            rest = m.group(2)
+            actors = [known.get(w, known.get(w.split()[0], w)) for w in re.split(r"\s+(?:and|&)\s+", m.group(1))]
+        else:
+            continue
+        if not u.human and actors == [actor]:
+            continue  # an assistant's "I" is not the owner's life
+        kind = _kind(rest)
+        if kind is None:
+            continue
+        what, weight = kind
+        text = _clause(s)
+        if len(text.split()) < 4:
+            continue
+        whens: list[When] = find(text, ref) if ref is not None else []
+        stated = third_person(text, actor, u.others) if actors and actor in actors else text
+        if whens and not any(ch.isdigit() for ch in whens[0].words):
+            w = whens[0]  # the relative words become the date they mean ("yesterday" → "on 7 May 2023")
+            stated = re.sub(rf"\b(?:on |in )?{re.escape(w.words)}\b", w.phrase(), stated, count=1, flags=re.I)
+        score = weight + (1.2 if whens else 0.0) + min(1.0, 0.15 * len(_content(text)))
+        score += 0.4 * sum(1 for p in people if p.split()[0] in text and p not in actors)
+        score += 0.3 if position < 3 else 0.0
+        score -= 0.05 * k
+        iso, iso_end = whens[0].iso() if whens else (None, None)
+        out.append(Event(stated[:1].upper() + stated[1:], list(dict.fromkeys(actors)), u.id, at, iso, iso_end,
+                         whens[0].words if whens else None, score, what))
+    return out
+
+
+def extract(utterances: Sequence[Utterance], *, owner: str = "the owner", people: Sequence[str] = (),
+            limit: int = MAX_EVENTS) -> list[Event]:
+    """The best ``limit`` events of a segment's texts, in time order.
+    ``owner``: the name ``I`` becomes in the owner's own texts;
+    ``people``: the segment's people (their names in a sentence make it count more)."""
+    found: list[Event] = []
+    for pos, u in enumerate(utterances):
+        found += _candidates(u, owner, people, pos)
+    best: list[Event] = []
+    seen: list[set[str]] = []
+    for e in sorted(found, key=lambda e: -e.score):
+        words = set(_content(e.text))
+        if not words or any(len(words & s) > 0.6 * min(len(words), len(s)) for s in seen):
+            continue  # the same thing said twice
+        best.append(e)
+        seen.append(words)
+        if len(best) >= limit:
+            break
+    return sorted(best, key=lambda e: e.at)

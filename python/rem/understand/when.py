@@ -1,0 +1,287 @@
+"""When something happened: time expressions resolved against the time of
+the message or note that says them.
+
+"I went to a support group yesterday", sent on 8 May 2023, happened on
+7 May 2023; "last week" is the ISO week (Monday–Sunday) before the one the
+message was sent in; "on Friday" is the Friday before it in a sentence about
+the past and the one after it in a sentence about the future; "in June" is
+June of the year that makes the sentence true (the last June for the past,
+the next one for plans); "two days ago", "three weeks ago", "next month",
+"last year", "this weekend", "8 May", "May 8th, 2023", "in 2022" are
+understood too. A resolved time is a date or a range of dates
+(:class:`When`), kept beside the words that said it.
+
+Rules, not a general date parser: dateparser and parsedatetime were looked
+at; both parse a whole string as one date rather than finding expressions in
+a sentence, and neither resolves "last Friday" against a reference date
+with the tense of the sentence. Dates outside the calendar (the day before
+1 January of year 1) resolve to nothing rather than failing.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+__all__ = ["When", "find", "is_future"]
+
+_NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+        "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3,
+        "several": 3}
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_MON_ABBR = {m[:3]: i + 1 for i, m in enumerate(_MONTHS)} | {"sept": 9}
+_MONTH_RX = "|".join([*_MONTHS, *sorted((k for k in _MON_ABBR if k != "may"), key=len, reverse=True)])
+_WD_RX = "|".join(_WEEKDAYS)
+_NUM_RX = r"\d{1,3}|a couple of|couple of|a few|few|several|an|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+
+_FUTURE = re.compile(r"\b(will|'ll|going to|gonna|plan(?:s|ning)? to|intend|about to|shall|tomorrow|next|upcoming|"
+                     r"can't wait|looking forward|hope to|want to|would like to|'m meeting|am meeting|"
+                     r"is coming|are coming)\b", re.I)
+
+# Order matters: the longer expressions first; each match is claimed once.
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [(k, re.compile(p, re.I)) for k, p in [
+    ("day_before_yesterday", r"\bthe day before yesterday\b"),
+    ("day_after_tomorrow", r"\bthe day after tomorrow\b"),
+    ("ago", rf"\b(?P<n>{_NUM_RX})\s+(?P<unit>day|days|week|weeks|month|months|year|years)\s+ago\b"),
+    ("in_n", rf"\bin\s+(?P<n>{_NUM_RX})\s+(?P<unit>day|days|week|weeks|month|months|year|years)\b"),
+    ("rel_unit", r"\b(?P<which>last|this|next|past|coming)\s+(?P<unit>week|weekend|month|year|summer|winter|spring|fall|autumn)\b"),
+    ("rel_weekday", rf"\b(?P<which>last|this|next|this past|this coming|on)\s+(?P<wd>{_WD_RX})\b"),
+    ("date_dmy", rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{_MONTH_RX})\.?(?:,?\s+(?P<y>\d{{4}}))?\b"),
+    ("date_mdy", rf"\b(?P<m>{_MONTH_RX})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{{4}}))?"),
+    ("in_month", rf"\b(?:in|during|since|by|last|next|this)\s+(?P<m>{_MONTH_RX})\b(?:\s+(?P<y>\d{{4}}))?"),
+    ("in_year", r"\b(?:in|during|since|back in)\s+(?P<y>(?:19|20)\d{2})\b"),
+    ("last_night", r"\blast night\b"),
+    ("yesterday", r"\byesterday\b"),
+    ("today", r"\b(?:today|tonight|this morning|this afternoon|this evening|earlier today)\b"),
+    ("tomorrow", r"\btomorrow\b"),
+    ("weekday", rf"\b(?P<wd>{_WD_RX})\b"),
+]]
+
+
+@dataclass(frozen=True)
+class When:
+    """A resolved time: the words as written, the first and last day (equal for one day)."""
+
+    words: str
+    start: date
+    end: date
+    at: tuple[int, int]  # where the words are in the text
+
+    @property
+    def one_day(self) -> bool:
+        return self.start == self.end
+
+    def iso(self) -> tuple[str, str | None]:
+        """(date, date_end or None for one day), ISO 8601."""
+        return self.start.isoformat(), None if self.one_day else self.end.isoformat()
+
+    def phrase(self) -> str:
+        """The time as words that can stand in a sentence: ``on 7 May 2023``, ``in May 2023``, ``in 2022``,
+        ``between 1 and 7 May 2023``."""
+        shown = self.show()
+        if self.one_day:
+            return f"on {shown}"
+        if " " not in shown or (shown.split()[0].isalpha()):  # a year, or a whole month
+            return f"in {shown}"
+        a, _, b = shown.partition("–")
+        if not b:
+            return f"in {shown}"
+        if a.strip().isdigit():  # 1–7 May 2023
+            return f"between {a.strip()} and {b.strip()}"
+        return f"between {a.strip()} and {b.strip()}"
+
+    def show(self) -> str:
+        """``7 May 2023``, ``1–7 May 2023``, ``28 April – 4 May 2023``, ``May 2023``, ``2022``."""
+        s, e = self.start, self.end
+        if self.one_day:
+            return f"{s.day} {_MONTHS[s.month - 1].title()} {s.year}"
+        if s.month == 1 and s.day == 1 and e.month == 12 and e.day == 31 and s.year == e.year:
+            return str(s.year)
+        if s.day == 1 and e == _month_end(s.year, s.month):
+            return f"{_MONTHS[s.month - 1].title()} {s.year}"
+        if s.year == e.year and s.month == e.month:
+            return f"{s.day}–{e.day} {_MONTHS[s.month - 1].title()} {s.year}"
+        if s.year == e.year:
+            return f"{s.day} {_MONTHS[s.month - 1].title()} – {e.day} {_MONTHS[e.month - 1].title()} {s.year}"
+        return f"{s.day} {_MONTHS[s.month - 1].title()} {s.year} – {e.day} {_MONTHS[e.month - 1].title()} {e.year}"
+
+
+def is_future(sentence: str) -> bool:
+    """Does the sentence speak of something still to come?"""
+    return bool(_FUTURE.search(sentence))
+
+
+def _month_end(y: int, m: int) -> date:
+    return date(y, m, calendar.monthrange(y, m)[1])
+
+
+def _add_months(d: date, n: int) -> date:
+    k = d.year * 12 + d.month - 1 + n
+    y, m = divmod(k, 12)
+    return date(y, m + 1, min(d.day, calendar.monthrange(y, m + 1)[1]))
+
+
+def _num(text: str) -> int | None:
+    t = text.lower()
+    if t.isdigit():
+        return int(t)
+    return _NUM.get(t)
+
+
+def _month(text: str) -> int:
+    t = text.lower().rstrip(".")
+    return _MONTHS.index(t) + 1 if t in _MONTHS else _MON_ABBR[t[:4] if t.startswith("sept") else t[:3]]
+
+
+def _week_of(d: date) -> tuple[date, date]:
+    monday = d - timedelta(days=d.weekday())
+    return monday, monday + timedelta(days=6)
+
+
+_SEASONS = {"spring": (3, 5), "summer": (6, 8), "fall": (9, 11), "autumn": (9, 11), "winter": (12, 2)}
+
+
+def _resolve(kind: str, m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    g = m.groupdict()
+    if kind == "yesterday" or kind == "last_night":
+        d = ref - timedelta(days=1)
+        return d, d
+    if kind == "today":
+        return ref, ref
+    if kind == "tomorrow":
+        d = ref + timedelta(days=1)
+        return d, d
+    if kind == "day_before_yesterday":
+        d = ref - timedelta(days=2)
+        return d, d
+    if kind == "day_after_tomorrow":
+        d = ref + timedelta(days=2)
+        return d, d
+    if kind in ("ago", "in_n"):
+        n = _num(g["n"])
+        if n is None or n > 400:
+            return None
+        sign = -1 if kind == "ago" else 1
+        unit = g["unit"].lower().rstrip("s")
+        if unit == "day":
+            d = ref + timedelta(days=sign * n)
+            return d, d
+        if unit == "week":
+            d = ref + timedelta(weeks=sign * n)
+            return _week_of(d)
+        if unit == "month":
+            d = _add_months(ref, sign * n)
+            return date(d.year, d.month, 1), _month_end(d.year, d.month)
+        y = ref.year + sign * n
+        return date(y, 1, 1), date(y, 12, 31)
+    if kind == "rel_unit":
+        which, unit = g["which"].lower(), g["unit"].lower()
+        step = {"last": -1, "past": -1, "this": 0, "next": 1, "coming": 1}[which]
+        if unit == "week":
+            return _week_of(ref + timedelta(weeks=step))
+        if unit == "weekend":
+            monday, _ = _week_of(ref + timedelta(weeks=step))
+            if step == 0 and ref.weekday() == 0 and not future:  # "this weekend" said on a Monday: the one just past
+                monday -= timedelta(weeks=1)
+            return monday + timedelta(days=5), monday + timedelta(days=6)
+        if unit == "month":
+            d = _add_months(date(ref.year, ref.month, 1), step)
+            return d, _month_end(d.year, d.month)
+        if unit == "year":
+            y = ref.year + step
+            return date(y, 1, 1), date(y, 12, 31)
+        first, last = _SEASONS[unit]
+        y = ref.year + step
+        if first > last:  # winter spans the new year
+            return date(y, first, 1), _month_end(y + 1, last)
+        return date(y, first, 1), _month_end(y, last)
+    if kind in ("rel_weekday", "weekday"):
+        wd = _WEEKDAYS.index(g["wd"].lower())
+        which = (g.get("which") or "").lower()
+        if which in ("next", "this coming") or (which in ("on", "", "this") and future):
+            delta = (wd - ref.weekday()) % 7 or 7  # "next Friday": the coming one, as people mostly mean it
+            d = ref + timedelta(days=delta)
+        else:
+            delta = (ref.weekday() - wd) % 7 or 7
+            d = ref - timedelta(days=delta)
+        return d, d
+    if kind in ("date_dmy", "date_mdy"):
+        mo, day = _month(g["m"]), int(g["d"])
+        if not 1 <= day <= 31:
+            return None
+        if g.get("y"):
+            y = int(g["y"])
+        else:
+            y = ref.year
+            try:
+                cand = date(y, mo, day)
+            except ValueError:
+                return None
+            if future and cand < ref:
+                y += 1
+            elif not future and cand > ref:
+                y -= 1
+        d = date(y, mo, day)
+        return d, d
+    if kind == "in_month":
+        mo = _month(g["m"])
+        lead = m.group(0).split()[0].lower()
+        if g.get("y"):
+            y = int(g["y"])
+        elif lead == "next" or (future and lead != "last"):
+            y = ref.year if mo > ref.month or (mo == ref.month and lead != "next") else ref.year + 1
+        elif lead == "this":
+            y = ref.year
+        elif lead == "last":
+            y = ref.year if mo < ref.month else ref.year - 1
+        else:  # the past: the last such month up to now
+            y = ref.year if mo <= ref.month else ref.year - 1
+        return date(y, mo, 1), _month_end(y, mo)
+    if kind == "in_year":
+        y = int(g["y"])
+        return date(y, 1, 1), date(y, 12, 31)
+    return None
+
+
+_MAY_VERB = re.compile(r"\bmay\s+(?:be|have|not|i|we|you|he|she|they|it|need|want|take|get|go|come|help|\w+ly)\b", re.I)
+
+
+_CLAUSE_END = re.compile(r"[,;.!?]\s|\s(?:and|but|so|because|then|while)\s", re.I)
+
+
+def _clause_of(text: str, a: int, b: int) -> str:
+    """The clause around ``text[a:b]``: the tense of a time expression is the tense of its own clause
+    ("I lost my keys on Wednesday, so I need a copy tomorrow": Wednesday is past)."""
+    start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, a)), default=0)
+    m = _CLAUSE_END.search(text, b)
+    return text[start: m.start() if m else len(text)]
+
+
+def find(text: str, ref: date, *, future: bool | None = None) -> list[When]:
+    """The time expressions of ``text`` resolved against ``ref`` (the local
+    date the text was written), in the order they appear. ``future``: whether
+    the sentence is about what is to come (default: guessed from its words)."""
+    taken: list[tuple[int, int]] = []
+    out: list[When] = []
+    for kind, rx in _PATTERNS:
+        for m in rx.finditer(text):
+            a, b = m.span()
+            if any(a < y and x < b for x, y in taken):
+                continue
+            if "may" in m.group(0).lower() and kind in ("date_dmy", "date_mdy", "in_month") and _MAY_VERB.match(text, m.start("m")):
+                continue  # "may be", "may have": the verb, not the month
+            if kind == "weekday" and not re.search(r"\b(on|this|that|every|by|until|till)\s+$", text[max(0, a - 12):a], re.I):
+                continue  # a bare weekday name ("Friday's meeting", "TGIF Friday") says too little alone
+            try:
+                span = _resolve(kind, m, ref, is_future(_clause_of(text, a, b)) if future is None else future)
+            except (ValueError, OverflowError, KeyError):
+                span = None  # outside the calendar (the day before 1 January of year 1), 31 February …
+            taken.append((a, b))
+            if span is not None:
+                out.append(When(m.group(0), span[0], span[1], (a, b)))
+    out.sort(key=lambda w: w.at)
+    return out

@@ -40,9 +40,8 @@ _TITLE = re.compile(rf"\b((?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Doctor|Uncle|Au
                     rf"Captain|Officer|Coach|Judge)\.?[ \t]+{_CAP}(?:[ \t]+{_CAP})?)")
 _VOCATIVE_START = re.compile(rf"^(?:(?:hi|hello|hey|dear|thanks|thank you|bye|goodbye|good morning|morning|sorry|"
                              rf"excuse me|welcome|congratulations|oh|yes|no|well|ok|okay)[,!]?\s+)?({_CAP})\s*[,!?]", re.I)
-_VOCATIVE_ADDRESS = re.compile(rf"^({_CAP})\s*,\s+(?:you|i|i'm|we|it|are|will|can|could|would|thanks|thank|how|what|"
-                               r"do|did|have|is|let's|please|come|look|that|this|there|where|when|why|are|may|shall|"
-                               r"good|hi|hello|nice|sorry|the|my|your)\b")
+_VOCATIVE_ADDRESS = re.compile(rf"^({_CAP})\s*,\s+(?:you|you're|your|will you|can you|could you|would you|do you|"
+                               r"did you|have you|are you|thanks|thank you|please|let's|come here|how are you|what do you)\b")
 _GREETED = re.compile(rf"^(?:hi|hello|hey|dear|thanks|thank you|bye|goodbye|good morning|good afternoon|good evening|"
                       rf"morning|sorry|excuse me|welcome|congratulations)\s*,?\s+({_CAP})\b(?!\s+{_CAP})", re.I)
 _INTRO = re.compile(rf"\b(?:my name is|[Ii]'m|[Ii] am|this is|call me|meet)\s+({_CAP}(?:\s+{_CAP})?)\b(?!\s+(?:and|or))")
@@ -212,7 +211,9 @@ yesterday everyone everybody anyone someone nobody besides listen certainly righ
 wonderful honey uh um er ha haha seriously fine alright luckily bizarre nothing unfortunately thus however say again
 nowadays exactly terrific suddenly waiter waitress good-bye absolutely definitely of course indeed perhaps maybe
 anyhow sweetheart darling dude guys man buddy pal sweetie baby boss ve ur ah eh huh wait come go see look listen
-ladies gentlemen everyone folks officer doctor professor teacher mister miss ma'am""".split())
+ladies gentlemen everyone folks officer doctor professor teacher mister miss ma'am argh phew ugh yay oops whoa damn
+gosh yikes meh aha ahh aww ooh hooray bravo cheers arabic hindi russian korean portuguese italian dutch greek latin
+hebrew turkish polish swedish""".split())
 
 
 def _strip_function_words(name: str) -> str:

@@ -168,3 +168,43 @@ def test_events_are_kept_by_a_correction_and_dropped_by_revert(store, isolated, 
     _dream_day(store, "2026-11-20")  # a corrected moment is fixed ground: its events stay
     assert q(store, f"select events from moments where id = '{mid}'")[0][0] == before
     assert res.run_id
+
+
+def test_an_event_is_corrected_or_deleted_from_the_cli_and_the_web_and_undo_brings_it_back(store, isolated, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    ingest_chat(store, PERSONAL)
+    _dream_day(store, "2026-11-20")
+    mid, raw = q(store, "select id, events from moments order by json_array_length(events) desc, start_time limit 1")[0]
+    before = json.loads(raw)
+    assert len(before) >= 2
+    r = rem_cli(store.path, ["moments", "edit", mid[:8], "--event", "1", "Tomás moved into his new flat on Alder Street",
+                             "--drop-event", "2"])
+    assert r.exit_code == 0, r.output
+    after = json.loads(q(store, f"select events from moments where id = '{mid}'")[0][0])
+    assert len(after) == len(before) - 1
+    assert after[0]["text"] == "Tomás moved into his new flat on Alder Street"
+    assert after[0]["date"] == before[0]["date"] and after[0]["source_id"] == before[0]["source_id"]
+    _dream_day(store, "2026-11-20")  # a later dream respects the correction
+    assert json.loads(q(store, f"select events from moments where id = '{mid}'")[0][0]) == after
+    bad = rem_cli(store.path, ["moments", "edit", mid[:8], "--drop-event", "9"])
+    assert bad.exit_code != 0 and "numbered from 1" in bad.output and "Traceback" not in bad.output
+    assert rem_cli(store.path, ["moments", "undo", mid[:8]]).exit_code == 0
+    assert json.loads(q(store, f"select events from moments where id = '{mid}'")[0][0]) == before
+
+    from starlette.testclient import TestClient
+
+    from rem.serve import create_app
+
+    with TestClient(create_app(store, mcp=False)) as client:
+        _web_drop_first_event(client, store, mid, len(before))
+
+
+def _web_drop_first_event(client, store, mid, n_before):
+    import re
+
+    page = client.get(f"/moment/{mid}")
+    assert page.status_code == 200 and "What happened" in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    res = client.post(f"/moment/{mid}/edit", data={"csrf": csrf, "action": "drop_event", "n": "1"}, follow_redirects=False)
+    assert res.status_code == 303
+    assert len(json.loads(q(store, f"select events from moments where id = '{mid}'")[0][0])) == n_before - 1

@@ -46,7 +46,8 @@ from .understand.describe import TYPES
 from .values import parse_time
 
 KINDS = ("edit", "merge", "split", "delete", "pin", "unpin")
-FIELDS = ("name", "tags", "people", "emotion_tags", "moment_type", "outcome", "summary", "start_time", "end_time")
+FIELDS = ("name", "tags", "people", "emotion_tags", "moment_type", "outcome", "summary", "start_time", "end_time", "events")
+MAX_EVENT_CHARS = 500
 
 
 class CorrectionError(RemError):
@@ -207,13 +208,15 @@ def edit(store: Store, ref: str, **changes: Any) -> Edit:
         raise CorrectionError(f"cannot change {', '.join(sorted(bad))}; the fields are {', '.join(FIELDS)}")
     if not changes:
         raise CorrectionError("nothing to change: give --name, --tags, --people, --emotions, --type, --outcome, "
-                              "--summary, --start or --end")
+                              "--summary, --start, --end, --event N TEXT or --drop-event N")
     with store.connect() as con, transaction(con):
         mid = resolve(con, ref)
         (row,) = _rows(con, [mid])
         new = dict(row)
         for k, v in changes.items():
-            if k in ("tags", "people", "emotion_tags"):
+            if k == "events":
+                new[k] = _events(v)
+            elif k in ("tags", "people", "emotion_tags"):
                 new[k] = [x.lower() for x in _list(v, k)] if k != "people" else _list(v, k)
             elif k in ("start_time", "end_time"):
                 new[k] = v if isinstance(v, datetime) else parse_time(v, source=f"--{k.split('_')[0]}", field="value")
@@ -231,7 +234,58 @@ def edit(store: Store, ref: str, **changes: Any) -> Edit:
         return _log(con, "edit", [mid], [row], [mid], what)
 
 
+def _events(value: Any) -> list[dict[str, Any]]:
+    """A moment's events as given by an edit: a list of event objects, each with a text."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise CorrectionError("events: give a JSON list of events") from None
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise CorrectionError("events: give a list of events (objects with a text)")
+    out = []
+    for e in value:
+        text = " ".join(str(e.get("text") or "").split())
+        if not text:
+            raise CorrectionError("an event needs a text (delete it instead)")
+        if len(text) > MAX_EVENT_CHARS:
+            raise CorrectionError(f"an event's text must be under {MAX_EVENT_CHARS} characters")
+        out.append({**e, "text": text})
+    return out
+
+
+def _stored_events(row: dict[str, Any]) -> list[dict[str, Any]]:
+    v = row.get("events")
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            v = []
+    return [dict(e) for e in v if isinstance(e, dict)] if isinstance(v, list) else []
+
+
+def edit_events(store: Store, ref: str, *, texts: dict[int, str] | None = None, drop: list[int] | None = None) -> Edit:
+    """Correct a moment's events by their position (1 = the first, as ``rem moments`` lists them): give
+    event ``n`` a new text, or delete it. The event keeps its date, actors and source."""
+    texts, drop = dict(texts or {}), sorted(set(drop or []))
+    with store.read() as con:
+        (row,) = _rows(con, [resolve(con, ref)])
+    events = _stored_events(row)
+    for n in [*texts, *drop]:
+        if not 1 <= n <= len(events):
+            raise CorrectionError(f"event {n}: the moment has {len(events)} event(s), numbered from 1"
+                                  if events else "the moment has no events")
+    if set(texts) & set(drop):
+        raise CorrectionError("an event cannot be changed and deleted at once")
+    for n, text in texts.items():
+        events[n - 1] = {**events[n - 1], "text": text, "corrected": True}
+    events = [e for i, e in enumerate(events, start=1) if i not in drop]
+    return edit(store, row["id"], events=events)
+
+
 def _show(v: Any) -> str:
+    if isinstance(v, list) and v and isinstance(v[0], dict):
+        return "; ".join(str(e.get("text", "")) for e in v)
     if isinstance(v, list):
         return ", ".join(v) or "(none)"
     if isinstance(v, datetime):

@@ -215,10 +215,11 @@ class Writer:
 
     def block(self, *, key: str, title: str, kind: str, start: datetime, end: datetime, topics: list[str],
               emotions: list[str], people: list[str], sessions: set[str], resources: list[str],
-              scenario: str = "week") -> None:
+              scenario: str = "week", events: list[dict[str, Any]] | None = None) -> None:
         self.truth.append({"key": key, "title": title, "kind": kind, "scenario": scenario, "start": start.isoformat(),
                            "end": end.isoformat(), "topics": topics, "emotions": emotions, "people": people,
-                           "sessions": sorted(sessions), "resources": resources})
+                           "sessions": sorted(sessions), "resources": resources,
+                           **({"events": events} if events is not None else {})})
 
     def finish(self, meta: dict[str, Any]) -> None:
         with (self.folder / "chat.jsonl").open("w", encoding="utf-8") as f:
@@ -419,7 +420,10 @@ def _long_meeting(w: Writer, rng: random.Random, day: date) -> None:
                  + MOODS["collaborative"][1] + "\n")
     w.block(key=f"{day}-meeting", title="Architecture review on sharding", kind="meeting", start=_at(day, 10, 0),
             end=_at(day, 12, 0), topics=["architecture review", "sharding", "capacity planning", "migration plan"],
-            emotions=["collaborative"], people=people, sessions={sid}, resources=[rid], scenario="long meeting, four people")
+            emotions=["collaborative"], people=people, sessions={sid}, resources=[rid], scenario="long meeting, four people",
+            events=[{"text": "the team decided the migration plan starts next week", "actor": OWNER[0],
+                     "date": [str(day + timedelta(days=7 - day.weekday())), str(day + timedelta(days=13 - day.weekday()))]},
+                    {"text": "the index is split into 16 shards by tenant", "actor": "Alice Chen", "date": None}])
 
 
 def _multi_party(w: Writer, rng: random.Random, day: date) -> None:
@@ -441,7 +445,13 @@ def _multi_party(w: Writer, rng: random.Random, day: date) -> None:
     w.block(key=f"{day}-incident", title="Incident review of the db-3 outage", kind="meeting", start=_at(day, 11, 0),
             end=t - timedelta(minutes=7), topics=["incident", "postmortem", "outage", "root cause", "alerting"],
             emotions=["stressed"], people=["Kwame Mensah", "Mei Lin", "Tomás García"], sessions={sid}, resources=[],
-            scenario="multi-party chat")
+            scenario="multi-party chat",
+            events=[{"text": "the outage started when the disk on db-3 filled up", "actor": "Tomás García", "date": str(day)},
+                    {"text": "Kwame Mensah will write the postmortem and add a disk alert at 85 percent",
+                     "actor": "Kwame Mensah", "date": None},
+                    {"text": "Mei Lin wants a runbook for full disks", "actor": "Mei Lin", "date": None},
+                    {"text": "the postmortem is reviewed on Friday", "actor": OWNER[0],
+                     "date": str(day + timedelta(days=(4 - day.weekday()) % 7 or 7))}])
 
 
 def _commits_only(w: Writer, rng: random.Random, day: date) -> None:
@@ -490,7 +500,11 @@ def _non_latin(w: Writer, rng: random.Random, day: date) -> None:
     w.block(key=f"{day}-i18n", title="Localization sync", kind="meeting", start=_at(day, 9, 30), end=t + timedelta(minutes=5),
             topics=["localization", "i18n", "translations", "unicode"], emotions=[],
             people=["Zoë Müller", "Дмитрий Иванов", "Ήρα Παππά", "王伟"], sessions={sid}, resources=[rid, nid],
-            scenario="names in non-Latin scripts")
+            scenario="names in non-Latin scripts",
+            events=[{"text": "王伟 will check the unicode normalization of the translations", "actor": "王伟", "date": None},
+                    {"text": "the Chinese translations are done", "actor": "王伟", "date": None},
+                    {"text": "Greek translations start next week", "actor": OWNER[0],
+                     "date": [str(day + timedelta(days=7 - day.weekday())), str(day + timedelta(days=13 - day.weekday()))]}])
 
 
 def generate(folder: Path, *, seed: int = 7, days: int = 7, end_date: str | None = None,

@@ -31,14 +31,29 @@ def _done(e) -> None:  # type: ignore[no-untyped-def]
 @click.option("--summary", help="A new summary.")
 @click.option("--start", help="A new start (date and time).")
 @click.option("--end", help="A new end (date and time).")
+@click.option("--event", "event_texts", type=(int, str), multiple=True, metavar="N TEXT",
+              help="Give event N (1 = the first, as `rem moments` lists them) a new text; repeatable.")
+@click.option("--drop-event", "drop_events", type=int, multiple=True, metavar="N",
+              help="Delete event N; repeatable.")
 @pass_ctx
 def edit_cmd(c: Ctx, moment: str, name: str | None, tags: str | None, people: str | None, emotions: str | None,
-             mtype: str | None, outcome: str | None, summary: str | None, start: str | None, end: str | None) -> None:
-    """Correct a moment (MOMENT: its id or first characters). Later dreams keep it as you left it."""
-    from ..corrections import edit
+             mtype: str | None, outcome: str | None, summary: str | None, start: str | None, end: str | None,
+             event_texts: tuple[tuple[int, str], ...], drop_events: tuple[int, ...]) -> None:
+    """Correct a moment (MOMENT: its id or first characters). Later dreams keep it as you left it.
 
-    _done(edit(c.store, moment, name=name, tags=tags, people=people, emotion_tags=emotions, moment_type=mtype,
-               outcome=outcome, summary=summary, start_time=start, end_time=end))
+    \b
+    rem moments edit 1a2b3c4d --name "Moving day" --people "Tomás, Lucía"
+    rem moments edit 1a2b3c4d --event 2 "Nadia went climbing for the first time since her surgery" --drop-event 4
+    """
+    from ..corrections import edit, edit_events
+
+    fields = dict(name=name, tags=tags, people=people, emotion_tags=emotions, moment_type=mtype, outcome=outcome,
+                  summary=summary, start_time=start, end_time=end)
+    if event_texts or drop_events:
+        _done(edit_events(c.store, moment, texts=dict(event_texts), drop=list(drop_events)))
+        if not any(v is not None for v in fields.values()):
+            return
+    _done(edit(c.store, moment, **fields))
 
 
 @moments.command("merge")

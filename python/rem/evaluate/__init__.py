@@ -10,6 +10,7 @@ by :mod:`.score`. Nothing is written to the database.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,7 +92,8 @@ def evaluate(store: Store, gold: Gold, settings: LLMSettings, *, path: str = "",
         for m in res.resolution.moments if res.resolution else []:
             ids = {*m.message_ids, *m.resource_ids}
             own = frozenset(normalize_key(titles[i]) for i in (*m.session_ids, *m.resource_ids) if titles.get(i))
-            predicted.append(Predicted(m.start, m.end, m.name, m.moment_type, m.tags, m.people, m.emotion_tags, ids, own))
+            predicted.append(Predicted(m.start, m.end, m.name, m.moment_type, m.tags, m.people, m.emotion_tags, ids, own,
+                                       list(m.events)))
         out.counts.add(score(items, gold, predicted, (d0, d1)))
         if progress:
             progress(f"{out.path}: {d0:%Y-%m-%d} — {len(predicted)} moments in {time.perf_counter() - t0:.1f}s")
@@ -105,12 +107,13 @@ def evaluate_stored(store: Store, gold: Gold, *, path: str = "stored moments") -
         items, titles = _items(store, d0, d1)
         with store.read(sandbox=False) as con:
             rows = fetch_rows(con, """SELECT start_time, end_time, name, moment_type, tags, people, emotion_tags,
-                                             message_ids, resource_ids, session_ids FROM moments
+                                             message_ids, resource_ids, session_ids, CAST(events AS VARCHAR) FROM moments
                                       WHERE start_time >= $s AND start_time < $e""", {"s": d0, "e": d1})
         predicted = [Predicted(st, en, name or "", mt or "", list(tags or []), list(people or []), list(emo or []),
                                {*(mids or []), *(rids or [])},
-                               frozenset(normalize_key(titles[i]) for i in (*(sids or []), *(rids or [])) if titles.get(i)))
-                     for st, en, name, mt, tags, people, emo, mids, rids, sids in rows]
+                               frozenset(normalize_key(titles[i]) for i in (*(sids or []), *(rids or [])) if titles.get(i)),
+                               json.loads(ev) if ev else [])
+                     for st, en, name, mt, tags, people, emo, mids, rids, sids, ev in rows]
         out.counts.add(score(items, gold, predicted, (d0, d1)))
         out.days += 1
     return out
@@ -121,7 +124,10 @@ METRICS = [
     ("pk", "Pk ↓"), ("windowdiff", "WindowDiff ↓"), ("topic_recall", "topic R"), ("topic_precision", "topic P"),
     ("people_recall", "people R"), ("people_precision", "people P"), ("emotion_agreement", "emotion agreement"),
     ("emotion_recall", "emotion R"), ("emotion_precision", "emotion P"), ("specific_names", "specific names"),
-    ("name_overlap", "name overlap with the gold title"), ("type_accuracy", "type accuracy"), ("seconds_per_day", "s / day"), ("tokens_in_per_day", "tokens in / day"),
+    ("name_overlap", "name overlap with the gold title"), ("type_accuracy", "type accuracy"),
+    ("event_recall", "event R"), ("event_date_accuracy", "event dates right"), ("event_actor_accuracy", "event actors right"),
+    ("person_or_identifier_topics", "topics that are a person or an identifier"),
+    ("seconds_per_day", "s / day"), ("tokens_in_per_day", "tokens in / day"),
     ("tokens_out_per_day", "tokens out / day"),
 ]
 
@@ -135,6 +141,8 @@ def table(results: list[EvalResult]) -> str:
             return f"{v:,.0f}"
         if key == "seconds_per_day":
             return f"{v:.1f}"
+        if key == "person_or_identifier_topics":
+            return f"{v:.0f}"
         return f"{v:.3f}"
 
     ms = [r.metrics() for r in results]

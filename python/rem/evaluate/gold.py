@@ -28,12 +28,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import GoldError, IngestError
 from ..values import parse_time
+
+
+@dataclass
+class GoldEvent:
+    """Something that happened in a gold moment: what, who did it, and the day(s) it happened (None: no date)."""
+
+    text: str
+    actor: str = ""
+    date: tuple[str, str] | None = None
 
 
 @dataclass
@@ -48,6 +57,7 @@ class GoldMoment:
     sessions: set[str] = field(default_factory=set)
     resources: set[str] = field(default_factory=set)
     scenario: str = ""
+    events: list[GoldEvent] = field(default_factory=list)
 
     def holds(self, kind: str, item_id: str, session_id: str | None, ts: datetime) -> bool:
         """Does the item belong to this moment?"""
@@ -85,6 +95,32 @@ def _strings(v: Any, where: str, name: str) -> list[str]:
     return [x for x in v if x.strip()]
 
 
+def _events(v: Any, where: str) -> list[GoldEvent]:
+    """``events``: a list of {"text", "actor", "date"}; a date is "YYYY-MM-DD", [first, last] or null."""
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise GoldError(f"{where}: 'events' must be a list of objects with a text")
+    out = []
+    for k, e in enumerate(v, start=1):
+        if not isinstance(e, dict) or not isinstance(e.get("text"), str) or not e["text"].strip():
+            raise GoldError(f"{where}: event {k} needs a 'text'")
+        d = e.get("date")
+        try:
+            if d is None:
+                span = None
+            elif isinstance(d, str):
+                span = (date.fromisoformat(d).isoformat(),) * 2
+            elif isinstance(d, list) and len(d) == 2 and all(isinstance(x, str) for x in d):
+                span = (date.fromisoformat(d[0]).isoformat(), date.fromisoformat(d[1]).isoformat())
+            else:
+                raise ValueError
+        except ValueError:
+            raise GoldError(f"{where}: event {k}: 'date' must be YYYY-MM-DD, [first, last] or null") from None
+        out.append(GoldEvent(e["text"], str(e.get("actor") or ""), span))  # type: ignore[arg-type]
+    return out
+
+
 def load(path: str | Path) -> Gold:
     """Read and check a gold file; a :class:`GoldError` names what is wrong and where."""
     p = Path(path)
@@ -119,6 +155,7 @@ def load(path: str | Path) -> Gold:
             start, end, str(m.get("title") or ""), str(m.get("kind") or ""),
             _strings(m.get("topics"), where, "topics"), _strings(m.get("people"), where, "people"),
             _strings(m.get("emotions"), where, "emotions"), set(_strings(m.get("sessions"), where, "sessions")),
-            set(_strings(m.get("resources"), where, "resources")), str(m.get("scenario") or "")))
+            set(_strings(m.get("resources"), where, "resources")), str(m.get("scenario") or ""),
+            _events(m.get("events"), where)))
     owner = doc.get("owner")
     return Gold(sorted(moments, key=lambda g: g.start), owner if isinstance(owner, str) else None, str(p))

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..dream.resolve import specific_name
 from ..ids import normalize_key
-from ..understand.keyphrases import key_of
+from ..understand.keyphrases import identifier, key_of
 from ..understand.text import GENERIC, STOPWORDS
 from .gold import Gold, GoldMoment
 
@@ -61,6 +61,7 @@ class Predicted:
     emotions: list[str]
     items: set[str]
     titles: frozenset[str] = frozenset()
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -100,9 +101,23 @@ class Counts:
             "emotion_agreement": self.ratio("emo_agree", "emo_moments"),
             "specific_names": self.ratio("names_specific", "moments"),
             "type_accuracy": self.ratio("type_hit", "type_gold"),
+            "event_recall": self.ratio("event_hit", "event_gold"),
+            "event_date_accuracy": self.ratio("event_date_hit", "event_dated"),
+            "event_actor_accuracy": self.ratio("event_actor_hit", "event_hit"),
+            "person_or_identifier_topics": float(self.n["bad_topics"]) if self.n["moments"] else None,
             "name_overlap": self.sums.get("name_f1", 0.0) / self.n["name_gold"] if self.n["name_gold"] else None,
             "moments": float(self.n["moments"]), "gold_moments": float(self.n["gold_moments"]),
         }
+
+
+def match_event(gold_text: str, events: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The predicted event that says ``gold_text``: the one sharing the most content words with it, if it
+    holds at least half of them."""
+    words = _content(gold_text)
+    best = max(events, key=lambda e: len(words & _content(str(e.get("text") or ""))), default=None)
+    if best is None or not words or len(words & _content(str(best.get("text") or ""))) < 0.5 * len(words):
+        return None
+    return best
 
 
 def topic_matches(gold_topic: str, tag: str) -> bool:
@@ -224,7 +239,24 @@ def score(items: Sequence[Item], gold: Gold, predicted: Sequence[Predicted], day
         if g.title:
             c.n["name_gold"] += 1
             c.sums["name_f1"] += name_f1(g.title, m.name) if m else 0.0
+    day_events = [e for m in p_day for e in m.events]
+    for gi, g in enumerate(g_day):
+        m = best_pred(gi)
+        for ge in g.events:
+            c.n["event_gold"] += 1
+            e = match_event(ge.text, (m.events if m else []) or day_events)
+            if e is None:
+                continue
+            c.n["event_hit"] += 1
+            c.n["event_actor_hit"] += bool(ge.actor) and (ge.actor in (e.get("actors") or []) or ge.actor in str(e.get("text")))
+            if ge.date:
+                c.n["event_dated"] += 1
+                start, end = e.get("date"), e.get("date_end") or e.get("date")
+                c.n["event_date_hit"] += bool(start) and start <= ge.date[0] and ge.date[1] <= end
+    people_words = {w for g in g_day for p in g.people for w in _content(p)} | {w for m in p_day for p in m.people
+                                                                                 for w in _content(p)}
     for m in p_day:
+        c.n["bad_topics"] += sum(bool(_content(t) & people_words) or any(identifier(w) for w in t.split()) for t in m.tags)
         c.n["names_specific"] += specific_name(m.name, m.titles)
         gm = best_gold(m)
         if gm is None:

@@ -208,6 +208,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
 
     def moment_view(request: Request) -> Response:
         from ..corrections import CorrectionError, history, resolve
+        from ..moments import events_of
 
         try:
             with store.read() as con:
@@ -227,6 +228,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
         except CorrectionError as e:
             return error(request, str(e), 404)
         return page(request, "moment.html", title=f"REM — {m['name']}", m=m, sources=sources, links=links,
+                    events=events_of(m),
                     run=run[0] if run else None, edits=history(store, mid), fixed=_fixed(m))
 
     async def moment_edit(request: Request) -> Response:
@@ -255,6 +257,13 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
                                        {"id": c.resolve(con, mid)}).column("start_time")[0].as_py()
                 c.delete(store, mid)
                 return RedirectResponse(f"/day/{when.astimezone().date().isoformat()}", status_code=303)
+            elif action in ("event", "drop_event"):
+                try:
+                    n = int(f.get("n", ""))
+                except ValueError:
+                    return error(request, "which event? (the form lost its number: reload the page)")
+                e = (c.edit_events(store, mid, texts={n: f.get("text", "")}) if action == "event"
+                     else c.edit_events(store, mid, drop=[n]))
             elif action == "merge":
                 e = c.merge(store, mid, f.get("other", ""))
             elif action == "split":

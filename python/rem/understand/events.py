@@ -135,9 +135,10 @@ def third_person(sentence: str, actor: str, others: Sequence[str] = ()) -> str:
     sub(r"\bI'll\b", f"{actor} will")
     sub(r"\bI'd\s+(been|gone|done|had|seen|\w+ed)\b", lambda m: f"{actor} had {m.group(1)}")
     sub(r"\bI'd\b", f"{actor} would")
-    sub(r"\bI\s+(do|don't|go|want|need|like|love|hope|plan|think|feel|work|live|try|start|finish|get|make|take|know|"
-        r"enjoy|miss|play|paint|run|write|read|teach|study|volunteer|practice|cook|bake|visit|travel|use|own|keep|stay|"
-        r"spend)\b", lambda m: f"{actor} {_s_form(m.group(1))}")
+    sub(r"\bI\s+((?:also|really|just|still|never|always|actually|only|usually|often)\s+)?(do|don't|go|want|need|like|"
+        r"love|hope|plan|think|feel|work|live|try|start|finish|get|make|take|know|enjoy|miss|play|paint|run|write|read|"
+        r"teach|study|volunteer|practice|cook|bake|visit|travel|use|own|keep|stay|spend)\b",
+        lambda m: f"{actor} {m.group(1) or ''}{_s_form(m.group(2))}")
     sub(r"\b[Mm]y \w+ and I\b|\b(?<![A-Z])[Mm]y\s+(\w+)\s+and\s+I\b", lambda m: m.group(0).replace(" and I", f" and {actor}"))
     sub(r"\bI\b", actor)
     sub(r"\b[Mm]yself\b", actor)
@@ -218,6 +219,17 @@ def _kind(rest: str) -> tuple[str, float] | None:
     return None
 
 
+_THING_SUBJECT = re.compile(
+    r"^((?:the|a|an|our|their|his|her|this|that|[A-Z0-9][\w-]*)(?:\s+[\w'’.-]+){0,4}?)\s+"
+    r"((?:was|were)\s+(?:\w+ed|done|finished|shipped|fixed|merged|released|cancel+ed|approved|postponed|moved)|"
+    r"(?:is|are)\s+(?:done|finished|up|out|live|fixed|merged|released|over|ready)|has been\s+\w+|have been\s+\w+|"
+    r"will\s+\w+|starts?\s+(?:next|on|in|tomorrow|today)|begins?\s+(?:next|on|in|tomorrow|today)|"
+    r"went|broke|fell|came|got|began|ran|won|lost|finished|shipped|merged|released|launched|started|failed|crashed|"
+    r"filled|happened|ended|opened|closed|arrived|passed|died|left)\b", re.I)
+_NOT_THINGS = re.compile(r"^(?:it|this|that|there|which|what|who|he|she|they|you|one|everything|nothing|something|"
+                         r"anything|all|both|each|some|any)\b", re.I)
+_LABEL = re.compile(r"^(decided|decision|agreed|done|action(?: item)?|next step|todo|outcome|result)\s*:\s*", re.I)
+_LET_US = re.compile(r"^(?:let's|let us)\s+", re.I)
 _NAME_SUBJECT = re.compile(r"^((?:[A-Z][\w'’-]+)(?:\s+(?:and|&)\s+[A-Z][\w'’-]+|\s+[A-Z][\w'’-]+){0,3})\s+(.+)$")
 
 
@@ -244,10 +256,20 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
         s = _LEAD.sub("", raw).strip()
         if not s:
             continue
+        label = _LABEL.match(s)
+        if label:
+            s = s[label.end():]
+        if not s:
+            continue
         s = s[:1].upper() + s[1:]
         low = s.lower()
         actors: list[str]
-        if _SUBJECT_WE.match(low):
+        thing = False
+        if _LET_US.match(low):
+            rest, s = "will " + s[_LET_US.match(low).end():], "We will " + s[_LET_US.match(low).end():]  # type: ignore[union-attr]
+            low = s.lower()
+            actors = [actor, *u.others] if u.others else [actor]
+        elif _SUBJECT_WE.match(low):
             rest = re.sub(r"^(?:we|my \w+ and i|\w+ and i)\b", "", s, flags=re.I)
             actors = [actor, *u.others] if u.others else [actor]
             rest = re.sub(r"^'(re|ve|d|ll)\b", lambda m: {"re": "are", "ve": "have", "d": "would", "ll": "will"}[m.group(1)], rest)
@@ -258,19 +280,26 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
         elif u.human and (m := _NAME_SUBJECT.match(s)) and all(w.split()[0] in known or w in known for w in re.split(r"\s+(?:and|&)\s+", m.group(1))):
             rest = m.group(2)
             actors = [known.get(w, known.get(w.split()[0], w)) for w in re.split(r"\s+(?:and|&)\s+", m.group(1))]
+        elif u.human and (m := _THING_SUBJECT.match(s)) and not _NOT_THINGS.match(m.group(1)):
+            # something happened to a thing ("The outage started at 02:10", "Greek translations start next week"):
+            # said by the speaker, who is the one who knows
+            rest, actors, thing = m.group(2), [actor], True
         else:
             continue
         if not u.human and actors == [actor]:
             continue  # an assistant's "I" is not the owner's life
-        kind = _kind(rest)
+        kind = ("plan", 1.2) if thing and re.match(r"(?i)(?:will|starts?|begins?)\b", rest) else (
+            ("action", 1.5) if thing else _kind(rest))
         if kind is None:
             continue
         what, weight = kind
+        if label and what in ("state", "need"):
+            what, weight = "plan", 1.6  # "Decided: …" states a decision
         text = _clause(s)
         if len(text.split()) < 4:
             continue
         whens: list[When] = find(text, ref) if ref is not None else []
-        stated = third_person(text, actor, u.others) if actors and actor in actors else text
+        stated = third_person(text, actor, u.others) if actors and actor in actors and not thing else text
         if whens and not any(ch.isdigit() for ch in whens[0].words):
             w = whens[0]  # the relative words become the date they mean ("yesterday" → "on 7 May 2023")
             stated = re.sub(rf"\b(?:on |in )?{re.escape(w.words)}\b", w.phrase(), stated, count=1, flags=re.I)
@@ -279,6 +308,8 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
         score += 0.3 if position < 3 else 0.0
         score -= 0.05 * k
         iso, iso_end = whens[0].iso() if whens else (None, None)
+        if iso is None and what == "action" and ref is not None:
+            iso = ref.isoformat()  # no time in the words: the day it was told (an action told of is done by then)
         out.append(Event(stated[:1].upper() + stated[1:], list(dict.fromkeys(actors)), u.id, at, iso, iso_end,
                          whens[0].words if whens else None, score, what))
     return out

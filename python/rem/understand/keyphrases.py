@@ -18,6 +18,7 @@ repeat a higher-ranked one (a sub- or super-phrase) are skipped.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def rank(weighted_texts: Iterable[tuple[str, float]], background: DocumentFreque
     items, or once in a strong place such as a tag). Tags favour the short,
     recurring concepts (each word's history weight counts, not the phrase's
     rarity); the headline favours the longest specific phrase. Phrases made
-    only of ``exclude`` words (the names of the segment's people) are none;
+    with an ``exclude`` word (the names of the segment's people, the owner's) are none;
     phrases in ``known`` (the owner's own topics so far) count double."""
     support: dict[str, float] = defaultdict(float)
     surfaces: dict[str, Counter[str]] = defaultdict(Counter)
@@ -76,7 +77,7 @@ def rank(weighted_texts: Iterable[tuple[str, float]], background: DocumentFreque
                 support[key] += weight
     casing = _casing(surfaces)
     ok = {key: sup for key, sup in support.items()
-          if sup >= min_support and _topical(key.split()) and not set(key.split()) <= exclude}
+          if sup >= min_support and _topical(key.split()) and not set(key.split()) & exclude}
     tag_scored, head_scored = [], []
 
     def show(key: str) -> str:
@@ -157,10 +158,20 @@ def _pick(scored: list[Phrase], limit: int, floor: float, candidates: dict[str, 
     return picked
 
 
+_IDENTIFIER = re.compile(r"^[^\W\d_]+(?:_[^\W_]*)*_\d+$|^[^\W\d_]+-\d+$|^[^\W\d_]+_[^\W_]+_\d+$|^\d+$")
+
+
+def identifier(word: str) -> bool:
+    """A key, not a subject: ``test_6``, ``superseg-1``, ``run_12``, ``session_a_3`` (letters, then ``_``/``-``
+    and a number). ``gpt4``, ``ef_search``, ``p99`` and ``db-3`` in running text are not
+    caught here unless they end in ``_N``; a session's own key is left out by the caller."""
+    return bool(_IDENTIFIER.match(word)) and ("_" in word or word.count("-") == 1 and len(word.split("-")[0]) > 4)
+
+
 def _topical(words: list[str]) -> bool:
-    """A phrase that can name a subject: no verb, no adverb, not only generic
-    words, a participle only in front ("advanced search")."""
-    if any(w in VERBS or (w.endswith("ly") and len(w) > 5) for w in words):
+    """A phrase that can name a subject: no verb, no adverb, no identifier, not only
+    generic words, a participle only in front ("advanced search")."""
+    if any(w in VERBS or (w.endswith("ly") and len(w) > 5) or identifier(w) for w in words):
         return False
     if is_modifier(words[-1]):
         return False

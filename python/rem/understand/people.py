@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from ..ids import normalize_key
@@ -36,12 +37,22 @@ _WITH = re.compile(rf"\b(?:with|from|thanks to|cc|by|ask|asked|told|pinged)\s+({
 _MENTION = re.compile(r"@([^\W\d_][\w.\-]*(?:\s[^\W\d_][\w\-]*)?)")
 _SPLIT = re.compile(r"\s*(?:,|;|/|\band\b|&|\+)\s*")
 _CAP = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿĀ-ž'’\-]+"  # one capitalized word (Latin script; other scripts come from speakers, lists)
-_TITLE = re.compile(rf"\b((?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Doctor|Uncle|Aunt|Auntie|Grandma|Grandpa|"
-                    rf"Captain|Officer|Coach|Judge)\.?[ \t]+{_CAP}(?:[ \t]+{_CAP})?)")
+_TITLE = re.compile(rf"\b((?:(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?|Miss|Professor|Doctor|Uncle|Aunt|Auntie|Grandma|Grandpa|"
+                    rf"Captain|Officer|Coach|Judge)[ \t]+{_CAP}(?:[ \t]+{_CAP})?)")
+# words that make a capitalized run the name of a place, an organisation or a thing, not a person
+_NOT_PERSON_WORDS = frozenset("""City University College School Airport Mall Company Corporation Inc Ltd Street Road Avenue
+Lane Hotel Restaurant Bank Park Center Centre Museum Station Palace Premium Travel International Department Office Club
+Hospital Church Studies Airlines Bureau Agency Store Shop Market Square Bridge River Lake Island Mountain Valley Beach
+Republic Kingdom States America Europe Asia Africa DC Jersey York Angeles Francisco Island Insurance Service Services
+Group Team Festival Day Night Street""".split())
 _VOCATIVE_START = re.compile(rf"^(?:(?:hi|hello|hey|dear|thanks|thank you|bye|goodbye|good morning|morning|sorry|"
                              rf"excuse me|welcome|congratulations|oh|yes|no|well|ok|okay)[,!]?\s+)?({_CAP})\s*[,!?]", re.I)
-_VOCATIVE_ADDRESS = re.compile(rf"^({_CAP})\s*,\s+(?:you|you're|your|will you|can you|could you|would you|do you|"
-                               r"did you|have you|are you|thanks|thank you|please|let's|come here|how are you|what do you)\b")
+_ADDRESS_NEXT = (r"(?:you|you're|your|you've|you'll|will you|can you|could you|would you|do you|did you|have you|"
+                 r"are you|thanks|thank you|please|let's|come here|how|what|i|i'm|i'd|i'll|i've|it's|it|is|are|we|"
+                 r"there|here|is|do|did|can|could|would|have|tell|listen|look|sorry|don't|long time)\b")
+_VOCATIVE_ADDRESS = re.compile(rf"^(?:(?:so|and|but|oh|well|now|okay|ok|yes|no|sorry|hi|hello|hey|dear)\s*,?\s+)?"
+                               rf"({_CAP})\s*,\s+{_ADDRESS_NEXT}", re.I)
+_NAME_ALONE = re.compile(rf"^(?:(?:oh|yes|hey|hi|hello|well|so)[,.!]?\s+)?(?:\.\.\.\s*)?({_CAP})\s*[!?]+$")
 _GREETED = re.compile(rf"^(?:hi|hello|hey|dear|thanks|thank you|bye|goodbye|good morning|good afternoon|good evening|"
                       rf"morning|sorry|excuse me|welcome|congratulations)\s*,?\s+({_CAP})\b(?!\s+{_CAP})", re.I)
 _INTRO = re.compile(rf"\b(?:my name is|[Ii]'m|[Ii] am|this is|call me|meet)\s+({_CAP}(?:\s+{_CAP})?)\b(?!\s+(?:and|or))")
@@ -59,7 +70,13 @@ _DOES = re.compile(rf"(?<![.!?]\s)(?<!^)\b({_CAP}(?:\s+{_CAP})?)(?:'s)?\s+(?:cam
                    r"will|lives|works|left|took|gave|sent|bought|broke|moved|can|could)\b")
 _WITH_YOU = re.compile(rf"\b(?:[Yy]ou and|and you|with|for|to|tell|ask|call|invite|help|meet|see|thank)\s+({_CAP})\b(?!\s+{_CAP})")
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|from|near|visit|visiting|to|across|around)\s+$")
-_POSSESSIVE = re.compile(rf"(?<![.!?]\s)(?<!^)\b({_CAP})'s\b")
+_POSSESSIVE = re.compile(rf"(?<![.!?]\s)(?<!^)\b({_CAP}(?:\s+{_CAP})?)'s\b")
+_START_ACTS = re.compile(rf"^({_CAP}(?:\s+{_CAP})?)\s+(?:said|says|told|tells|asked|asks|has already|has just|stood|"
+                         r"called|texted|invited|promised|wants|wanted|is coming|was coming|came|didn't|doesn't|won't|"
+                         r"can't|isn't|wasn't)\b")
+_OBJECT = re.compile(rf"\b(?:with|argument with|date with|married|dating|have|had|let|ask|asked|tell|told|call|called|"
+                     rf"invite|invited|meet|met|visit|visited|love|loves|hug|kiss|marry|introduce|introducing me to)\s+"
+                     rf"({_CAP})\b(?!\s+{_CAP})(?!\s*(?:Street|Road|Avenue|Company|University|Hotel|Restaurant))")
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _NOT_NAMES = frozenset({"the", "this", "that", "it", "we", "he", "she", "they", "i", "you", "someone", "everyone",
                         "team", "here", "channel", "all", "everybody", "nobody", "who", "which", "what"})
@@ -151,22 +168,28 @@ class PeopleFinder:
 
         def ok(name: str) -> bool:
             words = name.split()
-            return bool(words) and all(w.lower() not in lower and w.lower() not in _COMMON for w in words[-1:])
+            return (bool(words) and all(w.lower() not in lower and w.lower() not in _COMMON for w in words[-1:])
+                    and not any(w in _NOT_PERSON_WORDS for w in words))
+
+        sentiment = _sentiment_words()
 
         for m in _TITLE.finditer(text):
             out.append((m.group(1).replace("Professor", "Professor").strip(), 2))
         for sent in _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS]):
             sent = sent.strip()
-            for rx, weight in ((_VOCATIVE_START, 1), (_VOCATIVE_ADDRESS, 2), (_GREETED, 2), (_INTRO, 2),
-                               (_VOCATIVE_END, 2), (_AND_I, 2), (_RELATION, 2), (_ACTS, 2), (_DOES, 1),
-                               (_POSSESSIVE, 1), (_WITH_YOU, 1)):
+            for rx, weight in ((_VOCATIVE_START, 1), (_VOCATIVE_ADDRESS, 2), (_NAME_ALONE, 2), (_GREETED, 2),
+                               (_INTRO, 2), (_VOCATIVE_END, 2), (_AND_I, 2), (_RELATION, 2), (_ACTS, 2), (_START_ACTS, 1),
+                               (_DOES, 1), (_POSSESSIVE, 1), (_WITH_YOU, 1), (_OBJECT, 1)):
                 for m in rx.finditer(sent):
                     name = next((g for g in m.groups() if g), "")
                     name = _strip_function_words(name)
                     if not name or not ok(name) or (len(name.split()) == 1 and name.lower().endswith("ly")
                                                     and rx is not _RELATION):
                         continue
-                    if rx in (_DOES, _WITH_YOU, _POSSESSIVE) and _PLACE_BEFORE.search(sent[: m.start(1)]):
+                    if (rx in (_VOCATIVE_START, _VOCATIVE_ADDRESS, _NAME_ALONE, _START_ACTS) and len(name.split()) == 1
+                            and name.lower() in sentiment):
+                        continue  # "Interesting, I …", "Wonderful!": a word of feeling opens the sentence, not a name
+                    if rx in (_DOES, _WITH_YOU, _POSSESSIVE, _OBJECT) and _PLACE_BEFORE.search(sent[: m.start(1)]):
                         continue  # "in Oregon", "to London": a place
                     if rx is _VOCATIVE_START and re.match(r"(?i)(hi|hello|hey|dear|thanks|thank you|bye|goodbye|"
                                                           r"good morning|morning|sorry|excuse me|welcome)\b", sent):
@@ -212,8 +235,18 @@ wonderful honey uh um er ha haha seriously fine alright luckily bizarre nothing 
 nowadays exactly terrific suddenly waiter waitress good-bye absolutely definitely of course indeed perhaps maybe
 anyhow sweetheart darling dude guys man buddy pal sweetie baby boss ve ur ah eh huh wait come go see look listen
 ladies gentlemen everyone folks officer doctor professor teacher mister miss ma'am argh phew ugh yay oops whoa damn
-gosh yikes meh aha ahh aww ooh hooray bravo cheers arabic hindi russian korean portuguese italian dutch greek latin
+gosh yikes meh aha ahh aww ooh hooray bravo cheers whatever taxi passport rusty arabic hindi russian korean portuguese italian dutch greek latin
 hebrew turkish polish swedish""".split())
+
+
+@cache
+def _sentiment_words() -> frozenset[str]:
+    """VADER's lexicon (7,500 English words of feeling, already a dependency): a sentence that opens with one
+    ("Interesting, …", "Great!") is not addressing someone."""
+    from .emotions import _vader
+
+    v = _vader()
+    return frozenset(getattr(v, "lexicon", {}) or ()) if v is not None else frozenset()
 
 
 def _strip_function_words(name: str) -> str:

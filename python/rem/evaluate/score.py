@@ -251,7 +251,7 @@ def score(items: Sequence[Item], gold: Gold, predicted: Sequence[Predicted], day
             c.n["event_actor_hit"] += bool(ge.actor) and (ge.actor in (e.get("actors") or []) or ge.actor in str(e.get("text")))
             if ge.date:
                 c.n["event_dated"] += 1
-                start, end = e.get("date"), e.get("date_end") or e.get("date")
+                start, end = str(e.get("date") or ""), str(e.get("date_end") or e.get("date") or "")
                 c.n["event_date_hit"] += bool(start) and start <= ge.date[0] and ge.date[1] <= end
     people_words = {w for g in g_day for p in g.people for w in _content(p)} | {w for m in p_day for p in m.people
                                                                                  for w in _content(p)}

@@ -208,3 +208,35 @@ def _web_drop_first_event(client, store, mid, n_before):
     res = client.post(f"/moment/{mid}/edit", data={"csrf": csrf, "action": "drop_event", "n": "1"}, follow_redirects=False)
     assert res.status_code == 303
     assert len(json.loads(q(store, f"select events from moments where id = '{mid}'")[0][0])) == n_before - 1
+
+
+def test_edge_weights_count_their_evidence_and_involvement(store, isolated):
+    """Two topics that share three moments weigh three, two that share one weigh one; a person who said most
+    of a moment weighs more than one only mentioned; a second run over the same moments adds nothing."""
+    from rem.dream.persist import persist
+    from rem.dream.resolve import Moment
+    from rem.dream.window import Window
+
+    t0 = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
+    store.init()
+
+    def moment(i, tags, people, share):
+        return Moment(id=f"m{i}", name=f"moment {i}", summary="", moment_type="conversation", tags=tags, emotion_tags=[],
+                      people=people, outcome="", start=t0 + timedelta(hours=i), end=t0 + timedelta(hours=i, minutes=30),
+                      resource_ids=[], session_ids=[], message_ids=[], segment_keys=[f"k{i}"], source_key=f"k{i}",
+                      generated_by="extractive", participation=share)
+
+    ms = [moment(0, ["sourdough", "rye flour"], ["Ana", "Ben"], {"Ana": 0.9, "Ben": 0.0}),
+          moment(1, ["sourdough", "rye flour"], [], {}), moment(2, ["sourdough", "rye flour", "oven"], [], {})]
+    w = Window(t0, t0 + timedelta(days=1))
+    for _ in range(2):
+        persist(store, run_id="r1", window=w, moments=ms, model_edges=[], summary=None,
+                ledger_row={"id": "r1", "started_at": t0, "window_start": w.start, "window_end": w.end})
+    weights = {(a, b, t): wt for a, b, t, wt in q(store, """select s.name, coalesce(d.name, x.target_id), x.edge_type, x.weight
+        from edges x left join entities s on s.id = x.source_id left join entities d on d.id = x.target_id""")}
+    topic = {tuple(sorted((a, b))): wt for (a, b, t), wt in weights.items() if t == "related_to"}
+    assert topic[("rye flour", "sourdough")] == pytest.approx(3.0)
+    assert topic[("oven", "sourdough")] == pytest.approx(1.0)
+    ana = [wt for (a, b, t), wt in weights.items() if b == "Ana" and t == "involves"]
+    ben = [wt for (a, b, t), wt in weights.items() if b == "Ben" and t == "involves"]
+    assert ana and ben and ana[0] > ben[0]

@@ -5,7 +5,8 @@ The dream (:mod:`rem.dream.persist`) and the owner's corrections
 both use this module, so a corrected moment is linked exactly as a dreamed
 one:
 
-- ``about`` to each topic entity of its tags, ``involves`` to each person;
+- ``about`` to each topic entity of its tags, ``involves`` to each person,
+  weighing how much they took part (:func:`involvement`);
 - ``contains`` to each resource it covers, ``captured_in`` to each session;
 - ``related_to`` between every two of its topics.
 
@@ -33,6 +34,7 @@ class Link(NamedTuple):
     target_id: str
     edge_type: str
     metadata: dict[str, Any] | None = None
+    weight: float = 1.0  # the evidence this moment gives the edge
 
 
 def entity_id(kind: str, name: str) -> str | None:
@@ -50,13 +52,18 @@ def entity_row(kind: str, name: str, now: datetime) -> dict[str, Any] | None:
             "created_at": now, "updated_at": now, "metadata": None}
 
 
-def edge_row(link: Link, now: datetime, *, generated_by: str, weight: float = 1.0,
-             dream_run_id: str | None = None) -> dict[str, Any]:
+def edge_row(link: Link, now: datetime, *, generated_by: str, dream_run_id: str | None = None) -> dict[str, Any]:
     """A full ``edges`` row for ``link``, created and reinforced ``now``."""
-    return {"source_id": link.source_id, "target_id": link.target_id, "edge_type": link.edge_type, "weight": weight,
+    return {"source_id": link.source_id, "target_id": link.target_id, "edge_type": link.edge_type, "weight": link.weight,
             "created_at": now, "reinforced_at": now, "reinforcement_count": 1,
             "metadata": json.dumps(link.metadata, sort_keys=True) if link.metadata else None,
             "generated_by": generated_by, "dream_run_id": dream_run_id}
+
+
+def involvement(share: float | None) -> float:
+    """The weight of a moment's ``involves`` edge: 0.25 for a person only mentioned, up to 1.0 for one who
+    wrote every item (``share``: their part of the moment's items; None, unknown: 1.0)."""
+    return 1.0 if share is None else round(0.25 + 0.75 * min(1.0, max(0.0, share)), 4)
 
 
 def _field(m: Mapping[str, Any] | Any, name: str) -> list[str]:
@@ -69,6 +76,7 @@ def links_of(m: Mapping[str, Any] | Any, now: datetime) -> tuple[list[dict[str, 
     :class:`~rem.dream.resolve.Moment`): entities merged by id (other
     spellings become aliases), links in a stable order."""
     mid = m["id"] if isinstance(m, Mapping) else m.id
+    shares = (m.get("participation") if isinstance(m, Mapping) else getattr(m, "participation", None)) or {}
     ents: dict[str, dict[str, Any]] = {}
     links = [Link(mid, r, "contains") for r in dict.fromkeys(_field(m, "resource_ids"))]
     links += [Link(mid, s, "captured_in") for s in dict.fromkeys(_field(m, "session_ids"))]
@@ -81,7 +89,8 @@ def links_of(m: Mapping[str, Any] | Any, now: datetime) -> tuple[list[dict[str, 
             have = ents.get(row["id"])
             if have is None:
                 ents[row["id"]] = row
-                links.append(Link(mid, row["id"], etype))
+                weight = involvement(shares.get(name, 0.0) if shares else None) if kind == "person" else 1.0
+                links.append(Link(mid, row["id"], etype, None, weight))
                 if kind == "topic":
                     topics.append(row["id"])
             elif name != have["name"] and name not in have["aliases"]:

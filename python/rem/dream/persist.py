@@ -63,8 +63,9 @@ class PersistStats:
     summaries_created: int = 0
 
 
-def _edge(s: str, t: str, etype: str, reinforce: bool, run_id: str, by: str, meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"source_id": s, "target_id": t, "edge_type": etype, "weight": INCREMENT, "reinforce": reinforce,
+def _edge(s: str, t: str, etype: str, reinforce: bool, run_id: str, by: str, meta: dict[str, Any] | None = None,
+          weight: float = INCREMENT) -> dict[str, Any]:
+    return {"source_id": s, "target_id": t, "edge_type": etype, "weight": weight, "reinforce": reinforce,
             "metadata": json.dumps(meta, sort_keys=True) if meta else None, "generated_by": by, "dream_run_id": run_id}
 
 
@@ -227,7 +228,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             for i in (*m.resource_ids, *m.message_ids, *m.session_ids):
                 item_moment_new[i] = m.id not in existing
         edges = [_edge(link.source_id, link.target_id, link.edge_type, m.id not in existing, run_id, "dream",
-                       link.metadata) for m, link in links]
+                       link.metadata, link.weight) for m, link in links]
         for e in model_edges:
             fresh = item_moment_new.get(e.source_id, True) or item_moment_new.get(e.target_id, True)
             edges.append(_edge(e.source_id, e.target_id, e.edge_type, fresh, run_id, "model", {"reason": e.reason} if e.reason else None))

@@ -61,6 +61,7 @@ class Moment:
     segments: list[str] = field(default_factory=list)
     provenance: dict[str, str] = field(default_factory=dict)  # field -> "model" | "extractive"
     events: list[dict[str, Any]] = field(default_factory=list)  # what happened (rem.understand.events), extractive
+    participation: dict[str, float] = field(default_factory=dict)  # person -> their part of the items (edge weights)
 
     @property
     def duration_minutes(self) -> float:
@@ -324,7 +325,8 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
             id=stable_id("moment", source_key), start=_ts(min(i.ts for i in items)), end=_ts(max(i.ts for i in items)),
             resource_ids=sorted({i.id for i in items if i.kind == "resource"}),
             session_ids=session_ids, message_ids=sorted({i.id for i in items if i.kind == "message"}),
-            segment_keys=keys, source_key=source_key, generated_by=how, segments=seg_refs, provenance=prov, **fields,
+            segment_keys=keys, source_key=source_key, generated_by=how, segments=seg_refs, provenance=prov,
+            participation=und.digest(seg_refs).participation, **fields,
         )
         if moment_types and m.moment_type not in moment_types:
             res.filtered_moments += 1

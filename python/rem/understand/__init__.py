@@ -62,6 +62,7 @@ class Digest:
     emotions: list[str]
     outcome: str
     events: list[Event] = field(default_factory=list)
+    participation: dict[str, float] = field(default_factory=dict, repr=False)  # person -> share of the items they wrote
     vocabulary: frozenset[str] = field(default_factory=frozenset, repr=False)  # folded words of the activity
     titles: frozenset[str] = field(default_factory=frozenset, repr=False)  # source titles, normalized
 
@@ -335,6 +336,7 @@ class Understanding:
             emotions=emotions(own, n_people=len(people), n_commits=shape.commits, minutes=shape.minutes),
             outcome=describe.outcome([i.commit_subject for i in items if i.commit_subject], own, key_terms),
             events=events,
+            participation={p: sum(1 for i in items if p in (i.speaker, i.author)) / max(1, len(items)) for p in people},
             vocabulary=vocab,
             titles=frozenset(normalize_key(t) for t in [*names, *(i.commit_subject or "" for i in items)] if t),
         )

@@ -10,12 +10,15 @@
 //! results back in one transaction.
 //!
 //! Rules (one row per (source, target, type)):
-//! - duplicates within the batch collapse into one: the largest increment,
-//!   reinforce if any of them says so, the first row's other values;
-//! - an unknown edge is inserted with weight = increment, count 1;
+//! - duplicates within the batch collapse into one, and their increments
+//!   add up: an edge's weight counts its evidence (two topics of eight
+//!   moments weigh eight, of one moment one); reinforce if any of them says
+//!   so, the first row's other values;
+//! - an unknown edge is inserted with weight = the sum of the increments, count 1;
 //! - a known edge with reinforce: weight = effective weight now (decayed
-//!   with its type's half-life from `reinforced_at`) + increment, count + 1,
-//!   `reinforced_at` = now (set by the writer);
+//!   with its type's half-life from `reinforced_at`) + the sum of the
+//!   reinforcing rows' increments, count + 1, `reinforced_at` = now (set by
+//!   the writer);
 //! - a known edge without reinforce is left alone (asserting an edge twice
 //!   does not strengthen it);
 //! - if the store already holds duplicates of one key, the first is updated.
@@ -34,7 +37,8 @@ use crate::intern::Interner;
 
 struct Group {
     row: u32,
-    inc: f64,
+    inc: f64,       // every row's increment, summed (the evidence of a new edge)
+    inc_fresh: f64, // the reinforcing rows' increments, summed (new evidence for a known edge)
     reinforce: bool,
     stored: Option<u32>,
 }
@@ -79,11 +83,14 @@ pub fn merge(batch: &RecordBatch, stored: &RecordBatch, half_lives: &HalfLives, 
         let t = types.code(bty.get_or_empty(i))?;
         let r = reinforce.is_none_or(|a| a.is_valid(i) && a.value(i));
         let g = *index.entry((bs[i], bt[i], t)).or_insert_with(|| {
-            groups.push(Group { row: i as u32, inc: 0.0, reinforce: false, stored: None });
+            groups.push(Group { row: i as u32, inc: 0.0, inc_fresh: 0.0, reinforce: false, stored: None });
             (groups.len() - 1) as u32
         });
         let grp = &mut groups[g as usize];
-        grp.inc = grp.inc.max(bw.value(i));
+        grp.inc += bw.value(i);
+        if r {
+            grp.inc_fresh += bw.value(i);
+        }
         grp.reinforce |= r;
     }
     // stored rows matching a batch key
@@ -119,7 +126,7 @@ pub fn merge(batch: &RecordBatch, stored: &RecordBatch, half_lives: &HalfLives, 
                 let eff = decay(if prev.is_finite() && prev > 0.0 { prev } else { 0.0 }, sat[j], now_us, half_lives.get(t));
                 u_rid.push(rid[j]);
                 u_row.push(g.row);
-                u_w.push(eff + g.inc);
+                u_w.push(eff + g.inc_fresh);
                 u_c.push(scount[j].saturating_add(1));
                 p_w.push(prev);
                 p_at.push(sat[j]);

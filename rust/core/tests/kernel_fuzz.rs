@@ -198,14 +198,16 @@ proptest! {
         let (mut e_ins, mut e_upd) = (Vec::new(), Vec::new());
         for k in &order {
             let rows: Vec<usize> = (0..batch.len()).filter(|&i| (batch[i].0, batch[i].1, batch[i].2) == *k).collect();
-            let inc = rows.iter().map(|&i| batch[i].3).fold(0.0f64, f64::max);
+            // increments add up (an edge's weight counts its evidence); a known edge gains the reinforcing rows' only
+            let inc = rows.iter().map(|&i| batch[i].3).fold(0.0f64, |a, x| a + x);
+            let fresh = rows.iter().filter(|&&i| batch[i].4).map(|&i| batch[i].3).fold(0.0f64, |a, x| a + x);
             let reinforce = rows.iter().any(|&i| batch[i].4);
             match stored.iter().position(|s| (s.0, s.1, s.2) == *k) {
                 None => e_ins.push((rows[0] as u32, inc)),
                 Some(j) if reinforce => {
                     let prev = stored[j].3;
                     let base = if prev.is_finite() && prev > 0.0 { prev } else { 0.0 };
-                    let w = decay(base, stored[j].4, NOW, hl.get(types[k.2])) + inc;
+                    let w = decay(base, stored[j].4, NOW, hl.get(types[k.2])) + fresh;
                     e_upd.push((j as i64 * 10, rows[0] as u32, w, stored[j].5 + 1));
                 }
                 Some(_) => {}

@@ -244,9 +244,12 @@ def _local_date(ts: int) -> date | None:
         return None
 
 
-def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) -> list[Event]:
+_Candidate = tuple[Event, set[str], tuple[str, tuple[str, ...], bool, "When | None"]]
+
+
+def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) -> list[_Candidate]:
     actor = u.speaker or owner
-    out: list[Event] = []
+    out: list[_Candidate] = []
     at = datetime.fromtimestamp(u.ts / 1e6, UTC)
     ref = _local_date(u.ts)
     known = {p.split()[0]: p for p in people} | {p: p for p in people}
@@ -299,20 +302,28 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
         if len(text.split()) < 4:
             continue
         whens: list[When] = find(text, ref) if ref is not None else []
-        stated = third_person(text, actor, u.others) if actors and actor in actors and not thing else text
-        if whens and not any(ch.isdigit() for ch in whens[0].words):
-            w = whens[0]  # the relative words become the date they mean ("yesterday" → "on 7 May 2023")
-            stated = re.sub(rf"\b(?:on |in )?{re.escape(w.words)}\b", w.phrase(), stated, count=1, flags=re.I)
-        score = weight + (1.2 if whens else 0.0) + min(1.0, 0.15 * len(_content(text)))
+        words = _content(text)
+        score = weight + (1.2 if whens else 0.0) + min(1.0, 0.15 * len(words))
         score += 0.4 * sum(1 for p in people if p.split()[0] in text and p not in actors)
         score += 0.3 if position < 3 else 0.0
         score -= 0.05 * k
         iso, iso_end = whens[0].iso() if whens else (None, None)
         if iso is None and what == "action" and ref is not None:
             iso = ref.isoformat()  # no time in the words: the day it was told (an action told of is done by then)
-        out.append(Event(stated[:1].upper() + stated[1:], list(dict.fromkeys(actors)), u.id, at, iso, iso_end,
-                         whens[0].words if whens else None, score, what))
+        e = Event(text, list(dict.fromkeys(actors)), u.id, at, iso, iso_end, whens[0].words if whens else None, score, what)
+        # the wording is made only for the events a moment keeps (see extract): it is the costly part
+        out.append((e, set(words), (actor, tuple(u.others), not thing and actor in actors, whens[0] if whens else None)))
     return out
+
+
+def _word(e: Event, how: tuple[str, tuple[str, ...], bool, When | None]) -> Event:
+    """The event in the third person, its relative time as the date it means ("yesterday" → "on 7 May 2023")."""
+    actor, others, personal, w = how
+    stated = third_person(e.text, actor, others) if personal else e.text
+    if w is not None and not any(ch.isdigit() for ch in w.words):
+        stated = re.sub(rf"\b(?:on |in )?{re.escape(w.words)}\b", w.phrase(), stated, count=1, flags=re.I)
+    e.text = stated[:1].upper() + stated[1:]
+    return e
 
 
 def extract(utterances: Sequence[Utterance], *, owner: str = "the owner", people: Sequence[str] = (),
@@ -320,16 +331,15 @@ def extract(utterances: Sequence[Utterance], *, owner: str = "the owner", people
     """The best ``limit`` events of a segment's texts, in time order.
     ``owner``: the name ``I`` becomes in the owner's own texts;
     ``people``: the segment's people (their names in a sentence make it count more)."""
-    found: list[Event] = []
+    found: list[_Candidate] = []
     for pos, u in enumerate(utterances):
         found += _candidates(u, owner, people, pos)
     best: list[Event] = []
     seen: list[set[str]] = []
-    for e in sorted(found, key=lambda e: -e.score):
-        words = set(_content(e.text))
+    for e, words, how in sorted(found, key=lambda c: -c[0].score):
         if not words or any(len(words & s) > 0.6 * min(len(words), len(s)) for s in seen):
             continue  # the same thing said twice
-        best.append(e)
+        best.append(_word(e, how))
         seen.append(words)
         if len(best) >= limit:
             break

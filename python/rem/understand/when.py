@@ -261,10 +261,18 @@ def _clause_of(text: str, a: int, b: int) -> str:
     return text[start: m.start() if m else len(text)]
 
 
+# every expression above holds one of these words (or a year): most sentences hold none and are passed over at once
+_ANY = re.compile(rf"\b(?:yesterday|today|tonight|tomorrow|morning|afternoon|evening|ago|last|next|this|past|coming|"
+                  rf"weekend|week|weeks|month|months|year|years|days?|summer|winter|spring|fall|autumn|{_WD_RX}|"
+                  rf"{_MONTH_RX}|may|(?:19|20)\d{{2}})\b", re.I)
+
+
 def find(text: str, ref: date, *, future: bool | None = None) -> list[When]:
     """The time expressions of ``text`` resolved against ``ref`` (the local
     date the text was written), in the order they appear. ``future``: whether
     the sentence is about what is to come (default: guessed from its words)."""
+    if not _ANY.search(text):
+        return []
     taken: list[tuple[int, int]] = []
     out: list[When] = []
     for kind, rx in _PATTERNS:

@@ -65,7 +65,7 @@ def day_page(n: int) -> dict:
 
     with tempfile.TemporaryDirectory() as d:
         st, day = moments_store(Path(d), n)
-        with TestClient(create_app(st, mcp=False)) as c:
+        with TestClient(create_app(st, mcp=False), base_url="http://127.0.0.1") as c:
             r = c.get(f"/day/{day}")
             assert r.status_code == 200
             cards = r.text.count('class="card')

@@ -195,7 +195,7 @@ def test_an_event_is_corrected_or_deleted_from_the_cli_and_the_web_and_undo_brin
 
     from rem.serve import create_app
 
-    with TestClient(create_app(store, mcp=False)) as client:
+    with TestClient(create_app(store, mcp=False), base_url="http://127.0.0.1") as client:
         _web_drop_first_event(client, store, mid, len(before))
 
 

@@ -85,7 +85,7 @@ def test_the_sdk_client_over_http_with_a_token(dreamed, tmp_path):
     from mcp.client.streamable_http import streamable_http_client
 
     port = _free_port()
-    env = {"REM_CONFIG": str(tmp_path / "none.toml"), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "REM_MCP_TOKEN": "s3cret"}
+    env = {"REM_CONFIG": str(tmp_path / "none.toml"), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "REM_MCP_TOKEN": "s3cret-token-42"}
     p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(dreamed.path), "mcp", "--http", "--port", str(port)],
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -100,7 +100,7 @@ def test_the_sdk_client_over_http_with_a_token(dreamed, tmp_path):
         assert r.status_code == 401  # no token, no history
 
         async def run():
-            async with httpx.AsyncClient(headers={"Authorization": "Bearer s3cret"}, timeout=60) as client, \
+            async with httpx.AsyncClient(headers={"Authorization": "Bearer s3cret-token-42"}, timeout=60) as client, \
                     streamable_http_client(url, http_client=client) as (r_, w_), ClientSession(r_, w_) as s:
                 await _exercise(s, dreamed)
 

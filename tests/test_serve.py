@@ -38,7 +38,7 @@ def client(dreamed):
 
     from rem.serve import create_app
 
-    with TestClient(create_app(dreamed)) as c:
+    with TestClient(create_app(dreamed), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -158,12 +158,12 @@ def test_a_token_guards_a_server_that_is_not_on_loopback(dreamed):
 
     from rem.serve import create_app
 
-    with TestClient(create_app(dreamed, token="t0ken")) as c:
+    with TestClient(create_app(dreamed, token="t0ken"), base_url="http://127.0.0.1") as c:
         assert c.get("/runs").status_code == 401
         r = c.get("/runs?token=t0ken")
         assert r.status_code == 200 and "rem_token=t0ken" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
         assert c.get("/runs").status_code == 200  # the cookie now
-    with TestClient(create_app(dreamed, token="t0ken")) as stranger:
+    with TestClient(create_app(dreamed, token="t0ken"), base_url="http://127.0.0.1") as stranger:
         assert stranger.get("/runs?token=wrong").status_code == 401
         stranger.cookies.set("rem_token", "nope")
         assert stranger.get("/runs").status_code == 401

@@ -204,20 +204,23 @@ def serve_stdio(store: Store) -> None:
     build(store).run("stdio")
 
 
-def http_app(store: Store, token: str | None = None) -> Any:
-    """The streamable-HTTP MCP app (Starlette) at ``/mcp``; with ``token`` every
-    request must carry ``Authorization: Bearer <token>`` (compared in constant time)."""
+def http_app(store: Store, token: str | None = None, host: str = "127.0.0.1", allowed_hosts: tuple[str, ...] = ()) -> Any:
+    """The streamable-HTTP MCP app (Starlette) at ``/mcp`` for a server bound to ``host``: it answers the
+    host names of :func:`rem.hosts.allowed_hosts` (421 otherwise); with ``token`` every request must carry
+    ``Authorization: Bearer <token>`` (compared in constant time, any characters)."""
     import hmac
 
-    app = build(store).streamable_http_app()
+    from .hosts import mcp_security
+
+    app = build(store).streamable_http_app(host=host, transport_security=mcp_security(host, allowed_hosts))
     if not token:
         return app
     inner = app
 
     async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            auth = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
-            if not hmac.compare_digest(auth, f"Bearer {token}"):
+            auth = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(auth, f"Bearer {token}".encode("utf-8", "surrogatepass")):
                 await send({"type": "http.response.start", "status": 401,
                             "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer")]})
                 await send({"type": "http.response.body", "body": b"a bearer token is required"})
@@ -227,7 +230,7 @@ def http_app(store: Store, token: str | None = None) -> Any:
     return guarded
 
 
-def serve_http(store: Store, host: str, port: int, token: str | None = None) -> None:
+def serve_http(store: Store, host: str, port: int, token: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
     import uvicorn
 
-    uvicorn.run(http_app(store, token), host=host, port=port, log_level="warning")
+    uvicorn.run(http_app(store, token, host, allowed_hosts), host=host, port=port, log_level="warning")

@@ -11,9 +11,12 @@ image) with the hot and entangled lists; the runs with their digests,
 ``rem doctor``'s checks and revert (after a confirmation page). The MCP
 server is mounted at ``/mcp``.
 
-Security: loopback by default; binding elsewhere needs a token (sent once as
-``?token=``, then kept in an HttpOnly cookie). Every form carries a CSRF token
-tied to the server's secret. Activity text is escaped everywhere (Jinja2
+Security: loopback by default, and only the names of loopback (and those
+given with ``--allowed-host``) are answered: a page whose DNS name rebinds
+to 127.0.0.1 gets ``421`` (:mod:`rem.hosts`). Binding elsewhere needs a token
+(sent once as ``?token=``, then kept in an HttpOnly cookie). Every form
+carries a CSRF token bound to the browser's session cookie (HttpOnly,
+SameSite=Strict) and the server's secret. Activity text is escaped everywhere (Jinja2
 autoescape; Markdown digests are rendered with raw HTML off). No request
 value reaches the file system. The database is opened read-only per request,
 and for writing only for the short transaction of an edit, so a dream and
@@ -44,17 +47,36 @@ HERE = Path(__file__).parent
 GAP_MINUTES = 30  # an idle gap at least this long is shown between cards
 
 
+SESSION_COOKIE = "rem_session"
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality of two strings of any characters (``hmac.compare_digest`` refuses non-ASCII str)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
+def _cookie(scope: dict[str, Any], name: str) -> str:
+    raw = dict(scope.get("headers") or []).get(b"cookie", b"").decode("latin-1")
+    for part in raw.split(";"):
+        k, _, v = part.strip().partition("=")
+        if k == name:
+            return v
+    return ""
+
+
 @dataclass
 class State:
     store: Store
     secret: bytes
     token: str | None
+    allowed: list[str] | None = None  # Host names answered (None: any), see rem.hosts
     graph: Any = None
     graph_sig: tuple[int, ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def csrf(self) -> str:
-        return hmac.new(self.secret, b"csrf", hashlib.sha256).hexdigest()
+    def csrf(self, session: str) -> str:
+        """The form token of a browser session (its cookie), bound to this server's secret."""
+        return hmac.new(self.secret, b"csrf\x1f" + session.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
     ranks: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -105,8 +127,10 @@ def _hm(minutes: float) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min"
 
 
-def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> Any:
-    """The ASGI app (Starlette)."""
+def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host: str = "127.0.0.1",
+               allowed_hosts: tuple[str, ...] | list[str] = ()) -> Any:
+    """The ASGI app (Starlette) for a server bound to ``host``; ``allowed_hosts``: more names it answers."""
+    from ..hosts import allowed_hosts as hosts_for
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -115,7 +139,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    st = State(store, secrets.token_bytes(32), token)
+    st = State(store, secrets.token_bytes(32), token, hosts_for(host, allowed_hosts))
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
     env.filters["hm"] = lambda t: t.astimezone().strftime("%H:%M") if t else ""
     env.filters["when"] = lambda t: t.astimezone().strftime("%a %d %b %Y %H:%M") if t else ""
@@ -124,7 +148,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
 
     def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         ctx.setdefault("title", "REM")
-        html = env.get_template(name).render(csrf=st.csrf(), path=request.url.path, **ctx)
+        html = env.get_template(name).render(csrf=st.csrf(_session(request)), path=request.url.path, **ctx)
         return HTMLResponse(html, status_code=status)
 
     def error(request: Request, message: str, status: int = 400) -> HTMLResponse:
@@ -133,7 +157,8 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
     async def form(request: Request) -> dict[str, str]:
         data = await request.form()
         values = {k: str(v) for k, v in data.items() if isinstance(v, str)}
-        if not hmac.compare_digest(values.get("csrf", ""), st.csrf()):
+        session = _cookie(request.scope, SESSION_COOKIE)
+        if not session or not _same(values.get("csrf", ""), st.csrf(session)):
             raise PermissionError("the form is stale or did not come from this page (CSRF check): reload and try again")
         return values
 
@@ -408,8 +433,11 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
         try:
             from ..mcp_tools import build
 
+            from ..hosts import mcp_security
+
             mcp_server = build(store, loaded_graph=st.loaded_graph)
-            mcp_app = mcp_server.streamable_http_app(streamable_http_path="/")
+            mcp_app = mcp_server.streamable_http_app(streamable_http_path="/", host=host,
+                                                     transport_security=mcp_security(host, allowed_hosts))
             routes.append(Mount("/mcp", app=mcp_app))
             lifespan = _lifespan_of(mcp_app)
         except ImportError:
@@ -417,6 +445,11 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True) -> A
     app = Starlette(routes=routes, middleware=[Middleware(_Guard, state=st)], lifespan=lifespan)
     app.state.rem = st
     return app
+
+
+def _session(request: Any) -> str:
+    """The browser session of a request: its cookie, or the one the guard gives it with this response."""
+    return str(request.scope.get("state", {}).get(SESSION_COOKIE) or "")
 
 
 def _lifespan_of(inner: Any) -> Any:
@@ -431,7 +464,8 @@ def _lifespan_of(inner: Any) -> Any:
 
 
 class _Guard:
-    """Security headers on every response; the access token when the server is not on loopback."""
+    """Every request: a Host this server answers (else 421, see :mod:`rem.hosts`), the access token when
+    the server is not on loopback, a session cookie for the CSRF tokens; security headers on every response."""
 
     def __init__(self, app: Any, state: State) -> None:
         self.app, self.state = app, state
@@ -440,24 +474,35 @@ class _Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        from ..hosts import host_ok
+
+        headers = dict(scope.get("headers") or [])
+        if not host_ok(headers.get(b"host", b"").decode("latin-1"), self.state.allowed):
+            await send({"type": "http.response.start", "status": 421, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"REM: this server does not answer that host name "
+                        b"(421 Misdirected Request). Open it as 127.0.0.1 or localhost, or start it with --allowed-host NAME."})
+            return
         token = self.state.token
-        set_cookie = b""
+        set_cookies: list[bytes] = []
         if token:
             from urllib.parse import parse_qs
 
-            headers = dict(scope.get("headers") or [])
-            cookie = headers.get(b"cookie", b"").decode("latin-1")
             given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
             bearer = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ")
-            ok = any(hmac.compare_digest(x, token) for x in (given, bearer) if x) or \
-                any(hmac.compare_digest(part.strip().removeprefix("rem_token="), token) for part in cookie.split(";")
-                    if part.strip().startswith("rem_token="))
-            if not ok:
+            from urllib.parse import unquote
+
+            cookie = unquote(_cookie(scope, "rem_token"))
+            if not any(_same(x, token) for x in (given, bearer, cookie) if x):
                 await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
                 await send({"type": "http.response.body", "body": b"REM: open this server's address with ?token=... once"})
                 return
             if given:
-                set_cookie = f"rem_token={token}; HttpOnly; SameSite=Strict; Path=/".encode()
+                set_cookies.append(f"rem_token={quote(token, safe='')}; HttpOnly; SameSite=Strict; Path=/".encode())
+        session = _cookie(scope, SESSION_COOKIE)
+        if not (len(session) == 43 and session.replace("-", "").replace("_", "").isalnum()):
+            session = secrets.token_urlsafe(32)
+            set_cookies.append(f"{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/".encode())
+        scope.setdefault("state", {})[SESSION_COOKIE] = session
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -469,8 +514,7 @@ class _Guard:
                                                           b"script-src 'none'; form-action 'self'; frame-ancestors 'none'")):
                     if k not in names:
                         hs.append((k, v))
-                if set_cookie:
-                    hs.append((b"set-cookie", set_cookie))
+                hs += [(b"set-cookie", c) for c in set_cookies]
                 message = {**message, "headers": hs}
             await send(message)
 
@@ -523,7 +567,8 @@ def _neighbourhood_dot(st: State, node: str) -> str:
     return str(_rem.to_dot(one_batch(nodes), one_batch(edges), top_n=None, name="neighbourhood"))
 
 
-def serve(store: Store, host: str, port: int, token: str | None, open_browser: bool) -> None:
+def serve(store: Store, host: str, port: int, token: str | None, open_browser: bool,
+          allowed_hosts: tuple[str, ...] = ()) -> None:
     import uvicorn
 
     store.init()
@@ -532,7 +577,8 @@ def serve(store: Store, host: str, port: int, token: str | None, open_browser: b
         import webbrowser
 
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
-    uvicorn.run(create_app(store, token=token), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(store, token=token, host=host, allowed_hosts=allowed_hosts), host=host, port=port,
+                log_level="warning")
 
 
 __all__ = ["create_app", "serve"]

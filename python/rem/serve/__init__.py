@@ -33,6 +33,7 @@ import secrets
 import subprocess
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -55,7 +56,7 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
-def _cookie(scope: dict[str, Any], name: str) -> str:
+def _cookie(scope: Mapping[str, Any], name: str) -> str:
     raw = dict(scope.get("headers") or []).get(b"cookie", b"").decode("latin-1")
     for part in raw.split(";"):
         k, _, v = part.strip().partition("=")
@@ -130,7 +131,6 @@ def _hm(minutes: float) -> str:
 def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host: str = "127.0.0.1",
                allowed_hosts: tuple[str, ...] | list[str] = ()) -> Any:
     """The ASGI app (Starlette) for a server bound to ``host``; ``allowed_hosts``: more names it answers."""
-    from ..hosts import allowed_hosts as hosts_for
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -138,6 +138,8 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
     from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
+
+    from ..hosts import allowed_hosts as hosts_for
 
     st = State(store, secrets.token_bytes(32), token, hosts_for(host, allowed_hosts))
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
@@ -431,9 +433,8 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
     lifespan = None
     if mcp:
         try:
-            from ..mcp_tools import build
-
             from ..hosts import mcp_security
+            from ..mcp_tools import build
 
             mcp_server = build(store, loaded_graph=st.loaded_graph)
             mcp_app = mcp_server.streamable_http_app(streamable_http_path="/", host=host,

@@ -143,3 +143,135 @@ def test_row26_a_short_token_is_refused(dreamed):
     for cmd in (["serve", "--host", "0.0.0.0", "--token", "x"], ["mcp", "--http", "--host", "0.0.0.0", "--token", "abc"]):
         r = rem_cli(dreamed.path, cmd)
         assert r.exit_code == 1 and "at least 12" in r.output
+
+
+# -- row 3: day windows on DST days --------------------------------------------------------------------------
+@pytest.mark.parametrize(("zone", "day", "hours"), [("America/New_York", "2026-11-01", 25), ("America/New_York", "2026-03-08", 23),
+                                                    ("Europe/Berlin", "2026-10-25", 25), ("Europe/Berlin", "2026-03-29", 23),
+                                                    ("Europe/Berlin", "2026-06-01", 24)])
+def test_row03_a_local_day_is_midnight_to_midnight_in_its_zone(zone, day, hours):
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from rem.days import day_window
+
+    s, e = day_window(date.fromisoformat(day), tz=ZoneInfo(zone))
+    assert (e - s).total_seconds() == hours * 3600
+
+
+@pytest.mark.parametrize(("zone", "fall_back", "late", "spring", "early"), [
+    ("America/New_York", "2026-11-01", "2026-11-01T23:30:00-05:00", "2026-03-08", "2026-03-09T00:30:00-04:00"),
+    ("Europe/Berlin", "2026-10-25", "2026-10-25T23:30:00+01:00", "2026-03-29", "2026-03-30T00:30:00+02:00"),
+])
+def test_row03_the_last_hour_of_a_fall_back_day_is_dreamed_and_shown_once(tmp_path, zone, fall_back, late, spring, early):
+    import json
+
+    from support import write_jsonl
+
+    rows = [{"session": "late-night", "role": "user", "content": "Finished the tax forms and filed them online.",
+             "created_at": late},
+            {"session": "early-morning", "role": "user", "content": "Could not sleep, so I sorted the photo archive.",
+             "created_at": early}]
+    chat = write_jsonl(tmp_path / "c.jsonl", rows)
+    db = tmp_path / "rem.duckdb"
+    env = {**os.environ, "TZ": zone, "REM_CONFIG": str(tmp_path / "none.toml"), "REM_REPORTS_DIR": str(tmp_path / "r")}
+
+    def rem(*args: str) -> str:
+        p = subprocess.run([sys.executable, "-m", "rem", "--db", str(db), *args], env=env, capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    rem("ingest", "chat", str(chat))
+    out = json.loads(rem("dream", "--start", fall_back, "--end", fall_back, "--json"))
+    assert out["status"] == "ok" and out["moments_created"] == 1  # the 23:30 message is in its day's window
+    assert "tax forms" in rem("moments", "--day", fall_back).lower()
+    rem("dream", "--start", spring, "--end", "2026-12-31")
+    day_after = spring[:8] + f"{int(spring[8:]) + 1:02d}"
+    shown = [int("photo archive" in rem("moments", "--day", d).lower()) for d in (spring, day_after)]
+    assert shown == [0, 1]  # just after midnight after spring-forward: on its own day only
+
+
+# -- row 11: the calendar's edges in the web view and MCP ------------------------------------------------------
+@pytest.mark.parametrize("path", ["/day/0001-01-01", "/day/9999-12-31", "/week/0001-01-01", "/week/9999-12-31",
+                                  "/month/0001-01", "/month/9999-12", "/day/0000-00-00", "/month/2026-13"])
+def test_row11_dates_at_the_calendars_edges_are_a_page_not_a_500(dreamed, path):
+    from starlette.testclient import TestClient
+
+    from rem.serve import create_app
+
+    with TestClient(create_app(dreamed, mcp=False), base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
+        r = c.get(path)
+        assert r.status_code in (200, 404), (path, r.status_code, r.text[:300])
+        assert "Internal Server Error" not in r.text
+
+
+def test_row11_mcp_moments_on_the_last_day_says_what_is_wrong(dreamed):
+    import asyncio
+
+    from rem.mcp_tools import build
+
+    server = build(dreamed)
+
+    async def call(args):
+        return await server.call_tool("moments", args)
+
+    for day in ("9999-12-31", "0001-01-01"):
+        try:
+            out = asyncio.run(call({"day": day}))
+            text = str(out)
+            assert "unexpected" not in text.lower()
+        except Exception as e:  # the SDK raises a tool error: it must say what is wrong
+            assert "day" in str(e) and "unexpected" not in str(e).lower(), str(e)
+
+
+# -- row 21: split at a clock time ----------------------------------------------------------------------------
+def test_row21_split_at_a_clock_time_means_that_time_on_the_moments_day(dreamed):
+    from datetime import timedelta
+
+    rows = q(dreamed, """select id, start_time, end_time from moments
+                         where end_time - start_time > interval 40 minute order by start_time limit 1""")
+    mid, start, end = rows[0]
+    at = (start + (end - start) / 2).astimezone()
+    at = at.replace(second=0, microsecond=0)
+    if not start < at < end:
+        at = at + timedelta(minutes=1)
+    r = rem_cli(dreamed.path, ["moments", "split", mid[:8], "--at", f"{at:%H:%M}"])
+    assert r.exit_code == 0, r.output
+    assert q(dreamed, f"select count(*) from moments where id = '{mid}' or name like '%(cont.)%'")[0][0] >= 2
+    bad = rem_cli(dreamed.path, ["moments", "split", mid[:8], "--at", "25:99"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
+
+
+# -- row 24: retiming to the calendar's edges ---------------------------------------------------------------------
+def test_row24_an_edit_cannot_stretch_a_moment_over_centuries(dreamed):
+    mid = q(dreamed, "select id from moments order by start_time limit 1")[0][0]
+    for args in (["--start", "0001-01-01"], ["--end", "9999-12-31"]):
+        r = rem_cli(dreamed.path, ["moments", "edit", mid[:8], *args])
+        assert r.exit_code != 0 and "Traceback" not in r.output, r.output
+    hours = q(dreamed, "select max(epoch(end_time) - epoch(start_time)) / 3600 from moments")[0][0]
+    assert hours < 24 * 7
+
+
+# -- row 25: traverse sideways -----------------------------------------------------------------------------------
+def test_row25_mcp_traverse_with_an_unknown_direction_says_so(dreamed):
+    import asyncio
+
+    from rem.mcp_tools import build
+
+    server = build(dreamed)
+    try:
+        out = str(asyncio.run(server.call_tool("traverse", {"start": "diskann", "direction": "sideways"})))
+        assert "direction" in out and "Parameters were given" not in out
+    except Exception as e:
+        assert "direction" in str(e) and "Parameters were given" not in str(e), str(e)
+
+
+# -- row 17: invalid UTF-8 in argv ----------------------------------------------------------------------------------
+def test_row17_a_search_with_invalid_utf8_is_a_clear_error(dreamed, tmp_path):
+    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml")}
+    p = subprocess.run([sys.executable.encode(), b"-m", b"rem", b"--db", str(dreamed.path).encode(), b"search", b"hnsw\xff"],
+                       env=env, capture_output=True, timeout=120)
+    err = p.stderr.decode("utf-8", "replace")
+    assert p.returncode != 0 and "unexpectedly" not in err and "Traceback" not in err, err
+    assert "UTF-8" in err or "utf-8" in err.lower()

@@ -18,14 +18,16 @@ and sources are rebuilt from what it says after the edit.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from . import schema
+from .days import local_zone
 from .exceptions import RemError
 from .ids import stable_id
 from .links import MOMENT_EDGE_TYPES, edge_row, links_of_all
@@ -48,6 +50,7 @@ from .values import parse_time
 KINDS = ("edit", "merge", "split", "delete", "pin", "unpin")
 FIELDS = ("name", "tags", "people", "emotion_tags", "moment_type", "outcome", "summary", "start_time", "end_time", "events")
 MAX_EVENT_CHARS = 500
+MAX_MOMENT = timedelta(days=7)  # a retimed moment lasts at most this long
 
 
 class CorrectionError(RemError):
@@ -229,6 +232,9 @@ def edit(store: Store, ref: str, **changes: Any) -> Edit:
                 new[k] = text or None
         if new["end_time"] < new["start_time"]:
             raise CorrectionError("the moment would end before it starts")
+        if new["end_time"] - new["start_time"] > MAX_MOMENT:
+            raise CorrectionError(f"the moment would last {(new['end_time'] - new['start_time']).days} days; a moment lasts "
+                                  "at most 7 days: give times near its activity, or split it")
         what = ", ".join(f"{k} → {_show(new[k])}" for k in changes)
         _write_moments(con, [_fix(new)])
         return _log(con, "edit", [mid], [row], [mid], what)
@@ -316,13 +322,37 @@ def merge(store: Store, first: str, second: str) -> Edit:
         return _log(con, "merge", [a, b], [ra, rb], [a], f"merged {rb['name']!r} into {ra['name']!r}")
 
 
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
+
+
+def split_time(at: str, start: datetime, end: datetime) -> datetime:
+    """Where to split: a full date and time, or a clock time (``15:30``) meaning that time on the moment's own
+    local day (the day it ends on, for a moment that runs past midnight, when that is the one inside it)."""
+    m = _CLOCK.match(at or "")
+    if not m:
+        try:
+            return parse_time(at, source="--at", field="value")
+        except RemError:
+            raise CorrectionError(f"--at {str(at)[:40]!r}: give a time like 15:30 (on the moment's day) "
+                                  "or a date and time like 2026-11-12T15:30") from None
+    h, mi, sec = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    if h > 23 or mi > 59 or sec > 59:
+        raise CorrectionError(f"--at {at.strip()!r} is not a time of day (00:00 to 23:59)")
+    tz = local_zone()
+    candidates = []
+    for day in dict.fromkeys((start.astimezone(tz).date(), end.astimezone(tz).date())):
+        candidates.append(datetime(day.year, day.month, day.day, h, mi, sec, tzinfo=tz).astimezone(UTC))
+    inside = [c for c in candidates if start < c < end]
+    return inside[0] if inside else candidates[0]
+
+
 def split(store: Store, ref: str, at: str | datetime) -> Edit:
     """Two moments from one, at a time inside it: sources before ``at`` stay,
     those from ``at`` on go to a new moment (named after the first, "(cont.)")."""
     with store.connect() as con, transaction(con):
         mid = resolve(con, ref)
         (row,) = _rows(con, [mid])
-        t = at if isinstance(at, datetime) else parse_time(at, source="--at", field="value")
+        t = at if isinstance(at, datetime) else split_time(at, row["start_time"], row["end_time"])
         if not row["start_time"] < t < row["end_time"]:
             raise CorrectionError(f"{_show(t)} is not inside the moment ({_show(row['start_time'])} – {_show(row['end_time'])})")
         times = _item_times(con, row)

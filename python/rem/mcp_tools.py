@@ -90,12 +90,15 @@ def build(store: Store, loaded_graph: Callable[[], Any] | None = None) -> Any:
         range (`since`, `until`: ISO dates or times; default the last 7 days), oldest first, optionally
         only those with the topic `tag`. Each has id, name, summary, start and end, type, tags (topics),
         people, emotions and outcome."""
-        from .cli.common import day_bounds
+        from .days import day_window, parse_day
         from .values import parse_time
 
         end: datetime | None
         if day:
-            start, end = day_bounds(day)
+            try:
+                start, end = day_window(parse_day(day))
+            except (ValueError, OverflowError):
+                raise RemError(f"day {day!r}: use YYYY-MM-DD (up to 9999-12-30), today or yesterday") from None
         else:
             start = parse_time(since, source="since", field="value") if since else datetime.now(UTC) - timedelta(days=7)
             end = parse_time(until, source="until", field="value") if until else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import click
@@ -24,6 +24,26 @@ class Ctx:
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+class Utf8Text(click.ParamType):
+    """Text that must be valid UTF-8 (a query, a name): bytes the shell passed that are not UTF-8 are refused
+    by name rather than reaching a tokenizer that cannot take them."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                self.fail(f"{shown!r} is not valid UTF-8 text (check the terminal's encoding, or pass the text as UTF-8)",
+                          param, ctx)
+        return value
+
+
+UTF8 = Utf8Text()
 
 
 class Finite(click.FloatRange):
@@ -67,18 +87,15 @@ def parse_duration(text: str, flag: str) -> float:
 
 
 def day_bounds(day: str) -> tuple[datetime, datetime]:
-    """[start, end) of a local day given as today, yesterday or YYYY-MM-DD."""
-    today = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-    if day == "today":
-        d0 = today
-    elif day == "yesterday":
-        d0 = today - timedelta(days=1)
-    else:
-        try:
-            d0 = datetime.fromisoformat(day).astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-        except (ValueError, OverflowError, OSError) as e:
-            raise click.BadParameter(f"{day!r}: use today, yesterday or YYYY-MM-DD") from e
+    """[start, end) of a local day given as today, yesterday or YYYY-MM-DD (rem.days: midnight to midnight
+    in the machine's zone, 23 or 25 hours on DST days)."""
+    from ..days import day_window, parse_day
+
     try:
-        return d0, d0 + timedelta(days=1)
-    except OverflowError as e:
+        d = parse_day(day)
+    except (ValueError, OverflowError) as e:
+        raise click.BadParameter(f"{day!r}: use today, yesterday or YYYY-MM-DD") from e
+    try:
+        return day_window(d)
+    except ValueError as e:
         raise click.BadParameter(f"{day!r} is at the edge of the calendar") from e

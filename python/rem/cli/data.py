@@ -13,7 +13,7 @@ from .. import config as cfg
 from ..exceptions import QueryError, RemError
 from ..output import TABLE_ROWS, echo_json, echo_stream, output_options
 from ..store import stream_arrow
-from .common import Ctx, json_option, llm_options, pass_ctx
+from .common import UTF8, Ctx, json_option, llm_options, pass_ctx
 
 
 @click.command()
@@ -172,7 +172,7 @@ def ingest_slack_cmd(c: Ctx, path: str) -> None:
 
 # -- query ----------------------------------------------------------------------
 @click.command()
-@click.argument("sql")
+@click.argument("sql", type=UTF8)
 @output_options
 @click.option("--max-rows", type=click.IntRange(min=0),
               help=f"Stop after this many rows (0 = all). Default: {TABLE_ROWS:,} for --table, all for the data "

@@ -9,7 +9,7 @@ import click
 import pyarrow as pa
 
 from ..output import echo_table, output_options
-from .common import parse_duration
+from .common import UTF8, parse_duration
 
 
 @click.group()
@@ -153,7 +153,7 @@ def fleet_doctor(manifest: str, owner_ids: tuple[str, ...], fmt: str | None) -> 
 
 @fleet.command("query")
 @click.argument("manifest", type=click.Path(dir_okay=False))
-@click.argument("sql")
+@click.argument("sql", type=UTF8)
 @owner_option
 @output_options
 def fleet_query(manifest: str, sql: str, owner_ids: tuple[str, ...], fmt: str | None) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import click
 
 from ..output import echo_table, output_options
-from .common import Ctx, pass_ctx
+from .common import UTF8, Ctx, pass_ctx
 
 _SCHEMAS = {"moments": "moment", "moment": "moment", "resources": "resource", "resource": "resource",
             "messages": "message", "message": "message", "sessions": "session", "session": "session"}
 
 
 @click.command("search")
-@click.argument("query")
+@click.argument("query", type=UTF8)
 @click.option("--schema", "schemas", multiple=True,
               type=click.Choice(["moments", "resources", "messages", "sessions", "all"], case_sensitive=False),
               help="What to search (repeatable; default all).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ..exceptions import ConfigError, IngestError
 from ..values import parse_time
@@ -41,10 +41,10 @@ def resolve_window(
     if start or end:
         s = _parse(start, "--start") if start else None
         e = _parse(end, "--end") if end else now
-        if end and len(end.strip()) == 10:  # a date: include the whole day
+        if end and len(end.strip()) == 10:  # a date: the whole day, to the next local midnight (25 h on a DST fall-back day)
             try:
-                e = e + timedelta(days=1)
-            except OverflowError:
+                e = _parse((date.fromisoformat(end.strip()) + timedelta(days=1)).isoformat(), "--end")
+            except (OverflowError, ValueError):
                 raise ConfigError(f"--end {end!r}: the day after it is past the calendar's end") from None
         if s is None:
             try:

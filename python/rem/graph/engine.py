@@ -267,6 +267,16 @@ def _path_rows(store: Store, reached: list[tuple[int, int, int | None, str | Non
     return rows
 
 
+DIRECTIONS = ("out", "in", "both")
+
+
+def check_direction(direction: str) -> str:
+    """``out``, ``in`` or ``both``; anything else is a clear error (it used to reach SQL as an empty step)."""
+    if direction not in DIRECTIONS:
+        raise RemError(f"direction {str(direction)[:40]!r}: use out (along the edges), in (against them) or both")
+    return direction
+
+
 def frontier_traverse(con: Connection, starts: list[int], *, depth: int, edge_types: list[str] | None, direction: str,
                       min_weight: float) -> list[tuple[int, int, int | None, str | None, float | None]]:
     """Breadth-first search by one SQL query per level over the edges table's
@@ -316,6 +326,7 @@ def traverse(store: Store, starts: list[str], *, depth: int, edge_types: list[st
     """One-shot breadth-first traversal without loading the whole graph (see
     :func:`frontier_traverse`). Each reached node comes with its depth and one
     shortest path."""
+    check_direction(direction)
     _ensure_keys(store)
     keys = keys_of(store, starts)
     if not keys:
@@ -331,6 +342,7 @@ def traverse_loaded(store: Store, lg: LoadedGraph, starts: list[str], *, depth: 
     """The same traversal on a graph already loaded in memory (library API,
     long-lived processes): node ids and labels come from the graph's
     :class:`NodeDirectory`, read once, so a warm traversal touches no database."""
+    check_direction(direction)
     rows = traverse_loaded_rows(store, lg, starts, depth=depth, edge_types=edge_types, direction=direction,
                                 min_weight=min_weight)
     cols = ("depth", "label", "kind", "via", "weight", "path", "id")

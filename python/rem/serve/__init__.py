@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import moments as moments_mod
+from ..days import day_window, parse_day
 from ..exceptions import RemError
 from ..store import Store, fetch_arrow, file_signature
 
@@ -104,19 +105,26 @@ class State:
 
 
 def _local_day(value: str | None) -> date:
-    if not value or value == "today":
-        return datetime.now().astimezone().date()
-    if value == "yesterday":
-        return datetime.now().astimezone().date() - timedelta(days=1)
     try:
-        return date.fromisoformat(value)
-    except ValueError:
+        return parse_day(value or "today")
+    except (ValueError, OverflowError):
         raise RemError(f"{value!r} is not a day (use YYYY-MM-DD)") from None
 
 
 def _bounds(d: date, days: int = 1) -> tuple[datetime, datetime]:
-    start = datetime(d.year, d.month, d.day).astimezone()
-    return start, start + timedelta(days=days)
+    """A span of local days (rem.days: midnight to midnight in the zone, DST included)."""
+    try:
+        return day_window(d, days)
+    except (ValueError, OverflowError):
+        raise RemError(f"{d.isoformat()} is at the edge of the calendar: REM has no days after 9999-12-31") from None
+
+
+def _step(d: date, days: int) -> date | None:
+    """``d`` moved by ``days``, or None past the calendar's edge (no link there)."""
+    try:
+        return d + timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 def _minutes(m: dict[str, Any]) -> float:
@@ -176,7 +184,10 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
             d = _local_day(request.path_params["day"])
         except RemError as e:
             return error(request, str(e), 404)
-        start, end = _bounds(d)
+        try:
+            start, end = _bounds(d)
+        except RemError as e:
+            return error(request, str(e), 404)
         with store.read() as con:
             rows = moments_mod.between(con, start, end, limit=1000).to_pylist()
         cards: list[dict[str, Any]] = []
@@ -187,10 +198,14 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
             cards.append({"m": m, "minutes": _minutes(m)})
             prev_end = max(prev_end, m["end_time"]) if prev_end else m["end_time"]
         return page(request, "day.html", title=f"REM — {d:%A %d %B %Y}", day=d, cards=cards,
-                    prev=d - timedelta(days=1), next=d + timedelta(days=1), total=_hm(sum(_minutes(m) for m in rows)))
+                    prev=_step(d, -1), next=_step(d, 1), total=_hm(sum(_minutes(m) for m in rows)))
 
-    def period_view(request: Request, kind: str, start_day: date, days: int, label: str, prev: str, nxt: str) -> Response:
-        start, end = _bounds(start_day, days)
+    def period_view(request: Request, kind: str, start_day: date, days: int, label: str, prev: str | None,
+                    nxt: str | None) -> Response:
+        try:
+            start, end = _bounds(start_day, days)
+        except RemError as e:
+            return error(request, str(e), 404)
         with store.read() as con:
             rows = moments_mod.between(con, start, end, limit=100_000).to_pylist()
         topics: dict[str, float] = defaultdict(float)
@@ -214,9 +229,12 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
             d = _local_day(request.path_params["day"])
         except RemError as e:
             return error(request, str(e), 404)
-        monday = d - timedelta(days=d.weekday())
+        monday = _step(d, -d.weekday())
+        if monday is None:
+            return error(request, f"{d.isoformat()} is at the edge of the calendar: its week starts before year 1", 404)
+        before, after = _step(monday, -7), _step(monday, 7)
         return period_view(request, "week", monday, 7, f"week of {monday:%d %B %Y}",
-                           f"/week/{monday - timedelta(days=7)}", f"/week/{monday + timedelta(days=7)}")
+                           f"/week/{before}" if before else None, f"/week/{after}" if after else None)
 
     def month_view(request: Request) -> Response:
         try:
@@ -229,9 +247,9 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         except ValueError:
             return error(request, "use /month/YYYY-MM", 404)
         days = calendar.monthrange(y, mo)[1]
-        prev = (first - timedelta(days=1)).strftime("%Y-%m")
-        nxt = (first + timedelta(days=days)).strftime("%Y-%m")
-        return period_view(request, "month", first, days, f"{first:%B %Y}", f"/month/{prev}", f"/month/{nxt}")
+        before, after = _step(first, -1), _step(first, days)
+        return period_view(request, "month", first, days, f"{first:%B %Y}",
+                           f"/month/{before:%Y-%m}" if before else None, f"/month/{after:%Y-%m}" if after else None)
 
     def moment_view(request: Request) -> Response:
         from ..corrections import CorrectionError, history, resolve

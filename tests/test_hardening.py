@@ -275,3 +275,105 @@ def test_row17_a_search_with_invalid_utf8_is_a_clear_error(dreamed, tmp_path):
     err = p.stderr.decode("utf-8", "replace")
     assert p.returncode != 0 and "unexpectedly" not in err and "Traceback" not in err, err
     assert "UTF-8" in err or "utf-8" in err.lower()
+
+
+# -- rows 2 and 4: a late item inside an already-dreamed segment ----------------------------------------------------
+def _chat_day(tmp_path, store, extra=()):
+    from datetime import UTC, datetime, timedelta
+
+    from rem.ingest import ingest_chat
+    from support import write_jsonl
+
+    t0 = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
+    lines = ["The migration script failed on the orders table.", "It timed out on the orders index.",
+             "Raising the lock timeout fixed the orders migration.", "The migration finished in four minutes."]
+    rows = [{"session": "migration", "role": "user", "content": t, "id": f"mig-{i}",
+             "created_at": (t0 + timedelta(minutes=4 * i)).isoformat()} for i, t in enumerate(lines)]
+    rows += [{"session": "migration", "role": "user", "content": t, "id": i,
+              "created_at": (t0 + timedelta(minutes=m)).isoformat()} for i, t, m in extra]
+    ingest_chat(store, write_jsonl(tmp_path / f"c{len(rows)}.jsonl", rows))
+
+
+def _day(store):
+    return dream(store, NONE, DreamOptions(start="2026-11-18", end="2026-11-18", lookback_hours=None, progress=False))
+
+
+def _owners(store):
+    """message id -> the moments holding it."""
+    out: dict[str, list[str]] = {}
+    for mid, msgs in q(store, "select id, message_ids from moments"):
+        for m in msgs or []:
+            out.setdefault(m, []).append(mid)
+    return out
+
+
+def test_row02_a_late_item_inside_a_dreamed_segment_replaces_the_moment_not_duplicates_it(store, isolated, tmp_path):
+    _chat_day(tmp_path, store)
+    _day(store)
+    assert q(store, "select count(*) from moments")[0][0] == 1
+    _chat_day(tmp_path, store, extra=[("mig-late", "Note: the orders table has 40 million rows.", 6)])
+    _day(store)
+    owners = _owners(store)
+    assert q(store, "select count(*) from moments")[0][0] == 1
+    assert all(len(v) == 1 for v in owners.values()) and len(owners) == 5
+
+
+def test_row04_a_late_item_inside_a_corrected_moment_joins_it(store, isolated, tmp_path):
+    _chat_day(tmp_path, store)
+    _day(store)
+    mid = q(store, "select id from moments")[0][0]
+    assert rem_cli(store.path, ["moments", "edit", mid[:8], "--name", "Fixing the orders migration"]).exit_code == 0
+    _chat_day(tmp_path, store, extra=[("mig-late", "Note: the orders table has 40 million rows.", 6)])
+    _day(store)
+    owners = _owners(store)
+    assert owners.get("mig-late") == [mid]  # not lost, and in the corrected moment only
+    name, meta = q(store, f"select name, CAST(metadata AS VARCHAR) from moments where id = '{mid}'")[0]
+    assert name == "Fixing the orders migration" and "added_after_correction" in meta
+    assert all(len(v) == 1 for v in owners.values())
+
+
+# -- row 5: undo is exact ----------------------------------------------------------------------------------------
+def _tables(store):
+    """moments, edges and entities as sorted rows (the tables an edit and its undo touch)."""
+    out = {}
+    for t, key in (("moments", "id"), ("edges", "source_id, target_id, edge_type"), ("entities", "id")):
+        cols = [r[0] for r in q(store, f"select column_name from information_schema.columns where table_name = '{t}' "
+                                       "and column_name not in ('source_key', 'target_key') order by ordinal_position")]
+        out[t] = q(store, f"select {', '.join(chr(34) + c + chr(34) for c in cols)} from {t} order by {key}")
+    return out
+
+
+@pytest.mark.parametrize("kind", ["edit", "merge", "split", "delete", "pin"])
+def test_row05_edit_then_undo_is_the_identity_on_moments_edges_and_entities(dreamed, kind):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem import corrections as c
+
+    ids = [r[0] for r in q(dreamed, "select id from moments order by start_time")]
+    before = _tables(dreamed)
+    assert any(r[2] == "summarizes" for r in before["edges"])
+
+    @settings(max_examples=3 if kind == "edit" else 1, deadline=None, database=None)
+    @given(name=st.text(min_size=1, max_size=30).filter(lambda x: x.strip()),
+           tags=st.lists(st.sampled_from(["quantization", "hnsw", "brand new topic", "rust"]), min_size=1, max_size=3),
+           people=st.lists(st.sampled_from(["Alice Chen", "Someone New"]), max_size=2))
+    def one(name, tags, people):
+        mid = ids[0]
+        if kind == "edit":
+            e = c.edit(dreamed, mid, name=name, tags=",".join(tags), people=",".join(people))
+        elif kind == "merge":
+            e = c.merge(dreamed, ids[0], ids[1])
+        elif kind == "split":
+            s, en = q(dreamed, f"select start_time, end_time from moments where id = '{ids[2]}'")[0]
+            e = c.split(dreamed, ids[2], s + (en - s) / 2)
+        elif kind == "delete":
+            e = c.delete(dreamed, mid)
+        else:
+            e = c.pin(dreamed, mid)
+        c.undo(dreamed, e.id)
+        after = _tables(dreamed)
+        for t in before:
+            assert after[t] == before[t], t
+
+    one()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -150,17 +150,47 @@ def _fix(row: dict[str, Any], *, pinned: bool | None = None) -> dict[str, Any]:
     return {**row, "metadata": md, "updated_at": datetime.now(UTC)}
 
 
-def _write_moments(con: Connection, rows: list[dict[str, Any]]) -> None:
+@dataclass
+class _Journal:
+    """What an edit changes in the graph, kept with it so undo restores it exactly: the edges touching the
+    edited moments as they were, the entity rows the edit upserted as they were (None: it created them),
+    and the keys of the edges it inserted elsewhere (a new ``related_to`` between topics)."""
+
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    entities: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    created_edges: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({"edges": [{k: _plain(v) for k, v in e.items()} for e in self.edges],
+                           "entities": {k: ({c: _plain(x) for c, x in r.items()} if r else None)
+                                        for k, r in self.entities.items()},
+                           "created_edges": self.created_edges}, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _journal(con: Connection, moment_ids: list[str]) -> _Journal:
+    """The graph around ``moment_ids`` before an edit."""
+    with registered(con, "_rem_journal_ids", pa.table({"id": pa.array(moment_ids, pa.string())})) as v:
+        edges = fetch_arrow(con, f"""SELECT * FROM edges WHERE source_id IN (SELECT id FROM {v})
+                                     OR target_id IN (SELECT id FROM {v})""").to_pylist()
+    return _Journal(edges)
+
+
+def _write_moments(con: Connection, rows: list[dict[str, Any]], journal: _Journal | None = None) -> None:
     """Replace these moments' rows and rebuild their edges and entities."""
     if not rows:
         return
     ids = [r["id"] for r in rows]
+    _put_moments(con, rows)
+    _rebuild_edges(con, ids, rows, journal)
+
+
+def _put_moments(con: Connection, rows: list[dict[str, Any]]) -> None:
+    """These moments' rows, exactly as given."""
     cols = schema.table("moments").column_names
     clean = [{c: r.get(c) for c in cols} for r in rows]
     with registered(con, "_rem_fix", arrow_rows("moments", clean)) as v:
         execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
         execute(con, f"INSERT INTO moments BY NAME SELECT * FROM {v}")
-    _rebuild_edges(con, ids, rows)
 
 
 def _delete_moments(con: Connection, ids: list[str]) -> None:
@@ -171,7 +201,7 @@ def _delete_moments(con: Connection, ids: list[str]) -> None:
         execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
 
 
-def _rebuild_edges(con: Connection, ids: list[str], rows: list[dict[str, Any]]) -> None:
+def _rebuild_edges(con: Connection, ids: list[str], rows: list[dict[str, Any]], journal: _Journal | None = None) -> None:
     """The moments' links, from what they say now (:func:`rem.links.links_of`, the dream's rule)."""
     now = datetime.now(UTC)
     types = ", ".join(f"'{t}'" for t in MOMENT_EDGE_TYPES)
@@ -179,19 +209,61 @@ def _rebuild_edges(con: Connection, ids: list[str], rows: list[dict[str, Any]]) 
         execute(con, f"DELETE FROM edges WHERE source_id IN (SELECT id FROM {v}) AND edge_type IN ({types})")
     ents, links = links_of_all(rows, now)
     if ents:
+        if journal is not None:
+            with registered(con, "_rem_ent_ids", pa.table({"id": pa.array([e["id"] for e in ents], pa.string())})) as v:
+                had = {r["id"]: r for r in fetch_arrow(con, f"SELECT * FROM entities WHERE id IN (SELECT id FROM {v})").to_pylist()}
+            for e in ents:
+                journal.entities.setdefault(e["id"], had.get(e["id"]))
         upsert_entities(con, ents)
     if links:
-        insert_missing_edges(con, [edge_row(link, now, generated_by="correction") for _, link in links])
+        new = [edge_row(link, now, generated_by="correction") for _, link in links]
+        if journal is not None:
+            keys = pa.table({"s": [e["source_id"] for e in new], "t": [e["target_id"] for e in new],
+                             "y": [e["edge_type"] for e in new]})
+            with registered(con, "_rem_new_edge_keys", keys) as v:
+                journal.created_edges += [tuple(r) for r in fetch_rows(con, f"""SELECT DISTINCT k.s, k.t, k.y FROM {v} k
+                    WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.source_id = k.s AND e.target_id = k.t
+                                      AND e.edge_type = k.y)""")]
+        insert_missing_edges(con, new)
 
 
 def _log(con: Connection, kind: str, moment_ids: list[str], before: list[dict[str, Any]], after_ids: list[str],
-         summary: str) -> Edit:
+         summary: str, journal: _Journal | None = None) -> Edit:
     eid = str(uuid.uuid4())
-    execute(con, """INSERT INTO moment_edits (id, kind, moment_ids, made_at, before, after_ids, summary)
-                    VALUES ($id, $k, $m, now(), CAST($b AS JSON), $a, $s)""",
+    execute(con, """INSERT INTO moment_edits (id, kind, moment_ids, made_at, before, after_ids, summary, graph_before)
+                    VALUES ($id, $k, $m, now(), CAST($b AS JSON), $a, $s, CAST($g AS JSON))""",
             {"id": eid, "k": kind, "m": sorted(set(moment_ids) | set(after_ids)), "b": _snapshot(before), "a": after_ids,
-             "s": summary})
+             "s": summary, "g": journal.to_json() if journal is not None else None})
     return Edit(eid, kind, after_ids or moment_ids, summary)
+
+
+def _restore(con: Connection, rows: list[dict[str, Any]], graph: dict[str, Any]) -> None:
+    """Undo exactly: the moments' rows, the edges that touched them (weights, times, run ids as they were),
+    the entity rows the edit changed; the edges and entities it created are gone."""
+    ids = [r["id"] for r in rows]
+    with registered(con, "_rem_undo_ids", pa.table({"id": pa.array(ids, pa.string())})) as v:
+        execute(con, f"DELETE FROM edges WHERE source_id IN (SELECT id FROM {v}) OR target_id IN (SELECT id FROM {v})")
+    created = graph.get("created_edges") or []
+    if created:
+        keys = pa.table({"s": [c[0] for c in created], "t": [c[1] for c in created], "y": [c[2] for c in created]})
+        with registered(con, "_rem_undo_created", keys) as v:
+            execute(con, f"""DELETE FROM edges WHERE EXISTS (SELECT 1 FROM {v} k WHERE k.s = edges.source_id
+                             AND k.t = edges.target_id AND k.y = edges.edge_type)""")
+    _put_moments(con, rows)
+    edges = [{k: (datetime.fromisoformat(v) if k in ("created_at", "reinforced_at") and v else v) for k, v in e.items()}
+             for e in graph.get("edges") or []]
+    if edges:
+        with registered(con, "_rem_undo_edges", arrow_rows("edges", edges)) as v:
+            execute(con, f"INSERT INTO edges BY NAME SELECT * FROM {v}")
+    for eid, row in (graph.get("entities") or {}).items():
+        if row is None:
+            execute(con, """DELETE FROM entities WHERE id = $id AND NOT EXISTS
+                            (SELECT 1 FROM edges WHERE source_id = $id OR target_id = $id)""", {"id": eid})
+        else:
+            row = {k: (datetime.fromisoformat(v) if k in ("created_at", "updated_at") and v else v) for k, v in row.items()}
+            execute(con, "DELETE FROM entities WHERE id = $id", {"id": eid})
+            with registered(con, "_rem_undo_entity", arrow_rows("entities", [row])) as v:
+                execute(con, f"INSERT INTO entities BY NAME SELECT * FROM {v}")
 
 
 def _list(value: Any, what: str) -> list[str]:
@@ -236,8 +308,9 @@ def edit(store: Store, ref: str, **changes: Any) -> Edit:
             raise CorrectionError(f"the moment would last {(new['end_time'] - new['start_time']).days} days; a moment lasts "
                                   "at most 7 days: give times near its activity, or split it")
         what = ", ".join(f"{k} → {_show(new[k])}" for k in changes)
-        _write_moments(con, [_fix(new)])
-        return _log(con, "edit", [mid], [row], [mid], what)
+        j = _journal(con, [mid])
+        _write_moments(con, [_fix(new)], j)
+        return _log(con, "edit", [mid], [row], [mid], what, j)
 
 
 def _events(value: Any) -> list[dict[str, Any]]:
@@ -317,9 +390,10 @@ def merge(store: Store, first: str, second: str) -> Edit:
         new["end_time"] = max(ra["end_time"], rb["end_time"])
         if rb.get("summary") and rb["summary"] not in (ra.get("summary") or ""):
             new["summary"] = " ".join(x for x in (ra.get("summary"), rb["summary"]) if x)
+        j = _journal(con, [a, b])
         _delete_moments(con, [b])
-        _write_moments(con, [_fix(new)])
-        return _log(con, "merge", [a, b], [ra, rb], [a], f"merged {rb['name']!r} into {ra['name']!r}")
+        _write_moments(con, [_fix(new)], j)
+        return _log(con, "merge", [a, b], [ra, rb], [a], f"merged {rb['name']!r} into {ra['name']!r}", j)
 
 
 _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
@@ -367,8 +441,9 @@ def split(store: Store, ref: str, at: str | datetime) -> Edit:
                   "session_ids": _sessions_of(con, after["message_ids"]) or row.get("session_ids"),
                   "created_at": datetime.now(UTC)}
         first["session_ids"] = _sessions_of(con, before["message_ids"]) or row.get("session_ids")
-        _write_moments(con, [_fix(first), _fix(second)])
-        return _log(con, "split", [mid], [row], [mid, second_id], f"split at {_show(t)}")
+        j = _journal(con, [mid, second_id])
+        _write_moments(con, [_fix(first), _fix(second)], j)
+        return _log(con, "split", [mid], [row], [mid, second_id], f"split at {_show(t)}", j)
 
 
 def _item_times(con: Connection, row: dict[str, Any]) -> dict[str, datetime]:
@@ -393,8 +468,9 @@ def delete(store: Store, ref: str) -> Edit:
     with store.connect() as con, transaction(con):
         mid = resolve(con, ref)
         (row,) = _rows(con, [mid])
+        j = _journal(con, [mid])
         _delete_moments(con, [mid])
-        return _log(con, "delete", [mid], [row], [], f"deleted {row['name']!r}")
+        return _log(con, "delete", [mid], [row], [], f"deleted {row['name']!r}", j)
 
 
 def pin(store: Store, ref: str, pinned: bool = True) -> Edit:
@@ -407,27 +483,31 @@ def pin(store: Store, ref: str, pinned: bool = True) -> Edit:
         if not pinned and not fetch_value(con, """SELECT count(*) FROM moment_edits WHERE list_contains(moment_ids, $m)
                                                    AND kind NOT IN ('pin', 'unpin') AND undone_at IS NULL""", {"m": mid}):
             new["metadata"] = {k: v for k, v in new["metadata"].items() if k not in ("fixed", "pinned")}
-        _write_moments(con, [new])
-        return _log(con, "pin" if pinned else "unpin", [mid], [row], [mid], "pinned" if pinned else "unpinned")
+        j = _journal(con, [mid])
+        _write_moments(con, [new], j)
+        return _log(con, "pin" if pinned else "unpin", [mid], [row], [mid], "pinned" if pinned else "unpinned", j)
 
 
 def undo(store: Store, ref: str) -> Edit:
     """Take back the latest edit of a moment (or the edit with this id): the
     moments it changed, merged, split or deleted are as they were before it."""
     with store.connect() as con, transaction(con):
-        row = fetch_rows(con, """SELECT id, kind, before, after_ids, summary FROM moment_edits WHERE undone_at IS NULL
+        row = fetch_rows(con, """SELECT id, kind, before, after_ids, summary, graph_before FROM moment_edits WHERE undone_at IS NULL
                                  AND (id = $r OR starts_with(id, $r) OR list_contains(moment_ids, $r)
                                       OR len(list_filter(moment_ids, lambda m: starts_with(m, $r))) > 0)
                                  ORDER BY made_at DESC, id DESC LIMIT 1""", {"r": ref.strip()})
         if len(ref.strip()) < 4 or not row:
             raise CorrectionError(f"no edit to undo for {ref!r} (see rem moments history ID)")
-        eid, kind, before, after_ids, summary = row[0]
+        eid, kind, before, after_ids, summary, graph_before = row[0]
         later = fetch_value(con, """SELECT count(*) FROM moment_edits e, (SELECT made_at FROM moment_edits WHERE id = $e) x
                                     WHERE e.undone_at IS NULL AND e.made_at > x.made_at AND len(list_intersect(e.moment_ids,
                                     (SELECT moment_ids FROM moment_edits WHERE id = $e))) > 0""", {"e": eid})
         if later:
             raise CorrectionError("later edits touched the same moments: undo those first (newest first)")
         _delete_moments(con, list(after_ids or []))
-        _write_moments(con, _revive(before))
+        if graph_before:
+            _restore(con, _revive(before), json.loads(graph_before))
+        else:  # an edit made before REM kept its graph: its moments' links are rebuilt
+            _write_moments(con, _revive(before))
         execute(con, "UPDATE moment_edits SET undone_at = now() WHERE id = $e", {"e": eid})
         return Edit(eid, kind, [r["id"] for r in _revive(before)], f"undid: {summary}")

@@ -16,6 +16,7 @@ second run leaves moments and edges as they were.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -182,6 +183,58 @@ def _supersede(con: Connection, run_id: str, ids: list[str]) -> None:
         execute(con, "DELETE FROM moments WHERE id IN (SELECT id FROM _rem_sup)")
 
 
+def _covered_moments(con: Connection, moments: list[Moment]) -> set[str]:
+    """Stored moments all of whose items (resources, messages) the new moments cover."""
+    items = sorted({i for m in moments for i in (*m.resource_ids, *m.message_ids)})
+    if not items:
+        return set()
+    with registered(con, "_rem_new_items", id_table(items)):
+        rows = fetch_rows(con, """
+            SELECT m.id, any_value(len(list_concat(coalesce(m.resource_ids, []), coalesce(m.message_ids, [])))) AS n,
+                   count(*) AS shared
+            FROM moments m, unnest(list_concat(coalesce(m.resource_ids, []), coalesce(m.message_ids, []))) AS u(i)
+            WHERE u.i IN (SELECT id FROM _rem_new_items) GROUP BY m.id""")
+    return {mid for mid, n, shared in rows if n and shared >= n}
+
+
+def _join_fixed(con: Connection, run_id: str, m: Moment, late: list[str], fixed: set[str]) -> Moment | None:
+    """Items that arrived after the owner corrected (or pinned) the moment covering their segment: they join
+    that moment, listed in its metadata as ``added_after_correction`` (the correction itself is untouched).
+    When no fixed moment holds the rest of the segment (the owner deleted it), they make a moment of their
+    own, returned to be written."""
+    others = [i for i in (*m.resource_ids, *m.message_ids) if i not in late]
+    host = None
+    if others:
+        with registered(con, "_rem_seg_items", id_table(others)):
+            row = fetch_rows(con, """
+                SELECT m.id, count(*) AS n FROM moments m,
+                       unnest(list_concat(coalesce(m.resource_ids, []), coalesce(m.message_ids, []))) AS u(i)
+                WHERE u.i IN (SELECT id FROM _rem_seg_items) GROUP BY m.id ORDER BY n DESC, m.id LIMIT 1""")
+        host = row[0][0] if row and row[0][0] in fixed else None
+    late_res = [i for i in late if i in set(m.resource_ids)]
+    late_msg = [i for i in late if i in set(m.message_ids)]
+    if host is None:
+        return dataclasses.replace(m, resource_ids=late_res, message_ids=late_msg)
+    _record(con, run_id, "moments", [host])
+    with registered(con, "_rem_late", id_table(late)):
+        first, last = fetch_rows(con, """SELECT min(t), max(t) FROM (
+            SELECT created_at AS t FROM messages WHERE id IN (SELECT id FROM _rem_late)
+            UNION ALL SELECT created_at FROM resources WHERE id IN (SELECT id FROM _rem_late))""")[0]
+    execute(con, """UPDATE moments SET
+                        resource_ids = list_distinct(list_concat(coalesce(resource_ids, []), $res)),
+                        message_ids = list_distinct(list_concat(coalesce(message_ids, []), $msg)),
+                        session_ids = list_distinct(list_concat(coalesce(session_ids, []), $ses)),
+                        start_time = least(start_time, $start), end_time = greatest(end_time, $end),
+                        metadata = json_merge_patch(coalesce(metadata, '{}'), json_object('added_after_correction',
+                            to_json(list_distinct(list_concat(coalesce(CAST(json_extract(metadata, '$.added_after_correction')
+                                                                             AS VARCHAR[]), []), $late))))),
+                        updated_at = now()
+                    WHERE id = $id""",
+            {"res": late_res, "msg": late_msg, "ses": list(m.session_ids), "start": first or m.start, "end": last or m.end,
+             "late": late, "id": host})
+    return None
+
+
 def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment], model_edges: list[ModelEdge],
             summary: str | None, ledger_row: dict[str, Any], user_id: str | None = None) -> PersistStats:
     """Everything the dream produced, in one transaction, plus the ledger row."""
@@ -197,6 +250,11 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
                 items = [*m.resource_ids, *m.message_ids]
                 if m.id in fixed or (items and 2 * sum(i in covered for i in items) > len(items)):
                     st.moments_left_to_corrections += 1
+                    late = [i for i in items if i not in covered]
+                    if late:  # activity that arrived after the correction: it joins the fixed moment, or stands alone
+                        alone = _join_fixed(con, run_id, m, late, fixed)
+                        if alone is not None:
+                            kept.append(alone)
                     continue
                 kept.append(m)
             moments = kept
@@ -210,9 +268,12 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             with registered(con, "_rem_keys", id_table(keys, "k")):
                 old = fetch_rows(con, """SELECT DISTINCT m.id FROM moments m, unnest(m.segment_keys) AS u(k)
                                          WHERE u.k IN (SELECT k FROM _rem_keys)""")
-            superseded = sorted({r[0] for r in old} - set(new_ids) - fixed)
+            superseded = {r[0] for r in old} - set(new_ids) - fixed
+            # a moment whose every item a new moment covers is replaced, whatever its segment keys say (a late
+            # item changes a segment's key: the old moment would otherwise stay beside the new one)
+            superseded |= _covered_moments(con, moments) - set(new_ids) - fixed
             if superseded:
-                _supersede(con, run_id, superseded)
+                _supersede(con, run_id, sorted(superseded))
                 st.moments_superseded = len(superseded)
         if moments:
             _record(con, run_id, "moments", new_ids)

@@ -139,10 +139,15 @@ def test_row10_non_ascii_tokens_cookies_bearers_and_csrf_are_refused_not_a_crash
         assert m.post("/mcp", json={}, headers={"Authorization": b"Bearer " + value.encode("utf-8")}).status_code == 401
 
 
-def test_row26_a_short_token_is_refused(dreamed):
+def test_row26_a_short_token_is_refused(dreamed, tmp_path):
+    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml")}
     for cmd in (["serve", "--host", "0.0.0.0", "--token", "x"], ["mcp", "--http", "--host", "0.0.0.0", "--token", "abc"]):
-        r = rem_cli(dreamed.path, cmd)
-        assert r.exit_code == 1 and "at least 12" in r.output
+        try:  # a server that starts anyway would run until stopped
+            p = subprocess.run([sys.executable, "-m", "rem", "--db", str(dreamed.path), *cmd, "--port", str(_free_port())],
+                               env=env, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"rem {' '.join(cmd)} started with a one-word token") from None
+        assert p.returncode == 1 and "at least 12" in p.stderr, p.stderr
 
 
 # -- row 3: day windows on DST days --------------------------------------------------------------------------
@@ -377,3 +382,46 @@ def test_row05_edit_then_undo_is_the_identity_on_moments_edges_and_entities(drea
             assert after[t] == before[t], t
 
     one()
+
+
+# -- row 6: fleet query cannot write into DuckDB's spill folder -----------------------------------------------------
+def test_row06_fleet_query_cannot_copy_into_the_spill_folder(tmp_path, isolated, dreamed, monkeypatch):
+    import shutil
+
+    (tmp_path / "alice").mkdir()
+    shutil.copy(dreamed.path, tmp_path / "alice" / "rem.duckdb")
+    m = tmp_path / "owners.toml"
+    m.write_text('allow_query = true\n[[owners]]\nid = "alice"\ndb = "alice/rem.duckdb"\n')
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tmp").mkdir()
+    for sql in ("COPY (SELECT 1 AS x) TO '.tmp/x.csv'", "COPY (SELECT 1 AS x) TO '.tmp/y.parquet' (FORMAT parquet)"):
+        r = rem_cli(tmp_path / "x.duckdb", ["fleet", "query", str(m), sql])
+        assert r.exit_code != 0 and "Traceback" not in r.output, r.output
+    assert list((tmp_path / ".tmp").iterdir()) == []
+    ok = rem_cli(tmp_path / "x.duckdb", ["fleet", "query", str(m), "select count(*) as n from moments", "--json"])
+    assert ok.exit_code == 0, ok.output
+
+
+# -- row 8: MCP query caps bytes, not only rows ---------------------------------------------------------------------
+def test_row08_an_mcp_query_answer_is_capped_in_bytes(dreamed):
+    import asyncio
+
+    import psutil
+
+    from rem.mcp_tools import build
+
+    server = build(dreamed)
+
+    def refused(sql):
+        try:
+            out = str(asyncio.run(server.call_tool("query", {"sql": sql})))
+        except Exception as e:
+            out = str(e)
+        assert "MB" in out and "LIMIT" in out, out
+
+    rss0 = psutil.Process().memory_info().rss
+    refused("select repeat('x', 10000000) as big from range(20)")  # 200 MB: it used to cost ~1 GB of memory
+    assert psutil.Process().memory_info().rss - rss0 < 700_000_000
+    refused("select repeat('x', 10000000) as big from range(500)")  # 5 GB: it used to take the server down
+    small = asyncio.run(server.call_tool("query", {"sql": "select 42 as answer"}))
+    assert "42" in str(small)

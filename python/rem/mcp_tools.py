@@ -26,6 +26,7 @@ from .exceptions import RemError
 from .output import rows_of
 from .store import Store, fetch_arrow
 
+MAX_BYTES = 4_000_000  # of one query's answer (as JSON): an agent's context, not a dump
 MAX_ROWS = 500  # a query tool's answer: an agent reads it, it must stay small
 MAX_TEXT = 2000  # characters of one source's text in `moment`
 
@@ -33,6 +34,23 @@ INSTRUCTIONS = """REM remembers its owner's work: chats, notes, commits and docu
 moments (named episodes with a time span, topics, people, emotions and an outcome) linked in a graph.
 Start with `search` for anything ("when did we decide X", "the flaky test"), or `moments` for a day or
 a range; open one with `moment` to read its sources. Times are ISO 8601 (UTC unless an offset is given)."""
+
+
+def _capped(reader: Any) -> tuple[list[dict[str, Any]], bool]:
+    """At most ``MAX_ROWS`` rows and ``MAX_BYTES`` of JSON from a stream of Arrow batches: (rows, too big)."""
+    rows: list[dict[str, Any]] = []
+    size = 0
+    for b in reader:
+        if size + b.nbytes > 2 * MAX_BYTES:
+            return rows, True
+        for r in _plain(rows_of(pa.Table.from_batches([b]))):
+            size += len(json.dumps(r, ensure_ascii=False, default=str))
+            if size > MAX_BYTES:
+                return rows, True
+            rows.append(r)
+            if len(rows) >= MAX_ROWS:
+                return rows, False
+    return rows, False
 
 
 def _plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -158,15 +176,17 @@ def build(store: Store, loaded_graph: Callable[[], Any] | None = None) -> Any:
         from .store import stream_arrow
 
         with store.read() as con:
-            reader = stream_arrow(con, sql)
+            reader = stream_arrow(con, sql, batch_rows=32)  # small batches: a huge answer is refused early
             if reader is None:
                 return []
-            rows: list[dict[str, Any]] = []
-            for b in reader:
-                rows += rows_of(pa.Table.from_batches([b]))
-                if len(rows) >= MAX_ROWS:
-                    break
-        return _plain(rows[:MAX_ROWS])
+            try:
+                rows, too_big = _capped(reader)
+            finally:
+                reader.close()  # a reader left open keeps the file's database instance alive in this process
+        if too_big:
+            raise RemError(f"the answer is over {MAX_BYTES // 1_000_000} MB after {len(rows)} row(s): select fewer "
+                           "or shorter columns (left(content, 200)), aggregate, or LIMIT")
+        return rows
 
     @register
     def log_activity(content: str, kind: str = "message", session: str | None = None, role: str = "assistant",

@@ -657,7 +657,10 @@ def attached_read_only(dbs: dict[str, Path]) -> Iterator[Connection]:
     """An in-memory connection with each database of ``dbs`` (alias -> file)
     attached read-only (`rem fleet query`). Nothing is locked yet: the caller
     builds its views, then calls :func:`sandbox`."""
-    con = _quiet(duckdb.connect(":memory:", config=dict(_BASE_CONFIG)))
+    # an in-memory database spills to ./.tmp of the current folder: a private spill folder instead, so a
+    # sandboxed query cannot write a file there (COPY … TO '.tmp/x.csv')
+    spill = tempfile.mkdtemp(prefix="rem-fleet-query-")
+    con = _quiet(duckdb.connect(":memory:", config={**_BASE_CONFIG, "temp_directory": spill}))
     try:
         for alias, path in dbs.items():
             if not re.fullmatch(r"[a-z_][a-z0-9_]*", alias):
@@ -670,6 +673,7 @@ def attached_read_only(dbs: dict[str, Path]) -> Iterator[Connection]:
         yield con
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def sandbox(con: Connection) -> None:

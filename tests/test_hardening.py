@@ -425,3 +425,36 @@ def test_row08_an_mcp_query_answer_is_capped_in_bytes(dreamed):
     refused("select repeat('x', 10000000) as big from range(500)")  # 5 GB: it used to take the server down
     small = asyncio.run(server.call_tool("query", {"sql": "select 42 as answer"}))
     assert "42" in str(small)
+
+
+# -- rows 20 and 22: the web form and the graph page ------------------------------------------------------------------
+def test_row20_a_field_emptied_in_the_web_form_is_cleared(dreamed):
+    from starlette.testclient import TestClient
+
+    from rem.serve import create_app
+
+    mid = q(dreamed, "select id from moments where outcome is not null and outcome <> '' order by start_time limit 1")[0][0]
+    with TestClient(create_app(dreamed, mcp=False), base_url="http://127.0.0.1") as c:
+        page = c.get(f"/moment/{mid}")
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+        name = q(dreamed, f"select name from moments where id = '{mid}'")[0][0]
+        r = c.post(f"/moment/{mid}/edit", data={"csrf": token, "action": "edit", "name": name, "outcome": "", "tags": ""},
+                   follow_redirects=False)
+        assert r.status_code == 303
+    outcome, tags = q(dreamed, f"select outcome, tags from moments where id = '{mid}'")[0]
+    assert not outcome and tags == []
+
+
+def test_row22_graph_neighbours_that_are_not_entities_link_by_id(dreamed):
+    from starlette.testclient import TestClient
+
+    from rem.serve import create_app
+
+    mid = q(dreamed, "select id from moments where len(session_ids) > 0 order by start_time limit 1")[0][0]
+    with TestClient(create_app(dreamed, mcp=False), base_url="http://127.0.0.1") as c:
+        page = c.get("/graph", params={"node": mid})
+        links = re.findall(r'href="(/graph\?node=[^"]+)"', page.text)
+        assert links
+        for href in links[:25]:
+            r = c.get(href.replace("&amp;", "&"))
+            assert r.status_code == 200 and "no entity or node matches" not in r.text, href

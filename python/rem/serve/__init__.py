@@ -284,9 +284,11 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
             f = await form(request)
             action = f.get("action", "edit")
             if action == "edit":
-                changes = {k: (f.get(k) or None) for k in ("name", "tags", "people", "emotion_tags", "moment_type", "outcome", "summary")}
+                # a field sent empty is cleared (as `--outcome ""` on the command line); a field not sent is left alone
+                changes = {k: f[k].strip() for k in ("name", "tags", "people", "emotion_tags", "moment_type", "outcome", "summary")
+                           if k in f}
                 stored = _moment_fields(mid)
-                changes = {k: v for k, v in changes.items() if v is not None and v != stored.get(k)}
+                changes = {k: v for k, v in changes.items() if v != stored.get(k)}
                 if not changes:
                     return RedirectResponse(f"/moment/{quote(mid)}", status_code=303)
                 e = c.edit(store, mid, **changes)

@@ -458,3 +458,71 @@ def test_row22_graph_neighbours_that_are_not_entities_link_by_id(dreamed):
         for href in links[:25]:
             r = c.get(href.replace("&amp;", "&"))
             assert r.status_code == 200 and "no entity or node matches" not in r.text, href
+
+
+# -- rows 13–16: the search index beside the database ----------------------------------------------------------------
+def _search(db, tmp, words="diskann"):
+    env = {**os.environ, "REM_CONFIG": str(tmp / "none.toml")}
+    p = subprocess.run([sys.executable, "-m", "rem", "--db", str(db), "search", words, "--json", "--mode", "lexical"],
+                       env=env, capture_output=True, text=True, timeout=180)
+    return p
+
+
+@pytest.fixture
+def indexed(dreamed, tmp_path):
+    p = _search(dreamed.path, tmp_path)
+    assert p.returncode == 0 and '"id"' in p.stdout, p.stderr
+    return dreamed
+
+
+def test_row13_a_lexical_index_missing_a_segment_file_is_rebuilt(indexed, tmp_path):
+    d = indexed.path.with_name(indexed.path.name + ".search")
+    victims = [f for f in d.iterdir() if f.suffix in (".store", ".term")]
+    assert victims
+    victims[0].unlink()
+    for _ in range(2):  # and it stays fixed
+        p = _search(indexed.path, tmp_path)
+        assert p.returncode == 0 and '"id"' in p.stdout, p.stderr
+
+
+def test_row14_a_fifo_in_the_index_place_is_refused_by_name_not_a_hang(indexed, tmp_path):
+    import shutil
+
+    d = indexed.path.with_name(indexed.path.name + ".search")
+    shutil.rmtree(d)
+    os.mkfifo(d)
+    p = _search(indexed.path, tmp_path)
+    assert p.returncode != 0 and "FIFO" in p.stderr and "unexpectedly" not in p.stderr, p.stderr
+
+
+def test_row15_an_index_older_than_the_database_is_rebuilt(indexed, tmp_path):
+    import shutil
+
+    from rem.ingest import ingest_chat
+    from support import write_jsonl
+
+    d = indexed.path.with_name(indexed.path.name + ".search")
+    old = tmp_path / "old-index"
+    shutil.copytree(d, old)
+    ingest_chat(indexed, write_jsonl(tmp_path / "c.jsonl", [{"session": "s", "role": "user",
+                "content": "Zanzibarcodec compression notes", "created_at": "2026-11-14T10:00:00Z"}]))
+    assert "Zanzibarcodec" in _search(indexed.path, tmp_path, "zanzibarcodec").stdout
+    shutil.rmtree(d)
+    shutil.copytree(old, d)  # a backup of the index restored: it lacks the new message
+    p = _search(indexed.path, tmp_path, "zanzibarcodec")
+    assert p.returncode == 0 and "Zanzibarcodec" in p.stdout, (p.stdout, p.stderr)
+
+
+@pytest.mark.parametrize("what", ["file", "dangling link"])
+def test_row16_a_file_or_a_dangling_link_in_the_index_place_is_replaced(indexed, tmp_path, what):
+    import shutil
+
+    d = indexed.path.with_name(indexed.path.name + ".search")
+    shutil.rmtree(d)
+    if what == "file":
+        d.write_text("not an index")
+    else:
+        d.symlink_to(tmp_path / "nowhere")
+    p = _search(indexed.path, tmp_path)
+    assert p.returncode == 0 and '"id"' in p.stdout, p.stderr
+    assert d.is_dir()

@@ -83,9 +83,21 @@ def search(store: Store, query: str, opts: SearchOptions | None = None, *, embed
     emb = configured() if embedder is _UNSET else embedder
     if opts.sync:
         ix.sync_if_changed(store, emb)
-    with store.reader() as con:  # kept open across a burst of queries: opening one costs ~15 ms
-        r = rank(store, q, opts, emb, con)
-        return details(con, q, r, opts)
+        if opts.lexical and ix.Lexical.open(store.path) is None:  # missing, damaged or not a folder: rebuilt now
+            ix.try_sync(store, emb)
+    try:
+        with store.reader() as con:  # kept open across a burst of queries: opening one costs ~15 ms
+            r = rank(store, q, opts, emb, con)
+            return details(con, q, r, opts)
+    except ValueError as e:  # tantivy found the index damaged while reading it ("Data corrupted"): rebuild, once
+        if not opts.sync:
+            raise
+        ix.log.warning("the lexical index %s failed while searching (%s): rebuilding it", ix.search_dir(store.path), e)
+        ix.Lexical.create(store.path)
+        ix.try_sync(store, emb)
+        with store.reader() as con:
+            r = rank(store, q, opts, emb, con)
+            return details(con, q, r, opts)
 
 
 def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: Connection | None = None) -> Ranked:

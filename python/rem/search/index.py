@@ -129,11 +129,19 @@ class Lexical:
 
     @classmethod
     def open(cls, db: Path) -> Lexical | None:
-        """The index of ``db`` (kept open in this process, re-read when another process committed to it)."""
+        """The index of ``db`` (kept open in this process, re-read when another process committed to it);
+        None when it must be (re)built: missing, damaged (a segment's files gone), or not a folder (a file,
+        a dangling link — removed here). A FIFO or a device in its place is refused by name: opening one
+        would hang."""
         d = search_dir(db)
+        _check_place(d)
         try:
             stamp = (d / "meta.json").stat().st_mtime_ns
         except OSError:
+            _lex_cache.pop(str(d), None)
+            return None
+        if not _segments_whole(d):
+            log.warning("the lexical index %s is damaged (a segment's files are missing): rebuilding it", d)
             _lex_cache.pop(str(d), None)
             return None
         hit = _lex_cache.get(str(d))
@@ -186,6 +194,54 @@ class Lexical:
         return int(self.index.searcher().num_docs)
 
 
+def _check_place(d: Path) -> None:
+    """What stands at the index's path: a folder (or nothing) is fine; a regular file or a dangling link is
+    removed (the index is rebuilt there); a FIFO, a socket or a device is refused by name."""
+    import stat
+
+    try:
+        st = d.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise RemError(f"the search index {d} cannot be read ({e.strerror}): move it aside and search again") from None
+    if stat.S_ISDIR(st.st_mode):
+        return
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = d.stat()
+        except OSError:  # a dangling link
+            log.warning("the search index %s is a link to nothing: replacing it with a new index", d)
+            d.unlink()
+            return
+        if stat.S_ISDIR(target.st_mode):
+            return
+        st = target
+    if stat.S_ISREG(st.st_mode):
+        log.warning("the search index %s is a file, not REM's index folder: replacing it with a new index", d)
+        d.unlink()
+        return
+    kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device"
+    raise RemError(f"{d} is {kind}, not REM's search index folder: remove it (rm '{d}') and search again; "
+                   "REM rebuilds the index from the database")
+
+
+def _segments_whole(d: Path) -> bool:
+    """Does every segment the index lists still have its files (a store and a term dictionary)?"""
+    import json
+
+    try:
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    names = {p.name for p in d.iterdir()} if d.is_dir() else set()
+    for seg in meta.get("segments") or []:
+        sid = str(seg.get("segment_id", "")).replace("-", "")
+        if not sid or not {f"{sid}.store", f"{sid}.term"} <= names:
+            return False
+    return True
+
+
 # -- sync ----------------------------------------------------------------------------------------------------
 @dataclass
 class SyncReport:
@@ -228,6 +284,13 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
         lex = Lexical.open(store.path)
         with store.connect() as con:
             version = fetch_value(con, f"SELECT value FROM {META_TABLE} WHERE key = ?", [VERSION_KEY])
+            held = fetch_value(con, "SELECT count(*) FROM search_index")
+            if lex is not None and version == VERSION and lex.count() != held:
+                # the folder and the table disagree: an index older or newer than the database (a backup
+                # restored, a copy), or a sync that died between its two commits
+                log.warning("the lexical index %s is out of step with the database (%d documents, %d indexed rows): "
+                            "rebuilding it", search_dir(store.path), lex.count(), held)
+                lex = None
             if lex is None or version != VERSION:
                 lex = Lexical.create(store.path)
                 if version != VERSION:  # derived data in an older layout: made again

@@ -526,3 +526,27 @@ def test_row16_a_file_or_a_dangling_link_in_the_index_place_is_replaced(indexed,
     p = _search(indexed.path, tmp_path)
     assert p.returncode == 0 and '"id"' in p.stdout, p.stderr
     assert d.is_dir()
+
+
+# -- row 12: a locked database ------------------------------------------------------------------------------------
+def test_row12_pages_say_the_database_is_busy_while_another_process_writes(dreamed, tmp_path):
+    from starlette.testclient import TestClient
+
+    from rem.serve import create_app
+    from rem.store import Store
+
+    mid = q(dreamed, "select id from moments order by start_time limit 1")[0][0]
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(60)", str(dreamed.path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        store = Store(dreamed.path, busy_timeout_s=1)
+        with TestClient(create_app(store, mcp=False), base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
+            for path in ("/day/2026-11-12", f"/moment/{mid}", "/runs"):
+                r = c.get(path)
+                assert r.status_code == 503 and "busy" in r.text and r.headers.get("retry-after"), (path, r.status_code)
+                assert "Internal Server Error" not in r.text
+    finally:
+        holder.kill()
+        holder.wait()

@@ -463,7 +463,18 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
             lifespan = _lifespan_of(mcp_app)
         except ImportError:
             pass
-    app = Starlette(routes=routes, middleware=[Middleware(_Guard, state=st)], lifespan=lifespan)
+    from ..exceptions import DatabaseBusyError
+
+    async def busy(request: Request, exc: Exception) -> Response:
+        """Another process is writing the database (a dream, an import): say so, and when to try again."""
+        r = page(request, "error.html", status=503, title="REM — busy",
+                 message="The database is busy: a dream or an import is writing it right now. Reload this page in a "
+                         "few seconds; nothing you did was lost.")
+        r.headers["Retry-After"] = "5"
+        return r
+
+    app = Starlette(routes=routes, middleware=[Middleware(_Guard, state=st)], lifespan=lifespan,
+                    exception_handlers={DatabaseBusyError: busy})
     app.state.rem = st
     return app
 

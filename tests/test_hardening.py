@@ -550,3 +550,19 @@ def test_row12_pages_say_the_database_is_busy_while_another_process_writes(dream
     finally:
         holder.kill()
         holder.wait()
+
+
+# -- row 23: the period summary after corrections ------------------------------------------------------------------
+def test_row23_a_redreams_summary_names_moments_as_the_owner_left_them(demo_store):
+    from support import DAY
+
+    def day():
+        return dream(demo_store, NONE, DreamOptions(start=DAY[0], end=DAY[1], lookback_hours=None, progress=False))
+
+    day()
+    (a, a_name), (b, _) = q(demo_store, "select id, name from moments order by start_time limit 2")
+    assert rem_cli(demo_store.path, ["moments", "delete", a[:8], "--yes"]).exit_code == 0
+    assert rem_cli(demo_store.path, ["moments", "edit", b[:8], "--name", "Renamed by the owner"]).exit_code == 0
+    res = day()
+    text = q(demo_store, f"select content from resources where resource_type = 'summary' and uri = 'rem:dream/{res.run_id}'")[0][0]
+    assert a_name not in text and "Renamed by the owner" in text

@@ -130,7 +130,7 @@ KEYS: dict[str, dict[str, tuple[str, Any, str]]] = {
 }
 
 
-def _did_you_mean(word: str, options: Any) -> str:
+def did_you_mean(word: str, options: Any) -> str:
     import difflib
 
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
@@ -144,14 +144,14 @@ def check(cfg: dict[str, Any], where: str) -> None:
 
     for section, body in cfg.items():
         if section not in KEYS:
-            raise ConfigError(f"{where}: unknown section [{section}]{_did_you_mean(section, KEYS)}; "
+            raise ConfigError(f"{where}: unknown section [{section}]{did_you_mean(section, KEYS)}; "
                               f"the sections are {', '.join(f'[{k}]' for k in KEYS)}")
         if not isinstance(body, dict):
             raise ConfigError(f"{where}: [{section}] must be a table of settings, not a {type(body).__name__}")
         for key, value in body.items():
             spec = KEYS[section].get(key)
             if spec is None:
-                raise ConfigError(f"{where}: unknown key {key!r} in [{section}]{_did_you_mean(key, KEYS[section])}; "
+                raise ConfigError(f"{where}: unknown key {key!r} in [{section}]{did_you_mean(key, KEYS[section])}; "
                                   f"[{section}] takes {', '.join(KEYS[section])}")
             kind, allowed, what = spec
             name = f"[{section}] {key}"
@@ -179,20 +179,27 @@ def check(cfg: dict[str, Any], where: str) -> None:
                         except re.error as e:
                             raise ConfigError(f"{where}: {name}: {pat!r} is not a valid regular expression ({e})") from None
             elif kind == "hours":
-                from .graph.decay import half_lives
+                from .graph.decay import half_lives as check_half_lives
 
                 try:
-                    half_lives({"graph": {"half_life_hours": value}})
+                    check_half_lives({"graph": {"half_life_hours": value}})
                 except ConfigError as e:
                     raise ConfigError(f"{where}: {e}") from None
             if key == "quiet_hours":
-                from .ops.readiness import _parse_quiet
+                from .days import parse_quiet
 
                 for q in value:
                     try:
-                        _parse_quiet(q)
+                        parse_quiet(q)
                     except ConfigError as e:
                         raise ConfigError(f"{where}: {e}") from None
+
+
+def half_lives() -> tuple[dict[str, float | None], float | None]:
+    """The edges' half-lives: the defaults with the config file's ``[graph.half_life_hours]``."""
+    from .graph.decay import half_lives as from_settings
+
+    return from_settings(load_file())
 
 
 def mask(secret: str | None) -> str:

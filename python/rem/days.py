@@ -13,12 +13,13 @@ points to, else the fixed offset the system reports now.
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["day_window", "local_date", "local_zone", "midnight", "parse_day"]
+__all__ = ["day_window", "local_date", "local_zone", "midnight", "parse_day", "parse_quiet"]
 
 
 @cache
@@ -82,3 +83,26 @@ def parse_day(value: str, *, today: date | None = None) -> date:
     if v == "yesterday":
         return now - timedelta(days=1)
     return date.fromisoformat(value.strip())
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_quiet(text: str) -> tuple[set[int], int, int]:
+    """A quiet-hours rule (``"Mon-Fri 09:00-18:00"``, ``"22:00-23:30"``): (weekdays 0–6, start and end minute).
+    Raises ConfigError naming what is wrong."""
+    from .exceptions import ConfigError
+
+    m = re.fullmatch(r"\s*(?:([A-Za-z]{3})(?:-([A-Za-z]{3}))?\s+)?(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})\s*", text)
+    if not m:
+        raise ConfigError(f"quiet hours {text!r}: use e.g. \"Mon-Fri 09:00-18:00\" or \"22:00-23:30\"")
+    d1, d2 = (m.group(1) or "mon").lower(), (m.group(2) or m.group(1) or "sun").lower()
+    if d1 not in WEEKDAYS or d2 not in WEEKDAYS:
+        raise ConfigError(f"quiet hours {text!r}: days are Mon, Tue, Wed, Thu, Fri, Sat, Sun")
+    a, b = WEEKDAYS.index(d1), WEEKDAYS.index(d2)
+    days = set(range(a, b + 1)) if a <= b else set(range(a, 7)) | set(range(0, b + 1))
+    if not m.group(1):
+        days = set(range(7))
+    start = int(m.group(3)) * 60 + int(m.group(4))
+    end = int(m.group(5)) * 60 + int(m.group(6))
+    return days, start, end

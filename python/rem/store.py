@@ -686,12 +686,8 @@ def install_macros(con: Connection) -> None:
     """SQL helpers available on every connection REM opens (temporary macros,
     so they work on read-only connections too): ``rem_decay`` and
     ``rem_half_life_hours`` (see :mod:`rem.graph.decay`)."""
-    from .graph.decay import (
-        DEFAULT_HALF_LIVES,
-        DEFAULT_OTHER_HALF_LIFE,
-        half_lives,
-        macro_statements,
-    )
+    from .config import half_lives
+    from .graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, macro_statements
 
     try:
         hl, other = half_lives()

@@ -25,8 +25,8 @@ from typing import Any
 import pyarrow as pa
 
 from .. import _rem, ledger
+from ..config import half_lives
 from ..corrections import fixed_ground
-from ..graph.decay import half_lives
 from ..ids import stable_id
 from ..ledger import RunStatus
 from ..links import links_of_all
@@ -46,7 +46,7 @@ from ..store import (
     upsert,
     upsert_entities,
 )
-from .resolve import ModelEdge, Moment
+from .resolve import ModelEdge, Moment, period_summary
 from .window import Window
 
 INCREMENT = 1.0
@@ -293,6 +293,12 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
         for e in model_edges:
             fresh = item_moment_new.get(e.source_id, True) or item_moment_new.get(e.target_id, True)
             edges.append(_edge(e.source_id, e.target_id, e.edge_type, fresh, run_id, "model", {"reason": e.reason} if e.reason else None))
+        if summary and st.moments_left_to_corrections:
+            # the owner's corrections changed this window: the summary tells the moments as they now stand
+            # (a deleted one is not named, a corrected one by its new name), not as the dream first saw them
+            summary = period_summary([tuple(r) for r in fetch_rows(con, """SELECT name, start_time, end_time FROM moments
+                                      WHERE start_time >= $s AND start_time < $e ORDER BY start_time, id""",
+                                                                    {"s": window.start, "e": window.end})])
         if summary:
             sid = stable_id("summary", window.start.isoformat(), window.end.isoformat())
             _record(con, run_id, "resources", [sid])

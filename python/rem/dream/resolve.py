@@ -339,9 +339,15 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
 
 
 def fallback_summary(moments: list[Moment]) -> str:
+    """The period in one sentence, from its moments (when no model summarized it)."""
+    return period_summary([(m.name, m.start, m.end) for m in moments])
+
+
+def period_summary(moments: list[tuple[str, datetime, datetime]]) -> str:
+    """``N moments over H hours of activity: name; name …`` from (name, start, end) in time order."""
     if not moments:
         return ""
-    hours = sum(m.duration_minutes for m in moments) / 60
-    names = "; ".join(m.name for m in moments[:8])
+    hours = sum((e - s).total_seconds() for _, s, e in moments) / 3600
+    names = "; ".join(n for n, _, _ in moments[:8])
     more = f" and {len(moments) - 8} more" if len(moments) > 8 else ""
     return f"{len(moments)} moments over {hours:.1f} hours of activity: {names}{more}."

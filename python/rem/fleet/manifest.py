@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import _did_you_mean
+from ..config import did_you_mean
 from ..exceptions import ConfigError
 
 DEFAULT_SCHEDULE = "0 3 * * *"
@@ -100,7 +100,7 @@ class Manifest:
         by_id = {o.id: o for o in self.owners}
         missing = [i for i in ids if i not in by_id]
         if missing:
-            raise ConfigError(f"no owner {missing[0]!r} in {self.path}{_did_you_mean(missing[0], by_id)}")
+            raise ConfigError(f"no owner {missing[0]!r} in {self.path}{did_you_mean(missing[0], by_id)}")
         return [by_id[i] for i in ids]
 
 
@@ -133,7 +133,7 @@ def _from_csv(p: Path, text: str) -> Manifest:
     head = [h.strip() for h in (csv.reader(text.splitlines()[:1]).__next__() if text.strip() else [])]
     for h in head:
         if h not in OWNER_KEYS or h == "quiet_hours":
-            raise ConfigError(f"{p}: unknown column {h!r}{_did_you_mean(h, OWNER_KEYS)}; the columns are "
+            raise ConfigError(f"{p}: unknown column {h!r}{did_you_mean(h, OWNER_KEYS)}; the columns are "
                               "id, db and optionally model, base_url, local_model, api_key_env, schedule")
     owners = [{k.strip(): v.strip() for k, v in r.items() if k is not None and v not in (None, "")} for r in rows]
     return _from_dict(p, {"owners": owners})
@@ -145,7 +145,7 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
 
     for k in data:
         if k not in TOP_KEYS:
-            raise fail(f"unknown setting {k!r}{_did_you_mean(k, TOP_KEYS)}")
+            raise fail(f"unknown setting {k!r}{did_you_mean(k, TOP_KEYS)}")
     allow = data.get("allow_query", False)
     if not isinstance(allow, bool):
         raise fail("allow_query must be true or false")
@@ -161,7 +161,7 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
         raise fail("[llm] must be a table")
     for k, v in llm.items():
         if k not in LLM_KEYS:
-            raise fail(f"[llm]: unknown setting {k!r}{_did_you_mean(k, LLM_KEYS)}")
+            raise fail(f"[llm]: unknown setting {k!r}{did_you_mean(k, LLM_KEYS)}")
         if not isinstance(v, str) or not v.strip():
             raise fail(f"[llm] {k} must be a non-empty string")
     limits = []
@@ -214,11 +214,11 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
         quiet = o.get("quiet_hours", [])
         if not isinstance(quiet, list) or not all(isinstance(q, str) for q in quiet):
             raise fail(f"{where}: quiet_hours must be a list of strings like \"Mon-Fri 09:00-18:00\"")
-        from ..ops.readiness import _parse_quiet
+        from ..days import parse_quiet
 
         for q in quiet:
             try:
-                _parse_quiet(q)
+                parse_quiet(q)
             except ConfigError as e:
                 raise fail(f"{where}: {e}") from None
         vals: dict[str, str | None] = {}
@@ -242,7 +242,7 @@ def _check_table(entry: Any, keys: tuple[str, ...], not_a_table: str, where: str
         raise fail(not_a_table)
     for k in entry:
         if k not in keys:
-            raise fail(f"{where}: unknown setting {k!r}{_did_you_mean(k, keys)}")
+            raise fail(f"{where}: unknown setting {k!r}{did_you_mean(k, keys)}")
 
 
 def _schedule(expr: Any, fail: Any, where: str) -> str:

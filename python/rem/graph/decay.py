@@ -52,14 +52,11 @@ def _hours(edge_type: str, v: Any) -> float | None:
     return None if v == 0 else float(v)
 
 
-def half_lives(cfg: dict[str, Any] | None = None) -> tuple[dict[str, float | None], float | None]:
+def half_lives(cfg: dict[str, Any]) -> tuple[dict[str, float | None], float | None]:
     """(half-life per edge type, half-life of types not listed): the defaults
-    with the config file's ``[graph.half_life_hours]`` applied. A value that
-    is not a positive number or ``"never"`` is a :class:`ConfigError`."""
-    if cfg is None:
-        from ..config import load_file
-
-        cfg = load_file()
+    with ``[graph.half_life_hours]`` of the settings ``cfg`` applied (the config
+    file's: :func:`rem.config.half_lives`). A value that is not a positive
+    number or ``"never"`` is a :class:`ConfigError`."""
     graph = cfg.get("graph", {})
     over = graph.get("half_life_hours", {}) if isinstance(graph, dict) else None
     if not isinstance(over, dict):

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from .. import _rem, schema
+from ..config import half_lives
 from ..exceptions import RemError
 from ..ids import normalize_key
 from ..store import (
@@ -32,7 +33,6 @@ from ..store import (
     transaction,
 )
 from ..values import parse_time
-from .decay import half_lives
 
 HOT_HALF_LIFE_HOURS = 24.0
 

@@ -28,13 +28,12 @@ and the next dream covers the same activity.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..exceptions import ConfigError
+from ..days import parse_quiet
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -52,7 +51,7 @@ class Readiness:
         r = cls(float(sc.get("max_load_per_core", 1.5)), float(sc.get("min_available_mb", 400)),
                 [str(q) for q in sc.get("quiet_hours", [])])
         for q in r.quiet_hours:
-            _parse_quiet(q)  # fail early on a typo
+            parse_quiet(q)  # fail early on a typo
         return r
 
     def reason_to_skip(self, now: datetime, load_per_core: float | None = None, available_mb: float | None = None) -> str | None:
@@ -64,27 +63,11 @@ class Readiness:
         if mem is not None and mem < self.min_available_mb:
             return f"low memory: {mem:.0f} MB available < {self.min_available_mb:.0f} MB"
         for q in self.quiet_hours:
-            days, start, end = _parse_quiet(q)
+            days, start, end = parse_quiet(q)
             t = now.hour * 60 + now.minute
             if now.weekday() in days and start <= t < end:
                 return f"quiet hours ({q})"
         return None
-
-
-def _parse_quiet(text: str) -> tuple[set[int], int, int]:
-    m = re.fullmatch(r"\s*(?:([A-Za-z]{3})(?:-([A-Za-z]{3}))?\s+)?(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})\s*", text)
-    if not m:
-        raise ConfigError(f"quiet hours {text!r}: use e.g. \"Mon-Fri 09:00-18:00\" or \"22:00-23:30\"")
-    d1, d2 = (m.group(1) or "mon").lower(), (m.group(2) or m.group(1) or "sun").lower()
-    if d1 not in DAYS or d2 not in DAYS:
-        raise ConfigError(f"quiet hours {text!r}: days are Mon, Tue, Wed, Thu, Fri, Sat, Sun")
-    a, b = DAYS.index(d1), DAYS.index(d2)
-    days = set(range(a, b + 1)) if a <= b else set(range(a, 7)) | set(range(0, b + 1))
-    if not m.group(1):
-        days = set(range(7))
-    start = int(m.group(3)) * 60 + int(m.group(4))
-    end = int(m.group(5)) * 60 + int(m.group(6))
-    return days, start, end
 
 
 def current_load_per_core() -> float | None:

@@ -1,0 +1,110 @@
+"""The house, drawn from its imports (issue 19): nothing below the command line imports it, no module
+takes another package's private name, and no two modules import each other (directly or round a
+circle), counting the imports made inside functions too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "python" / "rem"
+NATIVE = {"rem._rem"}  # the Rust extension: a module without a .py file
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in ROOT.rglob("*.py"):
+        parts = p.relative_to(ROOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = p
+    return out
+
+
+def _imports() -> tuple[dict[str, set[str]], list[tuple[str, str, str]]]:
+    """(module -> the REM modules it imports, [(module, from, private name)])."""
+    mods = _modules()
+    deps: dict[str, set[str]] = {}
+    private = []
+    for m, p in mods.items():
+        is_pkg = p.name == "__init__.py"
+        got: set[str] = set()
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = m.split(".") if is_pkg else m.split(".")[:-1]
+                    base = base[: len(base) - (node.level - 1)]
+                    target = ".".join([*base, *([node.module] if node.module else [])])
+                else:
+                    target = node.module or ""
+                if not target.startswith("rem"):
+                    continue
+                for a in node.names:
+                    full = f"{target}.{a.name}"
+                    if full in NATIVE:
+                        continue
+                    got.add(full if full in mods else target)
+                    pkg_of = ".".join(target.split(".")[:2])
+                    if a.name.startswith("_") and pkg_of != ".".join(m.split(".")[:2]):
+                        private.append((m, target, a.name))
+            elif isinstance(node, ast.Import):
+                got |= {a.name for a in node.names if a.name.startswith("rem") and a.name not in NATIVE}
+        deps[m] = {d for d in got if d in mods and d != m}
+    return deps, private
+
+
+def _cycles(deps: dict[str, set[str]]) -> list[list[str]]:
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(deps.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(deps):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_nothing_below_the_command_line_imports_it():
+    deps, _ = _imports()
+    below = {m: sorted(d for d in ds if d.startswith("rem.cli")) for m, ds in deps.items()
+             if not m.startswith("rem.cli") and m != "rem.__main__"}
+    assert {m: d for m, d in below.items() if d} == {}
+
+
+def test_no_module_takes_another_packages_private_name():
+    _, private = _imports()
+    assert private == []
+
+
+def test_no_import_cycles():
+    deps, _ = _imports()
+    assert _cycles(deps) == []
+
+
+def test_the_walker_sees_what_it_checks():
+    """The checks above would pass on an empty graph: the walker must find the real imports."""
+    deps, _ = _imports()
+    assert "rem.store" in deps["rem.dream.persist"] and "rem.links" in deps["rem.corrections"]
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c"]]

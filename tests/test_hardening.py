@@ -566,3 +566,27 @@ def test_row23_a_redreams_summary_names_moments_as_the_owner_left_them(demo_stor
     res = day()
     text = q(demo_store, f"select content from resources where resource_type = 'summary' and uri = 'rem:dream/{res.run_id}'")[0][0]
     assert a_name not in text and "Renamed by the owner" in text
+
+
+# -- row 7: fleet query streams ------------------------------------------------------------------------------------
+def test_row07_fleet_query_streams_its_result_in_flat_memory(tmp_path, dreamed):
+    import shutil
+
+    (tmp_path / "alice").mkdir()
+    shutil.copy(dreamed.path, tmp_path / "alice" / "rem.duckdb")
+    m = tmp_path / "owners.toml"
+    m.write_text('allow_query = true\n[[owners]]\nid = "alice"\ndb = "alice/rem.duckdb"\n')
+    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml")}
+    sql = "select i, repeat('x', 200) as s from range(2000000) t(i)"  # ~420 MB of rows
+    # the command's own peak, measured inside its process (children of this test run may have peaked higher)
+    probe = ("import resource, sys\nfrom rem.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+             "    code = e.code\nelse:\n    code = 0\nsys.stderr.write(f'PEAK {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n"
+             "sys.exit(code)\n")
+    with open(tmp_path / "out.jsonl", "wb") as out:
+        p = subprocess.run([sys.executable, "-c", probe, "--db", str(tmp_path / "x.duckdb"), "fleet", "query", str(m), sql,
+                            "--nl"], env=env, stdout=out, stderr=subprocess.PIPE, timeout=600)
+    err = p.stderr.decode()
+    assert p.returncode == 0, err[-500:]
+    peak_mb = int(re.search(r"PEAK (\d+)", err).group(1)) / 1024
+    lines = sum(1 for _ in open(tmp_path / "out.jsonl", "rb"))
+    assert lines == 2_000_000 and peak_mb < 700, (lines, peak_mb)

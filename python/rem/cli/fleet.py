@@ -156,7 +156,10 @@ def fleet_doctor(manifest: str, owner_ids: tuple[str, ...], fmt: str | None) -> 
 @click.argument("sql", type=UTF8)
 @owner_option
 @output_options
-def fleet_query(manifest: str, sql: str, owner_ids: tuple[str, ...], fmt: str | None) -> None:
+@click.option("--max-rows", type=click.IntRange(min=0),
+              help="Stop after this many rows (0 = all). Default: 10,000 for --table, all for the data formats, which "
+                   "stream (memory stays flat).")
+def fleet_query(manifest: str, sql: str, owner_ids: tuple[str, ...], fmt: str | None, max_rows: int | None) -> None:
     """One read-only SQL statement over every owner's database ("-" reads it
     from stdin). Each of REM's tables (moments, resources, messages, entities,
     edges, nodes, dream_runs, moment_edits) holds every owner's rows with an
@@ -170,8 +173,17 @@ def fleet_query(manifest: str, sql: str, owner_ids: tuple[str, ...], fmt: str | 
 
     if sql == "-":
         sql = sys.stdin.read()
+    from ..output import echo_stream
+
     m = _manifest(manifest)
-    echo_table(fr.query(m, m.select(list(owner_ids)), sql), fmt)
+
+    def show(reader):  # type: ignore[no-untyped-def]
+        if reader is None:
+            click.echo("(no result)")
+            return 0
+        return echo_stream(reader, fmt, max_rows)
+
+    fr.query(m, m.select(list(owner_ids)), sql, show)
 
 
 COMMANDS = (fleet,)

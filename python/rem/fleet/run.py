@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -260,15 +260,18 @@ def doctor(owners: list[Owner]) -> list[dict[str, Any]]:
         return [r for rows in pool.map(one, owners) for r in rows]
 
 
+T = TypeVar("T")
 TABLES = ("resources", "messages", "moments", "entities", "edges", "nodes", "dream_runs", "moment_edits")
 
 
-def query(m: Manifest, owners: list[Owner], sql: str) -> pa.Table:
+def query(m: Manifest, owners: list[Owner], sql: str, consume: Callable[[pa.RecordBatchReader | None], T]) -> T:
     """One read-only statement over every owner's store: each table REM keeps is a
-    view over all owners' copies with an ``owner`` column in front."""
+    view over all owners' copies with an ``owner`` column in front. The result is
+    streamed to ``consume`` (a reader of Arrow batches, None for a statement without
+    rows) while the databases are open: memory stays flat however many rows come back."""
     import duckdb
 
-    from ..store import attached_read_only, fetch_arrow, fetch_rows, install_macros, sandbox
+    from ..store import attached_read_only, fetch_rows, install_macros, sandbox, stream_arrow
 
     if not m.allow_query:
         raise ConfigError(f"the manifest {m.path} does not allow fleet-wide queries; for the owners' own admin, "
@@ -298,7 +301,7 @@ def query(m: Manifest, owners: list[Owner], sql: str) -> pa.Table:
         install_macros(con)
         sandbox(con)
         try:
-            return fetch_arrow(con, sql)
+            return consume(stream_arrow(con, sql))
         except duckdb.Error as e:
             msg = str(e)
             if "read-only" in msg.lower() or "read_only" in msg.lower():

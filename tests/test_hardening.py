@@ -590,3 +590,20 @@ def test_row07_fleet_query_streams_its_result_in_flat_memory(tmp_path, dreamed):
     peak_mb = int(re.search(r"PEAK (\d+)", err).group(1)) / 1024
     lines = sum(1 for _ in open(tmp_path / "out.jsonl", "rb"))
     assert lines == 2_000_000 and peak_mb < 700, (lines, peak_mb)
+
+
+# -- row 26: hard-linked owner databases ----------------------------------------------------------------------------
+def test_row26_hard_linked_owner_databases_are_refused(tmp_path, dreamed):
+    import shutil
+
+    from rem.exceptions import RemError
+    from rem.fleet.manifest import load
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(dreamed.path, tmp_path / "a" / "rem.duckdb")
+    os.link(tmp_path / "a" / "rem.duckdb", tmp_path / "b" / "rem.duckdb")
+    m = tmp_path / "owners.toml"
+    m.write_text('[[owners]]\nid = "a"\ndb = "a/rem.duckdb"\n[[owners]]\nid = "b"\ndb = "b/rem.duckdb"\n')
+    with pytest.raises(RemError, match="hard link"):
+        load(m)

@@ -190,6 +190,7 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
     owners: list[Owner] = []
     ids: set[str] = set()
     dbs: dict[Path, str] = {}
+    files: dict[tuple[int, int], str] = {}
     for i, o in enumerate(raw_owners):
         where = f"owner entry {i + 1}"
         _check_table(o, OWNER_KEYS, f"{where} must be a table ([[owners]])", where, fail)
@@ -211,6 +212,15 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
         if dbp in dbs:
             raise fail(f"{where} and owner {dbs[dbp]!r} share the database {dbp}: every owner needs their own")
         dbs[dbp] = oid
+        try:  # two names of one file (a hard link): one owner's rows would show under both
+            st = dbp.stat()
+            same = files.get((st.st_dev, st.st_ino))
+            if same is not None:
+                raise fail(f"{where} and owner {same!r} share one database file ({dbp} is a hard link to theirs): "
+                           "every owner needs their own")
+            files[(st.st_dev, st.st_ino)] = oid
+        except FileNotFoundError:
+            pass
         quiet = o.get("quiet_hours", [])
         if not isinstance(quiet, list) or not all(isinstance(q, str) for q in quiet):
             raise fail(f"{where}: quiet_hours must be a list of strings like \"Mon-Fri 09:00-18:00\"")

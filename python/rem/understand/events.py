@@ -53,7 +53,7 @@ _NEED = re.compile(r"^(?:need|want|'d like|would like|am looking for|'m looking 
 _PERFECT = re.compile(r"^(?:have|'ve|has|had|'d)\s+(?:just\s+|finally\s+|already\s+|recently\s+)?(\w+)", re.I)
 _LEAD = re.compile(r"^(?:(?:yeah|yes|yep|oh|ah|well|so|and|but|also|actually|anyway|btw|by the way|hey|wow|haha|ha|"
                    r"lol|um|uh|hmm|ok|okay|right|honestly|guess what|you know what|sure|no|nope|great|cool|"
-                   r"thanks|thank you|hi|hello)\b[\s,!.:;-]*)+", re.I)
+                   r"thanks|thank you|hi|hello|next|then|now|finally|first|afterwards|meanwhile|still)\b[\s,!.:;-]*)+", re.I)
 _CUT = re.compile(r"[,;:]\s+(?:but|and|because|so|which|though|although|while)\b|\s+[-–—]\s+|;\s+")
 _SUBJECT_I = re.compile(r"^(?:i|i'm|i've|i'd|i'll|im|ive)\b", re.I)
 _SUBJECT_WE = re.compile(r"^(?:we|we're|we've|we'd|we'll|my \w+ and i|\w+ and i)\b", re.I)

@@ -183,8 +183,7 @@ class PeopleFinder:
                 for m in rx.finditer(sent):
                     name = next((g for g in m.groups() if g), "")
                     name = _strip_function_words(name)
-                    if not name or not ok(name) or (len(name.split()) == 1 and name.lower().endswith("ly")
-                                                    and rx is not _RELATION):
+                    if not name or not ok(name) or (len(name.split()) == 1 and _adverb(name) and rx is not _RELATION):
                         continue
                     if (rx in (_VOCATIVE_START, _VOCATIVE_ADDRESS, _NAME_ALONE, _START_ACTS) and len(name.split()) == 1
                             and name.lower() in sentiment):
@@ -247,6 +246,15 @@ def _sentiment_words() -> frozenset[str]:
 
     v = _vader()
     return frozenset(getattr(v, "lexicon", {}) or ()) if v is not None else frozenset()
+
+
+_ADVERB_ENDINGS = ("ally", "ily", "ely", "tly", "bly", "ously", "fully", "inly", "kly", "arly", "ntly", "enly", "dly", "rely")
+
+
+def _adverb(word: str) -> bool:
+    """"Luckily", "Certainly", "Honestly" open sentences like a name would; "Sally", "Emily", "Kelly" are names."""
+    w = word.lower()
+    return len(w) >= 6 and w.endswith(_ADVERB_ENDINGS)
 
 
 def _strip_function_words(name: str) -> str:

@@ -131,7 +131,7 @@ def segment(resources: list[dict], messages: list[dict], session_keys: list[str]
     return segs
 
 
-def pack(resources: list[dict], sessions: list[dict], messages: list[dict], *, gap_minutes: float = 30.0,
+def pack(resources: list[dict], sessions: list[dict], messages: list[dict], *, gap_minutes: float = 30.0,  # noqa: C901 (a reference implementation, kept as one function)
          max_input_tokens: int = 6000, max_item_chars: int = 1200, tool_max_chars: int = 60) -> dict[str, Any]:
     """Rows as dicts (``ts`` in epoch µs). Returns chunks / items / segments as lists of dicts."""
     gap_us = int(gap_minutes * 60_000_000)

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from . import schema
 from .days import local_zone
-from .exceptions import RemError
+from .exceptions import CorrectionError, NotFoundError, RemError
 from .ids import stable_id
 from .links import MOMENT_EDGE_TYPES, edge_row, links_of_all
 from .store import (
@@ -53,10 +53,6 @@ MAX_EVENT_CHARS = 500
 MAX_MOMENT = timedelta(days=7)  # a retimed moment lasts at most this long
 
 
-class CorrectionError(RemError):
-    """An edit that cannot be made as asked (an unknown moment, an empty name, a split outside the moment …)."""
-
-
 @dataclass
 class Edit:
     id: str
@@ -73,7 +69,7 @@ def resolve(con: Connection, ref: str) -> str:
         raise CorrectionError(f"{ref!r}: give a moment id or at least its first 4 characters (see rem moments --json)")
     rows = fetch_rows(con, "SELECT id FROM moments WHERE id = $r OR starts_with(id, $r) LIMIT 3", {"r": ref})
     if not rows:
-        raise CorrectionError(f"no moment {ref!r} (see rem moments --json for ids)")
+        raise NotFoundError("moment", ref, f"no moment {ref!r} (see rem moments for ids)")
     if len(rows) > 1 and not any(r[0] == ref for r in rows):
         raise CorrectionError(f"{ref!r} names more than one moment; give more of its id")
     return ref if any(r[0] == ref for r in rows) else rows[0][0]

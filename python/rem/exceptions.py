@@ -102,7 +102,29 @@ class InterruptedRun(RemError):
         self.by_signal = by_signal
 
 
+class CorrectionError(RemError):
+    """An edit of a moment that cannot be made as asked (an empty name, a split outside the moment, a retime
+    over centuries …)."""
+
+
+class NotFoundError(QueryError, CorrectionError):
+    """Nothing is stored under that reference: ``kind`` says what was looked for (moment, run, edit, node),
+    ``ref`` what was given."""
+
+    def __init__(self, kind: str, ref: str, message: str | None = None) -> None:
+        super().__init__(message or f"no {kind} {ref!r}")
+        self.kind, self.ref = kind, ref
+
+
+class RevertRefused(QueryError):
+    """A dream run that cannot be reverted now (already reverted, not ok, later runs or corrections depend on it)."""
+
+
 __all__ = [
+    "CorrectionError",
+    "NotFoundError",
+    "RevertRefused",
+    "SearchError",
     "RemError",
     "ConfigError",
     "StoreError",

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .exceptions import QueryError
+from .exceptions import NotFoundError, QueryError
 from .store import (
     Connection,
     Store,
@@ -108,7 +108,9 @@ def find(con: Connection, prefix: str) -> str:
     """The full id of the one run whose id starts with ``prefix``."""
     ids = [r[0] for r in fetch_rows(con, "SELECT id FROM dream_runs WHERE starts_with(id, $p)", {"p": prefix.strip()})]
     if len(ids) != 1 or not prefix.strip():
-        raise QueryError(f"{'no' if not ids else 'more than one'} run matches {prefix!r}; see `rem runs`")
+        if not ids:
+            raise NotFoundError("run", prefix, f"no run matches {prefix!r}; see `rem runs`")
+        raise QueryError(f"more than one run matches {prefix!r}; give more of its id (see `rem runs`)")
     return str(ids[0])
 
 
@@ -178,7 +180,7 @@ def detail(con: Connection, run_id: str) -> RunDetail:
 
     rows = fetch_arrow(con, "SELECT * EXCLUDE (metadata) FROM dream_runs WHERE id = $id", {"id": run_id}).to_pylist()
     if not rows:
-        raise QueryError(f"no run {run_id!r}; see `rem runs`")
+        raise NotFoundError("run", run_id, f"no run {run_id!r}; see `rem runs`")
     edges = fetch_arrow(con, """SELECT action, edge_type, count(*) AS n FROM dream_edge_log WHERE dream_run_id = $id
                                 GROUP BY ALL ORDER BY action, n DESC""", {"id": run_id}).to_pylist()
     summary = fetch_value(con, """SELECT content FROM resources WHERE resource_type = 'summary'

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import ledger, schema
-from ..exceptions import QueryError
+from ..exceptions import RevertRefused
 from ..ledger import RunStatus
 from ..store import (
     Connection,
@@ -110,18 +110,18 @@ def revert(store: Store, prefix: str, *, dry_run: bool = False) -> RevertPlan:
         rid = ledger.find(con, prefix)
         p = _plan(con, rid)
         if p.status == RunStatus.REVERTED:
-            raise QueryError(f"run {rid[:8]} was already reverted")
+            raise RevertRefused(f"run {rid[:8]} was already reverted")
         if p.status != RunStatus.OK:
-            raise QueryError(f"run {rid[:8]} is {p.status!r}: only a run that finished ok wrote anything to revert")
+            raise RevertRefused(f"run {rid[:8]} is {p.status!r}: only a run that finished ok wrote anything to revert")
         if p.blockers:
             names = ", ".join(f"{b['id'][:8]} ({b['started_at']:%Y-%m-%d %H:%M}, {b['shared']} shared)" for b in p.blockers)
-            raise QueryError(f"later runs changed the same moments or edges: {names}. Revert them first "
+            raise RevertRefused(f"later runs changed the same moments or edges: {names}. Revert them first "
                              f"(`rem runs revert {p.blockers[0]['id'][:8]}`), newest first. Nothing was changed.")
         corrected = fetch_rows(con, """SELECT DISTINCT u.row_id FROM dream_undo u JOIN moments m ON m.id = u.row_id
                                        WHERE u.dream_run_id = $id AND u.table_name = 'moments'
                                        AND CAST(json_extract(m.metadata, '$.fixed') AS BOOLEAN)""", {"id": rid})
         if corrected:
-            raise QueryError(f"run {rid[:8]} made moments you corrected or pinned since ({', '.join(r[0][:8] for r in corrected)}): "
+            raise RevertRefused(f"run {rid[:8]} made moments you corrected or pinned since ({', '.join(r[0][:8] for r in corrected)}): "
                              "reverting would undo your corrections. Undo them first (`rem moments undo ID`, or "
                              "`rem moments unpin ID`). Nothing was changed.")
         if dry_run:

@@ -139,7 +139,7 @@ def _from_csv(p: Path, text: str) -> Manifest:
     return _from_dict(p, {"owners": owners})
 
 
-def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
+def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:  # noqa: C901
     def fail(msg: str) -> ConfigError:
         return ConfigError(f"{p}: {msg}")
 

@@ -28,7 +28,7 @@ def _scan(store: Store) -> str | None:
     return None
 
 
-def run_checks(store: Store, *, model: str | None = None, base_url: str | None = None,
+def run_checks(store: Store, *, model: str | None = None, base_url: str | None = None,  # noqa: C901
                local_model: str | None = None) -> Iterator[Check]:
     # database
     if not store.path.exists():

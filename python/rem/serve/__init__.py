@@ -136,7 +136,7 @@ def _hm(minutes: float) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min"
 
 
-def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host: str = "127.0.0.1",
+def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host: str = "127.0.0.1",  # noqa: C901
                allowed_hosts: tuple[str, ...] | list[str] = ()) -> Any:
     """The ASGI app (Starlette) for a server bound to ``host``; ``allowed_hosts``: more names it answers."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape

@@ -145,7 +145,7 @@ def _week_of(d: date) -> tuple[date, date]:
 _SEASONS = {"spring": (3, 5), "summer": (6, 8), "fall": (9, 11), "autumn": (9, 11), "winter": (12, 2)}
 
 
-def _resolve(kind: str, m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+def _resolve(kind: str, m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:  # noqa: C901
     g = m.groupdict()
     if kind == "yesterday" or kind == "last_night":
         d = ref - timedelta(days=1)

@@ -124,3 +124,24 @@ def check_consistent(st: Store) -> list[str]:
         if n("select count(*) from dream_edge_log l where not exists (select 1 from dream_runs r where r.id = l.dream_run_id and r.status = 'ok')"):
             bad.append("an edge log row of a run that is not ok")
     return bad
+
+
+# A command's own peak memory: `rem` run through this wrapper prints its VmHWM (from /proc) last on stderr.
+# getrusage's ru_maxrss is no measure of one command: a child carries its parent's peak across fork and exec,
+# and RUSAGE_CHILDREN is the largest of every child this test run ever waited for.
+PEAK_PROBE = ("import re, sys\nfrom rem.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+              "    code = e.code\nelse:\n    code = 0\n"
+              "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+              "sys.stderr.write(f'\\nREM_PEAK_KB {hwm}\\n')\nsys.exit(code)\n")
+
+
+def rem_with_peak(args: list[str], **kw: Any) -> tuple[Any, float]:
+    """Run ``rem ARGS`` in a process of its own: (the completed process, its peak resident memory in MB)."""
+    import re
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", PEAK_PROBE, *args], **kw)
+    err = p.stderr.decode() if isinstance(p.stderr, bytes) else (p.stderr or "")
+    m = re.search(r"REM_PEAK_KB (\d+)", err)
+    return p, (int(m.group(1)) / 1024 if m else float("inf"))

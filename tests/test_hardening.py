@@ -587,17 +587,12 @@ def test_row07_fleet_query_streams_its_result_in_flat_memory(tmp_path, dreamed):
     m.write_text('allow_query = true\n[[owners]]\nid = "alice"\ndb = "alice/rem.duckdb"\n')
     env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml")}
     sql = "select i, repeat('x', 200) as s from range(2000000) t(i)"  # ~420 MB of rows
-    # the command's own peak, measured inside its process (children of this test run may have peaked higher)
-    # (VmHWM of /proc: ru_maxrss carries the parent's peak across fork and exec)
-    probe = ("import re, sys\nfrom rem.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
-             "    code = e.code\nelse:\n    code = 0\nhwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
-             "sys.stderr.write(f'PEAK {hwm}\\n')\nsys.exit(code)\n")
+    from support import rem_with_peak
+
     with open(tmp_path / "out.jsonl", "wb") as out:
-        p = subprocess.run([sys.executable, "-c", probe, "--db", str(tmp_path / "x.duckdb"), "fleet", "query", str(m), sql,
-                            "--nl"], env=env, stdout=out, stderr=subprocess.PIPE, timeout=600)
-    err = p.stderr.decode()
-    assert p.returncode == 0, err[-500:]
-    peak_mb = int(re.search(r"PEAK (\d+)", err).group(1)) / 1024
+        p, peak_mb = rem_with_peak(["--db", str(tmp_path / "x.duckdb"), "fleet", "query", str(m), sql, "--nl"], env=env,
+                                   stdout=out, stderr=subprocess.PIPE, timeout=600)
+    assert p.returncode == 0, p.stderr.decode()[-500:]
     lines = sum(1 for _ in open(tmp_path / "out.jsonl", "rb"))
     assert lines == 2_000_000 and peak_mb < 700, (lines, peak_mb)
 

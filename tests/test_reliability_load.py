@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import subprocess
-import sys
 import time
 
 import pytest
 
 from rem.store import Store, fetch_rows
 from scripted_llm import ScriptedLLM
-from support import FULL, check_consistent, scale
+from support import FULL, check_consistent, rem_with_peak, scale
 
 pytestmark = pytest.mark.slow
 
@@ -47,13 +44,11 @@ def test_a_day_of_many_messages(tmp_path, tally):
         env.pop(v, None)
     with ScriptedLLM() as srv:
         t1 = time.perf_counter()
-        p = subprocess.run([sys.executable, "-m", "rem", "--db", str(store.path), "dream", "--start", "2026-11-12",
-                            "--end", "2026-11-12", "--llm", "scripted", "--llm-base-url", srv.base_url, "--json",
-                            "--concurrency", "4", "--max-input-tokens", "6000"],
-                           capture_output=True, text=True, env=env, timeout=3600)
+        p, peak_mb = rem_with_peak(["--db", str(store.path), "dream", "--start", "2026-11-12", "--end", "2026-11-12",
+                                    "--llm", "scripted", "--llm-base-url", srv.base_url, "--json", "--concurrency", "4",
+                                    "--max-input-tokens", "6000"], capture_output=True, text=True, env=env, timeout=3600)
         dream_s = time.perf_counter() - t1
         requests = len(srv.requests)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert p.returncode == 0, p.stderr[-3000:]
     out = json.loads(p.stdout)
     with store.read() as con:

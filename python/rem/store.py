@@ -219,6 +219,19 @@ _MAGIC = {b"SQLite format 3\x00": "a SQLite database", b"PAR1": "a Parquet file"
           b"\x89HDF": "an HDF5 file", b"ARROW1": "an Arrow file", b"\x7fELF": "a program", b"%PDF": "a PDF document"}
 
 
+def file_kind(mode: int) -> str:
+    """What a file system entry is, in words: "a directory", "a FIFO", "a socket", "a device" …"""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a regular file" if stat.S_ISREG(mode) else "not a regular file"
+
+
 def check_file(path: Path) -> None:
     """Refuse, before DuckDB touches it, a ``--db`` that cannot be a REM
     database: a path that is not UTF-8 (DuckDB takes UTF-8 paths), something
@@ -237,9 +250,7 @@ def check_file(path: Path) -> None:
     except OSError as e:
         raise StoreError(f"cannot open database {path}: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
-        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
-        raise StoreError(f"{path} is {kind}, not a REM database: point --db (or $REM_DB) at a database file")
+        raise StoreError(f"{path} is {file_kind(st.st_mode)}, not a REM database: point --db (or $REM_DB) at a database file")
     if st.st_size == 0:
         return
     try:

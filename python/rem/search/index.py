@@ -39,6 +39,7 @@ from ..store import (
     fetch_arrow,
     fetch_rows,
     fetch_value,
+    file_kind,
     file_signature,
     registered,
     stream_arrow,
@@ -221,8 +222,7 @@ def _check_place(d: Path) -> None:
         log.warning("the search index %s is a file, not REM's index folder: replacing it with a new index", d)
         d.unlink()
         return
-    kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device"
-    raise RemError(f"{d} is {kind}, not REM's search index folder: remove it (rm '{d}') and search again; "
+    raise RemError(f"{d} is {file_kind(st.st_mode)}, not REM's search index folder: remove it (rm '{d}') and search again; "
                    "REM rebuilds the index from the database")
 
 

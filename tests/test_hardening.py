@@ -698,3 +698,38 @@ def test_every_mcp_tool_with_hostile_arguments_fails_clearly(dreamed, tally):
 def _sane(name: str, spec: dict) -> object:
     kind = spec.get("type") or (spec.get("anyOf") or [{}])[0].get("type")
     return {"integer": 1, "number": 1.0, "boolean": False, "array": []}.get(kind, "diskann")
+
+
+# -- row 19: a ChatGPT re-export after an edit -------------------------------------------------------------------------
+def test_row19_a_chatgpt_reexport_after_an_edit_keeps_only_the_current_branch(store, isolated, tmp_path):
+    import json as _json
+
+    from rem.ingest import ingest_chatgpt
+    from rem.store import Store
+
+    def node(nid, parent, children, role, text, t):
+        return {"id": nid, "parent": parent, "children": children,
+                "message": {"id": nid, "author": {"role": role}, "create_time": t,
+                            "content": {"content_type": "text", "parts": [text]}}}
+
+    def export(current, mapping):
+        path = tmp_path / f"conversations-{current}.json"
+        path.write_text(_json.dumps([{"id": "c1", "conversation_id": "c1", "title": "Rent", "create_time": 1.79e9,
+                                      "current_node": current, "mapping": mapping}]))
+        return path
+
+    first = {"root": {"id": "root", "parent": None, "children": ["u1"], "message": None},
+             "u1": node("u1", "root", ["a1"], "user", "My card number is 4111 1111 1111 1111, pay the rent", 1.79e9),
+             "a1": node("a1", "u1", [], "assistant", "Done, the rent is paid.", 1.79e9 + 60)}
+    ingest_chatgpt(store, export("a1", first))
+    edited = dict(first)
+    edited["root"] = {"id": "root", "parent": None, "children": ["u1", "u2"], "message": None}
+    edited["u2"] = node("u2", "root", ["a2"], "user", "Pay the rent from the usual account", 1.79e9 + 120)
+    edited["a2"] = node("a2", "u2", [], "assistant", "Done, paid from the usual account.", 1.79e9 + 180)
+    report = ingest_chatgpt(store, export("a2", edited))
+    texts = [r[0] for r in q(store, "select content from messages order by created_at")]
+    assert texts == ["Pay the rent from the usual account", "Done, paid from the usual account."]
+    assert "removed" in report.line()
+    fresh = Store(tmp_path / "fresh.duckdb")
+    ingest_chatgpt(fresh, export("a2", edited))
+    assert [r[0] for r in q(fresh, "select content from messages order by created_at")] == texts

@@ -4,7 +4,9 @@ Each conversation becomes a session; the messages on its current branch (from
 ``current_node`` up through ``parent`` links, cycles detected) become messages
 with their roles and times. Hidden or empty messages are skipped. Ids derive
 from conversation and node ids, so re-importing a newer export only adds what
-is new.
+is new — and a conversation whose message the user edited since keeps only its
+current branch, as a fresh import would (the old branch's messages are removed
+and counted).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def parse_conversation(i: int, conv: Any, path: Path, batch: Batch) -> None:
                            "metadata": {"source": "chatgpt", "conversation_id": conv_id,
                                         "model": to_json(conv.get("default_model_slug"), source=place, field="model") and conv.get("default_model_slug")}})
     batch.messages.extend(msgs)
+    batch.whole_sessions.add(sid)  # the export holds the conversation as it is now: an edited message's old branch goes
 
 
 def ingest_chatgpt(store: Store, path: str | Path, *, show_progress: bool | None = None) -> IngestReport:

@@ -33,6 +33,9 @@ class Batch:
     messages: list[dict[str, Any]] = field(default_factory=list)
     entities: list[dict[str, Any]] = field(default_factory=list)
     edges: list[dict[str, Any]] = field(default_factory=list)
+    # sessions whose messages this input holds in full (a ChatGPT conversation's current branch): stored
+    # messages of theirs that it no longer holds (an edited message's old branch) are removed
+    whole_sessions: set[str] = field(default_factory=set)
 
     def person(self, name: str, *, when: datetime, email: str | None = None) -> str:
         """Add (or re-add) a person entity; returns its id."""
@@ -68,6 +71,7 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)  # inputs refused (malformed): named, the rest written
     passed_over: list[str] = field(default_factory=list)  # files deliberately not read (links out, FIFOs, too big)
     per_table: dict[str, UpsertCounts] = field(default_factory=dict)
+    removed: int = 0  # messages no longer in their conversation (an edited message's old branch)
 
     def add(self, table_name: str, c: UpsertCounts) -> None:
         self.per_table.setdefault(table_name, UpsertCounts())
@@ -84,6 +88,8 @@ class IngestReport:
             if c and (c.added or c.updated or c.skipped):
                 parts.append(f"{name}: {c.added} added, {c.updated} updated, {c.skipped} unchanged")
         s = "; ".join(parts) if parts else "nothing to ingest"
+        if self.removed:
+            s += f"; {self.removed} message(s) removed (no longer in their conversation: an edited message's old branch)"
         if self.errors:
             s += f"; {len(self.errors)} input(s) refused"
         if self.passed_over:
@@ -123,6 +129,14 @@ def write(store: Store, batch: Batch, report: IngestReport | None = None) -> Ing
                         report.add(name, upsert(con, name, arrow_rows(name, clean)))
             if batch.edges:
                 insert_missing_edges(con, batch.edges)
+            if batch.whole_sessions:
+                keep = id_table(sorted({m["id"] for m in batch.messages if m["session_id"] in batch.whole_sessions}))
+                with registered(con, "_rem_whole", id_table(sorted(batch.whole_sessions))), \
+                        registered(con, "_rem_keep", keep):
+                    gone = fetch_rows(con, """DELETE FROM messages WHERE session_id IN (SELECT id FROM _rem_whole)
+                                              AND id NOT IN (SELECT id FROM _rem_keep) RETURNING id""")
+                if gone:
+                    report.removed += len(gone)
     return report
 
 

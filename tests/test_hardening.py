@@ -733,3 +733,26 @@ def test_row19_a_chatgpt_reexport_after_an_edit_keeps_only_the_current_branch(st
     fresh = Store(tmp_path / "fresh.duckdb")
     ingest_chatgpt(fresh, export("a2", edited))
     assert [r[0] for r in q(fresh, "select content from messages order by created_at")] == texts
+
+
+# -- row 18: naive timestamps re-ingested after the machine's zone changed ------------------------------------------------
+def test_row18_a_file_of_naive_times_reingested_in_another_zone_adds_nothing(tmp_path):
+    import json as _json
+
+    lines = [{"session": "diary", "role": "user", "content": f"entry {i}", "created_at": f"2026-11-1{i}T09:30:00"}
+             for i in range(3)]
+    chat = tmp_path / "diary.jsonl"
+    chat.write_text("\n".join(_json.dumps(x) for x in lines) + "\n")
+    db = tmp_path / "rem.duckdb"
+
+    def ingest(zone):
+        env = {**os.environ, "TZ": zone, "REM_CONFIG": str(tmp_path / "none.toml")}
+        p = subprocess.run([sys.executable, "-m", "rem", "--db", str(db), "ingest", "chat", str(chat)], env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+
+    ingest("America/New_York")
+    ingest("Asia/Tokyo")  # the laptop flew to Tokyo
+    from rem.store import Store
+
+    assert q(Store(db), "select count(*) from messages")[0][0] == 3

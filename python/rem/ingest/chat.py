@@ -17,6 +17,7 @@ identical (session, time, role, speaker) lines.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,16 @@ from .common import Batch, IngestReport, write
 
 ALLOWED = {"session", "session_name", "role", "content", "created_at", "id", "tool_calls", "trace_id", "span_id",
            "speaker"}
+
+
+def _naive(value: object) -> bool:
+    """A timestamp written without a zone or offset ("2026-11-16T09:30:00")."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return datetime.fromisoformat(value.strip().replace("z", "Z")).tzinfo is None
+    except ValueError:
+        return False
 
 
 def ingest_chat(store: Store, path: str | Path) -> IngestReport:
@@ -77,6 +88,13 @@ def ingest_chat(store: Store, path: str | Path) -> IngestReport:
             k = (sid, when.isoformat(), role) if speaker is None else (sid, when.isoformat(), role, speaker)
             seen[k] = seen.get(k, 0) + 1
             mid = stable_id("chat-message", *k, seen[k])
+            if _naive(rec["created_at"]):
+                # a time without a zone means another instant once the machine's zone changes: the id comes from
+                # the time as written, so a re-import after a move adds nothing (a row stored under the old,
+                # instant-based id keeps it: see Batch.legacy_ids)
+                legacy, mid = mid, stable_id("chat-message-local", sid, str(rec["created_at"]).strip(), role,
+                                             speaker or "", seen[k])
+                batch.legacy_ids[mid] = legacy
         batch.messages.append({"_source": place, "id": mid, "session_id": sid, "role": role, "content": content,
                                "speaker": speaker, "tool_calls": tool_calls, "created_at": when,
                                "trace_id": clean_text(rec.get("trace_id"), source=place, field="trace_id"),

@@ -36,6 +36,9 @@ class Batch:
     # sessions whose messages this input holds in full (a ChatGPT conversation's current branch): stored
     # messages of theirs that it no longer holds (an edited message's old branch) are removed
     whole_sessions: set[str] = field(default_factory=set)
+    # message id -> the id an older REM gave the same message (naive timestamps): when a row is stored under the
+    # older id, the message keeps it (no copy of every message after upgrading)
+    legacy_ids: dict[str, str] = field(default_factory=dict)
 
     def person(self, name: str, *, when: datetime, email: str | None = None) -> str:
         """Add (or re-add) a person entity; returns its id."""
@@ -118,6 +121,13 @@ def write(store: Store, batch: Batch, report: IngestReport | None = None) -> Ing
                             source=m.get("_source", ""),
                             field="session_id",
                         )
+        if batch.legacy_ids:
+            with registered(con, "_rem_legacy", id_table(sorted(set(batch.legacy_ids.values())))):
+                stored = {r[0] for r in fetch_rows(con, "SELECT m.id FROM messages m SEMI JOIN _rem_legacy x ON m.id = x.id")}
+            for m in batch.messages:
+                old = batch.legacy_ids.get(m["id"])
+                if old in stored:
+                    m["id"] = old
         with transaction(con):
             for name, rows in (("sessions", batch.sessions), ("resources", batch.resources),
                                ("messages", batch.messages), ("entities", batch.entities)):

@@ -25,6 +25,8 @@ from rem.ingest import ingest_chat
 from rem.store import Store
 from support import FULL, q
 
+pytestmark = pytest.mark.slow  # a state machine over real dreams: make test runs it, the quick loop does not
+
 NONE = resolve_llm(model="none", file_cfg={}, env={})
 # the days around a fall-back night in each zone: the last hour of the long day is the classic loss
 ZONES = {"America/New_York": date(2026, 10, 31), "Europe/Berlin": date(2026, 10, 24), "UTC": date(2026, 10, 31)}

@@ -168,6 +168,7 @@ def test_row03_a_local_day_is_midnight_to_midnight_in_its_zone(zone, day, hours)
     ("America/New_York", "2026-11-01", "2026-11-01T23:30:00-05:00", "2026-03-08", "2026-03-09T00:30:00-04:00"),
     ("Europe/Berlin", "2026-10-25", "2026-10-25T23:30:00+01:00", "2026-03-29", "2026-03-30T00:30:00+02:00"),
 ])
+@pytest.mark.slow
 def test_row03_the_last_hour_of_a_fall_back_day_is_dreamed_and_shown_once(tmp_path, zone, fall_back, late, spring, early):
     import json
 
@@ -348,6 +349,7 @@ def _tables(store):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["edit", "merge", "split", "delete", "pin"])
 def test_row05_edit_then_undo_is_the_identity_on_moments_edges_and_entities(dreamed, kind):
     from hypothesis import given, settings
@@ -403,6 +405,7 @@ def test_row06_fleet_query_cannot_copy_into_the_spill_folder(tmp_path, isolated,
 
 
 # -- row 8: MCP query caps bytes, not only rows ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_row08_an_mcp_query_answer_is_capped_in_bytes(dreamed, tmp_path):
     """In a process of its own (its memory is what is measured, and this test run's stays small)."""
     import json
@@ -484,6 +487,7 @@ def indexed(dreamed, tmp_path):
     return dreamed
 
 
+@pytest.mark.slow
 def test_row13_a_lexical_index_missing_a_segment_file_is_rebuilt(indexed, tmp_path):
     d = indexed.path.with_name(indexed.path.name + ".search")
     victims = [f for f in d.iterdir() if f.suffix in (".store", ".term")]
@@ -504,6 +508,7 @@ def test_row14_a_fifo_in_the_index_place_is_refused_by_name_not_a_hang(indexed, 
     assert p.returncode != 0 and "FIFO" in p.stderr and "unexpectedly" not in p.stderr, p.stderr
 
 
+@pytest.mark.slow
 def test_row15_an_index_older_than_the_database_is_rebuilt(indexed, tmp_path):
     import shutil
 
@@ -578,6 +583,7 @@ def test_row23_a_redreams_summary_names_moments_as_the_owner_left_them(demo_stor
 
 
 # -- row 7: fleet query streams ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_row07_fleet_query_streams_its_result_in_flat_memory(tmp_path, dreamed):
     import shutil
 
@@ -619,6 +625,7 @@ _HOSTILE_VALUES = ["0001-01-01", "9999-12-31", "0000-00-00", "../../etc/passwd",
                    "'; drop table moments; --", "x" * 5000, "🙂", "-1", "NaN", "1e309", "ffffffff-ffff"]
 
 
+@pytest.mark.slow
 def test_every_route_with_hostile_host_tokens_and_values_answers_without_a_500(dreamed, tally):
     """Each route of rem serve (paths with each hostile value in each parameter, forms with hostile fields and
     tokens, hostile Host and Origin headers): a 2xx, 3xx or 4xx, a page that says what happened, never a 500."""

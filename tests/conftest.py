@@ -5,13 +5,15 @@
   session (its database path; never written to);
 - ``demo_store``: a private copy of it, with the environment isolated from
   the user's config, model settings and reports folder;
-- ``tally``: the reliability suite's tried / survived / lost counter.
+- ``tally``: the reliability suite's tried / survived / lost counter;
+- ``browser``: Debian's chromium, headless, through selenium.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,23 @@ def pytest_collection_modifyitems(config, items):
         for fixture, mark in _MARK_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(getattr(pytest.mark, mark))
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "Debian's chromium and chromium-driver are needed (make deps installs them)"
+    o = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        o.add_argument(a)
+    o.binary_location = chromium
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(service=Service(driver), options=o)
+    try:
+        yield d
+    finally:
+        d.quit()

@@ -183,26 +183,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "Debian's chromium and chromium-driver are needed (.ci/run installs them)"
-    o = Options()
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600"):
-        o.add_argument(a)
-    o.binary_location = chromium
-    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    d = webdriver.Chrome(service=Service(driver), options=o)
-    try:
-        yield d
-    finally:
-        d.quit()
-
-
 def test_in_chromium_the_week_a_moment_an_edit_the_graph_and_the_runs(dreamed, browser, tmp_path):
     from selenium.webdriver.common.by import By
 

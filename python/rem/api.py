@@ -143,6 +143,18 @@ class Rem:
             kinds=kinds, since=since, until=until, tags=tuple(tags), people=tuple(people), types=tuple(types),
             limit=limit, explain=explain, lexical=mode != "dense", dense=mode != "lexical"))
 
+    def ask(self, question: str, *, model: str | None = None, base_url: str | None = None, local_model: str | None = None,
+            limit: int = 8, max_cost: float | None = None, dream: bool = True) -> dict[str, Any]:
+        """Answer ``question`` from the memory (as ``rem ask``): a dict of ``answer``, ``found``, ``cited`` (refs),
+        ``evidence`` (ref, kind, id, time, text, who, where, moment, the resolved date), ``model``, ``tokens``,
+        ``cost``. The model is the one `rem dream` would use unless given; with none, the evidence answers."""
+        from .ask import ask
+        from .config import NO_MODEL, LLMSettings, resolve_llm
+
+        settings = LLMSettings() if model == NO_MODEL and not base_url and not local_model else \
+            resolve_llm(model=model, base_url=base_url, local_model=local_model)
+        return ask(self.store, question, settings, limit=limit, max_cost=max_cost, dream_missing=dream).public()
+
 
 def connect(path: str | os.PathLike[str] | None = None) -> Rem:
     """Open (creating on first write) the REM database at ``path`` (default: ``$REM_DB`` or the XDG path)."""

@@ -32,8 +32,8 @@ MAX_TEXT = 2000  # characters of one source's text in `moment`
 
 INSTRUCTIONS = """REM remembers its owner's work: chats, notes, commits and documents, turned each night into
 moments (named episodes with a time span, topics, people, emotions and an outcome) linked in a graph.
-Start with `search` for anything ("when did we decide X", "the flaky test"), or `moments` for a day or
-a range; open one with `moment` to read its sources. Times are ISO 8601 (UTC unless an offset is given)."""
+Ask it questions with `ask` ("when did we decide X?", "summarize my week"): the answer comes with its
+evidence and dates resolved. `search` finds items ("the flaky test"); `moments` lists a day or a range; open one with `moment` to read its sources. Times are ISO 8601 (UTC unless an offset is given)."""
 
 
 def _capped(reader: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -100,6 +100,19 @@ def build(store: Store, loaded_graph: Callable[[], Any] | None = None) -> Any:
         the moment it belongs to (moment_id, moment)."""
         t = db.search(query, schema=schema, since=since, until=until, limit=max(1, min(int(limit), 50)))
         return _plain(rows_of(t))
+
+    @register
+    def ask(question: str, use_model: bool = False, limit: int = 8) -> dict[str, Any]:
+        """Ask the owner's memory a question ("When did I last go to the support group?", "What did
+        Alice decide about the index?", "summarize my week"). REM searches messages, documents,
+        events and moments and answers from the best evidence: the event or sentence, who said it,
+        when, and the date it names resolved ("yesterday" said on 8 May is 7 May); "when" questions
+        get the date first. Returns answer, found, cited (refs) and the evidence (ref, kind, id,
+        time, text, who, where, moment, date). `use_model`: let the model `rem dream` uses write
+        the answer, citing evidence refs (default: no model, the evidence answers)."""
+        if use_model:
+            return db.ask(question, limit=max(1, min(int(limit), 20)))
+        return db.ask(question, model="none", limit=max(1, min(int(limit), 20)))
 
     @register
     def moments(day: str | None = None, since: str | None = None, until: str | None = None, tag: str | None = None,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ..output import echo_table, output_options
-from .common import UTF8, Ctx, pass_ctx
+from .common import UTF8, Ctx, Finite, json_option, llm_options, pass_ctx
 
 _SCHEMAS = {"moments": "moment", "moment": "moment", "resources": "resource", "resource": "resource",
             "messages": "message", "message": "message", "sessions": "session", "session": "session"}
@@ -50,4 +52,67 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     echo_table(t, fmt)
 
 
-COMMANDS = (search_cmd,)
+@click.command("ask")
+@click.argument("question", type=UTF8)
+@click.option("--evidence", "limit", type=click.IntRange(1, 50), default=8, show_default=True,
+              help="How many search results to gather evidence from.")
+@click.option("--max-cost", type=Finite(min=0), help="Do not send the question to a model whose estimated cost (USD) exceeds this "
+                                                     "(the evidence answers instead).")
+@click.option("--no-dream", is_flag=True, help="Never dream first, even when the time a summary question names was not dreamed.")
+@llm_options
+@json_option
+@pass_ctx
+def ask_cmd(c: Ctx, question: str, limit: int, max_cost: float | None, no_dream: bool, model: str | None,
+            base_url: str | None, local_model: str | None, as_json: bool) -> None:
+    """Ask your memory a question. REM searches it (messages, documents,
+    events, moments), then answers: with a model configured (as for `rem
+    dream`), a short answer citing its evidence by ref, or "I don't find that
+    in your memory"; with none, the best evidence itself, its date resolved
+    ("yesterday" said on 8 May is 7 May) and for "when" questions the date
+    first. A question about a time ("summarize my week", "what did I do
+    yesterday?") answers from that time's moments, dreaming it first if it
+    was not dreamed.
+
+    \b
+    rem ask "When did I last go to the support group?"
+    rem ask "What did Alice say about the flaky test?" --llm llama3.1 --llm-base-url http://127.0.0.1:11434/v1
+    rem ask "summarize my week"
+    rem ask "what did we decide about the index?" --json
+    """
+    from .. import config as cfg
+    from ..ask import ask
+    from ..output import echo_json
+
+    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
+    a = ask(c.store, question, settings, limit=limit, max_cost=max_cost, dream_missing=not no_dream)
+    if as_json:
+        echo_json(a.public(), indent=2)
+        return
+    _print_answer(a)
+
+
+def _print_answer(a: object) -> None:
+    from ..ask import Answer, day_label
+
+    assert isinstance(a, Answer)
+    bold = sys.stdout.isatty()
+    if a.message:
+        click.echo(a.message, err=True)
+    if a.dreamed:
+        click.echo(f"dreamed first: run {', '.join(r[:8] for r in a.dreamed)}", err=True)
+    click.echo(click.style(a.answer, bold=True) if bold else a.answer)
+    if a.intent == "summary" and a.model == "none":
+        return  # the answer lists the moments
+    shown = [e for e in a.evidence if e.ref in a.cited] + [e for e in a.evidence if e.ref not in a.cited][: max(0, 5 - len(a.cited))]
+    if not shown:
+        return
+    click.echo("")
+    click.echo("evidence:" + ("" if a.model == "none" else f" (answered by {a.model}; * = cited)"))
+    for e in shown:
+        mark = "*" if e.ref in a.cited else " "
+        where = f"  — {e.moment}" if e.moment else (f"  — {e.where}" if e.where else "")
+        who = f"{e.who}: " if e.who and e.kind != "event" else ""
+        click.echo(f"{mark}{e.ref:<4} {e.kind:<8} {day_label(e.time, with_time=True):<22} {e.id[:8]}  {who}{e.text[:160]}{where}")
+
+
+COMMANDS = (search_cmd, ask_cmd)

@@ -3,11 +3,13 @@
 Two rankings of the same items, fused: BM25 over the lexical index (tantivy,
 with identifiers and CJK text made searchable, see :mod:`.text`) and cosine
 similarity of embeddings (WordLlama by default, see :mod:`.embed`; an int8
-brute-force scan in the Rust core). Weighted reciprocal rank fusion (``w/(20 + rank)``
-summed over the rankings an item appears in, see :func:`fuse`) puts first what both agree on
-and still finds what only one of them sees: a paraphrase that shares no word
-with its answer (dense), an exact identifier or number (lexical). The
-evaluation behind these choices is in BENCHMARKS.md.
+brute-force scan in the Rust core). The fusion is adaptive (:func:`fuse`):
+each ranking's scores become z-scores over its candidates, and each ranking
+weighs by its own confidence in this query (how far its best score stands
+above its 20th), so a dense ranking that sees nothing in particular cannot
+pull a sure lexical one down, and a paraphrase the words miss still comes
+up. Chosen on DialogSum dev and REM's own set, reported on DialogSum test
+and SuperDialseg in BENCHMARKS.md §7.
 
 Every search first brings the index up to date (:func:`.index.sync`), so
 what a dream or an ingest committed is found at once.
@@ -32,12 +34,11 @@ from .text import MAX_QUERY_CHARS, query_text, snippet
 
 log = logging.getLogger("rem.search")
 
-# Fusion, tuned on the retrieval evaluation (bench/search; BENCHMARKS.md): k = 20 rather than the usual
-# 60 (the top of each ranking counts more), the dense ranking weighed 1.25 (it alone finds paraphrases),
-# moments 1.3 (a moment is what a question about a topic wants first; the items it holds follow).
-RRF_K = 20
-DENSE_WEIGHT = 1.25
-MOMENT_WEIGHT = 1.3
+# Fusion (see :func:`fuse`), chosen on DialogSum dev and the generated set (bench/search; BENCHMARKS.md §7):
+# a ranking's confidence is how far its best score stands above the one at CONFIDENCE_DEPTH, relative to the best;
+# a moment gets MOMENT_BOOST (in z-score units: a moment is what a question about a topic wants first).
+CONFIDENCE_DEPTH = 20
+MOMENT_BOOST = 0.3
 CANDIDATES = 200  # taken from each ranking before fusion (more when filters narrow the results)
 COLUMNS = ("rank", "kind", "id", "time", "title", "snippet", "moment_id", "moment", "score")
 EXPLAIN = ("lexical_rank", "lexical_score", "dense_rank", "dense_score")
@@ -129,17 +130,38 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
     return out
 
 
-def fuse(r: Ranked, k: int = RRF_K, dense_weight: float = DENSE_WEIGHT, moment_weight: float = MOMENT_WEIGHT) -> list[tuple[str, float]]:
-    """Weighted reciprocal rank fusion: each item's sum of w/(k + rank) over
-    the rankings it appears in (w = 1 lexical, ``dense_weight`` dense), times
-    ``moment_weight`` for a moment; best first."""
-    scores: dict[str, float] = {}
-    for w, ranking in ((1.0, r.lexical), (dense_weight, r.dense)):
-        for i, (rank_, _s) in ranking.items():
-            scores[i] = scores.get(i, 0.0) + w / (k + rank_)
-    for i in scores:
-        if i.startswith("moment:"):
-            scores[i] *= moment_weight
+def _confidence(ranking: dict[str, tuple[int, float]], depth: int = CONFIDENCE_DEPTH) -> float:
+    """How far the best score stands above the one at ``depth`` (or the last), relative to the best: 0 when
+    every candidate scores alike (a ranking that sees nothing in particular)."""
+    scores = sorted((s for _r, s in ranking.values()), reverse=True)
+    if len(scores) < 2 or scores[0] <= 0:
+        return 0.0
+    return max(0.0, (scores[0] - scores[min(depth, len(scores) - 1)]) / scores[0])
+
+
+def _zscores(ranking: dict[str, tuple[int, float]]) -> dict[str, float]:
+    if not ranking:
+        return {}
+    values = [s for _r, s in ranking.values()]
+    mean = sum(values) / len(values)
+    sd = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5 or 1.0
+    return {i: (s - mean) / sd for i, (_r, s) in ranking.items()}
+
+
+def fuse(r: Ranked, moment_boost: float = MOMENT_BOOST) -> list[tuple[str, float]]:
+    """Adaptive score fusion: each ranking's scores as z-scores over its
+    candidates (an item a ranking did not return gets that ranking's lowest),
+    summed with weights proportional to each ranking's own confidence for
+    this query (:func:`_confidence`; equal when neither is confident), plus
+    ``moment_boost`` for a moment; best first."""
+    lex, den = _zscores(r.lexical), _zscores(r.dense)
+    cl, cd = _confidence(r.lexical), _confidence(r.dense)
+    wl = 0.5 if cl + cd == 0 else cl / (cl + cd)
+    low_l, low_d = min(lex.values(), default=0.0), min(den.values(), default=0.0)
+    scores = {}
+    for i in lex.keys() | den.keys():
+        s = (wl * lex.get(i, low_l) if lex else 0.0) + ((1 - wl) * den.get(i, low_d) if den else 0.0)
+        scores[i] = s + (moment_boost if i.startswith("moment:") else 0.0)
     return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
 
 
@@ -165,7 +187,7 @@ def _allowed(con: Connection, opts: SearchOptions) -> set[str]:
         moment_filter.append("list_contains($types, moment_type)")
     parts = []
     for kind in opts.kinds:
-        sql = f"SELECT c.id FROM ({ix.items_sql(kind)}) c WHERE {' AND '.join(cond)}"
+        sql = f"SELECT c.id FROM ({ix.items_sql(kind, text=False)}) c WHERE {' AND '.join(cond)}"
         if moment_filter:
             mf = " AND ".join(moment_filter)
             if kind == "moment":

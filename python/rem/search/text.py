@@ -47,7 +47,8 @@ def query_text(query: str) -> str:
     return " ".join(w.lower() for w in words if w.lower() not in ("and", "or", "not", "to", "in"))
 
 
-def _terms(query: str) -> set[str]:
+def terms(query: str) -> set[str]:
+    """The stemmed, folded content words of ``query`` (as snippets match them)."""
     return {stem(fold(w)) for w in _WORD.findall(query.lower()) if len(w) > 1 and w not in STOPWORDS}
 
 
@@ -55,8 +56,8 @@ def snippet(text: str, query: str, width: int = 160) -> str:
     """The ``width`` characters of ``text`` holding the most query terms,
     with each match wrapped in «»; the text's start when nothing matches."""
     flat = " ".join(text.split())
-    terms = _terms(query)
-    spans = [(m.start(), m.end()) for m in _WORD.finditer(flat) if stem(fold(m.group().lower())) in terms]
+    wanted = terms(query)
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(flat) if stem(fold(m.group().lower())) in wanted]
     if not spans:
         return flat[:width] + ("…" if len(flat) > width else "")
     best, best_n = 0, -1

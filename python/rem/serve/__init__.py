@@ -346,6 +346,19 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         return page(request, "search.html", title=f"REM — search {q}" if q else "REM — search", q=q, results=results,
                     message=message)
 
+    def ask_view(request: Request) -> Response:
+        from ..ask import ask
+
+        q = request.query_params.get("q", "").strip()
+        answer = None
+        message = ""
+        if q:
+            try:  # no model and no dream from a page: a GET changes nothing and costs nothing
+                answer = ask(store, q[:1000], dream_missing=False)
+            except RemError as e:
+                message = str(e)
+        return page(request, "ask.html", title=f"REM — ask {q}" if q else "REM — ask", asked=q, answer=answer, message=message)
+
     def graph_view(request: Request) -> Response:
         from .. import graph as g
 
@@ -445,7 +458,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
     routes = [
         Route("/", home), Route("/favicon.ico", favicon), Route("/day/{day}", day_view), Route("/week/{day}", week_view),
         Route("/month/{month}", month_view), Route("/moment/{id}", moment_view),
-        Route("/moment/{id}/edit", moment_edit, methods=["POST"]), Route("/search", search_view),
+        Route("/moment/{id}/edit", moment_edit, methods=["POST"]), Route("/search", search_view), Route("/ask", ask_view),
         Route("/graph", graph_view), Route("/graph.svg", graph_svg), Route("/api/traverse", api_traverse), Route("/runs", runs_view),
         Route("/runs/{id}", run_view), Route("/runs/{id}/revert", run_revert, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),

@@ -1,0 +1,178 @@
+"""Retrieval on conversations nobody here wrote (part of `make bench`; BENCHMARKS.md §7).
+
+Sets (read from ``../shared/data`` at run time; never copied into the repository):
+
+- **DialogSum** (dev to tune, test to report): the split's 500 dialogues are one
+  owner's memory, a chat session a day, a turn a minute, each turn's speaker
+  its ``#PersonN#`` tag. Every sentence of a dialogue's (first) human summary
+  is a question; its evidence is the turns of that dialogue. The questions
+  are mechanical and none of their words were chosen here.
+- **SuperDialseg** (validation; never tuned on): the dialogues the same way;
+  the first turn of every topic segment (after the first) is a question, its
+  evidence the other turns of the same segment; the question's own turn is
+  left out of every ranking.
+
+Every question is asked through ``rem.search`` restricted to messages
+(``schema="messages"``), as a user of the API would, of the default ranking
+and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
+Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
+evidence is in the top k), MRR@10.
+
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,superdialseg] [--limit N] [--dream]
+
+``--dream`` dreams the memory first (no model), so what the dream learned
+(events, people, resolved dates) takes part. Writes bench/results/search-heldout-<split>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "bench" / "quality"))
+
+from dialogues import DAY0, dialogsum, superdialseg  # noqa: E402
+
+from rem.config import NO_MODEL, resolve_llm  # noqa: E402
+from rem.dream.run import DreamOptions, dream  # noqa: E402
+from rem.ingest import ingest_chat  # noqa: E402
+from rem.search import SearchOptions, fuse, rank  # noqa: E402
+from rem.search import index as ix  # noqa: E402
+from rem.search.embed import WordLlamaEmbedder  # noqa: E402
+from rem.store import Store, fetch_arrow  # noqa: E402
+
+_SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z#])")
+
+
+def questions_dialogsum(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for d in dialogues:
+        for s in _SENT.split(d["refs"][0].strip()):
+            if len(s.split()) >= 4:
+                out.append({"q": s, "relevant": set(d["message_ids"]), "skip": set(), "set": "dialogsum"})
+    return out
+
+
+def questions_superdialseg(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for d in dialogues:
+        segs: list[list[int]] = []
+        for i, lab in enumerate(d["labels"]):
+            if i == 0 or lab == "1":
+                segs.append([])
+            segs[-1].append(i)
+        for seg in segs[1:]:
+            if len(seg) < 2 or len(d["turns"][seg[0]][1].split()) < 4:
+                continue
+            ids = [d["message_ids"][i] for i in seg]
+            out.append({"q": d["turns"][seg[0]][1], "relevant": set(ids[1:]), "skip": {ids[0]}, "set": "superdialseg"})
+    return out
+
+
+def memory(dialogues: list[dict[str, Any]], tmp: Path, *, dream_it: bool) -> Store:
+    path = tmp / "chat.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for n, d in enumerate(dialogues):
+            start = DAY0 + timedelta(days=n)
+            d["message_ids"] = []
+            for i, (who, text) in enumerate(d["turns"]):
+                mid = f"{d['id']}-{i:03d}"
+                d["message_ids"].append(mid)
+                f.write(json.dumps({"session": d["id"], "role": "user", "speaker": who, "content": text or "…",
+                                    "id": mid, "created_at": (start + timedelta(minutes=i)).isoformat()}) + "\n")
+    store = Store(tmp / "memory.duckdb")
+    ingest_chat(store, path)
+    if dream_it:
+        dream(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
+              DreamOptions(start=DAY0.isoformat(), end=(DAY0 + timedelta(days=len(dialogues))).isoformat(),
+                           lookback_hours=None, progress=False))
+    return store
+
+
+class Systems:
+    def __init__(self, store: Store, emb: Any) -> None:
+        import bm25s
+
+        self.store, self.emb = store, emb
+        with store.read(sandbox=False) as con:
+            t = fetch_arrow(con, "SELECT id, content FROM messages ORDER BY id")
+        self.ids = t.column("id").to_pylist()
+        self.index = bm25s.BM25()
+        self.index.index(bm25s.tokenize(t.column("content").to_pylist(), stopwords="en", show_progress=False), show_progress=False)
+        self._bm25s = bm25s
+
+    def rem(self, q: str, mode: str, n: int) -> list[str]:
+        opts = SearchOptions(kinds=("message",), limit=n, lexical=mode != "dense", dense=mode != "lexical", sync=False)
+        return [i.split(":", 1)[1] for i, _ in fuse(rank(self.store, q, opts, self.emb))][:n]
+
+    def bm25(self, q: str, n: int) -> list[str]:
+        tok = self._bm25s.tokenize([q], stopwords="en", show_progress=False)
+        if not tok.vocab:
+            return []
+        docs, scores = self.index.retrieve(tok, k=n, show_progress=False)
+        return [self.ids[d] for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+def score(ranked: list[str], q: dict[str, Any]) -> dict[str, float]:
+    ranked = [i for i in ranked if i not in q["skip"]][:10]
+    first = next((k for k, i in enumerate(ranked) if i in q["relevant"]), None)
+    return {"recall@5": float(first is not None and first < 5), "recall@10": float(first is not None),
+            "mrr@10": 0.0 if first is None else 1.0 / (first + 1)}
+
+
+def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *, dream_it: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        store = memory(dialogues, Path(d), dream_it=dream_it)
+        emb = WordLlamaEmbedder()
+        ix.sync(store, emb)
+        qs = make_questions(dialogues)
+        sysm = Systems(store, emb)
+        systems = {"REM (default)": lambda q: sysm.rem(q, "hybrid", 12), "REM lexical half": lambda q: sysm.rem(q, "lexical", 12),
+                   "REM dense half": lambda q: sysm.rem(q, "dense", 12), "BM25 (bm25s)": lambda q: sysm.bm25(q, 12)}
+        per: dict[str, dict[str, list[float]]] = {}
+        for q in qs:
+            for n, f in systems.items():
+                for k, v in score(f(q["q"]), q).items():
+                    per.setdefault(n, {}).setdefault(k, []).append(v)
+        out = {"set": name, "dialogues": len(dialogues), "questions": len(qs), "dreamed": dream_it,
+               "seconds": round(time.perf_counter() - t0, 1),
+               "overall": {n: {k: round(statistics.mean(v), 4) for k, v in m.items()} for n, m in per.items()}}
+        return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--split", choices=["dev", "test"], default="test")
+    ap.add_argument("--set", default="dialogsum,superdialseg")
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--dream", action="store_true")
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    results = []
+    for s in a.set.split(","):
+        if s == "dialogsum":
+            results.append(evaluate(f"DialogSum {a.split}", dialogsum(a.split, a.limit), questions_dialogsum, dream_it=a.dream))
+        elif s == "superdialseg":
+            results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))
+    for r in results:
+        print(f"\n{r['set']}: {r['dialogues']} dialogues, {r['questions']} questions ({r['seconds']} s)")
+        print(f"{'ranking':<20} {'R@5':>7} {'R@10':>7} {'MRR@10':>7}")
+        for n, m in r["overall"].items():
+            print(f"{n:<20} {m['recall@5']:>7.3f} {m['recall@10']:>7.3f} {m['mrr@10']:>7.3f}")
+    out = Path(a.out) if a.out else ROOT / "bench" / "results" / f"search-heldout-{a.split}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,468 @@
+"""`rem ask`: a question answered from the memory.
+
+1. **The question is read** (:func:`read_question`): what it wants (``when``
+   something happened, a ``summary`` of a time, or a ``fact``), the time it
+   names ("last week", "in May", "yesterday", "my week"; resolved against
+   today in the machine's zone) and the words to search for.
+2. **Evidence is retrieved** with search (:mod:`rem.search`), inside the named
+   time when there is one (everywhere when nothing is found there); each
+   message comes with what the dream said happened in it (its events, their
+   dates resolved), and the dates its own words say ("yesterday" said on
+   8 May is 7 May) are resolved against the day it was written. A summary
+   question takes the moments of its time instead — dreaming that time first
+   when activity in it was never dreamed (the on-demand dream).
+3. **The answer**:
+   - with a model (any OpenAI-compatible endpoint, or the embedded one): a
+     short answer citing its evidence by ref (``E1``, ``E2``…, given with the
+     evidence; a ref the model invents is dropped, so it cannot make up a
+     source), validated with instructor; when the evidence does not hold the
+     answer, the model says so and REM answers "I don't find that in your
+     memory"; the estimated cost is checked against ``max_cost`` before
+     anything is sent, as the dream does;
+   - with no model: the best evidence itself — for "when" questions the
+     resolved date first, then who said what, when and where.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .config import LLMSettings
+from .days import day_window, local_date, local_zone
+from .exceptions import LLMError, SearchError
+from .store import Store, fetch_arrow
+from .understand import when as when_mod
+
+log = logging.getLogger("rem.ask")
+
+NOT_FOUND = "I don't find that in your memory."
+EVIDENCE = 8  # pieces of evidence retrieved (and given to a model)
+MAX_ANSWER_TOKENS = 300
+TEXT_CHARS = 400  # of one piece of evidence
+
+_WHEN_Q = re.compile(r"^\s*(?:when\b|what\s+(?:date|day|time|year|month)\b|on\s+what\s+(?:date|day)\b|how\s+long\s+ago\b|"
+                     r"since\s+when\b|which\s+(?:day|date|year|month)\b)", re.I)
+_SUMMARY_Q = re.compile(r"^\s*(?:summari[sz]e|recap|sum\s+up|give\s+me\s+(?:a|an)\s+(?:summary|overview|recap)|"
+                        r"what\s+did\s+i\s+(?:do|work\s+on)|what\s+happened|what\s+have\s+i\s+(?:done|been\s+doing))\b", re.I)
+_MY = re.compile(r"\b(?:my|the)\s+(week|weekend|month|year)\b", re.I)
+_MY_DAY = re.compile(r"\b(?:my|the)\s+day\b", re.I)
+_QUESTION_WORDS = re.compile(r"^\s*(?:when|what|who|where|which|why|how|did|do|does|is|are|was|were|can|could)\b\s*", re.I)
+
+
+@dataclass
+class Question:
+    text: str
+    intent: str  # when | summary | fact
+    window: tuple[date, date] | None = None  # the local days it names, first and last
+    window_words: str | None = None
+    query: str = ""  # the words searched for
+
+    def public(self) -> dict[str, Any]:
+        return {"intent": self.intent, "window": None if self.window is None else
+                {"start": self.window[0].isoformat(), "end": self.window[1].isoformat(), "words": self.window_words},
+                "query": self.query}
+
+
+def read_question(text: str, today: date | None = None) -> Question:
+    """What ``text`` asks for, the time it names (resolved against ``today``) and the words to search."""
+    t = " ".join((text or "").split())
+    if not t:
+        raise SearchError('the question is empty: ask something, e.g. rem ask "When did I last go to the support group?"')
+    today = today or datetime.now(local_zone()).date()
+    intent = "when" if _WHEN_Q.search(t) else "summary" if _SUMMARY_Q.search(t) else "fact"
+    probe = _MY_DAY.sub("today", _MY.sub(lambda m: "this " + m.group(1), t))
+    found = [w for w in when_mod.find(probe, today, future=False) if w.words.lower() not in ("this morning",)]
+    window, words, query = None, None, probe
+    if found:
+        w = found[0]
+        window, words = (w.start, w.end), w.words
+        query = (probe[:w.at[0]] + " " + probe[w.at[1]:]).strip()
+    elif intent == "summary":
+        window, words = (today - timedelta(days=today.weekday()), today), "this week"
+    query = _QUESTION_WORDS.sub("", query).strip(" ?.!") or t
+    return Question(t, intent, window, words, query)
+
+
+@dataclass
+class Evidence:
+    ref: str
+    kind: str  # event | message | resource | moment | session
+    id: str
+    time: datetime | None
+    text: str
+    who: str | None = None
+    where: str | None = None  # the session or document's name
+    moment_id: str | None = None
+    moment: str | None = None
+    date: str | None = None  # the date what it says happened (resolved), ISO
+    date_end: str | None = None
+    when: str | None = None  # the words that said it
+    source: str | None = None  # an event's message or document
+
+    def public(self) -> dict[str, Any]:
+        return {"ref": self.ref, "kind": self.kind, "id": self.id, "time": self.time.isoformat() if self.time else None,
+                "text": self.text, "who": self.who, "where": self.where, "moment_id": self.moment_id,
+                "moment": self.moment, "date": self.date, "date_end": self.date_end, "when": self.when}
+
+    def happened(self) -> str | None:
+        """The resolved date of what it says, as words (``7 May 2023``), or None."""
+        if not self.date:
+            return None
+        a = date.fromisoformat(self.date)
+        b = date.fromisoformat(self.date_end) if self.date_end else a
+        return when_mod.When(self.when or "", a, b, (0, 0)).show()
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    evidence: list[Evidence] = field(default_factory=list)
+    cited: list[str] = field(default_factory=list)  # the refs the answer rests on
+    found: bool = True
+    model: str = "none"
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float | None = 0.0
+    intent: str = "fact"
+    read: Question | None = None
+    dreamed: list[str] = field(default_factory=list)  # run ids of the on-demand dream
+    message: str = ""  # what the user should know (a fallback, a cost refusal)
+
+    def public(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.answer, "found": self.found, "cited": self.cited,
+                "evidence": [e.public() for e in self.evidence], "model": self.model,
+                "tokens": {"in": self.tokens_in, "out": self.tokens_out}, "cost": self.cost,
+                "understood": self.read.public() if self.read else None, "dreamed": self.dreamed,
+                "message": self.message}
+
+
+# -- retrieval ----------------------------------------------------------------------------------------------
+def _window_bounds(q: Question) -> tuple[datetime, datetime] | None:
+    if q.window is None:
+        return None
+    try:
+        a, _ = day_window(q.window[0])
+        _, b = day_window(q.window[1])
+    except ValueError:
+        return None
+    return a, b
+
+
+def retrieve(store: Store, q: Question, limit: int = EVIDENCE) -> list[Evidence]:
+    """The evidence for ``q``: search hits (inside its time first), each message with its events and resolved dates."""
+    from .search import SearchOptions, search
+
+    bounds = _window_bounds(q)
+    hits = None
+    if bounds is not None:
+        hits = search(store, q.query, SearchOptions(limit=limit, since=bounds[0].isoformat(), until=bounds[1].isoformat()))
+        if hits.num_rows == 0:
+            hits = None
+    if hits is None:
+        hits = search(store, q.query, SearchOptions(limit=limit))
+    rows = hits.to_pylist()
+    return _enrich(store, rows, q.query)[:limit * 2]
+
+
+def _enrich(store: Store, rows: list[dict[str, Any]], query: str = "") -> list[Evidence]:
+    wanted = _terms(query)
+    ids = {k: [r["id"] for r in rows if r["kind"] == k] for k in ("message", "resource", "moment", "session")}
+    with store.read(sandbox=False) as con:
+        msgs = {r["id"]: r for r in fetch_arrow(con, """SELECT m.id, m.speaker, m.role, m.content, m.created_at, s.name AS session
+                                                       FROM messages m LEFT JOIN sessions s ON s.id = m.session_id
+                                                       WHERE list_contains($ids, m.id)""", {"ids": ids["message"]}).to_pylist()}
+        docs = {r["id"]: r for r in fetch_arrow(con, "SELECT id, name, content, created_at FROM resources WHERE list_contains($ids, id)",
+                                                {"ids": ids["resource"]}).to_pylist()}
+        moments = {r["id"]: r for r in fetch_arrow(con, "SELECT id, name, summary, start_time FROM moments WHERE list_contains($ids, id)",
+                                                   {"ids": ids["moment"]}).to_pylist()}
+        events: dict[str, list[dict[str, Any]]] = {}
+        for e in fetch_arrow(con, """SELECT moment_id, moment_name, position, text, actors, "date", date_end, "when", source_id, "at"
+                                     FROM events WHERE list_contains($src, source_id) OR list_contains($mom, moment_id)
+                                     ORDER BY moment_id, position""",
+                             {"src": ids["message"] + ids["resource"], "mom": ids["moment"]}).to_pylist():
+            events.setdefault(e["source_id"], []).append(e)
+            events.setdefault("moment:" + e["moment_id"], []).append(e)
+    out: list[Evidence] = []
+
+    def add(**kw: Any) -> None:
+        out.append(Evidence(ref=f"E{len(out) + 1}", **kw))
+
+    def add_events(key: str, moment_id: str | None, moment: str | None, limit: int) -> None:
+        held = events.get(key, [])
+        held = sorted(held, key=lambda e: -len(wanted & _terms(e["text"] or "")))  # the question's words first
+        for e in held[:limit]:
+            add(kind="event", id=f"{e['moment_id']}/{e['position']}", time=e["at"], text=e["text"],
+                who=", ".join(e["actors"] or []) or None, moment_id=moment_id or e["moment_id"], moment=moment or e["moment_name"],
+                date=e["date"].isoformat() if e["date"] else None, date_end=e["date_end"].isoformat() if e["date_end"] else None,
+                when=e["when"], source=e["source_id"])
+
+    for r in rows:
+        kind, iid = r["kind"], r["id"]
+        if kind == "message" and iid in msgs:
+            m = msgs[iid]
+            add_events(iid, r["moment_id"], r["moment"], 2)
+            text = " ".join((m["content"] or "").split())
+            d = _resolved(text, m["created_at"])
+            add(kind="message", id=iid, time=m["created_at"], text=_cut(text), who=m["speaker"] or m["role"],
+                where=m["session"], moment_id=r["moment_id"], moment=r["moment"],
+                date=d.start.isoformat() if d else None, date_end=None if d is None or d.one_day else d.end.isoformat(),
+                when=d.words if d else None)
+        elif kind == "resource" and iid in docs:
+            doc = docs[iid]
+            add_events(iid, r["moment_id"], r["moment"], 1)
+            text = (r["snippet"] or "").replace("«", "").replace("»", "")
+            d = _resolved(text, doc["created_at"])
+            add(kind="resource", id=iid, time=doc["created_at"], text=_cut(text), where=doc["name"], moment_id=r["moment_id"],
+                moment=r["moment"], date=d.start.isoformat() if d else None,
+                date_end=None if d is None or d.one_day else d.end.isoformat(), when=d.words if d else None)
+        elif kind == "moment" and iid in moments:
+            mo = moments[iid]
+            add(kind="moment", id=iid, time=mo["start_time"], text=_cut(mo["summary"] or mo["name"] or ""), where=mo["name"],
+                moment_id=iid, moment=mo["name"])
+            add_events("moment:" + iid, iid, mo["name"], 2)
+        elif kind == "session":
+            add(kind="session", id=iid, time=r["time"], text=r["title"] or "", where=r["title"], moment_id=r["moment_id"],
+                moment=r["moment"])
+    return _dedupe(out)
+
+
+def _dedupe(out: list[Evidence]) -> list[Evidence]:
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for e in out:
+        key = (e.kind, e.text) if e.kind == "event" else (e.kind, e.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(e)
+    for n, e in enumerate(kept, start=1):
+        e.ref = f"E{n}"
+    return kept
+
+
+def _resolved(text: str, at: datetime | None) -> when_mod.When | None:
+    if at is None:
+        return None
+    found = when_mod.find(text, local_date(at))
+    return found[0] if found else None
+
+
+def _cut(text: str, n: int = TEXT_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + "…"
+
+
+def day_label(t: datetime | None, *, with_time: bool = False) -> str:
+    """``Fri 20 Nov 2026`` (``Fri 20 Nov 2026 19:07``) in the machine's zone."""
+    if t is None:
+        return "?"
+    d = t.astimezone(local_zone())
+    return f"{d.strftime('%a')} {d.day} {d.strftime('%b %Y')}" + (d.strftime(" %H:%M") if with_time else "")
+
+
+_day = day_label
+
+
+def _short_date(iso: str) -> str:
+    d = date.fromisoformat(iso)
+    return f"{d.strftime('%a')} {d.day} {d.strftime('%B %Y')}"
+
+
+# -- moments of a time (summary questions) ------------------------------------------------------------------
+def moments_of(store: Store, q: Question, limit: int = 12) -> list[Evidence]:
+    bounds = _window_bounds(q)
+    if bounds is None:
+        return []
+    with store.read(sandbox=False) as con:
+        rows = fetch_arrow(con, """SELECT id, name, summary, start_time, end_time, people FROM moments
+                                   WHERE start_time < $b AND end_time >= $a ORDER BY start_time LIMIT $n""",
+                           {"a": bounds[0], "b": bounds[1], "n": limit}).to_pylist()
+    return [Evidence(ref=f"E{n}", kind="moment", id=r["id"], time=r["start_time"], text=_cut(r["summary"] or ""),
+                     who=", ".join(r["people"] or []) or None, where=r["name"], moment_id=r["id"], moment=r["name"])
+            for n, r in enumerate(rows, start=1)]
+
+
+def dream_if_needed(store: Store, q: Question, settings: LLMSettings, *, max_cost: float | None = None) -> list[str]:
+    """Dream the days of ``q``'s time that hold activity no dream has seen (the on-demand dream); the run ids."""
+    from . import ledger
+    from .dream.run import DreamOptions, dream
+
+    bounds = _window_bounds(q)
+    if bounds is None or q.window is None:
+        return []
+    with store.read(sandbox=False) as con:
+        days = [d for d, _n in ledger.undreamed_days(con, min(bounds[1], datetime.now(UTC)))
+                if q.window[0] <= d <= q.window[1]]
+    if not days:
+        return []
+    a, _ = day_window(min(days))
+    _, b = day_window(max(days))
+    res = dream(store, settings, DreamOptions(start=a.isoformat(), end=b.isoformat(), lookback_hours=None, trigger="ask",
+                                              max_cost=max_cost, progress=False))
+    return [res.run_id]
+
+
+def _nothing_in(q: Question) -> str:
+    assert q.window is not None
+    a, b = (_short_date(d.isoformat()) for d in q.window)
+    return f"I don't find anything from {q.window_words or 'that time'} ({a if a == b else f'{a} – {b}'}) in your memory."
+
+
+# -- answering ----------------------------------------------------------------------------------------------
+def _said(e: Evidence) -> str:
+    where = f" in “{e.moment}”" if e.moment else (f" in “{e.where}”" if e.where else "")
+    if e.kind == "event":
+        return f"{e.text}{where}"
+    if e.kind == "moment":
+        return f"{e.where}, {_day(e.time)}: {e.text}"
+    who = f"{e.who}, " if e.who else ""
+    return f"{who}{_day(e.time)}: “{e.text}”{where}"
+
+
+def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, list[str]]:
+    """(answer, cited refs) from the evidence alone."""
+    if not evidence:
+        return NOT_FOUND, []
+    if q.intent == "summary":
+        span = "" if not q.window else _short_date(q.window[0].isoformat()) if q.window[0] == q.window[1] else \
+            f"{_short_date(q.window[0].isoformat())} – {_short_date(q.window[1].isoformat())}"
+        lines = [f"{len(evidence)} moment{'s' if len(evidence) != 1 else ''} ({q.window_words or 'this time'}, {span}):"]
+        lines += [f"- {_day(e.time)} {e.where}: {e.text}" for e in evidence]
+        return "\n".join(lines), [e.ref for e in evidence]
+    terms = _terms(q.query)
+
+    def fit(e: Evidence) -> float:  # the question's words it holds (who said it counts), events and words first
+        held = _terms(" ".join(filter(None, [e.text, e.who])))
+        return len(terms & held) + (0.5 if e.kind in ("event", "message") else 0.0)
+
+    top = evidence[:6]
+    if q.intent == "when":
+        dated = [e for e in top if e.date]
+        if dated:
+            best = max(dated, key=lambda e: (fit(e), -top.index(e)))
+            return f"{best.happened()} — {_said(best)}", [best.ref]
+        e = max(top, key=lambda e: (fit(e), -top.index(e)))
+        return f"{_day(e.time)} — {_said(e)}", [e.ref]
+    e = max(top, key=lambda e: (fit(e), -top.index(e)))
+    if e.kind == "event":  # the event and the words it came from
+        src = next((x for x in evidence if x.kind == "message" and x.id == e.source), None)
+        if src is not None:
+            return f"{_said(e)}\n{_said(src)}", [e.ref, src.ref]
+    return _said(e), [e.ref]
+
+
+def _terms(text: str) -> set[str]:
+    from .search.text import terms
+
+    return terms(text)
+
+
+class AskReply(BaseModel):
+    """The model's answer to a question from the owner's memory."""
+
+    found: bool = Field(description="true when the evidence holds the answer; false when it does not")
+    answer: str = Field(description="the answer in one to three sentences, citing evidence refs like [E2]; empty when not found")
+    refs: list[str] = Field(default_factory=list, description="the refs of the evidence the answer rests on, e.g. [\"E2\"]")
+
+
+_SYSTEM = ("You answer the owner's question about their own life and work from their memory. Use only the evidence "
+           "given; each piece has a ref (E1, E2, …). Answer briefly, in the second person for the owner, with dates "
+           "as dates (the evidence gives them resolved). Cite the refs your answer rests on. If the evidence does "
+           "not hold the answer, set found to false: never guess.")
+
+
+def _prompt(q: Question, evidence: list[Evidence], today: date) -> list[dict[str, str]]:
+    lines = []
+    for e in evidence:
+        bits = [f"[{e.ref}] {e.kind}", _day(e.time)]
+        if e.who:
+            bits.append(f"by {e.who}")
+        if e.date:
+            bits.append(f"(happened {e.happened()})")
+        if e.moment:
+            bits.append(f"in moment “{e.moment}”")
+        lines.append(" ".join(bits) + f": {e.text}")
+    user = (f"Today is {_short_date(today.isoformat())}.\nQuestion: {q.text}\n\n<evidence>\n" + "\n".join(lines)
+            + "\n</evidence>\n\nAnswer from the evidence only, citing refs.")
+    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+
+
+_REF = re.compile(r"\[?\b(E\d{1,3})\b\]?")
+
+
+def answer_with_model(settings: LLMSettings, q: Question, evidence: list[Evidence], out: Answer, *,
+                      max_cost: float | None = None, today: date | None = None, timeout_s: float = 120.0) -> None:
+    """Ask the configured model; fills ``out`` (answer, cited, found, usage, cost). Raises LLMError."""
+    from .dream.run import endpoint
+    from .llm.client import LLM
+
+    msgs = _prompt(q, evidence, today or datetime.now(local_zone()).date())
+    est_in = sum(len(m["content"]) for m in msgs) // 3 + 50
+    est = settings.estimate_cost(est_in, MAX_ANSWER_TOKENS)
+    if max_cost is not None and (est is None or est > max_cost):
+        shown = "unknown (no price for this model)" if est is None else f"${est:.4f}"
+        raise _TooDear(f"estimated cost {shown} exceeds --max-cost ${max_cost:.4f}; nothing was sent")
+    with endpoint(settings) as (base_url, model):
+        llm = LLM(settings, base_url, model, timeout_s=timeout_s, transport_retries=1 if settings.embedded else 3)
+        call = llm.constrained if settings.embedded else llm.structured
+        temperature = float(settings.temperature if settings.temperature is not None else 0.0)
+        reply = call(AskReply, msgs, temperature=temperature, max_tokens=int(settings.max_output_tokens or MAX_ANSWER_TOKENS))
+    out.model = model
+    out.tokens_in, out.tokens_out = reply.usage.tokens_in, reply.usage.tokens_out
+    out.cost = settings.estimate_cost(out.tokens_in, out.tokens_out)
+    value: AskReply = reply.value
+    known = {e.ref for e in evidence}
+    cited = list(dict.fromkeys(r.strip("[] ") for r in value.refs if r.strip("[] ") in known))
+    cited += [r for r in dict.fromkeys(_REF.findall(value.answer)) if r in known and r not in cited]
+    invented = [r for r in dict.fromkeys(_REF.findall(value.answer)) if r not in known]
+    if invented:
+        log.warning("the model cited evidence it was not given (%s): dropped", ", ".join(invented))
+    text = _REF.sub(lambda m: f"[{m.group(1)}]" if m.group(1) in known else "", value.answer)
+    text = " ".join(text.split())
+    if not value.found or not cited or not text:
+        out.found, out.answer, out.cited = False, NOT_FOUND, []
+        return
+    out.answer, out.cited = text, cited
+
+
+class _TooDear(Exception):
+    pass
+
+
+def ask(store: Store, question: str, settings: LLMSettings | None = None, *, limit: int = EVIDENCE,
+        max_cost: float | None = None, dream_missing: bool = True, today: date | None = None) -> Answer:
+    """Answer ``question`` from the memory in ``store`` (see the module's doc). ``settings``: the model
+    (None or no model: the evidence answers). ``dream_missing``: dream a summary question's time first
+    when activity in it was never dreamed."""
+    from .config import NO_MODEL
+
+    settings = settings or LLMSettings(model=NO_MODEL)
+    q = read_question(question, today)
+    out = Answer(question=q.text, answer="", intent=q.intent, read=q)
+    if q.intent == "summary":
+        if dream_missing:
+            out.dreamed = dream_if_needed(store, q, settings, max_cost=max_cost)
+        out.evidence = moments_of(store, q)
+        if not out.evidence:
+            out.answer, out.found = _nothing_in(q), False
+            return out
+    else:
+        out.evidence = retrieve(store, q, limit)
+    if not settings.no_model and out.evidence:
+        try:
+            answer_with_model(settings, q, out.evidence, out, max_cost=max_cost, today=today)
+            return out
+        except _TooDear as e:
+            out.message = f"{e}: answered from the evidence alone"
+        except LLMError as e:
+            out.message = f"the model could not answer ({e}): answered from the evidence alone"
+    out.answer, out.cited = answer_without_model(q, out.evidence)
+    out.found = out.answer != NOT_FOUND
+    return out

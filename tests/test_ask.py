@@ -1,0 +1,217 @@
+"""rem ask: questions answered from the memory, with no model and through a scripted OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from rem.ask import NOT_FOUND, ask, read_question
+from rem.config import NO_MODEL, resolve_llm
+from rem.dream.run import DreamOptions, dream
+from rem.ingest import ingest_chat
+from scripted_llm import Reply, ScriptedLLM, completion, user_text
+from support import rem_cli
+
+CHAT = Path(__file__).resolve().parents[1] / "bench" / "quality" / "personal" / "chat.jsonl"
+FRIDAY = date(2026, 11, 21)  # the day after the chat
+
+
+@pytest.fixture
+def memory(store, isolated, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    ingest_chat(store, CHAT)
+    dream(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
+          DreamOptions(start="2026-11-20T00:00:00+00:00", end="2026-11-21T00:00:00+00:00", lookback_hours=None, progress=False))
+    return store
+
+
+# -- reading the question -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "intent", "window"), [
+    ("When did I last go to the support group?", "when", None),
+    ("What date did Tomás move?", "when", None),
+    ("summarize my week", "summary", ("2026-11-16", "2026-11-22")),
+    ("What did I do yesterday?", "summary", ("2026-11-20", "2026-11-20")),
+    ("What did Nadia cook last week?", "fact", ("2026-11-09", "2026-11-15")),
+    ("what happened in October?", "summary", ("2026-10-01", "2026-10-31")),
+    ("Who is Lucía?", "fact", None),
+])
+def test_a_question_is_read_for_what_it_wants_and_the_time_it_names(text, intent, window):
+    q = read_question(text, FRIDAY)
+    assert q.intent == intent
+    assert (None if q.window is None else (q.window[0].isoformat(), q.window[1].isoformat())) == window
+    assert q.query and "yesterday" not in q.query and "last week" not in q.query
+
+
+def test_an_empty_question_is_a_clear_error(isolated, db_path):
+    r = rem_cli(db_path, ["ask", "   "])
+    assert r.exit_code != 0 and "empty" in r.output and "Traceback" not in r.output
+
+
+# -- no model: the evidence answers -------------------------------------------------------------------------
+@pytest.mark.parametrize(("question", "day"), [
+    ("When did Tomás lose his keys?", "18 November 2026"),          # "on Wednesday", said on Friday 20
+    ("When did Nadia go to the climbing gym?", "19 November 2026"),  # "yesterday"
+    ("When did Tomás move into the new flat?", "17 November 2026"),  # "on Tuesday"
+])
+def test_when_questions_get_the_resolved_date_first(memory, question, day):
+    a = ask(memory, question, today=FRIDAY)
+    assert a.found and a.answer.startswith(day), a.answer
+    cited = [e for e in a.evidence if e.ref in a.cited]
+    assert cited and cited[0].date == date(2026, 11, int(day.split()[0])).isoformat()
+
+
+def test_a_fact_question_answers_with_who_said_what_and_where(memory):
+    a = ask(memory, "What is the name of Tomás's cat?", today=FRIDAY)
+    assert "Pixel" in a.answer and a.model == "none" and a.tokens_in == 0
+    assert all(ref in {e.ref for e in a.evidence} for ref in a.cited)
+
+
+def test_a_summary_question_lists_the_moments_of_its_time(memory):
+    a = ask(memory, "summarize my week", today=FRIDAY)
+    with memory.read() as con:
+        n = con.execute("select count(*) from moments").fetchone()[0]
+    assert a.intent == "summary" and a.answer.startswith(f"{n} moments") and len(a.evidence) == n
+    empty = ask(memory, "what did I do last month", today=date(2027, 3, 3))
+    assert not empty.found and "February 2027" in empty.answer
+
+
+def test_asking_dreams_a_time_that_was_not_dreamed(store, isolated, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    ingest_chat(store, CHAT)
+    a = ask(store, "What did I do yesterday?", today=FRIDAY)
+    assert a.dreamed and a.found and a.evidence
+    with store.read() as con:
+        assert con.execute("select trigger from dream_runs where id = $i", {"i": a.dreamed[0]}).fetchone()[0] == "ask"
+    again = ask(store, "What did I do yesterday?", today=FRIDAY)
+    assert again.dreamed == [] and again.answer == a.answer  # dreamed once
+
+
+def test_the_cli_answers_in_words_and_in_json(memory):
+    r = rem_cli(memory.path, ["ask", "When did Tomás lose his keys?"])
+    assert r.exit_code == 0 and "18 November 2026" in r.output.splitlines()[0] and "evidence:" in r.output
+    j = rem_cli(memory.path, ["ask", "When did Tomás lose his keys?", "--json"])
+    data = json.loads(j.output)
+    assert set(data) >= {"answer", "evidence", "model", "tokens", "cost", "cited", "found"}
+    assert data["model"] == "none" and data["evidence"][0]["ref"] == "E1" and data["evidence"][0]["kind"]
+
+
+def test_the_api_asks(memory):
+    import rem
+
+    out = rem.connect(memory.path).ask("When did Nadia go to the climbing gym?", model="none")
+    assert out["found"] and "19 November 2026" in out["answer"]
+
+
+# -- with a model (a scripted OpenAI-compatible endpoint) ---------------------------------------------------
+def _settings(llm, **prices):
+    s = resolve_llm(model="scripted", base_url=llm.base_url, file_cfg={"llm": prices}, env={})
+    return s
+
+
+def _answering(answer, refs, found=True):
+    def script(req, n):
+        return Reply(body=completion(req, {"found": found, "answer": answer, "refs": refs}, prompt_tokens=700, completion_tokens=40))
+    return script
+
+
+def _ref_of(req, needle):
+    for line in user_text(req).splitlines():
+        if needle in line and line.startswith("[E"):
+            return line[1:line.index("]")]
+    raise AssertionError(f"{needle!r} not in the evidence sent")
+
+
+def test_a_model_answers_citing_the_evidence_it_was_given(memory):
+    seen = {}
+
+    def script(req, n):
+        ref = _ref_of(req, "lost my keys")
+        seen["ref"] = ref
+        return Reply(body=completion(req, {"found": True, "answer": f"You lost them on Wednesday 18 November [{ref}].",
+                                           "refs": [ref]}, prompt_tokens=700, completion_tokens=40))
+
+    with ScriptedLLM(script) as llm:
+        a = ask(memory, "When did Tomás lose his keys?", _settings(llm), today=FRIDAY)
+        sent = user_text(llm.requests[0])
+    assert a.found and a.cited == [seen["ref"]] and a.model == "scripted" and (a.tokens_in, a.tokens_out) == (700, 40)
+    assert "Question: When did Tomás lose his keys?" in sent and "happened 18 November 2026" in sent
+    assert f"[{seen['ref']}]" in a.answer
+
+
+def test_refs_the_model_invents_are_dropped_and_only_invented_refs_is_a_refusal(memory):
+    with ScriptedLLM(_answering("Pixel, a grey cat [E1] [E99].", ["E1", "E99", "R7"])) as llm:
+        a = ask(memory, "What is the name of Tomás's cat?", _settings(llm), today=FRIDAY)
+    assert a.cited == ["E1"] and "E99" not in a.answer and a.found
+    with ScriptedLLM(_answering("It was Pixel [E99].", ["E99"])) as llm:
+        b = ask(memory, "What is the name of Tomás's cat?", _settings(llm), today=FRIDAY)
+    assert not b.found and b.answer == NOT_FOUND and b.cited == []
+
+
+def test_the_model_refuses_when_the_evidence_does_not_hold_the_answer(memory):
+    with ScriptedLLM(_answering("", [], found=False)) as llm:
+        a = ask(memory, "What is Tomás's favourite football team?", _settings(llm), today=FRIDAY)
+    assert not a.found and a.answer == NOT_FOUND and a.evidence  # the evidence is still shown
+
+
+def test_max_cost_keeps_the_question_from_a_priced_model(memory):
+    with ScriptedLLM(_answering("x [E1]", ["E1"])) as llm:
+        s = _settings(llm, price_in_per_mtok=1000.0, price_out_per_mtok=1000.0)
+        a = ask(memory, "When did Tomás lose his keys?", s, max_cost=0.01, today=FRIDAY)
+        assert llm.requests == []  # nothing was sent
+    assert "exceeds --max-cost" in a.message and a.answer.startswith("18 November 2026")
+
+
+def test_an_endpoint_that_fails_falls_back_to_the_evidence(memory):
+    with ScriptedLLM(lambda req, n: Reply(status=500)) as llm:
+        a = ask(memory, "When did Tomás lose his keys?", _settings(llm), today=FRIDAY)
+    assert "could not answer" in a.message and a.answer.startswith("18 November 2026")
+
+
+def test_the_cli_with_a_model(memory):
+    with ScriptedLLM(lambda req, n: Reply(body=completion(req, {"found": True, "answer": f"Pixel [{_ref_of(req, 'Pixel')}].",
+                                                                  "refs": [_ref_of(req, "Pixel")]}))) as llm:
+        r = rem_cli(memory.path, ["ask", "What is Tomás's cat called?", "--llm", "scripted", "--llm-base-url", llm.base_url])
+    assert r.exit_code == 0 and r.output.startswith("Pixel [E") and "answered by scripted" in r.output
+
+
+def test_ask_in_the_web_view(memory):
+    from starlette.testclient import TestClient
+
+    from rem.serve import create_app
+
+    with TestClient(create_app(memory), base_url="http://127.0.0.1") as c:
+        r = c.get("/ask", params={"q": "When did Nadia go to the climbing gym?"})
+        assert r.status_code == 200 and "19 November 2026" in r.text and 'class="answer' in r.text
+        assert 'action="/ask"' in c.get("/runs").text  # the box is on every page
+        hostile = c.get("/ask", params={"q": "<script>alert(1)</script>"})
+        assert hostile.status_code == 200 and "<script>alert(1)</script>" not in hostile.text
+
+
+def test_ask_in_chromium(memory, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from test_serve import _free_port, _wait_for
+
+    port = _free_port()
+    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml"), "TZ": "UTC"}
+    p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(memory.path), "serve", "--port", str(port)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(port)
+        browser.get(f"http://127.0.0.1:{port}/runs")
+        box = browser.find_element(By.CSS_SELECTOR, "form.ask input")
+        box.send_keys("When did Tomás lose his keys?")
+        browser.find_element(By.CSS_SELECTOR, "form.ask button").click()
+        answer = browser.find_element(By.CSS_SELECTOR, "div.answer").text
+        assert answer.startswith("18 November 2026"), answer
+        assert browser.find_elements(By.CSS_SELECTOR, "ol.evidence li.cited")
+        assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    finally:
+        p.terminate()
+        p.wait(timeout=20)

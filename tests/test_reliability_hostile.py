@@ -353,7 +353,8 @@ def _human_commands(run_id: str, node: str) -> list[list[str]]:
             ["runs", "show", run_id], ["graph", "stats"], ["graph", "hot", "--table"],
             ["graph", "entangled", "--table"], ["graph", "decay", "--table"], ["graph", "neighbors", node],
             ["graph", "traverse", "--start-entity", node, "--table"], ["graph", "export", "--format", "dot"], ["doctor"],
-            ["search", "PWNED evil link", "--table"], ["search", "PWNED", "--explain", "--table"]]
+            ["search", "PWNED evil link", "--table"], ["search", "PWNED", "--explain", "--table"], ["ask", "PWNED evil link"],
+            ["ask", "When did PWNED happen?"]]
 
 
 def test_control_characters_in_every_field_never_reach_the_terminal_raw(week, tally, tmp_path):

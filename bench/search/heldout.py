@@ -9,8 +9,8 @@ Sets (read from ``../shared/data`` at run time; never copied into the repository
   are mechanical and none of their words were chosen here.
 - **SuperDialseg** (validation; never tuned on): the dialogues the same way;
   the first turn of every topic segment (after the first) is a question, its
-  evidence the other turns of the same segment; the question's own turn is
-  left out of every ranking.
+  evidence the other turns of the same segment; the turns asked are left out
+  of the memory (a question is not in the memory it asks).
 
 Every question is asked through ``rem.search`` restricted to messages
 (``schema="messages"``), as a user of the API would, of the default ranking
@@ -59,11 +59,14 @@ def questions_dialogsum(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]
     for d in dialogues:
         for s in _SENT.split(d["refs"][0].strip()):
             if len(s.split()) >= 4:
-                out.append({"q": s, "relevant": set(d["message_ids"]), "skip": set(), "set": "dialogsum"})
+                out.append({"q": s, "relevant": {f"{d['id']}-{i:03d}" for i in range(len(d["turns"]))}, "skip": set(),
+                            "set": "dialogsum"})
     return out
 
 
 def questions_superdialseg(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first turn of each topic segment after the first is asked; it is left out of the memory (a question
+    is not in the memory it asks), and its evidence is the rest of its segment."""
     out = []
     for d in dialogues:
         segs: list[list[int]] = []
@@ -71,11 +74,13 @@ def questions_superdialseg(dialogues: list[dict[str, Any]]) -> list[dict[str, An
             if i == 0 or lab == "1":
                 segs.append([])
             segs[-1].append(i)
+        d.setdefault("asked", set())
         for seg in segs[1:]:
             if len(seg) < 2 or len(d["turns"][seg[0]][1].split()) < 4:
                 continue
-            ids = [d["message_ids"][i] for i in seg]
-            out.append({"q": d["turns"][seg[0]][1], "relevant": set(ids[1:]), "skip": {ids[0]}, "set": "superdialseg"})
+            d["asked"].add(seg[0])
+            out.append({"q": d["turns"][seg[0]][1], "relevant": {f"{d['id']}-{i:03d}" for i in seg[1:]}, "skip": set(),
+                        "set": "superdialseg"})
     return out
 
 
@@ -88,6 +93,8 @@ def memory(dialogues: list[dict[str, Any]], tmp: Path, *, dream_it: bool) -> Sto
             for i, (who, text) in enumerate(d["turns"]):
                 mid = f"{d['id']}-{i:03d}"
                 d["message_ids"].append(mid)
+                if i in d.get("asked", ()):
+                    continue
                 f.write(json.dumps({"session": d["id"], "role": "user", "speaker": who, "content": text or "…",
                                     "id": mid, "created_at": (start + timedelta(minutes=i)).isoformat()}) + "\n")
     store = Store(tmp / "memory.duckdb")
@@ -133,10 +140,10 @@ def score(ranked: list[str], q: dict[str, Any]) -> dict[str, float]:
 def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *, dream_it: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
+        qs = make_questions(dialogues)  # (before the memory: a question asked is left out of it)
         store = memory(dialogues, Path(d), dream_it=dream_it)
         emb = WordLlamaEmbedder()
         ix.sync(store, emb)
-        qs = make_questions(dialogues)
         sysm = Systems(store, emb)
         systems = {"REM (default)": lambda q: sysm.rem(q, "hybrid", 12), "REM lexical half": lambda q: sysm.rem(q, "lexical", 12),
                    "REM dense half": lambda q: sysm.rem(q, "dense", 12), "BM25 (bm25s)": lambda q: sysm.bm25(q, 12)}

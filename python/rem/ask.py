@@ -104,6 +104,7 @@ class Evidence:
     date_end: str | None = None
     when: str | None = None  # the words that said it
     source: str | None = None  # an event's message or document
+    clause: str = field(default="", repr=False)  # the words around the date it says (which question it answers)
 
     def public(self) -> dict[str, Any]:
         return {"ref": self.ref, "kind": self.kind, "id": self.id, "time": self.time.isoformat() if self.time else None,
@@ -201,7 +202,7 @@ def _enrich(store: Store, rows: list[dict[str, Any]], query: str = "") -> list[E
             add(kind="event", id=f"{e['moment_id']}/{e['position']}", time=e["at"], text=e["text"],
                 who=", ".join(e["actors"] or []) or None, moment_id=moment_id or e["moment_id"], moment=moment or e["moment_name"],
                 date=e["date"].isoformat() if e["date"] else None, date_end=e["date_end"].isoformat() if e["date_end"] else None,
-                when=e["when"], source=e["source_id"])
+                when=e["when"], source=e["source_id"], clause=_date_clause(e["text"], e["date"], e["date_end"]))
 
     for r in rows:
         kind, iid = r["kind"], r["id"]
@@ -209,16 +210,16 @@ def _enrich(store: Store, rows: list[dict[str, Any]], query: str = "") -> list[E
             m = msgs[iid]
             add_events(iid, r["moment_id"], r["moment"], 2)
             text = " ".join((m["content"] or "").split())
-            d = _resolved(text, m["created_at"])
+            d = _resolved(text, m["created_at"], wanted)
             add(kind="message", id=iid, time=m["created_at"], text=_cut(text), who=m["speaker"] or m["role"],
                 where=m["session"], moment_id=r["moment_id"], moment=r["moment"],
                 date=d.start.isoformat() if d else None, date_end=None if d is None or d.one_day else d.end.isoformat(),
-                when=d.words if d else None)
+                when=d.words if d else None, clause=when_mod.clause_of(text, *d.at) if d else "")
         elif kind == "resource" and iid in docs:
             doc = docs[iid]
             add_events(iid, r["moment_id"], r["moment"], 1)
             text = (r["snippet"] or "").replace("«", "").replace("»", "")
-            d = _resolved(text, doc["created_at"])
+            d = _resolved(text, doc["created_at"], wanted)
             add(kind="resource", id=iid, time=doc["created_at"], text=_cut(text), where=doc["name"], moment_id=r["moment_id"],
                 moment=r["moment"], date=d.start.isoformat() if d else None,
                 date_end=None if d is None or d.one_day else d.end.isoformat(), when=d.words if d else None)
@@ -231,6 +232,15 @@ def _enrich(store: Store, rows: list[dict[str, Any]], query: str = "") -> list[E
             add(kind="session", id=iid, time=r["time"], text=r["title"] or "", where=r["title"], moment_id=r["moment_id"],
                 moment=r["moment"])
     return _dedupe(out)
+
+
+def _date_clause(text: str, a: date | None, b: date | None) -> str:
+    """The clause of an event's text that holds its date ("Tomás lost their keys on 18 November 2026")."""
+    if a is None:
+        return ""
+    shown = when_mod.When("", a, b or a, (0, 0)).show()
+    at = text.find(shown)
+    return text if at < 0 else when_mod.clause_of(text, at, at + len(shown))
 
 
 def _dedupe(out: list[Evidence]) -> list[Evidence]:
@@ -247,10 +257,15 @@ def _dedupe(out: list[Evidence]) -> list[Evidence]:
     return kept
 
 
-def _resolved(text: str, at: datetime | None) -> when_mod.When | None:
+def _resolved(text: str, at: datetime | None, wanted: set[str] | frozenset[str] = frozenset()) -> when_mod.When | None:
+    """The date ``text`` says (resolved against the day it was written): of several, the one whose clause holds
+    most of the question's words ("I lost my keys on Wednesday, so I get a copy made tomorrow": a question about
+    the copy wants tomorrow)."""
     if at is None:
         return None
     found = when_mod.find(text, local_date(at))
+    if len(found) > 1 and wanted:
+        return max(found, key=lambda w: (len(wanted & _terms(when_mod.clause_of(text, *w.at))), -w.at[0]))
     return found[0] if found else None
 
 
@@ -345,8 +360,8 @@ def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, li
     top = evidence[:6]
     if q.intent == "when":
         dated = [e for e in top if e.date]
-        if dated:
-            best = max(dated, key=lambda e: (fit(e), -top.index(e)))
+        if dated:  # the date whose own clause holds the question's words, then the best evidence
+            best = max(dated, key=lambda e: (len(terms & _terms(e.clause)), fit(e), -top.index(e)))
             return f"{best.happened()} — {_said(best)}", [best.ref]
         e = max(top, key=lambda e: (fit(e), -top.index(e)))
         return f"{_day(e.time)} — {_said(e)}", [e.ref]

@@ -124,6 +124,24 @@ def protected_terminal() -> Iterator[None]:
         sys.stdout, sys.stderr = out, err
 
 
+_MARKED = re.compile("«(.*?)»")
+
+
+def echo_marked(text: str, *, bold: bool = False, err: bool = False) -> None:
+    """Print ``text`` (activity's text: every control character made visible
+    first) with its «…» matches in the terminal's bold, and all of it in bold
+    with ``bold``; where the output is not a terminal, the «» stay and no
+    styling is added."""
+    stream = raw_stream(sys.stderr if err else sys.stdout)
+    shown = safe(text)
+    if stream.isatty():
+        shown = _MARKED.sub("\x1b[1m\\1\x1b[22m", shown)
+        if bold:
+            shown = f"\x1b[1m{shown}\x1b[22m"
+    stream.write(shown + "\n")
+    stream.flush()
+
+
 def echo_json(value: Any, **kw: Any) -> None:
     """Print ``value`` as JSON (exact data; see :func:`dumps`)."""
     out = raw_stream(sys.stdout)

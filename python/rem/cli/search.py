@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from ..output import echo_table, output_options
+from ..output import default_format, echo_table, output_options
 from .common import UTF8, Ctx, Finite, json_option, llm_options, pass_ctx
 
 _SCHEMAS = {"moments": "moment", "moment": "moment", "resources": "resource", "resource": "resource",
@@ -49,7 +47,32 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     t = search(c.store, query, opts)
     if t.num_rows == 0 and (fmt in (None, "table")):
         click.echo("no results", err=True)
+    if default_format(fmt) == "table" and not explain:
+        _print_hits(t.to_pylist())
+        return
     echo_table(t, fmt)
+
+
+def _print_hits(rows: list[dict[str, object]]) -> None:
+    """Results as a person reads them: a group of lines per hit (rank, kind, local time, short id and title;
+    the snippet, its matches in bold; the moment it belongs to), the same text found twice shown once."""
+    from ..ask import day_label
+    from ..output import echo_marked
+
+    seen: set[tuple[object, ...]] = set()
+    n = 0
+    for r in rows:
+        key = (r["kind"], r["title"], r["snippet"])
+        if key in seen:
+            continue
+        seen.add(key)
+        n += 1
+        when = day_label(r["time"], with_time=True) if r["time"] is not None else ""  # type: ignore[arg-type]
+        title = f"  {r['title']}" if r["title"] and r["kind"] != "message" else ""
+        echo_marked(f"{n:>2}. {r['kind']:<8} {when:<22} {str(r['id'])[:8]}{title}", bold=True)
+        echo_marked(f"    {r['snippet']}")
+        if r["moment"] and r["kind"] != "moment":
+            echo_marked(f"    in “{r['moment']}” ({str(r['moment_id'])[:8]})")
 
 
 @click.command("ask")
@@ -95,24 +118,25 @@ def _print_answer(a: object) -> None:
     from ..ask import Answer, day_label
 
     assert isinstance(a, Answer)
-    bold = sys.stdout.isatty()
+    from ..output import echo_marked
+
     if a.message:
         click.echo(a.message, err=True)
     if a.dreamed:
         click.echo(f"dreamed first: run {', '.join(r[:8] for r in a.dreamed)}", err=True)
-    click.echo(click.style(a.answer, bold=True) if bold else a.answer)
+    echo_marked(a.answer, bold=True)
     if a.intent == "summary" and a.model == "none":
         return  # the answer lists the moments
     shown = [e for e in a.evidence if e.ref in a.cited] + [e for e in a.evidence if e.ref not in a.cited][: max(0, 5 - len(a.cited))]
     if not shown:
         return
-    click.echo("")
-    click.echo("evidence:" + ("" if a.model == "none" else f" (answered by {a.model}; * = cited)"))
+    echo_marked("")
+    echo_marked("evidence:" + ("" if a.model == "none" else f" (answered by {a.model}; * = cited)"))
     for e in shown:
         mark = "*" if e.ref in a.cited else " "
         where = f"  — {e.moment}" if e.moment else (f"  — {e.where}" if e.where else "")
         who = f"{e.who}: " if e.who and e.kind != "event" else ""
-        click.echo(f"{mark}{e.ref:<4} {e.kind:<8} {day_label(e.time, with_time=True):<22} {e.id[:8]}  {who}{e.text[:160]}{where}")
+        echo_marked(f"{mark}{e.ref:<4} {e.kind:<8} {day_label(e.time, with_time=True):<22} {e.id[:8]}  {who}{e.text[:160]}{where}")
 
 
 COMMANDS = (search_cmd, ask_cmd)

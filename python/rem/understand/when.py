@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-__all__ = ["When", "find", "is_future"]
+__all__ = ["When", "clause_of", "find", "is_future"]
 
 _NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
         "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3,
@@ -253,7 +253,7 @@ _MAY_VERB = re.compile(r"\bmay\s+(?:be|have|not|i|we|you|he|she|they|it|need|wan
 _CLAUSE_END = re.compile(r"[,;.!?]\s|\s(?:and|but|so|because|then|while)\s", re.I)
 
 
-def _clause_of(text: str, a: int, b: int) -> str:
+def clause_of(text: str, a: int, b: int) -> str:
     """The clause around ``text[a:b]``: the tense of a time expression is the tense of its own clause
     ("I lost my keys on Wednesday, so I need a copy tomorrow": Wednesday is past)."""
     start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, a)), default=0)
@@ -285,7 +285,7 @@ def find(text: str, ref: date, *, future: bool | None = None) -> list[When]:
             if kind == "weekday" and not re.search(r"\b(on|this|that|every|by|until|till)\s+$", text[max(0, a - 12):a], re.I):
                 continue  # a bare weekday name ("Friday's meeting", "TGIF Friday") says too little alone
             try:
-                span = _resolve(kind, m, ref, is_future(_clause_of(text, a, b)) if future is None else future)
+                span = _resolve(kind, m, ref, is_future(clause_of(text, a, b)) if future is None else future)
             except (ValueError, OverflowError, KeyError):
                 span = None  # outside the calendar (the day before 1 January of year 1), 31 February …
             taken.append((a, b))

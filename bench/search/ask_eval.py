@@ -1,0 +1,189 @@
+"""`rem ask` measured (part of `make bench`; BENCHMARKS.md §7).
+
+- **"When" questions, no model.** Every labelled event with a date in the
+  hand-written personal chat (bench/quality/personal) and in the demo
+  generator's hard days becomes a question mechanically: "When was it that
+  <event>?". The memory (the chat, or the demo week with its hard days) is
+  ingested and dreamed without a model, then asked. An answer is right when
+  the date it gives first (the date of the evidence it cites first) holds the
+  labelled day, or overlaps a labelled range, and spans at most a week (or
+  the labelled range). Baseline: the date of the best search hit itself (what
+  a user of `rem search` reads off a result).
+- **Evidence recall, no model**: the DialogSum test questions of
+  bench/search/heldout.py (summary sentences; their evidence is their
+  dialogue) asked through ``ask``; found when a piece of its evidence comes from
+  the right dialogue.
+- **Citations with a model**: a scripted OpenAI-compatible endpoint on
+  127.0.0.1 (an oracle) answers each "when" question citing the evidence that
+  holds the labelled date, plus one ref it was not given; the share of kept
+  citations that point at evidence REM retrieved (must be 1.0: an invented ref
+  is dropped) and the share of answers that kept a citation.
+- **Latency**: ``ask`` without a model, warm, p50 over the questions.
+
+    python bench/search/ask_eval.py
+Writes bench/results/ask.json.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "bench" / "search"))
+sys.path.insert(0, str(ROOT / "bench" / "quality"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import heldout  # noqa: E402
+
+from rem.ask import ask  # noqa: E402
+from rem.config import NO_MODEL, resolve_llm  # noqa: E402
+from rem.demo import generate  # noqa: E402
+from rem.dream.run import DreamOptions, dream  # noqa: E402
+from rem.ingest import ingest_chat, ingest_demo  # noqa: E402
+from rem.search import SearchOptions, search  # noqa: E402
+from rem.store import Store  # noqa: E402
+from scripted_llm import Reply, ScriptedLLM, completion, user_text  # noqa: E402
+
+NONE = resolve_llm(model=NO_MODEL, file_cfg={}, env={})
+
+
+def _span(d: Any) -> tuple[date, date]:
+    if isinstance(d, list):
+        return date.fromisoformat(d[0]), date.fromisoformat(d[1])
+    return date.fromisoformat(d), date.fromisoformat(d)
+
+
+def right(got: tuple[date, date] | None, gold: tuple[date, date]) -> bool:
+    if got is None:
+        return False
+    overlap = got[0] <= gold[1] and gold[0] <= got[1]
+    return overlap and (got[1] - got[0]) <= max(timedelta(days=6), gold[1] - gold[0])
+
+
+def personal(tmp: Path) -> tuple[Store, list[dict[str, Any]], date]:
+    store = Store(tmp / "personal.duckdb")
+    ingest_chat(store, ROOT / "bench" / "quality" / "personal" / "chat.jsonl")
+    dream(store, NONE, DreamOptions(start="2026-11-20T00:00:00+00:00", end="2026-11-21T00:00:00+00:00", lookback_hours=None,
+                                    progress=False))
+    gold = json.loads((ROOT / "bench" / "quality" / "personal" / "gold.json").read_text())["events"]
+    return store, [{"q": f"When was it that {e['text']}?", "date": _span(e["date"]), "set": "personal chat"} for e in gold if e["date"]], \
+        date(2026, 11, 21)
+
+
+def demo_hard(tmp: Path) -> tuple[Store, list[dict[str, Any]], date]:
+    generate(tmp / "activity", seed=3, days=7, end_date="2026-11-15", hard_days=True)
+    store = Store(tmp / "demo.duckdb")
+    for _ in ingest_demo(store, tmp / "activity"):
+        pass
+    dream(store, NONE, DreamOptions(start="2026-10-01", end="2026-11-16", lookback_hours=None, progress=False))
+    truth = json.loads((tmp / "activity" / "ground_truth.json").read_text())
+    qs = [{"q": f"When was it that {e['text']}?", "date": _span(e["date"]), "set": "demo hard days"}
+          for m in truth["moments"] for e in m.get("events") or [] if e.get("date")]
+    return store, qs, date(2026, 11, 16)
+
+
+def first_date(a: Any) -> tuple[date, date] | None:
+    cited = [e for e in a.evidence if e.ref in a.cited]
+    for e in cited[:1]:
+        if e.date:
+            return date.fromisoformat(e.date), date.fromisoformat(e.date_end or e.date)
+        if e.time is not None:
+            d = e.time.date()
+            return d, d
+    return None
+
+
+def search_baseline(store: Store, q: str) -> tuple[date, date] | None:
+    t = search(store, q, SearchOptions(limit=1)).to_pylist()
+    if not t or t[0]["time"] is None:
+        return None
+    d = t[0]["time"].date()
+    return d, d
+
+
+def oracle(store: Store, qs: list[dict[str, Any]], today: date) -> dict[str, Any]:
+    def script(req: dict[str, Any], n: int) -> Reply:
+        text = user_text(req)
+        gold = qs_by_text.get(text.split("Question: ", 1)[1].split("\n", 1)[0]) if "Question: " in text else None
+        refs = []
+        for line in text.splitlines():
+            if line.startswith("[E") and gold is not None and any(d in line for d in gold):
+                refs.append(line[1:line.index("]")])
+        return Reply(body=completion(req, {"found": bool(refs), "answer": " ".join(f"[{r}]" for r in refs[:1]) + " [E77]",
+                                           "refs": refs[:1] + ["E77"]}))
+
+    qs_by_text = {}
+    for q in qs:
+        a, b = q["date"]
+        qs_by_text[q["q"]] = [(a + timedelta(days=i)).strftime("%-d %B %Y") for i in range((b - a).days + 1)][:31]
+    kept = retrieved = answered = 0
+    with ScriptedLLM(script) as llm:
+        s = resolve_llm(model="oracle", base_url=llm.base_url, file_cfg={}, env={})
+        for q in qs:
+            a = ask(store, q["q"], s, today=today)
+            refs = {e.ref for e in a.evidence}
+            kept += len(a.cited)
+            retrieved += sum(1 for r in a.cited if r in refs)
+            answered += bool(a.cited)
+    return {"questions": len(qs), "citations_kept": kept, "citations_of_retrieved_evidence": retrieved,
+            "share_cited_retrieved": round(retrieved / kept, 4) if kept else None, "answered_with_citation": answered}
+
+
+def main() -> None:
+    out: dict[str, Any] = {"when": {}, "oracle": {}}
+    latencies: list[float] = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, build in (("personal chat", personal), ("demo hard days", demo_hard)):
+            sub = Path(d) / name.replace(" ", "-")
+            sub.mkdir()
+            store, qs, today = build(sub)
+            ask(store, "warm up", today=today)
+            ok = base = 0
+            rows = []
+            for q in qs:
+                t = time.perf_counter()
+                a = ask(store, q["q"], today=today)
+                latencies.append((time.perf_counter() - t) * 1000)
+                got = first_date(a)
+                ok += right(got, q["date"])
+                base += right(search_baseline(store, q["q"]), q["date"])
+                rows.append({"q": q["q"], "gold": [x.isoformat() for x in q["date"]], "got": [x.isoformat() for x in got] if got else None,
+                             "right": right(got, q["date"])})
+            out["when"][name] = {"questions": len(qs), "right": ok, "share": round(ok / len(qs), 4),
+                                 "search_top_hit_date_share": round(base / len(qs), 4), "rows": rows}
+            out["oracle"][name] = oracle(store, qs, today)
+        # evidence recall on DialogSum test (held out)
+        dl = heldout.dialogsum("test", None)
+        (Path(d) / "dialogsum").mkdir()
+        store = heldout.memory(dl, Path(d) / "dialogsum", dream_it=True)
+        qs = heldout.questions_dialogsum(dl)
+        found = 0
+        for q in qs:
+            a = ask(store, q["q"], limit=8, dream_missing=False)
+            ids = {e.id for e in a.evidence if e.kind == "message"} | {e.source for e in a.evidence if e.kind == "event" and e.source}
+            found += bool(ids & q["relevant"])
+        out["evidence_recall_dialogsum_test"] = {"questions": len(qs), "found": found, "recall@8": round(found / len(qs), 4)}
+    out["latency_ms_p50"] = round(statistics.median(latencies), 1)
+    out["latency_ms_p95"] = round(sorted(latencies)[int(len(latencies) * 0.95) - 1], 1)
+    for name, r in out["when"].items():
+        print(f"{name}: 'when' answered with the right date {r['right']}/{r['questions']} = {r['share']:.3f} "
+              f"(the top search hit's own date: {r['search_top_hit_date_share']:.3f})")
+        o = out["oracle"][name]
+        print(f"  oracle endpoint: {o['citations_of_retrieved_evidence']}/{o['citations_kept']} kept citations point at retrieved "
+              f"evidence; {o['answered_with_citation']}/{o['questions']} answers kept a citation")
+    e = out["evidence_recall_dialogsum_test"]
+    print(f"DialogSum test: evidence from the right dialogue in ask's evidence {e['found']}/{e['questions']} = {e['recall@8']:.3f}")
+    print(f"ask without a model, warm: p50 {out['latency_ms_p50']} ms, p95 {out['latency_ms_p95']} ms")
+    (ROOT / "bench" / "results" / "ask.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

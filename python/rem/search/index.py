@@ -1,7 +1,7 @@
 """The search index: a lexical index beside the database and embeddings in it.
 
-Searchable items are moments, resources (not the dream's period summaries),
-messages and sessions. For each, ``search_index`` (a DuckDB table) holds the
+Searchable items are moments, their events (what happened, with its date),
+resources (not the dream's period summaries), messages and sessions. For each, ``search_index`` (a DuckDB table) holds the
 digest of the text that was indexed and its embedding; the lexical index
 (tantivy, BM25) lives in ``<db>.search/``. Both are derived: :func:`sync`
 brings them in step with the tables — new and changed activity found by
@@ -50,9 +50,9 @@ from .text import MAX_INDEXED_CHARS, analyze
 
 log = logging.getLogger("rem.search")
 
-KINDS = ("moment", "resource", "message", "session")
+KINDS = ("moment", "event", "resource", "message", "session")
 MARK_KEY = "search.activity_mark"
-VERSION_KEY, VERSION = "search.index_version", "5"  # a change to what is indexed, or how, rebuilds the index
+VERSION_KEY, VERSION = "search.index_version", "6"  # a change to what is indexed, or how, rebuilds the index
 MARGIN = timedelta(minutes=10)  # re-read this much before the mark: a transaction may commit after a later one
 BATCH = 4096
 # A message's context (its neighbours, its events) weighs 0.3 of its own words in the lexical ranking; it is not
@@ -78,7 +78,13 @@ _TEXT = {  # kind: (title, body, topics, time, table, condition)
     "resource": ("name", f"left(content, {MAX_INDEXED_CHARS})", "NULL", "created_at", "resources", "resource_type <> 'summary'"),
     "message": ("NULL", f"concat_ws(': ', speaker, left(content, {MAX_INDEXED_CHARS}))", "NULL", "created_at", "messages", "TRUE"),
     "session": ("name", "NULL", "NULL", "created_at", "sessions", "TRUE"),
+    # what happened, one row per event of a moment: its text and the date it resolved, found by itself
+    "event": ("_moment", "concat_ws(' ', json_extract_string(_e, '$.text'), json_extract_string(_e, '$.date'))", "NULL",
+              "coalesce(TRY_CAST(json_extract_string(_e, '$.at') AS TIMESTAMPTZ), _start)", "events", "TRUE"),
 }
+# the events of every moment, each with an id of its own: <moment id>/<position>
+_EVENTS = """(SELECT mo.id || '/' || e.key AS id, mo.id AS moment_id, mo.name AS _moment, e.value AS _e, mo.start_time AS _start
+              FROM moments mo, json_each(mo.events) e WHERE mo.events IS NOT NULL)"""
 CONTEXT_CHARS = 300  # of each neighbouring turn, indexed as a message's context
 # A message's context: the turns just before and after it in its session (a question's words are often split
 # between a turn and its answer: "Where did you go?" / "To the support group"), and what the dream said happened
@@ -103,15 +109,17 @@ def _messages_with_neighbours(where: str) -> str:
 
 def items_sql(kind: str, where: str = "TRUE", *, text: bool = True) -> str:
     """(id, kind, item_id, title, body, topics, context, ts, digest) of one kind's searchable rows (topics: a
-    moment's tags; context: a message's neighbouring turns and events). ``text=False``: ids and times only
-    (for filters). A message is passed when ``where`` passes any row of its session, so a turn whose neighbour
-    is new is indexed again with its new context (unchanged rows are known by their digest)."""
+    moment's tags; context: a message's neighbouring turns and events; an event's item id is
+    ``<moment id>/<n>``). ``text=False``: ids and times only (for filters). A message is passed when ``where``
+    passes any row of its session, so a turn whose neighbour is new is indexed again with its new context
+    (unchanged rows are known by their digest)."""
     title, body, topics, ts, table, cond = _TEXT[kind]
+    plain = _EVENTS if kind == "event" else f'"{table}"'
     if not text:
         return f"""SELECT '{kind}:' || x.id AS id, '{kind}' AS kind, x.id AS item_id, {ts} AS ts
-                   FROM "{table}" x WHERE {cond} AND ({where})"""
+                   FROM {plain} x WHERE {cond} AND ({where})"""
     context = _MESSAGE_CONTEXT if kind == "message" else "NULL"
-    source = _messages_with_neighbours(where) if kind == "message" else f'"{table}"'
+    source = _messages_with_neighbours(where) if kind == "message" else plain
     row_where = "TRUE" if kind == "message" else where
     return f"""SELECT '{kind}:' || x.id AS id, '{kind}' AS kind, x.id AS item_id, {title} AS title, {body} AS body,
                       {topics} AS topics, {context} AS context, {ts} AS ts,
@@ -351,6 +359,7 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                               " OR created_at > $since)")
                 parts.append(items_sql(kind, where))
             parts.append(items_sql("moment"))
+            parts.append(items_sql("event"))
             changed_sql = " UNION ALL ".join(f"({p})" for p in parts)
             # the lexical index holds what the table holds (unless a sync died between its two commits):
             # then a row the table does not hold needs no delete first (a delete costs tantivy ~1.4 KB until the commit)
@@ -360,8 +369,10 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                                             WHERE s.id IS NULL OR s.digest <> c.digest
                                                OR s.model IS DISTINCT FROM $model""",
                                   {"since": since, "model": model} if since else {"model": model})
-            gone = [r[0] for r in fetch_rows(con, """SELECT s.id FROM search_index s WHERE s.kind = 'moment'
-                                                      AND NOT EXISTS (SELECT 1 FROM moments m WHERE s.id = 'moment:' || m.id)""")]
+            gone = [r[0] for r in fetch_rows(con, f"""SELECT s.id FROM search_index s WHERE s.kind IN ('moment', 'event')
+                                                       AND NOT EXISTS (SELECT 1 FROM ({items_sql('moment', text=False)} UNION ALL
+                                                                                      {items_sql('event', text=False)}) c
+                                                                       WHERE c.id = s.id)""")]
             # a changed embedding model: re-embed older rows a batch per sync (resumable)
             stale = fetch_value(con, "SELECT count(*) FROM search_index WHERE model IS DISTINCT FROM $m", {"m": model})
             if stale and since:

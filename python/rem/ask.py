@@ -386,9 +386,11 @@ def _terms(text: str) -> set[str]:
 class AskReply(BaseModel):
     """The model's answer to a question from the owner's memory."""
 
+    answer: str = Field(max_length=600, description="the answer in one to three sentences, citing evidence refs like [E2]; "
+                                                    "empty when not found")
+    refs: list[str] = Field(default_factory=list, max_length=8,
+                            description="the refs of the evidence the answer rests on, e.g. [\"E2\"]")
     found: bool = Field(description="true when the evidence holds the answer; false when it does not")
-    answer: str = Field(description="the answer in one to three sentences, citing evidence refs like [E2]; empty when not found")
-    refs: list[str] = Field(default_factory=list, description="the refs of the evidence the answer rests on, e.g. [\"E2\"]")
 
 
 _SYSTEM = ("You answer the owner's question about their own life and work from their memory. Use only the evidence "

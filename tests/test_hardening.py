@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -618,6 +619,30 @@ def test_row26_hard_linked_owner_databases_are_refused(tmp_path, dreamed):
     m.write_text('[[owners]]\nid = "a"\ndb = "a/rem.duckdb"\n[[owners]]\nid = "b"\ndb = "b/rem.duckdb"\n')
     with pytest.raises(RemError, match="hard link"):
         load(m)
+
+
+def test_row26_a_moved_notes_folder_adds_nothing(tmp_path, store):
+    from rem.ingest import ingest_notes
+
+    old = tmp_path / "notes"
+    (old / "projects").mkdir(parents=True)
+    (old / "projects" / "index.md").write_text("# Index work\nSharded the index by tenant.\n")
+    (old / "diary.md").write_text("# Friday\nLong walk by the river.\n")
+    ingest_notes(store, old)
+    before = q(store, "select id, name from resources order by id")
+    new = tmp_path / "archive" / "my-notes"
+    new.parent.mkdir()
+    old.rename(new)
+    report = ingest_notes(store, new)
+    after = q(store, "select id, name from resources order by id")
+    assert after == before and len(after) == 2, (before, after)  # moved: the same notes, not copies
+    uris = [u for (u,) in q(store, "select uri from resources order by uri")]
+    assert all("/archive/my-notes/" in u for u in uris)  # they know their new place
+    assert not report.errors
+    # a copy of the folder (the first one still there) is new notes, and nothing is overwritten
+    shutil.copytree(new, tmp_path / "copy")
+    ingest_notes(store, tmp_path / "copy")
+    assert q(store, "select count(*) from resources")[0][0] == 4
 
 
 # -- generalized: every route of the web view and every MCP tool with hostile input ------------------------------

@@ -157,5 +157,38 @@ def ingest_notes(store: Store, directory: str | Path, *, show_progress: bool | N
         except PassOver as e:
             report.passed_over.append(str(e))
     if batch.resources:
+        _keep_ids_of_moved_notes(store, batch.resources)
         write(store, batch, report)
     return report
+
+
+def _keep_ids_of_moved_notes(store: Store, notes: list[dict[str, Any]]) -> None:
+    """A note's id comes from its absolute path. When the notes folder moved (or was renamed), a note that
+    is new by that id but has the relative path of a stored note whose file is gone keeps the stored note's
+    id (and gets its new place), so moving the folder re-adds nothing; a copy (the old file still there) is
+    new notes."""
+    from urllib.parse import unquote, urlparse
+
+    from ..store import fetch_arrow, id_table, registered
+
+    if not store.path.exists():
+        return
+    with store.read(sandbox=False) as con:
+        with registered(con, "_rem_ids", id_table([n["id"] for n in notes])):
+            stored_ids = set(fetch_arrow(con, "SELECT r.id FROM resources r SEMI JOIN _rem_ids x ON r.id = x.id").column("id").to_pylist())
+        fresh = [n for n in notes if n["id"] not in stored_ids]
+        if not fresh:
+            return
+        rows = fetch_arrow(con, """SELECT id, uri, json_extract_string(metadata, '$.path') AS rel FROM resources
+                                   WHERE resource_type = 'note' AND list_contains($rels, json_extract_string(metadata, '$.path'))""",
+                           {"rels": sorted({n["metadata"]["path"] for n in fresh})}).to_pylist()
+    taken = {n["id"] for n in notes}
+    gone: dict[str, list[str]] = {}
+    for r in rows:
+        path = unquote(urlparse(r["uri"] or "").path)
+        if r["id"] not in taken and path and not os.path.lexists(path):
+            gone.setdefault(r["rel"], []).append(r["id"])
+    for n in fresh:
+        old = gone.get(n["metadata"]["path"], [])
+        if len(old) == 1:  # one stored note of that relative path, its file gone: this is it, moved
+            n["id"] = old[0]

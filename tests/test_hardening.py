@@ -788,3 +788,71 @@ def test_row18_a_file_of_naive_times_reingested_in_another_zone_adds_nothing(tmp
     from rem.store import Store
 
     assert q(Store(db), "select count(*) from messages")[0][0] == 3
+
+
+# -- generalized: every file REM keeps beside the database, replaced --------------------------------------------
+def _beside(db: Path) -> dict[str, Path]:
+    return {"search index": db.with_name(db.name + ".search"), "answer spool": db.with_name(db.name + ".spool"),
+            "dream lock": db.with_name(db.name + ".dream.lock"), "digests": db.parent / "reports"}
+
+
+def _replace(target: Path, how: str, tmp: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    if how == "fifo":
+        os.mkfifo(target)
+    elif how == "file":
+        target.write_bytes(b"\x00garbage\xff" * 100)
+    elif how == "folder":
+        target.mkdir()
+        (target / "meta.json").write_text("{not json")
+    elif how == "dangling link":
+        target.symlink_to(tmp / "nowhere" / "at-all")
+    elif how == "link to a file":
+        (tmp / "elsewhere.txt").write_text("someone else's file\n")
+        target.symlink_to(tmp / "elsewhere.txt")
+
+
+_BESIDE_WAYS = ("fifo", "file", "folder", "dangling link", "link to a file")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("what", ["search index", "answer spool", "dream lock", "digests"])
+def test_every_file_beside_the_database_replaced_never_hangs_fails_obscurely_or_loses_data(what, tmp_path, tally):
+    """Each file or folder REM keeps beside the database (the search index, the answer spool, the dream lock,
+    the digests' folder) replaced by a FIFO, a file of garbage, a folder, a dangling link or a link to someone
+    else's file: dreaming, searching and asking either work or stop with one line naming the place, never hang,
+    never print a traceback, never touch the other file, and the activity and moments stay whole."""
+    from support import scale
+
+    chat = Path(__file__).resolve().parents[1] / "bench" / "quality" / "personal" / "chat.jsonl"
+    ways = _BESIDE_WAYS[: scale(3, len(_BESIDE_WAYS))]
+    for how in ways:
+        d = tmp_path / how.replace(" ", "-")
+        d.mkdir()
+        db = d / "rem.duckdb"
+        env = {**os.environ, "REM_CONFIG": str(d / "none.toml"), "REM_REPORTS_DIR": str(d / "reports"), "TZ": "UTC"}
+        subprocess.run([sys.executable, "-m", "rem", "--db", str(db), "ingest", "chat", str(chat)], env=env,
+                       check=True, capture_output=True, timeout=120)
+        _replace(_beside(db)[what], how, d)
+        for argv in (["dream", "--start", "2026-11-20", "--end", "2026-11-21"], ["search", "keys", "--json"],
+                     ["ask", "When did Tomás lose his keys?", "--json"]):
+            try:
+                p = subprocess.run([sys.executable, "-m", "rem", "--db", str(db), *argv], env=env, capture_output=True,
+                                   text=True, timeout=120)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{what} as a {how}: rem {argv[0]} hung")
+            out = p.stdout + p.stderr
+            assert "Traceback" not in out, (what, how, argv, out[-800:])
+            assert p.returncode in (0, 1), (what, how, argv, out[-800:])
+            if p.returncode == 1:
+                assert len(p.stderr.strip().splitlines()) <= 3 and str(db.parent) in p.stderr, (what, how, argv, p.stderr)
+        if how == "link to a file":
+            assert (d / "elsewhere.txt").read_text() == "someone else's file\n"
+        from rem.store import Store
+
+        with Store(db).read() as con:
+            assert con.execute("select count(*) from messages").fetchone()[0] == 18
+        tally("files beside the database replaced", 1, 1)

@@ -47,12 +47,30 @@ def _record(fd: int) -> dict[str, Any]:
 
 
 def _open(path: Path) -> int:
+    """The lock file, opened for reading and writing (created when missing). Only a regular file is used: a
+    link (it could point at someone else's file, which the holder's record would overwrite), a FIFO (reading
+    it would wait for ever), a socket or a device is refused by name."""
+    import stat
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    except IsADirectoryError:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise LockedError(f"cannot open the dream lock {path}: {e.strerror or e}. REM needs to write beside the "
+                          "database; check the folder's permissions") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise LockedError(f"the dream lock {path} is a directory, not a file: remove it (rmdir '{path}') "
-                          "or point --db elsewhere") from None
+                          "or point --db elsewhere")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        from ..store import file_kind
+
+        kind = "a link" if stat.S_ISLNK(st.st_mode) else file_kind(st.st_mode)
+        raise LockedError(f"the dream lock {path} is {kind}, not REM's lock file: remove it (rm '{path}'); "
+                          "REM makes a new one")
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
     except OSError as e:
         raise LockedError(f"cannot open the dream lock {path}: {e.strerror or e}. REM needs to write beside the "
                           "database; check the folder's permissions") from None

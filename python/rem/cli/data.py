@@ -61,7 +61,7 @@ def config_cmd(c: Ctx, as_json: bool, model: str | None, base_url: str | None, l
 # -- ingest -------------------------------------------------------------------
 @click.group()
 def ingest() -> None:
-    """Load activity: JSONL records, notes, git history, chat exports.
+    """Load activity: JSONL records, notes, git history, chat exports, meeting transcripts.
 
     Every source is idempotent (ingesting the same thing twice adds nothing; a
     changed item updates its row) and transactional per input (a malformed
@@ -157,6 +157,33 @@ def ingest_chat_cmd(c: Ctx, file: str) -> None:
     from ..ingest import ingest_chat
 
     _report(ingest_chat(c.store, file), c.store)
+
+
+@ingest.command("transcript")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--start", help="When the meeting began (ISO 8601; default: a date and time in the file's name, else the "
+                              "file's modification time minus the transcript's length).")
+@pass_ctx
+def ingest_transcript_cmd(c: Ctx, files: tuple[str, ...], start: str | None) -> None:
+    """Meeting transcripts (Zoom, Teams, Meet, Otter, Whisper): WebVTT, SRT or
+    plain `Name: text` lines. Each file is one session (a meeting), one
+    message per turn with its speaker; speakers become people.
+
+    \b
+    rem ingest transcript "2026-11-16 09-30 standup.vtt"
+    rem ingest transcript call.srt --start 2026-11-16T14:00:00+01:00
+    """
+    from ..exceptions import IngestError
+    from ..ingest import IngestReport
+    from ..ingest.transcript import ingest_transcript
+
+    total = IngestReport()
+    for f in files:
+        try:
+            ingest_transcript(c.store, f, start=start, report=total)
+        except IngestError as e:
+            total.errors.append(str(e))
+    _report(total, c.store)
 
 
 @ingest.command("slack")

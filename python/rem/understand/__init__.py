@@ -159,6 +159,7 @@ class Understanding:
         self._session_name = {s["id"]: s.get("name") for s in sessions}
         # ChatGPT-style conversations: the owner asks, an assistant explains
         self.chatgpt = {s["id"] for s in sessions if s.get("source") == "chatgpt"}
+        self.transcripts = {s["id"] for s in sessions if s.get("source") == "transcript"}
         msgs: pa.Table = activity.messages
         self._group_sessions = set(pc.unique(msgs.filter(pc.is_valid(msgs["speaker"]))["session_id"]).to_pylist()) \
             if msgs.num_rows else set()
@@ -315,7 +316,8 @@ class Understanding:
             minutes=(max(ts) - min(ts)) / 60e6, commits=sum(i.resource_type == "commit" for i in items),
             notes=sum(i.resource_type == "note" for i in items), documents=sum(i.resource_type == "document" for i in items),
             conversations=len({i.session for i in items if i.session in self.chatgpt}),
-            group_chats=len({i.session for i in items if i.group}), people=len(people), items=len(items))
+            group_chats=len({i.session for i in items if i.group}), people=len(people), items=len(items),
+            meetings=len({i.session for i in items if i.session in self.transcripts}))
         own = [s for i in items for s in i.own]
         kind = describe.moment_type(shape, " ".join(texts))
         surfaces = [_display(p) for p in topics]

@@ -60,6 +60,7 @@ class Shape:
     chats: int = 0  # sessions with an assistant
     conversations: int = 0  # ChatGPT-style conversations
     group_chats: int = 0  # sessions with named speakers
+    meetings: int = 0  # meeting transcripts
     people: int = 0
     items: int = 0
     resource_types: Counter[str] = field(default_factory=Counter)
@@ -71,6 +72,8 @@ def moment_type(shape: Shape, text: str) -> str:
     per = max(1.0, len(text.split()) / 100)  # cue words per hundred words
     for t, rx in _CUES.items():
         score[t] += len(rx.findall(text)) / per
+    if shape.meetings:  # a transcript is a meeting's
+        score["meeting"] += 3.0
     if shape.people >= 3:
         score["meeting"] += 1.5
     elif shape.group_chats:  # two people talking (a chat, a call): a conversation unless it says it is a meeting

@@ -266,4 +266,59 @@ def demo_data(c: Ctx, out: str | None, seed: int, days: int, end_date: str | Non
         index_for_search(c.store)
 
 
-COMMANDS = (init, config_cmd, ingest, query, demo_data)
+# -- export and import ----------------------------------------------------------
+@click.group("export")
+def export() -> None:
+    """Take the memory out: every table as Parquet, moments as JSON lines.
+
+    Written by REM to the folder you name (`rem query` is sandboxed and cannot
+    write files); each file under a temporary name, renamed when whole.
+    """
+
+
+@export.command("parquet")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--table", "tables", multiple=True, help="Only this table (repeatable; default every table but the "
+                                                        "search index, which is rebuilt from the others).")
+@pass_ctx
+def export_parquet_cmd(c: Ctx, folder: str, tables: tuple[str, ...]) -> None:
+    """Every table as FOLDER/<table>.parquet (zstd), for an analyst's tools or `rem import`.
+
+    \b
+    rem export parquet ~/rem-export
+    rem export parquet ~/rem-export --table moments --table edges
+    """
+    from ..export import export_parquet
+
+    click.echo(export_parquet(c.store, folder, tables).line())
+
+
+@export.command("json")
+@click.argument("path", type=click.Path())
+@pass_ctx
+def export_json_cmd(c: Ctx, path: str) -> None:
+    """Moments as JSON lines (PATH, or PATH/moments.jsonl for a folder): their fields, their events, and their
+    sources (resources, sessions and messages with their text)."""
+    from ..export import export_json
+
+    click.echo(export_json(c.store, path).line())
+
+
+@click.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@pass_ctx
+def import_cmd(c: Ctx, folder: str) -> None:
+    """REM's own Parquet export (`rem export parquet`) into an empty database,
+    losing nothing: ids, times, lists, JSON, edges and their weights.
+
+    \b
+    rem --db restored.duckdb import ~/rem-export
+    """
+    from ..export import import_parquet
+
+    rep = import_parquet(c.store, folder)
+    index_for_search(c.store)
+    click.echo(rep.line().replace("written to", "read from"))
+
+
+COMMANDS = (init, config_cmd, ingest, query, demo_data, export, import_cmd)

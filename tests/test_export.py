@@ -66,3 +66,36 @@ def test_export_into_a_file_is_a_clear_error(dreamed, tmp_path):
     f.write_text("mine\n")
     r = rem_cli(dreamed.path, ["export", "parquet", str(f)])
     assert r.exit_code != 0 and "Traceback" not in r.output and f.read_text() == "mine\n"
+
+
+def _links(text: str) -> list[str]:
+    import re
+
+    return [m.split("|")[0] for m in re.findall(r"\[\[([^\]]+)\]\]", text)]
+
+
+def test_the_markdown_export_is_a_vault_whose_links_resolve_and_that_keeps_your_files(dreamed, tmp_path):
+    vault = tmp_path / "vault"
+    r = rem_cli(dreamed.path, ["export", "markdown", str(vault)])
+    assert r.exit_code == 0, r.output
+    notes = {p.relative_to(vault).as_posix(): p.read_text() for p in vault.rglob("*.md")}
+    days = [n for n in notes if n.startswith("days/")]
+    assert days and any(n.startswith("people/") for n in notes) and any(n.startswith("topics/") for n in notes)
+    links = [link for text in notes.values() for link in _links(text)]
+    assert links and all(f"{link}.md" in notes for link in links), [x for x in links if f"{x}.md" not in notes][:5]
+    day = sorted(days)[0]
+    assert notes[day].startswith("---\ndate: ") and "type: \"rem-day\"" in notes[day] and "REM id:" in notes[day]
+    # the user's own file, and a REM note the user edited, are kept; a corrected moment's day note changes
+    (vault / "days" / "my own thoughts.md").write_text("mine\n")
+    edited = vault / sorted(n for n in notes if n.startswith("people/"))[0]
+    edited.write_text(edited.read_text() + "\nMy note about this person.\n")
+    mid, mday = q(dreamed, "select id, strftime(start_time, '%Y-%m-%d') from moments order by start_time limit 1")[0]
+    assert rem_cli(dreamed.path, ["moments", "edit", mid, "--name", "Renamed <b>by hand</b> [x](javascript:alert(1))"]).exit_code == 0
+    again = rem_cli(dreamed.path, ["export", "markdown", str(vault)])
+    assert again.exit_code == 0 and "kept" in again.output
+    text = (vault / "days" / f"{mday}.md").read_text()
+    assert "Renamed \\<b\\>by hand\\</b\\> \\[x\\](javascript:alert(1))" in text  # escaped: stays text
+    assert (vault / "days" / "my own thoughts.md").read_text() == "mine\n"
+    assert edited.read_text().endswith("My note about this person.\n")
+    third = rem_cli(dreamed.path, ["export", "markdown", str(vault)])
+    assert "0 note(s) written" in third.output

@@ -269,7 +269,7 @@ def demo_data(c: Ctx, out: str | None, seed: int, days: int, end_date: str | Non
 # -- export and import ----------------------------------------------------------
 @click.group("export")
 def export() -> None:
-    """Take the memory out: every table as Parquet, moments as JSON lines.
+    """Take the memory out: every table as Parquet, moments as JSON lines, an Obsidian vault.
 
     Written by REM to the folder you name (`rem query` is sandboxed and cannot
     write files); each file under a temporary name, renamed when whole.
@@ -291,6 +291,24 @@ def export_parquet_cmd(c: Ctx, folder: str, tables: tuple[str, ...]) -> None:
     from ..export import export_parquet
 
     click.echo(export_parquet(c.store, folder, tables).line())
+
+
+@export.command("markdown")
+@click.argument("folder", type=click.Path(file_okay=False))
+@pass_ctx
+def export_markdown_cmd(c: Ctx, folder: str) -> None:
+    """An Obsidian-compatible vault: days/YYYY-MM-DD.md with the day's moments
+    (time, name, fields, events; people and topics as [[links]]), a note per
+    person and per topic listing their moments (backlinks then work), YAML
+    front matter with ids, times and types. Run it again to update: REM's
+    notes change in place; a file you wrote or edited there is never touched.
+
+    \b
+    rem export markdown ~/vault/REM
+    """
+    from ..export import export_markdown
+
+    click.echo(export_markdown(c.store, folder).line())
 
 
 @export.command("json")

@@ -159,6 +159,29 @@ def ingest_chat_cmd(c: Ctx, file: str) -> None:
     _report(ingest_chat(c.store, file), c.store)
 
 
+@ingest.command("claude-code")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@pass_ctx
+def ingest_claude_code_cmd(c: Ctx, directory: str | None) -> None:
+    """Claude Code sessions (default ~/.claude/projects): a session per agent
+    session (project, working directory and git branch in its metadata), user
+    and assistant messages, tool calls and results as `tool` messages. Run it
+    again: only what is new is added."""
+    from ..ingest.agents import ingest_claude_code
+
+    _report(ingest_claude_code(c.store, directory), c.store)
+
+
+@ingest.command("codex")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@pass_ctx
+def ingest_codex_cmd(c: Ctx, directory: str | None) -> None:
+    """OpenAI Codex CLI sessions (default ~/.codex/sessions): as for claude-code."""
+    from ..ingest.agents import ingest_codex
+
+    _report(ingest_codex(c.store, directory), c.store)
+
+
 @ingest.command("transcript")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--start", help="When the meeting began (ISO 8601; default: a date and time in the file's name, else the "

@@ -75,6 +75,7 @@ class IngestReport:
     passed_over: list[str] = field(default_factory=list)  # files deliberately not read (links out, FIFOs, too big)
     per_table: dict[str, UpsertCounts] = field(default_factory=dict)
     removed: int = 0  # messages no longer in their conversation (an edited message's old branch)
+    skipped_records: dict[str, int] = field(default_factory=dict)  # records of kinds REM does not use, by kind
 
     def add(self, table_name: str, c: UpsertCounts) -> None:
         self.per_table.setdefault(table_name, UpsertCounts())
@@ -97,6 +98,10 @@ class IngestReport:
             s += f"; {len(self.errors)} input(s) refused"
         if self.passed_over:
             s += f"; {len(self.passed_over)} file(s) passed over"
+        if self.skipped_records:
+            kinds = sorted(self.skipped_records.items(), key=lambda kv: (-kv[1], kv[0]))
+            s += (f"; {sum(self.skipped_records.values())} record(s) REM does not use skipped ("
+                  + ", ".join(f"{k} {v}" for k, v in kinds) + ")")
         return s
 
 

@@ -182,6 +182,38 @@ def ingest_codex_cmd(c: Ctx, directory: str | None) -> None:
     _report(ingest_codex(c.store, directory), c.store)
 
 
+@ingest.command("whatsapp")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--date-order", type=click.Choice(["dmy", "mdy", "ymd"]),
+              help="How the export writes dates, when its own dates do not say (default: day first).")
+@pass_ctx
+def ingest_whatsapp_cmd(c: Ctx, files: tuple[str, ...], date_order: str | None) -> None:
+    """WhatsApp chat exports (the .txt, or the .zip holding it): one session
+    per chat, a message per message with who wrote it; speakers become people.
+
+    \b
+    rem ingest whatsapp "WhatsApp Chat with Nadia.zip"
+    rem ingest whatsapp _chat.txt --date-order mdy
+    """
+    from ..exceptions import IngestError
+    from ..ingest import IngestReport
+    from ..ingest.whatsapp import ingest_whatsapp
+
+    total = IngestReport()
+    for f in files:
+        try:
+            rep = ingest_whatsapp(c.store, f, date_order=date_order)
+        except IngestError as e:
+            total.errors.append(str(e))
+            continue
+        for name, counts in rep.per_table.items():
+            total.add(name, counts)
+        total.errors += rep.errors
+        for k, v in rep.skipped_records.items():
+            total.skipped_records[k] = total.skipped_records.get(k, 0) + v
+    _report(total, c.store)
+
+
 @ingest.command("transcript")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--start", help="When the meeting began (ISO 8601; default: a date and time in the file's name, else the "

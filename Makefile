@@ -74,7 +74,8 @@ reliability: build local ## The full reliability suite (faults, fuzzing, crashes
 	PROPTEST_CASES=5000 cargo test --release -q -p rem-core --test kernel_fuzz --test pack_props
 	REM_RELIABILITY=full REM_RELIABILITY_OUT=bench/results/reliability.json REM_LOAD_OUT=bench/results/load.json \
 		$(BIN)/pytest -q tests/test_reliability_crash.py tests/test_reliability_model.py tests/test_reliability_ingest.py \
-		tests/test_reliability_store.py tests/test_reliability_load.py tests/test_reliability_hostile.py tests/test_hardening.py tests/test_dream_invariant.py
+		tests/test_reliability_store.py tests/test_reliability_load.py tests/test_reliability_hostile.py tests/test_hardening.py tests/test_dream_invariant.py \
+		tests/test_transcript.py tests/test_agents_import.py tests/test_whatsapp.py
 	$(BIN)/python tests/render_reliability.py bench/results/reliability.json RELIABILITY.md
 
 stubtest: ## Check python/rem/_rem.pyi against the built module

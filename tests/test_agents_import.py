@@ -51,7 +51,7 @@ def test_codex_sessions(db_path, isolated):
     assert roles == ["user", "tool", "tool", "assistant"]
 
 
-def test_bad_lines_are_named_and_the_rest_is_imported(db_path, isolated, tmp_path):
+def test_bad_lines_are_named_and_the_rest_is_imported(db_path, isolated, tmp_path, tally):
     folder = tmp_path / "projects" / "-x"
     folder.mkdir(parents=True)
     good = {"type": "user", "uuid": "a", "timestamp": "2026-11-18T08:00:00Z", "message": {"role": "user", "content": "hello"}}
@@ -67,8 +67,10 @@ def test_bad_lines_are_named_and_the_rest_is_imported(db_path, isolated, tmp_pat
     (n, longest), = q(Store(db_path), "select count(*), max(length(content)) from messages")
     assert n == 2 and longest < 25_000  # the 5 MB tool output kept to its first 20,000 characters, and says so
     assert "more characters not kept" in q(Store(db_path), "select content from messages where role = 'tool'")[0][0]
+    tally("importers: hostile transcripts, coding-agent sessions and WhatsApp exports", 1, 1)
 
 
-def test_a_missing_folder_is_a_clear_error(db_path, isolated, tmp_path):
+def test_a_missing_folder_is_a_clear_error(db_path, isolated, tmp_path, tally):
     r = rem_cli(db_path, ["ingest", "codex", str(tmp_path / "nope")])
     assert r.exit_code != 0 and "Traceback" not in r.output
+    tally("importers: hostile transcripts, coding-agent sessions and WhatsApp exports", 1, 1)

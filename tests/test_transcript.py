@@ -58,7 +58,7 @@ def test_the_cli_anchors_at_start_and_imports_several_files(db_path, isolated):
     ("", "holds no cues"),
     (b"\xff\xfe\x00garbage", "UTF-8"),
 ])
-def test_a_bad_transcript_is_refused_by_name_and_nothing_is_written(db_path, isolated, tmp_path, content, says):
+def test_a_bad_transcript_is_refused_by_name_and_nothing_is_written(db_path, isolated, tmp_path, content, says, tally):
     f = tmp_path / "bad.vtt"
     f.write_bytes(content if isinstance(content, bytes) else content.encode())
     r = rem_cli(db_path, ["ingest", "transcript", str(f), str(DATA / "call.srt")])
@@ -67,9 +67,10 @@ def test_a_bad_transcript_is_refused_by_name_and_nothing_is_written(db_path, iso
     from rem.store import Store
 
     assert q(Store(db_path), "select count(*) from messages")[0][0] == 3  # the good file is still imported
+    tally("importers: hostile transcripts, coding-agent sessions and WhatsApp exports", 1, 1)
 
 
-def test_a_huge_transcript_is_refused_by_size(db_path, isolated, tmp_path, monkeypatch):
+def test_a_huge_transcript_is_refused_by_size(db_path, isolated, tmp_path, monkeypatch, tally):
     from rem.ingest import transcript
 
     monkeypatch.setattr(transcript, "MAX_BYTES", 1000)
@@ -77,3 +78,4 @@ def test_a_huge_transcript_is_refused_by_size(db_path, isolated, tmp_path, monke
     f.write_text("A: " + "word " * 400 + "\n")
     r = rem_cli(db_path, ["ingest", "transcript", str(f)])
     assert r.exit_code == 1 and "refused" in r.output and "MB" in r.output
+    tally("importers: hostile transcripts, coding-agent sessions and WhatsApp exports", 1, 1)

@@ -41,12 +41,13 @@ def test_a_later_export_adds_only_the_new_messages_and_a_zip_is_read(db_path, is
     assert r.exit_code == 0 and "messages: 1 added, 0 updated, 5 unchanged" in r.output, r.output
 
 
-def test_a_date_that_does_not_exist_is_named_and_the_rest_imported(db_path, isolated, tmp_path):
+def test_a_date_that_does_not_exist_is_named_and_the_rest_imported(db_path, isolated, tmp_path, tally):
     f = tmp_path / "chat.txt"
     f.write_text("30/01/2026, 10:00 - Ana: Hello\n31/02/2026, 10:01 - Ana: A day that never was\n01/03/2026, 10:02 - Ben: Hi Ana\n")
     r = rem_cli(db_path, ["ingest", "whatsapp", str(f)])
     assert r.exit_code == 1 and f"{f}:2" in r.output and "31/02/2026" in r.output and "Traceback" not in r.output
     assert q(_store(db_path), "select count(*) from messages")[0][0] == 2
+    tally("importers: hostile transcripts, coding-agent sessions and WhatsApp exports", 1, 1)
 
 
 def test_ambiguous_dates_are_day_first_unless_told(db_path, isolated, tmp_path, monkeypatch):
@@ -60,8 +61,9 @@ def test_ambiguous_dates_are_day_first_unless_told(db_path, isolated, tmp_path, 
     assert str(q(_store(other), "select created_at from messages")[0][0].date()) == "2026-03-04"
 
 
-def test_not_a_chat_is_refused_by_name(db_path, isolated, tmp_path):
+def test_not_a_chat_is_refused_by_name(db_path, isolated, tmp_path, tally):
     f = tmp_path / "notes.txt"
     f.write_text("just some text\n")
     r = rem_cli(db_path, ["ingest", "whatsapp", str(f)])
     assert r.exit_code == 1 and str(f) in r.output and "holds no WhatsApp messages" in r.output
+    tally("importers: hostile transcripts, coding-agent sessions and WhatsApp exports", 1, 1)

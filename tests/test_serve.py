@@ -231,3 +231,97 @@ def test_in_chromium_the_week_a_moment_an_edit_the_graph_and_the_runs(dreamed, b
     finally:
         p.terminate()
         p.wait(timeout=20)
+
+
+def _submit(browser, button) -> None:
+    """Click a form's button and wait for the page it leads to."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = browser.find_element(By.TAG_NAME, "html")
+    button.click()
+    wait = WebDriverWait(browser, 20)
+    wait.until(ec.staleness_of(old))
+    wait.until(lambda b: b.execute_script("return document.readyState") == "complete" and b.find_elements(By.TAG_NAME, "main"))
+
+
+def _shot(browser, shots: Path, name: str, width: int) -> None:
+    browser.set_window_size(width, 1600)
+    browser.save_screenshot(str(shots / f"{name}-{width}.png"))
+
+
+def test_in_chromium_the_day_is_a_picture_and_corrections_happen_where_you_look(dreamed, browser, tmp_path):
+    """The day's timeline (a block per moment on an hour ruler, coloured by type), the week's columns and the
+    month's calendar; delete asks first and can be undone from the page; merge with the previous moment; split
+    at a source row; a hostile name stays text in the new pages; no console errors (the CSP holds: no script)."""
+    from selenium.webdriver.common.by import By
+
+    first = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1")[0][0]
+    n_day = q(dreamed, f"""select count(*) from moments where start_time >= '{DAY[0]}'::timestamptz
+                          and start_time < '{DAY[0]}'::timestamptz + interval 1 day""")[0][0]
+    port = _free_port()
+    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml"), "TZ": "UTC"}
+    p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(dreamed.path), "serve", "--port", str(port)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shots = Path(os.environ.get("REM_SCREENSHOTS", tmp_path / "shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(port)
+        browser.get(f"{base}/day/{DAY[0]}")
+        blocks = browser.find_elements(By.CSS_SELECTOR, "figure.dayline svg rect.block")
+        assert len(blocks) == n_day >= 2
+        assert {b.get_attribute("class").split()[1] for b in blocks} <= {f"tl-{t}" for t in
+                                                                        ("deep_work", "debugging", "learning", "meeting", "conversation", "support", "writing", "planning", "review", "communication", "infrastructure", "work_session", "other")}
+        heights = [float(b.get_attribute("height")) for b in blocks]
+        assert max(heights) > min(heights)  # a long moment is a taller block than a short one
+        for width in (1400, 430):
+            _shot(browser, shots, "day", width)
+        browser.set_window_size(1280, 1600)
+        with dreamed.connect() as con:  # a name no dream would make, where the timeline draws names
+            con.execute("update moments set name = $h where id = $id", {"h": HOSTILE, "id": first})
+        browser.refresh()
+        assert HOSTILE in browser.find_element(By.CSS_SELECTOR, "figure.dayline svg title").get_attribute("textContent")
+        assert browser.find_elements(By.TAG_NAME, "script") == []
+        for page_, name in ((f"/week/{DAY[0]}", "week"), (f"/month/{DAY[0][:7]}", "month")):
+            browser.get(base + page_)
+            assert browser.find_elements(By.CSS_SELECTOR, "figure svg rect"), name
+            for width in (1400, 430):
+                _shot(browser, shots, name, width)
+        # merge with the previous moment, from the later one's page
+        second = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1 offset 1")[0][0]
+        browser.get(f"{base}/moment/{second}")
+        for width in (1400, 430):
+            _shot(browser, shots, "moment", width)
+        browser.set_window_size(1280, 1600)
+        browser.find_element(By.CSS_SELECTOR, "details.edit summary").click()
+        _submit(browser, browser.find_element(By.CSS_SELECTOR, "button.merge-previous"))
+        assert q(dreamed, f"select count(*) from moments where id in ('{first}', '{second}')")[0][0] == 1
+        merged = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1")[0][0]
+        # split it again at a source row
+        browser.get(f"{base}/moment/{merged}")
+        before = q(dreamed, "select count(*) from moments")[0][0]
+        browser.find_element(By.CSS_SELECTOR, "details.edit summary").click()
+        rows = browser.find_elements(By.CSS_SELECTOR, "form.split-here button")
+        assert rows
+        _submit(browser, rows[len(rows) // 2])
+        assert q(dreamed, "select count(*) from moments")[0][0] == before + 1, browser.find_element(By.TAG_NAME, "main").text
+        # delete asks first, then offers the undo
+        victim = q(dreamed, "select id, name from moments order by start_time desc limit 1")[0]
+        browser.get(f"{base}/moment/{victim[0]}")
+        browser.find_element(By.CSS_SELECTOR, "details.edit summary").click()
+        _submit(browser, browser.find_element(By.CSS_SELECTOR, "div.actions button.danger"))
+        assert "Delete this moment?" in browser.find_element(By.TAG_NAME, "main").text, browser.page_source[-1500:]
+        assert q(dreamed, f"select count(*) from moments where id = '{victim[0]}'")[0][0] == 1  # nothing yet
+        _submit(browser, browser.find_element(By.CSS_SELECTOR, "main form button.danger"))
+        assert q(dreamed, f"select count(*) from moments where id = '{victim[0]}'")[0][0] == 0
+        notice = browser.find_element(By.CSS_SELECTOR, "div.notice")
+        assert "Deleted" in notice.text and victim[1][:20] in notice.text
+        _submit(browser, notice.find_element(By.TAG_NAME, "button"))
+        assert q(dreamed, f"select count(*) from moments where id = '{victim[0]}'")[0][0] == 1  # undone
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == [], errors
+    finally:
+        p.terminate()
+        p.wait(timeout=20)

@@ -190,6 +190,12 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
             return error(request, str(e), 404)
         with store.read() as con:
             rows = moments_mod.between(con, start, end, limit=1000).to_pylist()
+        from ..days import local_zone
+        from . import timeline
+
+        zone = local_zone()
+        ruler, blocks = timeline.day_layout(rows, start.astimezone(zone), day_end=end.astimezone(zone))
+        kinds = sorted({b.kind for b in blocks})
         cards: list[dict[str, Any]] = []
         prev_end = None
         for m in rows:
@@ -197,8 +203,11 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
                 cards.append({"gap": _hm((m["start_time"] - prev_end).total_seconds() / 60)})
             cards.append({"m": m, "minutes": _minutes(m)})
             prev_end = max(prev_end, m["end_time"]) if prev_end else m["end_time"]
+        deleted = request.query_params.get("deleted", "")
         return page(request, "day.html", title=f"REM — {d:%A %d %B %Y}", day=d, cards=cards,
-                    prev=_step(d, -1), next=_step(d, 1), total=_hm(sum(_minutes(m) for m in rows)))
+                    prev=_step(d, -1), next=_step(d, 1), total=_hm(sum(_minutes(m) for m in rows)),
+                    ruler=ruler, blocks=blocks, kinds=kinds, width=timeline.WIDTH, ruler_px=timeline.RULER_PX,
+                    deleted=deleted[:80], deleted_name=request.query_params.get("name", "")[:300])
 
     def period_view(request: Request, kind: str, start_day: date, days: int, label: str, prev: str | None,
                     nxt: str | None) -> Response:
@@ -214,15 +223,36 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         by_day: dict[date, list[dict[str, Any]]] = {}
         for m in rows:
             mins = _minutes(m)
-            for t in m["tags"] or []:
-                topics[t] += mins
+            tags = m["tags"] or []
+            for t in tags:  # a moment's time shared among its topics: the topics add up to the total
+                topics[t] += mins / len(tags)
             types[m["moment_type"] or "other"] += mins
             for p in m["people"] or []:
                 people[p] += mins
             by_day.setdefault(m["start_time"].astimezone().date(), []).append(m)
+        from ..days import local_zone
+        from . import timeline
+
+        zone = local_zone()
+        picture: dict[str, Any] = {}
+        if kind == "week":
+            cols = []
+            for i in range(days):
+                dd = start_day + timedelta(days=i)
+                a, b = _bounds(dd)
+                cols.append((dd, a.astimezone(zone), b.astimezone(zone),
+                             [m for m in rows if m["start_time"] >= a and m["start_time"] < b]))
+            picture["ruler"], picture["columns"] = timeline.week_layout(cols)
+        else:
+            hours: dict[date, float] = defaultdict(float)
+            for m in rows:
+                hours[m["start_time"].astimezone(zone).date()] += _minutes(m) / 60
+            picture["cells"], rows_n = timeline.month_layout(start_day, hours)
+            picture["height"] = rows_n * (timeline.CELL + 4) + 22
         return page(request, "period.html", title=f"REM — {label}", kind=kind, label=label, prev=prev, next=nxt,
                     topics=_top(topics, 15), types=_top(types, 50), people=_top(people, 15),
-                    by_day=sorted(by_day.items()), total=_hm(sum(_minutes(m) for m in rows)), n=len(rows))
+                    by_day=sorted(by_day.items()), total=_hm(sum(_minutes(m) for m in rows)), n=len(rows),
+                    width=timeline.WIDTH, ruler_px=timeline.RULER_PX, cell=timeline.CELL, **picture)
 
     def week_view(request: Request) -> Response:
         try:
@@ -253,6 +283,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
 
     def moment_view(request: Request) -> Response:
         from ..corrections import CorrectionError, history, resolve
+        from ..days import local_zone
         from ..moments import events_of
 
         try:
@@ -270,10 +301,16 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
                                            WHERE e.source_id = $id ORDER BY e.edge_type, n.name""", {"id": mid}).to_pylist()
                 run = fetch_arrow(con, "SELECT id, started_at, status, model FROM dream_runs WHERE id = $r",
                                   {"r": m.get("dream_run_id") or ""}).to_pylist()
+                day_a, day_b = _bounds(m["start_time"].astimezone(local_zone()).date())
+                near = fetch_arrow(con, """SELECT id, name, start_time FROM moments
+                                           WHERE start_time >= $a AND start_time < $b AND id <> $id ORDER BY start_time, id""",
+                                   {"a": day_a, "b": day_b, "id": mid}).to_pylist()
         except CorrectionError as e:
             return error(request, str(e), 404)
+        before = [x for x in near if (x["start_time"], x["id"]) < (m["start_time"], mid)]
+        after = [x for x in near if (x["start_time"], x["id"]) > (m["start_time"], mid)]
         return page(request, "moment.html", title=f"REM — {m['name']}", m=m, sources=sources, links=links,
-                    events=events_of(m),
+                    events=events_of(m), previous=before[-1] if before else None, following=after[0] if after else None,
                     run=run[0] if run else None, edits=history(store, mid), fixed=_fixed(m))
 
     async def moment_edit(request: Request) -> Response:
@@ -300,10 +337,14 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
                 e = c.undo(store, mid)
             elif action == "delete":
                 with store.read() as con:
-                    when = fetch_arrow(con, "SELECT start_time FROM moments WHERE id = $id",
-                                       {"id": c.resolve(con, mid)}).column("start_time")[0].as_py()
-                c.delete(store, mid)
-                return RedirectResponse(f"/day/{when.astimezone().date().isoformat()}", status_code=303)
+                    full = c.resolve(con, mid)
+                    when, name = fetch_arrow(con, "SELECT start_time, name FROM moments WHERE id = $id",
+                                             {"id": full}).to_pylist()[0].values()
+                if f.get("confirm") != "yes":
+                    return page(request, "confirm_delete.html", title="REM — delete?", mid=full, moment_name=name, when=when)
+                c.delete(store, full)
+                return RedirectResponse(f"/day/{when.astimezone().date().isoformat()}?deleted={quote(full)}&name={quote(name or '')}",
+                                        status_code=303)
             elif action in ("event", "drop_event"):
                 try:
                     n = int(f.get("n", ""))

@@ -171,3 +171,24 @@ def test_a_corrected_moment_keeps_the_links_between_its_topics(day):
                                                 join entities t on t.id = x.target_id where x.edge_type = 'related_to'""")}
     assert {("product codes", "quantization"), ("quantization", "recall budget"), ("product codes", "recall budget")} <= pairs
     assert check_consistent(day) == []
+
+
+def test_the_journal_shows_short_ids_and_corrected_and_an_ambiguous_prefix_lists_its_matches(day):
+    from rem.moments import as_text
+    from rem.store import fetch_arrow
+
+    def journal_line(mid):
+        with day.read() as con:
+            m = fetch_arrow(con, "select * from moments where id = $i", {"i": mid}).to_pylist()[0]
+        return as_text(m)[0]
+
+    (a, _), (b, _) = q(day, "select id, name from moments order by start_time limit 2")
+    assert journal_line(a).endswith(f"· {a[:8]}")  # the id to correct it by, without --json
+    assert rem_cli(day.path, ["moments", "edit", a[:8], "--name", "Named by hand"]).exit_code == 0
+    line = journal_line(a)
+    assert "Named by hand" in line and "[corrected]" in line and "[extractive]" not in line
+    with day.connect() as con:  # two moments whose ids share a prefix
+        con.execute("update moments set id = 'abcd' || substr(id, 5) where id in ($a, $b)", {"a": a, "b": b})
+    r = rem_cli(day.path, ["moments", "edit", "abcd", "--name", "x"])
+    assert r.exit_code == 1 and "names more than one moment" in r.output
+    assert "Named by hand" in r.output and r.output.count("abcd") >= 3  # both matches listed, with their names

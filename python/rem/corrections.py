@@ -67,11 +67,14 @@ def resolve(con: Connection, ref: str) -> str:
     ref = ref.strip()
     if len(ref) < 4:
         raise CorrectionError(f"{ref!r}: give a moment id or at least its first 4 characters (see rem moments --json)")
-    rows = fetch_rows(con, "SELECT id FROM moments WHERE id = $r OR starts_with(id, $r) LIMIT 3", {"r": ref})
+    rows = fetch_rows(con, """SELECT id, name, start_time FROM moments WHERE id = $r OR starts_with(id, $r)
+                              ORDER BY start_time LIMIT 6""", {"r": ref})
     if not rows:
         raise NotFoundError("moment", ref, f"no moment {ref!r} (see rem moments for ids)")
     if len(rows) > 1 and not any(r[0] == ref for r in rows):
-        raise CorrectionError(f"{ref!r} names more than one moment; give more of its id")
+        shown = "; ".join(f"{r[0][:12]} {r[1]!r} ({r[2].astimezone():%a %d %b %H:%M})" for r in rows[:5])
+        raise CorrectionError(f"{ref!r} names more than one moment: {shown}{' …' if len(rows) > 5 else ''}; "
+                              "give more of its id")
     return ref if any(r[0] == ref for r in rows) else rows[0][0]
 
 

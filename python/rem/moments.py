@@ -78,7 +78,15 @@ def md(text: Any) -> str:
 
 
 def provenance(m: Mapping[str, Any] | Any) -> str:
-    """"" for a moment the model described, else how it was made."""
+    """"" for a moment the model described, "corrected" for one the owner corrected, else how it was made."""
+    meta = _get(m, "metadata")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            meta = None
+    if isinstance(meta, dict) and meta.get("fixed"):
+        return "corrected"
     how = str(_get(m, "generated_by") or "")
     return PROVENANCE.get(how, how)
 
@@ -129,7 +137,9 @@ def as_text(m: Mapping[str, Any] | Any, *, detail: bool = True, with_day: bool =
     if not detail:
         return [f"{span(m, with_day=with_day)}  {name}{how}"]
     events = events_of(m)
-    return [f"Moment: {name} ({span(m, with_day=with_day)}){how}", *(f"- {label}: {value}" for label, value in fields(m)),
+    mid = str(_get(m, "id") or "")[:8]
+    return [f"Moment: {name} ({span(m, with_day=with_day)}){how}" + (f"  · {mid}" if mid else ""),
+            *(f"- {label}: {value}" for label, value in fields(m)),
             *(["- Events:", *(f"    · {event_line(e)}" for e in events)] if events else [])]
 
 

@@ -32,7 +32,7 @@ def _data(res):
 async def _exercise(session, store):
     await session.initialize()
     names = {t.name for t in (await session.list_tools()).tools}
-    assert names == {"ask", "search", "moments", "moment", "traverse", "query", "log_activity", "dream_status"}
+    assert names == {"ask", "review", "search", "moments", "moment", "traverse", "query", "log_activity", "dream_status"}
     descriptions = {t.name: t.description for t in (await session.list_tools()).tools}
     assert all(len(d or "") > 80 for d in descriptions.values())  # written for an agent
     day = _data(await session.call_tool("moments", {"day": "2026-11-12"}))
@@ -47,6 +47,7 @@ async def _exercise(session, store):
     assert answer["found"] and answer["model"] == "none" and answer["evidence"]
     assert set(answer["cited"]) <= {e["ref"] for e in answer["evidence"]}
     assert any("regression" in f"{e['text']} {e['moment']}".lower() for e in answer["evidence"] if e["ref"] in answer["cited"])
+    assert _data(await session.call_tool("review", {})) == {"pending": []}  # nothing waits: the dream kept its moments
     rows = _data(await session.call_tool("query", {"sql": "select count(*) as n from moments"}))
     assert rows == [{"n": q(store, "select count(*) from moments")[0][0]}]
     refused = await session.call_tool("query", {"sql": "delete from moments"})

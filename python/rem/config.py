@@ -104,6 +104,7 @@ KEYS: dict[str, dict[str, tuple[str, Any, str]]] = {
         "gap_minutes": ("num", (0, None), "an idle gap that starts a new segment"),
         "max_input_tokens": ("int", (64, 10_000_000), "token budget per chunk"),
         "concurrency": ("int", (1, 64), "requests sent at once"),
+        "review": ("bool", None, "a dream's moments wait in the review inbox (rem review) before they are kept"),
     },
     "schedule": {
         "max_load_per_core": ("num", (1e-6, None), "skip a scheduled dream above this load per core"),
@@ -169,6 +170,9 @@ def check(cfg: dict[str, Any], where: str) -> None:
                     rng = (f" from {lo}" if lo is not None else "") + (f" to {hi}" if hi is not None else "")
                     raise ConfigError(f"{where}: {name} = {value!r}: must be {'a whole number' if kind == 'int' else 'a number'}"
                                       f"{rng} ({what})")
+            elif kind == "bool":
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{where}: {name} must be true or false ({what}), not {value!r}")
             elif kind == "strs":
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"{where}: {name} must be a list of strings ({what}), not {value!r}")
@@ -340,4 +344,5 @@ def dream_defaults(file_cfg: dict[str, Any] | None = None) -> dict[str, Any]:
         "gap_minutes": float(fc.get("gap_minutes", 30)),
         "max_input_tokens": int(fc.get("max_input_tokens", 6000)),
         "concurrency": int(fc.get("concurrency", 4)),
+        "review": bool(fc.get("review", False)),
     }

@@ -226,6 +226,11 @@ def _rebuild_edges(con: Connection, ids: list[str], rows: list[dict[str, Any]], 
         insert_missing_edges(con, new)
 
 
+def relink(con: Connection, ids: list[str]) -> None:
+    """Make the moments' links (topics, people, sources) from what they say now, as a dream does."""
+    _rebuild_edges(con, ids, _rows(con, ids))
+
+
 def _log(con: Connection, kind: str, moment_ids: list[str], before: list[dict[str, Any]], after_ids: list[str],
          summary: str, journal: _Journal | None = None) -> Edit:
     eid = str(uuid.uuid4())

@@ -115,6 +115,21 @@ def build(store: Store, loaded_graph: Callable[[], Any] | None = None) -> Any:
         return db.ask(question, model="none", limit=max(1, min(int(limit), 20)))
 
     @register
+    def review(action: str = "list", id: str | None = None) -> dict[str, Any]:
+        """The moments a dream left waiting for the owner's review (dreams run with --review, or
+        [dream] review = true): `list` them (id, time, name, type, topics, people, summary), or
+        `accept` or `reject` one by its id (or its first 8 characters). Accepted moments feed the
+        graph; rejected ones are deleted and not proposed again. Ask the owner before deciding."""
+        from .review import accept, pending, reject
+
+        if action == "list":
+            return {"pending": _plain(pending(store, limit=200))}
+        if action not in ("accept", "reject") or not id:
+            raise ValueError("action is list, accept or reject; accept and reject need the moment's id")
+        r = (accept if action == "accept" else reject)(store, [id])
+        return {"accepted": r.accepted, "rejected": r.rejected}
+
+    @register
     def moments(day: str | None = None, since: str | None = None, until: str | None = None, tag: str | None = None,
                 limit: int = 50) -> list[dict[str, Any]]:
         """The moments (episodes of work) of one day (`day`: YYYY-MM-DD, "today" or "yesterday") or of a

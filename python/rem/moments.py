@@ -18,7 +18,7 @@ from .output import safe
 from .store import Connection, fetch_arrow
 
 COLUMNS = ("id", "name", "summary", "start_time", "end_time", "moment_type", "tags", "emotion_tags", "people",
-           "outcome", "events", "generated_by", "dream_run_id")
+           "outcome", "events", "generated_by", "dream_run_id", "metadata")
 _SELECT = ", ".join(COLUMNS)
 
 PROVENANCE = {
@@ -78,13 +78,16 @@ def md(text: Any) -> str:
 
 
 def provenance(m: Mapping[str, Any] | Any) -> str:
-    """"" for a moment the model described, "corrected" for one the owner corrected, else how it was made."""
+    """"" for a moment the model described, "pending review" for one waiting in the inbox, "corrected" for one
+    the owner corrected, else how it was made."""
     meta = _get(m, "metadata")
     if isinstance(meta, str):
         try:
             meta = json.loads(meta)
         except ValueError:
             meta = None
+    if isinstance(meta, dict) and meta.get("pending"):
+        return "pending review"
     if isinstance(meta, dict) and meta.get("fixed"):
         return "corrected"
     how = str(_get(m, "generated_by") or "")

@@ -57,13 +57,17 @@ def dream_guards(*, scheduled: bool, force: bool, yield_to_user: bool) -> dict[s
                    "the CPU busy for a minute — see [schedule] yield_other_load / yield_after_s.")
 @click.option("--timeout", "run_timeout", default="2h", show_default=True,
               help="Stop the run (between model calls, writing nothing) after this long: 90s, 30m, 2h.")
+@click.option("--review/--no-review", "review", default=None,
+              help="Keep the moments waiting in the review inbox (rem review, the web view's Review page) until you "
+                   "accept them; they feed the graph only then. Default: [dream] review (off).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, dry_run: bool, now_flag: bool,
           scheduled: bool, force: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
           max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
           output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
-          local_model: str | None, late_days: int | None, if_new: int | None, yield_to_user: bool, run_timeout: str, as_json: bool) -> None:
+          local_model: str | None, late_days: int | None, if_new: int | None, yield_to_user: bool, run_timeout: str,
+          review: bool | None, as_json: bool) -> None:
     """Turn a window of activity into moments, summaries and graph edges.
 
     Collects the window, packs it (Rust), sends the chunks to the model
@@ -116,6 +120,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         moment_types=[t.strip() for t in moment_types.split(",") if t.strip()] if moment_types else None,
         min_duration_minutes=min_duration_minutes, summary_only=summary_only, scheduled=scheduled,
         trigger="scheduled" if scheduled else "manual", force=force, run_timeout_s=timeout_s, late_days=late_days,
+        review=d["review"] if review is None else review,
         debug=(lambda text: click.echo(text, err=True)) if debug else None,
         **dream_guards(scheduled=scheduled, force=force, yield_to_user=yield_to_user),
     )
@@ -123,6 +128,9 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
     if output and result.resolution is not None:
         Path(output).write_text(json.dumps([m.public() for m in result.resolution.moments], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     shown = result.public() if as_json else describe_result(result, verbose_out)
+    if opts.review and result.stats is not None and result.stats.moments_created and not as_json:
+        click.echo(f"{result.stats.moments_created} moment(s) wait for your review: rem review (or the web view's Review page)",
+                   err=True)
     refused = result.status == RunStatus.SKIPPED and result.plan is not None
     index_now, run_id = result.status == RunStatus.OK or bool(result.late), result.run_id
     # the dream's activity, chunks and moments (over a gigabyte on a day of a million messages) are
@@ -361,4 +369,55 @@ def runs_revert(c: Ctx, run_id: str, dry_run: bool, yes: bool) -> None:
     click.echo(p.describe(done=True))
 
 
-COMMANDS = (dream, moments, report, runs)
+@click.group("review", invoke_without_command=True)
+@click.pass_context
+def review(ctx: click.Context) -> None:
+    """The moments a dream made with --review (or [dream] review = true), waiting
+    for you: list them, then accept or reject them. Accepted ones feed the graph;
+    rejected ones are deleted and not proposed again (rem moments undo restores one).
+
+    \b
+    rem review
+    rem review accept 1a2b3c4d 5e6f7a8b
+    rem review reject 9c0d1e2f
+    rem review accept --all
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..moments import span
+    from ..review import pending
+
+    c: Ctx = ctx.find_object(Ctx)  # type: ignore[assignment]
+    rows = pending(c.store)
+    if not rows:
+        click.echo("nothing waits for review")
+        return
+    click.echo(f"{len(rows)} moment(s) wait for review:")
+    for m in rows:
+        click.echo(f"  {m['id'][:8]}  {span(m, with_day=True)}  {m['name']}  ({m['moment_type']})")
+    click.echo("accept or reject them: rem review accept ID… | rem review reject ID… (or --all)")
+
+
+@review.command("accept")
+@click.argument("moments", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every moment waiting for review.")
+@pass_ctx
+def review_accept(c: Ctx, moments: tuple[str, ...], every: bool) -> None:
+    """Keep these moments: they feed the graph from now on."""
+    from ..review import accept
+
+    click.echo(accept(c.store, moments, every=every).line())
+
+
+@review.command("reject")
+@click.argument("moments", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every moment waiting for review.")
+@pass_ctx
+def review_reject(c: Ctx, moments: tuple[str, ...], every: bool) -> None:
+    """Drop these moments; later dreams do not propose them again."""
+    from ..review import reject
+
+    click.echo(reject(c.store, moments, every=every).line())
+
+
+COMMANDS = (dream, moments, report, runs, review)

@@ -140,7 +140,8 @@ def merge_edges(con: Connection, rows: list[dict[str, Any]] | pa.Table, run_id: 
     return ins.num_rows, upd.num_rows
 
 
-def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: datetime, user_id: str | None) -> pa.Table:
+def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: datetime, user_id: str | None,
+                 pending: bool = False) -> pa.Table:
     return arrow_rows("moments", [{
         "id": m.id, "name": m.name, "summary": m.summary, "start_time": m.start, "end_time": m.end,
         "moment_type": m.moment_type, "tags": m.tags, "emotion_tags": m.emotion_tags, "people": m.people,
@@ -148,7 +149,7 @@ def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: dateti
         "message_ids": m.message_ids, "segment_keys": m.segment_keys, "source_key": m.source_key,
         "generated_by": m.generated_by, "dream_run_id": run_id, "window_start": window.start,
         "window_end": window.end, "user_id": user_id, "created_at": now, "updated_at": now,
-        "metadata": {"segments": m.segments},
+        "metadata": {"segments": m.segments, **({"pending": True} if pending else {})},
     } for m in moments])
 
 
@@ -236,8 +237,10 @@ def _join_fixed(con: Connection, run_id: str, m: Moment, late: list[str], fixed:
 
 
 def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment], model_edges: list[ModelEdge],
-            summary: str | None, ledger_row: dict[str, Any], user_id: str | None = None) -> PersistStats:
-    """Everything the dream produced, in one transaction, plus the ledger row."""
+            summary: str | None, ledger_row: dict[str, Any], user_id: str | None = None, review: bool = False) -> PersistStats:
+    """Everything the dream produced, in one transaction, plus the ledger row. With ``review`` the new moments
+    are *pending* (rem.review): written, marked, and kept out of the graph (no entities, links or summary
+    edges of theirs) until the owner accepts them."""
     st = PersistStats()
     now = datetime.now(UTC)
     with store.connect() as con, transaction(con):
@@ -277,10 +280,16 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
                 st.moments_superseded = len(superseded)
         if moments:
             _record(con, run_id, "moments", new_ids)
-            c = upsert(con, "moments", _moment_rows(moments, run_id, window, now, user_id))
+            c = upsert(con, "moments", _moment_rows(moments, run_id, window, now, user_id, pending=review))
             st.moments_created = c.added
             st.moments_merged = len(existing)
-        ent_rows, links = links_of_all(moments, now)
+        if review:  # pending: nothing of theirs feeds the graph until accepted (rem.review.accept links them)
+            held = set(new_ids)
+            model_edges = [e for e in model_edges if e.source_id not in held and e.target_id not in held]
+            moments_linked: list[Moment] = []
+        else:
+            moments_linked = moments
+        ent_rows, links = links_of_all(moments_linked, now)
         if ent_rows:
             _record(con, run_id, "entities", [r["id"] for r in ent_rows])
             st.entities_created = upsert_entities(con, ent_rows).added
@@ -310,7 +319,8 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
                              "window_end": window.end.isoformat()},
             }]))
             st.summaries_created = c.added + c.updated
-            edges += [_edge(sid, m, "summarizes", m not in existing, run_id, "dream") for m in new_ids]
+            if not review:
+                edges += [_edge(sid, m, "summarizes", m not in existing, run_id, "dream") for m in new_ids]
         st.edges_added, st.edges_reinforced = merge_edges(con, edges, run_id)
         row = dict(ledger_row)
         meta = dict(row.pop("metadata", {}) or {})

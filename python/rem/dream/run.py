@@ -104,6 +104,7 @@ class DreamOptions:
     redactor: Redactor | None = None  # for text sent to the model (none: the config file's rule for the endpoint)
     debug: Callable[[str], None] | None = None
     progress: bool | None = None
+    review: bool = False  # the moments wait in the review inbox (rem review) before they feed the graph
 
 
 @dataclass
@@ -314,7 +315,7 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
         t_persist = time.perf_counter()
         try:
             res.stats = persist(store, run_id=run_id, window=p.window, moments=resolution.moments,
-                                model_edges=resolution.edges, summary=res.summary, ledger_row=row)
+                                model_edges=resolution.edges, summary=res.summary, ledger_row=row, review=opts.review)
         except DatabaseBusyError as e:
             kept = res.spool.pending() if res.spool else 0
             res.message = (f"{e} The model's {kept} answer(s) are kept in {spool_dir(store.path)}: the next dream of this "

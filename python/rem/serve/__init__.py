@@ -201,7 +201,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         for m in rows:
             if prev_end is not None and (m["start_time"] - prev_end).total_seconds() >= GAP_MINUTES * 60:
                 cards.append({"gap": _hm((m["start_time"] - prev_end).total_seconds() / 60)})
-            cards.append({"m": m, "minutes": _minutes(m)})
+            cards.append({"m": m, "minutes": _minutes(m), "pending": timeline.is_pending(m)})
             prev_end = max(prev_end, m["end_time"]) if prev_end else m["end_time"]
         deleted = request.query_params.get("deleted", "")
         return page(request, "day.html", title=f"REM — {d:%A %d %B %Y}", day=d, cards=cards,
@@ -400,6 +400,28 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
                 message = str(e)
         return page(request, "ask.html", title=f"REM — ask {q}" if q else "REM — ask", asked=q, answer=answer, message=message)
 
+    def review_view(request: Request) -> Response:
+        from ..review import pending
+
+        return page(request, "review.html", title="REM — review", rows=pending(store, limit=500),
+                    done=request.query_params.get("done", "")[:200])
+
+    async def review_post(request: Request) -> Response:
+        from ..review import accept, reject
+
+        try:
+            f = await form(request)
+            action, every = f.get("action", ""), f.get("all") == "yes"
+            refs = [f["id"]] if f.get("id") else []
+            if action not in ("accept", "reject"):
+                return error(request, f"unknown action {action!r}: accept or reject")
+            r = (accept if action == "accept" else reject)(store, refs, every=every)
+        except PermissionError as ex:
+            return error(request, str(ex), 403)
+        except RemError as ex:
+            return error(request, str(ex))
+        return RedirectResponse(f"/review?done={quote(r.line())}", status_code=303)
+
     def graph_view(request: Request) -> Response:
         from .. import graph as g
 
@@ -500,6 +522,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         Route("/", home), Route("/favicon.ico", favicon), Route("/day/{day}", day_view), Route("/week/{day}", week_view),
         Route("/month/{month}", month_view), Route("/moment/{id}", moment_view),
         Route("/moment/{id}/edit", moment_edit, methods=["POST"]), Route("/search", search_view), Route("/ask", ask_view),
+        Route("/review", review_view), Route("/review", review_post, methods=["POST"]),
         Route("/graph", graph_view), Route("/graph.svg", graph_svg), Route("/api/traverse", api_traverse), Route("/runs", runs_view),
         Route("/runs/{id}", run_view), Route("/runs/{id}/revert", run_revert, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),

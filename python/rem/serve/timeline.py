@@ -35,6 +35,7 @@ class Block:
     w: float = 0.0
     h: float = 0.0
     label: str = ""  # the name cut to what fits
+    pending: bool = False  # waiting for review
 
 
 @dataclass
@@ -82,6 +83,19 @@ def lanes(blocks: list[Block]) -> int:
     return max(1, len(ends))
 
 
+def is_pending(m: dict[str, Any]) -> bool:
+    """Is the moment waiting for review (rem.review)?"""
+    import json
+
+    meta = m.get("metadata")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            return False
+    return bool(isinstance(meta, dict) and meta.get("pending"))
+
+
 def _cut(name: str, width_px: float) -> str:
     room = max(0, int(width_px / 7.2) - 1)
     return name if len(name) <= room else (name[: max(0, room - 1)].rstrip() + "…" if room > 2 else "")
@@ -92,8 +106,8 @@ def day_layout(moments: list[dict[str, Any]], day0: datetime, *, x0: float = RUL
     """The ruler and the blocks of one day's moments (``day0``: the day's local midnight as an instant)."""
     span = _hours(day_end, day0) if day_end is not None else 24.0
     r = r or ruler(moments, day0, span)
-    blocks = [Block(m["id"], m.get("name") or "(unnamed)", m.get("moment_type") or "other", m["start_time"], m["end_time"])
-              for m in moments]
+    blocks = [Block(m["id"], m.get("name") or "(unnamed)", m.get("moment_type") or "other", m["start_time"], m["end_time"],
+                    pending=is_pending(m)) for m in moments]
     n = lanes(blocks)
     lane_w = width / n
     for b in blocks:

@@ -104,6 +104,7 @@ bench: build-bench ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.jso
 	$(BIN)/python bench/search/heldout.py --split test
 	$(BIN)/python bench/search/ask_eval.py
 	$(BIN)/python bench/bench_serve.py
+	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_fleet.py --owners 200
 
 wheel: venv ## Build a release wheel into dist/

@@ -129,3 +129,36 @@ def test_every_exception_class_lives_in_exceptions_and_is_exported():
     assert classes <= set(exceptions.__all__) and classes <= set(rem.__all__), classes - set(rem.__all__)
     e = exceptions.NotFoundError("moment", "abcd1234")
     assert (e.kind, e.ref) == ("moment", "abcd1234") and isinstance(e, exceptions.QueryError)
+
+
+def _loaded_by(argv: list[str], tmp_path: Path) -> set[str]:
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "REM_CONFIG": str(tmp_path / "none.toml"),
+           "REM_DB": str(tmp_path / "x.duckdb")}
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "rem", *argv], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return {line.split("|")[-1].strip() for line in p.stderr.splitlines() if line.startswith("import time:") and "|" in line}
+
+
+HEAVY = ("pyarrow", "duckdb", "numpy", "jsonschema", "tantivy", "wordllama", "instructor", "openai", "rem.ingest",
+         "rem.search", "rem.store", "rem.api", "rem.dream")
+
+
+def test_rem_help_loads_none_of_the_heavy_parts(tmp_path):
+    """`rem --help` starts like a small tool (issue 25): no DuckDB, pyarrow, numpy, jsonschema, importers,
+    search stack or model client is imported to print the help."""
+    loaded = _loaded_by(["--help"], tmp_path)
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
+    assert heavy == [], heavy
+    assert "rem.cli" in loaded
+
+
+def test_rem_query_loads_the_database_but_not_the_importers_or_search(tmp_path):
+    loaded = _loaded_by(["query", "select 1 as one"], tmp_path)
+    assert "duckdb" in loaded
+    extra = sorted(m for m in loaded if m.startswith(("jsonschema", "tantivy", "wordllama", "instructor", "openai", "rem.ingest",
+                                                       "rem.search", "rem.dream")))
+    assert extra == [], extra

@@ -14,9 +14,8 @@ See ``rem --help`` for the command line.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from .api import Rem, connect
 from .exceptions import (
     ConfigError,
     CorrectionError,
@@ -41,12 +40,32 @@ from .exceptions import (
     SearchError,
     StoreError,
 )
-from .store import Store, default_db_path
 
-try:
-    __version__ = version("rem")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+source"
+if TYPE_CHECKING:  # the API itself loads on first use: `rem --help` needs none of DuckDB, pyarrow or the importers
+    from .api import Rem, connect
+    from .store import Store, default_db_path
+
+_LAZY = {"Rem": "api", "connect": "api", "Store": "store", "default_db_path": "store"}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read from the installed metadata on first use (importlib.metadata is slow to load)
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("rem")
+        except PackageNotFoundError:  # running from a source tree without install
+            v = "0.0.0+source"
+        globals()["__version__"] = v
+        return v
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rem' has no attribute {name!r}")
+
 
 __all__ = [
     "Rem",

@@ -32,10 +32,12 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = ("table", "json", "nl", "csv")
 T = TypeVar("T")
@@ -276,6 +278,8 @@ def echo_stream(reader: pa.RecordBatchReader, fmt: str | None, max_rows: int | N
                 break
             batches.append(b)
             shown += b.num_rows
+        import pyarrow as pa
+
         echo_table(pa.Table.from_batches(batches, schema=reader.schema), "table")
     else:
         out = raw_stream(sys.stdout)
@@ -285,6 +289,8 @@ def echo_stream(reader: pa.RecordBatchReader, fmt: str | None, max_rows: int | N
             w.writerow(names)
         elif fmt == "json":
             out.write("[")
+        import pyarrow as pa
+
         for b in reader:
             rows = rows_of(pa.Table.from_batches([b]))
             if cap and shown + len(rows) > cap:

@@ -14,7 +14,6 @@ import os
 import sys
 
 import click
-import duckdb
 
 from ..exceptions import InterruptedRun, RemError
 from ..output import protected_terminal
@@ -90,10 +89,10 @@ def _main(argv: list[str]) -> None:
     except RemError as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
-    except duckdb.Error as e:
+    except _db_errors() as e:
         from ..store import explain_db_error
 
-        click.echo(f"Error: {explain_db_error(e)}", err=True)
+        click.echo(f"Error: {explain_db_error(e)}", err=True)  # type: ignore[arg-type]
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -116,6 +115,12 @@ def _main(argv: list[str]) -> None:
 
             traceback.print_exception(e, file=sys.stderr)
         sys.exit(1)
+
+
+def _db_errors() -> tuple[type[BaseException], ...]:
+    """DuckDB's errors, once a command has loaded DuckDB (`rem --help` never does)."""
+    duck = sys.modules.get("duckdb")
+    return (duck.Error,) if duck is not None else ()
 
 
 def _verbose(argv: list[str]) -> bool:

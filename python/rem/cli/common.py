@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..store import Store
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 class Ctx:
@@ -20,6 +21,10 @@ class Ctx:
 
     @property
     def store(self) -> Store:
+        from ..store import (
+            Store,  # loaded by the commands that open the database (`rem --help` does not)
+        )
+
         return Store(self.db)
 
 

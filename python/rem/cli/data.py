@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import duckdb
 
 from .. import config as cfg
 from ..exceptions import QueryError, RemError
 from ..output import TABLE_ROWS, echo_json, echo_stream, output_options
-from ..store import stream_arrow
 from .common import UTF8, Ctx, json_option, llm_options, pass_ctx
 
 
@@ -271,6 +269,10 @@ def query(c: Ctx, sql: str, fmt: str | None, max_rows: int | None) -> None:
     rem query "SELECT * FROM moments WHERE 'diskann' = ANY(tags)"
     rem query "SELECT * FROM messages" --nl > messages.jsonl
     """
+    import duckdb
+
+    from ..store import stream_arrow
+
     if sql == "-":
         sql = sys.stdin.read()
     if not sql.strip():

@@ -12,11 +12,7 @@ from typing import Any
 import click
 
 from .. import config as cfg
-from .. import ledger
-from .. import moments as moments_mod
-from ..ledger import RunStatus
 from ..output import echo_json, echo_table, output_options, rows_of
-from ..values import parse_time
 from .common import Ctx, Finite, day_bounds, json_option, llm_options, parse_duration, pass_ctx
 
 
@@ -78,9 +74,11 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
     With --dry-run: print the window, segment and chunk counts, the estimated
     input tokens (an offline estimate) and the estimated cost; call no model.
     """
+    from .. import ledger
     from ..dream.plan import plan
     from ..dream.run import DreamOptions, chunk_budget
     from ..dream.run import dream as run_dream
+    from ..ledger import RunStatus
 
     if now_flag and scheduled:
         raise click.UsageError("--now and --scheduled exclude each other")
@@ -162,6 +160,9 @@ def _described_by(extracted: int, total: int, model_tokens: int) -> str:
 def describe_result(r: Any, verbose: bool) -> str:
     """What a finished dream prints: counts, the model's cost, its moments
     (and the runs that dreamed late-arriving activity)."""
+    from .. import moments as moments_mod
+    from ..ledger import RunStatus
+
     late = [f"late activity: {x.plan.window.start.astimezone():%a %d %b %Y} dreamed again by run {x.run_id[:8]}: {x.status}"
             + (f", {x.stats.moments_created} new moments" if x.stats else "") for x in getattr(r, "late", []) if x.plan]
     if getattr(r, "late_days_left", 0):
@@ -211,6 +212,9 @@ def moments(ctx: click.Context, c: Ctx, day: str | None, since: str | None, tags
     rem moments edit 1a2b3c4d --name "Shipping DiskANN behind a flag" --people "Alice Chen,Priya Raman"
     rem moments history 1a2b3c4d
     """
+    from .. import moments as moments_mod
+    from ..values import parse_time
+
     if ctx.invoked_subcommand is not None:
         return
     end = None
@@ -256,6 +260,7 @@ def report(c: Ctx, day: str | None, week: bool, run_id: str | None, output: str 
     rem report --week
     rem report --run 1a2b3c4d
     """
+    from .. import ledger
     from .. import report as rp
 
     if run_id and (day or week):
@@ -291,6 +296,8 @@ def runs(ctx: click.Context, limit: int, fmt: str | None) -> None:
     rem runs show RUN_ID     # what one run made
     rem runs revert RUN_ID   # take it all back
     """
+    from .. import ledger
+
     if ctx.invoked_subcommand is not None:
         return
     c: Ctx = ctx.obj
@@ -306,6 +313,9 @@ def runs(ctx: click.Context, limit: int, fmt: str | None) -> None:
 def runs_show(c: Ctx, run_id: str, as_json: bool) -> None:
     """What a run made: its ledger row, moments, edges added and reinforced, summary.
     RUN_ID may be the 8-character prefix `rem runs` shows."""
+    from .. import ledger
+    from .. import moments as moments_mod
+
     with c.store.read() as con:
         d = ledger.detail(con, ledger.find(con, run_id))
     row = rows_of_dicts([d.row])[0]

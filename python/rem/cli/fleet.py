@@ -6,7 +6,6 @@ import sys
 from typing import Any
 
 import click
-import pyarrow as pa
 
 from ..output import echo_table, output_options
 from .common import UTF8, parse_duration
@@ -51,7 +50,9 @@ owner_option = click.option("--owner", "owner_ids", multiple=True, metavar="ID",
                             help="Only this owner (repeatable). Default: every owner in the manifest.")
 
 
-def _rows_table(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> pa.Table:
+def _rows_table(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> Any:
+    import pyarrow as pa
+
     return pa.Table.from_pylist([{k: r.get(k) for k in fields} for r in rows]) if rows else \
         pa.table({k: pa.array([], pa.string()) for k in fields})
 

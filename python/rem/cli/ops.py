@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from .. import config as cfg
-from .. import ledger
 from ..output import echo_json
 from .common import Ctx, json_option, llm_options, parse_duration, pass_ctx
 
@@ -60,6 +59,7 @@ def schedule_install(c: Ctx, user: bool, unit_dir: str | None, at: str | None, c
 @pass_ctx
 def schedule_status(c: Ctx, user: bool, unit_dir: str | None, as_json: bool) -> None:
     """Installed? enabled? next run; and the last scheduled dream and its result."""
+    from .. import ledger
     from ..ops import schedule as sch
 
     info = sch.status(user=user, directory=Path(unit_dir) if unit_dir else None)

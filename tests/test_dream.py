@@ -4,6 +4,7 @@ good answers, retries, faults, injection, coverage, idempotency."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import timedelta
 
@@ -529,6 +530,14 @@ def test_each_run_writes_a_digest_and_report_rolls_up(store, tmp_path, monkeypat
     week = rem_cli(store.path, ["report", "--week", "--day", "2026-11-15"])
     assert week.exit_code == 0 and "Where the time went" in week.output
     assert f"**{len(q(store, 'select id from moments'))} moments**" in week.output
+    midweek = rem_cli(store.path, ["report", "--week", "--day", "2026-11-11"])  # the week holding a Wednesday: Monday to Sunday
+    assert midweek.output.replace("week of 09 November 2026", "") == week.output.replace("week of 09 November 2026", "")
+    assert "REM week of 09 November 2026" in week.output
+    last7 = rem_cli(store.path, ["report", "--last-7-days", "--day", "2026-11-15"])
+    assert last7.exit_code == 0 and f"**{len(q(store, 'select id from moments'))} moments**" in last7.output
+    hours = [float(x) for x in re.findall(r"^- .*: ([0-9.]+) h$", week.output, re.M)]
+    total = float(re.search(r"moments\*\*, ([0-9.]+) h of activity", week.output).group(1))
+    assert hours and sum(hours) <= total + 0.1 * len(hours)  # topics share a moment's time: they never add up to more
     empty = rem_cli(store.path, ["report", "--day", "2001-01-01"])
     assert empty.exit_code == 0 and "No moments in this period" in empty.output
 

@@ -130,8 +130,9 @@ def period_digest(store: Store, start: datetime, end: datetime, title: str) -> s
     moods: Counter[str] = Counter()
     for m in rows:
         dur = max(0.0, (m["end_time"] - m["start_time"]).total_seconds() / 60)
-        for t in m["tags"] or []:
-            minutes[t] += dur
+        tags = m["tags"] or []
+        for t in tags:  # a moment's time shared among its topics, so the topics add up to the total
+            minutes[t] += dur / len(tags)
         people.update(m["people"] or [])
         moods.update(m["emotion_tags"] or [])
     total_min = sum(max(0.0, (m["end_time"] - m["start_time"]).total_seconds() / 60) for m in rows)

@@ -244,11 +244,12 @@ def moments(ctx: click.Context, c: Ctx, day: str | None, since: str | None, tags
 
 @click.command()
 @click.option("--day", help="today, yesterday or YYYY-MM-DD (local time). The default.")
-@click.option("--week", is_flag=True, help="The seven days ending with --day (default: ending yesterday).")
+@click.option("--week", is_flag=True, help="The week (Monday to Sunday, as in the web view) holding --day (default: yesterday's).")
+@click.option("--last-7-days", "last7", is_flag=True, help="The seven days ending with --day (default: ending yesterday).")
 @click.option("--run", "run_id", help="The digest one dream run wrote (its id or 8-character prefix).")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the Markdown here instead of printing it.")
 @pass_ctx
-def report(c: Ctx, day: str | None, week: bool, run_id: str | None, output: str | None) -> None:
+def report(c: Ctx, day: str | None, week: bool, last7: bool, run_id: str | None, output: str | None) -> None:
     """A Markdown digest of your moments: a day, a week, or one dream run.
 
     Every successful dream also writes its own digest into the reports
@@ -257,14 +258,17 @@ def report(c: Ctx, day: str | None, week: bool, run_id: str | None, output: str 
 
     \b
     rem report --day yesterday
-    rem report --week
+    rem report --week                 # Monday to Sunday
+    rem report --last-7-days
     rem report --run 1a2b3c4d
     """
     from .. import ledger
     from .. import report as rp
 
-    if run_id and (day or week):
-        raise click.UsageError("--run excludes --day and --week")
+    if run_id and (day or week or last7):
+        raise click.UsageError("--run excludes --day, --week and --last-7-days")
+    if week and last7:
+        raise click.UsageError("--week (Monday to Sunday) and --last-7-days exclude each other")
     if run_id:
         with c.store.read() as con:
             rid = ledger.find(con, run_id)
@@ -273,8 +277,15 @@ def report(c: Ctx, day: str | None, week: bool, run_id: str | None, output: str 
     else:
         d0, d1 = day_bounds(day or "yesterday")
         if week:
+            from ..days import day_window, local_zone
+
+            first = d0.astimezone(local_zone()).date()
+            monday = first - timedelta(days=first.weekday())
+            d0, d1 = day_window(monday, 7)
+            text = rp.period_digest(c.store, d0, d1, f"REM week of {monday:%d %B %Y}")
+        elif last7:
             d0 = d0 - timedelta(days=6)
-            text = rp.period_digest(c.store, d0, d1, "REM week")
+            text = rp.period_digest(c.store, d0, d1, "REM, the last seven days")
         else:
             text = rp.period_digest(c.store, d0, d1, f"REM day — {d0:%A %d %B %Y}")
     if output:

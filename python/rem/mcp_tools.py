@@ -125,7 +125,9 @@ def build(store: Store, loaded_graph: Callable[[], Any] | None = None) -> Any:
         if action == "list":
             return {"pending": _plain(pending(store, limit=200))}
         if action not in ("accept", "reject") or not id:
-            raise ValueError("action is list, accept or reject; accept and reject need the moment's id")
+            from .exceptions import CorrectionError
+
+            raise CorrectionError("action is list, accept or reject; accept and reject need the moment's id")
         r = (accept if action == "accept" else reject)(store, [id])
         return {"accepted": r.accepted, "rejected": r.rejected}
 

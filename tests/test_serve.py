@@ -289,6 +289,15 @@ def test_in_chromium_the_day_is_a_picture_and_corrections_happen_where_you_look(
             assert browser.find_elements(By.CSS_SELECTOR, "figure svg rect"), name
             for width in (1400, 430):
                 _shot(browser, shots, name, width)
+        topic, person = q(dreamed, """select tags[1], (select people[1] from moments where len(people) > 0 limit 1)
+                                      from moments where len(tags) > 0 order by start_time limit 1""")[0]
+        for kind, name in (("topic", topic), ("person", person)):
+            browser.get(f"{base}/{kind}/{name}")
+            assert browser.find_element(By.TAG_NAME, "h1").text == name
+            assert browser.find_elements(By.CSS_SELECTOR, "svg rect.spark")  # hours per week
+            for width in (1400, 430):
+                _shot(browser, shots, kind, width)
+        browser.set_window_size(1280, 1600)
         # merge with the previous moment, from the later one's page
         second = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1 offset 1")[0][0]
         browser.get(f"{base}/moment/{second}")
@@ -325,3 +334,16 @@ def test_in_chromium_the_day_is_a_picture_and_corrections_happen_where_you_look(
     finally:
         p.terminate()
         p.wait(timeout=20)
+
+
+def test_topic_and_person_pages(client, dreamed):
+    topic = q(dreamed, "select tags[1] from moments where len(tags) > 0 order by start_time limit 1")[0][0]
+    n = q(dreamed, f"select count(*) from moments where list_contains(tags, '{topic}')")[0][0]
+    r = client.get(f"/topic/{topic}")
+    assert r.status_code == 200 and f"{n} moment(s)" in r.text and "first seen" in r.text and 'class="spark"' in r.text
+    day = client.get(f"/day/{DAY[0]}")
+    assert 'href="/topic/' in day.text  # the tags on the cards lead there
+    person = q(dreamed, "select people[1] from moments where len(people) > 0 limit 1")[0][0]
+    assert client.get(f"/person/{person}").status_code == 200
+    missing = client.get("/topic/<script>alert(1)</script>")
+    assert missing.status_code == 404 and "<script>alert(1)</script>" not in missing.text

@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import moments as moments_mod
-from ..days import day_window, parse_day
+from ..days import day_window, local_zone, parse_day
 from ..exceptions import RemError
 from ..store import Store, fetch_arrow, file_signature
 
@@ -400,6 +400,42 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
                 message = str(e)
         return page(request, "ask.html", title=f"REM — ask {q}" if q else "REM — ask", asked=q, answer=answer, message=message)
 
+    def subject_view(request: Request) -> Response:
+        """A topic's or a person's page: first and last seen, hours per week, its moments, what goes with it."""
+        kind = "person" if request.url.path.startswith("/person/") else "topic"
+        name = request.path_params["name"][:300]
+        column = "people" if kind == "person" else "tags"
+        with store.read() as con:
+            rows = fetch_arrow(con, f"""SELECT id, name, start_time, end_time, moment_type, tags, people FROM moments
+                                       WHERE list_contains(list_transform({column}, lambda x: lower(x)), lower($n))
+                                       ORDER BY start_time DESC, id LIMIT 2000""", {"n": name}).to_pylist()
+        if not rows:
+            return error(request, f"no moment has the {kind} “{name}” (names are matched whole; try the search box)", 404)
+        zone = local_zone()
+        weeks: dict[date, float] = defaultdict(float)
+        topics: dict[str, int] = defaultdict(int)
+        people: dict[str, int] = defaultdict(int)
+        for m in rows:
+            d = m["start_time"].astimezone(zone).date()
+            weeks[d - timedelta(days=d.weekday())] += _minutes(m) / 60
+            for t in m["tags"] or []:
+                if t.lower() != name.lower():
+                    topics[t] += 1
+            for p in m["people"] or []:
+                if p.lower() != name.lower():
+                    people[p] += 1
+        first, last = min(weeks), max(weeks)
+        span = [first + timedelta(days=7 * i) for i in range((last - first).days // 7 + 1)][-52:]
+        hours = [weeks.get(w, 0.0) for w in span]
+        top = max(hours) or 1.0
+        w = min(60.0, 600 / len(span))
+        bars = [(i * w, 40 - max(1.0, 38 * h / top), max(1.0, w - 2), max(1.0, 38 * h / top), wk, h)
+                for i, (wk, h) in enumerate(zip(span, hours, strict=True))]
+        return page(request, "subject.html", title=f"REM — {name}", kind=kind, subject=name, rows=rows,
+                    first_seen=rows[-1]["start_time"], last_seen=rows[0]["start_time"], total=_hm(sum(_minutes(m) for m in rows)),
+                    bars=bars, weeks=len(span), peak=top, topics=_top({k: float(v) for k, v in topics.items()}, 12),
+                    people=_top({k: float(v) for k, v in people.items()}, 12))
+
     def review_view(request: Request) -> Response:
         from ..review import pending
 
@@ -523,6 +559,7 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         Route("/month/{month}", month_view), Route("/moment/{id}", moment_view),
         Route("/moment/{id}/edit", moment_edit, methods=["POST"]), Route("/search", search_view), Route("/ask", ask_view),
         Route("/review", review_view), Route("/review", review_post, methods=["POST"]),
+        Route("/topic/{name:path}", subject_view), Route("/person/{name:path}", subject_view),
         Route("/graph", graph_view), Route("/graph.svg", graph_svg), Route("/api/traverse", api_traverse), Route("/runs", runs_view),
         Route("/runs/{id}", run_view), Route("/runs/{id}/revert", run_revert, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),

@@ -110,14 +110,14 @@ def test_an_unbounded_result_streams_or_stops_with_a_message(db_path, tmp_path):
 
 
 def test_an_unexpected_failure_prints_one_line_and_logs_the_traceback(db_path, tmp_path, monkeypatch):
-    import rem.cli.data as data
+    import rem.store as store_mod
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
     def boom(*a, **k):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(data, "stream_arrow", boom)
+    monkeypatch.setattr(store_mod, "stream_arrow", boom)  # `rem query` takes it from rem.store when it runs
     r = rem_cli(db_path, ["query", "select 1"])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "`rem query` failed unexpectedly (ZeroDivisionError: a bug)" in r.output and "--verbose" in r.output

@@ -111,3 +111,9 @@ def test_the_review_inbox_in_chromium(pending_store, browser, tmp_path):
         p.wait(timeout=20)
     _dream(st, True)  # the next dream does not propose the rejected one again
     assert ids[-1] not in {i for (i,) in q(st, "select id from moments")}
+
+
+def test_the_dreams_digest_points_at_the_inbox(pending_store):
+    run = q(pending_store, "select dream_run_id from moments limit 1")[0][0]
+    r = rem_cli(pending_store.path, ["report", "--run", run[:8]])
+    assert r.exit_code == 0 and "wait for your review" in r.output and "rem review" in r.output

@@ -347,3 +347,13 @@ def test_topic_and_person_pages(client, dreamed):
     assert client.get(f"/person/{person}").status_code == 200
     missing = client.get("/topic/<script>alert(1)</script>")
     assert missing.status_code == 404 and "<script>alert(1)</script>" not in missing.text
+
+
+def test_the_edit_form_offers_the_types_and_emotions_to_pick(client, dreamed):
+    mid, kind = q(dreamed, "select id, moment_type from moments order by start_time limit 1")[0]
+    page_ = client.get(f"/moment/{mid}").text
+    assert '<select name="moment_type">' in page_ and f'<option value="{kind}" selected>' in page_
+    assert 'list="rem-emotions"' in page_ and '<option value="relieved">' in page_
+    token = _csrf(page_)
+    r = client.post(f"/moment/{mid}/edit", data={"csrf": token, "action": "edit", "moment_type": "planning"}, follow_redirects=False)
+    assert r.status_code == 303 and q(dreamed, f"select moment_type from moments where id = '{mid}'")[0][0] == "planning"

@@ -67,6 +67,10 @@ def run_digest(store: Store, run_id: str) -> str:
     if d.summary:
         lines += ["## Summary", "", moments.md(d.summary), ""]
     lines += [f"## Moments ({len(d.moments)})", ""]
+    waiting = sum(1 for m in d.moments if moments.provenance(m) == "pending review")
+    if waiting:
+        lines += [f"**{waiting} moment(s) wait for your review** (this dream ran with review): `rem review`, or the "
+                  "Review page of `rem serve` (/review). They feed the graph once accepted.", ""]
     if not d.moments:
         lines += ["No moments.", ""]
     for m in d.moments:

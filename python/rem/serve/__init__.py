@@ -309,7 +309,11 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
             return error(request, str(e), 404)
         before = [x for x in near if (x["start_time"], x["id"]) < (m["start_time"], mid)]
         after = [x for x in near if (x["start_time"], x["id"]) > (m["start_time"], mid)]
+        from ..understand.describe import TYPES
+        from ..understand.emotions import VOCABULARY
+
         return page(request, "moment.html", title=f"REM — {m['name']}", m=m, sources=sources, links=links,
+                    types=TYPES, emotions=VOCABULARY,
                     events=events_of(m), previous=before[-1] if before else None, following=after[0] if after else None,
                     run=run[0] if run else None, edits=history(store, mid), fixed=_fixed(m))
 

@@ -357,3 +357,15 @@ def test_the_edit_form_offers_the_types_and_emotions_to_pick(client, dreamed):
     token = _csrf(page_)
     r = client.post(f"/moment/{mid}/edit", data={"csrf": token, "action": "edit", "moment_type": "planning"}, follow_redirects=False)
     assert r.status_code == 303 and q(dreamed, f"select moment_type from moments where id = '{mid}'")[0][0] == "planning"
+
+
+def test_a_correction_that_cannot_be_made_is_said_on_the_form_with_what_was_typed(client, dreamed):
+    mid = q(dreamed, "select id from moments order by start_time limit 1")[0][0]
+    token = _csrf(client.get(f"/moment/{mid}").text)
+    r = client.post(f"/moment/{mid}/edit", data={"csrf": token, "action": "split", "at": "25:99"})
+    assert r.status_code == 400 and "That could not be done" in r.text and 'value="25:99"' in r.text
+    assert '<details class="edit" open>' in r.text and "--at" not in r.text  # the page's words, not the CLI's
+    r = client.post(f"/moment/{mid}/edit", data={"csrf": token, "action": "merge", "other": "zzzz-no-such"})
+    assert r.status_code == 400 and 'value="zzzz-no-such"' in r.text and "rem moments" not in r.text
+    r = client.post(f"/moment/{mid}/edit", data={"csrf": token, "action": "edit", "name": "   ", "tags": "kept, as typed"})
+    assert r.status_code == 400 and 'value="kept, as typed"' in r.text

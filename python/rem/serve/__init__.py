@@ -281,7 +281,10 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         return period_view(request, "month", first, days, f"{first:%B %Y}",
                            f"/month/{before:%Y-%m}" if before else None, f"/month/{after:%Y-%m}" if after else None)
 
-    def moment_view(request: Request) -> Response:
+    def moment_view(request: Request, *, problem: str = "", typed: dict[str, str] | None = None,
+                    status: int = 200) -> Response:
+        """A moment's page; after a correction that could not be made, with ``problem`` said on the form and what
+        was ``typed`` still in it."""
         from ..corrections import CorrectionError, history, resolve
         from ..days import local_zone
         from ..moments import events_of
@@ -312,8 +315,8 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         from ..understand.describe import TYPES
         from ..understand.emotions import VOCABULARY
 
-        return page(request, "moment.html", title=f"REM — {m['name']}", m=m, sources=sources, links=links,
-                    types=TYPES, emotions=VOCABULARY,
+        return page(request, "moment.html", status=status, title=f"REM — {m['name']}", m=m, sources=sources, links=links,
+                    types=TYPES, emotions=VOCABULARY, problem=problem, typed=typed or {},
                     events=events_of(m), previous=before[-1] if before else None, following=after[0] if after else None,
                     run=run[0] if run else None, edits=history(store, mid), fixed=_fixed(m))
 
@@ -365,7 +368,9 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         except PermissionError as ex:
             return error(request, str(ex), 403)
         except RemError as ex:
-            return error(request, str(ex))
+            if action in ("edit", "split", "merge", "event"):  # said on the form, with what was typed still there
+                return moment_view(request, problem=_web_words(str(ex)), typed=f, status=400)
+            return error(request, _web_words(str(ex)))
         return RedirectResponse(f"/moment/{quote(e.moment_ids[0] if e.moment_ids else mid)}", status_code=303)
 
     def _moment_fields(mid: str) -> dict[str, str]:
@@ -669,6 +674,19 @@ class _Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_WEB_WORDS = ((" (see rem moments --json)", ""), (" (see rem moments for ids)", " (each moment's page shows its id)"),
+              ("--at ", "the split time "), ("--at:", "the split time:"), ("--name", "the name"), ("--tags", "the topics"),
+              ("--people", "the people"), ("--start", "the start"), ("--end", "the end"),
+              ("rem moments undo", "Undo"), ("rem moments", "the moment's page"))
+
+
+def _web_words(message: str) -> str:
+    """An error written for the command line, in the web view's words (no flags, no commands)."""
+    for a, b in _WEB_WORDS:
+        message = message.replace(a, b)
+    return message
 
 
 def _top(counts: dict[str, float], n: int) -> list[tuple[str, float]]:

@@ -4,9 +4,12 @@ relies on after any fault. Fixtures live in ``conftest.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +148,31 @@ def rem_with_peak(args: list[str], **kw: Any) -> tuple[Any, float]:
     err = p.stderr.decode() if isinstance(p.stderr, bytes) else (p.stderr or "")
     m = re.search(r"REM_PEAK_KB (\d+)", err)
     return p, (int(m.group(1)) / 1024 if m else float("inf"))
+
+
+# -- a real `rem serve` ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def served(db: Path | str, tmp_path: Path) -> Iterator[str]:
+    """`rem serve` on a free loopback port for the database ``db`` (no config file, UTC): its base URL, the
+    server stopped afterwards."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml"), "TZ": "UTC"}
+    p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(db), "serve", "--port", str(port)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        p.terminate()
+        p.wait(timeout=20)

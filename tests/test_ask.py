@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +13,7 @@ from rem.config import NO_MODEL, resolve_llm
 from rem.dream.run import DreamOptions, dream
 from rem.ingest import ingest_chat
 from scripted_llm import Reply, ScriptedLLM, completion, user_text
-from support import rem_cli
+from support import rem_cli, served
 
 CHAT = Path(__file__).resolve().parents[1] / "bench" / "quality" / "personal" / "chat.jsonl"
 FRIDAY = date(2026, 11, 21)  # the day after the chat
@@ -196,25 +193,18 @@ def test_ask_in_the_web_view(memory):
 def test_ask_in_chromium(memory, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
-    from test_serve import _free_port, _wait_for
+    from test_serve import _submit
 
-    port = _free_port()
-    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml"), "TZ": "UTC"}
-    p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(memory.path), "serve", "--port", str(port)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for(port)
-        browser.get(f"http://127.0.0.1:{port}/runs")
+    with served(memory.path, tmp_path) as base:
+        browser.get(f"{base}/runs")
         box = browser.find_element(By.CSS_SELECTOR, "form.ask input")
         box.send_keys("When did Tomás lose his keys?")
-        browser.find_element(By.CSS_SELECTOR, "form.ask button").click()
+        _submit(browser, browser.find_element(By.CSS_SELECTOR, "form.ask button"))
         answer = browser.find_element(By.CSS_SELECTOR, "div.answer").text
         assert answer.startswith("18 November 2026"), answer
         assert browser.find_elements(By.CSS_SELECTOR, "ol.evidence li.cited")
         assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
-    finally:
-        p.terminate()
-        p.wait(timeout=20)
+
 
 
 def test_events_are_search_results_of_their_own_kind_and_leave_with_their_moment(memory):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from rem.config import NO_MODEL, resolve_llm
 from rem.dream.run import DreamOptions, dream
 from rem.ingest import ingest_chat
-from support import q, rem_cli
+from support import q, rem_cli, served
 
 CHAT = Path(__file__).resolve().parents[1] / "bench" / "quality" / "personal" / "chat.jsonl"
 WINDOW = ("2026-11-20T00:00:00+00:00", "2026-11-21T00:00:00+00:00")
@@ -78,22 +76,17 @@ def test_review_is_a_setting_and_a_flag(store, isolated, tmp_path):
 def test_the_review_inbox_in_chromium(pending_store, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
-    from test_serve import _free_port, _submit, _wait_for
+    from test_serve import _submit
 
     st = pending_store
     ids = [i for (i,) in q(st, "select id from moments order by start_time")]
-    port = _free_port()
-    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml"), "TZ": "UTC"}
-    p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(st.path), "serve", "--port", str(port)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     shots = Path(os.environ.get("REM_SCREENSHOTS", tmp_path / "shots"))
     shots.mkdir(parents=True, exist_ok=True)
-    try:
-        _wait_for(port)
-        browser.get(f"http://127.0.0.1:{port}/day/2026-11-20")
+    with served(st.path, tmp_path) as base:
+        browser.get(f"{base}/day/2026-11-20")
         assert browser.find_elements(By.CSS_SELECTOR, "figure.dayline rect.pending")  # marked where they appear
         assert browser.find_elements(By.CSS_SELECTOR, "li.card a.badge")
-        browser.get(f"http://127.0.0.1:{port}/review")
+        browser.get(f"{base}/review")
         assert len(browser.find_elements(By.CSS_SELECTOR, "li.card.pending")) == len(ids)
         for width in (1400, 430):
             browser.set_window_size(width, 1600)
@@ -106,9 +99,6 @@ def test_the_review_inbox_in_chromium(pending_store, browser, tmp_path):
         assert q(st, f"select count(*) from moments where id = '{ids[-1]}'")[0][0] == 0
         assert q(st, f"select metadata->>'pending' from moments where id = '{ids[0]}'")[0][0] is None
         assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
-    finally:
-        p.terminate()
-        p.wait(timeout=20)
     _dream(st, True)  # the next dream does not propose the rejected one again
     assert ids[-1] not in {i for (i,) in q(st, "select id from moments")}
 

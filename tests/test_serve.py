@@ -16,7 +16,7 @@ import pytest
 
 from rem.config import resolve_llm
 from rem.dream.run import DreamOptions, dream
-from support import DAY, WEEK, q
+from support import DAY, WEEK, q, served
 
 NONE = resolve_llm(model="none", file_cfg={}, env={})
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -187,15 +187,9 @@ def test_in_chromium_the_week_a_moment_an_edit_the_graph_and_the_runs(dreamed, b
     from selenium.webdriver.common.by import By
 
     mid = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1")[0][0]
-    port = _free_port()
-    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml")}
-    p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(dreamed.path), "serve", "--port", str(port)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     shots = Path(os.environ.get("REM_SCREENSHOTS", tmp_path / "shots"))
     shots.mkdir(parents=True, exist_ok=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(port)
+    with served(dreamed.path, tmp_path) as base:
         browser.get(f"{base}/day/{DAY[0]}")
         cards = browser.find_elements(By.CSS_SELECTOR, "li.card h2")
         assert len(cards) >= 2
@@ -228,9 +222,6 @@ def test_in_chromium_the_week_a_moment_an_edit_the_graph_and_the_runs(dreamed, b
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], errors
         assert all((shots / f).stat().st_size > 10_000 for f in ("day.png", "moment.png", "graph.png", "runs.png"))
-    finally:
-        p.terminate()
-        p.wait(timeout=20)
 
 
 def _submit(browser, button) -> None:
@@ -260,15 +251,9 @@ def test_in_chromium_the_day_is_a_picture_and_corrections_happen_where_you_look(
     first = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1")[0][0]
     n_day = q(dreamed, f"""select count(*) from moments where start_time >= '{DAY[0]}'::timestamptz
                           and start_time < '{DAY[0]}'::timestamptz + interval 1 day""")[0][0]
-    port = _free_port()
-    env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml"), "TZ": "UTC"}
-    p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(dreamed.path), "serve", "--port", str(port)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     shots = Path(os.environ.get("REM_SCREENSHOTS", tmp_path / "shots"))
     shots.mkdir(parents=True, exist_ok=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(port)
+    with served(dreamed.path, tmp_path) as base:
         browser.get(f"{base}/day/{DAY[0]}")
         blocks = browser.find_elements(By.CSS_SELECTOR, "figure.dayline svg rect.block")
         assert len(blocks) == n_day >= 2
@@ -331,9 +316,7 @@ def test_in_chromium_the_day_is_a_picture_and_corrections_happen_where_you_look(
         assert q(dreamed, f"select count(*) from moments where id = '{victim[0]}'")[0][0] == 1  # undone
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], errors
-    finally:
-        p.terminate()
-        p.wait(timeout=20)
+
 
 
 def test_topic_and_person_pages(client, dreamed):

@@ -100,10 +100,10 @@ def tiage(split: str, limit: int | None) -> list[dict[str, Any]]:
 
 
 # -- through the dream ----------------------------------------------------------------------------------------
-def dream_dialogues(dialogues: list[dict[str, Any]], tmp: Path) -> dict[str, list[Any]]:
-    """Ingest every dialogue as a session on a day of its own, dream all the days without a model, and return
-    each dialogue's moments (resolved, in time order) and its turns' message ids."""
-    path = tmp / "chat.jsonl"
+def ingest_dialogues(dialogues: list[dict[str, Any]], tmp: Path, name: str = "dialogues") -> Store:
+    """Every dialogue as a chat session on a day of its own, a turn a minute (its message ids in
+    ``d["message_ids"]``; turns listed in ``d["asked"]`` are left out), ingested into a new store."""
+    path = tmp / f"{name}.jsonl"
     with path.open("w", encoding="utf-8") as f:
         for n, d in enumerate(dialogues):
             start = DAY0 + timedelta(days=n)
@@ -111,10 +111,19 @@ def dream_dialogues(dialogues: list[dict[str, Any]], tmp: Path) -> dict[str, lis
             for i, (who, text) in enumerate(d["turns"]):
                 mid = f"{d['id']}-{i:03d}"
                 d["message_ids"].append(mid)
+                if i in d.get("asked", ()):
+                    continue
                 f.write(json.dumps({"session": d["id"], "role": "user", "speaker": who, "content": text or "…",
                                     "id": mid, "created_at": (start + timedelta(minutes=i)).isoformat()}) + "\n")
-    store = Store(tmp / "dialogues.duckdb")
+    store = Store(tmp / f"{name}.duckdb")
     ingest_chat(store, path)
+    return store
+
+
+def dream_dialogues(dialogues: list[dict[str, Any]], tmp: Path) -> dict[str, list[Any]]:
+    """Ingest every dialogue as a session on a day of its own, dream all the days without a model, and return
+    each dialogue's moments (resolved, in time order) and its turns' message ids."""
+    store = ingest_dialogues(dialogues, tmp)
     end = DAY0 + timedelta(days=len(dialogues))
     res = preview(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
                   DreamOptions(start=DAY0.isoformat(), end=end.isoformat(), lookback_hours=None, progress=False))

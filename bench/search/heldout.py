@@ -41,11 +41,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench" / "quality"))
 
-from dialogues import DAY0, dialogsum, superdialseg  # noqa: E402
+from dialogues import DAY0, dialogsum, ingest_dialogues, superdialseg  # noqa: E402
 
 from rem.config import NO_MODEL, resolve_llm  # noqa: E402
 from rem.dream.run import DreamOptions, dream  # noqa: E402
-from rem.ingest import ingest_chat  # noqa: E402
 from rem.search import SearchOptions, fuse, rank  # noqa: E402
 from rem.search import index as ix  # noqa: E402
 from rem.search.embed import WordLlamaEmbedder  # noqa: E402
@@ -85,20 +84,7 @@ def questions_superdialseg(dialogues: list[dict[str, Any]]) -> list[dict[str, An
 
 
 def memory(dialogues: list[dict[str, Any]], tmp: Path, *, dream_it: bool) -> Store:
-    path = tmp / "chat.jsonl"
-    with path.open("w", encoding="utf-8") as f:
-        for n, d in enumerate(dialogues):
-            start = DAY0 + timedelta(days=n)
-            d["message_ids"] = []
-            for i, (who, text) in enumerate(d["turns"]):
-                mid = f"{d['id']}-{i:03d}"
-                d["message_ids"].append(mid)
-                if i in d.get("asked", ()):
-                    continue
-                f.write(json.dumps({"session": d["id"], "role": "user", "speaker": who, "content": text or "…",
-                                    "id": mid, "created_at": (start + timedelta(minutes=i)).isoformat()}) + "\n")
-    store = Store(tmp / "memory.duckdb")
-    ingest_chat(store, path)
+    store = ingest_dialogues(dialogues, tmp, "memory")
     if dream_it:
         dream(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
               DreamOptions(start=DAY0.isoformat(), end=(DAY0 + timedelta(days=len(dialogues))).isoformat(),

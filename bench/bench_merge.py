@@ -6,7 +6,7 @@ a row of the batch itself, the rest are new edges from new moment nodes to
 existing nodes. Every method starts from its own copy of the same file and
 commits one transaction; the clock covers the whole call including commit.
 
-- **REM** (`rem.dream.persist.merge_edges`): node keys for new ids, one
+- **REM** (`rem.edges.merge`): node keys for new ids, one
   semi-join for the stored matches, the Rust kernel (dedup + decay +
   increment) over Arrow, an Arrow append, one UPDATE by row id, and the
   revert log (`dream_edge_log`) for every added and reinforced edge.
@@ -83,14 +83,15 @@ def batch(path: Path, new: int):
 
 
 def run_rem(path: Path, b) -> dict:
-    from rem.dream.persist import merge_edges
+    from rem.config import half_lives
+    from rem.edges import merge as merge_edges
     from rem.store import Store, transaction
 
     store = Store(path)
     with store.connect() as con:
         t = time.perf_counter()
         with transaction(con):
-            added, reinforced = merge_edges(con, b, "bench-run")
+            added, reinforced = merge_edges(con, b, "bench-run", half_lives())
         secs = time.perf_counter() - t
     return {"seconds": secs, "added": added, "reinforced": reinforced}
 

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench" / "search"))
 
-from rem.store import Store, key_edges  # noqa: E402
+from rem.edges import key_edges  # noqa: E402
+from rem.store import Store  # noqa: E402
 
 
 def moments_store(folder: Path, n: int) -> tuple[Store, str]:

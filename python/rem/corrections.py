@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import schema
+from . import edges, entities, moments
 from .days import local_zone
 from .exceptions import CorrectionError, NotFoundError, RemError
 from .ids import stable_id
@@ -34,15 +34,12 @@ from .links import MOMENT_EDGE_TYPES, edge_row, links_of_all
 from .store import (
     Connection,
     Store,
-    arrow_rows,
     execute,
     fetch_arrow,
     fetch_rows,
     fetch_value,
-    insert_missing_edges,
     registered,
     transaction,
-    upsert_entities,
 )
 from .understand.describe import TYPES
 from .values import parse_time
@@ -169,9 +166,9 @@ class _Journal:
 def _journal(con: Connection, moment_ids: list[str]) -> _Journal:
     """The graph around ``moment_ids`` before an edit."""
     with registered(con, "_rem_journal_ids", pa.table({"id": pa.array(moment_ids, pa.string())})) as v:
-        edges = fetch_arrow(con, f"""SELECT * FROM edges WHERE source_id IN (SELECT id FROM {v})
-                                     OR target_id IN (SELECT id FROM {v})""").to_pylist()
-    return _Journal(edges)
+        around = fetch_arrow(con, f"""SELECT * FROM edges WHERE source_id IN (SELECT id FROM {v})
+                                      OR target_id IN (SELECT id FROM {v})""").to_pylist()
+    return _Journal(around)
 
 
 def _write_moments(con: Connection, rows: list[dict[str, Any]], journal: _Journal | None = None) -> None:
@@ -185,27 +182,18 @@ def _write_moments(con: Connection, rows: list[dict[str, Any]], journal: _Journa
 
 def _put_moments(con: Connection, rows: list[dict[str, Any]]) -> None:
     """These moments' rows, exactly as given."""
-    cols = schema.table("moments").column_names
-    clean = [{c: r.get(c) for c in cols} for r in rows]
-    with registered(con, "_rem_fix", arrow_rows("moments", clean)) as v:
-        execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
-        execute(con, f"INSERT INTO moments BY NAME SELECT * FROM {v}")
+    moments.put(con, rows)
 
 
 def _delete_moments(con: Connection, ids: list[str]) -> None:
-    if not ids:
-        return
-    with registered(con, "_rem_del", pa.table({"id": pa.array(ids, pa.string())})) as v:
-        execute(con, f"DELETE FROM edges WHERE source_id IN (SELECT id FROM {v}) OR target_id IN (SELECT id FROM {v})")
-        execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
+    moments.delete(con, ids)
 
 
 def _rebuild_edges(con: Connection, ids: list[str], rows: list[dict[str, Any]], journal: _Journal | None = None) -> None:
     """The moments' links, from what they say now (:func:`rem.links.links_of`, the dream's rule)."""
     now = datetime.now(UTC)
-    types = ", ".join(f"'{t}'" for t in MOMENT_EDGE_TYPES)
     with registered(con, "_rem_fixed_ids", pa.table({"id": pa.array(ids, pa.string())})) as v:
-        execute(con, f"DELETE FROM edges WHERE source_id IN (SELECT id FROM {v}) AND edge_type IN ({types})")
+        edges.delete_links_of(con, v, MOMENT_EDGE_TYPES)
     ents, links = links_of_all(rows, now)
     if ents:
         if journal is not None:
@@ -213,17 +201,12 @@ def _rebuild_edges(con: Connection, ids: list[str], rows: list[dict[str, Any]], 
                 had = {r["id"]: r for r in fetch_arrow(con, f"SELECT * FROM entities WHERE id IN (SELECT id FROM {v})").to_pylist()}
             for e in ents:
                 journal.entities.setdefault(e["id"], had.get(e["id"]))
-        upsert_entities(con, ents)
+        entities.upsert(con, ents)
     if links:
         new = [edge_row(link, now, generated_by="correction") for _, link in links]
         if journal is not None:
-            keys = pa.table({"s": [e["source_id"] for e in new], "t": [e["target_id"] for e in new],
-                             "y": [e["edge_type"] for e in new]})
-            with registered(con, "_rem_new_edge_keys", keys) as v:
-                journal.created_edges += [tuple(r) for r in fetch_rows(con, f"""SELECT DISTINCT k.s, k.t, k.y FROM {v} k
-                    WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.source_id = k.s AND e.target_id = k.t
-                                      AND e.edge_type = k.y)""")]
-        insert_missing_edges(con, new)
+            journal.created_edges += edges.missing_keys(con, [(e["source_id"], e["target_id"], e["edge_type"]) for e in new])
+        edges.insert_missing(con, new)
 
 
 def relink(con: Connection, ids: list[str]) -> None:
@@ -246,28 +229,17 @@ def _restore(con: Connection, rows: list[dict[str, Any]], graph: dict[str, Any])
     the entity rows the edit changed; the edges and entities it created are gone."""
     ids = [r["id"] for r in rows]
     with registered(con, "_rem_undo_ids", pa.table({"id": pa.array(ids, pa.string())})) as v:
-        execute(con, f"DELETE FROM edges WHERE source_id IN (SELECT id FROM {v}) OR target_id IN (SELECT id FROM {v})")
-    created = graph.get("created_edges") or []
-    if created:
-        keys = pa.table({"s": [c[0] for c in created], "t": [c[1] for c in created], "y": [c[2] for c in created]})
-        with registered(con, "_rem_undo_created", keys) as v:
-            execute(con, f"""DELETE FROM edges WHERE EXISTS (SELECT 1 FROM {v} k WHERE k.s = edges.source_id
-                             AND k.t = edges.target_id AND k.y = edges.edge_type)""")
+        edges.delete_touching(con, v)
+    edges.delete_keys(con, [tuple(c) for c in graph.get("created_edges") or []])  # type: ignore[misc]
     _put_moments(con, rows)
-    edges = [{k: (datetime.fromisoformat(v) if k in ("created_at", "reinforced_at") and v else v) for k, v in e.items()}
-             for e in graph.get("edges") or []]
-    if edges:
-        with registered(con, "_rem_undo_edges", arrow_rows("edges", edges)) as v:
-            execute(con, f"INSERT INTO edges BY NAME SELECT * FROM {v}")
+    edges.insert_rows(con, [{k: (datetime.fromisoformat(v) if k in ("created_at", "reinforced_at") and v else v)
+                             for k, v in e.items()} for e in graph.get("edges") or []])
     for eid, row in (graph.get("entities") or {}).items():
         if row is None:
-            execute(con, """DELETE FROM entities WHERE id = $id AND NOT EXISTS
-                            (SELECT 1 FROM edges WHERE source_id = $id OR target_id = $id)""", {"id": eid})
+            entities.delete_unused(con, eid)
         else:
-            row = {k: (datetime.fromisoformat(v) if k in ("created_at", "updated_at") and v else v) for k, v in row.items()}
-            execute(con, "DELETE FROM entities WHERE id = $id", {"id": eid})
-            with registered(con, "_rem_undo_entity", arrow_rows("entities", [row])) as v:
-                execute(con, f"INSERT INTO entities BY NAME SELECT * FROM {v}")
+            entities.put_rows(con, [{k: (datetime.fromisoformat(v) if k in ("created_at", "updated_at") and v else v)
+                                     for k, v in row.items()}])
 
 
 def _list(value: Any, what: str) -> list[str]:

@@ -132,9 +132,10 @@ def started_at(con: Connection, run_ids: list[str]) -> dict[str, datetime]:
     return dict(fetch_rows(con, "SELECT id, started_at FROM dream_runs WHERE list_contains(CAST($ids AS VARCHAR[]), id)", {"ids": run_ids}))
 
 
-def recent(con: Connection, limit: int) -> pa.Table:
-    """The latest runs, newest first, as ``rem runs`` shows them."""
-    return fetch_arrow(con, f"""SELECT substr(id, 1, 8) AS run, started_at, status, trigger,
+def recent(con: Connection, limit: int, *, full_id: bool = False) -> pa.Table:
+    """The latest runs, newest first, as ``rem runs`` shows them (with ``full_id``, the whole id too)."""
+    full = "id AS full_id, " if full_id else ""
+    return fetch_arrow(con, f"""SELECT substr(id, 1, 8) AS run, {full}started_at, status, trigger,
                                        strftime(window_start, '%Y-%m-%d %H:%M') || ' → ' || strftime(window_end, '%Y-%m-%d %H:%M') AS window,
                                        model, moments_created AS moments, fallback_moments AS fallback, edges_added AS edges,
                                        tokens_in, tokens_out, round(estimated_cost_usd, 4) AS cost_usd,
@@ -148,10 +149,19 @@ def recent_outcomes(con: Connection, limit: int = 10) -> list[dict[str, Any]]:
                                 ORDER BY started_at DESC LIMIT {int(limit)}""").to_pylist()
 
 
-def last_scheduled(con: Connection) -> dict[str, Any] | None:
-    """The latest scheduled (timer or daemon) run: start, status and note."""
-    rows = fetch_arrow(con, f"""SELECT started_at, status, coalesce(error, reason) AS note FROM dream_runs
-                                WHERE trigger IN {tuple(SCHEDULED_TRIGGERS)!r} ORDER BY started_at DESC LIMIT 1""").to_pylist()
+def last_scheduled(con: Connection, *, with_late: bool = False) -> dict[str, Any] | None:
+    """The latest scheduled (timer or daemon; with ``with_late``, also a late catch-up) run: start, status,
+    note, trigger, moments made and cost."""
+    triggers = (*SCHEDULED_TRIGGERS, "late") if with_late else tuple(SCHEDULED_TRIGGERS)
+    rows = fetch_arrow(con, f"""SELECT started_at, status, coalesce(error, reason) AS note, trigger, moments_created,
+                                       estimated_cost_usd FROM dream_runs
+                                WHERE trigger IN {triggers!r} ORDER BY started_at DESC LIMIT 1""").to_pylist()
+    return rows[0] if rows else None
+
+
+def brief(con: Connection, run_id: str) -> dict[str, Any] | None:
+    """A run's id, start, status and model (None when there is no such run)."""
+    rows = fetch_arrow(con, "SELECT id, started_at, status, model FROM dream_runs WHERE id = $r", {"r": run_id}).to_pylist()
     return rows[0] if rows else None
 
 

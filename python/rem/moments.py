@@ -1,4 +1,10 @@
-"""Reading moments back: the journal query and the one moment renderer.
+"""The owner of ``moments``: every write of them is here, and reading them back
+(the journal query and the one moment renderer).
+
+The dream upserts (:func:`upsert`), supersedes (:func:`delete`, logged for
+its revert) and lets late items join a corrected moment (:func:`add_items`);
+corrections replace rows (:func:`put`) and delete; review accepts
+(:func:`accept`); a dream's revert deletes and puts back rows by id.
 
 Every place that shows a moment to a person — ``rem moments``, the summary a
 dream prints, ``rem runs show``, the Markdown digests — renders it here, as
@@ -14,8 +20,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from . import edges, schema
 from .output import safe
-from .store import Connection, fetch_arrow
+from .store.rows import UpsertCounts, arrow_rows
+from .store.rows import upsert as rows_upsert
+from .store.sql import Connection, execute, fetch_arrow, registered
 
 COLUMNS = ("id", "name", "summary", "start_time", "end_time", "moment_type", "tags", "emotion_tags", "people",
            "outcome", "events", "generated_by", "dream_run_id", "metadata")
@@ -159,3 +168,66 @@ def as_markdown(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> list[s
     if summary:
         out += ["", md(summary)]
     return [*out, ""]
+
+
+# -- writing ----------------------------------------------------------------
+def upsert(con: Connection, rows: pa.Table) -> UpsertCounts:
+    """Insert new moments and update changed ones, by id (the dream; inside the caller's transaction)."""
+    return rows_upsert(con, "moments", rows)
+
+
+def put(con: Connection, rows: list[dict[str, Any]]) -> None:
+    """These moments' rows exactly as given (a correction or an undo), replacing the stored ones."""
+    if not rows:
+        return
+    cols = schema.table("moments").column_names
+    put_rows(con, arrow_rows("moments", [{c: r.get(c) for c in cols} for r in rows]))
+
+
+def put_rows(con: Connection, rows: pa.Table) -> None:
+    """Typed moment rows exactly as given, replacing any stored row of the same id."""
+    if rows.num_rows == 0:
+        return
+    with registered(con, "_rem_moment_rows", rows) as v:
+        execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
+        execute(con, f"INSERT INTO moments BY NAME SELECT * FROM {v}")
+
+
+def delete(con: Connection, ids: list[str], *, log_run: str | None = None) -> None:
+    """Delete these moments and every edge from or to them (with ``log_run``, logged for that dream run's
+    revert)."""
+    if not ids:
+        return
+    with registered(con, "_rem_moments_gone", pa.table({"id": pa.array(ids, pa.string())})) as v:
+        edges.delete_touching(con, v, log_run=log_run)
+        execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
+
+
+def delete_ids(con: Connection, ids_sql: str) -> None:
+    """Delete the moments whose id ``ids_sql`` (a one-column query) returns; their edges are the caller's."""
+    execute(con, f"DELETE FROM moments WHERE id IN ({ids_sql})")
+
+
+def add_items(con: Connection, moment_id: str, *, resource_ids: list[str], message_ids: list[str],
+              session_ids: list[str], start: datetime, end: datetime, late: list[str]) -> None:
+    """Items that arrived after the owner corrected moment ``moment_id`` join it: listed, its span widened,
+    and named in its metadata as ``added_after_correction`` (what the owner wrote is untouched)."""
+    execute(con, """UPDATE moments SET
+                        resource_ids = list_distinct(list_concat(coalesce(resource_ids, []), $res)),
+                        message_ids = list_distinct(list_concat(coalesce(message_ids, []), $msg)),
+                        session_ids = list_distinct(list_concat(coalesce(session_ids, []), $ses)),
+                        start_time = least(start_time, $start), end_time = greatest(end_time, $end),
+                        metadata = json_merge_patch(coalesce(metadata, '{}'), json_object('added_after_correction',
+                            to_json(list_distinct(list_concat(coalesce(CAST(json_extract(metadata, '$.added_after_correction')
+                                                                             AS VARCHAR[]), []), $late))))),
+                        updated_at = now()
+                    WHERE id = $id""",
+            {"res": resource_ids, "msg": message_ids, "ses": session_ids, "start": start, "end": end, "late": late,
+             "id": moment_id})
+
+
+def accept(con: Connection, ids: list[str]) -> None:
+    """These pending moments are kept: their ``pending`` mark goes (their links are the caller's)."""
+    with registered(con, "_rem_accept", pa.table({"id": pa.array(ids, pa.string())})) as v:
+        execute(con, f"""UPDATE moments SET metadata = json_merge_patch(coalesce(metadata, '{{}}'), '{{"pending": null}}'),
+                                            updated_at = now() WHERE id IN (SELECT id FROM {v})""")

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import moments
 from .corrections import delete, relink, resolve
 from .exceptions import CorrectionError
-from .store import Store, execute, fetch_arrow, registered, transaction
+from .store import Store, fetch_arrow, transaction
 
 PENDING = "json_extract(metadata, '$.pending') = 'true'"
 
@@ -68,9 +69,7 @@ def accept(store: Store, refs: Iterable[str] = (), *, every: bool = False) -> Re
     if not ids:
         return out
     with store.connect() as con, transaction(con):
-        with registered(con, "_rem_accept", _table(ids)) as v:
-            execute(con, f"""UPDATE moments SET metadata = json_merge_patch(coalesce(metadata, '{{}}'), '{{"pending": null}}'),
-                                                updated_at = now() WHERE id IN (SELECT id FROM {v})""")
+        moments.accept(con, ids)
         relink(con, ids)
     out.accepted = ids
     return out
@@ -84,9 +83,3 @@ def reject(store: Store, refs: Iterable[str] = (), *, every: bool = False) -> Re
         delete(store, mid)
         out.rejected.append(mid)
     return out
-
-
-def _table(ids: list[str]) -> Any:
-    import pyarrow as pa
-
-    return pa.table({"id": pa.array(ids, pa.string())})

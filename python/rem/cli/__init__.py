@@ -1,10 +1,12 @@
 """The ``rem`` command line.
 
-One module per family — :mod:`.data` (init, config, ingest, query,
-demo-data), :mod:`.dreaming` (dream, moments, report, runs), :mod:`.graph`, :mod:`.quality` (eval),
-:mod:`.ops` (schedule, daemon, doctor, compact) — with the options they share
-in :mod:`.common`. Commands hold no SQL (except the user's own in ``rem
-query``): they call the modules that own the tables.
+One module per family — :mod:`.data` (init, config, ingest, query, export,
+import, demo-data), :mod:`.dreaming` (dream, moments, report, runs, review),
+:mod:`.corrections` (moment edits), :mod:`.search` (search, ask),
+:mod:`.graph`, :mod:`.quality` (eval), :mod:`.ops` (schedule, daemon, doctor,
+compact), :mod:`.agents` (mcp, serve: what agents and browsers use), :mod:`.fleet` — with the
+options they share in :mod:`.common`. Commands hold no SQL (except the user's
+own in ``rem query``): they call the modules that own the tables.
 """
 
 from __future__ import annotations

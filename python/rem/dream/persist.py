@@ -24,7 +24,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import _rem, ledger
+from .. import edges as edge_table
+from .. import entities as entity_table
+from .. import ledger
+from .. import moments as moment_table
+from .. import resources as resource_table
 from ..config import half_lives
 from ..corrections import fixed_ground
 from ..ids import stable_id
@@ -33,18 +37,12 @@ from ..links import links_of_all
 from ..store import (
     Connection,
     Store,
-    add_nodes,
     arrow_rows,
     execute,
-    fetch_arrow,
     fetch_rows,
-    fetch_value,
     id_table,
-    one_batch,
     registered,
     transaction,
-    upsert,
-    upsert_entities,
 )
 from .resolve import ModelEdge, Moment, period_summary
 from .window import Window
@@ -68,76 +66,6 @@ def _edge(s: str, t: str, etype: str, reinforce: bool, run_id: str, by: str, met
           weight: float = INCREMENT) -> dict[str, Any]:
     return {"source_id": s, "target_id": t, "edge_type": etype, "weight": weight, "reinforce": reinforce,
             "metadata": json.dumps(meta, sort_keys=True) if meta else None, "generated_by": by, "dream_run_id": run_id}
-
-
-EDGE_BATCH = pa.schema([("source_id", pa.string()), ("target_id", pa.string()), ("edge_type", pa.string()),
-                        ("weight", pa.float64()), ("reinforce", pa.bool_()), ("metadata", pa.string()),
-                        ("generated_by", pa.string())])
-
-
-def merge_edges(con: Connection, rows: list[dict[str, Any]] | pa.Table, run_id: str | None) -> tuple[int, int]:
-    """Merge a batch of edges into ``edges`` inside the caller's transaction
-    and log the deltas in ``dream_edge_log``. Returns (added, reinforced).
-
-    ``rows``: dicts or an Arrow table with the columns of :data:`EDGE_BATCH`
-    (``weight`` is the increment). Steps: new node ids get their dense keys
-    (``nodes``); one semi-join fetches the stored edges sharing a key with the
-    batch; the Rust kernel (``rem._rem.merge_edges``) deduplicates the batch
-    and computes inserts and reinforcements (decayed weight + increment);
-    both are written back from Arrow — an append and one UPDATE by row id.
-    """
-    batch = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=EDGE_BATCH)
-    if batch.num_rows == 0:
-        return 0, 0
-    batch = batch.select(EDGE_BATCH.names).cast(EDGE_BATCH).combine_chunks()
-    batch = batch.append_column("_row", pa.array(range(batch.num_rows), pa.int64()))
-    with registered(con, "_rem_edge_batch", batch):
-        add_nodes(con, """SELECT id, min(o) AS first FROM (
-                              SELECT source_id AS id, _row * 2 AS o FROM _rem_edge_batch
-                              UNION ALL SELECT target_id, _row * 2 + 1 FROM _rem_edge_batch) GROUP BY id""")
-        keys = fetch_arrow(con, """SELECT CAST(ns.key AS UINTEGER) AS source_key, CAST(nt.key AS UINTEGER) AS target_key
-                                   FROM _rem_edge_batch b JOIN nodes ns ON ns.id = b.source_id JOIN nodes nt ON nt.id = b.target_id
-                                   ORDER BY b._row""")
-    kb = pa.table({"source_key": keys.column(0), "target_key": keys.column(1), "edge_type": batch.column("edge_type"),
-                   "weight": batch.column("weight"), "reinforce": batch.column("reinforce")})
-    with registered(con, "_rem_edge_keys", kb):
-        stored = fetch_arrow(con, """SELECT e.rowid AS rid, CAST(e.source_key AS UINTEGER) AS source_key,
-                                            CAST(e.target_key AS UINTEGER) AS target_key, e.edge_type, e.weight,
-                                            epoch_us(e.reinforced_at) AS reinforced_at, e.reinforcement_count
-                                     FROM edges e SEMI JOIN _rem_edge_keys k ON e.source_key = k.source_key
-                                          AND e.target_key = k.target_key AND e.edge_type = k.edge_type""")
-    now_us = int(fetch_value(con, "SELECT epoch_us(now())") or 0)
-    hl, other = half_lives()
-    ins_b, upd_b = _rem.merge_edges(one_batch(kb), one_batch(stored), hl, other, now_us)
-    ins, upd = pa.table(ins_b), pa.table(upd_b)
-    if ins.num_rows:
-        new = batch.take(ins.column("row"))
-        nk = kb.take(ins.column("row"))
-        with registered(con, "_rem_edge_ins", pa.table({
-                "source_id": new.column("source_id"), "target_id": new.column("target_id"),
-                "edge_type": new.column("edge_type"), "weight": ins.column("weight"),
-                "metadata": new.column("metadata"), "generated_by": new.column("generated_by"),
-                "source_key": nk.column("source_key"), "target_key": nk.column("target_key")})):
-            execute(con, """INSERT INTO edges (source_id, target_id, edge_type, weight, created_at, reinforced_at,
-                                               reinforcement_count, metadata, generated_by, dream_run_id, source_key, target_key)
-                            SELECT source_id, target_id, edge_type, weight, now(), now(), 1, CAST(metadata AS JSON),
-                                   generated_by, $run, source_key, target_key FROM _rem_edge_ins""", {"run": run_id})
-            execute(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action)
-                            SELECT $run, source_id, target_id, edge_type, 'added' FROM _rem_edge_ins""", {"run": run_id})
-    if upd.num_rows:
-        old = batch.take(upd.column("row"))
-        with registered(con, "_rem_edge_upd", pa.table({
-                "rid": upd.column("rid"), "weight": upd.column("weight"), "count": upd.column("reinforcement_count"),
-                "source_id": old.column("source_id"), "target_id": old.column("target_id"),
-                "edge_type": old.column("edge_type"), "prev_weight": upd.column("prev_weight"),
-                "prev_at": upd.column("prev_reinforced_at"), "prev_count": upd.column("prev_count")})):
-            execute(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action, prev_weight,
-                                                        prev_reinforced_at, prev_count)
-                            SELECT $run, source_id, target_id, edge_type, 'reinforced', prev_weight,
-                                   to_timestamp(0) + to_microseconds(prev_at), prev_count FROM _rem_edge_upd""", {"run": run_id})
-            execute(con, """UPDATE edges SET weight = u.weight, reinforced_at = now(), reinforcement_count = u.count
-                            FROM _rem_edge_upd u WHERE edges.rowid = u.rid""")
-    return ins.num_rows, upd.num_rows
 
 
 def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: datetime, user_id: str | None,
@@ -174,14 +102,7 @@ def _supersede(con: Connection, run_id: str, ids: list[str]) -> None:
     """Delete stored moments the new ones replace, and their edges, snapshotting both."""
     with registered(con, "_rem_sup", id_table(ids)):
         _snapshot(con, run_id, "moments", "deleted", "_rem_sup")
-        execute(con, """INSERT INTO dream_edge_log (dream_run_id, source_id, target_id, edge_type, action, prev_weight,
-                               prev_reinforced_at, prev_count, prev_created_at, prev_metadata, prev_generated_by, prev_dream_run_id)
-                        SELECT $run, source_id, target_id, edge_type, 'deleted', weight, reinforced_at, reinforcement_count,
-                               created_at, metadata, generated_by, dream_run_id
-                        FROM edges WHERE source_id IN (SELECT id FROM _rem_sup) OR target_id IN (SELECT id FROM _rem_sup)""",
-                {"run": run_id})
-        execute(con, "DELETE FROM edges WHERE source_id IN (SELECT id FROM _rem_sup) OR target_id IN (SELECT id FROM _rem_sup)")
-        execute(con, "DELETE FROM moments WHERE id IN (SELECT id FROM _rem_sup)")
+    moment_table.delete(con, ids, log_run=run_id)
 
 
 def _covered_moments(con: Connection, moments: list[Moment]) -> set[str]:
@@ -221,18 +142,8 @@ def _join_fixed(con: Connection, run_id: str, m: Moment, late: list[str], fixed:
         first, last = fetch_rows(con, """SELECT min(t), max(t) FROM (
             SELECT created_at AS t FROM messages WHERE id IN (SELECT id FROM _rem_late)
             UNION ALL SELECT created_at FROM resources WHERE id IN (SELECT id FROM _rem_late))""")[0]
-    execute(con, """UPDATE moments SET
-                        resource_ids = list_distinct(list_concat(coalesce(resource_ids, []), $res)),
-                        message_ids = list_distinct(list_concat(coalesce(message_ids, []), $msg)),
-                        session_ids = list_distinct(list_concat(coalesce(session_ids, []), $ses)),
-                        start_time = least(start_time, $start), end_time = greatest(end_time, $end),
-                        metadata = json_merge_patch(coalesce(metadata, '{}'), json_object('added_after_correction',
-                            to_json(list_distinct(list_concat(coalesce(CAST(json_extract(metadata, '$.added_after_correction')
-                                                                             AS VARCHAR[]), []), $late))))),
-                        updated_at = now()
-                    WHERE id = $id""",
-            {"res": late_res, "msg": late_msg, "ses": list(m.session_ids), "start": first or m.start, "end": last or m.end,
-             "late": late, "id": host})
+    moment_table.add_items(con, host, resource_ids=late_res, message_ids=late_msg, session_ids=list(m.session_ids),
+                           start=first or m.start, end=last or m.end, late=late)
     return None
 
 
@@ -280,7 +191,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
                 st.moments_superseded = len(superseded)
         if moments:
             _record(con, run_id, "moments", new_ids)
-            c = upsert(con, "moments", _moment_rows(moments, run_id, window, now, user_id, pending=review))
+            c = moment_table.upsert(con, _moment_rows(moments, run_id, window, now, user_id, pending=review))
             st.moments_created = c.added
             st.moments_merged = len(existing)
         if review:  # pending: nothing of theirs feeds the graph until accepted (rem.review.accept links them)
@@ -292,7 +203,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
         ent_rows, links = links_of_all(moments_linked, now)
         if ent_rows:
             _record(con, run_id, "entities", [r["id"] for r in ent_rows])
-            st.entities_created = upsert_entities(con, ent_rows).added
+            st.entities_created = entity_table.upsert(con, ent_rows).added
         item_moment_new: dict[str, bool] = {}
         for m in moments:
             for i in (*m.resource_ids, *m.message_ids, *m.session_ids):
@@ -311,7 +222,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
         if summary:
             sid = stable_id("summary", window.start.isoformat(), window.end.isoformat())
             _record(con, run_id, "resources", [sid])
-            c = upsert(con, "resources", arrow_rows("resources", [{
+            c = resource_table.upsert(con, arrow_rows("resources", [{
                 "id": sid, "name": f"Dream summary {window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M}",
                 "uri": f"rem:dream/{run_id}", "content": summary, "resource_type": "summary",
                 "created_at": window.end, "updated_at": now, "user_id": user_id,
@@ -321,7 +232,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             st.summaries_created = c.added + c.updated
             if not review:
                 edges += [_edge(sid, m, "summarizes", m not in existing, run_id, "dream") for m in new_ids]
-        st.edges_added, st.edges_reinforced = merge_edges(con, edges, run_id)
+        st.edges_added, st.edges_reinforced = edge_table.merge(con, edges, run_id, half_lives())
         row = dict(ledger_row)
         meta = dict(row.pop("metadata", {}) or {})
         row.update({

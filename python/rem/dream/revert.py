@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .. import ledger, schema
+from .. import edges, entities, ledger, moments, resources, schema
 from ..exceptions import RevertRefused
 from ..ledger import RunStatus
 from ..store import (
@@ -34,10 +34,12 @@ from ..store import (
     execute,
     fetch_rows,
     id_table,
-    key_edges,
     registered,
     transaction,
 )
+
+# the owners of the rows a run snapshotted (rem.dream.persist records them in dream_undo)
+OWNERS = {"moments": moments, "entities": entities, "resources": resources}
 
 
 @dataclass
@@ -129,23 +131,11 @@ def revert(store: Store, prefix: str, *, dry_run: bool = False) -> RevertPlan:
         params = {"id": rid}
         later = ledger.later_ok_runs(con, rid)
         # edges: added -> gone; reinforced -> previous weight/time/count; deleted -> back as they were
-        execute(con, """DELETE FROM edges e WHERE EXISTS (SELECT 1 FROM dream_edge_log l WHERE l.dream_run_id = $id
-                    AND l.action = 'added' AND l.source_id = e.source_id AND l.target_id = e.target_id
-                    AND l.edge_type = e.edge_type)""", params)
-        execute(con, """UPDATE edges AS e SET weight = l.prev_weight, reinforced_at = l.prev_reinforced_at,
-                           reinforcement_count = l.prev_count
-                    FROM dream_edge_log l WHERE l.dream_run_id = $id AND l.action = 'reinforced'
-                      AND l.source_id = e.source_id AND l.target_id = e.target_id AND l.edge_type = e.edge_type""", params)
-        execute(con, """INSERT INTO edges (source_id, target_id, edge_type, weight, created_at, reinforced_at,
-                                       reinforcement_count, metadata, generated_by, dream_run_id)
-                    SELECT source_id, target_id, edge_type, prev_weight, prev_created_at, prev_reinforced_at, prev_count,
-                           prev_metadata, prev_generated_by, prev_dream_run_id
-                    FROM dream_edge_log WHERE dream_run_id = $id AND action = 'deleted'""", params)
-        key_edges(con)
+        edges.revert_run(con, rid)
         # rows: created -> gone; updated/deleted -> the snapshot. Entities are shared by every run that
         # names them: one this run created stays while other edges use it, and one a later run touched
         # keeps its current name and aliases.
-        for table in ("moments", "entities", "resources"):
+        for table in OWNERS:
             keep = ""
             if table == "entities":
                 keep = """ AND NOT (action = 'created' AND (row_id IN (SELECT source_id FROM edges)
@@ -156,11 +146,11 @@ def revert(store: Store, prefix: str, *, dry_run: bool = False) -> RevertPlan:
             execute(con, f"""CREATE OR REPLACE TEMP TABLE _rem_undo AS SELECT row_id, action, prev_row FROM dream_undo
                          WHERE dream_run_id = $id AND table_name = '{table}' {keep}""",
                     {**params, "later": later} if table == "entities" else params)
-            execute(con, f'DELETE FROM "{table}" WHERE id IN (SELECT row_id FROM _rem_undo)')
+            owner = OWNERS[table]
+            owner.delete_ids(con, "SELECT row_id FROM _rem_undo")
             snaps = [json.loads(s) for (s,) in fetch_rows(con, "SELECT prev_row FROM _rem_undo WHERE action <> 'created'")]
             if snaps:
-                with registered(con, "_rem_restore", arrow_rows(table, [_typed(table, s) for s in snaps])):
-                    execute(con, f'INSERT INTO "{table}" BY NAME SELECT * FROM _rem_restore')
+                owner.put_rows(con, arrow_rows(table, [_typed(table, s) for s in snaps]))
             execute(con, "DROP TABLE _rem_undo")
         ledger.mark_reverted(con, rid)
     return p

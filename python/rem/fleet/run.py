@@ -207,15 +207,8 @@ def status(m: Manifest, owners: list[Owner]) -> list[dict[str, Any]]:
         else:
             try:
                 with store.read(macros=False) as con:
-                    from ..store import fetch_arrow
-
-                    last = fetch_arrow(con, f"""
-                        SELECT started_at, status, trigger, coalesce(error, reason) AS note, moments_created,
-                               estimated_cost_usd
-                        FROM dream_runs WHERE trigger IN {(*ledger.SCHEDULED_TRIGGERS, "late")!r}
-                        ORDER BY started_at DESC LIMIT 1""").to_pylist()
-                if last:
-                    r = last[0]
+                    r = ledger.last_scheduled(con, with_late=True)
+                if r:
                     row.update(status=r["status"], when=r["started_at"], trigger=r["trigger"], note=r["note"],
                                moments=r["moments_created"], cost_usd=r["estimated_cost_usd"])
             except RemError as e:

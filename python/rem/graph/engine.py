@@ -15,18 +15,17 @@ from typing import Any
 import pyarrow as pa
 
 from .. import _rem, schema
+from .. import edges as edge_table
 from ..config import half_lives
 from ..exceptions import RemError
 from ..ids import normalize_key
 from ..store import (
     Connection,
     Store,
-    execute,
     fetch_arrow,
     fetch_rows,
     fetch_value,
     id_table,
-    key_edges,
     one_batch,
     registered,
     stored_version,
@@ -147,7 +146,7 @@ def _ensure_keys(store: Store) -> None:
             missing = fetch_value(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL") or 0
     if missing:
         with store.connect() as con, transaction(con):
-            key_edges(con)
+            edge_table.key_edges(con)
 
 
 def load(store: Store, *, since: str | None = None, edge_types: list[str] | None = None,
@@ -393,15 +392,12 @@ def export(store: Store, fmt: str, *, since: str | None, edge_types: list[str] |
 
 def prune(store: Store, threshold: float, *, dry_run: bool) -> tuple[int, dict[str, int]]:
     """Delete decayed edges under ``threshold`` (never structural ones)."""
-    cond = "rem_half_life_hours(edge_type) IS NOT NULL AND rem_decay(weight, reinforced_at, edge_type) < $thr"
-    count_sql = f"SELECT edge_type, count(*) FROM edges WHERE {cond} GROUP BY 1 ORDER BY 2 DESC"
     if dry_run:
         with store.read() as con:
-            by_type = dict(fetch_rows(con, count_sql, {"thr": threshold}))
+            by_type = edge_table.decayed_by_type(con, threshold)
         return sum(by_type.values()), by_type
     with store.connect() as con, transaction(con):
-        by_type = dict(fetch_rows(con, count_sql, {"thr": threshold}))
-        execute(con, f"DELETE FROM edges WHERE {cond}", {"thr": threshold})
+        by_type = edge_table.prune(con, threshold)
     return sum(by_type.values()), by_type
 
 

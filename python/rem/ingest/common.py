@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .. import edges, entities, resources
 from ..exceptions import IngestError
 from ..ids import normalize_key, stable_id
 from ..store import (
@@ -16,11 +17,9 @@ from ..store import (
     arrow_rows,
     fetch_rows,
     id_table,
-    insert_missing_edges,
     registered,
     transaction,
     upsert,
-    upsert_entities,
 )
 
 
@@ -139,11 +138,13 @@ def write(store: Store, batch: Batch, report: IngestReport | None = None) -> Ing
                 if rows:
                     clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
                     if name == "entities":
-                        report.add(name, upsert_entities(con, clean))
-                    else:
+                        report.add(name, entities.upsert(con, clean))
+                    elif name == "resources":
+                        report.add(name, resources.upsert(con, arrow_rows(name, clean)))
+                    else:  # sessions and messages: this module is their one writer
                         report.add(name, upsert(con, name, arrow_rows(name, clean)))
             if batch.edges:
-                insert_missing_edges(con, batch.edges)
+                edges.insert_missing(con, batch.edges)
             if batch.whole_sessions:
                 keep = id_table(sorted({m["id"] for m in batch.messages if m["session_id"] in batch.whole_sessions}))
                 with registered(con, "_rem_whole", id_table(sorted(batch.whole_sessions))), \

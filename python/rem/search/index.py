@@ -32,7 +32,6 @@ import pyarrow as pa
 from .. import _rem, schema
 from ..exceptions import DatabaseBusyError, RemError
 from ..store import (
-    META_TABLE,
     Connection,
     Store,
     execute,
@@ -41,7 +40,9 @@ from ..store import (
     fetch_value,
     file_kind,
     file_signature,
+    get_meta,
     registered,
+    set_meta,
     stream_arrow,
     transaction,
 )
@@ -316,7 +317,7 @@ class _LexWriter:
 
 
 def _mark(con: Connection) -> datetime | None:
-    v = fetch_value(con, f"SELECT value FROM {META_TABLE} WHERE key = ?", [MARK_KEY])
+    v = get_meta(con, MARK_KEY)
     return datetime.fromisoformat(v) if v else None
 
 
@@ -327,7 +328,7 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
     with _lock:
         lex = Lexical.open(store.path)
         with store.connect() as con:
-            version = fetch_value(con, f"SELECT value FROM {META_TABLE} WHERE key = ?", [VERSION_KEY])
+            version = get_meta(con, VERSION_KEY)
             held = fetch_value(con, "SELECT count(*) FROM search_index")
             if lex is not None and version == VERSION and lex.count() != held:
                 # the folder and the table disagree: an index older or newer than the database (a backup
@@ -340,10 +341,9 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                 if version != VERSION:  # derived data in an older layout: made again
                     execute(con, "DROP TABLE IF EXISTS search_index")
                     execute(con, schema.table("search_index").ddl())
-                execute(con, f"INSERT INTO {META_TABLE} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        [VERSION_KEY, VERSION])
+                set_meta(con, VERSION_KEY, VERSION)
                 execute(con, "DELETE FROM search_index")
-                execute(con, f"DELETE FROM {META_TABLE} WHERE key = ?", [MARK_KEY])
+                set_meta(con, MARK_KEY, None)
                 rep.rebuilt = True
             mark = _mark(con)
             started = fetch_value(con, "SELECT now()")
@@ -409,8 +409,7 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                     execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_indexed)")
                     execute(con, "INSERT INTO search_index BY NAME SELECT * FROM _rem_indexed")
             new_mark = started if mark is None else max(mark, started)
-            execute(con, f"INSERT INTO {META_TABLE} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [MARK_KEY, new_mark.isoformat()])
+            set_meta(con, MARK_KEY, new_mark.isoformat())
         rep.indexed, rep.removed = rows_n, len(gone)
     rep.seconds = time.perf_counter() - t0
     if rows_n or gone:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .. import ledger
 from .. import moments as moments_mod
 from ..days import day_window, local_zone, parse_day
 from ..exceptions import RemError
@@ -302,8 +303,8 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
                     ORDER BY time LIMIT 500""", {"msgs": m.get("message_ids") or [], "res": m.get("resource_ids") or []}).to_pylist()
                 links = fetch_arrow(con, """SELECT e.edge_type, n.kind, n.name, n.id FROM edges e JOIN entities n ON n.id = e.target_id
                                            WHERE e.source_id = $id ORDER BY e.edge_type, n.name""", {"id": mid}).to_pylist()
-                run = fetch_arrow(con, "SELECT id, started_at, status, model FROM dream_runs WHERE id = $r",
-                                  {"r": m.get("dream_run_id") or ""}).to_pylist()
+                brief = ledger.brief(con, m.get("dream_run_id") or "")
+                run = [brief] if brief else []
                 day_a, day_b = _bounds(m["start_time"].astimezone(local_zone()).date())
                 near = fetch_arrow(con, """SELECT id, name, start_time FROM moments
                                            WHERE start_time >= $a AND start_time < $b AND id <> $id ORDER BY start_time, id""",
@@ -516,14 +517,10 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
                         headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
     def runs_view(request: Request) -> Response:
-        from .. import ledger
         from ..ops.doctor import run_checks
 
         with store.read() as con:
-            runs = ledger.recent(con, 50).to_pylist()
-            ids = fetch_arrow(con, "SELECT id FROM dream_runs ORDER BY started_at DESC LIMIT 50").column("id").to_pylist()
-        for r, i in zip(runs, ids, strict=False):
-            r["full_id"] = i
+            runs = ledger.recent(con, 50, full_id=True).to_pylist()
         checks = [{"level": lv, "name": n, "message": m} for lv, n, m in run_checks(store)]
         return page(request, "runs.html", title="REM — runs", runs=runs, checks=checks)
 
@@ -535,7 +532,6 @@ def create_app(store: Store, *, token: str | None = None, mcp: bool = True, host
         rid = request.path_params["id"]
         try:
             with store.read() as con:
-                from .. import ledger
 
                 full = ledger.find(con, rid)
             digest = run_digest(store, full)

@@ -41,6 +41,7 @@ async def _exercise(session, store):
     assert [m["name"] for m in day] == want and want
     one = _data(await session.call_tool("moment", {"id": day[0]["id"][:8]}))
     assert one["id"] == day[0]["id"] and one["sources"] and one["links"]
+    assert "place" in one and isinstance(one["events"], list)  # every field the journal reads back, events as a list
     found = _data(await session.call_tool("search", {"query": "HNSW recall regression", "schema": "moments"}))
     assert found and "recall" in found[0]["title"].lower()
     answer = _data(await session.call_tool("ask", {"question": "When did we debug the HNSW recall regression?"}))

@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import edges, entities, moments
+from . import edges, entities, moments, schema
 from .days import local_zone
 from .exceptions import CorrectionError, NotFoundError, RemError
 from .ids import stable_id
@@ -45,7 +45,9 @@ from .understand.describe import TYPES
 from .values import parse_time
 
 KINDS = ("edit", "merge", "split", "delete", "pin", "unpin")
-FIELDS = ("name", "tags", "people", "emotion_tags", "moment_type", "outcome", "summary", "start_time", "end_time", "events")
+FIELDS = schema.field_names("moments", "edit")  # what an edit may change (the schema's ``edit`` role)
+_EDIT = {f.name: f["edit"] for f in schema.fields("moments", "edit")}
+_LISTS = tuple(n for n, how in _EDIT.items() if how in ("list", "lower_list"))
 MAX_EVENT_CHARS = 500
 MAX_MOMENT = timedelta(days=7)  # a retimed moment lasts at most this long
 
@@ -251,31 +253,32 @@ def _list(value: Any, what: str) -> list[str]:
 
 
 def edit(store: Store, ref: str, **changes: Any) -> Edit:
-    """Change fields of one moment: name, tags, people, emotion_tags,
-    moment_type, outcome, summary, start_time, end_time (None = unchanged)."""
+    """Change fields of one moment (:data:`FIELDS`: name, tags, people, emotion_tags, moment_type, outcome,
+    summary, start_time, end_time, events …; None = unchanged). How each value is read is its ``edit`` role."""
     changes = {k: v for k, v in changes.items() if v is not None}
     bad = set(changes) - set(FIELDS)
     if bad:
         raise CorrectionError(f"cannot change {', '.join(sorted(bad))}; the fields are {', '.join(FIELDS)}")
     if not changes:
-        raise CorrectionError("nothing to change: give --name, --tags, --people, --emotions, --type, --outcome, "
-                              "--summary, --start, --end, --event N TEXT or --drop-event N")
+        options = ", ".join(f["option"] for f in schema.fields("moments", "edit") if f.get("option"))
+        raise CorrectionError(f"nothing to change: give {options}, --event N TEXT or --drop-event N")
     with store.connect() as con, transaction(con):
         mid = resolve(con, ref)
         (row,) = _rows(con, [mid])
         new = dict(row)
         for k, v in changes.items():
-            if k == "events":
+            how = _EDIT[k]
+            if how == "events":
                 new[k] = _events(v)
-            elif k in ("tags", "people", "emotion_tags"):
-                new[k] = [x.lower() for x in _list(v, k)] if k != "people" else _list(v, k)
-            elif k in ("start_time", "end_time"):
+            elif how in ("list", "lower_list"):
+                new[k] = [x.lower() for x in _list(v, k)] if how == "lower_list" else _list(v, k)
+            elif how == "time":
                 new[k] = v if isinstance(v, datetime) else parse_time(v, source=f"--{k.split('_')[0]}", field="value")
             else:
                 text = " ".join(str(v).split())
-                if k == "name" and not text:
+                if how == "name" and not text:
                     raise CorrectionError("a moment's name cannot be empty")
-                if k == "moment_type" and text not in _TYPES:
+                if how == "type" and text not in _TYPES:
                     raise CorrectionError(f"type {text!r}: use one of {', '.join(_TYPES)}")
                 new[k] = text or None
         if new["end_time"] < new["start_time"]:
@@ -360,7 +363,7 @@ def merge(store: Store, first: str, second: str) -> Edit:
             raise CorrectionError("give two different moments to merge")
         ra, rb = (next(r for r in _rows(con, [a, b]) if r["id"] == x) for x in (a, b))
         new = dict(ra)
-        for k in ("tags", "people", "emotion_tags", "resource_ids", "session_ids", "message_ids", "segment_keys"):
+        for k in (*_LISTS, "resource_ids", "session_ids", "message_ids", "segment_keys"):
             new[k] = list(dict.fromkeys([*(ra.get(k) or []), *(rb.get(k) or [])]))
         new["start_time"] = min(ra["start_time"], rb["start_time"])
         new["end_time"] = max(ra["end_time"], rb["end_time"])

@@ -21,9 +21,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from . import schema
 from .ids import normalize_key, stable_id
 
 MOMENT_EDGE_TYPES = ("about", "involves", "contains", "captured_in")  # edges whose source is the moment
+LINK_OF_KIND = {"topic": "about", "person": "involves"}  # a moment field's entity kind (its ``entity`` role) -> the edge
 TOPIC_LINK_REASON = "topics of one moment"
 
 
@@ -81,7 +83,7 @@ def links_of(m: Mapping[str, Any] | Any, now: datetime) -> tuple[list[dict[str, 
     links = [Link(mid, r, "contains") for r in dict.fromkeys(_field(m, "resource_ids"))]
     links += [Link(mid, s, "captured_in") for s in dict.fromkeys(_field(m, "session_ids"))]
     topics: list[str] = []
-    for kind, etype, names in (("topic", "about", _field(m, "tags")), ("person", "involves", _field(m, "people"))):
+    for kind, etype, names in ((f["entity"], LINK_OF_KIND[f["entity"]], _field(m, f.name)) for f in schema.fields("moments", "entity")):
         for name in names:
             row = entity_row(kind, name, now)
             if row is None:

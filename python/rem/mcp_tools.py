@@ -21,10 +21,11 @@ from typing import Any
 import pyarrow as pa
 
 from . import moments as moments_mod
+from . import schema
 from .api import Rem
 from .exceptions import RemError
 from .output import rows_of
-from .store import Store, fetch_arrow
+from .store import Store
 
 MAX_BYTES = 4_000_000  # of one query's answer (as JSON): an agent's context, not a dump
 MAX_ROWS = 500  # a query tool's answer: an agent reads it, it must stay small
@@ -163,19 +164,12 @@ def build(store: Store, loaded_graph: Callable[[], Any] | None = None) -> Any:
 
         with store.read() as con:
             mid = resolve(con, id)
-            row = fetch_arrow(con, "SELECT * FROM moments WHERE id = $id", {"id": mid}).to_pylist()[0]
-            sources = fetch_arrow(con, f"""
-                SELECT 'message' AS kind, m.id, m.created_at AS time, s.name AS title, left(m.content, {MAX_TEXT}) AS text
-                FROM messages m LEFT JOIN sessions s ON s.id = m.session_id WHERE list_contains($msgs, m.id)
-                UNION ALL
-                SELECT resource_type AS kind, id, created_at AS time, name AS title, left(content, {MAX_TEXT}) AS text
-                FROM resources WHERE list_contains($res, id)
-                ORDER BY time LIMIT 200""", {"msgs": row.get("message_ids") or [], "res": row.get("resource_ids") or []}).to_pylist()
-            links = fetch_arrow(con, """SELECT e.edge_type, n.kind, n.name FROM edges e JOIN entities n ON n.id = e.target_id
-                                       WHERE e.source_id = $id ORDER BY e.edge_type, n.name""", {"id": mid}).to_pylist()
-        keep = ("id", "name", "summary", "start_time", "end_time", "moment_type", "tags", "people", "emotion_tags",
-                "outcome", "generated_by", "dream_run_id")
+            row = moments_mod.one(con, mid) or {}
+            sources = moments_mod.sources(con, row, max_text=MAX_TEXT, limit=200)
+            links = [{k: v for k, v in r.items() if k != "id"} for r in moments_mod.links(con, mid)]
+        keep = [c for c in schema.field_names("moments", "journal") if c != "metadata"]
         out = {k: row.get(k) for k in keep}
+        out["events"] = moments_mod.events_of(row)
         out.update({"sources": sources, "links": links, "corrections": history(store, mid)})
         return _plain([out])[0]
 

@@ -26,8 +26,7 @@ from .store.rows import UpsertCounts, arrow_rows
 from .store.rows import upsert as rows_upsert
 from .store.sql import Connection, execute, fetch_arrow, registered
 
-COLUMNS = ("id", "name", "summary", "start_time", "end_time", "moment_type", "tags", "emotion_tags", "people",
-           "outcome", "events", "generated_by", "dream_run_id", "metadata")
+COLUMNS = schema.field_names("moments", "journal")  # what is read back (the schema's ``journal`` role)
 _SELECT = ", ".join(COLUMNS)
 
 PROVENANCE = {
@@ -106,8 +105,7 @@ def provenance(m: Mapping[str, Any] | Any) -> str:
 def fields(m: Mapping[str, Any] | Any) -> list[tuple[str, str]]:
     """The labelled fields of a moment that have a value, in display order."""
     out = []
-    for label, key in (("Type", "moment_type"), ("Topics", "tags"), ("People", "people"),
-                       ("Emotions", "emotion_tags"), ("Outcome", "outcome"), ("Summary", "summary")):
+    for label, key in ((f["label"], f.name) for f in schema.fields("moments", "show")):
         v = _get(m, key)
         text = ", ".join(v) if isinstance(v, list | tuple) else one_line(v)
         if text:
@@ -168,6 +166,62 @@ def as_markdown(m: Mapping[str, Any] | Any, *, with_day: bool = False) -> list[s
     if summary:
         out += ["", md(summary)]
     return [*out, ""]
+
+
+# -- one moment, as every front end shows it (rem moments show, the web view, MCP) -----------------------
+def one(con: Connection, moment_id: str) -> dict[str, Any] | None:
+    """The stored row of moment ``moment_id`` (a full id), or None."""
+    rows = fetch_arrow(con, "SELECT * FROM moments WHERE id = $id", {"id": moment_id}).to_pylist()
+    return rows[0] if rows else None
+
+
+def sources(con: Connection, m: Mapping[str, Any], *, max_text: int = 4000, limit: int = 500) -> list[dict[str, Any]]:
+    """What moment ``m`` was made from, in time order: each message (who wrote it, its session) and resource
+    (note, document, commit), its text shortened to ``max_text`` characters."""
+    return fetch_arrow(con, f"""
+        SELECT 'message' AS kind, m.id, m.created_at AS time, coalesce(m.speaker, m.role) AS who,
+               s.name AS title, left(m.content, {int(max_text)}) AS text
+        FROM messages m LEFT JOIN sessions s ON s.id = m.session_id WHERE list_contains($msgs, m.id)
+        UNION ALL
+        SELECT resource_type, id, created_at, NULL, name, left(content, {int(max_text)}) FROM resources
+        WHERE list_contains($res, id)
+        ORDER BY time, id LIMIT {int(limit)}""",
+                       {"msgs": list(_get(m, "message_ids") or []), "res": list(_get(m, "resource_ids") or [])}).to_pylist()
+
+
+def links(con: Connection, moment_id: str) -> list[dict[str, Any]]:
+    """The topics and people moment ``moment_id`` links to: edge type, entity kind, name and id."""
+    return fetch_arrow(con, """SELECT e.edge_type, n.kind, n.name, n.id FROM edges e JOIN entities n ON n.id = e.target_id
+                               WHERE e.source_id = $id ORDER BY e.edge_type, n.name""", {"id": moment_id}).to_pylist()
+
+
+def neighbours(con: Connection, m: Mapping[str, Any], start: datetime, end: datetime
+               ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The moments just before and just after ``m`` among those starting in ``[start, end)`` (its day)."""
+    mid = _get(m, "id")
+    near = fetch_arrow(con, """SELECT id, name, start_time FROM moments
+                               WHERE start_time >= $a AND start_time < $b AND id <> $id ORDER BY start_time, id""",
+                       {"a": start, "b": end, "id": mid}).to_pylist()
+    here = (_get(m, "start_time"), mid)
+    before = [x for x in near if (x["start_time"], x["id"]) < here]
+    after = [x for x in near if (x["start_time"], x["id"]) > here]
+    return (before[-1] if before else None), (after[0] if after else None)
+
+
+def with_subject(con: Connection, column: str, name: str, limit: int = 2000) -> list[dict[str, Any]]:
+    """The moments with the topic (``column`` tags) or person (people) ``name``, matched whole and without
+    case, newest first."""
+    if column not in ("tags", "people"):
+        raise ValueError(column)
+    return fetch_arrow(con, f"""SELECT id, name, start_time, end_time, moment_type, tags, people FROM moments
+                               WHERE list_contains(list_transform({column}, lambda x: lower(x)), lower($n))
+                               ORDER BY start_time DESC, id LIMIT {int(limit)}""", {"n": name}).to_pylist()
+
+
+def latest_start(con: Connection) -> datetime | None:
+    """When the latest moment starts (None: no moments)."""
+    v: datetime | None = fetch_arrow(con, "SELECT max(start_time) AS t FROM moments").column("t")[0].as_py()
+    return v
 
 
 # -- writing ----------------------------------------------------------------

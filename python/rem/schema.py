@@ -12,6 +12,10 @@ them. Each file carries an ``x-rem`` block with store hints:
   the physical order REM keeps the table in;
 - ``json_columns``: array-of-object properties stored as JSON;
 - ``references``: foreign references checked on ingest.
+
+A property may carry an ``x-rem`` block of its own: the field's roles (what
+the journal reads back, how it is shown, edited, searched and linked).
+:func:`fields` reads them, so a moment field is declared once, in its schema.
 """
 
 from __future__ import annotations
@@ -132,6 +136,37 @@ def load_tables() -> dict[str, Table]:
 
 def table(name: str) -> Table:
     return load_tables()[name]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column and its roles (the property's ``x-rem`` block)."""
+
+    name: str
+    roles: dict[str, Any] = field(compare=False, hash=False)
+
+    def __getitem__(self, role: str) -> Any:
+        return self.roles[role]
+
+    def get(self, role: str, default: Any = None) -> Any:
+        return self.roles.get(role, default)
+
+
+@cache
+def fields(table_name: str, role: str, order: str | None = None) -> tuple[Field, ...]:
+    """The fields of ``table_name`` that have ``role`` (a truthy value), in the order of the role ``order``
+    names (a number; default: the role itself when it is a number, else the schema's column order)."""
+    props = table(table_name).json_schema["properties"]
+    out = [Field(n, dict(p.get("x-rem", {}))) for n, p in props.items() if p.get("x-rem", {}).get(role)]
+    key = order or role
+    if all(isinstance(f.get(key), int | float) and not isinstance(f.get(key), bool) for f in out):
+        out.sort(key=lambda f: f[key])
+    return tuple(out)
+
+
+def field_names(table_name: str, role: str, order: str | None = None) -> tuple[str, ...]:
+    """The names of :func:`fields`."""
+    return tuple(f.name for f in fields(table_name, role, order))
 
 
 # Views REM keeps beside its tables (created or replaced with the schema): the events of every moment, one row each.

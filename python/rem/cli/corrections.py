@@ -20,25 +20,36 @@ def _done(e) -> None:  # type: ignore[no-untyped-def]
     search_index._synced.clear()  # the next search re-reads what changed
 
 
+# one option per editable moment field, as the schema declares it (its ``edit`` and ``option`` roles)
+_EDIT_HELP = {"name": "A new name.", "list": "Its {label}, comma-separated (replaces them).",
+              "lower_list": "Its {label}, comma-separated (replaces them).",
+              "type": "Its type (deep_work, debugging, meeting, learning, writing, planning, …).",
+              "text": "A new {label}.", "time": "A new {which} (date and time)."}
+
+
+def _edit_options(f):  # type: ignore[no-untyped-def]
+    from .. import schema
+
+    for fld in reversed(schema.fields("moments", "edit")):
+        opt = fld.get("option")
+        if not opt:
+            continue
+        label = str(fld.get("label") or fld.name).lower()
+        help_text = _EDIT_HELP.get(fld["edit"], "A new {label}.").format(label=label, which=opt.lstrip("-"))
+        f = click.option(opt, fld.name, default=None, help=help_text)(f)
+    return f
+
+
 @moments.command("edit")
 @click.argument("moment")
-@click.option("--name", help="A new name.")
-@click.option("--tags", help="Its topics, comma-separated (replaces them).")
-@click.option("--people", help="Its people, comma-separated (replaces them).")
-@click.option("--emotions", help="Its emotions, comma-separated (replaces them).")
-@click.option("--type", "mtype", help="Its type (deep_work, debugging, meeting, learning, writing, planning, …).")
-@click.option("--outcome", help="What came of it.")
-@click.option("--summary", help="A new summary.")
-@click.option("--start", help="A new start (date and time).")
-@click.option("--end", help="A new end (date and time).")
+@_edit_options
 @click.option("--event", "event_texts", type=(int, str), multiple=True, metavar="N TEXT",
               help="Give event N (1 = the first, as `rem moments` lists them) a new text; repeatable.")
 @click.option("--drop-event", "drop_events", type=int, multiple=True, metavar="N",
               help="Delete event N; repeatable.")
 @pass_ctx
-def edit_cmd(c: Ctx, moment: str, name: str | None, tags: str | None, people: str | None, emotions: str | None,
-             mtype: str | None, outcome: str | None, summary: str | None, start: str | None, end: str | None,
-             event_texts: tuple[tuple[int, str], ...], drop_events: tuple[int, ...]) -> None:
+def edit_cmd(c: Ctx, moment: str, event_texts: tuple[tuple[int, str], ...], drop_events: tuple[int, ...],
+             **fields: str | None) -> None:
     """Correct a moment (MOMENT: its id or first characters). Later dreams keep it as you left it.
 
     \b
@@ -47,8 +58,6 @@ def edit_cmd(c: Ctx, moment: str, name: str | None, tags: str | None, people: st
     """
     from ..corrections import edit, edit_events
 
-    fields = dict(name=name, tags=tags, people=people, emotion_tags=emotions, moment_type=mtype, outcome=outcome,
-                  summary=summary, start_time=start, end_time=end)
     if event_texts or drop_events:
         _done(edit_events(c.store, moment, texts=dict(event_texts), drop=list(drop_events)))
         if not any(v is not None for v in fields.values()):

@@ -43,6 +43,7 @@ class MomentDraft(BaseModel):
     emotion_tags: list[str] = Field(default_factory=list, description="Emotions/tone, lower case.")
     people: list[str] = Field(default_factory=list, description="People involved, as written in the activity.")
     outcome: str = Field(default="", description="What was accomplished.")
+    place: str = Field(default="", description="Where it happened, if the activity names a place; else empty.")
     refs: list[str] = Field(default_factory=list, description="Segment refs (G1) and/or item refs (R1, S1, M1) this moment covers.")
 
     @field_validator("name", mode="before")
@@ -50,7 +51,7 @@ class MomentDraft(BaseModel):
     def _name(cls, v: Any) -> str:
         return _clip(v, 160) or "Untitled moment"
 
-    @field_validator("summary", "outcome", mode="before")
+    @field_validator("summary", "outcome", "place", mode="before")
     @classmethod
     def _text(cls, v: Any) -> str:
         return _clip(v, 1200)

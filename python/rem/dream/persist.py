@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from .. import edges as edge_table
 from .. import entities as entity_table
-from .. import ledger
+from .. import ledger, schema
 from .. import moments as moment_table
 from .. import resources as resource_table
 from ..config import half_lives
@@ -70,12 +70,10 @@ def _edge(s: str, t: str, etype: str, reinforce: bool, run_id: str, by: str, met
 
 def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: datetime, user_id: str | None,
                  pending: bool = False) -> pa.Table:
+    said = schema.field_names("moments", "dream")  # what the resolved moment says, field by field
     return arrow_rows("moments", [{
-        "id": m.id, "name": m.name, "summary": m.summary, "start_time": m.start, "end_time": m.end,
-        "moment_type": m.moment_type, "tags": m.tags, "emotion_tags": m.emotion_tags, "people": m.people,
-        "outcome": m.outcome, "events": m.events, "resource_ids": m.resource_ids, "session_ids": m.session_ids,
-        "message_ids": m.message_ids, "segment_keys": m.segment_keys, "source_key": m.source_key,
-        "generated_by": m.generated_by, "dream_run_id": run_id, "window_start": window.start,
+        **{f: getattr(m, f) for f in said}, "id": m.id, "start_time": m.start, "end_time": m.end,
+        "dream_run_id": run_id, "window_start": window.start,
         "window_end": window.end, "user_id": user_id, "created_at": now, "updated_at": now,
         "metadata": {"segments": m.segments, **({"pending": True} if pending else {})},
     } for m in moments])

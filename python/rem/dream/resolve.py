@@ -62,6 +62,7 @@ class Moment:
     provenance: dict[str, str] = field(default_factory=dict)  # field -> "model" | "extractive"
     events: list[dict[str, Any]] = field(default_factory=list)  # what happened (rem.understand.events), extractive
     participation: dict[str, float] = field(default_factory=dict)  # person -> their part of the items (edge weights)
+    place: str = ""  # where it happened (the notes' front matter, or the model's reading when the activity says it)
 
     @property
     def duration_minutes(self) -> float:
@@ -166,6 +167,7 @@ def _merge_drafts(drafts: list[MomentDraft]) -> dict[str, Any]:
         "emotion_tags": union("emotion_tags", 10),
         "people": union("people", 20),
         "outcome": " ".join(dict.fromkeys(outcomes))[:1200],
+        "place": next((d.place for d in drafts if d.place), ""),
     }
 
 
@@ -249,6 +251,7 @@ def choose(draft: dict[str, Any] | None, d: Digest, known_people: set[str]) -> t
     people = [p for p in draft["people"] if normalize_key(p) in known_people or _grounded(p, d.vocabulary, 1.0)]
     merged = list(ext["people"]) + [p for p in people if all(normalize_key(p) != normalize_key(q) for q in ext["people"])]
     take("people", bool(people), merged[:20])
+    take("place", bool(draft.get("place")) and _grounded(draft["place"], d.vocabulary, 1.0), draft.get("place", ""))
     out["events"], prov["events"] = ext["events"], "extractive"  # the model never dates or sources an event
     return out, prov, rejected
 

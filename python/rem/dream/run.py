@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import duckdb
 
-from .. import agentlet, ledger
+from .. import agentlet, ledger, schema
 from ..config import LLMSettings, load_file
 from ..exceptions import DatabaseBusyError, DreamError, InterruptedRun, LLMError, RemError
 from ..ledger import RunStatus
@@ -400,9 +400,11 @@ def _mask_secrets(resolution: Resolution, res: DreamResult, secrets: list[str | 
     def mask(text: str) -> str:
         return mask_literals(text, secrets, min_len=6)[0]
 
-    for m in resolution.moments:
-        m.name, m.summary, m.outcome = mask(m.name), mask(m.summary), mask(m.outcome)
-        m.tags, m.emotion_tags, m.people = [mask(x) for x in m.tags], [mask(x) for x in m.emotion_tags], [mask(x) for x in m.people]
+    said = [f.name for f in schema.fields("moments", "dream") if f.get("edit") in ("name", "text", "list", "lower_list")]
+    for m in resolution.moments:  # every text the moment says (the schema's editable text and list fields)
+        for name in said:
+            v = getattr(m, name)
+            setattr(m, name, [mask(x) for x in v] if isinstance(v, list) else mask(v))
     for e in resolution.edges:
         if e.reason:
             e.reason = mask(e.reason)

@@ -357,6 +357,27 @@ def traverse_loaded_rows(store: Store, lg: LoadedGraph, starts: list[str], *, de
     return _path_rows(store, list(zip(*(b.column(i).to_pylist() for i in range(5)), strict=True)), d.info)
 
 
+def neighbourhood_dot(store: Store, lg: LoadedGraph, node: str, *, most: int = 30) -> str:
+    """DOT of a node and its ``most`` - 1 strongest neighbours, with only the node's own links (a star is
+    readable, a hairball is not), through the Rust writer (labels escaped there)."""
+    if not node:
+        raise RemError("no node given")
+    starts = lg.directory(store).resolve(node)
+    near = traverse_loaded(store, lg, starts, depth=1, edge_types=None, direction="both", min_weight=0.0).to_pylist()
+    near = sorted(near, key=lambda r: (r["depth"], -(r["weight"] or 0)))[:most]
+    ids = {r["id"] for r in near}
+    with store.read() as con:
+        edges = fetch_arrow(con, """SELECT source_id, target_id, edge_type, rem_decay(weight, reinforced_at, edge_type) AS weight
+                                   FROM edges WHERE (list_contains($s, source_id) AND list_contains($ids, target_id))
+                                                 OR (list_contains($s, target_id) AND list_contains($ids, source_id))""",
+                            {"ids": sorted(ids), "s": starts})
+    nodes = pa.table({"id": pa.array([r["id"] for r in near], pa.string()),
+                      "label": pa.array([r["label"][:60] for r in near], pa.string()),
+                      "kind": pa.array([r["kind"] for r in near], pa.string()),
+                      "score": pa.array([1.0 / (1 + r["depth"]) for r in near], pa.float64())})
+    return str(_rem.to_dot(one_batch(nodes), one_batch(edges), top_n=None, name="neighbourhood"))
+
+
 def export(store: Store, fmt: str, *, since: str | None, edge_types: list[str] | None, min_weight: float,
            top: int | None) -> str:
     lg = load(store, since=since, edge_types=edge_types, with_ids=True)

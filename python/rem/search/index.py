@@ -72,10 +72,29 @@ TYPE_WORDS = {
 }
 _TYPE_CASE = "CASE moment_type " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in TYPE_WORDS.items()) + " ELSE moment_type END"
 
+
+
+def _moment_text() -> tuple[str, str, str]:
+    """A moment's (title, body, topics) SQL, from the fields the schema marks ``search`` (title, topics, or a
+    part of the body in ``search_order``): a list field is joined, the type said in people's words."""
+    def sql(f: Any) -> str:
+        kind = schema.table("moments").column(f.name).kind
+        if f.get("edit") == "type":
+            return _TYPE_CASE
+        return f"array_to_string({f.name}, ', ')" if kind == "list" else f.name
+
+    found = schema.fields("moments", "search")
+    part = {p: [sql(f) for f in found if f["search"] == p] for p in ("title", "topics")}
+    body = [sql(f) for f in sorted((f for f in found if f["search"] == "body"), key=lambda f: f.get("search_order", 99))]
+    def joined(parts: list[str], sep: str) -> str:
+        return "NULL" if not parts else parts[0] if len(parts) == 1 else f"concat_ws({sep}, {', '.join(parts)})"
+
+    return joined(part["title"], "' '"), f"concat_ws(chr(10), {', '.join(body)})" if body else "NULL", joined(part["topics"], "', '")
+
+
+_MOMENT_TITLE, _MOMENT_BODY, _MOMENT_TOPICS = _moment_text()
 _TEXT = {  # kind: (title, body, topics, time, table, condition)
-    "moment": ("name", f"""concat_ws(chr(10), summary, outcome, array_to_string(people, ', '),
-                          array_to_string(emotion_tags, ', '), {_TYPE_CASE})""", "array_to_string(tags, ', ')",
-               "start_time", "moments", "TRUE"),
+    "moment": (_MOMENT_TITLE, _MOMENT_BODY, _MOMENT_TOPICS, "start_time", "moments", "TRUE"),
     "resource": ("name", f"left(content, {MAX_INDEXED_CHARS})", "NULL", "created_at", "resources", "resource_type <> 'summary'"),
     "message": ("NULL", f"concat_ws(': ', speaker, left(content, {MAX_INDEXED_CHARS}))", "NULL", "created_at", "messages", "TRUE"),
     "session": ("name", "NULL", "NULL", "created_at", "sessions", "TRUE"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,7 @@ class Digest:
     emotions: list[str]
     outcome: str
     events: list[Event] = field(default_factory=list)
+    place: str = ""  # where it happened, as its notes name it (front matter ``place`` / ``location``)
     participation: dict[str, float] = field(default_factory=dict, repr=False)  # person -> share of the items they wrote
     vocabulary: frozenset[str] = field(default_factory=frozenset, repr=False)  # folded words of the activity
     titles: frozenset[str] = field(default_factory=frozenset, repr=False)  # source titles, normalized
@@ -69,7 +71,7 @@ class Digest:
     def fields(self) -> dict[str, Any]:
         return {"name": self.name, "summary": self.summary, "moment_type": self.moment_type, "tags": list(self.tags),
                 "emotion_tags": list(self.emotions), "people": list(self.people), "outcome": self.outcome,
-                "events": [e.public() for e in self.events]}
+                "events": [e.public() for e in self.events], "place": self.place}
 
 
 @dataclass
@@ -87,6 +89,7 @@ class _Item:
     session: str | None = None
     group: bool = False
     raw: list[str] = field(default_factory=list)  # the texts as written (line breaks kept), for people
+    place: str | None = None  # a note's front matter place
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -249,6 +252,8 @@ class Understanding:
             for t in tags if isinstance(tags, list) else ([tags] if isinstance(tags, str) else []):
                 item.weighted.append((str(t), W_TAG))
             item.people_lists = front_matter_people(meta)
+            where = meta.get("place") or meta.get("location")
+            item.place = clean(where, 120) or None if isinstance(where, str) else None
             item.own += sentences(content)
             item.summary_text += sentences(content)
             item.raw.append(content[:RAW_CHARS])
@@ -325,7 +330,9 @@ class Understanding:
         central = describe.central_sentences([s for i in items for s in i.summary_text], key_terms)
         events = extract_events(self._utterances(rows), owner=self.owner_name, people=people)
         fallback = names[0] if names else (items[0].commit_subject or "Activity") if items else "Activity"
-        vocab = frozenset(stem(fold(t)) for text in texts + people for t in tokens(text))
+        places = Counter(i.place for i in items if i.place)
+        place = places.most_common(1)[0][0] if places else ""
+        vocab = frozenset(stem(fold(t)) for text in [*texts, *people, place] for t in tokens(text))
         return Digest(
             segments=list(segments),
             name=(describe.event_name(events) if kind in ("conversation", "support") and events
@@ -338,6 +345,7 @@ class Understanding:
             emotions=emotions(own, n_people=len(people), n_commits=shape.commits, minutes=shape.minutes),
             outcome=describe.outcome([i.commit_subject for i in items if i.commit_subject], own, key_terms),
             events=events,
+            place=place,
             participation={p: sum(1 for i in items if p in (i.speaker, i.author)) / max(1, len(items)) for p in people},
             vocabulary=vocab,
             titles=frozenset(normalize_key(t) for t in [*names, *(i.commit_subject or "" for i in items)] if t),

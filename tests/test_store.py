@@ -113,6 +113,28 @@ def test_edges_of_an_older_store_get_dense_node_keys_on_open(store, first_open):
     assert all(nodes[s] == sk and nodes[t] == tk for s, t, sk, tk in edges)
 
 
+@pytest.mark.parametrize("first", ["moments", "query", "search"])
+def test_a_file_an_older_rem_wrote_is_upgraded_by_the_first_command_that_only_reads_it(store, first):
+    """A moment field added since (place, schema 9) is there for `rem moments`, `rem query` and search on
+    a file written before it, though those open it read-only."""
+    from support import rem_cli
+
+    store.init()
+    with store.connect() as con:
+        fetch_rows(con, "insert into moments (id, name, start_time, end_time) values ('m1', 'An old moment', "
+                        "'2026-03-02 09:00+00', '2026-03-02 10:00+00')")
+        fetch_rows(con, "alter table moments drop column place")
+        fetch_rows(con, "update rem_meta set value='8' where key='schema_version'")
+    args = {"moments": ["moments", "--since", "2026-03-01", "--json"], "query": ["query", "select place from moments", "--json"],
+            "search": ["search", "old moment", "--json"]}[first]
+    r = rem_cli(store.path, args)
+    assert r.exit_code == 0, r.output
+    assert "An old moment" in r.output or '"place": null' in r.output
+    with store.read() as con:
+        assert fetch_rows(con, "select value from rem_meta where key = 'schema_version'") == [(str(schema.schema_version()),)]
+        assert fetch_rows(con, "select place from moments") == [(None,)]
+
+
 # -- files that are not REM databases ---------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Correcting moments: rem moments edit|merge|split|delete|pin|unpin|undo|history.
+"""One moment in full, and correcting moments: rem moments show|edit|merge|split|delete|pin|unpin|undo|history.
 
 Each edit is kept (with what it replaced) and can be undone; a corrected or
 pinned moment is fixed ground for every later dream (see rem.corrections).
@@ -128,6 +128,55 @@ def undo_cmd(c: Ctx, ref: str) -> None:
     from ..corrections import undo
 
     _done(undo(c.store, ref))
+
+
+@moments.command("show")
+@click.argument("moment")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: its fields, sources, links, run and edits.")
+@pass_ctx
+def show_cmd(c: Ctx, moment: str, as_json: bool) -> None:
+    """One moment in full (MOMENT: its id or first characters): its fields and events, the messages, notes,
+    commits and documents it was made from, the topics and people it links to, the run that made it and
+    your edits — what the web view's moment page and MCP's `moment` tool show.
+
+    \b
+    rem moments show 1a2b3c4d
+    """
+    from .. import ledger
+    from .. import moments as mo
+    from ..corrections import history, resolve
+    from ..output import echo_json, safe
+
+    with c.store.read() as con:
+        mid = resolve(con, moment)
+        m = mo.one(con, mid) or {}
+        sources = mo.sources(con, m, max_text=400, limit=200)
+        links = mo.links(con, mid)
+        run = ledger.brief(con, m.get("dream_run_id") or "")
+    edits = history(c.store, mid)
+    if as_json:
+        out = {k: m.get(k) for k in mo.COLUMNS if k != "metadata"}
+        out.update(id=mid, events=mo.events_of(m), sources=sources, links=links, run=run, edits=edits)
+        echo_json(out)
+        return
+    for line in mo.as_text(m, with_day=True):
+        click.echo(line)
+    click.echo(f"- Id: {mid}")
+    if run:
+        click.echo(f"- Made by: run {run['id'][:8]} ({safe(str(run['model'] or 'no model'))}, {run['started_at']:%Y-%m-%d %H:%M})")
+    by_kind: dict[str, list[str]] = {}
+    for x in links:
+        by_kind.setdefault(x["kind"], []).append(safe(x["name"]))
+    for kind, names in sorted(by_kind.items()):
+        click.echo(f"- Linked {kind}s: {', '.join(names)}")
+    click.echo(f"- Sources ({len(sources)}):")
+    for s in sources:
+        who = f" {safe(s['who'])}:" if s.get("who") else ""
+        title = f" [{safe(s['title'])}]" if s.get("title") and s["kind"] != "message" else ""
+        click.echo(f"    {s['time'].astimezone():%H:%M} {s['kind']}{title}{who} {safe(mo.one_line(s['text'])[:200])}")
+    for e in edits:
+        click.echo(f"- Edit {e['kind']} {e['made_at'].astimezone():%Y-%m-%d %H:%M}: {safe(e['summary'] or '')}"
+                   + (" (undone)" if e.get("undone_at") else ""))
 
 
 @moments.command("history")

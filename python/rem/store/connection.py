@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -19,10 +20,13 @@ from typing import Any
 
 import duckdb
 
+from .. import schema
 from ..exceptions import DatabaseBusyError, StoreError
 from .files import check_file, file_signature, resolve_db_path
-from .migrate import check_ours, check_schema_version, ensure_schema, install_macros
+from .migrate import check_ours, check_schema_version, ensure_schema, install_macros, stored_version
 from .sql import Connection, _first_line, _is_lock_error, _is_read_only_error, execute
+
+log = logging.getLogger("rem.store")
 
 # Settings applied to every connection REM opens (no run-time downloads).
 _BASE_CONFIG = {
@@ -116,18 +120,25 @@ class Store:
             spill = tempfile.mkdtemp(prefix="rem-query-")
             cfg["temp_directory"] = spill
         try:
-            with _gate.hold(self.path, kind, self.busy_timeout_s):
-                con = _open(self.path, True, cfg, self.busy_timeout_s)
-                try:
-                    check_ours(con, self.path)
-                    check_schema_version(con)
-                    if macros:
-                        install_macros(con)
-                    if sandbox:
-                        execute(con, "SET lock_configuration = true")
-                    yield con
-                finally:
-                    con.close()
+            for attempt in (1, 2):
+                older = False
+                with _gate.hold(self.path, kind, self.busy_timeout_s):
+                    con = _open(self.path, True, cfg, self.busy_timeout_s)
+                    try:
+                        check_ours(con, self.path)
+                        check_schema_version(con)
+                        older = attempt == 1 and _older(con)
+                        if not older:
+                            if macros:
+                                install_macros(con)
+                            if sandbox:
+                                execute(con, "SET lock_configuration = true")
+                            yield con
+                    finally:
+                        con.close()
+                if not older:
+                    break
+                self._upgrade()  # a file an older REM wrote: its new tables and columns, then read
         finally:
             if spill:
                 shutil.rmtree(spill, ignore_errors=True)
@@ -143,8 +154,24 @@ class Store:
         write (their open retries meanwhile)."""
         if not self.path.exists():
             self.init()
+        key = str(self.path)
+        if key not in _current:
+            with _lingering.use(self, 0) as con:
+                older = _older(con)
+            if older:
+                self._upgrade()
+            _current.add(key)
         with _lingering.use(self, linger_s) as con:
             yield con
+
+    def _upgrade(self) -> None:
+        """Migrate a file an older REM wrote (new tables and columns), so reading it sees what this REM reads.
+        On a file that cannot be written, reading goes on as it is (what it lacks is said where it is used)."""
+        try:
+            self.init()
+        except StoreError as e:
+            log.warning("%s was written by an older REM and cannot be upgraded here (%s); reading it as it is",
+                        self.path, str(e).splitlines()[0])
 
     def init(self) -> bool:
         """Create the database if needed; returns True when it was created."""
@@ -235,6 +262,13 @@ class _Lingering:
             self._cons.clear()
 
 
+def _older(con: Connection) -> bool:
+    """The file was written by an older REM (its schema version is lower than this REM's)."""
+    v = stored_version(con)
+    return v is not None and v < schema.schema_version()
+
+
+_current: set[str] = set()  # files this process has seen at its schema version (Store.reader checks once)
 _lingering = _Lingering()
 atexit.register(_lingering.close_all)
 

@@ -162,3 +162,26 @@ def test_rem_query_loads_the_database_but_not_the_importers_or_search(tmp_path):
     extra = sorted(m for m in loaded if m.startswith(("jsonschema", "tantivy", "wordllama", "instructor", "openai", "rem.ingest",
                                                        "rem.search", "rem.dream")))
     assert extra == [], extra
+
+
+def _calls(name: str) -> set[str]:
+    """The REM modules that call a function or method named ``name``."""
+    out = set()
+    for m, p in _modules().items():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                f = node.func
+                called = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+                if called == name:
+                    out.add(m)
+    return out
+
+
+def test_the_config_file_is_read_once_per_entry_point_and_handed_down():
+    """Settings are resolved at the entry points — a command (rem.cli.common.Ctx), a fleet worker, and a
+    Store made without settings (the Python API's default) — and handed down with the Store: no module
+    below them reads the config file."""
+    assert _calls("load_file") == {"rem.config"}
+    assert _calls("load") >= {"rem.cli.common"}
+    settings_loaders = {m for m in _calls("load") if "Settings.load" in (_modules()[m].read_text(encoding="utf-8"))}
+    assert settings_loaders == {"rem.cli.common", "rem.fleet.worker", "rem.store.connection", "rem.config"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -24,6 +24,9 @@ from .ids import stable_id
 from .ingest.common import Batch, write
 from .store import Store, fetch_arrow
 from .values import check_role, clean_text, parse_time
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 
 def _when(value: Any, field: str) -> datetime:
@@ -35,8 +38,9 @@ def _when(value: Any, field: str) -> datetime:
 class Rem:
     """A handle on one REM database (no connection is held between calls)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.store = Store(path)
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, settings: Settings | None = None) -> None:
+        """``settings``: the config (default: the config file, read once, when first needed)."""
+        self.store = Store(path, settings=settings)
 
     @property
     def path(self) -> str:
@@ -152,7 +156,7 @@ class Rem:
         from .config import NO_MODEL, LLMSettings, resolve_llm
 
         settings = LLMSettings() if model == NO_MODEL and not base_url and not local_model else \
-            resolve_llm(model=model, base_url=base_url, local_model=local_model)
+            resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=self.store.settings.file)
         return ask(self.store, question, settings, limit=limit, max_cost=max_cost, dream_missing=dream).public()
 
 

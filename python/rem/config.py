@@ -201,9 +201,69 @@ def check(cfg: dict[str, Any], where: str) -> None:
 
 def half_lives() -> tuple[dict[str, float | None], float | None]:
     """The edges' half-lives: the defaults with the config file's ``[graph.half_life_hours]``."""
-    from .graph.decay import half_lives as from_settings
+    return Settings.load().half_lives
 
-    return from_settings(load_file())
+
+class Settings:
+    """The config file, read and checked once per entry point (a command, the Python API, a fleet worker)
+    and handed down with the :class:`~rem.store.Store`: no module below the entry points reads the file.
+
+    A file that fails its check does not stop what does not need it (``rem query``, a page): the error is
+    raised by :attr:`file` — by what reads a setting — and the SQL decay macros fall back to the defaults."""
+
+    def __init__(self, file: dict[str, Any] | None = None, *, error: ConfigError | None = None,
+                 path: Path | None = None) -> None:
+        self._file = file or {}
+        self._error = error
+        self.path = path
+        self._half_lives: tuple[dict[str, float | None], float | None] | None = None
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        """The config file at ``path`` (default: :func:`config_path`)."""
+        from .redact import remember_secret
+
+        p = path or config_path()
+        try:
+            file = load_file(p)
+        except ConfigError as e:
+            return cls(error=e, path=p)
+        llm = file.get("llm", {})
+        remember_secret(llm.get("api_key") if isinstance(llm, dict) else None)  # masked in every log and error
+        return cls(file, path=p)
+
+    @property
+    def file(self) -> dict[str, Any]:
+        """The checked file, as tables of keys (raises the file's :class:`ConfigError`, if it has one)."""
+        if self._error is not None:
+            raise self._error
+        return self._file
+
+    def section(self, name: str) -> dict[str, Any]:
+        v = self.file.get(name, {})
+        return v if isinstance(v, dict) else {}
+
+    @property
+    def half_lives(self) -> tuple[dict[str, float | None], float | None]:
+        """The edges' half-lives: the defaults with ``[graph.half_life_hours]``."""
+        if self._half_lives is None:
+            from .graph.decay import half_lives as from_settings
+
+            self._half_lives = from_settings(self.file)
+        return self._half_lives
+
+    def half_lives_or_defaults(self) -> tuple[dict[str, float | None], float | None]:
+        """:attr:`half_lives`, or the defaults when the file is bad (the graph commands report it; the SQL
+        macros of every connection keep working)."""
+        from .graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+
+        try:
+            return self.half_lives
+        except ConfigError as e:
+            import logging
+
+            logging.getLogger("rem.config").warning("%s; rem_decay uses the default half-lives", e)
+            return dict(DEFAULT_HALF_LIVES), DEFAULT_OTHER_HALF_LIFE
 
 
 def mask(secret: str | None) -> str:

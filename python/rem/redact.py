@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from .config import load_file
-from .exceptions import ConfigError, RemError
+from .exceptions import ConfigError
 
 PATTERNS: list[tuple[str, str]] = [
     ("private-key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
@@ -84,14 +83,16 @@ def secret_values(env: dict[str, str] | None = None) -> list[str]:
     ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``) and the configured API key."""
     env = dict(os.environ) if env is None else env
     vals = [v for k, v in env.items() if _SECRET_ENV.match(k.upper()) and len(v) >= 8]
-    try:
-        llm = load_file().get("llm", {})
-    except RemError:  # an unreadable config file is reported by the command that reads it
-        llm = {}
-    key = llm.get("api_key") if isinstance(llm, dict) else None
-    if isinstance(key, str) and len(key) >= 8:
-        vals.append(key)
-    return vals
+    return vals + sorted(_CONFIGURED)
+
+
+_CONFIGURED: set[str] = set()  # secrets of the settings this process loaded (rem.config.Settings.load)
+
+
+def remember_secret(value: Any) -> None:
+    """A secret from the settings (the configured API key): masked everywhere from now on."""
+    if isinstance(value, str) and len(value) >= 8:
+        _CONFIGURED.add(value)
 
 
 def is_local(base_url: str | None) -> bool:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger, moments
-from .config import load_file
 from .store import Store
 
 log = logging.getLogger("rem.report")
@@ -34,14 +33,14 @@ def reports_dir(store: Store, cfg: dict[str, Any] | None = None) -> Path:
     env = os.environ.get("REM_REPORTS_DIR")
     if env:
         return Path(env).expanduser()
-    rc = (cfg if cfg is not None else load_file()).get("reports", {})
+    rc = (cfg if cfg is not None else store.settings.file).get("reports", {})
     if isinstance(rc, dict) and rc.get("dir"):
         return Path(str(rc["dir"])).expanduser()
     return store.path.parent / "reports"
 
 
-def keep_count(cfg: dict[str, Any] | None = None) -> int:
-    rc = (cfg if cfg is not None else load_file()).get("reports", {})
+def keep_count(cfg: dict[str, Any]) -> int:
+    rc = cfg.get("reports", {})
     return int(rc.get("keep", DEFAULT_KEEP)) if isinstance(rc, dict) else DEFAULT_KEEP
 
 
@@ -93,7 +92,7 @@ def run_digest(store: Store, run_id: str) -> str:
 def write_run_digest(store: Store, run_id: str, cfg: dict[str, Any] | None = None) -> Path | None:
     """Write the run's digest into the reports folder and keep the newest
     ``keep``; returns the file (None when reports are turned off)."""
-    cfg = cfg if cfg is not None else load_file()
+    cfg = cfg if cfg is not None else store.settings.file
     keep = keep_count(cfg)
     if keep <= 0:
         return None

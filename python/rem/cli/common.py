@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..store import Store
 
 
@@ -18,6 +19,16 @@ class Ctx:
     def __init__(self, db: str | None, verbose: bool) -> None:
         self.db = db
         self.verbose = verbose
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The config file, read and checked once for this command (rem.config.Settings)."""
+        if self._settings is None:
+            from ..config import Settings
+
+            self._settings = Settings.load()
+        return self._settings
 
     @property
     def store(self) -> Store:
@@ -25,7 +36,7 @@ class Ctx:
             Store,  # loaded by the commands that open the database (`rem --help` does not)
         )
 
-        return Store(self.db)
+        return Store(self.db, settings=self.settings)
 
 
 pass_ctx = click.make_pass_decorator(Ctx)

@@ -36,7 +36,7 @@ def config_cmd(c: Ctx, as_json: bool, model: str | None, base_url: str | None, l
     Precedence: command-line flag > environment (REM_LLM_MODEL, REM_LLM_BASE_URL,
     OPENAI_API_KEY, REM_LLM_MODE, REM_LOCAL_MODEL) > config file > embedded default.
     """
-    s = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
+    s = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=c.settings.file)
     info: dict[str, Any] = {
         "database": str(c.store.path),
         "config_file": str(cfg.config_path()) + ("" if cfg.config_path().exists() else " (absent)"),
@@ -74,7 +74,7 @@ def index_for_search(store: Any) -> None:
     from ..search.embed import configured
 
     try:
-        emb = configured()
+        emb = configured(store.settings.file)
     except RemError as e:
         click.echo(f"search index not updated: {e}", err=True)
         return

@@ -16,11 +16,10 @@ from ..output import echo_json, echo_table, output_options, rows_of
 from .common import Ctx, Finite, day_bounds, json_option, llm_options, parse_duration, pass_ctx
 
 
-def dream_guards(*, scheduled: bool, force: bool, yield_to_user: bool) -> dict[str, Any]:
-    """The readiness check and yield watcher a dream consults, from the config file."""
+def dream_guards(file_cfg: dict[str, Any], *, scheduled: bool, force: bool, yield_to_user: bool) -> dict[str, Any]:
+    """The readiness check and yield watcher a dream consults, from the config ``file_cfg``."""
     from ..ops.readiness import Readiness, YieldWatcher
 
-    file_cfg = cfg.load_file()
     return {"readiness": Readiness.from_config(file_cfg) if scheduled and not force else None,
             "yield_watcher": YieldWatcher.from_config(file_cfg) if yield_to_user else None}
 
@@ -84,7 +83,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         raise click.UsageError("--now and --scheduled exclude each other")
     timeout_s = parse_duration(run_timeout, "--timeout")
     d = cfg.dream_defaults()
-    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
+    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=c.settings.file)
     lookback = lookback_hours if lookback_hours is not None else (None if (start or end) else d["lookback_hours"])
     gap = gap_minutes if gap_minutes is not None else d["gap_minutes"]
     budget = chunk_budget(settings, max_input_tokens, d["max_input_tokens"])
@@ -120,7 +119,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
         trigger="scheduled" if scheduled else "manual", force=force, run_timeout_s=timeout_s, late_days=late_days,
         review=d["review"] if review is None else review,
         debug=(lambda text: click.echo(text, err=True)) if debug else None,
-        **dream_guards(scheduled=scheduled, force=force, yield_to_user=yield_to_user),
+        **dream_guards(c.settings.file, scheduled=scheduled, force=force, yield_to_user=yield_to_user),
     )
     result = run_dream(c.store, settings, opts)
     if output and result.resolution is not None:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..output import echo_table, output_options
-from .common import UTF8, parse_duration
+from .common import UTF8, Ctx, parse_duration, pass_ctx
 
 
 @click.group()
@@ -160,7 +160,8 @@ def fleet_doctor(manifest: str, owner_ids: tuple[str, ...], fmt: str | None) -> 
 @click.option("--max-rows", type=click.IntRange(min=0),
               help="Stop after this many rows (0 = all). Default: 10,000 for --table, all for the data formats, which "
                    "stream (memory stays flat).")
-def fleet_query(manifest: str, sql: str, owner_ids: tuple[str, ...], fmt: str | None, max_rows: int | None) -> None:
+@pass_ctx
+def fleet_query(c: Ctx, manifest: str, sql: str, owner_ids: tuple[str, ...], fmt: str | None, max_rows: int | None) -> None:
     """One read-only SQL statement over every owner's database ("-" reads it
     from stdin). Each of REM's tables (moments, resources, messages, entities,
     edges, nodes, dream_runs, moment_edits) holds every owner's rows with an
@@ -184,7 +185,7 @@ def fleet_query(manifest: str, sql: str, owner_ids: tuple[str, ...], fmt: str | 
             return 0
         return echo_stream(reader, fmt, max_rows)
 
-    fr.query(m, m.select(list(owner_ids)), sql, show)
+    fr.query(m, m.select(list(owner_ids)), sql, show, half_lives=c.settings.half_lives_or_defaults())
 
 
 COMMANDS = (fleet,)

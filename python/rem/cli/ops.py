@@ -103,7 +103,7 @@ def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_ev
     from .dreaming import dream_guards
 
     d = cfg.dream_defaults()
-    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
+    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=c.settings.file)
     min_interval_s = parse_duration(min_interval, "--min-interval")
     check_every_s = parse_duration(check_every, "--check-every")
 
@@ -111,7 +111,7 @@ def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_ev
         r = run_dream(c.store, settings, DreamOptions(
             lookback_hours=d["lookback_hours"], scheduled=True, trigger="daemon", gap_minutes=d["gap_minutes"],
             max_input_tokens=chunk_budget(settings, None, d["max_input_tokens"]), concurrency=d["concurrency"],
-            progress=False, **dream_guards(scheduled=True, force=False, yield_to_user=yield_to_user)))
+            progress=False, **dream_guards(c.settings.file, scheduled=True, force=False, yield_to_user=yield_to_user)))
         click.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} dream {r.run_id[:8]} {r.status} ({reason})"
                    + (f": {r.stats.moments_created} new moments" if r.stats else f": {r.message}"))
 

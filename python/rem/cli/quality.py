@@ -61,7 +61,7 @@ def eval_cmd(c: Ctx, gold: str, paths: tuple[str, ...], model: str | None, base_
         elif path == "configured":
             from ..dream.run import chunk_budget
 
-            s = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
+            s = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=c.settings.file)
             results.append(evaluate(c.store, g, s, path=s.model, gap_minutes=gap,
                                     max_input_tokens=chunk_budget(s, None, d["max_input_tokens"]), progress=note))
         else:

@@ -106,7 +106,7 @@ def ask_cmd(c: Ctx, question: str, limit: int, max_cost: float | None, no_dream:
     from ..ask import ask
     from ..output import echo_json
 
-    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
+    settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=c.settings.file)
     a = ask(c.store, question, settings, limit=limit, max_cost=max_cost, dream_missing=not no_dream)
     if as_json:
         echo_json(a.public(), indent=2)

@@ -29,7 +29,6 @@ from .. import entities as entity_table
 from .. import ledger, schema
 from .. import moments as moment_table
 from .. import resources as resource_table
-from ..config import half_lives
 from ..corrections import fixed_ground
 from ..ids import stable_id
 from ..ledger import RunStatus
@@ -230,7 +229,7 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             st.summaries_created = c.added + c.updated
             if not review:
                 edges += [_edge(sid, m, "summarizes", m not in existing, run_id, "dream") for m in new_ids]
-        st.edges_added, st.edges_reinforced = edge_table.merge(con, edges, run_id, half_lives())
+        st.edges_added, st.edges_reinforced = edge_table.merge(con, edges, run_id, store.settings.half_lives)
         row = dict(ledger_row)
         meta = dict(row.pop("metadata", {}) or {})
         row.update({

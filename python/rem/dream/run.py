@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import duckdb
 
 from .. import agentlet, ledger, schema
-from ..config import LLMSettings, load_file
+from ..config import LLMSettings
 from ..exceptions import DatabaseBusyError, DreamError, InterruptedRun, LLMError, RemError
 from ..ledger import RunStatus
 from ..llm.client import LLM, Reply, Usage
@@ -419,7 +419,7 @@ def _call_model(settings: LLMSettings, p: Plan, opts: DreamOptions, res: DreamRe
     candidates. Returns the answers and the period summary (empty: none)."""
     topics, people = known_names(store)
     watcher = opts.yield_watcher
-    redactor = opts.redactor or Redactor.for_endpoint(None if settings.embedded else settings.base_url, load_file(),
+    redactor = opts.redactor or Redactor.for_endpoint(None if settings.embedded else settings.base_url, store.settings.file,
                                                       [settings.api_key])
     res.redactions = redactor.counts
     with endpoint(settings) as (base_url, model), (watcher or contextlib.nullcontext()):

@@ -257,7 +257,8 @@ T = TypeVar("T")
 TABLES = ("resources", "messages", "moments", "entities", "edges", "nodes", "dream_runs", "moment_edits")
 
 
-def query(m: Manifest, owners: list[Owner], sql: str, consume: Callable[[pa.RecordBatchReader | None], T]) -> T:
+def query(m: Manifest, owners: list[Owner], sql: str, consume: Callable[[pa.RecordBatchReader | None], T],
+          half_lives: tuple[dict[str, float | None], float | None] | None = None) -> T:
     """One read-only statement over every owner's store: each table REM keeps is a
     view over all owners' copies with an ``owner`` column in front. The result is
     streamed to ``consume`` (a reader of Arrow batches, None for a statement without
@@ -291,7 +292,7 @@ def query(m: Manifest, owners: list[Owner], sql: str, consume: Callable[[pa.Reco
         for t, parts in present.items():
             if parts:
                 fetch_rows(con, f"CREATE TEMP VIEW {t} AS " + " UNION ALL BY NAME ".join(parts))
-        install_macros(con)
+        install_macros(con, half_lives)  # rem_decay with the admin's half-lives (default: the built-in ones)
         sandbox(con)
         try:
             return consume(stream_arrow(con, sql))

@@ -35,7 +35,7 @@ def transient(message: str) -> bool:
     return bool(TRANSIENT.search(message))
 
 
-def _settings(spec: dict[str, Any]) -> Any:
+def _settings(spec: dict[str, Any], file_cfg: dict[str, Any]) -> Any:
     from .. import config as cfg
     from ..exceptions import ConfigError
 
@@ -47,7 +47,7 @@ def _settings(spec: dict[str, Any]) -> Any:
                               "on the worker: set it in the environment the workers start from")
         env["REM_LLM_API_KEY"] = os.environ[key_env]
     return cfg.resolve_llm(model=spec.get("model"), base_url=spec.get("base_url"),
-                           local_model=spec.get("local_model"), env=env)
+                           local_model=spec.get("local_model"), env=env, file_cfg=file_cfg)
 
 
 def dream_owner(spec: dict[str, Any], limiter: Any = None, limits: list[dict[str, Any]] | None = None,
@@ -133,14 +133,15 @@ def _dream_once(spec: dict[str, Any], out: dict[str, Any], force: bool, run_time
     from ..search.embed import configured
     from ..store import Store
 
-    store = Store(spec["db"])
+    loaded = cfg.Settings.load()  # this worker's config, read once for the owner's dream
+    store = Store(spec["db"], settings=loaded)
     if not store.path.exists():
         from ..exceptions import StoreError
 
         raise StoreError(f"{store.path} does not exist: create it (`rem --db '{store.path}' init`) or fix the "
                          "manifest's db")
-    settings = _settings(spec)
-    file_cfg = cfg.load_file()
+    settings = _settings(spec, loaded.file)
+    file_cfg = loaded.file
     d = cfg.dream_defaults(file_cfg)
     # The owner's quiet hours and the machine's free memory; not the load average: on a fleet
     # worker the load is the fleet's own dreams, and skipping on it would skip everyone.
@@ -166,6 +167,6 @@ def _dream_once(spec: dict[str, Any], out: dict[str, Any], force: bool, run_time
                late_runs=len(res.late))
     if res.status == RunStatus.OK or res.late:
         try:
-            search_index.try_sync(store, configured())
+            search_index.try_sync(store, configured(file_cfg))
         except Exception as e:  # noqa: BLE001 - the dream is written; the next search catches up
             out["note"] = f"search index not updated: {e}"

@@ -16,7 +16,6 @@ import pyarrow as pa
 
 from .. import _rem, schema
 from .. import edges as edge_table
-from ..config import half_lives
 from ..exceptions import RemError
 from ..ids import normalize_key
 from ..store import (
@@ -167,7 +166,7 @@ def load(store: Store, *, since: str | None = None, edge_types: list[str] | None
     ids = "source_id, target_id, " if with_ids else ""
     with store.read(sandbox=False) as con:
         edges = fetch_arrow(con, EDGES_SQL.format(ids=ids, where=" AND ".join(where)), params or None)
-    hl, other = half_lives()
+    hl, other = store.settings.half_lives
     now_us = int(now.timestamp() * 1_000_000)
     g = _rem.Graph(edges, hl, other, now_us, HOT_HALF_LIFE_HOURS)
     return LoadedGraph(g, edges, now)

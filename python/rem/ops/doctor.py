@@ -52,7 +52,7 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
             return
     # model endpoint
     try:
-        s = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model)
+        s = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=store.settings.file)
     except RemError as e:
         yield ("fail", "model", str(e))
         s = None

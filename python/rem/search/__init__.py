@@ -81,7 +81,7 @@ def search(store: Store, query: str, opts: SearchOptions | None = None, *, embed
         raise SearchError(f"unknown kind(s) {', '.join(bad)}: use {', '.join(ix.KINDS)} or all")
     if not 1 <= opts.limit <= 1000:
         raise SearchError("--limit must be from 1 to 1000")
-    emb = configured() if embedder is _UNSET else embedder
+    emb = configured(store.settings.file) if embedder is _UNSET else embedder
     if opts.sync:
         ix.sync_if_changed(store, emb)
         if opts.lexical and ix.Lexical.open(store.path) is None:  # missing, damaged or not a folder: rebuilt now

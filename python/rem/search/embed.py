@@ -151,11 +151,9 @@ class EndpointEmbedder:
         return _unit(np.array([d.embedding for d in sorted(r.data, key=lambda d: d.index)], dtype=np.float32))
 
 
-def configured(cfg: dict[str, Any] | None = None) -> Embedder | None:
-    """The embedder ``[search] embeddings`` names (default WordLlama; None for "none")."""
-    from .. import config as config_mod
-
-    sc = (cfg if cfg is not None else config_mod.load_file()).get("search", {})
+def configured(cfg: dict[str, Any]) -> Embedder | None:
+    """The embedder ``[search] embeddings`` of the config ``cfg`` names (default WordLlama; None for "none")."""
+    sc = cfg.get("search", {})
     which = str(sc.get("embeddings", DEFAULT)).lower()
     if which == "none":
         return None
@@ -163,7 +161,9 @@ def configured(cfg: dict[str, Any] | None = None) -> Embedder | None:
         return WordLlamaEmbedder()
     if which == "minilm":
         return MiniLMEmbedder()
-    s = config_mod.resolve_llm()
+    from .. import config as config_mod
+
+    s = config_mod.resolve_llm(file_cfg=cfg)
     model = sc.get("embedding_model")
     if not s.base_url or not model:
         raise ConfigError("[search] embeddings = \"endpoint\" needs an endpoint ([llm] base_url) and "

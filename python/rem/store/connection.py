@@ -16,11 +16,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from .. import schema
+
+if TYPE_CHECKING:
+    from ..config import Settings
 from ..exceptions import DatabaseBusyError, StoreError
 from .files import check_file, file_signature, resolve_db_path
 from .migrate import check_ours, check_schema_version, ensure_schema, install_macros, stored_version
@@ -81,10 +84,21 @@ class Store:
     """A REM database file. Cheap to create; connections are opened on demand."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = 10.0,
-                 adopt: bool = False):
+                 adopt: bool = False, settings: Settings | None = None):
         self.path = resolve_db_path(path)
         self.busy_timeout_s = busy_timeout_s
         self.adopt = adopt  # add REM's tables to a DuckDB file another application made
+        self._settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        """The settings this store was opened with (an entry point resolves them once and passes them; a
+        Store made without them reads the config file on first use, once)."""
+        if self._settings is None:
+            from ..config import Settings
+
+            self._settings = Settings.load()
+        return self._settings
 
     # -- connections -----------------------------------------------------
     @contextlib.contextmanager
@@ -96,7 +110,7 @@ class Store:
             try:
                 check_ours(con, self.path, adopt=self.adopt)
                 ensure_schema(con)
-                install_macros(con)
+                install_macros(con, self.settings.half_lives_or_defaults())
                 yield con
             finally:
                 con.close()
@@ -130,7 +144,7 @@ class Store:
                         older = attempt == 1 and _older(con)
                         if not older:
                             if macros:
-                                install_macros(con)
+                                install_macros(con, self.settings.half_lives_or_defaults())
                             if sandbox:
                                 execute(con, "SET lock_configuration = true")
                             yield con

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from .. import schema
-from ..exceptions import RemError, SchemaVersionError, StoreError
+from ..exceptions import SchemaVersionError, StoreError
 from .sql import META_TABLE, Connection, execute, fetch_rows, fetch_value, transaction
 
 log = logging.getLogger("rem.store")
@@ -128,18 +128,14 @@ def _all_tables_present(con: Connection) -> bool:
     return all(t in names for t in (*schema.TABLES, *schema.VIEWS))
 
 
-def install_macros(con: Connection) -> None:
+def install_macros(con: Connection, half_lives: tuple[dict[str, float | None], float | None] | None = None) -> None:
     """SQL helpers available on every connection REM opens (temporary macros,
     so they work on read-only connections too): ``rem_decay`` and
-    ``rem_half_life_hours`` (see :mod:`rem.graph.decay`)."""
-    from ..config import half_lives
+    ``rem_half_life_hours`` (see :mod:`rem.graph.decay`) with ``half_lives``
+    (per type, and for other types; default: the built-in ones)."""
     from ..graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, macro_statements
 
-    try:
-        hl, other = half_lives()
-    except RemError as e:  # a bad config value: the graph commands report it; queries keep working
-        log.warning("%s; rem_decay uses the default half-lives", e)
-        hl, other = dict(DEFAULT_HALF_LIVES), DEFAULT_OTHER_HALF_LIFE
+    hl, other = half_lives if half_lives is not None else (dict(DEFAULT_HALF_LIVES), DEFAULT_OTHER_HALF_LIFE)
     for stmt in macro_statements(hl, other):
         execute(con, stmt)
 

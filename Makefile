@@ -61,8 +61,8 @@ deps: ## System programs the tests use (Graphviz, systemd-analyze, chromium + ch
 
 test: deps build local test-rust test-py stubtest lint ## Everything CI runs: installs what it needs, then Rust tests + the whole pytest suite + stubtest + lints
 
-test-fast: build ## The quick loop (~3.5 min here): pytest without the slow (reliability, wheel, crash), embedded-model, browser and cluster tests
-	$(BIN)/pytest -q -m "not slow and not llm and not browser and not cluster" -p no:cacheprovider tests
+test-fast: build ## The quick loop (~2 min here): pytest on two workers, without the slow (reliability, wheel, crash), embedded-model, browser and cluster tests
+	$(BIN)/pytest -q -n 2 -m "not slow and not llm and not browser and not cluster" -p no:cacheprovider tests
 
 test-rust: ## Rust unit and property tests of the core crate
 	cargo test -q -p rem-core

@@ -151,6 +151,29 @@ def rem_with_peak(args: list[str], **kw: Any) -> tuple[Any, float]:
 
 
 # -- a real `rem serve` ------------------------------------------------------------------------------------
+def free_port() -> int:
+    """A free loopback port for a server a test starts. Under pytest-xdist each worker takes its ports
+    from a range of its own (the kernel could hand two workers the same just-freed port)."""
+    import random
+    import socket
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    base = 20_000 + 2_000 * int(worker[2:] or 0)
+    for _ in range(200):
+        port = base + random.randrange(2_000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in this worker's range")
+
+
 @contextlib.contextmanager
 def served(db: Path | str, tmp_path: Path) -> Iterator[str]:
     """`rem serve` on a free loopback port for the database ``db`` (no config file, UTC): its base URL, the
@@ -159,9 +182,7 @@ def served(db: Path | str, tmp_path: Path) -> Iterator[str]:
     import subprocess
     import sys
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "REM_CONFIG": str(tmp_path / "none.toml"), "TZ": "UTC"}
     p = subprocess.Popen([sys.executable, "-m", "rem", "--db", str(db), "serve", "--port", str(port)],
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -16,7 +16,7 @@ import pytest
 
 from rem.config import resolve_llm
 from rem.dream.run import DreamOptions, dream
-from support import WEEK, q, rem_cli
+from support import WEEK, free_port, q, rem_cli
 
 NONE = resolve_llm(model="none", file_cfg={}, env={})
 TOKEN = "a-long-enough-token-for-tests"
@@ -29,9 +29,7 @@ def dreamed(demo_store):
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 def _serve(db: Path, tmp: Path, *args: str) -> tuple[subprocess.Popen, int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import pytest
 
 from rem.config import resolve_llm
 from rem.dream.run import DreamOptions, dream
-from support import WEEK, q
+from support import WEEK, free_port, q
 
 
 @pytest.fixture
@@ -80,9 +79,7 @@ def test_the_sdk_client_over_stdio(dreamed, tmp_path, monkeypatch):
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 def test_the_sdk_client_over_http_with_a_token(dreamed, tmp_path):

@@ -16,7 +16,7 @@ import pytest
 
 from rem.config import resolve_llm
 from rem.dream.run import DreamOptions, dream
-from support import DAY, WEEK, q, served
+from support import DAY, WEEK, free_port, q, served
 
 NONE = resolve_llm(model="none", file_cfg={}, env={})
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -178,9 +178,7 @@ def test_serve_refuses_an_open_bind_without_a_token(dreamed):
 
 # -- a real browser ------------------------------------------------------------------------------------------
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 def test_in_chromium_the_week_a_moment_an_edit_the_graph_and_the_runs(dreamed, browser, tmp_path):

@@ -139,7 +139,7 @@ def _from_csv(p: Path, text: str) -> Manifest:
     return _from_dict(p, {"owners": owners})
 
 
-def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:  # noqa: C901
+def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:
     def fail(msg: str) -> ConfigError:
         return ConfigError(f"{p}: {msg}")
 
@@ -164,9 +164,21 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:  # noqa: C901
             raise fail(f"[llm]: unknown setting {k!r}{did_you_mean(k, LLM_KEYS)}")
         if not isinstance(v, str) or not v.strip():
             raise fail(f"[llm] {k} must be a non-empty string")
+    limits = _rate_limits(data.get("rate_limits", []), fail)
+    raw_owners = data.get("owners", [])
+    if not isinstance(raw_owners, list) or not raw_owners:
+        raise fail("no owners: add [[owners]] entries with id and db")
+    owners: list[Owner] = []
+    seen = _Seen()
+    for i, o in enumerate(raw_owners):
+        owners.append(_owner(p, i, o, llm, default_schedule, seen, fail))
+    return Manifest(p, owners, allow, int(retries), float(backoff), limits)
+
+
+def _rate_limits(raw: Any, fail: Any) -> list[RateLimit]:
     limits = []
     seen_ep: set[str] = set()
-    for i, lim in enumerate(data.get("rate_limits", []) if isinstance(data.get("rate_limits", []), list) else [None]):
+    for i, lim in enumerate(raw if isinstance(raw, list) else [None]):
         where = f"rate_limits entry {i + 1}"
         _check_table(lim, LIMIT_KEYS, f"{where} must be a table ([[rate_limits]])", where, fail)
         ep = lim.get("endpoint")
@@ -184,66 +196,74 @@ def _from_dict(p: Path, data: dict[str, Any]) -> Manifest:  # noqa: C901
         if vals_n["requests_per_minute"] is None and vals_n["tokens_per_minute"] is None:
             raise fail(f"{where}: give requests_per_minute, tokens_per_minute or both")
         limits.append(RateLimit(ep.strip(), vals_n["requests_per_minute"], vals_n["tokens_per_minute"]))
-    raw_owners = data.get("owners", [])
-    if not isinstance(raw_owners, list) or not raw_owners:
-        raise fail("no owners: add [[owners]] entries with id and db")
-    owners: list[Owner] = []
-    ids: set[str] = set()
-    dbs: dict[Path, str] = {}
-    files: dict[tuple[int, int], str] = {}
-    for i, o in enumerate(raw_owners):
-        where = f"owner entry {i + 1}"
-        _check_table(o, OWNER_KEYS, f"{where} must be a table ([[owners]])", where, fail)
-        oid = o.get("id")
-        if not isinstance(oid, str) or not OWNER_ID.fullmatch(oid):
-            raise fail(f"{where}: id {oid!r} must be 1-128 letters, digits, '.', '_', '@' or '-' "
-                       "(it names the owner in tables and logs)")
-        where = f"owner {oid!r}"
-        if oid in ids:
-            raise fail(f"{where} appears twice")
-        ids.add(oid)
-        db = o.get("db")
-        if not isinstance(db, str) or not db.strip():
-            raise fail(f"{where}: db (the owner's database file) is required")
-        dbp = Path(db).expanduser()
-        if not dbp.is_absolute():
-            dbp = p.parent / dbp
-        dbp = Path(*dbp.resolve(strict=False).parts)
-        if dbp in dbs:
-            raise fail(f"{where} and owner {dbs[dbp]!r} share the database {dbp}: every owner needs their own")
-        dbs[dbp] = oid
-        try:  # two names of one file (a hard link): one owner's rows would show under both
-            st = dbp.stat()
-            same = files.get((st.st_dev, st.st_ino))
-            if same is not None:
-                raise fail(f"{where} and owner {same!r} share one database file ({dbp} is a hard link to theirs): "
-                           "every owner needs their own")
-            files[(st.st_dev, st.st_ino)] = oid
-        except FileNotFoundError:
-            pass
-        quiet = o.get("quiet_hours", [])
-        if not isinstance(quiet, list) or not all(isinstance(q, str) for q in quiet):
-            raise fail(f"{where}: quiet_hours must be a list of strings like \"Mon-Fri 09:00-18:00\"")
-        from ..days import parse_quiet
+    return limits
 
-        for q in quiet:
-            try:
-                parse_quiet(q)
-            except ConfigError as e:
-                raise fail(f"{where}: {e}") from None
-        vals: dict[str, str | None] = {}
-        for k in LLM_KEYS:
-            v = o.get(k, llm.get(k))
-            if v is not None and (not isinstance(v, str) or not v.strip()):
-                raise fail(f"{where}: {k} must be a non-empty string")
-            vals[k] = v
-        key_env = vals["api_key_env"]
-        if key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key_env):
-            raise fail(f"{where}: api_key_env names an environment variable (like OPENAI_API_KEY), "
-                       "not the key itself")
-        owners.append(Owner(oid, dbp, _schedule(o.get("schedule", default_schedule), fail, f"{where}: schedule"),
-                            tuple(quiet), **vals))
-    return Manifest(p, owners, allow, int(retries), float(backoff), limits)
+
+class _Seen:
+    """The owners read so far: their ids, database paths and files (two owners never share one)."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.dbs: dict[Path, str] = {}
+        self.files: dict[tuple[int, int], str] = {}
+
+
+def _owner(p: Path, i: int, o: Any, llm: dict[str, Any], default_schedule: str, seen: _Seen, fail: Any) -> Owner:
+    where = f"owner entry {i + 1}"
+    _check_table(o, OWNER_KEYS, f"{where} must be a table ([[owners]])", where, fail)
+    oid = o.get("id")
+    if not isinstance(oid, str) or not OWNER_ID.fullmatch(oid):
+        raise fail(f"{where}: id {oid!r} must be 1-128 letters, digits, '.', '_', '@' or '-' "
+                   "(it names the owner in tables and logs)")
+    where = f"owner {oid!r}"
+    if oid in seen.ids:
+        raise fail(f"{where} appears twice")
+    seen.ids.add(oid)
+    dbp = _owner_db(p, o.get("db"), where, oid, seen, fail)
+    quiet = o.get("quiet_hours", [])
+    if not isinstance(quiet, list) or not all(isinstance(q, str) for q in quiet):
+        raise fail(f"{where}: quiet_hours must be a list of strings like \"Mon-Fri 09:00-18:00\"")
+    from ..days import parse_quiet
+
+    for q in quiet:
+        try:
+            parse_quiet(q)
+        except ConfigError as e:
+            raise fail(f"{where}: {e}") from None
+    vals: dict[str, str | None] = {}
+    for k in LLM_KEYS:
+        v = o.get(k, llm.get(k))
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            raise fail(f"{where}: {k} must be a non-empty string")
+        vals[k] = v
+    key_env = vals["api_key_env"]
+    if key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key_env):
+        raise fail(f"{where}: api_key_env names an environment variable (like OPENAI_API_KEY), "
+                   "not the key itself")
+    return Owner(oid, dbp, _schedule(o.get("schedule", default_schedule), fail, f"{where}: schedule"), tuple(quiet), **vals)
+
+
+def _owner_db(p: Path, db: Any, where: str, oid: str, seen: _Seen, fail: Any) -> Path:
+    """The owner's database file, relative to the manifest's folder; no other owner's (by path or file)."""
+    if not isinstance(db, str) or not db.strip():
+        raise fail(f"{where}: db (the owner's database file) is required")
+    dbp = Path(db).expanduser()
+    if not dbp.is_absolute():
+        dbp = p.parent / dbp
+    dbp = Path(*dbp.resolve(strict=False).parts)
+    if dbp in seen.dbs:
+        raise fail(f"{where} and owner {seen.dbs[dbp]!r} share the database {dbp}: every owner needs their own")
+    seen.dbs[dbp] = oid
+    try:  # two names of one file (a hard link): one owner's rows would show under both
+        st = dbp.stat()
+        same = seen.files.get((st.st_dev, st.st_ino))
+        if same is not None:
+            raise fail(f"{where} and owner {same!r} share one database file ({dbp} is a hard link to theirs): "
+                       "every owner needs their own")
+        seen.files[(st.st_dev, st.st_ino)] = oid
+    except FileNotFoundError:
+        pass
+    return dbp
 
 
 def _check_table(entry: Any, keys: tuple[str, ...], not_a_table: str, where: str, fail: Any) -> None:

@@ -24,6 +24,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 __all__ = ["When", "clause_of", "find", "is_future"]
 
@@ -145,106 +146,129 @@ def _week_of(d: date) -> tuple[date, date]:
 _SEASONS = {"spring": (3, 5), "summer": (6, 8), "fall": (9, 11), "autumn": (9, 11), "winter": (12, 2)}
 
 
-def _resolve(kind: str, m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:  # noqa: C901
-    g = m.groupdict()
-    if kind == "yesterday" or kind == "last_night":
-        d = ref - timedelta(days=1)
+_DAYS_FROM_REF = {"yesterday": -1, "last_night": -1, "today": 0, "tomorrow": 1, "day_before_yesterday": -2,
+                  "day_after_tomorrow": 2}
+
+
+def _resolve(kind: str, m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """The first and last day an expression of ``kind`` (matched as ``m``) names, said on ``ref`` in the
+    past (or, with ``future``, the future) tense; None when it names no real day."""
+    if kind in _DAYS_FROM_REF:
+        d = ref + timedelta(days=_DAYS_FROM_REF[kind])
         return d, d
-    if kind == "today":
-        return ref, ref
-    if kind == "tomorrow":
-        d = ref + timedelta(days=1)
+    how = _RESOLVERS.get(kind)
+    return how(m.groupdict(), m, ref, future) if how else None
+
+
+def _ago(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"three days ago"."""
+    return _units_away(g, ref, -1)
+
+
+def _in_n(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"in two weeks"."""
+    return _units_away(g, ref, 1)
+
+
+def _units_away(g: dict[str, Any], ref: date, sign: int) -> tuple[date, date] | None:
+    """The day, week, month or year that many units before (``sign`` -1) or after ``ref``."""
+    n = _num(g["n"])
+    if n is None or n > 400:
+        return None
+    unit = g["unit"].lower().rstrip("s")
+    if unit == "day":
+        d = ref + timedelta(days=sign * n)
         return d, d
-    if kind == "day_before_yesterday":
-        d = ref - timedelta(days=2)
-        return d, d
-    if kind == "day_after_tomorrow":
-        d = ref + timedelta(days=2)
-        return d, d
-    if kind in ("ago", "in_n"):
-        n = _num(g["n"])
-        if n is None or n > 400:
-            return None
-        sign = -1 if kind == "ago" else 1
-        unit = g["unit"].lower().rstrip("s")
-        if unit == "day":
-            d = ref + timedelta(days=sign * n)
-            return d, d
-        if unit == "week":
-            d = ref + timedelta(weeks=sign * n)
-            return _week_of(d)
-        if unit == "month":
-            d = _add_months(ref, sign * n)
-            return date(d.year, d.month, 1), _month_end(d.year, d.month)
-        y = ref.year + sign * n
+    if unit == "week":
+        return _week_of(ref + timedelta(weeks=sign * n))
+    if unit == "month":
+        d = _add_months(ref, sign * n)
+        return date(d.year, d.month, 1), _month_end(d.year, d.month)
+    y = ref.year + sign * n
+    return date(y, 1, 1), date(y, 12, 31)
+
+
+def _rel_unit(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"last week", "this weekend", "next month", "last summer"."""
+    which, unit = g["which"].lower(), g["unit"].lower()
+    step = {"last": -1, "past": -1, "this": 0, "next": 1, "coming": 1}[which]
+    if unit == "week":
+        return _week_of(ref + timedelta(weeks=step))
+    if unit == "weekend":
+        monday, _ = _week_of(ref + timedelta(weeks=step))
+        if step == 0 and ref.weekday() == 0 and not future:  # "this weekend" said on a Monday: the one just past
+            monday -= timedelta(weeks=1)
+        return monday + timedelta(days=5), monday + timedelta(days=6)
+    if unit == "month":
+        d = _add_months(date(ref.year, ref.month, 1), step)
+        return d, _month_end(d.year, d.month)
+    y = ref.year + step
+    if unit == "year":
         return date(y, 1, 1), date(y, 12, 31)
-    if kind == "rel_unit":
-        which, unit = g["which"].lower(), g["unit"].lower()
-        step = {"last": -1, "past": -1, "this": 0, "next": 1, "coming": 1}[which]
-        if unit == "week":
-            return _week_of(ref + timedelta(weeks=step))
-        if unit == "weekend":
-            monday, _ = _week_of(ref + timedelta(weeks=step))
-            if step == 0 and ref.weekday() == 0 and not future:  # "this weekend" said on a Monday: the one just past
-                monday -= timedelta(weeks=1)
-            return monday + timedelta(days=5), monday + timedelta(days=6)
-        if unit == "month":
-            d = _add_months(date(ref.year, ref.month, 1), step)
-            return d, _month_end(d.year, d.month)
-        if unit == "year":
-            y = ref.year + step
-            return date(y, 1, 1), date(y, 12, 31)
-        first, last = _SEASONS[unit]
-        y = ref.year + step
-        if first > last:  # winter spans the new year
-            return date(y, first, 1), _month_end(y + 1, last)
-        return date(y, first, 1), _month_end(y, last)
-    if kind in ("rel_weekday", "weekday"):
-        wd = _WEEKDAYS.index(g["wd"].lower())
-        which = (g.get("which") or "").lower()
-        if which in ("next", "this coming") or (which in ("on", "", "this") and future):
-            delta = (wd - ref.weekday()) % 7 or 7  # "next Friday": the coming one, as people mostly mean it
-            d = ref + timedelta(days=delta)
-        else:
-            delta = (ref.weekday() - wd) % 7 or 7
-            d = ref - timedelta(days=delta)
-        return d, d
-    if kind in ("date_dmy", "date_mdy"):
-        mo, day = _month(g["m"]), int(g["d"])
-        if not 1 <= day <= 31:
-            return None
-        if g.get("y"):
-            y = int(g["y"])
-        else:
-            y = ref.year
-            try:
-                cand = date(y, mo, day)
-            except ValueError:
-                return None
-            if future and cand < ref:
-                y += 1
-            elif not future and cand > ref:
-                y -= 1
-        d = date(y, mo, day)
-        return d, d
-    if kind == "in_month":
-        mo = _month(g["m"])
-        lead = m.group(0).split()[0].lower()
-        if g.get("y"):
-            y = int(g["y"])
-        elif lead == "next" or (future and lead != "last"):
-            y = ref.year if mo > ref.month or (mo == ref.month and lead != "next") else ref.year + 1
-        elif lead == "this":
-            y = ref.year
-        elif lead == "last":
-            y = ref.year if mo < ref.month else ref.year - 1
-        else:  # the past: the last such month up to now
-            y = ref.year if mo <= ref.month else ref.year - 1
-        return date(y, mo, 1), _month_end(y, mo)
-    if kind == "in_year":
+    first, last = _SEASONS[unit]
+    if first > last:  # winter spans the new year
+        return date(y, first, 1), _month_end(y + 1, last)
+    return date(y, first, 1), _month_end(y, last)
+
+
+def _weekday(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"on Friday", "last Tuesday", "next Monday"."""
+    wd = _WEEKDAYS.index(g["wd"].lower())
+    which = (g.get("which") or "").lower()
+    if which in ("next", "this coming") or (which in ("on", "", "this") and future):
+        delta = (wd - ref.weekday()) % 7 or 7  # "next Friday": the coming one, as people mostly mean it
+        d = ref + timedelta(days=delta)
+    else:
+        delta = (ref.weekday() - wd) % 7 or 7
+        d = ref - timedelta(days=delta)
+    return d, d
+
+
+def _date(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"12 March", "March 12th, 2025": without a year, the nearest one in the tense's direction."""
+    mo, day = _month(g["m"]), int(g["d"])
+    if not 1 <= day <= 31:
+        return None
+    if g.get("y"):
         y = int(g["y"])
-        return date(y, 1, 1), date(y, 12, 31)
-    return None
+    else:
+        y = ref.year
+        try:
+            cand = date(y, mo, day)
+        except ValueError:
+            return None
+        if future and cand < ref:
+            y += 1
+        elif not future and cand > ref:
+            y -= 1
+    d = date(y, mo, day)
+    return d, d
+
+
+def _in_month(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"in March", "next March", "last December", "in May 2025"."""
+    mo = _month(g["m"])
+    lead = m.group(0).split()[0].lower()
+    if g.get("y"):
+        y = int(g["y"])
+    elif lead == "next" or (future and lead != "last"):
+        y = ref.year if mo > ref.month or (mo == ref.month and lead != "next") else ref.year + 1
+    elif lead == "this":
+        y = ref.year
+    elif lead == "last":
+        y = ref.year if mo < ref.month else ref.year - 1
+    else:  # the past: the last such month up to now
+        y = ref.year if mo <= ref.month else ref.year - 1
+    return date(y, mo, 1), _month_end(y, mo)
+
+
+def _in_year(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    y = int(g["y"])
+    return date(y, 1, 1), date(y, 12, 31)
+
+
+_RESOLVERS = {"ago": _ago, "in_n": _in_n, "rel_unit": _rel_unit, "rel_weekday": _weekday, "weekday": _weekday,
+              "date_dmy": _date, "date_mdy": _date, "in_month": _in_month, "in_year": _in_year}
 
 
 _MAY_VERB = re.compile(r"\bmay\s+(?:be|have|not|i|we|you|he|she|they|it|need|want|take|get|go|come|help|\w+ly)\b", re.I)

@@ -39,12 +39,6 @@ class Link(NamedTuple):
     weight: float = 1.0  # the evidence this moment gives the edge
 
 
-def entity_id(kind: str, name: str) -> str | None:
-    """The id of the entity ``name`` of ``kind`` (None for a name with no letters or digits)."""
-    key = normalize_key(name)
-    return stable_id("entity", kind, key) if key else None
-
-
 def entity_row(kind: str, name: str, now: datetime) -> dict[str, Any] | None:
     """An ``entities`` row for a topic or person named ``name`` (None when it has no key)."""
     key = normalize_key(name)

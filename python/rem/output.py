@@ -39,7 +39,6 @@ import click
 if TYPE_CHECKING:
     import pyarrow as pa
 
-FORMATS = ("table", "json", "nl", "csv")
 T = TypeVar("T")
 
 # C0 controls (but tab and newline), DEL, C1 controls, and the invisible

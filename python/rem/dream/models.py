@@ -14,7 +14,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 EDGE_TYPES = ("related_to", "derived_from", "follows", "similar_to")
-REF_RE = re.compile(r"^[GRSM][0-9]{1,7}$")
 
 
 def _as_list(v: Any) -> list[Any]:

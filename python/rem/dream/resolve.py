@@ -129,8 +129,6 @@ class RefTable:
             g: hashlib.sha256("\x1f".join(sorted(i.id for i in items)).encode()).hexdigest()[:32]
             for g, items in self.seg_items.items()
         }
-        self.res_info = {r["id"]: r for r in activity.resources.select(["id", "name", "resource_type"]).to_pylist()}
-        self.ses_info = {s["id"]: s for s in activity.sessions.to_pylist()}
 
     def segments_of(self, ref: str) -> set[str] | None:
         if ref in self.segments:

@@ -3,7 +3,6 @@ and the summary line. Values are parsed by :mod:`rem.values`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -156,4 +155,3 @@ def write(store: Store, batch: Batch, report: IngestReport | None = None) -> Ing
     return report
 
 
-Reporter = Callable[[str], None]

@@ -28,10 +28,6 @@ def install(gate: Gate | None) -> None:
         _gate = gate
 
 
-def installed() -> Gate | None:
-    return _gate
-
-
 def estimate_tokens(body: bytes) -> int:
     """A request's tokens, estimated offline: ~4 bytes a token in, plus the answer's cap."""
     out = 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 
 from ..understand.text import STOPWORDS, fold, stem
 
@@ -81,7 +80,3 @@ def snippet(text: str, query: str, width: int = 160) -> str:
 
 def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
-
-
-def join_fields(parts: Iterable[str | None]) -> str:
-    return "\n".join(p for p in parts if p)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .text import fold, is_content, sentences, stem, tokens
+from .text import fold, is_content, stem, tokens
 
 TYPES = ("work_session", "deep_work", "learning", "meeting", "conversation", "support", "debugging", "writing",
          "planning", "review", "communication", "research", "break", "other")
@@ -233,7 +233,3 @@ def event_summary(events: Sequence[Any], limit: int = 3, limit_chars: int = 600)
             break
         out = f"{out} {s}".strip()
     return out
-
-
-def own_text_sentences(texts: Sequence[str]) -> list[str]:
-    return [s for t in texts for s in sentences(t)]

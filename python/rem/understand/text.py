@@ -172,7 +172,3 @@ def _runs(run: list[str], max_words: int) -> Iterator[tuple[str, str]]:
             words = run[i:j]
             key = " ".join(stem(fold(w)) for w in words)
             yield key, " ".join(words)
-
-
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))

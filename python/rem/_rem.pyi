@@ -40,7 +40,7 @@ def to_dot(nodes: pa.RecordBatch, edges: pa.RecordBatch, top_n: int | None = Non
 class Graph:
     def __new__(
         cls,
-        edges: pa.RecordBatch,
+        edges: pa.RecordBatch | pa.Table,
         half_lives: dict[str, float | None],
         default_half_life: float | None,
         now_us: int,

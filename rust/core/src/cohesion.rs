@@ -202,6 +202,14 @@ pub fn depths(sims: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// Where the subject of a sequence of texts changes: each text's bag of words and whether it asks, then
+/// [`shifts`]. Returns the indices where a new topic starts.
+pub fn text_shifts<S: AsRef<str>>(texts: &[S], opts: &ShiftOptions) -> Vec<usize> {
+    let bags: Vec<Bag> = texts.iter().map(|t| bag(t.as_ref())).collect();
+    let q: Vec<bool> = texts.iter().map(|t| asks(t.as_ref())).collect();
+    shifts(&bags, &q, opts)
+}
+
 /// Indices `g` (a shift between text `g-1` and text `g`) where the subject
 /// changes, deepest first accepted while both sides keep `min_items` texts.
 /// `questions[g]` says whether text `g` asks a question (empty: no cues).

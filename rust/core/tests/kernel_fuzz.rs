@@ -134,10 +134,10 @@ proptest! {
         let (b, _) = scores(&g, 0.85, 1e-6, 100).expect("scores of a built graph");
         prop_assert_eq!(b.num_rows(), n);
         // every node key came from the input, each node once
-        let keys: std::collections::HashSet<u32> = g.keys.iter().copied().collect();
+        let keys: std::collections::HashSet<u32> = g.keys().iter().copied().collect();
         prop_assert_eq!(keys.len(), n);
-        for &k in &g.keys {
-            prop_assert_eq!(g.index_of(k).map(|i| g.keys[i as usize]), Some(k));
+        for &k in g.keys() {
+            prop_assert_eq!(g.index_of(k).map(|i| g.keys()[i as usize]), Some(k));
         }
     }
 

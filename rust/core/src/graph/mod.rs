@@ -1,5 +1,7 @@
-//! The living graph: a compressed (CSR) graph built straight from the Arrow
-//! columns of the `edges` table, with decay computed when read.
+//! The living graph, built straight from the Arrow columns of the `edges`
+//! table, with decay computed when read: a symmetrized adjacency in
+//! compressed sparse row form (what PageRank and clustering stream) built
+//! with the graph, and the directed out/in CSR built on the first traversal.
 //!
 //! - [`decay`]: effective weights from half-lives per edge type.
 //! - [`centrality`]: PageRank, clustering, weighted degree, hot, components,
@@ -30,10 +32,10 @@ use crate::par::{join_all, ranges, threads_for};
 /// Directed adjacency: `out_off[v]..out_off[v+1]` index into `out_edge`
 /// (edge ids); the same for in-edges.
 pub struct Directed {
-    pub out_off: Vec<u32>,
-    pub out_edge: Vec<u32>,
-    pub in_off: Vec<u32>,
-    pub in_edge: Vec<u32>,
+    pub(crate) out_off: Vec<u32>,
+    pub(crate) out_edge: Vec<u32>,
+    pub(crate) in_off: Vec<u32>,
+    pub(crate) in_edge: Vec<u32>,
 }
 
 /// A graph in compressed sparse row form, out- and in-adjacency.
@@ -42,26 +44,26 @@ pub struct Directed {
 /// appearance (a filtered load holds only part of the nodes); `keys[i]` is
 /// the store key of node `i`.
 pub struct Graph {
-    pub keys: Vec<u32>,
-    pub types: Vec<String>,
+    pub(crate) keys: Vec<u32>,
+    pub(crate) types: Vec<String>,
     // edges (one per input row)
-    pub src: Vec<u32>,
-    pub dst: Vec<u32>,
-    pub etype: Vec<u16>,
+    pub(crate) src: Vec<u32>,
+    pub(crate) dst: Vec<u32>,
+    pub(crate) etype: Vec<u16>,
     /// effective (decayed) weight of each edge
-    pub weight: Vec<f64>,
+    pub(crate) weight: Vec<f64>,
     /// per node: Σ incident edges' weight decayed with the short (hot) half-life
-    pub node_hot: Vec<f64>,
+    pub(crate) node_hot: Vec<f64>,
     /// directed CSR (out and in), built on the first traversal: scoring does
     /// not need it, so a PageRank-only load neither pays for nor holds it
     directed: std::sync::OnceLock<Directed>,
     // symmetrized adjacency: every edge listed at both ends, with its weight
     // (f32: halves the bytes PageRank streams per iteration)
-    pub sym_off: Vec<u64>,
-    pub sym_nbr: Vec<u32>,
-    pub sym_w: Vec<f32>,
+    pub(crate) sym_off: Vec<u64>,
+    pub(crate) sym_nbr: Vec<u32>,
+    pub(crate) sym_w: Vec<f32>,
     /// store key → node index (u32::MAX when absent)
-    pub index: Vec<u32>,
+    pub(crate) index: Vec<u32>,
 }
 
 fn csr(n: usize, keys: &[u32]) -> (Vec<u32>, Vec<u32>) {
@@ -207,6 +209,21 @@ impl Graph {
         drop(hot_e);
         let (sym_off, sym_nbr, sym_w) = symmetric(n, &src, &dst, &weight);
         Ok(Graph { keys, types, src, dst, etype, weight, node_hot, directed: std::sync::OnceLock::new(), sym_off, sym_nbr, sym_w, index })
+    }
+
+    /// Number of edges (one per input row).
+    pub fn edge_count(&self) -> usize {
+        self.src.len()
+    }
+
+    /// Effective (decayed) weight of every edge, in input order.
+    pub fn weights(&self) -> &[f64] {
+        &self.weight
+    }
+
+    /// Store keys of the nodes, in node order (`keys()[i]` is node `i`'s key).
+    pub fn keys(&self) -> &[u32] {
+        &self.keys
     }
 
     pub fn n(&self) -> usize {

@@ -79,6 +79,24 @@ impl PackOptions {
         })
     }
 
+    /// The topic refinement: off (`enabled` false: time gaps and sessions only), or the defaults with
+    /// `window` and `min_depth` for long segments and, when given, `(window, min_depth, min_items,
+    /// cue_weight, cue_back, min_split_items)` for one conversation without a pause.
+    pub fn with_topics(mut self, enabled: bool, window: usize, min_depth: f64,
+                       conversation: Option<(usize, f64, usize, f64, usize, usize)>) -> Self {
+        if !enabled {
+            self.refine = None;
+        } else if let Some(r) = self.refine.as_mut() {
+            r.shift.window = window;
+            r.shift.min_depth = min_depth;
+            if let Some((window, min_depth, min_items, cue_weight, cue_back, min_split_items)) = conversation {
+                r.conversation = crate::cohesion::ShiftOptions { window, min_depth, min_items, cue_weight, cue_back };
+                r.min_split_items = min_split_items;
+            }
+        }
+        self
+    }
+
     fn check(&self) -> Result<()> {
         if self.max_input_tokens < 64 {
             return Err(CoreError::InvalidOption(format!("max_input_tokens must be at least 64 (got {})", self.max_input_tokens)));

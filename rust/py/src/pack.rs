@@ -1,0 +1,84 @@
+//! Packing activity for the model: segments and chunks under a token budget, topic shifts, token estimates.
+
+use arrow::pyarrow::PyArrowType;
+use pyo3::prelude::*;
+
+use rem_core::pack::{pack, PackOptions};
+
+use crate::error::{import, Batch, BindError};
+
+/// Segment and pack activity into chunks under a token budget.
+///
+/// :param resources: RecordBatch with ``id``, ``ts`` (int64 µs) and optional
+///     ``name``, ``resource_type``, ``content``.
+/// :param sessions: RecordBatch with ``id`` and optional ``name``.
+/// :param messages: RecordBatch with ``id``, ``session_id``, ``ts`` and
+///     optional ``role``, ``content``, ``tool_calls``.
+/// :param gap_minutes: idle gap that ends a run or a segment.
+/// :param max_input_tokens: token budget of one chunk (offline estimate).
+/// :param max_item_chars: characters kept of one item's content.
+/// :param tool_max_chars: characters kept of a tool output or tool-call arguments.
+/// :param topic_window: texts compared on each side of a possible topic shift.
+/// :param topic_min_depth: how deep a similarity valley must be to cut there.
+/// :param conversation: ``(window, min_depth, min_items, cue_weight, cue_back, min_split_items)``
+///     for cutting one conversation without a pause where its topic turns
+///     (default: the values tuned on dialogue data, see ``rem_core::segment``).
+/// :returns: ``(chunks, items, segments)`` as pyarrow RecordBatches.
+/// :raises rem.exceptions.NativeError: on a missing or mistyped column, a null
+///     id or time, or a budget too small for one item.
+#[pyfunction]
+#[pyo3(signature = (resources, sessions, messages, *, gap_minutes=30.0, max_input_tokens=6000, max_item_chars=1200, tool_max_chars=60, topic_segments=true, topic_window=5, topic_min_depth=0.55, conversation=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_activity(
+    py: Python<'_>,
+    resources: &Bound<'_, PyAny>,
+    sessions: &Bound<'_, PyAny>,
+    messages: &Bound<'_, PyAny>,
+    gap_minutes: f64,
+    max_input_tokens: usize,
+    max_item_chars: usize,
+    tool_max_chars: usize,
+    topic_segments: bool,
+    topic_window: usize,
+    topic_min_depth: f64,
+    conversation: Option<(usize, f64, usize, f64, usize, usize)>,
+) -> PyResult<(Batch, Batch, Batch)> {
+    let (r, s, m) = (import(resources, "resources")?, import(sessions, "sessions")?, import(messages, "messages")?);
+    let out = py
+        .detach(|| {
+            let opts = PackOptions::new(gap_minutes, max_input_tokens, max_item_chars, tool_max_chars)?
+                .with_topics(topic_segments, topic_window, topic_min_depth, conversation);
+            pack(r.validated()?, s.validated()?, m.validated()?, &opts)
+        })
+        .map_err(BindError::from)?;
+    Ok((PyArrowType(out.chunks), PyArrowType(out.items), PyArrowType(out.segments)))
+}
+
+/// Where the subject of a sequence of texts changes (lexical cohesion, the
+/// segmenter dreams use inside long segments; see ``rem_core::cohesion``).
+///
+/// :param texts: the texts in order (turns of a conversation, items of a day).
+/// :param window: texts compared on each side of a gap.
+/// :param min_depth: how deep a similarity valley must be to be a shift.
+/// :param min_items: texts each side of a shift keeps at least.
+/// :param cue_weight: depth added at a question sharing no word with the texts before it.
+/// :param cue_back: how many texts before a question are compared.
+/// :returns: the indices ``i`` where a new topic starts (between text ``i-1`` and ``i``).
+#[pyfunction]
+#[pyo3(signature = (texts, *, window=5, min_depth=0.55, min_items=4, cue_weight=0.25, cue_back=2))]
+pub(crate) fn topic_shifts(py: Python<'_>, texts: Vec<String>, window: usize, min_depth: f64, min_items: usize, cue_weight: f64,
+                cue_back: usize) -> Vec<usize> {
+    let opts = rem_core::cohesion::ShiftOptions { window, min_depth, min_items, cue_weight, cue_back };
+    py.detach(|| rem_core::cohesion::text_shifts(&texts, &opts))
+}
+
+/// Estimated tokens of a string (see ``rem_core::tokens``: one per four ASCII
+/// bytes plus one per non-ASCII character; an estimate, no vocabulary).
+///
+/// :param text: any string.
+/// :returns: the estimate.
+#[pyfunction]
+pub(crate) fn estimate_tokens(text: &str) -> usize {
+    rem_core::tokens::estimate(text)
+}
+

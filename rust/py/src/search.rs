@@ -1,0 +1,94 @@
+//! Search: the int8 vector index and all-MiniLM-L6-v2 embeddings.
+
+use pyo3::prelude::*;
+
+use crate::error::{import, BindError};
+
+/// Dense vectors for search, quantized to int8 in memory (see
+/// ``rem_core::vectors``): append batches, then ask for the rows nearest a query.
+///
+/// :param dim: the vectors' dimension.
+#[pyclass(name = "VectorIndex", module = "rem._rem")]
+pub(crate) struct PyVectorIndex {
+    ix: rem_core::vectors::VectorIndex,
+}
+
+#[pymethods]
+impl PyVectorIndex {
+    #[new]
+    fn new(dim: usize) -> PyResult<Self> {
+        Ok(PyVectorIndex { ix: rem_core::vectors::VectorIndex::new(dim).map_err(BindError::from)? })
+    }
+
+    /// Append the rows of a batch's ``column`` (a list of floats per row, ``dim`` each); returns how many.
+    #[pyo3(signature = (batch, column="vector"))]
+    fn add(&mut self, py: Python<'_>, batch: &Bound<'_, PyAny>, column: &str) -> PyResult<usize> {
+        let b = import(batch, "vectors")?;
+        let ix = &mut self.ix;
+        Ok(py.detach(|| ix.add(b.validated()?, column)).map_err(BindError::from)?)
+    }
+
+    /// Append rows already quantized: ``codes`` (a list of ``dim`` int8 per row) times ``scale``.
+    #[pyo3(signature = (batch, codes="vector", scale="scale"))]
+    fn add_quantized(&mut self, py: Python<'_>, batch: &Bound<'_, PyAny>, codes: &str, scale: &str) -> PyResult<usize> {
+        let b = import(batch, "vectors")?;
+        let ix = &mut self.ix;
+        Ok(py.detach(|| ix.add_quantized(b.validated()?, codes, scale)).map_err(BindError::from)?)
+    }
+
+    /// The ``k`` rows nearest ``query`` by cosine, best first: ``(rows, scores)``.
+    /// ``allowed`` (one flag per row) skips the rows flagged false.
+    #[pyo3(signature = (query, k, allowed=None))]
+    fn search(&self, py: Python<'_>, query: Vec<f32>, k: usize, allowed: Option<Vec<bool>>) -> PyResult<(Vec<u32>, Vec<f32>)> {
+        let ix = &self.ix;
+        let hits = py.detach(|| ix.search(&query, k, allowed.as_deref())).map_err(BindError::from)?;
+        Ok(hits.into_iter().unzip())
+    }
+
+    fn __len__(&self) -> usize {
+        self.ix.len()
+    }
+
+    /// Bytes the quantized vectors hold.
+    #[getter]
+    fn memory(&self) -> usize {
+        self.ix.memory()
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.ix.dim()
+    }
+}
+
+/// all-MiniLM-L6-v2 sentence embeddings on the CPU (see ``rem_core::minilm``).
+///
+/// :param weights: the bytes of ``model.safetensors``.
+/// :param config: the text of ``config.json``.
+/// :param tokenizer: the bytes of ``tokenizer.json``.
+#[pyclass(frozen, name = "MiniLM", module = "rem._rem")]
+pub(crate) struct PyMiniLm {
+    m: rem_core::minilm::MiniLm,
+}
+
+#[pymethods]
+impl PyMiniLm {
+    #[new]
+    fn new(py: Python<'_>, weights: Vec<u8>, config: String, tokenizer: Vec<u8>) -> PyResult<Self> {
+        let m = py.detach(|| rem_core::minilm::MiniLm::load(weights, &config, &tokenizer)).map_err(BindError::from)?;
+        Ok(PyMiniLm { m })
+    }
+
+    /// Unit-length embeddings of ``texts`` as float32 bytes, row after row (``len(texts) * dim`` values).
+    fn embed<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let v = py.detach(|| self.m.embed(&texts)).map_err(BindError::from)?;
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        Ok(pyo3::types::PyBytes::new(py, &bytes))
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.m.dim()
+    }
+}
+

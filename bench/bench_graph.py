@@ -88,7 +88,7 @@ def case_rem(con, size):
     import pyarrow as pa
 
     from rem import _rem
-    from rem.graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+    from rem.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 
     t0 = time.perf_counter()
     t = rem_fetch(con)
@@ -224,8 +224,8 @@ def case_traverse(con, size):
     loaded in a long-lived process. Labelling the result is left out
     everywhere (the same few lookups for all)."""
     from rem import _rem
+    from rem.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
     from rem.graph import frontier_traverse
-    from rem.graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
     from rem.store import install_macros
 
     install_macros(con)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rem import _rem
-from rem.graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+from rem.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 from rem.store import Store, fetch_rows
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)

@@ -183,7 +183,7 @@ def check(cfg: dict[str, Any], where: str) -> None:
                         except re.error as e:
                             raise ConfigError(f"{where}: {name}: {pat!r} is not a valid regular expression ({e})") from None
             elif kind == "hours":
-                from .graph.decay import half_lives as check_half_lives
+                from .decay import half_lives as check_half_lives
 
                 try:
                     check_half_lives({"graph": {"half_life_hours": value}})
@@ -247,7 +247,7 @@ class Settings:
     def half_lives(self) -> tuple[dict[str, float | None], float | None]:
         """The edges' half-lives: the defaults with ``[graph.half_life_hours]``."""
         if self._half_lives is None:
-            from .graph.decay import half_lives as from_settings
+            from .decay import half_lives as from_settings
 
             self._half_lives = from_settings(self.file)
         return self._half_lives
@@ -255,7 +255,7 @@ class Settings:
     def half_lives_or_defaults(self) -> tuple[dict[str, float | None], float | None]:
         """:attr:`half_lives`, or the defaults when the file is bad (the graph commands report it; the SQL
         macros of every connection keep working)."""
-        from .graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
+        from .decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE
 
         try:
             return self.half_lives

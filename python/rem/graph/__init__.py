@@ -1,7 +1,7 @@
-"""The living graph: decay (:mod:`.decay`) and the engine that loads edges
+"""The living graph: decay (:mod:`rem.decay`, re-exported here) and the engine that loads edges
 into the Rust core to score, traverse and export them (:mod:`.engine`)."""
 
-from .decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, STRUCTURAL, half_lives
+from ..decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, STRUCTURAL, half_lives
 from .engine import (
     HOT_HALF_LIFE_HOURS,
     LoadedGraph,

@@ -2,7 +2,7 @@
 them in the Rust core, label the results, export DOT.
 
 Decay happens when edges are read (``rem_decay`` in SQL, the same formula in
-Rust); nothing rewrites the table on a timer. Half-lives: :mod:`rem.graph.decay`.
+Rust); nothing rewrites the table on a timer. Half-lives: :mod:`rem.decay`.
 """
 
 from __future__ import annotations

@@ -131,9 +131,9 @@ def _all_tables_present(con: Connection) -> bool:
 def install_macros(con: Connection, half_lives: tuple[dict[str, float | None], float | None] | None = None) -> None:
     """SQL helpers available on every connection REM opens (temporary macros,
     so they work on read-only connections too): ``rem_decay`` and
-    ``rem_half_life_hours`` (see :mod:`rem.graph.decay`) with ``half_lives``
+    ``rem_half_life_hours`` (see :mod:`rem.decay`) with ``half_lives``
     (per type, and for other types; default: the built-in ones)."""
-    from ..graph.decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, macro_statements
+    from ..decay import DEFAULT_HALF_LIVES, DEFAULT_OTHER_HALF_LIFE, macro_statements
 
     hl, other = half_lives if half_lives is not None else (dict(DEFAULT_HALF_LIVES), DEFAULT_OTHER_HALF_LIFE)
     for stmt in macro_statements(hl, other):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..exceptions import ConfigError
+from .exceptions import ConfigError
 
 # Default half-lives in hours; None = structural, never decays.
 DEFAULT_HALF_LIVES: dict[str, float | None] = {

@@ -14,6 +14,7 @@ from rem.dream.run import DreamOptions, dream
 from rem.exceptions import DreamError
 from rem.ingest import ingest_jsonl
 from rem.redact import Redactor, is_local
+from rem.store import Store
 from scripted_llm import (
     Reply,
     ScriptedLLM,
@@ -236,6 +237,7 @@ def test_redaction_before_a_remote_model(store, tmp_path, monkeypatch, tally):
     cfg = tmp_path / "rem.toml"
     cfg.write_text('[privacy]\nredact = "always"\n')  # the scripted server is local; "remote" is the default rule
     monkeypatch.setenv("REM_CONFIG", str(cfg))
+    store = Store(store.path)  # a new entry point: it reads the config file (a Store keeps the settings it read)
     with ScriptedLLM() as srv:
         r = _dream(store, srv)
         bodies = "\n".join(b.decode("utf-8", "replace") for b in srv.raw_requests)

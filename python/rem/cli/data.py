@@ -42,7 +42,7 @@ def config_cmd(c: Ctx, as_json: bool, model: str | None, base_url: str | None, l
         "config_file": str(cfg.config_path()) + ("" if cfg.config_path().exists() else " (absent)"),
         "llm": s.public(),
         "llm_sources": s.sources,
-        "dream": cfg.dream_defaults(),
+        "dream": cfg.dream_defaults(c.settings.file),
     }
     if as_json:
         echo_json(info, indent=2)

@@ -82,7 +82,7 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
     if now_flag and scheduled:
         raise click.UsageError("--now and --scheduled exclude each other")
     timeout_s = parse_duration(run_timeout, "--timeout")
-    d = cfg.dream_defaults()
+    d = cfg.dream_defaults(c.settings.file)
     settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=c.settings.file)
     lookback = lookback_hours if lookback_hours is not None else (None if (start or end) else d["lookback_hours"])
     gap = gap_minutes if gap_minutes is not None else d["gap_minutes"]

@@ -102,7 +102,7 @@ def daemon(c: Ctx, expr: str, threshold: int | None, min_interval: str, check_ev
     from ..ops.daemon import Daemon
     from .dreaming import dream_guards
 
-    d = cfg.dream_defaults()
+    d = cfg.dream_defaults(c.settings.file)
     settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=c.settings.file)
     min_interval_s = parse_duration(min_interval, "--min-interval")
     check_every_s = parse_duration(check_every, "--check-every")

@@ -43,7 +43,7 @@ def eval_cmd(c: Ctx, gold: str, paths: tuple[str, ...], model: str | None, base_
     from ..evaluate import EvalResult, Oracle, evaluate, evaluate_stored, load, table
 
     g = load(gold)
-    d = cfg.dream_defaults()
+    d = cfg.dream_defaults(c.settings.file)
     gap = gap_minutes if gap_minutes is not None else d["gap_minutes"]
     chosen = list(dict.fromkeys(paths or ("none", "configured")))
     results: list[EvalResult] = []

@@ -265,7 +265,7 @@ def score_segmentation(dialogues: list[dict[str, Any]], moments: dict[str, list[
 
 def personal_events() -> dict[str, Any]:
     """Events of the hand-written personal day (bench/quality/personal): recall (a gold event is found when
-    an event of the same actor holds at least half of its content words), date accuracy (of the found events
+    an event holds at least half of its content words; gold and found events are matched one to one), date accuracy (of the found events
     whose gold has a date: the event's date or range holds the gold date or equals the gold range) and actor
     accuracy (the found event names the gold actor)."""
     here = Path(__file__).resolve().parent / "personal"
@@ -276,12 +276,19 @@ def personal_events() -> dict[str, Any]:
         res = preview(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
                       DreamOptions(start="2026-11-20", end="2026-11-20", lookback_hours=None, progress=False))
     events = [e for m in (res.resolution.moments if res.resolution else []) for e in m.events]
+    # gold and found events matched one to one, the pairs that share the most words first (a found event
+    # stands for one gold event, not two)
+    pairs = sorted(((len(_stems(g["text"]) & _stems(e["text"])), gi, ei) for gi, g in enumerate(gold)
+                    for ei, e in enumerate(events)), key=lambda t: (-t[0], t[1], t[2]))
+    match: dict[int, int] = {}
+    for n, gi, ei in pairs:
+        if gi not in match and ei not in match.values() and n and n >= 0.5 * len(_stems(gold[gi]["text"])):
+            match[gi] = ei
     found = dated = right_date = right_actor = 0
-    for g in gold:
-        words = _stems(g["text"])
-        best = max(events, key=lambda e: len(words & _stems(e["text"])), default=None)
-        if best is None or len(words & _stems(best["text"])) < 0.5 * len(words):
+    for gi, g in enumerate(gold):
+        if gi not in match:
             continue
+        best = events[match[gi]]
         found += 1
         right_actor += g["actor"] in best["actors"] or g["actor"] in best["text"]
         if g["date"]:

@@ -31,7 +31,7 @@ from .when import When, find, is_future
 
 __all__ = ["Event", "Utterance", "extract", "third_person"]
 
-MAX_EVENTS = 5  # a moment keeps its best few
+MAX_EVENTS = 6  # a moment keeps its best few
 MAX_WORDS = 40  # a longer sentence is cut at a clause boundary
 _PER_ITEM = 12  # sentences read per item (the head says what happened)
 
@@ -55,6 +55,9 @@ _LEAD = re.compile(r"^(?:(?:yeah|yes|yep|oh|ah|well|so|and|but|also|actually|any
                    r"lol|um|uh|hmm|ok|okay|right|honestly|guess what|you know what|sure|no|nope|great|cool|"
                    r"thanks|thank you|hi|hello|next|then|now|finally|first|afterwards|meanwhile|still)\b[\s,!.:;-]*)+", re.I)
 _CUT = re.compile(r"[,;:]\s+(?:but|and|because|so|which|though|although|while)\b|\s+[-–—]\s+|;\s+")
+# A sentence of two statements ("I lost my keys on Wednesday, so I need a copy made tomorrow"): cut before a
+# connective that starts a clause of its own subject, so each statement is a candidate with its own time.
+_SPLIT = re.compile(r",\s+(?:and\s+then|so|and|but|then)\s+(?=(?:i|i'm|i'll|i've|i'd|we|we're|we'll|we've)\b)", re.I)
 _SUBJECT_I = re.compile(r"^(?:i|i'm|i've|i'd|i'll|im|ive)\b", re.I)
 _SUBJECT_WE = re.compile(r"^(?:we|we're|we've|we'd|we'll|my \w+ and i|\w+ and i)\b", re.I)
 
@@ -253,7 +256,7 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
     at = datetime.fromtimestamp(u.ts / 1e6, UTC)
     ref = _local_date(u.ts)
     known = {p.split()[0]: p for p in people} | {p: p for p in people}
-    for k, raw in enumerate(sentences(u.text)[:_PER_ITEM]):
+    for k, (raw, context) in enumerate(_statements(sentences(u.text)[:_PER_ITEM])):
         if raw.rstrip().endswith("?") or len(raw) < 12:
             continue
         s = _LEAD.sub("", raw).strip()
@@ -302,6 +305,8 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
         if len(text.split()) < 4:
             continue
         whens: list[When] = find(text, ref) if ref is not None else []
+        if not whens and context and ref is not None:  # "… visiting in December, so I will cook": the time said before
+            whens = [w for w in find(context, ref) if w.words.lower() not in text.lower()][:1]
         words = _content(text)
         score = weight + (1.2 if whens else 0.0) + min(1.0, 0.15 * len(words))
         score += 0.4 * sum(1 for p in people if p.split()[0] in text and p not in actors)
@@ -313,6 +318,19 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
         e = Event(text, list(dict.fromkeys(actors)), u.id, at, iso, iso_end, whens[0].words if whens else None, score, what)
         # the wording is made only for the events a moment keeps (see extract): it is the costly part
         out.append((e, set(words), (actor, tuple(u.others), not thing and actor in actors, whens[0] if whens else None)))
+    return out
+
+
+def _statements(sents: Sequence[str]) -> list[tuple[str, str]]:
+    """Each sentence's statements (cut at :data:`_SPLIT`), with the text of the sentence before the statement
+    (the time a later statement inherits when it names none)."""
+    out: list[tuple[str, str]] = []
+    for sent in sents:
+        start = 0
+        for m in _SPLIT.finditer(sent):
+            out.append((sent[start:m.start()], sent[:start]))
+            start = m.end()
+        out.append((sent[start:], sent[:start]))
     return out
 
 

@@ -116,6 +116,21 @@ def is_future(sentence: str) -> bool:
     return bool(_FUTURE.search(sentence))
 
 
+# The futurate progressive: "my mom is visiting in December", "we're flying on Friday" — a present
+# progressive beside a time expression names an arrangement still to come, unless the clause is past.
+_ING_ADJECTIVES = ("being", "amazing", "interesting", "boring", "exciting", "annoying", "frustrating", "confusing",
+                   "surprising", "stunning", "charming", "tiring", "exhausting", "worrying", "disappointing", "missing",
+                   "thriving", "willing", "fitting", "outstanding", "ongoing")
+_PROGRESSIVE = re.compile(r"\b(?:am|is|are|'m|'re)\s+(?:not\s+|also\s+|still\s+|just\s+)?"
+                          rf"(?!(?:{'|'.join(_ING_ADJECTIVES)})\b)[a-z]{{2,}}ing\b", re.I)
+_PAST_MARK = re.compile(r"\b(?:was|were|had|did|yesterday|ago|last)\b", re.I)
+
+
+def _clause_future(clause: str) -> bool:
+    """The tense a time expression's own clause gives it: future words, or the futurate progressive."""
+    return is_future(clause) or (bool(_PROGRESSIVE.search(clause)) and not _PAST_MARK.search(clause))
+
+
 def _month_end(y: int, m: int) -> date:
     return date(y, m, calendar.monthrange(y, m)[1])
 
@@ -309,7 +324,7 @@ def find(text: str, ref: date, *, future: bool | None = None) -> list[When]:
             if kind == "weekday" and not re.search(r"\b(on|this|that|every|by|until|till)\s+$", text[max(0, a - 12):a], re.I):
                 continue  # a bare weekday name ("Friday's meeting", "TGIF Friday") says too little alone
             try:
-                span = _resolve(kind, m, ref, is_future(clause_of(text, a, b)) if future is None else future)
+                span = _resolve(kind, m, ref, _clause_future(clause_of(text, a, b)) if future is None else future)
             except (ValueError, OverflowError, KeyError):
                 span = None  # outside the calendar (the day before 1 January of year 1), 31 February …
             taken.append((a, b))

@@ -36,6 +36,10 @@ MONDAY = date(2023, 5, 8)
     ("May 3rd was great", "2023-05-03", None),
     ("on 5 May 2023 I ran", "2023-05-05", None),
     ("I lost my keys on Wednesday, so I need a copy tomorrow", "2023-05-03", None),  # the clause's own tense
+    ("my mom is visiting in December", "2023-12-01", "2023-12-31"),  # the futurate progressive: still to come
+    ("we're flying on Friday", "2023-05-12", None),
+    ("she was visiting in December", "2022-12-01", "2022-12-31"),  # a past progressive stays past
+    ("everything is amazing in March", "2023-03-01", "2023-03-31"),  # an -ing adjective is not a plan
 ])
 def test_time_expressions_resolve_against_the_time_they_were_written(text, start, end):
     got = find(text, MONDAY)
@@ -77,6 +81,18 @@ def test_events_say_who_did_what_and_when_with_their_source(monkeypatch):
     assert evs["m1"].actors == ["Caroline"] and evs["m1"].date == "2023-05-07" and evs["m1"].when == "yesterday"
     assert evs["m1"].text.startswith("Caroline went to a LGBTQ support group on 7 May 2023")
     assert evs["m2"].actors == ["Melanie"] and (evs["m2"].date, evs["m2"].date_end) == ("2023-05-01", "2023-05-07")
+
+
+def test_a_sentence_of_two_statements_gives_two_events_each_with_its_own_time(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    us = [_utter(1, "Tomás", "Deal. I lost my keys on Wednesday, so I need to get a copy made tomorrow anyway.", ["Nadia"]),
+          _utter(2, "Nadia", "Oh, and my mom is visiting in December, so I will cook a big dinner for her birthday.", ["Tomás"])]
+    evs = sorted(((e.source_id, e.date, e.date_end, e.text) for e in extract(us, people=["Tomás", "Nadia"])))
+    assert [(s, d, de) for s, d, de, _ in evs] == [("m1", "2023-05-03", None), ("m1", "2023-05-09", None),
+                                                  ("m2", "2023-12-01", "2023-12-31")]
+    texts = [t for *_, t in evs]
+    assert texts[0].startswith("Tomás lost their keys on 3 May 2023") and "copy made" in texts[1]
+    assert texts[2].startswith("Nadia will cook a big dinner")  # the time said before the "so" is the dinner's
 
 
 def test_an_assistant_is_not_the_owner_and_hostile_text_is_text():

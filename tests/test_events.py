@@ -87,7 +87,7 @@ def test_a_sentence_of_two_statements_gives_two_events_each_with_its_own_time(mo
     monkeypatch.setenv("TZ", "UTC")
     us = [_utter(1, "Tomás", "Deal. I lost my keys on Wednesday, so I need to get a copy made tomorrow anyway.", ["Nadia"]),
           _utter(2, "Nadia", "Oh, and my mom is visiting in December, so I will cook a big dinner for her birthday.", ["Tomás"])]
-    evs = sorted(((e.source_id, e.date, e.date_end, e.text) for e in extract(us, people=["Tomás", "Nadia"])))
+    evs = sorted((e.source_id, e.date, e.date_end, e.text) for e in extract(us, people=["Tomás", "Nadia"]))
     assert [(s, d, de) for s, d, de, _ in evs] == [("m1", "2023-05-03", None), ("m1", "2023-05-09", None),
                                                   ("m2", "2023-12-01", "2023-12-31")]
     texts = [t for *_, t in evs]

@@ -233,7 +233,9 @@ nowadays exactly terrific suddenly waiter waitress good-bye absolutely definitel
 anyhow sweetheart darling dude guys man buddy pal sweetie baby boss ve ur ah eh huh wait come go see look listen
 ladies gentlemen everyone folks officer doctor professor teacher mister miss ma'am argh phew ugh yay oops whoa damn
 gosh yikes meh aha ahh aww ooh hooray bravo cheers whatever taxi passport rusty arabic hindi russian korean portuguese italian dutch greek latin
-hebrew turkish polish swedish""".split())
+hebrew turkish polish swedish
+moreover furthermore correct otherwise meanwhile likewise therefore hence besides nevertheless nonetheless incidentally
+whew yecch yuck ow ouch ahem achoo ahhchooo shh psst brr babe love dearie""".split())
 
 
 @cache
@@ -264,7 +266,8 @@ def _strip_function_words(name: str) -> str:
 
 
 _STOP_LEAD = frozenset("""a an the and but or so as if when then also just well oh yes no hi hello hey dear thanks
-because since while after before though although maybe perhaps yeah ok okay please sorry""".split())
+because since while after before though although maybe perhaps yeah ok okay please sorry like unlike haven't hasn't
+didn't don't won't can't isn't aren't wasn't weren't""".split())
 
 
 def _trim(name: str) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 TABLES = ("resources", "sessions", "messages", "moments", "entities", "nodes", "edges", "dream_runs", "dream_edge_log", "dream_undo",
@@ -103,39 +103,39 @@ def _column(name: str, spec: dict[str, Any], required: bool, json_cols: set[str]
     raise ValueError(f"schema: column {name!r} has unsupported type {t!r}")
 
 
-def schema_dir() -> Any:
-    """The directory of the shipped JSON Schemas (works from an installed wheel)."""
-    return resources.files("rem").joinpath("schema").joinpath("core")
+def schema_dir() -> Path:
+    """The directory of the shipped JSON Schemas, beside this module (an installed wheel unpacks them there;
+    not importlib.resources, whose import alone cost every command ~5 ms)."""
+    return Path(__file__).resolve().parent / "schema" / "core"
 
 
 @cache
 def load_tables() -> dict[str, Table]:
-    out: dict[str, Table] = {}
-    base = schema_dir()
-    for name in TABLES:
-        doc = json.loads(base.joinpath(f"{name}.json").read_text(encoding="utf-8"))
-        hints = doc.get("x-rem", {})
-        required = set(doc.get("required", []))
-        json_cols = set(hints.get("json_columns", []))
-        cols = tuple(
-            _column(col, spec, col in required, json_cols) for col, spec in doc["properties"].items()
-        )
-        out[name] = Table(
-            name=name,
-            description=doc.get("description", ""),
-            columns=cols,
-            key=tuple(hints.get("key", [])),
-            version=int(hints.get("version", 1)),
-            time_column=hints.get("time_column"),
-            order_by=tuple(hints.get("order_by", [])),
-            json_schema=doc,
-            hints=hints,
-        )
-    return out
+    return {name: table(name) for name in TABLES}
 
 
+@cache
 def table(name: str) -> Table:
-    return load_tables()[name]
+    """One table's definition, read from its JSON Schema on first use (a command that needs one table's
+    fields does not read the other eleven)."""
+    if name not in TABLES:
+        raise KeyError(name)
+    doc = json.loads((schema_dir() / f"{name}.json").read_text(encoding="utf-8"))
+    hints = doc.get("x-rem", {})
+    required = set(doc.get("required", []))
+    json_cols = set(hints.get("json_columns", []))
+    cols = tuple(_column(col, spec, col in required, json_cols) for col, spec in doc["properties"].items())
+    return Table(
+        name=name,
+        description=doc.get("description", ""),
+        columns=cols,
+        key=tuple(hints.get("key", [])),
+        version=int(hints.get("version", 1)),
+        time_column=hints.get("time_column"),
+        order_by=tuple(hints.get("order_by", [])),
+        json_schema=doc,
+        hints=hints,
+    )
 
 
 @dataclass(frozen=True)

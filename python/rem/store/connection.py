@@ -140,8 +140,8 @@ class Store:
                     con = _open(self.path, True, cfg, self.busy_timeout_s)
                     try:
                         check_ours(con, self.path)
-                        check_schema_version(con)
-                        older = attempt == 1 and _older(con)
+                        v = check_schema_version(con)
+                        older = attempt == 1 and v is not None and v < schema.schema_version()
                         if not older:
                             if macros:
                                 install_macros(con, self.settings.half_lives_or_defaults())

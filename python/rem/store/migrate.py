@@ -59,13 +59,15 @@ def check_ours(con: Connection, path: Path | str, *, adopt: bool = False) -> Non
                          "change them, so it cannot adopt this file. Use another database file.")
 
 
-def check_schema_version(con: Connection) -> None:
+def check_schema_version(con: Connection) -> int | None:
+    """The file's schema version (None: never initialized); a version newer than this REM's is refused."""
     v = stored_version(con)
     if v is not None and v > schema.schema_version():
         raise SchemaVersionError(
             f"this database has schema version {v}, newer than this REM understands "
             f"({schema.schema_version()}); upgrade REM."
         )
+    return v
 
 
 def ensure_schema(con: Connection) -> None:

@@ -61,6 +61,22 @@ def test_query_formats(db_path, tmp_path, fmt):
         assert "(3 rows)" in out
 
 
+def test_a_table_shows_times_on_the_local_clock_and_the_data_formats_keep_them_exact(db_path, tmp_path, monkeypatch):
+    import time
+
+    _seed(db_path, tmp_path)
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        table = rem_cli(db_path, ["query", "select id, created_at from resources order by id limit 1", "--table"]).output
+        data = rem_cli(db_path, ["query", "select id, created_at from resources order by id limit 1", "--json"]).output
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert "2026-11-16 05:00:00" in table and "+00:00" not in table  # 10:00 UTC is 05:00 in New York
+    assert json.loads(data)[0]["created_at"].endswith(("10:00:00+00:00", "05:00:00-05:00"))
+
+
 @pytest.mark.parametrize("sql", ["delete from resources", "insert into resources (id, resource_type, created_at) values ('z','note',now())",
                                  "drop table resources", "update resources set name='x'"])
 def test_query_refuses_writes_and_changes_nothing(db_path, tmp_path, sql):

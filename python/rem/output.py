@@ -191,6 +191,20 @@ def rows_of(t: pa.Table) -> list[dict[str, Any]]:
     return [{names[i]: _plain(cols[i][r]) for i in range(len(names))} for r in range(t.num_rows)]
 
 
+def _shown(v: Any) -> Any:
+    """A value as a table shows it to a person: a time in the local zone, to the second (one clock across the
+    journal, runs, search and queries; the data formats keep the exact value and its offset)."""
+    if isinstance(v, datetime):
+        return (v.astimezone() if v.tzinfo else v).strftime("%Y-%m-%d %H:%M:%S")
+    return _plain(v)
+
+
+def _table_rows(t: pa.Table) -> list[dict[str, Any]]:
+    names = t.column_names
+    cols = [t.column(i).to_pylist() for i in range(t.num_columns)]
+    return [{names[i]: _shown(cols[i][r]) for i in range(len(names))} for r in range(t.num_rows)]
+
+
 def _cell(v: Any, width: int = 60) -> str:
     if v is None:
         s = ""
@@ -221,7 +235,7 @@ def render(t: pa.Table, fmt: str) -> str:
         for r in rows:
             w.writerow([json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else ("" if v is None else v) for v in r.values()])
         return buf.getvalue().rstrip("\n")
-    cells = [[_cell(r[n]) for n in names] for r in rows]
+    cells = [[_cell(r[n]) for n in names] for r in _table_rows(t)]
     widths = [max([len(n)] + [len(c[i]) for c in cells]) for i, n in enumerate(names)]
     line = "  ".join(n.ljust(widths[i]) for i, n in enumerate(names))
     line = safe(line)
@@ -237,7 +251,7 @@ def _rich_table(t: pa.Table) -> None:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for n in t.column_names:
         table.add_column(safe(n), overflow="fold", max_width=60)
-    for r in rows_of(t):
+    for r in _table_rows(t):
         table.add_row(*(_cell(r[n]) for n in t.column_names))
     console = Console(file=raw_stream(sys.stdout), highlight=False, markup=False, emoji=False)
     console.print(table)

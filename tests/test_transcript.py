@@ -38,7 +38,7 @@ def test_a_meeting_is_one_moment_of_type_meeting_with_its_speakers_and_its_lengt
           DreamOptions(start="2026-11-16T00:00:00+00:00", end="2026-11-17T00:00:00+00:00", lookback_hours=None, progress=False))
     (kind, people, start, end), = q(store, "select moment_type, people, start_time, end_time from moments")
     assert kind == "meeting" and sorted(people) == ["Alice Chen", "Bob Okafor", "Priya Raman"]
-    assert (end - start).total_seconds() == 1504.0  # its first turn to its last: the meeting's 25 minutes
+    assert (end - start).total_seconds() == 1528.0  # its first cue's start to its last cue's end: 25 min 28 s
     again = ingest_transcript(store, VTT)
     assert again.added == 0 and q(store, "select count(*) from messages")[0][0] == 7
 

@@ -52,7 +52,7 @@ WHERE resource_type = 'commit' AND metadata->>'author' IS NOT NULL GROUP BY 1 OR
 # sessions of the window's messages, found through the messages already fetched
 # (registered as `_rem_window_messages`) rather than by scanning messages again
 SESSIONS_SQL = """
-SELECT id, name, metadata->>'source' AS source FROM sessions
+SELECT id, name, metadata->>'source' AS source, metadata->>'ends_at' AS ends_at FROM sessions
 WHERE id IN (SELECT session_id FROM _rem_window_messages)
 """
 

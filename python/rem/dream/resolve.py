@@ -316,6 +316,7 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
             res.fallback_moments += 1
     if summary_only:
         plans = []
+    recorded_end = _recorded_ends(refs, activity)
     for fields, seg_refs, how, prov in sorted(plans, key=lambda p: order[p[1][0]]):
         items = [it for g in seg_refs for it in refs.seg_items[g]]
         keys = sorted(refs.seg_key[g] for g in seg_refs)
@@ -329,6 +330,7 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
             segment_keys=keys, source_key=source_key, generated_by=how, segments=seg_refs, provenance=prov,
             participation=und.digest(seg_refs).participation, **fields,
         )
+        m.end = max([m.end, *(end for sid in m.session_ids if (end := recorded_end.get((sid, m.end))))])
         if moment_types and m.moment_type not in moment_types:
             res.filtered_moments += 1
             continue
@@ -337,6 +339,28 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
             continue
         res.moments.append(m)
     return res
+
+
+def _recorded_ends(refs: RefTable, activity: Activity) -> dict[tuple[str, datetime], datetime]:
+    """A recorded meeting ends when its last turn ends, not when that turn starts (rem.ingest.transcript keeps
+    the end in the session's metadata): (session, the time of its last turn in the window) → when it ended.
+    The moment that ends with that turn lasts until then."""
+    if "ends_at" not in activity.sessions.column_names:
+        return {}
+    ends: dict[str, datetime] = {}
+    for s in activity.sessions.select(["id", "ends_at"]).to_pylist():
+        try:
+            t = datetime.fromisoformat(s["ends_at"]) if s["ends_at"] else None
+        except ValueError:
+            t = None
+        if t is not None:
+            ends[s["id"]] = t if t.tzinfo else t.replace(tzinfo=UTC)
+    last: dict[str, int] = {}
+    for it in refs.items.values():
+        if it.kind == "message" and it.session_ref in refs.items and refs.items[it.session_ref].id in ends:
+            sid = refs.items[it.session_ref].id
+            last[sid] = max(last.get(sid, it.ts), it.ts)
+    return {(sid, _ts(ts)): ends[sid] for sid, ts in last.items() if ends[sid] > _ts(ts)}
 
 
 def fallback_summary(moments: list[Moment]) -> str:

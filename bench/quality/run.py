@@ -153,6 +153,9 @@ def render_dialogues(d: dict, prior: dict | None) -> list[str]:
            for i, n in enumerate(("1", "2", "L"))),
          f"| person recall (names all three summaries give that the dialogue holds; {pe['dialogues_with_names']} dialogues, {pe['gold']} names) | {was(['dialogsum', 'people', 'recall'])} | {pe['recall']:.3f} | |",
          f"| person precision (people a human summary names) | {was(['dialogsum', 'people', 'precision'])} | {pe['precision']:.3f} | |",
+         *([f"| person recall, people only (the same, less places, peoples and languages: {po['gold']} names) | — | {po['recall']:.3f} | |",
+            f"| person precision, people only (named by a summary, or a titled name or a census given name written in the dialogue) | — | {po['precision']:.3f} | |"]
+           if (po := pe.get("people_only")) else []),
          f"| topic agreement (a tag or name word is a word of a human topic) | {was(['dialogsum', 'topic_agreement'])} | {ds['topic_agreement']:.3f} | |",
          f"| moments per dialogue | {was(['dialogsum', 'moments_per_dialogue'])} | {ds['moments_per_dialogue']:.2f} | |", ""]
     for key, title in (("superdialseg", "SuperDialseg validation (the tuning split)"), ("tiage", "TIAGE test")):

@@ -360,7 +360,7 @@ def think(store: Store, settings: LLMSettings, opts: DreamOptions, p: Plan, res:
     resolve its answers against the extraction. Fills ``res`` (resolution,
     period summary, usage, cost, timings)."""
     t = time.perf_counter()
-    und = Understanding(p.activity, p.packed)
+    und = Understanding(p.activity, p.packed, ner=str(store.settings.section("dream").get("entities", "spacy")).lower())
     res.timings["understand"] = time.perf_counter() - t
     answers: list[ChunkAnswer] = []
     summary = ""

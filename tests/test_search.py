@@ -199,3 +199,32 @@ def test_minilm_in_the_rust_core_matches_sentence_transformers():
     assert abs(float(v[0] @ v[1]) - 0.7553) < 0.005
     assert float(v[0] @ v[2]) < 0.35
     assert abs(float((v[:3] ** 2).sum(axis=1).mean()) - 1.0) < 1e-4
+
+
+def test_a_time_the_query_names_keeps_the_results_to_it(tmp_path, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    import rem
+    from rem.search import time_of
+
+    monkeypatch.setenv("TZ", "UTC")
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    last_week = now - timedelta(days=now.weekday() + 5)  # the Wednesday of last week
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="CI", created_at=(now - timedelta(days=90)).isoformat())
+    old = db.add_message(sid, role="user", content="the flaky test failed again on the runner",
+                         created_at=(now - timedelta(days=60)).isoformat())
+    new = db.add_message(sid, role="user", content="the flaky test failed again on the runner, twice",
+                         created_at=last_week.isoformat())
+    both = db.search("flaky test failed", schema="messages")
+    assert set(both.column("id").to_pylist()) == {old, new} and time_of(both) is None
+    kept = db.search("flaky test failed last week", schema="messages")
+    assert kept.column("id").to_pylist() == [new]
+    assert time_of(kept)["words"] == "last week"
+    # a time where nothing matches: everything is searched, and nothing says it was kept to a time
+    anywhere = db.search("flaky test failed in 1999", schema="messages")
+    assert set(anywhere.column("id").to_pylist()) == {old, new} and time_of(anywhere) is None
+    # given by the caller, or turned off, the time in the words is not read
+    assert set(db.search("flaky test failed last week", schema="messages", read_time=False).column("id").to_pylist()) == {old, new}
+    out = rem_cli(db.store.path, ["search", "flaky test failed last week", "--schema", "messages"])
+    assert out.exit_code == 0 and "last week: results from" in out.output and new[:8] in out.output and old[:8] not in out.output

@@ -131,11 +131,13 @@ class Rem:
     def search(self, query: str, *, schema: str | list[str] = "all", since: str | None = None, until: str | None = None,
                tags: list[str] | tuple[str, ...] = (), people: list[str] | tuple[str, ...] = (),
                types: list[str] | tuple[str, ...] = (), limit: int = 10, explain: bool = False,
-               mode: str = "hybrid") -> pa.Table:
+               mode: str = "hybrid", read_time: bool = True) -> pa.Table:
         """Hybrid search (as ``rem search``): a pyarrow Table of rank, kind, id,
         time, title, snippet, moment_id, moment, score (and, with ``explain``,
         each ranking's rank and score). What was written before is found: the
-        index is brought up to date first."""
+        index is brought up to date first. ``read_time``: a time the query names
+        ("last week") keeps the results to it when something there matches
+        (``rem.search.time_of(table)`` says which)."""
         from .search import SearchOptions
         from .search import search as run_search
 
@@ -145,7 +147,7 @@ class Rem:
             raise ValueError("mode must be hybrid, lexical or dense")
         return run_search(self.store, query, SearchOptions(
             kinds=kinds, since=since, until=until, tags=tuple(tags), people=tuple(people), types=tuple(types),
-            limit=limit, explain=explain, lexical=mode != "dense", dense=mode != "lexical"))
+            limit=limit, explain=explain, lexical=mode != "dense", dense=mode != "lexical", read_time=read_time))
 
     def ask(self, question: str, *, model: str | None = None, base_url: str | None = None, local_model: str | None = None,
             limit: int = 8, max_cost: float | None = None, dream: bool = True) -> dict[str, Any]:

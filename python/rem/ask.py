@@ -51,8 +51,6 @@ _WHEN_Q = re.compile(r"^\s*(?:when\b|what\s+(?:date|day|time|year|month)\b|on\s+
                      r"since\s+when\b|which\s+(?:day|date|year|month)\b)", re.I)
 _SUMMARY_Q = re.compile(r"^\s*(?:summari[sz]e|recap|sum\s+up|give\s+me\s+(?:a|an)\s+(?:summary|overview|recap)|"
                         r"what\s+did\s+i\s+(?:do|work\s+on)|what\s+happened|what\s+have\s+i\s+(?:done|been\s+doing))\b", re.I)
-_MY = re.compile(r"\b(?:my|the)\s+(week|weekend|month|year)\b", re.I)
-_MY_DAY = re.compile(r"\b(?:my|the)\s+day\b", re.I)
 _QUESTION_WORDS = re.compile(r"^\s*(?:when|what|who|where|which|why|how|did|do|does|is|are|was|were|can|could)\b\s*", re.I)
 
 
@@ -75,15 +73,14 @@ def read_question(text: str, today: date | None = None) -> Question:
     t = " ".join((text or "").split())
     if not t:
         raise SearchError('the question is empty: ask something, e.g. rem ask "When did I last go to the support group?"')
+    from .search import time_in
+
     today = today or datetime.now(local_zone()).date()
     intent = "when" if _WHEN_Q.search(t) else "summary" if _SUMMARY_Q.search(t) else "fact"
-    probe = _MY_DAY.sub("today", _MY.sub(lambda m: "this " + m.group(1), t))
-    found = [w for w in when_mod.find(probe, today, future=False) if w.words.lower() not in ("this morning",)]
-    window, words, query = None, None, probe
-    if found:
-        w = found[0]
-        window, words = (w.start, w.end), w.words
-        query = (probe[:w.at[0]] + " " + probe[w.at[1]:]).strip()
+    read = time_in(t, today)
+    window, words, query = None, None, t
+    if read is not None:
+        window, words, query = (read.start, read.end), read.words, read.rest
     elif intent == "summary":
         window, words = (today - timedelta(days=today.weekday()), today), "this week"
     query = _QUESTION_WORDS.sub("", query).strip(" ?.!") or t
@@ -171,7 +168,7 @@ def retrieve(store: Store, q: Question, limit: int = EVIDENCE) -> list[Evidence]
             got = search(store, q.query, SearchOptions(limit=n, since=since, until=until, **extra)).to_pylist()
             if got:
                 return got
-        return search(store, q.query, SearchOptions(limit=n, **extra)).to_pylist()
+        return search(store, q.query, SearchOptions(limit=n, read_time=False, **extra)).to_pylist()
 
     rows = best(limit)
     # what was said, beside what was made of it: the best turns and documents keep places of their own, so the

@@ -31,20 +31,27 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
                people: tuple[str, ...], types: tuple[str, ...], limit: int, mode: str, explain: bool, fmt: str | None) -> None:
     """Find moments, what happened in them (events), documents, notes, commits, messages and sessions: BM25
     and embeddings, fused. Each result names its kind, id, time, title, a
-    snippet with the matches in «», and the moment it belongs to.
+    snippet with the matches in «», and the moment it belongs to. A time the
+    query names ("last week", "in May", "yesterday") keeps the results to it
+    when something there matches (else everything is searched).
 
     \b
     rem search "DiskANN implementation" --schema moments
+    rem search "what did Priya say last week"
     rem search "when did I fix the recall bug?"
     rem search "flaky test" --since 2026-11-01 --person "Alice Chen" --explain
     """
-    from ..search import SearchOptions, search
+    from ..search import SearchOptions, search, time_of
 
     kinds = tuple(dict.fromkeys(_SCHEMAS[s.lower()] for s in schemas if s.lower() != "all")) if schemas and "all" not in \
         [s.lower() for s in schemas] else SearchOptions.kinds
     opts = SearchOptions(kinds=kinds, since=since, until=until, tags=tags, people=people, types=types, limit=limit,
                          explain=explain, lexical=mode != "dense", dense=mode != "lexical")
     t = search(c.store, query, opts)
+    kept = time_of(t)
+    if kept and fmt in (None, "table"):
+        span = kept["start"] if kept["start"] == kept["end"] else f"{kept['start']} … {kept['end']}"
+        click.echo(f"{kept['words']}: results from {span} (give --since/--until to choose the time yourself)", err=True)
     if t.num_rows == 0 and (fmt in (None, "table")):
         click.echo("no results", err=True)
     if default_format(fmt) == "table" and not explain:

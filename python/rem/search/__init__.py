@@ -18,13 +18,15 @@ what a dream or an ingest committed is found at once.
 from __future__ import annotations
 
 import logging
+import re
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
 
+from ..days import day_window, local_zone
 from ..exceptions import SearchError
 from ..store import Connection, Store, fetch_arrow, registered
 from ..values import parse_time
@@ -46,6 +48,10 @@ EXPLAIN = ("lexical_rank", "lexical_score", "dense_rank", "dense_score")
 
 @dataclass
 class SearchOptions:
+    """What to search and how. ``read_time``: a time the query names ("last week", "in May", "yesterday";
+    resolved against today, local) becomes its ``since``/``until`` when neither is given — the items inside it
+    first, everything when nothing is there (:func:`time_in`)."""
+
     kinds: tuple[str, ...] = ix.KINDS
     since: str | None = None
     until: str | None = None
@@ -57,6 +63,44 @@ class SearchOptions:
     lexical: bool = True
     dense: bool = True
     sync: bool = True
+    read_time: bool = True
+
+
+@dataclass
+class TimeRead:
+    """The time a query names: its local days (first and last), the words that named it, and the query less
+    those words."""
+
+    start: date
+    end: date
+    words: str
+    rest: str
+
+    def bounds(self) -> tuple[datetime, datetime] | None:
+        """[start, end) as instants, or None past the calendar's edge."""
+        try:
+            return day_window(self.start)[0], day_window(self.end)[1]
+        except ValueError:
+            return None
+
+
+_MY = re.compile(r"\b(?:my|the)\s+(week|weekend|month|year)\b", re.I)
+_MY_DAY = re.compile(r"\b(?:my|the)\s+day\b", re.I)
+
+
+def time_in(query: str, today: date | None = None) -> TimeRead | None:
+    """The first time ``query`` names, resolved against ``today`` (default: the local date), looking back ("on
+    Friday" is the last Friday; "my week" is this week); None when it names none."""
+    from ..understand import when as when_mod
+
+    today = today or datetime.now(local_zone()).date()
+    probe = _MY_DAY.sub("today", _MY.sub(lambda m: "this " + m.group(1), query))
+    found = [w for w in when_mod.find(probe, today, future=False) if w.words.lower() != "this morning"]
+    if not found:
+        return None
+    w = found[0]
+    rest = " ".join((probe[:w.at[0]] + " " + probe[w.at[1]:]).split())
+    return TimeRead(w.start, w.end, w.words, rest)
 
 
 @dataclass
@@ -82,6 +126,16 @@ def search(store: Store, query: str, opts: SearchOptions | None = None, *, embed
     if not 1 <= opts.limit <= 1000:
         raise SearchError("--limit must be from 1 to 1000")
     emb = configured(store.settings.file) if embedder is _UNSET else embedder
+    if opts.read_time and not (opts.since or opts.until):
+        read = time_in(q)
+        bounds = read.bounds() if read is not None else None
+        if read is not None and bounds is not None:
+            inside = search(store, read.rest or q, replace(opts, since=bounds[0].isoformat(), until=bounds[1].isoformat(),
+                                                            read_time=False), embedder=emb)
+            if inside.num_rows:
+                return _with_time(inside, read)
+            opts = replace(opts, sync=False)  # just synced
+        opts = replace(opts, read_time=False)
     if opts.sync:
         ix.sync_if_changed(store, emb)
         if opts.lexical and ix.Lexical.open(store.path) is None:  # missing, damaged or not a folder: rebuilt now
@@ -99,6 +153,23 @@ def search(store: Store, query: str, opts: SearchOptions | None = None, *, embed
         with store.reader() as con:
             r = rank(store, q, opts, emb, con)
             return details(con, q, r, opts)
+
+
+def _with_time(t: pa.Table, read: TimeRead) -> pa.Table:
+    """Say on the results which time they were kept to (schema metadata ``rem.time``: JSON start, end, words)."""
+    import json
+
+    meta = {**(t.schema.metadata or {}), b"rem.time": json.dumps(
+        {"start": read.start.isoformat(), "end": read.end.isoformat(), "words": read.words}).encode()}
+    return t.replace_schema_metadata(meta)
+
+
+def time_of(t: pa.Table) -> dict[str, str] | None:
+    """The time a result table was kept to (:func:`search` read it in the query), or None."""
+    import json
+
+    raw = (t.schema.metadata or {}).get(b"rem.time")
+    return json.loads(raw) if raw else None
 
 
 def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: Connection | None = None) -> Ranked:

@@ -16,19 +16,21 @@ from ..web import Web, hm, minutes, top
 
 
 def search(web: Web, request: Request) -> Response:
-    from ...search import SearchOptions
+    from ...search import SearchOptions, time_of
     from ...search import search as run_search
 
     q = request.query_params.get("q", "").strip()
     results: list[dict[str, Any]] = []
     message = ""
+    kept = None
     if q:
         try:
-            results = run_search(web.store, q, SearchOptions(limit=30)).to_pylist()
+            found = run_search(web.store, q, SearchOptions(limit=30))
+            results, kept = found.to_pylist(), time_of(found)
         except RemError as e:
             message = str(e)
     return web.page(request, "search.html", title=f"REM — search {q}" if q else "REM — search", q=q, results=results,
-                    message=message)
+                    message=message, kept=kept)
 
 
 def ask(web: Web, request: Request) -> Response:

@@ -309,3 +309,24 @@ def test_edge_weights_count_their_evidence_and_involvement(store, isolated):
     ana = [wt for (a, b, t), wt in weights.items() if b == "Ana" and t == "involves"]
     ben = [wt for (a, b, t), wt in weights.items() if b == "Ben" and t == "involves"]
     assert ana and ben and ana[0] > ben[0]
+
+
+def test_the_owner_named_in_the_config_is_never_a_person_of_their_moments_nor_ranked(store, isolated, monkeypatch, tmp_path):
+    from rem.graph import load, ranked
+    from rem.store import Store
+
+    monkeypatch.setenv("TZ", "UTC")
+    cfg = tmp_path / "owner.toml"
+    cfg.write_text('[owner]\nnames = ["Nadia"]\n', encoding="utf-8")
+    monkeypatch.setenv("REM_CONFIG", str(cfg))
+    mine = Store(store.path)  # a store keeps the settings it read: open it after the config is written
+    ingest_chat(mine, PERSONAL)
+    _dream_day(mine, "2026-11-20")
+    people = {p for r in q(mine, "select people from moments") for p in r[0]}
+    assert "Tomás" in people and "Nadia" not in people
+    ranked_people = ranked(mine, load(mine), "entanglement", 20, kinds=["person"]).column("label").to_pylist()
+    assert "Nadia" not in ranked_people
+    # a config that names nobody, or names wrongly, is a clear error, not a silent default
+    cfg.write_text('[owner]\nnames = "Nadia"\n', encoding="utf-8")
+    out = rem_cli(mine.path, ["dream", "--dry-run", "--lookback-hours", "24"])
+    assert out.exit_code != 0 and "[owner] names must be a list of strings" in out.output

@@ -71,6 +71,29 @@ def test_the_pages_show_what_the_database_holds(client, dreamed):
     assert client.get("/day/not-a-day").status_code == 404
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz draws the map (make deps installs it)")
+def test_the_graph_page_is_a_map_of_topics_and_people_whose_nodes_are_links(client, dreamed):
+    import html as html_mod
+
+    page = client.get("/graph")
+    assert page.status_code == 200 and "<svg" in page.text and "<script" not in page.text
+    links = re.findall(r'xlink:href="(/graph\?node=[^"]+)"', page.text)
+    assert len(links) >= 10
+    labels = [html_mod.unescape(t) for t in re.findall(r"<text[^>]*>([^<]+)</text>", page.text)]
+    people = {r[0] for r in q(dreamed, "select name from entities where kind = 'person'")}
+    assert people & set(labels)  # people have places of their own among the topics
+    assert "Sam Rivera" not in labels  # the owner (the author of most commits) is on every commit: not a node
+    around = client.get(html_mod.unescape(links[0]))
+    assert around.status_code == 200 and "<svg" in around.text and "xlink:href=" in around.text
+    # a hostile name stays text in the map
+    topic = q(dreamed, "select id from entities where kind = 'topic' and lower(name) = 'diskann'")[0][0]
+    with dreamed.connect() as con:
+        con.execute("update entities set name = $h where id = $id", {"h": HOSTILE, "id": topic})
+    page = client.get("/graph")
+    assert page.status_code == 200 and "<script>alert" not in page.text and "<img src=x" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
 def test_an_edit_needs_the_csrf_token_and_survives_redreams(client, dreamed):
     mid = q(dreamed, f"select id from moments where start_time >= '{DAY[0]}'::timestamptz order by start_time limit 1")[0][0]
     page = client.get(f"/moment/{mid}").text
@@ -272,6 +295,16 @@ def test_in_chromium_the_day_is_a_picture_and_corrections_happen_where_you_look(
             assert browser.find_elements(By.CSS_SELECTOR, "figure svg rect"), name
             for width in (1400, 430):
                 _shot(browser, shots, name, width)
+        # the graph: a map of the top topics and people, every node a link to what is around it
+        browser.get(f"{base}/graph")
+        nodes = browser.find_elements(By.CSS_SELECTOR, "div.graph svg a")
+        assert len(nodes) >= 10
+        for width in (1400, 430):
+            _shot(browser, shots, "graph", width)
+        browser.set_window_size(1280, 1600)
+        label = nodes[0].get_attribute("textContent").strip()
+        browser.get(nodes[0].get_attribute("href") or f"{base}/graph?node={label}")
+        assert "/graph?node=" in browser.current_url and browser.find_elements(By.CSS_SELECTOR, "div.graph svg a")
         topic, person = q(dreamed, """select tags[1], (select people[1] from moments where len(people) > 0 limit 1)
                                       from moments where len(tags) > 0 order by start_time limit 1""")[0]
         for kind, name in (("topic", topic), ("person", person)):

@@ -99,6 +99,10 @@ KEYS: dict[str, dict[str, tuple[str, Any, str]]] = {
         "temperature": ("num", (0, 2), "sampling temperature"),
         "max_output_tokens": ("int", (16, 1_000_000), "output tokens per request"),
     },
+    "owner": {
+        "names": ("strs", None, 'your names, e.g. ["Sam Rivera", "Sam"]: who "I" is in your own texts, never a person '
+                                "of your moments nor a node of the map"),
+    },
     "dream": {
         "lookback_hours": ("num", (1e-6, 876_000), "hours a manual dream looks back"),
         "gap_minutes": ("num", (0, None), "an idle gap that starts a new segment"),

@@ -15,7 +15,22 @@ import pyarrow as pa
 
 from .store.rows import UpsertCounts, arrow_rows, replace
 from .store.rows import upsert as rows_upsert
-from .store.sql import Connection, execute, fetch_rows, id_table, registered
+from .store.sql import Connection, execute, fetch_one, fetch_rows, id_table, registered
+
+# the owner, when the config names nobody: the author of most commits, when one author wrote most of them
+OWNER_SQL = """
+SELECT metadata->>'author' AS author, count(*) AS n, sum(count(*)) OVER () AS total FROM resources
+WHERE resource_type = 'commit' AND metadata->>'author' IS NOT NULL GROUP BY 1 ORDER BY n DESC LIMIT 1
+"""
+
+
+def owner_names(con: Connection, configured: Any = None) -> list[str]:
+    """The owner's names: ``configured`` (the config file's ``[owner] names``) when given, else the author of
+    most commits when one author wrote most of them, else none."""
+    if configured:
+        return [str(n) for n in configured if str(n).strip()]
+    row = fetch_one(con, OWNER_SQL)
+    return [row[0]] if row and row[0] and row[1] * 2 > row[2] else []
 
 
 def merge_entity_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ from typing import Any
 import pyarrow as pa
 
 from .. import _rem
-from ..store import Connection, Store, fetch_arrow, fetch_one, fetch_rows, one_batch, registered
+from ..entities import owner_names
+from ..store import Connection, Store, fetch_arrow, fetch_rows, one_batch, registered
 from .window import Window
 
 RESOURCES_SQL = """
@@ -44,11 +45,6 @@ LIMIT 5000
 """
 # people the store knows (name and aliases), for recognizing them in text
 PEOPLE_SQL = "SELECT name, aliases FROM entities WHERE kind = 'person'"
-# the owner is the most frequent author of the commits, when one author wrote most of them
-OWNER_SQL = """
-SELECT metadata->>'author' AS author, count(*) AS n, sum(count(*)) OVER () AS total FROM resources
-WHERE resource_type = 'commit' AND metadata->>'author' IS NOT NULL GROUP BY 1 ORDER BY n DESC LIMIT 1
-"""
 # sessions of the window's messages, found through the messages already fetched
 # (registered as `_rem_window_messages`) rather than by scanning messages again
 SESSIONS_SQL = """
@@ -102,10 +98,7 @@ def collect(store: Store, window: Window, *, owner: list[str] | None = None) -> 
         act.history = [r[0] for r in fetch_rows(con, HISTORY_SQL, {"start": window.start, "end": window.end}) if r[0]]
         act.people = {name: list(aliases or []) for name, aliases in fetch_rows(con, PEOPLE_SQL)}
         act.topics = [r[0] for r in fetch_rows(con, TOPICS_SQL) if isinstance(r[0], str)]
-        if owner is None:
-            row = fetch_one(con, OWNER_SQL)
-            owner = [row[0]] if row and row[0] and row[1] * 2 > row[2] else []
-        act.owner = owner
+        act.owner = owner if owner is not None else owner_names(con, store.settings.section("owner").get("names"))
     return act
 
 

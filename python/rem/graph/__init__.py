@@ -11,6 +11,7 @@ from .engine import (
     frontier_traverse,
     keys_of,
     load,
+    map_dot,
     neighbourhood_dot,
     node_info,
     prune,
@@ -24,6 +25,6 @@ from .engine import (
 
 __all__ = [
     "DEFAULT_HALF_LIVES", "DEFAULT_OTHER_HALF_LIFE", "STRUCTURAL", "HOT_HALF_LIFE_HOURS", "LoadedGraph", "NodeInfo",
-    "decayed_edges", "export", "frontier_traverse", "half_lives", "keys_of", "load", "neighbourhood_dot", "node_info", "prune", "ranked",
+    "decayed_edges", "export", "frontier_traverse", "half_lives", "keys_of", "load", "map_dot", "neighbourhood_dot", "node_info", "prune", "ranked",
     "resolve_start", "stats", "traverse", "traverse_loaded", "traverse_loaded_rows",
 ]

@@ -173,17 +173,24 @@ def load(store: Store, *, since: str | None = None, edge_types: list[str] | None
 
 
 def ranked(store: Store, lg: LoadedGraph, key: str, limit: int, kinds: list[str] | None = None) -> pa.Table:
+    """The top ``limit`` nodes by ``key`` (of ``kinds``), never a summary nor the owner (``[owner] names``, else
+    the author of most commits: every commit links to them, which says nothing about what matters)."""
+    from ..entities import owner_names
+
     scores, _ = lg.graph.scores()
     t = pa.table(scores)
     rows = t.to_pylist()
     rows.sort(key=lambda r: (-r[key], r["key"]))
+    with store.read() as con:
+        owner = {normalize_key(n) for n in owner_names(con, store.settings.section("owner").get("names"))}
     out: list[dict[str, Any]] = []
     page = max(limit * 5, limit + 50)
     for at in range(0, len(rows), page):  # labels page by page, until ``limit`` nodes of the kinds are found
         info = lg.nodes(store, [r["key"] for r in rows[at: at + page]])
         for r in rows[at: at + page]:
             ni = info.get(r["key"])
-            if ni is None or (kinds and ni.kind not in kinds):
+            if ni is None or (kinds and ni.kind not in kinds) or ni.kind == "summary" \
+                    or (ni.kind == "person" and normalize_key(ni.label) in owner):
                 continue
             out.append({"label": ni.label, "kind": ni.kind, key: round(r[key], 6), "entanglement": round(r["entanglement"], 4),
                         "pagerank": round(r["pagerank"], 6), "clustering": round(r["clustering"], 4),
@@ -370,11 +377,62 @@ def neighbourhood_dot(store: Store, lg: LoadedGraph, node: str, *, most: int = 3
                                    FROM edges WHERE (list_contains($s, source_id) AND list_contains($ids, target_id))
                                                  OR (list_contains($s, target_id) AND list_contains($ids, source_id))""",
                             {"ids": sorted(ids), "s": starts})
+    from urllib.parse import quote
+
+    def link(r: dict[str, Any]) -> str:  # a moment's page, or the neighbourhood of a topic or a person
+        if r["kind"] == "moment":
+            return f"/moment/{quote(r['id'], safe='')}"
+        return f"/graph?node={quote(r['label'] if r['kind'] in ('topic', 'person') else r['id'], safe='')}"
+
     nodes = pa.table({"id": pa.array([r["id"] for r in near], pa.string()),
                       "label": pa.array([r["label"][:60] for r in near], pa.string()),
                       "kind": pa.array([r["kind"] for r in near], pa.string()),
-                      "score": pa.array([1.0 / (1 + r["depth"]) for r in near], pa.float64())})
+                      "score": pa.array([1.0 / (1 + r["depth"]) for r in near], pa.float64()),
+                      "url": pa.array([link(r) for r in near], pa.string())})
     return str(_rem.to_dot(one_batch(nodes), one_batch(edges), top_n=None, name="neighbourhood"))
+
+
+MAP_NODES = 40  # topics and people on the map
+MAP_EDGES_PER_NODE = 4  # each node's strongest links drawn (a map, not a hairball)
+
+
+def map_dot(store: Store, lg: LoadedGraph, *, most: int = MAP_NODES) -> str:
+    """DOT of the memory's map: the ``most`` most entangled topics and people (a quarter of the places for
+    people; never a moment, a source, a summary or the owner), each sized by its entanglement (against the first of its kind) and a link to its page of the graph, joined by what they share:
+    the moments that are about both or involve both, each weighing the lesser of its two decayed links. Each
+    node keeps its strongest few links."""
+    from urllib.parse import quote
+
+    people = ranked(store, lg, "entanglement", max(1, most // 4), kinds=["person"]).to_pylist()
+    top = ranked(store, lg, "entanglement", most - len(people), kinds=["topic"]).to_pylist() + people
+    if not top:
+        raise RemError("the graph has no topics or people yet: dream first (rem dream)")
+    ids = [r["id"] for r in top]
+    with store.read() as con:
+        pairs = fetch_arrow(con, """
+            WITH e AS (SELECT source_id AS m, target_id AS x, rem_decay(weight, reinforced_at, edge_type) AS w FROM edges
+                       WHERE edge_type IN ('about', 'involves') AND list_contains($ids, target_id))
+            SELECT a.x AS source_id, b.x AS target_id, '' AS edge_type, sum(least(a.w, b.w)) AS weight
+            FROM e a JOIN e b ON a.m = b.m AND a.x < b.x GROUP BY 1, 2 ORDER BY weight DESC, 1, 2""", {"ids": ids}).to_pylist()
+    kept: list[dict[str, Any]] = []
+    links: dict[str, int] = {}
+    for p in pairs:
+        if links.get(p["source_id"], 0) < MAP_EDGES_PER_NODE or links.get(p["target_id"], 0) < MAP_EDGES_PER_NODE:
+            kept.append(p)
+            links[p["source_id"]] = links.get(p["source_id"], 0) + 1
+            links[p["target_id"]] = links.get(p["target_id"], 0) + 1
+    high = {k: max((r["entanglement"] for r in top if r["kind"] == k), default=0.0) or 1.0 for k in ("topic", "person")}
+    nodes = pa.table({"id": pa.array(ids, pa.string()),
+                      "label": pa.array([r["label"][:60] for r in top], pa.string()),
+                      "kind": pa.array([r["kind"] for r in top], pa.string()),
+                      "score": pa.array([float(r["entanglement"]) for r in top], pa.float64()),
+                      "url": pa.array([f"/graph?node={quote(r['label'], safe='')}" for r in top], pa.string()),
+                      "size": pa.array([max(0.0, float(r["entanglement"])) / high[r["kind"]] for r in top], pa.float64())})
+    edges = pa.table({"source_id": pa.array([p["source_id"] for p in kept], pa.string()),
+                      "target_id": pa.array([p["target_id"] for p in kept], pa.string()),
+                      "edge_type": pa.array(["" for _ in kept], pa.string()),
+                      "weight": pa.array([float(p["weight"]) for p in kept], pa.float64())})
+    return str(_rem.to_dot(one_batch(nodes), one_batch(edges), top_n=None, name="map"))
 
 
 def export(store: Store, fmt: str, *, since: str | None, edge_types: list[str] | None, min_weight: float,

@@ -53,6 +53,7 @@ class State:
     graph_sig: tuple[int, ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
     ranks: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    maps: dict[str, str] = field(default_factory=dict)  # the DOT of the map, per loaded graph
 
     def csrf(self, session: str) -> str:
         """The form token of a browser session (its cookie), bound to this server's secret."""
@@ -67,6 +68,15 @@ class State:
             self.ranks[(key, n)] = g.ranked(self.store, lg, key, n).to_pylist()
         return self.ranks[(key, n)]
 
+    def graph_map(self) -> str:
+        """The DOT of the map of topics and people, made once per loaded graph."""
+        from .. import graph as g
+
+        lg = self.loaded_graph()
+        if "map" not in self.maps:
+            self.maps["map"] = g.map_dot(self.store, lg)
+        return self.maps["map"]
+
     def loaded_graph(self) -> Any:
         """The graph, kept in memory; reloaded after anything was committed."""
         from .. import graph as g
@@ -77,6 +87,7 @@ class State:
                 self.graph = g.load(self.store)
                 self.graph_sig = sig
                 self.ranks = {}
+                self.maps = {}
             return self.graph
 
 

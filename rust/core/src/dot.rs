@@ -60,7 +60,8 @@ fn f64s(batch: &RecordBatch, table: &str, name: &str) -> Result<Vec<f64>> {
 
 /// Write a DOT digraph.
 ///
-/// - `nodes`: `id`, optional `label`, `kind`, `score` (float64; ranks nodes for `top_n`);
+/// - `nodes`: `id`, optional `label`, `kind`, `score` (float64; ranks nodes for `top_n`), `url` (a link for the
+///   node, written as `URL` with `target="_top"`: clickable in SVG), `size` (float64, 0–1: the font size);
 /// - `edges`: `source_id`, `target_id`, `edge_type`, `weight` (float64, effective).
 ///
 /// Edges whose ends are not in `nodes` get plain nodes labelled with their id.
@@ -73,6 +74,9 @@ pub fn to_dot<'a>(nodes: &'a RecordBatch, edges: &'a RecordBatch, top_n: Option<
     } else {
         vec![0.0; nodes.num_rows()]
     };
+    // optional: a link per node (a relative URL the caller built), and a size from 0 to 1 (the font grows with it)
+    let nurl = if nodes.column_by_name("url").is_some() { opt_str_col(nodes, "nodes", "url")? } else { None };
+    let size = if nodes.column_by_name("size").is_some() { Some(f64s(nodes, "nodes", "size")?) } else { None };
     let es = str_col(edges, "edges", "source_id")?;
     let et = str_col(edges, "edges", "target_id")?;
     let ety = str_col(edges, "edges", "edge_type")?;
@@ -98,7 +102,15 @@ pub fn to_dot<'a>(nodes: &'a RecordBatch, edges: &'a RecordBatch, top_n: Option<
         index.insert(id, k);
         let label = nlabel.as_ref().and_then(|c| c.get(i)).filter(|l| !l.is_empty()).unwrap_or(id);
         let kind = nkind.as_ref().map_or("", |c| c.get_or_empty(i));
-        let _ = writeln!(out, "  n{k} [label=\"{}\", {}];", escape_label(label, 60), style(kind));
+        let _ = write!(out, "  n{k} [label=\"{}\", {}", escape_label(label, 60), style(kind));
+        if let Some(url) = nurl.as_ref().map(|c| c.get_or_empty(i)).filter(|u| !u.is_empty()) {
+            let _ = write!(out, ", URL=\"{}\", target=\"_top\", tooltip=\"{}\"", escape_label(url, 2000), escape_label(label, 200));
+        }
+        if let Some(sz) = size.as_ref().and_then(|v| v.get(i)) {
+            let sz = if sz.is_finite() { sz.clamp(0.0, 1.0) } else { 0.0 };
+            let _ = write!(out, ", fontsize={}", (9.0 + 13.0 * sz).round() as u32);
+        }
+        out.push_str("];\n");
     }
     let max_w = ew.iter().copied().filter(|w| w.is_finite()).fold(0.0f64, f64::max).max(1e-12);
     let restrict = top_n.is_some();
@@ -165,5 +177,48 @@ mod tests {
         assert_eq!(escape_label("a\"b\\c\nd\u{7}é", 100), "a\\\"b\\\\c\\nd\u{e9}");
         assert_eq!(escape_label("abcdef", 3), "abc…");
         assert_eq!(escape_label("\\N", 10), "\\\\N");
+    }
+
+    #[test]
+    fn nodes_link_and_grow_when_asked() {
+        use arrow::array::{Float64Array, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+        use std::sync::Arc;
+        let nodes = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Utf8, false),
+                Field::new("label", DataType::Utf8, true),
+                Field::new("kind", DataType::Utf8, true),
+                Field::new("url", DataType::Utf8, true),
+                Field::new("size", DataType::Float64, true),
+            ])),
+            vec![
+                Arc::new(StringArray::from(vec!["a", "b"])),
+                Arc::new(StringArray::from(vec!["x\" onclick=\"y", "b"])),
+                Arc::new(StringArray::from(vec!["topic", "person"])),
+                Arc::new(StringArray::from(vec![Some("/graph?node=x%22"), None])),
+                Arc::new(Float64Array::from(vec![1.0, f64::NAN])),
+            ],
+        )
+        .unwrap();
+        let edges = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("source_id", DataType::Utf8, false),
+                Field::new("target_id", DataType::Utf8, false),
+                Field::new("edge_type", DataType::Utf8, false),
+                Field::new("weight", DataType::Float64, false),
+            ])),
+            vec![
+                Arc::new(StringArray::from(vec!["a"])),
+                Arc::new(StringArray::from(vec!["b"])),
+                Arc::new(StringArray::from(vec!["related_to"])),
+                Arc::new(Float64Array::from(vec![2.0])),
+            ],
+        )
+        .unwrap();
+        let dot = to_dot(&nodes, &edges, None, "map").unwrap();
+        assert!(dot.contains("URL=\"/graph?node=x%22\", target=\"_top\", tooltip=\"x\\\" onclick=\\\"y\""), "{dot}");
+        assert!(dot.contains("fontsize=22") && dot.contains("fontsize=9"), "{dot}");
+        assert_eq!(dot.matches("URL=").count(), 1);
     }
 }

@@ -79,3 +79,34 @@ def test_a_huge_transcript_is_refused_by_size(db_path, isolated, tmp_path, monke
     r = rem_cli(db_path, ["ingest", "transcript", str(f)])
     assert r.exit_code == 1 and "refused" in r.output and "MB" in r.output
     tally("importers: hostile transcripts, coding-agent sessions and WhatsApp exports", 1, 1)
+
+
+@pytest.mark.parametrize(("value", "minutes"), [(45, 45), ("45 min", 45), ("1h", 60), ("1h30m", 90), ("1.5 hours", 90),
+                                                ("1:30", 90), ("90", 90), ("", None), ("soon", None), (0, None),
+                                                (-5, None), (True, None), ("25 h", None), (None, None)])
+def test_a_duration_as_a_note_writes_it(value, minutes):
+    from rem.dream.resolve import minutes_of
+
+    assert minutes_of(value) == minutes
+
+
+def test_a_meeting_from_a_note_lasts_what_the_note_says_or_half_an_hour(store, isolated, monkeypatch, tmp_path):
+    from rem.ingest import ingest_notes
+
+    monkeypatch.setenv("TZ", "UTC")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "sync.md").write_text("---\ndate: 2026-11-18T10:00:00Z\n---\n# Team sync\n\nAttendees: Bob Okafor, Alice Chen\n\n"
+                                   "- The release moves to Friday.\n", encoding="utf-8")
+    (notes / "review.md").write_text("---\ndate: 2026-11-18T14:00:00Z\nduration: 1h15m\n---\n# Design review\n\n"
+                                     "Attendees: Priya Raman\n\n- The schema stays.\n", encoding="utf-8")
+    (notes / "standup.md").write_text("---\ndate: 2026-11-18T17:00:00Z\n---\n# Standup\n\nAttendees: Diego Santos\n"
+                                      "Duration: 15 min\n\n- Nothing blocks.\n", encoding="utf-8")
+    (notes / "idea.md").write_text("---\ndate: 2026-11-18T20:00:00Z\n---\n# An idea\n\nShard the index by tenant.\n",
+                                   encoding="utf-8")
+    ingest_notes(store, notes)
+    dream(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
+          DreamOptions(start="2026-11-18", end="2026-11-18", lookback_hours=None, progress=False))
+    got = {r[0]: r[1] for r in q(store, """select r.name, round(epoch(m.end_time) - epoch(m.start_time)) / 60
+                                            from moments m, unnest(m.resource_ids) u(x) join resources r on r.id = u.x""")}
+    assert got == {"Team sync": 30, "Design review": 75, "Standup": 15, "An idea": 0}, got

@@ -317,6 +317,7 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
     if summary_only:
         plans = []
     recorded_end = _recorded_ends(refs, activity)
+    meeting_end = note_meeting_ends(activity)
     for fields, seg_refs, how, prov in sorted(plans, key=lambda p: order[p[1][0]]):
         items = [it for g in seg_refs for it in refs.seg_items[g]]
         keys = sorted(refs.seg_key[g] for g in seg_refs)
@@ -330,7 +331,8 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
             segment_keys=keys, source_key=source_key, generated_by=how, segments=seg_refs, provenance=prov,
             participation=und.digest(seg_refs).participation, **fields,
         )
-        m.end = max([m.end, *(end for sid in m.session_ids if (end := recorded_end.get((sid, m.end))))])
+        m.end = max([m.end, *(end for sid in m.session_ids if (end := recorded_end.get((sid, m.end)))),
+                     *(end for rid in m.resource_ids if (end := meeting_end.get(rid)))])
         if moment_types and m.moment_type not in moment_types:
             res.filtered_moments += 1
             continue
@@ -361,6 +363,68 @@ def _recorded_ends(refs: RefTable, activity: Activity) -> dict[tuple[str, dateti
             sid = refs.items[it.session_ref].id
             last[sid] = max(last.get(sid, it.ts), it.ts)
     return {(sid, _ts(ts)): ends[sid] for sid, ts in last.items() if ends[sid] > _ts(ts)}
+
+
+NOTE_MEETING_MINUTES = 30  # a meeting's note that says no duration: the meeting is taken to last this long
+_DURATION_LINE = re.compile(r"(?im)^\s*(?:[-*]\s*)?(?:duration|length)\s*:\s*(.+?)\s*$")
+_ATTENDEES_LINE = re.compile(r"(?im)^\s*(?:attendees|participants|present)\s*:\s*\S")
+_SPAN = re.compile(r"^\s*(?:(?P<h>\d+(?:[.,]\d+)?)\s*(?:hours?|hrs|hr|h)(?![a-z])\s*)?"
+                   r"(?:(?P<m>\d+)\s*(?:minutes?|mins|min|m)(?![a-z]))?\s*$"
+                   r"|^\s*(?P<hh>\d{1,2}):(?P<mm>\d{2})\s*$|^\s*(?P<bare>\d+)\s*$", re.I)
+
+
+def minutes_of(value: Any) -> float | None:
+    """A duration as a note writes it — ``45``, ``"45 min"``, ``"1h"``, ``"1h30m"``, ``"1.5 hours"``, ``"1:30"``
+    — in minutes; None for anything else (and for 0, negative or more than a day)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        out = float(value)
+    elif isinstance(value, str):
+        m = _SPAN.match(value)
+        if m is None or not value.strip():
+            return None
+        if m.group("bare"):
+            out = float(m.group("bare"))
+        elif m.group("hh"):
+            out = int(m.group("hh")) * 60 + int(m.group("mm"))
+        else:
+            if not (m.group("h") or m.group("m")):
+                return None
+            out = float((m.group("h") or "0").replace(",", ".")) * 60 + int(m.group("m") or 0)
+    else:
+        return None
+    return out if 0 < out <= 24 * 60 else None
+
+
+def note_meeting_ends(activity: Activity) -> dict[str, datetime]:
+    """When a meeting written down as a note ended: the note's time plus the duration it states (front matter
+    ``duration``, or a ``Duration:`` line), or :data:`NOTE_MEETING_MINUTES` for a note with attendees that
+    states none. A moment that holds such a note lasts at least until then (a note is one instant; a meeting
+    is not)."""
+    import json
+    from datetime import timedelta
+
+    res = activity.resources
+    if not res.num_rows or "metadata" not in res.column_names:
+        return {}
+    out: dict[str, datetime] = {}
+    for r in res.select(["id", "resource_type", "content", "ts", "metadata"]).to_pylist():
+        if r["resource_type"] != "note" or r["ts"] is None:
+            continue
+        try:
+            meta = json.loads(r["metadata"]) if r["metadata"] else {}
+        except ValueError:
+            meta = {}
+        meta = meta if isinstance(meta, dict) else {}
+        body = r["content"] or ""
+        said = _DURATION_LINE.search(body)
+        minutes = minutes_of(meta.get("duration")) or (minutes_of(said.group(1)) if said else None)
+        if minutes is None and (_ATTENDEES_LINE.search(body) or any(meta.get(k) for k in ("attendees", "participants"))):
+            minutes = NOTE_MEETING_MINUTES
+        if minutes is not None:
+            out[r["id"]] = _ts(r["ts"]) + timedelta(minutes=minutes)
+    return out
 
 
 def fallback_summary(moments: list[Moment]) -> str:

@@ -77,6 +77,21 @@ def test_a_table_shows_times_on_the_local_clock_and_the_data_formats_keep_them_e
     assert json.loads(data)[0]["created_at"].endswith(("10:00:00+00:00", "05:00:00-05:00"))
 
 
+def test_a_table_fits_an_80_column_terminal_one_line_per_row(db_path, tmp_path, monkeypatch):
+    _seed(db_path, tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    out = rem_cli(db_path, ["query", "select * from resources order by id", "--table"]).output
+    lines = out.rstrip("\n").split("\n")
+    table, foot = lines[:-1], lines[-1]
+    assert all(len(line) <= 80 for line in table), "\n".join(table)
+    assert len(table) == 2 + 3  # a header, its rule, one line per row (never a row broken over lines)
+    assert "…" in out and foot.startswith("(3 rows)") and "not shown" in foot and "--json shows all" in foot
+    # the whole row is still there for programs, and without COLUMNS off a terminal nothing is cut
+    monkeypatch.delenv("COLUMNS")
+    wide = rem_cli(db_path, ["query", "select * from resources order by id", "--table"]).output
+    assert "not shown" not in wide and max(len(x) for x in wide.split("\n")) > 80
+
+
 @pytest.mark.parametrize("sql", ["delete from resources", "insert into resources (id, resource_type, created_at) values ('z','note',now())",
                                  "drop table resources", "update resources set name='x'"])
 def test_query_refuses_writes_and_changes_nothing(db_path, tmp_path, sql):

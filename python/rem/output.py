@@ -220,8 +220,35 @@ def _footer(n: int) -> str:
     return f"({n} row{'s' if n != 1 else ''})"
 
 
-def render(t: pa.Table, fmt: str) -> str:
-    """``t`` as text in ``fmt`` (the table format as plain aligned text)."""
+MIN_COLUMN = 10  # a column shrunk to fit the terminal keeps at least this many characters …
+MIN_TIME_COLUMN = 16  # … a time its date, hour and minute
+
+
+def fit(natural: list[int], width: int | None, least: list[int] | None = None) -> list[int]:
+    """Column widths that fit ``width`` characters (two spaces between columns): the widest column shrinks
+    first, none below its ``least`` (default :data:`MIN_COLUMN`, or its natural width when narrower); the
+    columns that still do not fit get width 0 (left out). No ``width``: the natural widths."""
+    w = list(natural)
+    if width is None:
+        return w
+    floor = [min(n, m) for n, m in zip(natural, least or [MIN_COLUMN] * len(natural), strict=True)]
+    while sum(w) + 2 * (len(w) - 1) > width:
+        i = max(range(len(w)), key=lambda k: (w[k] - floor[k], k))
+        if w[i] <= floor[i]:
+            break
+        w[i] -= 1
+    kept, used = 0, 0
+    for x in w:  # left to right, as many whole columns as fit
+        if used + x + (2 if kept else 0) > width and kept:
+            break
+        used += x + (2 if kept else 0)
+        kept += 1
+    return w[:kept] + [0] * (len(w) - kept)
+
+
+def render(t: pa.Table, fmt: str, width: int | None = None) -> str:
+    """``t`` as text in ``fmt`` (the table format as plain aligned text, one line per row; with ``width``, fitted
+    to it: long cells end in "…", columns that do not fit at all are left out and the footer says which)."""
     rows = rows_of(t)
     names = t.column_names
     if fmt == "json":
@@ -236,35 +263,55 @@ def render(t: pa.Table, fmt: str) -> str:
             w.writerow([json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else ("" if v is None else v) for v in r.values()])
         return buf.getvalue().rstrip("\n")
     cells = [[_cell(r[n]) for n in names] for r in _table_rows(t)]
-    widths = [max([len(n)] + [len(c[i]) for c in cells]) for i, n in enumerate(names)]
-    line = "  ".join(n.ljust(widths[i]) for i, n in enumerate(names))
-    line = safe(line)
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c[i].ljust(widths[i]) for i in range(len(names))) for c in cells]
-    return "\n".join([line, sep, *body, _footer(len(rows))])
+    from pyarrow import types as arrow_types  # loaded already: ``t`` is a table
+
+    least = [MIN_TIME_COLUMN if arrow_types.is_timestamp(f.type) else MIN_COLUMN for f in t.schema]
+    widths = fit([max([len(n)] + [len(c[i]) for c in cells]) for i, n in enumerate(names)], width, least)
+    shown = [i for i, w in enumerate(widths) if w]
+    times = {i for i, f in enumerate(t.schema) if arrow_types.is_timestamp(f.type)}
+
+    def cell(v: str, i: int) -> str:
+        if i in times and len(v) == 19 and widths[i] < 19:  # a local time to the second: to the minute, no "…"
+            v = v[:16]
+        return _clip(v, widths[i]).ljust(widths[i])
+
+    def line(values: list[str], header: bool = False) -> str:
+        return "  ".join((_clip(values[i], widths[i]).ljust(widths[i]) if header else cell(values[i], i)) for i in shown).rstrip()
+
+    out = [safe(line(list(names), header=True)), "  ".join("-" * widths[i] for i in shown), *(line(c) for c in cells)]
+    hidden = [n for i, n in enumerate(names) if not widths[i]]
+    foot = _footer(len(rows)) + (f"; {len(hidden)} more column{'s' if len(hidden) != 1 else ''} not shown "
+                                 f"({', '.join(hidden)}): --json shows all" if hidden else "")
+    return "\n".join([*out, foot])
 
 
-def _rich_table(t: pa.Table) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _clip(s: str, width: int) -> str:
+    return s if len(s) <= width else s[: max(1, width - 1)] + "…"
 
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for n in t.column_names:
-        table.add_column(safe(n), overflow="fold", max_width=60)
-    for r in _table_rows(t):
-        table.add_row(*(_cell(r[n]) for n in t.column_names))
-    console = Console(file=raw_stream(sys.stdout), highlight=False, markup=False, emoji=False)
-    console.print(table)
-    console.print(_footer(t.num_rows), style="dim")
+
+def terminal_width() -> int | None:
+    """The width tables fit: the terminal's, or ``$COLUMNS`` when output is not a terminal (None: no limit)."""
+    import os
+    import shutil
+
+    if sys.stdout.isatty():
+        return max(20, shutil.get_terminal_size((80, 24)).columns)
+    cols = os.environ.get("COLUMNS", "")
+    return max(20, int(cols)) if cols.isdigit() else None
 
 
 def echo_table(t: pa.Table, fmt: str | None) -> None:
     """Print ``t`` in ``fmt`` (default: a table on a terminal, JSON otherwise)."""
     fmt = default_format(fmt)
-    if fmt == "table" and sys.stdout.isatty():
-        _rich_table(t)
-    elif fmt == "table":
-        click.echo(render(t, fmt))
+    if fmt == "table":
+        text = render(t, fmt, terminal_width())  # every cell already made safe: control characters visible
+        out = raw_stream(sys.stdout)
+        if out.isatty():  # the header in bold, the footer dim
+            head, rest = text.split("\n", 1)
+            body, foot = rest.rsplit("\n", 1)
+            text = f"\x1b[1m{head}\x1b[22m\n{body}\n\x1b[2m{foot}\x1b[22m"
+        out.write(text + "\n")
+        out.flush()
     else:  # data: exact (JSON escapes control characters itself; CSV is raw)
         out = raw_stream(sys.stdout)
         out.write(render(t, fmt) + "\n")

@@ -228,3 +228,18 @@ def test_a_time_the_query_names_keeps_the_results_to_it(tmp_path, monkeypatch):
     assert set(db.search("flaky test failed last week", schema="messages", read_time=False).column("id").to_pylist()) == {old, new}
     out = rem_cli(db.store.path, ["search", "flaky test failed last week", "--schema", "messages"])
     assert out.exit_code == 0 and "last week: results from" in out.output and new[:8] in out.output and old[:8] not in out.output
+
+
+def test_at_a_terminal_hits_are_grouped_under_their_moment(dreamed):
+    import re
+
+    out = rem_cli(dreamed.path, ["search", "recall regression HNSW", "--table"]).output
+    heads = [line for line in out.splitlines() if re.match(r"^\s*\d+\. ", line)]
+    members = [line for line in out.splitlines() if line.startswith("    · ")]
+    assert heads and heads[0].lstrip().startswith("1. moment") and members, out
+    # each moment heads one group: no moment's short id starts two groups
+    moment_ids = [re.search(r"\b([0-9a-f]{8})\b", line).group(1) for line in heads if " moment " in line or "in “" in line]
+    assert len(moment_ids) == len(set(moment_ids)), out
+    # what was found in a moment is listed under it, with its kind, local time and short id
+    assert all(re.match(r"^    · (event|resource|message|session)\s", line) for line in members), out
+    assert len(moment_ids) >= 2

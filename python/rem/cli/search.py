@@ -61,25 +61,48 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
 
 
 def _print_hits(rows: list[dict[str, object]]) -> None:
-    """Results as a person reads them: a group of lines per hit (rank, kind, local time, short id and title;
-    the snippet, its matches in bold; the moment it belongs to), the same text found twice shown once."""
+    """Results as a person reads them, grouped by the moment they belong to (in the order of each moment's best
+    hit): the moment's line (rank, local time, short id, name), then each of its hits (kind, local time, short
+    id, title; the snippet with its matches in bold). A hit that belongs to no moment stands alone. The same text
+    found twice is shown once."""
     from ..ask import day_label
     from ..output import echo_marked
 
+    groups: dict[str, list[dict[str, object]]] = {}
     seen: set[tuple[object, ...]] = set()
-    n = 0
     for r in rows:
         key = (r["kind"], r["title"], r["snippet"])
         if key in seen:
             continue
         seen.add(key)
-        n += 1
-        when = day_label(r["time"], with_time=True) if r["time"] is not None else ""  # type: ignore[arg-type]
-        title = f"  {r['title']}" if r["title"] and r["kind"] != "message" else ""
-        echo_marked(f"{n:>2}. {r['kind']:<8} {when:<22} {str(r['id'])[:8]}{title}", bold=True)
-        echo_marked(f"    {r['snippet']}")
-        if r["moment"] and r["kind"] != "moment":
-            echo_marked(f"    in “{r['moment']}” ({str(r['moment_id'])[:8]})")
+        group = str(r["id"] if r["kind"] == "moment" else r["moment_id"] or f"{r['kind']}:{r['id']}")
+        groups.setdefault(group, []).append(r)
+
+    def when(r: dict[str, object]) -> str:
+        return day_label(r["time"], with_time=True) if r["time"] is not None else ""  # type: ignore[arg-type]
+
+    def short(r: dict[str, object]) -> str:  # an event's id is its moment's and its place in it
+        moment, _, pos = str(r["id"]).partition("/")
+        return f"{moment[:8]}/{pos}" if r["kind"] == "event" and pos else moment[:8]
+
+    for n, hits in enumerate(groups.values(), start=1):
+        head = next((h for h in hits if h["kind"] == "moment"), None)
+        first = hits[0]
+        if head is not None:
+            echo_marked(f"{n:>2}. moment   {when(head):<22} {str(head['id'])[:8]}  {head['title']}", bold=True)
+            echo_marked(f"    {head['snippet']}")
+        elif first["moment_id"]:  # the moment was not a hit itself: its name heads what was found in it
+            echo_marked(f"{n:>2}. in “{first['moment']}” ({str(first['moment_id'])[:8]})", bold=True)
+        for r in hits:
+            if r is head:
+                continue
+            title = f"  {r['title']}" if r["title"] and r["kind"] != "message" else ""
+            if r["moment_id"]:
+                echo_marked(f"    · {r['kind']:<8} {when(r):<22} {short(r)}{title}")
+                echo_marked(f"      {r['snippet']}")
+            else:
+                echo_marked(f"{n:>2}. {r['kind']:<8} {when(r):<22} {short(r)}{title}", bold=True)
+                echo_marked(f"    {r['snippet']}")
 
 
 @click.command("ask")

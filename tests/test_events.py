@@ -330,3 +330,19 @@ def test_the_owner_named_in_the_config_is_never_a_person_of_their_moments_nor_ra
     cfg.write_text('[owner]\nnames = "Nadia"\n', encoding="utf-8")
     out = rem_cli(mine.path, ["dream", "--dry-run", "--lookback-hours", "24"])
     assert out.exit_code != 0 and "[owner] names must be a list of strings" in out.output
+
+
+def test_the_journal_says_which_clock_its_times_are_on(store, isolated, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    ingest_chat(store, PERSONAL)
+    _dream_day(store, "2026-11-20")
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        out = rem_cli(store.path, ["moments", "--since", "2026-11-19"]).output
+    finally:
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+    assert "(times in IST, UTC+05:30)" in out and out.count("(times in") == 1, out[:300]

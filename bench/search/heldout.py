@@ -116,6 +116,27 @@ class Systems:
         return [self.ids[d] for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
 
+_NAMED = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+")
+_WHEN_WORDS = re.compile(r"\b(?:today|tonight|tomorrow|yesterday|weekend|morning|afternoon|evening|night|week|month|year|"
+                         r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|"
+                         r"july|august|september|october|november|december|o'clock|\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.))\b", re.I)
+
+
+def question_types(q: str) -> list[str]:
+    """The kinds of a question, read off its surface (the sets have no labelled types): it names someone (a
+    capitalized word inside it), says when (a time word or a clock time), holds a number; else it is "other".
+    A question can be of several kinds."""
+    out = []
+    q = re.sub(r"#Person\d+#", "", q)  # DialogSum's speaker tags are not names nor numbers
+    if _NAMED.search(q):
+        out.append("names someone")
+    if _WHEN_WORDS.search(q):
+        out.append("says when")
+    if re.search(r"\d", q):
+        out.append("holds a number")
+    return out or ["other"]
+
+
 def score(ranked: list[str], q: dict[str, Any]) -> dict[str, float]:
     ranked = [i for i in ranked if i not in q["skip"]][:10]
     first = next((k for k, i in enumerate(ranked) if i in q["relevant"]), None)
@@ -134,13 +155,20 @@ def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *,
         systems = {"REM (default)": lambda q: sysm.rem(q, "hybrid", 12), "REM lexical half": lambda q: sysm.rem(q, "lexical", 12),
                    "REM dense half": lambda q: sysm.rem(q, "dense", 12), "BM25 (bm25s)": lambda q: sysm.bm25(q, 12)}
         per: dict[str, dict[str, list[float]]] = {}
+        by_type: dict[str, dict[str, dict[str, list[float]]]] = {}
         for q in qs:
+            kinds = question_types(q["q"])
             for n, f in systems.items():
                 for k, v in score(f(q["q"]), q).items():
                     per.setdefault(n, {}).setdefault(k, []).append(v)
+                    for kind in kinds:
+                        by_type.setdefault(kind, {}).setdefault(n, {}).setdefault(k, []).append(v)
         out = {"set": name, "dialogues": len(dialogues), "questions": len(qs), "dreamed": dream_it,
                "seconds": round(time.perf_counter() - t0, 1),
-               "overall": {n: {k: round(statistics.mean(v), 4) for k, v in m.items()} for n, m in per.items()}}
+               "overall": {n: {k: round(statistics.mean(v), 4) for k, v in m.items()} for n, m in per.items()},
+               "by_type": {t: {"questions": len(next(iter(ms.values()))["recall@10"]),
+                               **{n: {k: round(statistics.mean(v), 4) for k, v in m.items()} for n, m in ms.items()}}
+                           for t, ms in sorted(by_type.items())}}
         return out
 
 
@@ -163,6 +191,9 @@ def main() -> None:
         print(f"{'ranking':<20} {'R@5':>7} {'R@10':>7} {'MRR@10':>7}")
         for n, m in r["overall"].items():
             print(f"{n:<20} {m['recall@5']:>7.3f} {m['recall@10']:>7.3f} {m['mrr@10']:>7.3f}")
+        print(f"R@10 by kind of question: {'kind':<16} {'n':>5} " + " ".join(f"{n[:12]:>12}" for n in r["overall"]))
+        for t, m in r["by_type"].items():
+            print(f"{'':<26}{t:<16} {m['questions']:>5} " + " ".join(f"{m[n]['recall@10']:>12.3f}" for n in r["overall"]))
     out = Path(a.out) if a.out else ROOT / "bench" / "results" / f"search-heldout-{a.split}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -236,9 +236,16 @@ def moments(ctx: click.Context, c: Ctx, day: str | None, since: str | None, tags
     for m in rows:
         st = m["start_time"].astimezone()
         if st.date() != last_day:
-            click.echo(f"\n{st:%A %d %B %Y}")
+            click.echo(f"\n{st:%A %d %B %Y}" + ("" if last_day else f"  (times in {_zone_label(st)})"))
             last_day = st.date()
         click.echo("\n" + "\n".join(moments_mod.as_text(m)))
+
+
+def _zone_label(t: datetime) -> str:
+    """``CET, UTC+01:00``; ``UTC`` alone."""
+    name, off = t.strftime("%Z"), t.strftime("%z")
+    shown = f"UTC{off[:3]}:{off[3:]}" if off else ""
+    return name if name in ("UTC", shown) or not shown else f"{name}, {shown}"
 
 
 @click.command()

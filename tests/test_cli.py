@@ -148,7 +148,7 @@ def test_an_unexpected_failure_prints_one_line_and_logs_the_traceback(db_path, t
     def boom(*a, **k):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(store_mod, "stream_arrow", boom)  # `rem query` takes it from rem.store when it runs
+    monkeypatch.setattr(store_mod, "stream_rows", boom)  # `rem query` takes it from rem.store when it runs
     r = rem_cli(db_path, ["query", "select 1"])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "`rem query` failed unexpectedly (ZeroDivisionError: a bug)" in r.output and "--verbose" in r.output

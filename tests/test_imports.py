@@ -156,12 +156,15 @@ def test_rem_help_loads_none_of_the_heavy_parts(tmp_path):
     assert "rem.cli" in loaded
 
 
-def test_rem_query_loads_the_database_but_not_the_importers_or_search(tmp_path):
-    loaded = _loaded_by(["query", "select 1 as one"], tmp_path)
-    assert "duckdb" in loaded
-    extra = sorted(m for m in loaded if m.startswith(("jsonschema", "tantivy", "wordllama", "instructor", "openai", "rem.ingest",
-                                                       "rem.search", "rem.dream")))
-    assert extra == [], extra
+def test_rem_query_loads_the_database_but_not_pyarrow_the_importers_or_search(tmp_path):
+    """`rem query` prints DuckDB's rows as they come (issue 25): no pyarrow (nor numpy), importers, search stack
+    or model client — in every output format, on a table with times and lists."""
+    for fmt in ("--json", "--table", "--csv", "--nl"):
+        loaded = _loaded_by(["query", "select 1 as one, now() as t, [1, 2] as l", fmt], tmp_path)
+        assert "duckdb" in loaded
+        extra = sorted(m for m in loaded if m.split(".")[0] in ("pyarrow", "numpy") or m.startswith(
+            ("jsonschema", "tantivy", "wordllama", "instructor", "openai", "rem.ingest", "rem.search", "rem.dream")))
+        assert extra == [], (fmt, extra)
 
 
 def _calls(name: str) -> set[str]:

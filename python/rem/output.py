@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import UUID
 
 import click
 
@@ -181,6 +182,8 @@ def _plain(v: Any) -> Any:
         return {str(k): _plain(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
         return [_plain(x) for x in v]
+    if isinstance(v, UUID):
+        return str(v)
     return v
 
 
@@ -199,10 +202,73 @@ def _shown(v: Any) -> Any:
     return _plain(v)
 
 
-def _table_rows(t: pa.Table) -> list[dict[str, Any]]:
-    names = t.column_names
-    cols = [t.column(i).to_pylist() for i in range(t.num_columns)]
-    return [{names[i]: _shown(cols[i][r]) for i in range(len(names))} for r in range(t.num_rows)]
+class Result:
+    """A result to print, as plain Python rows: its column names and its rows in batches (lists of tuples). Made
+    from Arrow (:meth:`of_table`, :meth:`of_reader`) or straight from a DuckDB cursor (:meth:`of_cursor`: `rem
+    query` prints without loading pyarrow)."""
+
+    def __init__(self, names: list[str], batches: Iterable[list[tuple[Any, ...]]]) -> None:
+        self.names = names
+        self.batches = batches
+
+    @classmethod
+    def of_table(cls, t: pa.Table) -> Result:
+        cols = [t.column(i).to_pylist() for i in range(t.num_columns)]
+        return cls(list(t.column_names), [list(zip(*cols, strict=True)) if cols else []])
+
+    @classmethod
+    def of_reader(cls, reader: pa.RecordBatchReader) -> Result:
+        def batches() -> Iterator[list[tuple[Any, ...]]]:
+            for b in reader:
+                cols = [c.to_pylist() for c in b.columns]
+                yield list(zip(*cols, strict=True)) if cols else []
+
+        return cls(list(reader.schema.names), batches())
+
+    @classmethod
+    def of_cursor(cls, cur: Any, batch_rows: int = 10_000) -> Result:
+        """A DuckDB cursor that ran a statement with a result set (``cur.description`` is not None)."""
+        return cls([d[0] for d in cur.description], iter(lambda: cur.fetchmany(batch_rows), []))
+
+
+def render_rows(names: list[str], rows: list[tuple[Any, ...]], fmt: str, width: int | None = None) -> str:
+    """Rows as text in ``fmt``: JSON, NL, CSV, or the table (plain aligned text, one line per row; with
+    ``width``, fitted to it: long cells end in "…", columns that do not fit at all are left out and the footer
+    says which)."""
+    if fmt == "json":
+        return dumps([dict(zip(names, map(_plain, r), strict=True)) for r in rows], indent=2)
+    if fmt == "nl":
+        return "\n".join(dumps(dict(zip(names, map(_plain, r), strict=True))) for r in rows)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(names)
+        for r in rows:
+            w.writerow([_csv_cell(_plain(v)) for v in r])
+        return buf.getvalue().rstrip("\n")
+    cells = [[_cell(_shown(v)) for v in r] for r in rows]
+    times = [any(isinstance(r[i], datetime) for r in rows[:50]) for i in range(len(names))]
+    least = [MIN_TIME_COLUMN if t else MIN_COLUMN for t in times]
+    widths = fit([max([len(n)] + [len(c[i]) for c in cells]) for i, n in enumerate(names)], width, least)
+    shown = [i for i, w in enumerate(widths) if w]
+
+    def cell(v: str, i: int) -> str:
+        if times[i] and len(v) == 19 and widths[i] < 19:  # a local time to the second: to the minute, no "…"
+            v = v[:16]
+        return _clip(v, widths[i]).ljust(widths[i])
+
+    def line(values: list[str], header: bool = False) -> str:
+        return "  ".join((_clip(values[i], widths[i]).ljust(widths[i]) if header else cell(values[i], i)) for i in shown).rstrip()
+
+    out = [safe(line(list(names), header=True)), "  ".join("-" * widths[i] for i in shown), *(line(c) for c in cells)]
+    hidden = [n for i, n in enumerate(names) if not widths[i]]
+    foot = _footer(len(rows)) + (f"; {len(hidden)} more column{'s' if len(hidden) != 1 else ''} not shown "
+                                 f"({', '.join(hidden)}): --json shows all" if hidden else "")
+    return "\n".join([*out, foot])
+
+
+def _csv_cell(v: Any) -> Any:
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else ("" if v is None else v)
 
 
 def _cell(v: Any, width: int = 60) -> str:
@@ -247,42 +313,9 @@ def fit(natural: list[int], width: int | None, least: list[int] | None = None) -
 
 
 def render(t: pa.Table, fmt: str, width: int | None = None) -> str:
-    """``t`` as text in ``fmt`` (the table format as plain aligned text, one line per row; with ``width``, fitted
-    to it: long cells end in "…", columns that do not fit at all are left out and the footer says which)."""
-    rows = rows_of(t)
-    names = t.column_names
-    if fmt == "json":
-        return dumps(rows, indent=2)
-    if fmt == "nl":
-        return "\n".join(dumps(r) for r in rows)
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(names)
-        for r in rows:
-            w.writerow([json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else ("" if v is None else v) for v in r.values()])
-        return buf.getvalue().rstrip("\n")
-    cells = [[_cell(r[n]) for n in names] for r in _table_rows(t)]
-    from pyarrow import types as arrow_types  # loaded already: ``t`` is a table
-
-    least = [MIN_TIME_COLUMN if arrow_types.is_timestamp(f.type) else MIN_COLUMN for f in t.schema]
-    widths = fit([max([len(n)] + [len(c[i]) for c in cells]) for i, n in enumerate(names)], width, least)
-    shown = [i for i, w in enumerate(widths) if w]
-    times = {i for i, f in enumerate(t.schema) if arrow_types.is_timestamp(f.type)}
-
-    def cell(v: str, i: int) -> str:
-        if i in times and len(v) == 19 and widths[i] < 19:  # a local time to the second: to the minute, no "…"
-            v = v[:16]
-        return _clip(v, widths[i]).ljust(widths[i])
-
-    def line(values: list[str], header: bool = False) -> str:
-        return "  ".join((_clip(values[i], widths[i]).ljust(widths[i]) if header else cell(values[i], i)) for i in shown).rstrip()
-
-    out = [safe(line(list(names), header=True)), "  ".join("-" * widths[i] for i in shown), *(line(c) for c in cells)]
-    hidden = [n for i, n in enumerate(names) if not widths[i]]
-    foot = _footer(len(rows)) + (f"; {len(hidden)} more column{'s' if len(hidden) != 1 else ''} not shown "
-                                 f"({', '.join(hidden)}): --json shows all" if hidden else "")
-    return "\n".join([*out, foot])
+    """``t`` as text in ``fmt`` (see :func:`render_rows`)."""
+    r = Result.of_table(t)
+    return render_rows(r.names, [row for b in r.batches for row in b], fmt, width)
 
 
 def _clip(s: str, width: int) -> str:
@@ -300,18 +333,21 @@ def terminal_width() -> int | None:
     return max(20, int(cols)) if cols.isdigit() else None
 
 
+def _echo_table_text(text: str) -> None:
+    out = raw_stream(sys.stdout)
+    if out.isatty():  # the header in bold, the footer dim
+        head, rest = text.split("\n", 1)
+        body, foot = rest.rsplit("\n", 1)
+        text = f"\x1b[1m{head}\x1b[22m\n{body}\n\x1b[2m{foot}\x1b[22m"
+    out.write(text + "\n")
+    out.flush()
+
+
 def echo_table(t: pa.Table, fmt: str | None) -> None:
     """Print ``t`` in ``fmt`` (default: a table on a terminal, JSON otherwise)."""
     fmt = default_format(fmt)
     if fmt == "table":
-        text = render(t, fmt, terminal_width())  # every cell already made safe: control characters visible
-        out = raw_stream(sys.stdout)
-        if out.isatty():  # the header in bold, the footer dim
-            head, rest = text.split("\n", 1)
-            body, foot = rest.rsplit("\n", 1)
-            text = f"\x1b[1m{head}\x1b[22m\n{body}\n\x1b[2m{foot}\x1b[22m"
-        out.write(text + "\n")
-        out.flush()
+        _echo_table_text(render(t, fmt, terminal_width()))  # every cell already made safe
     else:  # data: exact (JSON escapes control characters itself; CSV is raw)
         out = raw_stream(sys.stdout)
         out.write(render(t, fmt) + "\n")
@@ -321,47 +357,44 @@ def echo_table(t: pa.Table, fmt: str | None) -> None:
 TABLE_ROWS = 10_000  # rows a --table shows by default (a table is read by a person)
 
 
-def echo_stream(reader: pa.RecordBatchReader, fmt: str | None, max_rows: int | None = None) -> int:
-    """Print a streamed result: the data formats batch by batch (memory stays
-    flat however many rows), a table up to ``max_rows`` (default
-    :data:`TABLE_ROWS`). ``max_rows`` caps every format (0 = no cap); when
-    rows are left out, stderr says so and how to get them. Returns the rows printed."""
+def echo_stream(source: pa.RecordBatchReader | Result, fmt: str | None, max_rows: int | None = None) -> int:
+    """Print a streamed result (Arrow batches, or a :class:`Result` of plain rows): the data formats batch by
+    batch (memory stays flat however many rows), a table up to ``max_rows`` (default :data:`TABLE_ROWS`).
+    ``max_rows`` caps every format (0 = no cap); when rows are left out, stderr says so and how to get them.
+    Returns the rows printed."""
+    res = source if isinstance(source, Result) else Result.of_reader(source)
     fmt = default_format(fmt)
     cap = (TABLE_ROWS if fmt == "table" else 0) if max_rows is None else max_rows
     shown, more = 0, False
+    names = res.names
     if fmt == "table":
-        batches = []
-        for b in reader:
-            if cap and shown + b.num_rows > cap:
-                batches.append(b.slice(0, cap - shown))
+        rows: list[tuple[Any, ...]] = []
+        for b in res.batches:
+            if cap and shown + len(b) > cap:
+                rows += b[: cap - shown]
                 shown, more = cap, True
                 break
-            batches.append(b)
-            shown += b.num_rows
-        import pyarrow as pa
-
-        echo_table(pa.Table.from_batches(batches, schema=reader.schema), "table")
+            rows += b
+            shown += len(b)
+        _echo_table_text(render_rows(names, rows, "table", terminal_width()))
     else:
         out = raw_stream(sys.stdout)
-        names = reader.schema.names
         if fmt == "csv":
             w = csv.writer(out, lineterminator="\n")
             w.writerow(names)
         elif fmt == "json":
             out.write("[")
-        import pyarrow as pa
-
-        for b in reader:
-            rows = rows_of(pa.Table.from_batches([b]))
-            if cap and shown + len(rows) > cap:
-                rows, more = rows[: cap - shown], True
-            for r in rows:
+        for b in res.batches:
+            batch = b
+            if cap and shown + len(batch) > cap:
+                batch, more = batch[: cap - shown], True
+            for r in batch:
                 if fmt == "json":
-                    out.write(("\n  " if shown == 0 else ",\n  ") + dumps(r))
+                    out.write(("\n  " if shown == 0 else ",\n  ") + dumps(dict(zip(names, map(_plain, r), strict=True))))
                 elif fmt == "nl":
-                    out.write(dumps(r) + "\n")
+                    out.write(dumps(dict(zip(names, map(_plain, r), strict=True))) + "\n")
                 else:
-                    w.writerow([dumps(v) if isinstance(v, list | dict) else ("" if v is None else v) for v in r.values()])
+                    w.writerow([dumps(v) if isinstance(v, list | dict) else ("" if v is None else v) for v in map(_plain, r)])
                 shown += 1
             if more:
                 break

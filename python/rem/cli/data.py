@@ -271,7 +271,8 @@ def query(c: Ctx, sql: str, fmt: str | None, max_rows: int | None) -> None:
     """
     import duckdb
 
-    from ..store import stream_arrow
+    from ..output import Result
+    from ..store import stream_rows
 
     if sql == "-":
         sql = sys.stdin.read()
@@ -279,11 +280,11 @@ def query(c: Ctx, sql: str, fmt: str | None, max_rows: int | None) -> None:
         raise QueryError("the SQL is empty: give a statement, e.g. rem query \"select count(*) from moments\"")
     with c.store.read() as con:
         try:
-            reader = stream_arrow(con, sql)
-            if reader is None:
+            cur = stream_rows(con, sql)  # plain rows: pyarrow is not loaded for a query
+            if cur is None:
                 click.echo("(no result)")
                 return
-            echo_stream(reader, fmt, max_rows)
+            echo_stream(Result.of_cursor(cur), fmt, max_rows)
         except duckdb.Error as e:
             msg = str(e)
             if "read-only mode" in msg:

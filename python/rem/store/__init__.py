@@ -57,6 +57,7 @@ from .sql import (
     registered,
     statements_run,
     stream_arrow,
+    stream_rows,
     transaction,
 )
 
@@ -64,5 +65,5 @@ __all__ = [
     "INGESTED_AT", "META_TABLE", "Connection", "Store", "UpsertCounts", "arrow_rows", "attached_read_only", "check_file",
     "check_ours", "check_schema_version", "default_db_path", "ensure_schema", "execute", "explain_db_error", "fetch_arrow",
     "fetch_one", "fetch_rows", "fetch_value", "file_kind", "file_signature", "get_meta", "id_table", "install_macros",
-    "one_batch", "registered", "resolve_db_path", "sandbox", "set_meta", "stored_version", "statements_run", "stream_arrow", "transaction", "upsert",
+    "one_batch", "registered", "resolve_db_path", "sandbox", "set_meta", "stored_version", "statements_run", "stream_arrow", "stream_rows", "transaction", "upsert",
 ]

@@ -98,9 +98,12 @@ def ensure_schema(con: Connection) -> None:
                 if c.name not in have:
                     execute(con, f'ALTER TABLE "{t.name}" ADD COLUMN "{c.name}" {c.sql_type}')
             _widen_checks(con, t)
-        from ..edges import key_edges  # the edges' owner; imported here, as it imports this package
+        if fetch_value(con, "SELECT count(*) FROM edges WHERE source_key IS NULL OR target_key IS NULL"):
+            from ..edges import (
+                key_edges,  # the edges' owner (and the Rust core, pyarrow): only when there is work
+            )
 
-        key_edges(con)  # edges written before schema 4 get their dense node keys
+            key_edges(con)  # edges written before schema 4 get their dense node keys
         for view in schema.VIEWS.values():
             execute(con, view)
         execute(con,

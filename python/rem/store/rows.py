@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from .. import schema
 from ..exceptions import StoreError
 from .sql import INGESTED_AT, Connection, execute, fetch_one, registered
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 
 def arrow_rows(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
     """Rows (dicts) → a pyarrow Table typed after the table's JSON Schema.
     Later duplicates of a key win (a file naming the same id twice)."""
+    import pyarrow as pa
+
     t = schema.table(table_name)
     if t.key:
         seen: dict[tuple[Any, ...], dict[str, Any]] = {}

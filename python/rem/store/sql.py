@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
+
+if TYPE_CHECKING:  # pyarrow loads with the first Arrow result: `rem query` and `rem --help` never need it
+    import pyarrow as pa
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -50,6 +52,8 @@ def fetch_arrow(con: Connection, sql: str, params: Any = None) -> pa.Table:
     The single place that knows DuckDB's Arrow fetch API: 2.0 removed
     ``fetch_arrow_table()`` on connections in favour of relation methods.
     """
+    import pyarrow as pa
+
     _failpoint()
     rel = con.sql(sql) if params is None else con.sql(sql, params=params)
     if rel is None:  # a statement without a result set
@@ -68,6 +72,14 @@ def stream_arrow(con: Connection, sql: str, batch_rows: int = 10_000, params: An
     if rel is None:
         return None
     return rel.to_arrow_reader(batch_rows) if hasattr(rel, "to_arrow_reader") else rel.fetch_arrow_reader(batch_rows)
+
+
+def stream_rows(con: Connection, sql: str) -> Connection | None:
+    """Run ``sql`` and return the connection positioned on its result, to ``fetchmany`` plain Python rows from
+    (None for a statement without a result set): what `rem query` prints, without loading pyarrow."""
+    _failpoint()
+    cur = con.execute(sql)
+    return cur if cur.description is not None else None
 
 
 def fetch_rows(con: Connection, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -113,12 +125,16 @@ def registered(con: Connection, name: str, table: pa.Table | pa.RecordBatch) -> 
 
 def one_batch(t: pa.Table) -> pa.RecordBatch:
     """A table as one RecordBatch (zero-copy when it already is one chunk), as the Rust core takes it."""
+    import pyarrow as pa
+
     batches = t.combine_chunks().to_batches()
     return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=t.schema)
 
 
 def id_table(ids: Any, column: str = "id") -> pa.Table:
     """A one-column string table of ``ids`` (for :func:`registered`)."""
+    import pyarrow as pa
+
     return pa.table({column: pa.array(list(ids), pa.string())})
 
 

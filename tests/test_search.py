@@ -243,3 +243,35 @@ def test_at_a_terminal_hits_are_grouped_under_their_moment(dreamed):
     # what was found in a moment is listed under it, with its kind, local time and short id
     assert all(re.match(r"^    · (event|resource|message|session)\s", line) for line in members), out
     assert len(moment_ids) >= 2
+
+
+def test_a_text_held_by_many_items_is_embedded_once_and_quantized_like_one_by_one(tmp_path):
+    import numpy as np
+
+    import rem
+    from rem.search import index as ix
+    from rem.search.index import quantize
+
+    class Counting(WordLlamaEmbedder):
+        seen: list[str] = []
+
+        def embed(self, texts):
+            Counting.seen += list(texts)
+            return super().embed(texts)
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="standup", created_at="2026-11-10T09:00:00Z")
+    for i in range(40):
+        db.add_message(sid, role="user", content="ok, thanks" if i % 2 else f"the build {i} is green",
+                       created_at=f"2026-11-10T09:{i:02d}:00Z")
+    rep = ix.sync(db.store, Counting())
+    assert rep.indexed == 41 and len(Counting.seen) == len(set(Counting.seen)) < rep.indexed
+    found = search(db.store, "ok thanks", SearchOptions(kinds=("message",), limit=40, lexical=False), embedder=Counting())
+    assert found.num_rows >= 20  # every "ok, thanks" has its vector
+    # the batch quantizer gives each vector what quantizing it alone would: codes * scale ≈ the unit vector
+    rng = np.random.default_rng(3)
+    vs = [rng.normal(size=256) for _ in range(50)] + [None, np.zeros(256)]
+    codes, scales = quantize(vs)
+    for v, c, s in zip(vs[:50], codes[:50], scales[:50], strict=True):
+        assert c.dtype == np.int8 and np.abs(c.astype(float) * s - v / np.linalg.norm(v)).max() <= s
+    assert codes[50] is None and scales[50] is None and scales[51] == 0.0 and not codes[51].any()

@@ -440,11 +440,16 @@ def _indexed(rows: list[dict[str, Any]], embedder: Embedder | None, model: str |
     """The ``search_index`` rows of ``rows``: their digests and, with an embedder, their quantized vectors."""
     vectors: list[Any] = [None] * len(rows)
     if embedder is not None:
-        for i in range(0, len(rows), BATCH):
-            part = rows[i:i + BATCH]
-            emb = embedder.embed([((r["title"] or "") + "\n" + (r["topics"] or "") + "\n" + (r["body"] or ""))[:4000]
-                                  for r in part])
-            vectors[i:i + len(part)] = list(emb)
+        # a text is embedded once however many items hold it ("ok", "thanks", a repeated notice)
+        texts = [((r["title"] or "") + "\n" + (r["topics"] or "") + "\n" + (r["body"] or ""))[:4000] for r in rows]
+        first: dict[str, int] = {}
+        for t in texts:
+            first.setdefault(t, len(first))
+        unique = list(first)
+        done: list[Any] = []
+        for i in range(0, len(unique), BATCH):
+            done.extend(embedder.embed(unique[i:i + BATCH]))
+        vectors = [done[first[t]] for t in texts]
     codes, scales = quantize(vectors)
     return pa.table({
         "id": pa.array([r["id"] for r in rows], pa.string()),
@@ -460,24 +465,29 @@ def _indexed(rows: list[dict[str, Any]], embedder: Embedder | None, model: str |
 
 
 def quantize(vectors: list[Any]) -> tuple[list[Any], list[float | None]]:
-    """Unit vectors as int8 codes and a scale each (``codes * scale`` ≈ the vector), as the Rust index keeps them."""
-    codes: list[Any] = []
-    scales: list[float | None] = []
-    for v in vectors:
-        if v is None:
-            codes.append(None)
-            scales.append(None)
-            continue
-        v = np.asarray(v, dtype=np.float64)
-        n = float(np.linalg.norm(v))
-        m = float(np.max(np.abs(v))) / n if n > 0 and np.isfinite(n) else 0.0
-        if m == 0.0:
-            codes.append(np.zeros(len(v), dtype=np.int8))
-            scales.append(0.0)
-            continue
-        scale = m / 127.0
-        codes.append(np.clip(np.rint(v / n / scale), -127, 127).astype(np.int8))
-        scales.append(scale)
+    """Unit vectors as int8 codes and a scale each (``codes * scale`` ≈ the vector), as the Rust index keeps them;
+    all the vectors of one length at once (a None stays None, a zero or non-finite vector gets scale 0)."""
+    codes: list[Any] = [None] * len(vectors)
+    scales: list[float | None] = [None] * len(vectors)
+    by_dim: dict[int, list[int]] = {}
+    for i, v in enumerate(vectors):
+        if v is not None:
+            by_dim.setdefault(len(v), []).append(i)
+    for dim, at in by_dim.items():
+        m = np.asarray([vectors[i] for i in at], dtype=np.float32).reshape(len(at), dim)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            norm = np.sqrt(np.einsum("ij,ij->i", m, m, dtype=np.float64)).astype(np.float32)
+            top = (np.max(np.abs(m), axis=1) / norm) if dim else np.zeros(len(at), np.float32)
+            ok = np.isfinite(norm) & (norm > 0) & np.isfinite(top) & (top > 0)
+            scale = np.where(ok, top / 127.0, 0.0).astype(np.float32)
+            m /= np.where(ok, norm * scale, 1.0)[:, None]  # in place: the codes, before rounding
+            np.rint(m, out=m)
+            np.clip(m, -127, 127, out=m)
+            m[~ok] = 0
+        q = m.astype(np.int8)
+        for k, i in enumerate(at):
+            codes[i] = q[k]
+            scales[i] = float(scale[k])
     return codes, scales
 
 

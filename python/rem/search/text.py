@@ -32,8 +32,12 @@ def _cjk_terms(run: str) -> str:
 def analyze(text: str, limit: int = MAX_INDEXED_CHARS) -> str:
     """``text`` with the parts of CamelCase identifiers and CJK terms added."""
     text = text[:limit]
-    extra = [" ".join(_CAMEL.findall(m.group())) for m in _IDENT.finditer(text)]
-    text = _CJK.sub(lambda m: " " + _cjk_terms(m.group()) + " ", text)
+    if not text:
+        return text
+    # the two scans only where they can find something: an upper-case letter, a character beyond ASCII
+    extra = [" ".join(_CAMEL.findall(m.group())) for m in _IDENT.finditer(text)] if text != text.lower() else []
+    if not text.isascii():
+        text = _CJK.sub(lambda m: " " + _cjk_terms(m.group()) + " ", text)
     return text + ("\n" + " ".join(extra) if extra else "")
 
 

@@ -152,3 +152,37 @@ def test_topic_shifts_on_a_conversation_without_timestamps():
              "what do you do for a living?", "i am a nurse at the hospital", "nursing must be hard work at the hospital"]
     assert _rem.topic_shifts(turns, window=2, min_depth=0.8, min_items=2, cue_weight=1.0, cue_back=1) == [3]
     assert _rem.topic_shifts([], window=2) == [] and _rem.topic_shifts(["one text"]) == []
+
+
+def test_phrase_candidates_are_those_of_each_clause_tokenized_apart():
+    """`phrases` scans clause ends and tokens in one pass; it must give what splitting the clauses first and
+    tokenizing each gives (a token never holds a clause end)."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import text as T
+
+    def by_clause(text):
+        out = []
+        for clause in re.split(r"[,;:()\[\]{}\"“”!?]|\.(?:\s|$)| - | — ", text):
+            run = []
+            for tok in T.tokens(clause):
+                if tok[0] == "@" or not T.is_content(T.fold(tok)):
+                    out += list(T._runs(run, 3))
+                    run = []
+                else:
+                    run.append(tok)
+            out += list(T._runs(run, 3))
+        return out
+
+    pieces = st.sampled_from(list("ab.-—,;:()[]{}\"“”!?#@_/+ \n\t日本ÜßЖ19") + [" - ", " — ", ". ", "node.js", "v1.2", "e.g."])
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(pieces, max_size=40).map("".join))
+    def same(text):
+        assert list(T.phrases(text)) == by_clause(text)
+
+    same()
+    assert ("vector search", "vector search") in list(T.phrases("Tuning vector search, then HNSW."))

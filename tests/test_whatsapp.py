@@ -67,3 +67,18 @@ def test_not_a_chat_is_refused_by_name(db_path, isolated, tmp_path, tally):
     r = rem_cli(db_path, ["ingest", "whatsapp", str(f)])
     assert r.exit_code == 1 and str(f) in r.output and "holds no WhatsApp messages" in r.output
     tally("importers: hostile transcripts, coding-agent sessions and WhatsApp exports", 1, 1)
+
+
+def test_the_morning_or_afternoon_word_before_the_time(db_path, isolated, tmp_path, monkeypatch):
+    """Phones set to Chinese, Japanese or Korean write 上午/下午, 午前/午後, 오전/오후 before the time: each line is
+    its own message at the right hour, not a continuation of the line before."""
+    monkeypatch.setenv("TZ", "UTC")
+    zh = tmp_path / "zh.txt"
+    zh.write_text("2026/11/20 上午9:05 - 小明: 早上好\n2026/11/20 下午9:41 - 小红: 晚上见\n", encoding="utf-8")
+    ko = tmp_path / "ko.txt"
+    ko.write_text("[2026. 11. 21. 오전 8:15:00] 민준: 안녕\n[2026. 11. 21. 오후 12:30:05] 서연: 점심 먹자\n", encoding="utf-8")
+    r = rem_cli(db_path, ["ingest", "whatsapp", str(zh), str(ko)])
+    assert r.exit_code == 0 and "messages: 4 added" in r.output, r.output
+    rows = q(_store(db_path), "select strftime(created_at, '%Y-%m-%d %H:%M'), speaker, content from messages order by created_at")
+    assert rows == [("2026-11-20 09:05", "小明", "早上好"), ("2026-11-20 21:41", "小红", "晚上见"),
+                    ("2026-11-21 08:15", "민준", "안녕"), ("2026-11-21 12:30", "서연", "점심 먹자")]

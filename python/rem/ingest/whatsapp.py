@@ -5,6 +5,8 @@ Each message starts a line with its date and time, then who wrote it:
 
 - Android: ``12/31/23, 21:41 - Nadia: text`` (``9:41 PM`` on 12-hour phones);
 - iPhone: ``[31/12/2023, 21:41:05] Nadia: text`` (``9:41:05 PM``);
+- phones set to Chinese, Japanese or Korean: the morning/afternoon word before
+  the time (``2023/12/31 下午9:41 - 小明: …``, ``[2023. 12. 31. 오후 9:41:05] 민준: …``);
 
 dates day-first (``31/12/23``, most locales), month-first (``12/31/23``, the
 US) or year-first (``2023-12-31``), with ``/``, ``.`` or ``-``. The order is
@@ -41,8 +43,11 @@ from .common import Batch, IngestReport, write
 
 MAX_BYTES = 256 * 1024 * 1024
 _HEAD = re.compile(
-    r"^\u200e?\[?(?P<date>\d{1,4}[./-]\d{1,2}[./-]\d{1,4}),?\s+(?P<time>\d{1,2}[:.]\d{2}(?:[:.]\d{2})?)"
+    r"^\u200e?\[?(?P<date>\d{1,4}[./-] ?\d{1,2}[./-] ?\d{1,4})\.?,?\s+(?P<pre>上午|下午|午前|午後|오전|오후)?\s*"
+    r"(?P<time>\d{1,2}[:.]\d{2}(?:[:.]\d{2})?)"
     r"(?:\s*(?P<ampm>[AaPp]\.?\s?[Mm]\.?))?\]?\s*(?:-\s+|:\s+|\s+)(?P<rest>.*)$")
+# the morning/afternoon word phones set to Chinese, Japanese or Korean write before the time
+_PRE = {"上午": "AM", "午前": "AM", "오전": "AM", "下午": "PM", "午後": "PM", "오후": "PM"}
 _SAID = re.compile(r"^(?P<who>[^:\n]{1,80}?):\s(?P<text>.*)$", re.S)
 
 
@@ -140,7 +145,7 @@ def ingest_whatsapp(store: Store, path: str | Path, *, date_order: str | None = 
         assert m is not None
         current = None
         try:
-            when = _to_datetime(m["date"], m["time"], m["ampm"], order)
+            when = _to_datetime(m["date"], m["time"], m["ampm"] or _PRE.get(m["pre"] or ""), order)
         except ValueError as e:
             report.errors.append(f"{place}: {m['date']} {m['time']} is not a date and time ({e}); the message was skipped")
             continue
@@ -149,7 +154,7 @@ def ingest_whatsapp(store: Store, path: str | Path, *, date_order: str | None = 
             system += 1  # WhatsApp's own line: encryption, joins, subject changes
             continue
         who = " ".join(said["who"].replace("\u200e", "").split())
-        k = (sid, m["date"], m["time"], m["ampm"] or "", who)
+        k = (sid, m["date"], m["time"], m["ampm"] or _PRE.get(m["pre"] or "", ""), who)
         seen[k] = seen.get(k, 0) + 1
         current = {"_source": place, "id": stable_id("whatsapp-message", *k, seen[k]), "session_id": sid, "role": "user",
                    "speaker": clean_text(who, source=place, field="speaker"), "content": said["text"], "created_at": when,

@@ -36,6 +36,11 @@ _BASE_CONFIG = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
 }
+# REM's own connections (ingest, dream, search index, web view, MCP) keep DuckDB's buffer cache to this size:
+# DuckDB would otherwise keep every block it read or wrote, up to 80% of the machine's memory (a dream of a
+# million messages: +1 GB of cache while the search index is written). What does not fit is spilled to
+# `<db>.tmp/` and read back. A user's `rem query` keeps DuckDB's own limit (its sandbox spills to a private folder).
+_OWN_CONFIG = {**_BASE_CONFIG, "memory_limit": "512MB"}
 
 
 def _quiet(con: Connection) -> Connection:
@@ -106,7 +111,7 @@ class Store:
         """A read-write connection, schema ensured. Closed on exit."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with _gate.hold(self.path, _WRITER, self.busy_timeout_s):
-            con = _open(self.path, False, _BASE_CONFIG, self.busy_timeout_s)
+            con = _open(self.path, False, _OWN_CONFIG, self.busy_timeout_s)
             try:
                 check_ours(con, self.path, adopt=self.adopt)
                 ensure_schema(con)
@@ -123,7 +128,7 @@ class Store:
         if not self.path.exists():
             # create it (and its tables) once, so queries on a fresh path work
             self.init()
-        cfg: dict[str, Any] = dict(_BASE_CONFIG)
+        cfg: dict[str, Any] = dict(_BASE_CONFIG if sandbox else _OWN_CONFIG)
         spill = None
         # a sandboxed connection locks its database instance's configuration, so it shares it with nobody
         kind: object = object() if sandbox else _READER
@@ -219,7 +224,7 @@ class _Lingering:
                     kept[0].close()
                 kept = None
             if kept is None:
-                con = _open(store.path, True, dict(_BASE_CONFIG), store.busy_timeout_s)
+                con = _open(store.path, True, dict(_OWN_CONFIG), store.busy_timeout_s)
                 try:
                     check_ours(con, store.path)
                     check_schema_version(con)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from functools import cache, lru_cache
+from functools import lru_cache
 
 # Words that never make a topic on their own: English function words, chat
 # filler and the generic vocabulary of work logs.
@@ -116,7 +116,7 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-@cache
+@lru_cache(maxsize=1 << 18)  # bounded: a backfill of a million messages holds a million distinct tokens (ids, numbers)
 def fold(token: str) -> str:
     """A token's comparable form: case-folded, accents kept apart from the base letters of Latin script."""
     t = token.casefold().strip("#@.-/+")

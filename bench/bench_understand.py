@@ -70,6 +70,56 @@ def timed(store: Store, start: str, end: str, repeat: int) -> dict[str, float]:
     return {k: statistics.median(x[k] for x in runs) for k in runs[0]}
 
 
+# the understanding's parts, as the profiler finds them (function name, file suffix): cumulative time of each
+STAGES = {
+    "people (rules)": ("find", "understand/people.py"),
+    "named entities (spaCy)": ("_entities", "understand/people.py"),
+    "key phrases": ("rank", "understand/keyphrases.py"),
+    "events and dates": ("extract", "understand/events.py"),
+    "emotions": ("emotions", "understand/emotions.py"),
+    "type": ("moment_type", "understand/describe.py"),
+    "summary sentences": ("central_sentences", "understand/describe.py"),
+    "reading the items": ("_message", "understand/__init__.py"),
+}
+
+
+def stages(store: Store, start: str, end: str) -> dict[str, float]:
+    """Each part's share of the understanding (understand + resolve) of one dream, from a profiled run (the
+    profiler slows Python down alike everywhere; the shares are what is compared). "people (rules)" includes
+    the entity model's time; it is also given alone."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    r = preview(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
+                DreamOptions(lookback_hours=None, start=start, end=end, progress=False))
+    prof.disable()
+    total = r.timings.get("understand", 0.0) + r.timings.get("resolve", 0.0)
+    cum = {(f[2], f[0]): v[3] for f, v in pstats.Stats(prof).stats.items()}  # type: ignore[attr-defined]
+    out = {}
+    for label, (fn, suffix) in STAGES.items():
+        out[label] = round(sum(t for (name, file), t in cum.items() if name == fn and file.endswith(suffix)) / total, 3)
+    return out
+
+
+def spacy_alone(store: Store) -> dict[str, float]:
+    """The anchor a user would reach for: spaCy's English model alone (tagger and entities, as REM runs it) over
+    the same messages, texts per second."""
+    import time
+
+    from rem.understand.ner import _pipeline
+
+    nlp = _pipeline()
+    with store.read(sandbox=False) as con:
+        texts = [r[0] for r in con.execute("SELECT content FROM messages").fetchall()]
+    t = time.perf_counter()
+    for _doc in nlp.pipe(texts, batch_size=256):
+        pass
+    dt = time.perf_counter() - t
+    return {"messages": len(texts), "seconds": round(dt, 2), "messages_per_s": round(len(texts) / dt)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--messages", type=int, default=20_000)
@@ -90,7 +140,10 @@ def main() -> None:
     build_backfill(path, a.messages)
     t = timed(Store(path), DAY.date().isoformat(), DAY.date().isoformat(), max(1, a.repeat // 2))
     t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t["resolve"])
+    t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
     out["backfill"] = t
+    out["backfill_stages"] = stages(Store(path), DAY.date().isoformat(), DAY.date().isoformat())
+    out["spacy_alone"] = spacy_alone(Store(path))
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "understand.json").write_text(json.dumps(out, indent=2) + "\n")
     b, f = out["busiest_demo_day"], out["backfill"]
@@ -98,7 +151,12 @@ def main() -> None:
     for label, r in ((f"busiest demo day {b['day']}", b), (f"backfill day ({a.messages:,} msgs)", f)):
         print(f"{label:<28} {r['messages']:>7.0f} {r['segments']:>5.0f} | {r['collect'] * 1e3:>6.0f}ms {r['pack'] * 1e3:>5.0f}ms | "
               f"{r['understand'] * 1e3:>8.0f}ms {r['resolve'] * 1e3:>6.0f}ms | {r['total']:>14.2f}s")
-    print(f"understanding throughput: {f['messages_per_s_understanding']:,.0f} messages/s")
+    print(f"understanding throughput: {f['messages_per_s_understanding']:,.0f} messages/s; the whole dream without a "
+          f"model: {f['messages_per_s_dream_no_model']:,.0f} messages/s")
+    print("share of the understanding: " + ", ".join(f"{k} {v:.0%}" for k, v in out["backfill_stages"].items()))
+    sp = out["spacy_alone"]
+    print(f"spaCy's English model alone (tagger + entities) over the same {sp['messages']:,} messages: "
+          f"{sp['seconds']} s, {sp['messages_per_s']:,} messages/s")
     _ = pa  # pyarrow is what the rows travel in
 
 

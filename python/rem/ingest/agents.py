@@ -267,7 +267,8 @@ def _codex_file(path: Path, root: Path, report: IngestReport, skipped: Counter[s
             elif text.strip():
                 s.message(mid, when, str(role), text, place)
         elif t in ("function_call", "custom_tool_call", "local_shell_call", "web_search_call"):
-            action = p.get("action") if isinstance(p.get("action"), dict) else {}
+            raw_action = p.get("action")
+            action: dict[str, Any] = raw_action if isinstance(raw_action, dict) else {}
             if t == "local_shell_call":
                 name, args = "shell", json.dumps(action, ensure_ascii=False)
             elif t == "web_search_call":

@@ -75,8 +75,6 @@ def _vader_words() -> frozenset[str]:
     return frozenset(vader.lexicon) if vader is not None else frozenset()
 
 
-
-
 def _may_have_valence(s: str) -> bool:
     """Whether VADER can give ``s`` a valence other than 0: it holds a word of VADER's lexicon (as VADER reads
     words: split on white space, punctuation stripped, lower-cased) or a character beyond ASCII (VADER reads

@@ -248,13 +248,28 @@ def test_in_chromium_the_week_a_moment_an_edit_the_graph_and_the_runs(dreamed, b
 def _submit(browser, button) -> None:
     """Click a form's button and wait for the page it leads to."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
+
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     old = browser.find_element(By.TAG_NAME, "html")
     button.click()
+
+    def gone(_browser) -> bool:
+        # chromedriver answers "stale" once the new page is in, but while the old document is being torn down it can
+        # answer "Node with given id does not belong to the document" instead: both mean the old page is gone
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+        return False
+
     wait = WebDriverWait(browser, 20)
-    wait.until(ec.staleness_of(old))
+    wait.until(gone)
     wait.until(lambda b: b.execute_script("return document.readyState") == "complete" and b.find_elements(By.TAG_NAME, "main"))
 
 

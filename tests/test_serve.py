@@ -247,10 +247,9 @@ def test_in_chromium_the_week_a_moment_an_edit_the_graph_and_the_runs(dreamed, b
 
 def _submit(browser, button) -> None:
     """Click a form's button and wait for the page it leads to."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     old = browser.find_element(By.TAG_NAME, "html")
     button.click()

@@ -26,11 +26,12 @@ from pathlib import Path
 import pyarrow as pa
 
 HERE = Path(__file__).resolve().parent
-from rem.config import NO_MODEL, resolve_llm  # noqa: E402
+from rem.config import NO_MODEL, Settings, resolve_llm  # noqa: E402
 from rem.demo import BLOCKS, MOODS, PEOPLE, generate  # noqa: E402
 from rem.dream.run import DreamOptions, preview  # noqa: E402
 from rem.ingest import ingest_demo  # noqa: E402
 from rem.store import Store, arrow_rows, registered, transaction  # noqa: E402
+from rem.understand import worker_count  # noqa: E402
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -138,21 +139,29 @@ def main() -> None:
         out["busiest_demo_day"] = {"day": str(day), **timed(demo, str(day), str(day), a.repeat)}
     path = a.data / f"understand-{a.messages}.duckdb"
     build_backfill(path, a.messages)
-    t = timed(Store(path), DAY.date().isoformat(), DAY.date().isoformat(), max(1, a.repeat // 2))
-    t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t["resolve"])
-    t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
-    out["backfill"] = t
-    out["backfill_stages"] = stages(Store(path), DAY.date().isoformat(), DAY.date().isoformat())
-    out["spacy_alone"] = spacy_alone(Store(path))
+    day = DAY.date().isoformat()
+    one = Store(path, settings=Settings({"dream": {"workers": 1}}))
+    cores = worker_count()
+    # one process, then every core (the default), in turn in the same run
+    for key, store in (("backfill_one_process", one), ("backfill", Store(path, settings=Settings({"dream": {"workers": cores}})))):
+        t = timed(store, day, day, max(1, a.repeat // 2))
+        t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t["resolve"])
+        t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
+        t["workers"] = 1 if store is one else cores
+        out[key] = t
+    out["backfill_stages"] = stages(one, day, day)  # the profiler sees one process
+    out["spacy_alone"] = spacy_alone(one)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "understand.json").write_text(json.dumps(out, indent=2) + "\n")
-    b, f = out["busiest_demo_day"], out["backfill"]
-    print(f"{'window':<28} {'msgs':>7} {'segs':>5} | {'collect':>8} {'pack':>7} | {'understand':>10} {'resolve':>8} | {'dream (no model)':>16}")
-    for label, r in ((f"busiest demo day {b['day']}", b), (f"backfill day ({a.messages:,} msgs)", f)):
-        print(f"{label:<28} {r['messages']:>7.0f} {r['segments']:>5.0f} | {r['collect'] * 1e3:>6.0f}ms {r['pack'] * 1e3:>5.0f}ms | "
+    b, f, f1 = out["busiest_demo_day"], out["backfill"], out["backfill_one_process"]
+    print(f"{'window':<36} {'msgs':>7} {'segs':>5} | {'collect':>8} {'pack':>7} | {'understand':>10} {'resolve':>8} | {'dream (no model)':>16}")
+    for label, r in ((f"busiest demo day {b['day']}", b), (f"backfill day ({a.messages:,} msgs), 1 process", f1),
+                     (f"backfill day, {cores} processes", f)):
+        print(f"{label:<36} {r['messages']:>7.0f} {r['segments']:>5.0f} | {r['collect'] * 1e3:>6.0f}ms {r['pack'] * 1e3:>5.0f}ms | "
               f"{r['understand'] * 1e3:>8.0f}ms {r['resolve'] * 1e3:>6.0f}ms | {r['total']:>14.2f}s")
-    print(f"understanding throughput: {f['messages_per_s_understanding']:,.0f} messages/s; the whole dream without a "
-          f"model: {f['messages_per_s_dream_no_model']:,.0f} messages/s")
+    for label, r in (("1 process", f1), (f"{cores} processes", f)):
+        print(f"{label}: understanding {r['messages_per_s_understanding']:,.0f} messages/s; the whole dream without a "
+              f"model {r['messages_per_s_dream_no_model']:,.0f} messages/s")
     print("share of the understanding: " + ", ".join(f"{k} {v:.0%}" for k, v in out["backfill_stages"].items()))
     sp = out["spacy_alone"]
     print(f"spaCy's English model alone (tagger + entities) over the same {sp['messages']:,} messages: "

@@ -129,13 +129,53 @@ def check_consistent(st: Store) -> list[str]:
     return bad
 
 
-# A command's own peak memory: `rem` run through this wrapper prints its VmHWM (from /proc) last on stderr.
-# getrusage's ru_maxrss is no measure of one command: a child carries its parent's peak across fork and exec,
-# and RUSAGE_CHILDREN is the largest of every child this test run ever waited for.
-PEAK_PROBE = ("import re, sys\nfrom rem.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
-              "    code = e.code\nelse:\n    code = 0\n"
-              "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
-              "sys.stderr.write(f'\\nREM_PEAK_KB {hwm}\\n')\nsys.exit(code)\n")
+# A command's own peak memory: `rem` run through this wrapper prints its peak last on stderr — the larger of its
+# VmHWM (from /proc) and, sampled every 0.2 s while it runs, its resident memory plus the private memory of its
+# child processes (a large window is understood by forked workers: what they share with it is counted once, what
+# each wrote is counted for each). getrusage's ru_maxrss is no measure of one command: a child carries its
+# parent's peak across fork and exec, and RUSAGE_CHILDREN is the largest of every child this test run ever
+# waited for.
+PEAK_PROBE = r"""
+import os, re, sys, threading
+from rem.cli import main
+
+def _kb(path, *keys):
+    try:
+        text = open(path).read()
+    except OSError:
+        return 0
+    return sum(int(m) for k in keys for m in re.findall(k + r':\s+(\d+) kB', text))
+
+def _children():
+    out = []
+    for tid in os.listdir('/proc/self/task'):
+        try:
+            out += open(f'/proc/self/task/{tid}/children').read().split()
+        except OSError:
+            pass
+    return out
+
+peak = [0]
+done = threading.Event()
+
+def _sample():
+    while not done.wait(0.2):
+        now = _kb('/proc/self/status', 'VmRSS') + sum(_kb(f'/proc/{c}/smaps_rollup', 'Private_Clean', 'Private_Dirty')
+                                                     for c in _children())
+        peak[0] = max(peak[0], now)
+
+threading.Thread(target=_sample, daemon=True).start()
+try:
+    main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+else:
+    code = 0
+done.set()
+hwm = _kb('/proc/self/status', 'VmHWM')
+sys.stderr.write(f'\nREM_PEAK_KB {max(hwm, peak[0])}\n')
+sys.exit(code)
+"""
 
 
 def rem_with_peak(args: list[str], **kw: Any) -> tuple[Any, float]:

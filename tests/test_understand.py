@@ -186,3 +186,33 @@ def test_phrase_candidates_are_those_of_each_clause_tokenized_apart():
 
     same()
     assert ("vector search", "vector search") in list(T.phrases("Tuning vector search, then HNSW."))
+
+
+def test_several_processes_understand_a_window_exactly_as_one_does(monkeypatch):
+    """A large window is digested by forked workers ([dream] workers): every segment's digest (name, summary,
+    people, events with their dates, topics, vocabulary) is the one a single process computes."""
+    import rem.understand as und_mod
+
+    topics = ["the index rebuild", "Priya's offsite in Lisbon", "the flaky payments test", "a budget for Q3"]
+    msgs = []
+    for s in range(12):
+        for k in range(8):
+            msgs.append({"session": f"s{s}", "at": s * 240 + k * 2, "speaker": ("Sam Rivera", "Priya Raman", "Bob Okafor")[k % 3],
+                         "content": f"About {topics[s % 4]}: yesterday Bob said the {topics[(s + k) % 4]} slipped to Friday, "
+                                    f"I am worried it will fail again (case {s}-{k}). I moved the review to Monday and I met Dana Kim at the clinic yesterday."})
+    act = activity(msgs, [{"content": "# Offsite\nPriya Raman booked Lisbon for the offsite on December 3.", "at": 30}])
+    packed = pack(act)
+    refs = [s["ref"] for s in packed.segments.to_pylist()]
+    assert len(refs) >= 4
+    serial = Understanding(act, packed)
+    expected = [serial.digest([g]) for g in refs]
+    monkeypatch.setattr(und_mod, "PARALLEL_MIN_ITEMS", 0)
+    forked = Understanding(act, packed)
+    assert forked.prefetch([[g] for g in refs], 2) == 2
+    assert all((g,) in forked._digests for g in refs)  # done by the workers, not asked for again
+    assert [forked.digest([g]) for g in refs] == expected
+    assert any(d.events for d in expected) and any(d.people for d in expected)
+    # one worker, or a window below the threshold: nothing is forked, digests are computed when asked for
+    assert Understanding(act, packed).prefetch([[g] for g in refs], 1) == 1
+    monkeypatch.setattr(und_mod, "PARALLEL_MIN_ITEMS", 10**9)
+    assert Understanding(act, packed).prefetch([[g] for g in refs], 2) == 1

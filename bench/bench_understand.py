@@ -145,7 +145,7 @@ def main() -> None:
     # one process, then every core (the default), in turn in the same run
     for key, store in (("backfill_one_process", one), ("backfill", Store(path, settings=Settings({"dream": {"workers": cores}})))):
         t = timed(store, day, day, max(1, a.repeat // 2))
-        t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t["resolve"])
+        t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t.get("digest", 0.0) + t["resolve"])
         t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
         t["workers"] = 1 if store is one else cores
         out[key] = t

@@ -61,6 +61,42 @@ def build_backfill(path: Path, n: int, per_session: int = 20) -> None:
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _b")
 
 
+def build_public_backfill(path: Path, n: int, days: int = 30) -> int:
+    """A month of chat turns nobody here wrote: the dialogues of DialogSum (dev, test), SuperDialseg (validation)
+    and TIAGE (dev, test), read from ``../shared/data`` at run time (never copied here), each a chat session
+    (the first speaker the owner, a turn a minute), cycled until there are ``n`` turns, spread over ``days``
+    days. Returns the turns' mean length in characters (0 when the sets are not on this machine)."""
+    sys.path.insert(0, str(HERE / "quality"))
+    from dialogues import DATA, dialogsum, superdialseg, tiage
+
+    if not DATA.is_dir():
+        return 0
+    dialogues = [d["turns"] for d in [*dialogsum("dev", None), *dialogsum("test", None), *superdialseg(None),
+                                      *tiage("dev", None), *tiage("test", None)] if d["turns"]]
+    lengths = [len(t) for d in dialogues for _, t in d]
+    if path.exists():
+        return round(sum(lengths) / len(lengths))
+    rng = random.Random(5)
+    store = Store(path)
+    store.init()
+    sessions, messages, k = [], [], 0
+    while len(messages) < n:
+        turns = dialogues[k % len(dialogues)]
+        start = DAY + timedelta(days=rng.randrange(days), seconds=rng.randint(6 * 3600, 23 * 3600))
+        sid = f"p{k}"
+        sessions.append({"id": sid, "name": f"chat {k}", "created_at": start})
+        first = turns[0][0]
+        for i, (who, text) in enumerate(turns[: n - len(messages)]):
+            messages.append({"id": f"{sid}m{i}", "session_id": sid, "role": "user" if who == first else "assistant",
+                             "content": text, "created_at": start + timedelta(minutes=i)})
+        k += 1
+    with store.connect() as con, transaction(con):
+        for name, rows in (("sessions", sessions), ("messages", messages)):
+            with registered(con, "_b", arrow_rows(name, rows)):
+                con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _b")
+    return round(sum(lengths) / len(lengths))
+
+
 def timed(store: Store, start: str, end: str, repeat: int) -> dict[str, float]:
     runs = []
     for _ in range(repeat):
@@ -125,6 +161,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--messages", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--turns", type=int, default=100_000, help="chat turns of the public dialogue sets (the goal's size)")
     ap.add_argument("--data", type=Path, default=HERE / ".data")
     a = ap.parse_args()
     a.data.mkdir(exist_ok=True)
@@ -150,6 +187,17 @@ def main() -> None:
         t["workers"] = 1 if store is one else cores
         out[key] = t
     out["backfill_stages"] = stages(one, day, day)  # the profiler sees one process
+    # real chat turns, the goal's measure: a month of a --turns turns, one process and every core
+    pub = a.data / f"understand-public-{a.turns}.duckdb"
+    mean_chars = build_public_backfill(pub, a.turns)
+    if mean_chars:
+        last = (DAY + timedelta(days=29)).date().isoformat()
+        for key, w in (("public_one_process", 1), ("public", cores)):
+            t = timed(Store(pub, settings=Settings({"dream": {"workers": w}})), day, last, 1)
+            t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t.get("digest", 0.0) + t["resolve"])
+            t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
+            t["workers"], t["mean_chars"] = w, mean_chars
+            out[key] = t
     out["spacy_alone"] = spacy_alone(one)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "understand.json").write_text(json.dumps(out, indent=2) + "\n")
@@ -163,6 +211,13 @@ def main() -> None:
         print(f"{label}: understanding {r['messages_per_s_understanding']:,.0f} messages/s; the whole dream without a "
               f"model {r['messages_per_s_dream_no_model']:,.0f} messages/s")
     print("share of the understanding: " + ", ".join(f"{k} {v:.0%}" for k, v in out["backfill_stages"].items()))
+    for key, label in (("public_one_process", "1 process"), ("public", f"{cores} processes")):
+        if key in out:
+            r = out[key]
+            assert isinstance(r, dict)
+            print(f"{r['messages']:,.0f} chat turns of public dialogue sets (mean {r['mean_chars']} characters), {label}: "
+                  f"understanding {r['messages_per_s_understanding']:,.0f} turns/s; the whole dream without a model "
+                  f"{r['total']:.1f} s, {r['messages_per_s_dream_no_model']:,.0f} turns/s")
     sp = out["spacy_alone"]
     print(f"spaCy's English model alone (tagger + entities) over the same {sp['messages']:,} messages: "
           f"{sp['seconds']} s, {sp['messages_per_s']:,} messages/s")

@@ -207,12 +207,14 @@ def test_several_processes_understand_a_window_exactly_as_one_does(monkeypatch):
     serial = Understanding(act, packed)
     expected = [serial.digest([g]) for g in refs]
     monkeypatch.setattr(und_mod, "PARALLEL_MIN_ITEMS", 0)
-    forked = Understanding(act, packed)
-    assert forked.prefetch([[g] for g in refs], 2) == 2
+    forked = Understanding(act, packed, workers=2)
+    # the background of key phrases, counted by the workers: the same counts
+    assert (forked.background.n, forked.background.df) == (serial.background.n, serial.background.df)
+    assert forked.prefetch([[g] for g in refs]) == 2
     assert all((g,) in forked._digests for g in refs)  # done by the workers, not asked for again
     assert [forked.digest([g]) for g in refs] == expected
     assert any(d.events for d in expected) and any(d.people for d in expected)
     # one worker, or a window below the threshold: nothing is forked, digests are computed when asked for
-    assert Understanding(act, packed).prefetch([[g] for g in refs], 1) == 1
+    assert Understanding(act, packed, workers=1).prefetch([[g] for g in refs]) == 1
     monkeypatch.setattr(und_mod, "PARALLEL_MIN_ITEMS", 10**9)
-    assert Understanding(act, packed).prefetch([[g] for g in refs], 2) == 1
+    assert Understanding(act, packed, workers=2).prefetch([[g] for g in refs]) == 1

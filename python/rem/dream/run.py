@@ -361,11 +361,12 @@ def think(store: Store, settings: LLMSettings, opts: DreamOptions, p: Plan, res:
     period summary, usage, cost, timings)."""
     t = time.perf_counter()
     dream_cfg = store.settings.section("dream")
-    und = Understanding(p.activity, p.packed, ner=str(dream_cfg.get("entities", "spacy")).lower())
+    und = Understanding(p.activity, p.packed, ner=str(dream_cfg.get("entities", "spacy")).lower(),
+                        workers=worker_count(dream_cfg.get("workers")))
     res.timings["understand"] = time.perf_counter() - t
     # every segment is digested (a moment of its own, or the model's candidates): on a large window, several at once
     t = time.perf_counter()
-    used = und.prefetch([[g] for g in p.packed.segments.column("ref").to_pylist()], worker_count(dream_cfg.get("workers")))
+    used = und.prefetch([[g] for g in p.packed.segments.column("ref").to_pylist()])
     if used > 1:
         res.timings["digest"] = time.perf_counter() - t
         log.info("understood %d segments in %d processes in %.1fs (the background of key phrases: %.1fs)",

@@ -415,16 +415,16 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                 # the next slice is embedded in a thread while this one goes into the lexical index and the table
                 # (the tokenizer and numpy let go of the GIL): on two cores a million rows index in ~2/3 the time
                 with lex.writing(new_rows_absent=in_step) as w, ThreadPoolExecutor(1, thread_name_prefix="rem-embed") as ahead:
-                    def prepared(at: int) -> tuple[list[dict[str, Any]], Future[pa.Table]]:
-                        rows = changed.slice(at, SLICE).to_pylist()
+                    def prepared(table: pa.Table, at: int) -> tuple[list[dict[str, Any]], Future[pa.Table]]:
+                        rows = table.slice(at, SLICE).to_pylist()
                         return rows, ahead.submit(_indexed, rows, embedder, model, now)
 
                     w.delete(gone)
-                    nxt = prepared(0) if n_rows else None
+                    nxt = prepared(changed, 0) if n_rows else None
                     for at in range(0, n_rows, SLICE):
                         assert nxt is not None
                         rows, fut = nxt
-                        nxt = prepared(at + SLICE) if at + SLICE < n_rows else None
+                        nxt = prepared(changed, at + SLICE) if at + SLICE < n_rows else None
                         w.add(rows)
                         part = fut.result()
                         with transaction(con), registered(con, "_rem_indexed", part):

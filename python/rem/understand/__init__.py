@@ -39,7 +39,7 @@ from . import describe
 from .emotions import emotions
 from .events import Event, Utterance, third_person
 from .events import extract as extract_events
-from .keyphrases import DocumentFrequency, Phrase, key_of, rank, tag
+from .keyphrases import DocumentFrequency, Phrase, candidates, key_of, rank, tag
 from .ner import recognizer
 from .people import PeopleFinder, front_matter_people
 from .text import clean, fold, sentences, stem, tokens
@@ -161,9 +161,10 @@ class Understanding:
     """The extraction for one dream: built once from the collected activity
     and the packer's item table, then asked about groups of segments."""
 
-    def __init__(self, activity: Any, packed: Any, *, ner: Any = "spacy") -> None:
+    def __init__(self, activity: Any, packed: Any, *, ner: Any = "spacy", workers: int = 1) -> None:
         """``ner``: ``"spacy"`` (the English entity model, when installed), ``"off"`` or None (the rules alone),
-        or a callable as :func:`rem.understand.ner.recognizer` returns."""
+        or a callable as :func:`rem.understand.ner.recognizer` returns. ``workers``: processes a large window's
+        background and digests are computed in (:meth:`prefetch`)."""
         if isinstance(ner, str):
             ner = recognizer() if ner == "spacy" else None
         self._digests: dict[tuple[str, ...], Digest] = {}
@@ -186,31 +187,50 @@ class Understanding:
         self.known_topics = frozenset(key_of(t) for t in getattr(activity, "topics", []) if t)
         # the background: the owner's history around the window, and the window's own segments
         self.background = DocumentFrequency(t[:2000] for t in getattr(activity, "history", []))
-        for seg in self._segments:
-            self.background.add(self._background_text(seg))
+        self.workers = workers
+        segments = list(self._segments)
+        counted = self._in_forks(_background_share, [(g,) for g in segments])
+        if counted is not None:  # each worker's segments as phrase counts: the same sums, in any order
+            for (n, df), _ in counted:
+                self.background.add_counts(n, df)
+        else:
+            for seg in segments:
+                self.background.add(self._background_text(seg))
 
     # -- many segments at once --------------------------------------------------------------
-    def prefetch(self, groups: Sequence[Sequence[str]], workers: int) -> int:
-        """Digest these groups of segments in ``workers`` processes at once and keep the digests (a later
-        :meth:`digest` of a group finds it done). Each process is a fork of this one: it reads the activity,
-        the background and the entity model where they are, nothing is copied to it but its share of the
-        groups' names, and a digest comes back exactly as this process would have computed it. Below
-        :data:`PARALLEL_MIN_ITEMS` items, with one worker, or where processes cannot be forked, nothing is
-        done here (each digest is then computed when it is asked for). Returns the processes used."""
+    def prefetch(self, groups: Sequence[Sequence[str]]) -> int:
+        """Digest these groups of segments in the understanding's worker processes at once and keep the digests
+        (a later :meth:`digest` of a group finds it done). Nothing is done here for a small window (each digest
+        is then computed when it is asked for). Returns the processes used."""
         todo = list(dict.fromkeys(tuple(g) for g in groups if tuple(g) not in self._digests))
-        size = {g: sum(len(self._segments.get(s, ())) for s in g) for g in todo}
-        if workers < 2 or len(todo) < 2 or sum(size.values()) < PARALLEL_MIN_ITEMS \
+        done = self._in_forks(_digest_share, todo)
+        if done is None:
+            return 1
+        for digests, share in done:
+            for g, d in zip(share, digests, strict=True):
+                self._digests.setdefault(g, d)
+        return min(self.workers, len(done))
+
+    def _in_forks(self, work: Any, groups: list[tuple[str, ...]]) -> list[tuple[Any, list[tuple[str, ...]]]] | None:
+        """``work(share)`` for shares of ``groups`` (of about equal items, the largest first) in
+        :attr:`workers` processes at once: (its result, the share) for every share. Each process is a fork of
+        this one: it reads the activity, the background and the entity model where they are, nothing is copied
+        to it but its share's names, and what it returns is exactly what this process would have computed.
+        None — nothing done — below :data:`PARALLEL_MIN_ITEMS` items, with one worker, in a daemonic process
+        (a fleet's worker may not start processes of its own), where processes cannot be forked or started."""
+        size = {g: sum(len(self._segments.get(s, ())) for s in g) for g in groups}
+        if self.workers < 2 or len(groups) < 2 or sum(size.values()) < PARALLEL_MIN_ITEMS \
                 or "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
-            return 1  # (a daemonic process, as a fleet's worker is, may not start processes of its own)
+            return None
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
-        # shares of about equal work, the largest groups dealt first (a share is a few groups: a digest's
-        # round trip costs little beside its work, and small shares keep both processes busy to the end)
-        n_shares = min(len(todo), workers * 8)
+        # shares of about equal work (a share is a few groups: its round trip costs little beside its work, and
+        # small shares keep every process busy to the end)
+        n_shares = min(len(groups), self.workers * 8)
         shares: list[list[tuple[str, ...]]] = [[] for _ in range(n_shares)]
         load = [0] * n_shares
-        for g in sorted(todo, key=lambda g: -size[g]):
+        for g in sorted(groups, key=lambda g: -size[g]):
             k = load.index(min(load))
             shares[k].append(g)
             load[k] += size[g] + 1
@@ -221,19 +241,16 @@ class Understanding:
         gc.freeze()
         pool = None
         try:
-            pool = ProcessPoolExecutor(min(workers, n_shares), mp_context=multiprocessing.get_context("fork"))
-            for share, digests in zip(shares, pool.map(_digest_share, shares), strict=True):
-                for g, d in zip(share, digests, strict=True):
-                    self._digests.setdefault(g, d)
-        except (OSError, BrokenProcessPool) as e:  # no processes to be had (limits, memory): one process does the rest
-            log.warning("understanding in one process: could not run %d (%s)", workers, e)
-            return 1
+            pool = ProcessPoolExecutor(min(self.workers, n_shares), mp_context=multiprocessing.get_context("fork"))
+            return list(zip(pool.map(work, shares), shares, strict=True))
+        except (OSError, BrokenProcessPool) as e:  # no processes to be had (limits, memory): one process does it
+            log.warning("understanding in one process: could not run %d (%s)", self.workers, e)
+            return None
         finally:
             _FORKED = None
             if pool is not None:  # on Ctrl-C too: the shares not started are dropped, not worked through first
                 pool.shutdown(wait=True, cancel_futures=True)
             gc.unfreeze()
-        return min(workers, n_shares)
 
     # -- where each segment's items are ------------------------------------------------------
     def _index_items(self, items: pa.Table) -> None:
@@ -367,10 +384,11 @@ class Understanding:
                                   authors=[i.author for i in items if i.author],
                                   texts=[t for i in items for t in i.raw], lists=[v for i in items for v in i.people_lists])
         names_of_people = {stem(fold(w)) for p in people for w in p.split()}
-        kp = rank(weighted, self.background, exclude=names_of_people | self.owner_words, known=self.known_topics)
+        cands = candidates(weighted)  # read once, ranked once or twice
+        kp = rank(cands, self.background, exclude=names_of_people | self.owner_words, known=self.known_topics)
         topics = list(kp.tags)
         if len(topics) < 3:
-            more = rank(weighted, self.background, min_support=0.5, exclude=names_of_people | self.owner_words, floor=0.0,
+            more = rank(cands, self.background, min_support=0.5, exclude=names_of_people | self.owner_words, floor=0.0,
                         known=self.known_topics).tags
             topics += [p for p in more if all(p.key != q.key for q in topics)][: 3 - len(topics)]
         headline = [p.surface for p in kp.headline] or [p.surface for p in topics]
@@ -437,12 +455,26 @@ class Understanding:
 _FORKED: Understanding | None = None  # the understanding a forked worker digests with (inherited, never pickled)
 
 
-def _digest_share(groups: list[tuple[str, ...]]) -> list[Digest]:
-    """A worker's share: the digests of these groups, by the understanding the worker was forked with."""
+def _forked() -> Understanding:
     und = _FORKED
     if und is None:  # cannot happen: the pool is forked after it is set
         raise RuntimeError("a worker of the understanding started without it")
+    return und
+
+
+def _digest_share(groups: list[tuple[str, ...]]) -> list[Digest]:
+    """A worker's share: the digests of these groups, by the understanding the worker was forked with."""
+    und = _forked()
     return [und._digest(g) for g in groups]
+
+
+def _background_share(groups: list[tuple[str, ...]]) -> tuple[int, Counter[str]]:
+    """A worker's share of the background: (its segments, in how many of them each phrase key occurs)."""
+    und = _forked()
+    counts = DocumentFrequency(())
+    for (seg,) in groups:
+        counts.add(und._background_text(seg))
+    return counts.n, counts.df
 
 
 def worker_count(setting: Any = None) -> int:

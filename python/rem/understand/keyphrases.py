@@ -46,6 +46,11 @@ class DocumentFrequency:
         self.n += 1
         self.df.update({k for k, _ in phrases(text)})
 
+    def add_counts(self, n: int, df: Counter[str]) -> None:
+        """``n`` documents whose phrase keys another :class:`DocumentFrequency` counted (``df``)."""
+        self.n += n
+        self.df.update(df)
+
     def idf(self, key: str) -> float:
         return math.log((self.n + 1) / (self.df.get(key, 0) + 1)) + 1.0
 
@@ -56,16 +61,18 @@ class KeyPhrases:
     headline: list[Phrase]  # the most specific phrases, best first ("hnsw recall regression")
 
 
-def rank(weighted_texts: Iterable[tuple[str, float]], background: DocumentFrequency, *, limit: int = 7,
-         min_support: float = 1.5, exclude: set[str] | frozenset[str] = frozenset(), floor: float = 0.15,
-         known: frozenset[str] = frozenset()) -> KeyPhrases:
-    """The segment's key phrases. ``weighted_texts``: (text, weight) per item; a
-    phrase needs a summed weight of ``min_support`` (it occurs in two ordinary
-    items, or once in a strong place such as a tag). Tags favour the short,
-    recurring concepts (each word's history weight counts, not the phrase's
-    rarity); the headline favours the longest specific phrase. Phrases made
-    with an ``exclude`` word (the names of the segment's people, the owner's) are none;
-    phrases in ``known`` (the owner's own topics so far) count double."""
+@dataclass(frozen=True)
+class Candidates:
+    """A segment's phrase candidates, read once for every ranking of them: each key's summed item weight,
+    its spellings as written, and the spelling to show for each word."""
+
+    support: dict[str, float]
+    surfaces: dict[str, Counter[str]]
+    casing: dict[str, str]
+
+
+def candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
+    """The candidates of (text, weight) per item: a key's support is the summed weight of the items holding it."""
     support: dict[str, float] = defaultdict(float)
     surfaces: dict[str, Counter[str]] = defaultdict(Counter)
     for text, weight in weighted_texts:
@@ -75,7 +82,21 @@ def rank(weighted_texts: Iterable[tuple[str, float]], background: DocumentFreque
             if key not in seen:
                 seen.add(key)
                 support[key] += weight
-    casing = _casing(surfaces)
+    return Candidates(support, surfaces, _casing(surfaces))
+
+
+def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: DocumentFrequency, *, limit: int = 7,
+         min_support: float = 1.5, exclude: set[str] | frozenset[str] = frozenset(), floor: float = 0.15,
+         known: frozenset[str] = frozenset()) -> KeyPhrases:
+    """The segment's key phrases. ``weighted_texts``: (text, weight) per item, or their :func:`candidates`; a
+    phrase needs a summed weight of ``min_support`` (it occurs in two ordinary
+    items, or once in a strong place such as a tag). Tags favour the short,
+    recurring concepts (each word's history weight counts, not the phrase's
+    rarity); the headline favours the longest specific phrase. Phrases made
+    with an ``exclude`` word (the names of the segment's people, the owner's) are none;
+    phrases in ``known`` (the owner's own topics so far) count double."""
+    cands = weighted_texts if isinstance(weighted_texts, Candidates) else candidates(weighted_texts)
+    support, surfaces, casing = cands.support, cands.surfaces, cands.casing
     ok = {key: sup for key, sup in support.items()
           if sup >= min_support and _topical(key.split()) and not set(key.split()) & exclude}
     tag_scored, head_scored = [], []

@@ -275,3 +275,43 @@ def test_a_text_held_by_many_items_is_embedded_once_and_quantized_like_one_by_on
     for v, c, s in zip(vs[:50], codes[:50], scales[:50], strict=True):
         assert c.dtype == np.int8 and np.abs(c.astype(float) * s - v / np.linalg.norm(v)).max() <= s
     assert codes[50] is None and scales[50] is None and scales[51] == 0.0 and not codes[51].any()
+
+
+def test_the_index_streams_many_slices_and_a_changed_model_reembeds_every_row_once(tmp_path, monkeypatch):
+    """Rows are read from the database a slice at a time (here 7 rows a slice): every row is indexed once, in the
+    lexical index and the table alike; a search finds the last slice's rows. With another embedding model, the
+    next sync re-embeds the rows it has not embedded yet (a batch per sync), none twice."""
+    import rem
+    from rem.search import index as ix
+
+    monkeypatch.setattr(ix, "SLICE", 7)
+
+    class Other(WordLlamaEmbedder):
+        seen: list[str] = []
+
+        @property
+        def name(self):
+            return "other-model"
+
+        def embed(self, texts):
+            Other.seen += list(texts)
+            return super().embed(texts)
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="planning", created_at="2026-11-10T09:00:00Z")
+    for i in range(30):
+        db.add_message(sid, role="user", content=f"step {i}: the zebra{i} migration", created_at=f"2026-11-10T09:{i:02d}:00Z")
+    rep = ix.sync(db.store, WordLlamaEmbedder())
+    assert rep.indexed == 31 and ix.Lexical.open(db.store.path).count() == 31
+    assert q(db.store, "select count(*), count(distinct id) from search_index") == [(31, 31)]
+    found = search(db.store, "zebra29 migration", SearchOptions(kinds=("message",), limit=3))
+    assert found.num_rows and "zebra29" in found.column("snippet")[0].as_py().replace("«", "").replace("»", "")
+    with db.store.connect() as con:  # ingested long before the last sync: only a changed model brings them back
+        for t in ("messages", "sessions"):
+            con.execute(f"update {t} set ingested_at = ingested_at - interval 2 days")
+    rep = ix.sync(db.store, Other(), max_reembed=20)
+    assert rep.indexed == 20 and len(Other.seen) == len(set(Other.seen)) == 20
+    rep = ix.sync(db.store, Other(), max_reembed=20)
+    assert rep.indexed == 11 and len(set(Other.seen)) == 31
+    assert q(db.store, "select count(*) from search_index where model = 'other-model'") == [(31,)]
+    assert ix.Lexical.open(db.store.path).count() == 31

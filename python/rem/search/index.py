@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import _rem, schema
 from ..exceptions import DatabaseBusyError, RemError
@@ -384,17 +385,17 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
             # the lexical index holds what the table holds (unless a sync died between its two commits):
             # then a row the table does not hold needs no delete first (a delete costs tantivy ~1.4 KB until the commit)
             in_step = fetch_value(con, "SELECT count(*) FROM search_index") == lex.count()
-            changed = fetch_arrow(con, f"""SELECT c.*, s.id IS NOT NULL AS _was_indexed
-                                            FROM ({changed_sql}) c LEFT JOIN search_index s ON s.id = c.id
-                                            WHERE s.id IS NULL OR s.digest <> c.digest
-                                               OR s.model IS DISTINCT FROM $model""",
-                                  {"since": since, "model": model} if since else {"model": model})
+            changed_sql = f"""SELECT c.*, s.id IS NOT NULL AS _was_indexed
+                              FROM ({changed_sql}) c LEFT JOIN search_index s ON s.id = c.id
+                              WHERE s.id IS NULL OR s.digest <> c.digest OR s.model IS DISTINCT FROM $model"""
+            changed_params = {"since": since, "model": model} if since else {"model": model}
             gone = [r[0] for r in fetch_rows(con, f"""SELECT s.id FROM search_index s WHERE s.kind IN ('moment', 'event')
                                                        AND NOT EXISTS (SELECT 1 FROM ({items_sql('moment', text=False)} UNION ALL
                                                                                       {items_sql('event', text=False)}) c
                                                                        WHERE c.id = s.id)""")]
             # a changed embedding model: re-embed older rows a batch per sync (resumable)
             stale = fetch_value(con, "SELECT count(*) FROM search_index WHERE model IS DISTINCT FROM $m", {"m": model})
+            extra: pa.Table | None = None
             if stale and since:
                 more = []
                 for kind in KINDS:
@@ -402,39 +403,45 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                                     WHERE s.model IS DISTINCT FROM $model""")
                 extra = fetch_arrow(con, " UNION ALL ".join(f"({p})" for p in more) + f" LIMIT {int(max_reembed)}",
                                     {"model": model})
-                changed = _union(changed, extra)
-        # slice by slice: a day of a million messages is never a million dicts and vectors at once, and each
-        # slice's rows are committed to the table as it is done (one transaction holding them all kept ~1 GB
-        # in DuckDB at a million rows); the lexical index commits once, at the end. A sync that dies before
-        # that leaves the table ahead of the lexical index: the count check above rebuilds both.
+        # slice by slice, streamed from the database: a day of a million messages is never a million rows, dicts
+        # and vectors at once (the rows whole, with their neighbours' text, took ~1 GB), and each slice's rows are
+        # committed to the table as it is done (one transaction holding them all kept ~1 GB in DuckDB at a million
+        # rows); the lexical index commits once, at the end. A sync that dies before that leaves the table ahead
+        # of the lexical index: the count check above rebuilds both.
         now = datetime.now(UTC)
-        n_rows = changed.num_rows
+        n_rows = 0
         rows_n = 0
-        with store.connect() as con:
-            if n_rows or gone:
+        with store.connect() as rcon, store.connect() as con:
+            reader = stream_arrow(rcon, changed_sql, SLICE, changed_params)
+            batches = _slices(reader, extra)
+            first = next(batches, None)
+            if first is not None or gone:
                 # the next slice is embedded in a thread while this one goes into the lexical index and the table
                 # (the tokenizer and numpy let go of the GIL): on two cores a million rows index in ~2/3 the time
                 with lex.writing(new_rows_absent=in_step) as w, ThreadPoolExecutor(1, thread_name_prefix="rem-embed") as ahead:
-                    def prepared(table: pa.Table, at: int) -> tuple[list[dict[str, Any]], Future[pa.Table]]:
-                        rows = table.slice(at, SLICE).to_pylist()
+                    def prepared(batch: pa.RecordBatch | pa.Table | None) -> tuple[list[dict[str, Any]], Future[pa.Table]] | None:
+                        if batch is None:
+                            return None
+                        rows = batch.to_pylist()
                         return rows, ahead.submit(_indexed, rows, embedder, model, now)
 
                     w.delete(gone)
-                    nxt = prepared(changed, 0) if n_rows else None
-                    for at in range(0, n_rows, SLICE):
-                        assert nxt is not None
+                    nxt = prepared(first)
+                    del first
+                    while nxt is not None:
                         rows, fut = nxt
-                        nxt = prepared(changed, at + SLICE) if at + SLICE < n_rows else None
+                        nxt = prepared(next(batches, None))
                         w.add(rows)
                         part = fut.result()
                         with transaction(con), registered(con, "_rem_indexed", part):
                             execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_indexed)")
                             execute(con, "INSERT INTO search_index BY NAME SELECT * FROM _rem_indexed")
                         rows_n += part.num_rows
+                        n_rows += len(rows)
                         for r in rows:
                             rep.by_kind[r["kind"]] = rep.by_kind.get(r["kind"], 0) + 1
                         del rows, part, fut
-            del changed
+            del batches, reader
             with transaction(con):
                 if gone:
                     with registered(con, "_rem_gone", pa.table({"id": pa.array(gone, pa.string())})):
@@ -505,13 +512,19 @@ def quantize(vectors: list[Any]) -> tuple[list[Any], list[float | None]]:
     return codes, scales
 
 
-def _union(a: pa.Table, b: pa.Table) -> pa.Table:
-    """Rows of ``a`` and of ``b`` (``b``'s rows whose id is already in ``a`` left out)."""
-    if b.num_rows == 0:
-        return a
-    seen = set(a.column("id").to_pylist())
-    keep = [i for i, x in enumerate(b.column("id").to_pylist()) if x not in seen]
-    return pa.concat_tables([a, b.take(pa.array(keep, pa.int64())).cast(a.schema)])
+def _slices(reader: pa.RecordBatchReader | None, extra: pa.Table | None) -> Iterator[pa.RecordBatch | pa.Table]:
+    """The changed rows a slice at a time: the stream's batches, then the rows a changed model re-embeds (not
+    already among them)."""
+    seen: set[str] = set()
+    for batch in reader or ():
+        if batch.num_rows:
+            if extra is not None:
+                seen.update(batch.column("id").to_pylist())
+            yield batch
+    if extra is not None and extra.num_rows:
+        keep = extra.filter(pc.invert(pc.is_in(extra["id"], value_set=pa.array(sorted(seen), pa.string()))))
+        for at in range(0, keep.num_rows, SLICE):
+            yield keep.slice(at, SLICE)
 
 
 _synced: dict[tuple[str, str | None], tuple[int, ...]] = {}  # (db, model) -> the file's signature after our last sync

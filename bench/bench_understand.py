@@ -111,7 +111,7 @@ def timed(store: Store, start: str, end: str, repeat: int) -> dict[str, float]:
 STAGES = {
     "people (rules)": ("find", "understand/people.py"),
     "named entities (spaCy)": ("_entities", "understand/people.py"),
-    "key phrases": ("rank", "understand/keyphrases.py"),
+    "key phrases": ("rank|candidates", "understand/keyphrases.py"),
     "events and dates": ("extract", "understand/events.py"),
     "emotions": ("emotions", "understand/emotions.py"),
     "type": ("moment_type", "understand/describe.py"),
@@ -136,7 +136,7 @@ def stages(store: Store, start: str, end: str) -> dict[str, float]:
     cum = {(f[2], f[0]): v[3] for f, v in pstats.Stats(prof).stats.items()}  # type: ignore[attr-defined]
     out = {}
     for label, (fn, suffix) in STAGES.items():
-        out[label] = round(sum(t for (name, file), t in cum.items() if name == fn and file.endswith(suffix)) / total, 3)
+        out[label] = round(sum(t for (name, file), t in cum.items() if name in fn.split("|") and file.endswith(suffix)) / total, 3)
     return out
 
 

@@ -105,6 +105,9 @@ class _Ref(NamedTuple):
     session_ref: str | None
 
 
+_REF_SLICE = 65_536  # rows of the packer's ref table read at a time
+
+
 class RefTable:
     """The packer's ref table, indexed."""
 
@@ -114,15 +117,18 @@ class RefTable:
         self.session_segs: dict[str, set[str]] = defaultdict(set)
         t = packed.items
         shared: dict[Any, Any] = {}  # kinds, segments and session refs repeat: one string each
-        # compact rows, not dicts: a day of a million messages is a million of them
-        for ref, kind, id_, seg, ts, sref in zip(*(t[c].to_pylist() for c in ("ref", "kind", "id", "segment", "ts",
-                                                                               "session_ref")), strict=True):
-            it = _Ref(shared.setdefault(kind, kind), id_, shared.setdefault(seg, seg), ts, shared.setdefault(sref, sref))
-            self.items[ref] = it
-            if kind != "session":
-                self.seg_items[it.segment].append(it)
-            if kind == "message" and sref:
-                self.session_segs[sref].add(it.segment)
+        # compact rows, not dicts: a day of a million messages is a million of them; read a slice at a time (the
+        # six columns of a million rows as Python lists at once were ~400 MB more, for a moment)
+        cols = ("ref", "kind", "id", "segment", "ts", "session_ref")
+        for at in range(0, t.num_rows, _REF_SLICE):
+            part = t.slice(at, _REF_SLICE)
+            for ref, kind, id_, seg, ts, sref in zip(*(part[c].to_pylist() for c in cols), strict=True):
+                it = _Ref(shared.setdefault(kind, kind), id_, shared.setdefault(seg, seg), ts, shared.setdefault(sref, sref))
+                self.items[ref] = it
+                if kind != "session":
+                    self.seg_items[it.segment].append(it)
+                if kind == "message" and sref:
+                    self.session_segs[sref].add(it.segment)
         self.segments = {s["ref"]: s for s in packed.segments.to_pylist()}
         self.seg_order = [s["ref"] for s in packed.segments.to_pylist()]
         self.seg_key = {

@@ -245,6 +245,21 @@ def test_at_a_terminal_hits_are_grouped_under_their_moment(dreamed):
     assert len(moment_ids) >= 2
 
 
+def recording(name: str | None = None) -> type[WordLlamaEmbedder]:
+    """WordLlama, keeping every text it was asked to embed (in the class's ``seen``), under ``name`` if given."""
+
+    class Recording(WordLlamaEmbedder):
+        seen: list[str] = []
+
+        def embed(self, texts):
+            Recording.seen += list(texts)
+            return super().embed(texts)
+
+    if name is not None:
+        Recording.name = name
+    return Recording
+
+
 def test_a_text_held_by_many_items_is_embedded_once_and_quantized_like_one_by_one(tmp_path):
     import numpy as np
 
@@ -252,13 +267,7 @@ def test_a_text_held_by_many_items_is_embedded_once_and_quantized_like_one_by_on
     from rem.search import index as ix
     from rem.search.index import quantize
 
-    class Counting(WordLlamaEmbedder):
-        seen: list[str] = []
-
-        def embed(self, texts):
-            Counting.seen += list(texts)
-            return super().embed(texts)
-
+    Counting = recording()
     db = rem.connect(tmp_path / "rem.duckdb")
     sid = db.add_session(name="standup", created_at="2026-11-10T09:00:00Z")
     for i in range(40):
@@ -286,17 +295,7 @@ def test_the_index_streams_many_slices_and_a_changed_model_reembeds_every_row_on
 
     monkeypatch.setattr(ix, "SLICE", 7)
 
-    class Other(WordLlamaEmbedder):
-        seen: list[str] = []
-
-        @property
-        def name(self):
-            return "other-model"
-
-        def embed(self, texts):
-            Other.seen += list(texts)
-            return super().embed(texts)
-
+    Other = recording("other-model")
     db = rem.connect(tmp_path / "rem.duckdb")
     sid = db.add_session(name="planning", created_at="2026-11-10T09:00:00Z")
     for i in range(30):

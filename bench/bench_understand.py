@@ -109,8 +109,8 @@ def timed(store: Store, start: str, end: str, repeat: int) -> dict[str, float]:
 
 # the understanding's parts, as the profiler finds them (function name, file suffix): cumulative time of each
 STAGES = {
-    "people (rules)": ("find", "understand/people.py"),
-    "named entities (spaCy)": ("_entities", "understand/people.py"),
+    "people (rules)": ("begin|finish", "understand/people.py"),
+    "named entities (spaCy)": ("read", "understand/people.py"),
     "key phrases": ("rank|candidates", "understand/keyphrases.py"),
     "events and dates": ("extract", "understand/events.py"),
     "emotions": ("emotions", "understand/emotions.py"),
@@ -122,8 +122,8 @@ STAGES = {
 
 def stages(store: Store, start: str, end: str) -> dict[str, float]:
     """Each part's share of the understanding (understand + resolve) of one dream, from a profiled run (the
-    profiler slows Python down alike everywhere; the shares are what is compared). "people (rules)" includes
-    the entity model's time; it is also given alone."""
+    profiler slows Python down alike everywhere; the shares are what is compared). The entity model reads many
+    segments' sentences at once: its time is "named entities", not part of "people (rules)"."""
     import cProfile
     import pstats
 
@@ -132,7 +132,7 @@ def stages(store: Store, start: str, end: str) -> dict[str, float]:
     r = preview(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
                 DreamOptions(lookback_hours=None, start=start, end=end, progress=False))
     prof.disable()
-    total = r.timings.get("understand", 0.0) + r.timings.get("resolve", 0.0)
+    total = r.timings.get("understand", 0.0) + r.timings.get("digest", 0.0) + r.timings.get("resolve", 0.0)
     cum = {(f[2], f[0]): v[3] for f, v in pstats.Stats(prof).stats.items()}  # type: ignore[attr-defined]
     out = {}
     for label, (fn, suffix) in STAGES.items():

@@ -164,17 +164,21 @@ def test_phrase_candidates_are_those_of_each_clause_tokenized_apart():
 
     from rem.understand import text as T
 
+    def runs(run):  # every run of 1-3 tokens: (its words folded and plural-folded, as written)
+        return [(" ".join(T.stem(T.fold(w)) for w in run[i:j]), " ".join(run[i:j]))
+                for i in range(len(run)) for j in range(i + 1, min(len(run), i + 3) + 1)]
+
     def by_clause(text):
         out = []
         for clause in re.split(r"[,;:()\[\]{}\"“”!?]|\.(?:\s|$)| - | — ", text):
             run = []
             for tok in T.tokens(clause):
                 if tok[0] == "@" or not T.is_content(T.fold(tok)):
-                    out += list(T._runs(run, 3))
+                    out += runs(run)
                     run = []
                 else:
                     run.append(tok)
-            out += list(T._runs(run, 3))
+            out += runs(run)
         return out
 
     pieces = st.sampled_from(list("ab.-—,;:()[]{}\"“”!?#@_/+ \n\t日本ÜßЖ19") + [" - ", " — ", ". ", "node.js", "v1.2", "e.g."])
@@ -214,7 +218,55 @@ def test_several_processes_understand_a_window_exactly_as_one_does(monkeypatch):
     assert all((g,) in forked._digests for g in refs)  # done by the workers, not asked for again
     assert [forked.digest([g]) for g in refs] == expected
     assert any(d.events for d in expected) and any(d.people for d in expected)
-    # one worker, or a window below the threshold: nothing is forked, digests are computed when asked for
-    assert Understanding(act, packed, workers=1).prefetch([[g] for g in refs]) == 1
+    # one worker, or a window below the threshold: nothing is forked, this process digests them all
+    one = Understanding(act, packed, workers=1)
+    assert one.prefetch([[g] for g in refs]) == 1
+    assert [one._digests[(g,)] for g in refs] == expected
     monkeypatch.setattr(und_mod, "PARALLEL_MIN_ITEMS", 10**9)
     assert Understanding(act, packed, workers=2).prefetch([[g] for g in refs]) == 1
+
+
+def test_the_entity_model_reads_a_whole_window_in_a_few_batches_and_names_the_same_people(monkeypatch):
+    """Digests computed together hand the entity model their sentences in one batch per ~2,000 items (a few
+    sentences per call cost it about twice as much), and say exactly what digests computed one by one say — even
+    when the model's cache of what it read is too small for the window."""
+    import rem.understand as und_mod
+    from rem.understand import people as people_mod
+    from rem.understand.ner import recognizer
+
+    model = recognizer()
+    if model is None:
+        pytest.skip("spaCy's English model is not installed")
+    calls: list[int] = []
+
+    def counted(sentences):
+        sentences = list(sentences)
+        calls.append(len(sentences))
+        return model(sentences)
+
+    first = ["Priya", "Dana", "Marcus", "Lucía", "Tom"]
+    msgs = [{"session": f"s{s}", "at": s * 300 + k * 2, "speaker": ("Sam Rivera", "Bob Okafor")[k % 2],
+             "content": f"Yesterday {first[(s + k) % 5]} told me the review moved to Monday. "
+                        f"Potatoes? I asked {first[s % 5]} Raman about the Lisbon office, case {s}-{k}."}
+            for s in range(10) for k in range(6)]
+    act = activity(msgs, [])
+    packed = pack(act)
+    refs = [s["ref"] for s in packed.segments.to_pylist()]
+    assert len(refs) >= 5
+    one_by_one = Understanding(act, packed, ner=counted)
+    expected = [one_by_one.digest([g]) for g in refs]
+    single_calls = len(calls)
+    assert single_calls >= len(refs) and any(d.people for d in expected)
+    calls.clear()
+    together = Understanding(act, packed, ner=counted, workers=1)
+    assert together.prefetch([[g] for g in refs]) == 1
+    assert len(calls) == 1 and calls[0] >= single_calls  # the window's sentences, in one batch
+    assert [together.digest([g]) for g in refs] == expected
+    # batches of a few items, and a cache smaller than a batch: a batch's readings are never forgotten mid-batch
+    monkeypatch.setattr(und_mod, "BATCH_ITEMS", 10)
+    monkeypatch.setattr(people_mod, "_READ_CACHE", 4)
+    calls.clear()
+    small = Understanding(act, packed, ner=counted, workers=1)
+    small.prefetch([[g] for g in refs])
+    assert 1 < len(calls) < single_calls
+    assert [small.digest([g]) for g in refs] == expected

@@ -367,8 +367,8 @@ def think(store: Store, settings: LLMSettings, opts: DreamOptions, p: Plan, res:
     # every segment is digested (a moment of its own, or the model's candidates): on a large window, several at once
     t = time.perf_counter()
     used = und.prefetch([[g] for g in p.packed.segments.column("ref").to_pylist()])
+    res.timings["digest"] = time.perf_counter() - t
     if used > 1:
-        res.timings["digest"] = time.perf_counter() - t
         log.info("understood %d segments in %d processes in %.1fs (the background of key phrases: %.1fs)",
                  p.packed.segments.num_rows, used, res.timings["digest"], res.timings["understand"])
     answers: list[ChunkAnswer] = []

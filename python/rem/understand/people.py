@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -116,6 +117,17 @@ def plausible(name: str) -> bool:
     return all(_capitalized(w) for w in words)
 
 
+@dataclass
+class Found:
+    """A segment's people as the rules found them, before the entity model's reading."""
+
+    counts: Counter[str]  # name -> weight
+    certain: set[str]  # named where only names stand (speakers, authors, attendee lists)
+    hits: list[tuple[str, int, str]]  # the rules' names in running text: (name, weight, its sentence)
+    lower: set[str]  # the words the segment writes in lower case
+    asks: list[str]  # the sentences the entity model is to read
+
+
 class PeopleFinder:
     """Finds people in a segment; built once per dream from what the store knows."""
 
@@ -136,6 +148,15 @@ class PeopleFinder:
     def find(self, *, speakers: Iterable[str], authors: Iterable[str], texts: Iterable[str],
              lists: Iterable[Any]) -> list[str]:
         """People of a segment, most mentioned first. ``lists``: front-matter values naming people."""
+        found = self.begin(speakers=speakers, authors=authors, texts=texts, lists=lists)
+        self.read(found.asks)
+        return self.finish(found)
+
+    def begin(self, *, speakers: Iterable[str], authors: Iterable[str], texts: Iterable[str],
+              lists: Iterable[Any]) -> Found:
+        """What the rules find in a segment, and the sentences it asks the entity model about (:attr:`Found.asks`):
+        :meth:`read` them (for many segments at once: the model reads a batch far faster than it reads each
+        segment's few sentences), then :meth:`finish`."""
         found: Counter[str] = Counter()
         certain: set[str] = set()  # names from where only names stand (a speaker, an author, an attendee list)
 
@@ -170,31 +191,45 @@ class PeopleFinder:
                     cand = _trim(m.group(1))
                     if cand and (len(cand.split()) >= 2 or cand in self.spelling or cand in self.first_names):
                         found[self.spelling.get(cand, cand)] += 1
-        not_people: set[str] = set()
+        asks: list[str] = []
         if self.ner is not None:
-            hits, not_people = self._entities(texts, hits, found, lower)
-        for name, weight, _ in hits:
-            found[name] += weight
-        return self._resolve(found, certain, not_people)
+            sentences = {s: None for t in texts for s in _SENT_SPLIT.split(t[:RAW_SENTENCE_CHARS]) if _may_name(s, lower)}
+            sentences.update({s: None for n, _, s in hits if " " not in n})
+            asks = list(sentences)
+        return Found(found, certain, hits, lower, asks)
 
-    def _entities(self, texts: list[str], hits: list[tuple[str, int, str]], found: Counter[str],
-                  lower: set[str]) -> tuple[list[tuple[str, int, str]], set[str]]:
+    def read(self, sentences: Iterable[str]) -> None:
+        """Have the entity model read these sentences (those it has not read yet), all in one batch."""
+        if self.ner is None:
+            return
+        sentences = list(sentences)
+        todo = list(dict.fromkeys(s for s in sentences if s not in self._read))
+        if not todo:
+            return
+        if len(self._read) + len(todo) > _READ_CACHE:  # forget what earlier segments asked, never this batch's
+            keep = set(sentences)
+            self._read = {s: r for s, r in self._read.items() if s in keep}
+        self._read.update(zip(todo, self.ner(todo), strict=True))
+
+    def finish(self, found: Found) -> list[str]:
+        """The people of a segment :meth:`begin` read, once the entity model has read its sentences."""
+        hits, not_people = found.hits, set[str]()
+        if self.ner is not None and found.asks:
+            self.read(found.asks)  # when they were not read ahead (or were forgotten since)
+            hits, not_people = self._entities(found)
+        for name, weight, _ in hits:
+            found.counts[name] += weight
+        return self._resolve(found.counts, found.certain, not_people)
+
+    def _entities(self, found: Found) -> tuple[list[tuple[str, int, str]], set[str]]:
         """What the entity model adds: its ``PERSON`` names (counted in ``found``), the rules' one-word names that
         it reads as common words in their sentence ("Potatoes?", "Weekdays, I …"; dropped from ``hits``), and the
         names it reads as places, organisations, peoples or works (returned, for ``_resolve`` to leave out)."""
-        sentences = {s: None for t in texts for s in _SENT_SPLIT.split(t[:RAW_SENTENCE_CHARS]) if _may_name(s, lower)}
-        sentences.update({s: None for n, _, s in hits if " " not in n})
-        if not sentences:
-            return hits, set()
+        lower = found.lower
         persons: set[str] = set()
         not_people: set[str] = set()
         common: dict[str, frozenset[str]] = {}
-        todo = [s for s in sentences if s not in self._read]
-        if todo:
-            if len(self._read) + len(todo) > _READ_CACHE:
-                self._read.clear()
-            self._read.update(zip(todo, self.ner(todo), strict=True))
-        for sent in sentences:
+        for sent in found.asks:
             ents, commons = self._read[sent]
             common[sent] = commons
             for text, label in ents:
@@ -204,10 +239,10 @@ class PeopleFinder:
                         persons.add(name)
                         # one word opening a line ("# Localization plan") is a weak sign alone
                         opens = " " not in name and sent.lstrip(" #*-•>\t\"'“").startswith(name)
-                        found[self.spelling.get(name, name)] += 1 if opens else 2
+                        found.counts[self.spelling.get(name, name)] += 1 if opens else 2
                 elif label in NOT_PERSON:
                     not_people.add(" ".join(text.split()).removeprefix("the ").removesuffix("'s"))
-        kept = [(n, w, s) for n, w, s in hits if " " in n or n in persons or n not in common.get(s, ())]
+        kept = [(n, w, s) for n, w, s in found.hits if " " in n or n in persons or n not in common.get(s, ())]
         return kept, not_people - persons
 
     @staticmethod

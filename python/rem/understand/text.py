@@ -158,21 +158,24 @@ def phrases(text: str, max_words: int = 3) -> Iterator[tuple[str, str]]:
     one sentence clause (stopwords and punctuation end a run), as
     ``(key, surface)`` — the key folded and plural-folded, the surface as written."""
     run: list[str] = []
+    keys: list[str] = []  # each token of the run folded and plural-folded, once (not once per phrase holding it)
     # one scan for clause ends and tokens (a token never holds a clause end, so this is the same as splitting
     # the clauses first and tokenizing each: one regex call per text instead of one per clause)
     for sep, tok in _CLAUSE_OR_TOKEN.findall(text):
-        if sep or tok[0] == "@" or not is_content(fold(tok)):
-            yield from _runs(run, max_words)
-            run = []
+        if sep or tok[0] == "@" or not is_content(folded := fold(tok)):
+            if run:
+                yield from _runs(run, keys, max_words)
+                run, keys = [], []
         else:
             run.append(tok)
-    yield from _runs(run, max_words)
+            keys.append(stem(folded))
+    if run:
+        yield from _runs(run, keys, max_words)
 
 
-def _runs(run: list[str], max_words: int) -> Iterator[tuple[str, str]]:
+def _runs(run: list[str], keys: list[str], max_words: int) -> Iterator[tuple[str, str]]:
     n = len(run)
     for i in range(n):
-        for j in range(i + 1, min(n, i + max_words) + 1):
-            words = run[i:j]
-            key = " ".join(stem(fold(w)) for w in words)
-            yield key, " ".join(words)
+        yield keys[i], run[i]
+        for j in range(i + 2, min(n, i + max_words) + 1):
+            yield " ".join(keys[i:j]), " ".join(run[i:j])

@@ -270,3 +270,39 @@ def test_the_entity_model_reads_a_whole_window_in_a_few_batches_and_names_the_sa
     small.prefetch([[g] for g in refs])
     assert 1 < len(calls) < single_calls
     assert [small.digest([g]) for g in refs] == expected
+
+
+def test_the_ref_table_maps_the_models_refs_to_items_segments_and_sessions():
+    """The resolution's ref table (kept in Arrow columns, not a Python object per item) answers what the packer's
+    table says: a ref's segments and id, a segment's items, ids, sessions and times; an invented ref is None."""
+    from rem.dream.resolve import RefTable
+
+    msgs = [{"session": f"s{s}", "at": s * 200 + k * 3, "content": f"turn {k} of talk {s} about the index and the cache"}
+            for s in range(3) for k in range(5)]
+    act = activity(msgs, [{"content": "# Plan\nThe index rebuild plan.", "at": 250}])
+    packed = pack(act)
+    rows = packed.items.to_pylist()
+    table = RefTable(packed, act)
+    table.cite([r["ref"] for r in rows] + ["M999", "nonsense"])
+    by_ref = {r["ref"]: r for r in rows}
+    session_ref = {r["id"]: r["ref"] for r in rows if r["kind"] == "session"}
+    for r in rows:
+        assert table.item_id(r["ref"]) == r["id"]
+        if r["kind"] == "session":
+            assert table.segments_of(r["ref"]) == {x["segment"] for x in rows
+                                                   if x["kind"] == "message" and x["session_ref"] == r["ref"]}
+        else:
+            assert table.segments_of(r["ref"]) == {r["segment"]}
+    assert table.item_id("M999") is None and table.segments_of("nonsense") is None
+    segs = [s["ref"] for s in packed.segments.to_pylist()]
+    assert table.segments_of(segs[0]) == {segs[0]}
+    for group in ([segs[0]], segs[:2], segs):
+        mine = [r for r in rows if r["kind"] != "session" and r["segment"] in group]
+        got = table.items(group)
+        assert got.message_ids == sorted(r["id"] for r in mine if r["kind"] == "message")
+        assert got.resource_ids == sorted(r["id"] for r in mine if r["kind"] == "resource")
+        assert got.session_ids == sorted({by_ref[r["session_ref"]]["id"] for r in mine if r["kind"] == "message"})
+        assert (got.start, got.end) == (min(r["ts"] for r in mine), max(r["ts"] for r in mine))
+    assert table.last_message_ts() == {sid: max(r["ts"] for r in rows if r.get("session_ref") == ref)
+                                       for sid, ref in session_ref.items()}
+    assert len({table.seg_key(g) for g in segs}) == len(segs)

@@ -27,9 +27,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..ids import normalize_key, stable_id
 from ..understand import Digest, Understanding
@@ -95,60 +100,117 @@ def _ts(us: int) -> datetime:
     return datetime.fromtimestamp(us / 1e6, UTC)
 
 
-class _Ref(NamedTuple):
-    """One row of the packer's ref table."""
+class Items(NamedTuple):
+    """Some items of the packer's ref table (a moment's): their kinds, ids and times, and their sessions' ids."""
 
-    kind: str
-    id: str
-    segment: str
-    ts: int
-    session_ref: str | None
-
-
-_REF_SLICE = 65_536  # rows of the packer's ref table read at a time
+    resource_ids: list[str]
+    message_ids: list[str]
+    session_ids: list[str]
+    start: int  # µs
+    end: int
 
 
 class RefTable:
-    """The packer's ref table, indexed."""
+    """The packer's ref table, indexed where it lies: in Arrow and numpy columns, never as a Python object per
+    item (a day of a million messages made a million tuples, ~250 MB at the dream's peak). A ref the model wrote
+    is looked up in a dict of the refs the answers cite (:meth:`cite`), not of every item."""
 
     def __init__(self, packed: Packed, activity: Activity) -> None:
-        self.items: dict[str, _Ref] = {}
-        self.seg_items: dict[str, list[_Ref]] = defaultdict(list)
-        self.session_segs: dict[str, set[str]] = defaultdict(set)
         t = packed.items
-        shared: dict[Any, Any] = {}  # kinds, segments and session refs repeat: one string each
-        # compact rows, not dicts: a day of a million messages is a million of them; read a slice at a time (the
-        # six columns of a million rows as Python lists at once were ~400 MB more, for a moment)
-        cols = ("ref", "kind", "id", "segment", "ts", "session_ref")
-        for at in range(0, t.num_rows, _REF_SLICE):
-            part = t.slice(at, _REF_SLICE)
-            for ref, kind, id_, seg, ts, sref in zip(*(part[c].to_pylist() for c in cols), strict=True):
-                it = _Ref(shared.setdefault(kind, kind), id_, shared.setdefault(seg, seg), ts, shared.setdefault(sref, sref))
-                self.items[ref] = it
-                if kind != "session":
-                    self.seg_items[it.segment].append(it)
-                if kind == "message" and sref:
-                    self.session_segs[sref].add(it.segment)
+        self._refs = t["ref"].combine_chunks()
+        self._ids = t["id"].combine_chunks()
+        kind = t["kind"]
+        self._session_row = pc.equal(kind, "session").to_numpy(zero_copy_only=False)
+        self._message_row = pc.equal(kind, "message").to_numpy(zero_copy_only=False)
+        self._ts = t["ts"].to_numpy()
+        codes = pc.dictionary_encode(t["segment"]).combine_chunks()
+        self._seg_names: list[str] = codes.dictionary.to_pylist()
+        self._seg_of = seg_of = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        # each segment's items (sessions aside), in the packer's order
+        order = np.argsort(seg_of, kind="stable")
+        order = order[~self._session_row[order] & (seg_of[order] >= 0)]
+        bounds = np.searchsorted(seg_of[order], np.arange(len(self._seg_names) + 1))
+        self._seg_rows = {name: order[bounds[k]:bounds[k + 1]] for k, name in enumerate(self._seg_names)
+                          if bounds[k + 1] > bounds[k]}
+        # a session's ref -> its id, and the segments its messages fall in (as many as the window has sessions)
+        sessions = t.filter(pc.equal(kind, "session")).select(["ref", "id"]).to_pylist()
+        session_id = {r["ref"]: r["id"] for r in sessions}
+        scodes = pc.dictionary_encode(t["session_ref"]).combine_chunks()
+        self._sref_names: list[str | None] = scodes.dictionary.to_pylist()
+        self._sid = [session_id.get(r) if r else None for r in self._sref_names]  # a session ref's code -> its id
+        self._sref_of = pc.fill_null(scodes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        in_session = self._message_row & (self._sref_of >= 0) & (seg_of >= 0)
+        n_seg = max(1, len(self._seg_names))
+        self.session_segs: dict[str, set[str]] = defaultdict(set)
+        for pair in np.unique(self._sref_of[in_session] * n_seg + seg_of[in_session]).tolist():
+            sref = self._sref_names[pair // n_seg]
+            if sref:
+                self.session_segs[sref].add(self._seg_names[pair % n_seg])
+        self._row: dict[str, int] = {}  # ref -> row, for the refs cited
         self.segments = {s["ref"]: s for s in packed.segments.to_pylist()}
         self.seg_order = [s["ref"] for s in packed.segments.to_pylist()]
-        self.seg_key = {
-            g: hashlib.sha256("\x1f".join(sorted(i.id for i in items)).encode()).hexdigest()[:32]
-            for g, items in self.seg_items.items()
-        }
+        self._keys: dict[str, str] = {}
+
+    def cite(self, refs: Iterable[str]) -> None:
+        """Look these refs up at once (one hash join over the table instead of a dict of every item)."""
+        todo = pa.array(sorted({r for r in refs if isinstance(r, str) and r not in self._row}), pa.string())
+        if len(todo):
+            at = pc.index_in(todo, value_set=self._refs).to_pylist()
+            self._row.update((r, a) for r, a in zip(todo.to_pylist(), at, strict=True) if a is not None)
+
+    def _row_of(self, ref: str) -> int | None:
+        if ref not in self._row:
+            self.cite([ref])
+        return self._row.get(ref)
 
     def segments_of(self, ref: str) -> set[str] | None:
         if ref in self.segments:
             return {ref}
-        it = self.items.get(ref)
-        if it is None:
+        row = self._row_of(ref)
+        if row is None:
             return None
-        if it.kind == "session":
+        if self._session_row[row]:
             return set(self.session_segs.get(ref, ()))
-        return {it.segment}
+        seg = int(self._seg_of[row])
+        return {self._seg_names[seg]} if seg >= 0 else set()
 
     def item_id(self, ref: str) -> str | None:
-        it = self.items.get(ref)
-        return it.id if it else None
+        row = self._row_of(ref)
+        return None if row is None else self._ids[row].as_py()
+
+    def has_items(self, seg: str) -> bool:
+        return seg in self._seg_rows
+
+    def seg_key(self, seg: str) -> str:
+        """A segment's identity: a hash of its items' ids."""
+        key = self._keys.get(seg)
+        if key is None:
+            ids = self._ids.take(pa.array(self._seg_rows.get(seg, np.empty(0, np.int64)))).to_pylist()
+            key = self._keys[seg] = hashlib.sha256("\x1f".join(sorted(ids)).encode()).hexdigest()[:32]
+        return key
+
+    def items(self, segs: Iterable[str]) -> Items:
+        """The items of these segments."""
+        parts = [self._seg_rows[g] for g in segs if g in self._seg_rows]
+        rows = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        if not len(rows):
+            return Items([], [], [], 0, 0)
+        msg = self._message_row[rows].tolist()
+        ids = self._ids.take(pa.array(rows)).to_pylist()
+        codes = np.unique(self._sref_of[rows[self._message_row[rows]]]).tolist()
+        ts = self._ts[rows]
+        return Items(resource_ids=sorted({i for i, m in zip(ids, msg, strict=True) if not m}),
+                     message_ids=sorted({i for i, m in zip(ids, msg, strict=True) if m}),
+                     session_ids=sorted({sid for c in codes if c >= 0 and (sid := self._sid[c]) is not None}),
+                     start=int(ts.min()), end=int(ts.max()))
+
+    def last_message_ts(self) -> dict[str, int]:
+        """Each session's id -> the time of its last message in the window."""
+        mask = self._message_row & (self._sref_of >= 0)
+        last = np.full(len(self._sref_names), np.iinfo(np.int64).min, np.int64)
+        np.maximum.at(last, self._sref_of[mask], self._ts[mask])
+        return {sid: ts for sid, ts, n in zip(self._sid, last.tolist(), np.bincount(self._sref_of[mask], minlength=len(last)).tolist(),
+                                              strict=True) if sid is not None and n}
 
 
 def _merge_drafts(drafts: list[MomentDraft]) -> dict[str, Any]:
@@ -268,6 +330,8 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
     known_people = {normalize_key(n) for n in getattr(activity, "people", {})}
     res = Resolution([], [])
     drafts: list[tuple[MomentDraft, set[str]]] = []
+    refs.cite(r for ans in answers for r in [*(r for d in ans.moments for r in d.refs),
+                                             *(x for e in ans.edges for x in (e.source, e.target))])
     for ans in answers:
         for d in ans.moments:
             segs: set[str] = set()
@@ -316,7 +380,7 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
         plans.append((fields, seg_list, how, prov))
     covered = set(owner)
     for g in refs.seg_order:
-        if g not in covered and refs.seg_items.get(g):
+        if g not in covered and refs.has_items(g):
             fields, prov, _ = choose(None, und.digest([g]), known_people)
             plans.append((fields, [g], "extractive", prov))
             res.fallback_moments += 1
@@ -325,15 +389,12 @@ def resolve(answers: list[ChunkAnswer], packed: Packed, activity: Activity, *, u
     recorded_end = _recorded_ends(refs, activity)
     meeting_end = note_meeting_ends(activity)
     for fields, seg_refs, how, prov in sorted(plans, key=lambda p: order[p[1][0]]):
-        items = [it for g in seg_refs for it in refs.seg_items[g]]
-        keys = sorted(refs.seg_key[g] for g in seg_refs)
+        items = refs.items(seg_refs)
+        keys = sorted(refs.seg_key(g) for g in seg_refs)
         source_key = hashlib.sha256("\x1f".join(keys).encode()).hexdigest()[:32]
-        session_ids = sorted({refs.items[it.session_ref].id for it in items
-                              if it.kind == "message" and it.session_ref in refs.items})
         m = Moment(
-            id=stable_id("moment", source_key), start=_ts(min(i.ts for i in items)), end=_ts(max(i.ts for i in items)),
-            resource_ids=sorted({i.id for i in items if i.kind == "resource"}),
-            session_ids=session_ids, message_ids=sorted({i.id for i in items if i.kind == "message"}),
+            id=stable_id("moment", source_key), start=_ts(items.start), end=_ts(items.end),
+            resource_ids=items.resource_ids, session_ids=items.session_ids, message_ids=items.message_ids,
             segment_keys=keys, source_key=source_key, generated_by=how, segments=seg_refs, provenance=prov,
             participation=und.digest(seg_refs).participation, **fields,
         )
@@ -363,11 +424,9 @@ def _recorded_ends(refs: RefTable, activity: Activity) -> dict[tuple[str, dateti
             t = None
         if t is not None:
             ends[s["id"]] = t if t.tzinfo else t.replace(tzinfo=UTC)
-    last: dict[str, int] = {}
-    for it in refs.items.values():
-        if it.kind == "message" and it.session_ref in refs.items and refs.items[it.session_ref].id in ends:
-            sid = refs.items[it.session_ref].id
-            last[sid] = max(last.get(sid, it.ts), it.ts)
+    if not ends:
+        return {}
+    last = {sid: ts for sid, ts in refs.last_message_ts().items() if sid in ends}
     return {(sid, _ts(ts)): ends[sid] for sid, ts in last.items() if ends[sid] > _ts(ts)}
 
 

@@ -198,6 +198,8 @@ def main() -> None:
             t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
             t["workers"], t["mean_chars"] = w, mean_chars
             out[key] = t
+        # where real dialogue's time goes (one process; names are everywhere in it, the entity model's share is larger)
+        out["public_stages"] = stages(Store(pub, settings=Settings({"dream": {"workers": 1}})), day, last)
     out["spacy_alone"] = spacy_alone(one)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "understand.json").write_text(json.dumps(out, indent=2) + "\n")
@@ -210,7 +212,10 @@ def main() -> None:
     for label, r in (("1 process", f1), (f"{cores} processes", f)):
         print(f"{label}: understanding {r['messages_per_s_understanding']:,.0f} messages/s; the whole dream without a "
               f"model {r['messages_per_s_dream_no_model']:,.0f} messages/s")
-    print("share of the understanding: " + ", ".join(f"{k} {v:.0%}" for k, v in out["backfill_stages"].items()))
+    print("share of the understanding (work chat): " + ", ".join(f"{k} {v:.0%}" for k, v in out["backfill_stages"].items()))
+    if "public_stages" in out:
+        print("share of the understanding (public dialogue): "
+              + ", ".join(f"{k} {v:.0%}" for k, v in out["public_stages"].items()))
     for key, label in (("public_one_process", "1 process"), ("public", f"{cores} processes")):
         if key in out:
             r = out[key]

@@ -254,3 +254,27 @@ def test_redaction_before_a_remote_model(store, tmp_path, monkeypatch, tally):
     assert Redactor.for_endpoint("https://api.openai.com/v1", {}, env={}).enabled
     assert not Redactor.for_endpoint("http://127.0.0.1:8080/v1", {}, env={}).enabled
     assert not Redactor.for_endpoint("https://api.openai.com/v1", {"privacy": {"redact": "never"}}, env={}).enabled
+
+
+def test_many_requests_reuse_one_response_schema_and_answer_in_the_callers_model():
+    """instructor 1.16–1.17 builds and keeps a new Pydantic class for every request it is given a plain model for
+    (567-labs/instructor#2603; ~20 KiB each, never freed): REM wraps each response model once, so a long dream's or
+    a daemon's requests leave nothing behind, and every answer is an instance of the caller's own model."""
+    from rem.dream.models import PeriodSummary
+    from rem.llm.client import LLM
+
+    with ScriptedLLM(lambda req, n: Reply(body=completion(req, {"summary": f"The week, told for the {n}th time."}))) as srv:
+        settings = resolve_llm(model="scripted", base_url=srv.base_url, file_cfg={}, env={})
+        llm = LLM(settings, srv.base_url, "scripted", transport_retries=0)
+
+        def ask() -> object:
+            return llm.structured(PeriodSummary, [{"role": "user", "content": "Summarize the week."}],
+                                  temperature=0.0, max_tokens=200).value
+
+        first = ask()
+        classes = len(PeriodSummary.__subclasses__())
+        later = [ask() for _ in range(6)]
+    assert len(PeriodSummary.__subclasses__()) == classes  # no class per request
+    assert all(type(v) is PeriodSummary for v in [first, *later])
+    assert [v.summary for v in later] == [f"The week, told for the {n}th time." for n in range(1, 7)]
+    assert first == PeriodSummary(summary="The week, told for the 0th time.")

@@ -140,6 +140,33 @@ def stages(store: Store, start: str, end: str) -> dict[str, float]:
     return out
 
 
+def whole_dream(db: Path, start: str, end: str) -> dict[str, float]:
+    """A real dream of the window (no model, every core), written to a copy of the database, then its search
+    index built as ``rem dream`` builds it: the time of each stage, from collecting to searchable."""
+    import shutil
+    import time
+
+    from rem.dream.run import dream
+    from rem.search import index as ix
+    from rem.search.embed import configured
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "copy.duckdb"
+        shutil.copy(db, copy)
+        store = Store(copy)
+        t = time.perf_counter()
+        r = dream(store, resolve_llm(model=NO_MODEL, file_cfg={}, env={}),
+                  DreamOptions(lookback_hours=None, start=start, end=end, progress=False))
+        out = {k: round(v, 3) for k, v in r.timings.items()}
+        out["dream"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        rep = ix.sync(store, configured({}))
+        out["index"] = round(time.perf_counter() - t, 3)
+        out["indexed"] = rep.indexed
+        out["moments"] = len(r.resolution.moments) if r.resolution else 0
+    return out
+
+
 def spacy_alone(store: Store) -> dict[str, float]:
     """The anchor a user would reach for: spaCy's English model alone (tagger and entities, as REM runs it) over
     the same messages, texts per second."""
@@ -198,6 +225,10 @@ def main() -> None:
             t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
             t["workers"], t["mean_chars"] = w, mean_chars
             out[key] = t
+        # the whole dream, written, then searchable: every stage
+        out["public_whole"] = w = whole_dream(pub, day, last)
+        w["turns_per_s_dream"] = round(a.turns / w["dream"])
+        w["turns_per_s_searchable"] = round(a.turns / (w["dream"] + w["index"]))
         # where real dialogue's time goes (one process; names are everywhere in it, the entity model's share is larger)
         out["public_stages"] = stages(Store(pub, settings=Settings({"dream": {"workers": 1}})), day, last)
     out["spacy_alone"] = spacy_alone(one)
@@ -223,6 +254,14 @@ def main() -> None:
             print(f"{r['messages']:,.0f} chat turns of public dialogue sets (mean {r['mean_chars']} characters), {label}: "
                   f"understanding {r['messages_per_s_understanding']:,.0f} turns/s; the whole dream without a model "
                   f"{r['total']:.1f} s, {r['messages_per_s_dream_no_model']:,.0f} turns/s")
+    if "public_whole" in out:
+        w = out["public_whole"]
+        assert isinstance(w, dict)
+        print("a whole dream of them (no model, every core), written, then indexed for search: "
+              + ", ".join(f"{k} {w[k]:.1f} s" for k in ("collect", "pack", "understand", "digest", "resolve", "persist")
+                          if k in w)
+              + f"; dream {w['dream']:.1f} s ({w['turns_per_s_dream']:,} turns/s); search index {w['index']:.1f} s "
+                f"({w['indexed']:,} rows); searchable {w['turns_per_s_searchable']:,} turns/s")
     sp = out["spacy_alone"]
     print(f"spaCy's English model alone (tagger + entities) over the same {sp['messages']:,} messages: "
           f"{sp['seconds']} s, {sp['messages_per_s']:,} messages/s")

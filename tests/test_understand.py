@@ -192,6 +192,39 @@ def test_phrase_candidates_are_those_of_each_clause_tokenized_apart():
     assert ("vector search", "vector search") in list(T.phrases("Tuning vector search, then HNSW."))
 
 
+def test_the_rust_core_reads_ascii_phrase_candidates_exactly_as_python_does():
+    """ASCII text's key-phrase candidates come from the Rust core (the understanding's largest share on chat):
+    every key, its support (the same float), its most frequent spelling, the casing of every word, in the same
+    order — and a background document's keys — as the Python reading, for text made of the pieces where the two
+    could differ (clause ends, joiners, mentions, hashtags, numbers, plurals, capitals, control whitespace).
+    Other scripts stay with Python."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import keyphrases as K
+    from rem.understand import text as T
+
+    pieces = st.sampled_from(list("abAB.-,;:()[]{}\"!?#@_/+ \n\t\x0b\x1c19sS") + [
+        " - ", ". ", ".", "node.js", "v1.2", "e.g.", "Kafka", "kafka", "HNSW", "hnsw", "queries", "Queries", "boxes",
+        "the", "The", "index", "indexes", "DiskANN", "diskann", "3.14", "1,000", "#123", "@sam", "ef_search", "C++",
+        "src/hnsw/search.rs", "status", "us", "fries", "a-b", "x_1", "..", "--", "#", "@"])
+    texts = st.lists(pieces, max_size=30).map("".join)
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(st.tuples(texts, st.sampled_from([0.2, 0.6, 1.0, 1.5, 3.0])), max_size=6))
+    def same(weighted):
+        rust, python = K.candidates(weighted), K._candidates(weighted)
+        assert list(rust.support.items()) == list(python.support.items())
+        assert rust.top == python.top and rust.casing == python.casing
+        for text, _ in weighted:
+            assert sorted(K._reader().keys(text)) == sorted({k for k, _ in T.phrases(text)})
+
+    same()
+    assert K._reader().candidates(["Café crème"], [1.0]) is None and K._reader().keys("naïve") is None
+    mixed = [("Tuning vector search", 1.0), ("Réglage de la recherche vectorielle", 1.0)]
+    assert K.candidates(mixed) == K._candidates(mixed)  # a text in another script: Python reads it all
+
+
 def test_several_processes_understand_a_window_exactly_as_one_does(monkeypatch):
     """A large window is digested by forked workers ([dream] workers): every segment's digest (name, summary,
     people, events with their dates, topics, vocabulary) is the one a single process computes."""

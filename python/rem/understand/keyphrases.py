@@ -22,8 +22,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
-from .text import GENERIC, VERBS, fold, is_modifier, phrases, stem, tokens
+from .. import _rem
+from .text import GENERIC, STOPWORDS, VERBS, fold, is_modifier, phrases, stem, tokens
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class DocumentFrequency:
 
     def add(self, text: str) -> None:
         self.n += 1
-        self.df.update({k for k, _ in phrases(text)})
+        keys = _reader().keys(text)  # ASCII text by the Rust core, other scripts here
+        self.df.update(keys if keys is not None else {k for k, _ in phrases(text)})
 
     def add_counts(self, n: int, df: Counter[str]) -> None:
         """``n`` documents whose phrase keys another :class:`DocumentFrequency` counted (``df``)."""
@@ -63,16 +66,29 @@ class KeyPhrases:
 
 @dataclass(frozen=True)
 class Candidates:
-    """A segment's phrase candidates, read once for every ranking of them: each key's summed item weight,
-    its spellings as written, and the spelling to show for each word."""
+    """A segment's phrase candidates, read once for every ranking of them: each key's summed item weight, its
+    most frequent spelling as written (the first written of the most frequent), and the spelling to show for
+    each word."""
 
     support: dict[str, float]
-    surfaces: dict[str, Counter[str]]
+    top: dict[str, str]
     casing: dict[str, str]
 
 
 def candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
-    """The candidates of (text, weight) per item: a key's support is the summed weight of the items holding it."""
+    """The candidates of (text, weight) per item: a key's support is the summed weight of the items holding it.
+    ASCII text is read by the Rust core (:class:`rem._rem.PhraseReader`, the same result), other scripts here."""
+    weighted = list(weighted_texts)
+    got = _reader().candidates([t for t, _ in weighted], [float(w) for _, w in weighted])
+    if got is not None:
+        keys, support, top, casing = got
+        return Candidates(dict(zip(keys, support, strict=True)), dict(zip(keys, top, strict=True)),
+                          {stem_key(w): v for w, v in casing} | dict(casing))
+    return _candidates(weighted)
+
+
+def _candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
+    """:func:`candidates` in Python, for any script."""
     support: dict[str, float] = defaultdict(float)
     surfaces: dict[str, Counter[str]] = defaultdict(Counter)
     for text, weight in weighted_texts:
@@ -82,7 +98,12 @@ def candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
             if key not in seen:
                 seen.add(key)
                 support[key] += weight
-    return Candidates(support, surfaces, _casing(surfaces))
+    return Candidates(support, {k: c.most_common(1)[0][0] for k, c in surfaces.items()}, _casing(surfaces))
+
+
+@cache
+def _reader() -> _rem.PhraseReader:
+    return _rem.PhraseReader(sorted(STOPWORDS))
 
 
 def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: DocumentFrequency, *, limit: int = 7,
@@ -96,13 +117,13 @@ def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: D
     with an ``exclude`` word (the names of the segment's people, the owner's) are none;
     phrases in ``known`` (the owner's own topics so far) count double."""
     cands = weighted_texts if isinstance(weighted_texts, Candidates) else candidates(weighted_texts)
-    support, surfaces, casing = cands.support, cands.surfaces, cands.casing
+    support, top, casing = cands.support, cands.top, cands.casing
     ok = {key: sup for key, sup in support.items()
           if sup >= min_support and _topical(key.split()) and not set(key.split()) & exclude}
     tag_scored, head_scored = [], []
 
     def show(key: str) -> str:
-        return " ".join(casing.get(w.lower(), w.lower()) for w in surfaces[key].most_common(1)[0][0].split())
+        return " ".join(casing.get(w.lower(), w.lower()) for w in top[key].split())
 
     # each phrase's longer phrases: those holding it as a run of whole words ("partial" → "partial indexes")
     longer: dict[str, list[str]] = defaultdict(list)

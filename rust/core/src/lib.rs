@@ -14,6 +14,7 @@
 //!   [`minilm`]: all-MiniLM-L6-v2 sentence embeddings on the CPU (candle, tokenizers).
 //! - [`graph`], [`merge`], [`dot`]: the living graph (CSR over node keys,
 //!   decay, centrality, traversal), the edge reinforce/merge plan, DOT output.
+//! - [`phrases`]: key-phrase candidates of ASCII text for the understanding (the same as its Python).
 //! - shared pieces: [`error`] (one error type, by kind of bad input),
 //!   [`intern`] (edge-type codes), [`par`] (worker threads), [`timefmt`].
 
@@ -27,6 +28,7 @@ pub mod merge;
 pub mod minilm;
 pub mod pack;
 pub mod par;
+pub mod phrases;
 pub mod segment;
 pub mod timefmt;
 pub mod tokens;

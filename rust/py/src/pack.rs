@@ -82,3 +82,33 @@ pub(crate) fn estimate_tokens(text: &str) -> usize {
     rem_core::tokens::estimate(text)
 }
 
+
+/// Key-phrase candidates of ASCII text (see ``rem_core::phrases``), the same as
+/// ``rem.understand.keyphrases``' Python computes them.
+///
+/// :param stopwords: the words that end a run (``rem.understand.text.STOPWORDS``).
+#[pyclass(frozen, name = "PhraseReader", module = "rem._rem")]
+pub(crate) struct PyPhraseReader {
+    r: rem_core::phrases::PhraseReader,
+}
+
+#[pymethods]
+impl PyPhraseReader {
+    #[new]
+    fn new(stopwords: Vec<String>) -> Self {
+        PyPhraseReader { r: rem_core::phrases::PhraseReader::new(stopwords) }
+    }
+
+    /// ``(keys, support, top surfaces, casing pairs)`` of (text, weight) per item, in first-occurrence order;
+    /// None when a text is not ASCII (or the lists differ in length).
+    #[allow(clippy::type_complexity)]
+    fn candidates(&self, py: Python<'_>, texts: Vec<String>, weights: Vec<f64>)
+                  -> Option<(Vec<String>, Vec<f64>, Vec<String>, Vec<(String, String)>)> {
+        py.detach(|| self.r.candidates(&texts, &weights)).map(|c| (c.keys, c.support, c.top, c.casing))
+    }
+
+    /// The distinct phrase keys of a text, or None when it is not ASCII.
+    fn keys(&self, py: Python<'_>, text: String) -> Option<Vec<String>> {
+        py.detach(|| self.r.keys(&text))
+    }
+}

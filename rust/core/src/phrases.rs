@@ -1,0 +1,306 @@
+//! Key-phrase candidates of ASCII text, exactly as `rem.understand.text.phrases` and
+//! `rem.understand.keyphrases.candidates` compute them in Python (the understanding's
+//! largest share on chat; Python keeps every other script).
+//!
+//! A text is scanned once for clause ends (`, ; : ( ) [ ] { } " ! ?`, a full stop before
+//! whitespace or the end, ` - `) and tokens (an optional `#`/`@`, a letter or digit, then
+//! letters, digits, `_`, or one of `. / + - #` followed by a letter or digit). A run of
+//! content tokens (not a stopword, 2–40 characters, not a number, holding a letter; an
+//! `@mention` ends a run) inside a clause gives every phrase of one to three tokens: its key
+//! (folded: lower case, `#@.-/+` stripped from the ends, a light English plural removed)
+//! and its surface as written.
+//!
+//! Only ASCII text is read here ([`PhraseReader::candidates`] returns `None` otherwise): for
+//! ASCII, Python's `\w`, `str.casefold`, NFKC and `isspace` have the plain meanings this
+//! module gives them, so both paths agree byte for byte (a property test in
+//! `tests/test_understand.py` compares them).
+
+use std::collections::{HashMap, HashSet};
+
+/// The phrase keys' stopwords, given once.
+pub struct PhraseReader {
+    stop: HashSet<String>,
+}
+
+/// A segment's candidates, in the order Python's dicts hold them (first occurrence).
+#[derive(Debug, Default, PartialEq)]
+pub struct Candidates {
+    /// Every phrase key.
+    pub keys: Vec<String>,
+    /// Each key's summed weight of the texts holding it.
+    pub support: Vec<f64>,
+    /// Each key's most frequent surface (the first written of the most frequent).
+    pub top: Vec<String>,
+    /// Each word (lower case) and the spelling to show for it.
+    pub casing: Vec<(String, String)>,
+}
+
+enum Piece {
+    End,
+    Token(usize, usize),
+}
+
+fn alnum(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// Python's `str.isspace` on an ASCII character (the separators `\x1c`–`\x1f` included).
+fn space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f)
+}
+
+fn scan(text: &str, out: &mut Vec<Piece>) {
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        let c = b[i];
+        if matches!(c, b',' | b';' | b':' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b'!' | b'?') {
+            out.push(Piece::End);
+            i += 1;
+            continue;
+        }
+        if c == b'.' && (i + 1 == n || space(b[i + 1])) {
+            out.push(Piece::End);
+            i += if i + 1 == n { 1 } else { 2 };
+            continue;
+        }
+        if c == b' ' && i + 2 < n && b[i + 1] == b'-' && b[i + 2] == b' ' {
+            out.push(Piece::End);
+            i += 3;
+            continue;
+        }
+        let mut j = if c == b'#' || c == b'@' { i + 1 } else { i };
+        if j < n && alnum(b[j]) {
+            j += 1;
+            // a word character, or a joiner followed by a letter or digit
+            while j < n
+                && (alnum(b[j]) || b[j] == b'_' || (j + 1 < n && matches!(b[j], b'.' | b'/' | b'+' | b'-' | b'#') && alnum(b[j + 1])))
+            {
+                j += 1;
+            }
+            out.push(Piece::Token(i, j));
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+fn fold(token: &str) -> String {
+    token.to_ascii_lowercase().trim_matches(|c| matches!(c, '#' | '@' | '.' | '-' | '/' | '+')).to_string()
+}
+
+fn stem(word: &str) -> String {
+    let n = word.len();
+    if n > 4 && word.bytes().all(|c| c.is_ascii_alphabetic()) {
+        if word.ends_with("ies") && n > 5 {
+            return format!("{}y", &word[..n - 3]);
+        }
+        if ["ches", "shes", "sses", "xes", "zes"].iter().any(|e| word.ends_with(e)) {
+            return word[..n - 2].to_string();
+        }
+        if word.ends_with('s') && !["ss", "us", "is", "ous"].iter().any(|e| word.ends_with(e)) {
+            return word[..n - 1].to_string();
+        }
+    }
+    word.to_string()
+}
+
+impl PhraseReader {
+    pub fn new<I: IntoIterator<Item = String>>(stopwords: I) -> Self {
+        PhraseReader { stop: stopwords.into_iter().collect() }
+    }
+
+    fn content(&self, word: &str) -> bool {
+        if self.stop.contains(word) || !(2..=40).contains(&word.len()) {
+            return false;
+        }
+        let digits: Vec<u8> = word.bytes().filter(|&c| c != b'.' && c != b',').collect();
+        if !digits.is_empty() && digits.iter().all(|c| c.is_ascii_digit()) {
+            return false;
+        }
+        word.bytes().any(|c| c.is_ascii_alphabetic())
+    }
+
+    /// Every (key, surface) of an ASCII text, in the order Python yields them.
+    fn phrases(&self, text: &str, f: &mut impl FnMut(String, String)) {
+        let mut pieces = Vec::new();
+        scan(text, &mut pieces);
+        let mut run: Vec<&str> = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
+        let flush = |run: &mut Vec<&str>, keys: &mut Vec<String>, f: &mut dyn FnMut(String, String)| {
+            let n = run.len();
+            for i in 0..n {
+                f(keys[i].clone(), run[i].to_string());
+                for j in (i + 2)..=(n.min(i + 3)) {
+                    f(keys[i..j].join(" "), run[i..j].join(" "));
+                }
+            }
+            run.clear();
+            keys.clear();
+        };
+        for p in pieces {
+            match p {
+                Piece::Token(a, b) if text.as_bytes()[a] != b'@' => {
+                    let tok = &text[a..b];
+                    let folded = fold(tok);
+                    if self.content(&folded) {
+                        run.push(tok);
+                        keys.push(stem(&folded));
+                        continue;
+                    }
+                    flush(&mut run, &mut keys, f);
+                }
+                _ => flush(&mut run, &mut keys, f),
+            }
+        }
+        flush(&mut run, &mut keys, f);
+    }
+
+    /// The distinct phrase keys of a text (a background document), or None when it is not ASCII.
+    pub fn keys(&self, text: &str) -> Option<Vec<String>> {
+        if !text.is_ascii() {
+            return None;
+        }
+        let mut seen: HashSet<String> = HashSet::new();
+        self.phrases(text, &mut |k, _| {
+            seen.insert(k);
+        });
+        Some(seen.into_iter().collect())
+    }
+
+    /// The candidates of (text, weight) per item, or None when a text is not ASCII.
+    pub fn candidates(&self, texts: &[String], weights: &[f64]) -> Option<Candidates> {
+        if texts.len() != weights.len() || !texts.iter().all(|t| t.is_ascii()) {
+            return None;
+        }
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut out = Candidates::default();
+        let mut surfaces: Vec<Vec<(String, u32)>> = Vec::new();
+        for (text, &w) in texts.iter().zip(weights) {
+            let mut seen: HashSet<usize> = HashSet::new();
+            self.phrases(text, &mut |key, surface| {
+                let k = match index.get(&key) {
+                    Some(&k) => k,
+                    None => {
+                        let k = out.keys.len();
+                        index.insert(key.clone(), k);
+                        out.keys.push(key);
+                        out.support.push(0.0);
+                        surfaces.push(Vec::new());
+                        k
+                    }
+                };
+                match surfaces[k].iter_mut().find(|(s, _)| *s == surface) {
+                    Some((_, c)) => *c += 1,
+                    None => surfaces[k].push((surface, 1)),
+                }
+                if seen.insert(k) {
+                    out.support[k] += w;
+                }
+            });
+        }
+        // the first of the most frequent surfaces (Counter.most_common(1))
+        for s in &surfaces {
+            let mut best: Option<&(String, u32)> = None;
+            for x in s {
+                if best.is_none_or(|b| x.1 > b.1) {
+                    best = Some(x);
+                }
+            }
+            out.top.push(best.map(|b| b.0.clone()).unwrap_or_default());
+        }
+        out.casing = casing(&surfaces);
+        Some(out)
+    }
+}
+
+/// The spelling to show for each word, as `keyphrases._casing` decides it (before its stem keys are added).
+fn casing(surfaces: &[Vec<(String, u32)>]) -> Vec<(String, String)> {
+    let mut order: Vec<String> = Vec::new();
+    let mut seen: HashMap<String, Vec<(String, u32)>> = HashMap::new();
+    for s in surfaces {
+        for (surface, n) in s {
+            for w in surface.split(' ') {
+                let low = w.to_ascii_lowercase();
+                let variants = seen.entry(low.clone()).or_insert_with(|| {
+                    order.push(low);
+                    Vec::new()
+                });
+                match variants.iter_mut().find(|(v, _)| v == w) {
+                    Some((_, c)) => *c += n,
+                    None => variants.push((w.to_string(), *n)),
+                }
+            }
+        }
+    }
+    let upper = |c: &u8| c.is_ascii_uppercase();
+    order
+        .into_iter()
+        .map(|low| {
+            let variants = &seen[&low];
+            let best = |vs: &mut dyn Iterator<Item = &(String, u32)>| {
+                vs.max_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0))).map(|v| v.0.clone())
+            };
+            let marked: Vec<&(String, u32)> = variants
+                .iter()
+                .filter(|(v, _)| v.bytes().filter(upper).count() >= 2 || v.bytes().skip(1).any(|c| upper(&c)))
+                .collect();
+            let total: u32 = variants.iter().map(|v| v.1).sum();
+            let capital: u32 = variants.iter().filter(|(v, _)| v.bytes().next().is_some_and(|c| upper(&c))).map(|v| v.1).sum();
+            let chosen = if !marked.is_empty() {
+                best(&mut marked.into_iter())
+            } else if total >= 3 && f64::from(capital) >= 0.8 * f64::from(total) {
+                best(&mut variants.iter())
+            } else {
+                None
+            };
+            let chosen = chosen.unwrap_or_else(|| low.clone());
+            (low, chosen)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader() -> PhraseReader {
+        PhraseReader::new(["the", "a", "to", "and", "is", "we", "of", "it", "on"].map(String::from))
+    }
+
+    #[test]
+    fn runs_end_at_clauses_stopwords_and_mentions() {
+        let c = reader().candidates(&["We moved the HNSW index. Vector search, @sam fixes".into()], &[1.5]).unwrap();
+        // "the" ends a run, so does a full stop, a comma and a mention
+        assert_eq!(c.keys, ["moved", "hnsw", "hnsw index", "index", "vector", "vector search", "search", "fix"]);
+        assert!(c.support.iter().all(|&s| s == 1.5));
+        assert_eq!(c.top[1], "HNSW");
+        assert!(c.casing.contains(&("hnsw".to_string(), "HNSW".to_string())));
+    }
+
+    #[test]
+    fn tokens_keep_identifiers_whole_and_numbers_are_not_content() {
+        let c = reader().candidates(&["ef_search on src/hnsw/search.rs is 42 and 3.14 - v1.2 #123".into()], &[1.0]).unwrap();
+        assert_eq!(c.keys, ["ef_search", "src/hnsw/search.rs", "v1.2"]);
+    }
+
+    #[test]
+    fn support_counts_a_text_once_and_the_most_frequent_surface_wins() {
+        let texts = ["Kafka kafka Kafka", "kafka", "Kafka", "Kafka runs on Kafka"].map(String::from);
+        let c = reader().candidates(&texts, &[1.0, 2.0, 0.5, 1.0]).unwrap();
+        let k = c.keys.iter().position(|k| k == "kafka").unwrap();
+        assert_eq!(c.support[k], 4.5);
+        assert_eq!(c.top[k], "Kafka");
+        // capitalized in 7 of the 12 words of its phrases: under 80 %, shown in lower case
+        assert!(c.casing.contains(&("kafka".to_string(), "kafka".to_string())));
+    }
+
+    #[test]
+    fn text_that_is_not_ascii_is_left_to_python() {
+        assert!(reader().candidates(&["café au lait".into()], &[1.0]).is_none());
+        assert!(reader().keys("naïve").is_none());
+        assert!(reader().candidates(&["a".into()], &[]).is_none());
+    }
+}

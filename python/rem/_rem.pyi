@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "merge_edges", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "PhraseReader", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 
@@ -84,6 +84,7 @@ class MiniLM:
     @property
     def dim(self) -> int: ...
 
+@final
 class PhraseReader:
     def __new__(cls, stopwords: list[str]) -> PhraseReader: ...
     def candidates(

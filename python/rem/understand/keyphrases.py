@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from .. import _rem
+from .._rem import PhraseReader
 from .text import GENERIC, STOPWORDS, VERBS, fold, is_modifier, phrases, stem, tokens
 
 
@@ -102,8 +102,8 @@ def _candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
 
 
 @cache
-def _reader() -> _rem.PhraseReader:
-    return _rem.PhraseReader(sorted(STOPWORDS))
+def _reader() -> PhraseReader:
+    return PhraseReader(sorted(STOPWORDS))
 
 
 def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: DocumentFrequency, *, limit: int = 7,

@@ -193,7 +193,7 @@ def test_phrase_candidates_are_those_of_each_clause_tokenized_apart():
 
 
 def test_the_rust_core_reads_ascii_phrase_candidates_exactly_as_python_does():
-    """ASCII text's key-phrase candidates come from the Rust core (the understanding's largest share on chat):
+    """ASCII text's key-phrase candidates (with the curly quotes, dashes and emoji of chat) come from the Rust core:
     every key, its support (the same float), its most frequent spelling, the casing of every word, in the same
     order — and a background document's keys — as the Python reading, for text made of the pieces where the two
     could differ (clause ends, joiners, mentions, hashtags, numbers, plurals, capitals, control whitespace).
@@ -207,12 +207,16 @@ def test_the_rust_core_reads_ascii_phrase_candidates_exactly_as_python_does():
     pieces = st.sampled_from(list("abAB.-,;:()[]{}\"!?#@_/+ \n\t\x0b\x1c19sS") + [
         " - ", ". ", ".", "node.js", "v1.2", "e.g.", "Kafka", "kafka", "HNSW", "hnsw", "queries", "Queries", "boxes",
         "the", "The", "index", "indexes", "DiskANN", "diskann", "3.14", "1,000", "#123", "@sam", "ef_search", "C++",
-        "src/hnsw/search.rs", "status", "us", "fries", "a-b", "x_1", "..", "--", "#", "@"])
+        "src/hnsw/search.rs", "status", "us", "fries", "a-b", "x_1", "..", "--", "#", "@",
+        # what chat adds to ASCII (read by the core too): curly quotes, dashes, an ellipsis, emoji
+        "\u2019", "\u2018", "\u201c", "\u201d", " \u2014 ", "\u2014", "\u2013", "\u2026", "\u2022", "\u00bf",
+        "\U0001F44D", "\U0001F3FD", "\u2764\ufe0f", "\u2600", "I\u2019m", "\u201cKafka\u201d"])
     texts = st.lists(pieces, max_size=30).map("".join)
 
     @settings(max_examples=500, deadline=None)
     @given(st.lists(st.tuples(texts, st.sampled_from([0.2, 0.6, 1.0, 1.5, 3.0])), max_size=6))
     def same(weighted):
+        assert K._reader().candidates([t for t, _ in weighted], [w for _, w in weighted]) is not None
         rust, python = K.candidates(weighted), K._candidates(weighted)
         assert list(rust.support.items()) == list(python.support.items())
         assert rust.top == python.top and rust.casing == python.casing

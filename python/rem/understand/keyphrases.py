@@ -46,7 +46,7 @@ class DocumentFrequency:
 
     def add(self, text: str) -> None:
         self.n += 1
-        keys = _reader().keys(text)  # ASCII text by the Rust core, other scripts here
+        keys = _reader().keys(text)  # ASCII text (and chat's punctuation, emoji) by the Rust core, other scripts here
         self.df.update(keys if keys is not None else {k for k, _ in phrases(text)})
 
     def add_counts(self, n: int, df: Counter[str]) -> None:
@@ -77,7 +77,8 @@ class Candidates:
 
 def candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
     """The candidates of (text, weight) per item: a key's support is the summed weight of the items holding it.
-    ASCII text is read by the Rust core (:class:`rem._rem.PhraseReader`, the same result), other scripts here."""
+    ASCII text (with the curly quotes, dashes and emoji of chat) is read by the Rust core
+    (:class:`rem._rem.PhraseReader`, the same result), text in other scripts here."""
     weighted = list(weighted_texts)
     got = _reader().candidates([t for t, _ in weighted], [float(w) for _, w in weighted])
     if got is not None:

@@ -10,10 +10,13 @@
 //! (folded: lower case, `#@.-/+` stripped from the ends, a light English plural removed)
 //! and its surface as written.
 //!
-//! Only ASCII text is read here ([`PhraseReader::candidates`] returns `None` otherwise): for
-//! ASCII, Python's `\w`, `str.casefold`, NFKC and `isspace` have the plain meanings this
-//! module gives them, so both paths agree byte for byte (a property test in
-//! `tests/test_understand.py` compares them).
+//! Only ASCII text is read here, with the punctuation and pictographs chat adds to it (curly
+//! quotes, dashes, an ellipsis, emoji: [`readable`]); [`PhraseReader::candidates`] returns `None`
+//! for any other text. Every token is then ASCII, and for ASCII Python's `\w`, `str.casefold`,
+//! NFKC and `isspace` have the plain meanings this module gives them; the characters allowed
+//! besides are neither word characters nor whitespace for Python (Unicode 14: checked when this
+//! list was written), so a scan skips them as Python's does. Both paths agree byte for byte (a
+//! property test in `tests/test_understand.py` compares them).
 
 use std::collections::{HashMap, HashSet};
 
@@ -49,6 +52,22 @@ fn space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f)
 }
 
+/// Text this module reads exactly as Python does: ASCII, and characters that are neither word
+/// characters nor whitespace (nor joiners) for Python — typographic punctuation and pictographs.
+pub fn readable(text: &str) -> bool {
+    text.is_ascii()
+        || text.chars().all(|c| {
+            c.is_ascii()
+                || matches!(c, '\u{2018}' | '\u{2019}' | '\u{201C}' | '\u{201D}' | '\u{2013}' | '\u{2014}' | '\u{2026}'
+                    | '\u{2022}' | '\u{00B7}' | '\u{00BF}' | '\u{00A1}' | '\u{FE0F}' | '\u{2764}'
+                    | '\u{2600}'..='\u{26FF}' | '\u{1F300}'..='\u{1FAFF}')
+        })
+}
+
+const LEFT_QUOTE: &[u8] = "\u{201C}".as_bytes();
+const RIGHT_QUOTE: &[u8] = "\u{201D}".as_bytes();
+const SPACED_DASH: &[u8] = " \u{2014} ".as_bytes();
+
 fn scan(text: &str, out: &mut Vec<Piece>) {
     let b = text.as_bytes();
     let n = b.len();
@@ -68,6 +87,18 @@ fn scan(text: &str, out: &mut Vec<Piece>) {
         if c == b' ' && i + 2 < n && b[i + 1] == b'-' && b[i + 2] == b' ' {
             out.push(Piece::End);
             i += 3;
+            continue;
+        }
+        // “ ” and a spaced em dash end a clause too; any other byte of a character that is not ASCII
+        // (never a word character here) is passed over like Python passes the character
+        if b[i..].starts_with(LEFT_QUOTE) || b[i..].starts_with(RIGHT_QUOTE) {
+            out.push(Piece::End);
+            i += LEFT_QUOTE.len();
+            continue;
+        }
+        if b[i..].starts_with(SPACED_DASH) {
+            out.push(Piece::End);
+            i += SPACED_DASH.len();
             continue;
         }
         let mut j = if c == b'#' || c == b'@' { i + 1 } else { i };
@@ -160,7 +191,7 @@ impl PhraseReader {
 
     /// The distinct phrase keys of a text (a background document), or None when it is not ASCII.
     pub fn keys(&self, text: &str) -> Option<Vec<String>> {
-        if !text.is_ascii() {
+        if !readable(text) {
             return None;
         }
         let mut seen: HashSet<String> = HashSet::new();
@@ -172,7 +203,7 @@ impl PhraseReader {
 
     /// The candidates of (text, weight) per item, or None when a text is not ASCII.
     pub fn candidates(&self, texts: &[String], weights: &[f64]) -> Option<Candidates> {
-        if texts.len() != weights.len() || !texts.iter().all(|t| t.is_ascii()) {
+        if texts.len() != weights.len() || !texts.iter().all(|t| readable(t)) {
             return None;
         }
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -295,6 +326,16 @@ mod tests {
         assert_eq!(c.top[k], "Kafka");
         // capitalized in 7 of the 12 words of its phrases: under 80 %, shown in lower case
         assert!(c.casing.contains(&("kafka".to_string(), "kafka".to_string())));
+    }
+
+    #[test]
+    fn curly_quotes_dashes_and_emoji_are_read_and_end_clauses_where_python_ends_them() {
+        let c = reader()
+            .candidates(&["I\u{2019}m fixing \u{201C}vector search\u{201D} now \u{2014} HNSW index\u{2026} \u{1F44D}\u{1F3FD} great".into()], &[1.0])
+            .unwrap();
+        // "I" and "m" are too short; the quotes and the spaced dash end clauses, the ellipsis and the emoji do not
+        assert_eq!(c.keys, ["fixing", "vector", "vector search", "search", "now", "hnsw", "hnsw index", "hnsw index great",
+                            "index", "index great", "great"]);
     }
 
     #[test]

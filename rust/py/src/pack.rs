@@ -83,7 +83,7 @@ pub(crate) fn estimate_tokens(text: &str) -> usize {
 }
 
 
-/// Key-phrase candidates of ASCII text (see ``rem_core::phrases``), the same as
+/// Key-phrase candidates of ASCII chat text (see ``rem_core::phrases``), the same as
 /// ``rem.understand.keyphrases``' Python computes them.
 ///
 /// :param stopwords: the words that end a run (``rem.understand.text.STOPWORDS``).
@@ -100,14 +100,14 @@ impl PyPhraseReader {
     }
 
     /// ``(keys, support, top surfaces, casing pairs)`` of (text, weight) per item, in first-occurrence order;
-    /// None when a text is not ASCII (or the lists differ in length).
+    /// None when a text is not one the core reads (``rem_core::phrases::readable``) or the lists differ in length.
     #[allow(clippy::type_complexity)]
     fn candidates(&self, py: Python<'_>, texts: Vec<String>, weights: Vec<f64>)
                   -> Option<(Vec<String>, Vec<f64>, Vec<String>, Vec<(String, String)>)> {
         py.detach(|| self.r.candidates(&texts, &weights)).map(|c| (c.keys, c.support, c.top, c.casing))
     }
 
-    /// The distinct phrase keys of a text, or None when it is not ASCII.
+    /// The distinct phrase keys of a text, or None when the core does not read it.
     fn keys(&self, py: Python<'_>, text: String) -> Option<Vec<String>> {
         py.detach(|| self.r.keys(&text))
     }

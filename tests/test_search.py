@@ -71,6 +71,28 @@ def test_a_question_sharing_no_word_with_its_answer_is_found_by_the_dense_path(t
     assert ids["storage"] in hybrid.column("id").to_pylist()
 
 
+def test_a_question_ranks_like_the_words_it_is_about(tmp_path):
+    """A memory is asked questions: "When did I go to the pottery class?" must rank its items as "go to the
+    pottery class" does, in both halves (WordLlama is a static average: question words and punctuation only blur it),
+    not favour the turns that say "did", "when" and "you" most. A question of nothing but such words is still
+    searched."""
+    import rem
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Weekend", created_at="2026-11-10T09:00:00Z")
+    turns = ["What did you do when you were there? When did you leave?", "I went to the pottery class on Saturday",
+             "Did you see the game? What did you think?", "The class was full, we made bowls",
+             "How was your weekend? Where did you go?", "Pottery is harder than it looks"]
+    for i, t in enumerate(turns):
+        db.add_message(sid, role="user" if i % 2 else "assistant", content=t, created_at=f"2026-11-10T09:{i:02d}:00Z")
+    for mode in ("lexical", "dense", "hybrid"):
+        asked = db.search("When did I go to the pottery class?", mode=mode, schema=["messages"], limit=6)
+        plain = db.search("go to the pottery class", mode=mode, schema=["messages"], limit=6)
+        assert asked.column("id").to_pylist() == plain.column("id").to_pylist(), mode
+        assert asked.column("score").to_pylist() == plain.column("score").to_pylist(), mode
+    assert db.search("what did you do?", mode="lexical", schema=["messages"]).num_rows >= 1
+
+
 def test_what_a_dream_writes_is_found_by_the_next_search(tmp_path):
     import rem
 

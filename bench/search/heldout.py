@@ -7,6 +7,11 @@ Sets (read from ``../shared/data`` at run time; never copied into the repository
   its ``#PersonN#`` tag. Every sentence of a dialogue's (first) human summary
   is a question; its evidence is the turns of that dialogue. The questions
   are mechanical and none of their words were chosen here.
+- **DialogSum, asked** (``dialogsum-asked``): the same memory and evidence, each
+  summary sentence asked the way a person asks a memory, in one of eight fixed
+  question frames ("Do you remember when …?", "When was it that …?", "Why did
+  …?" …, picked by a hash of the sentence; :data:`FRAMES`): what question words,
+  auxiliaries and pronouns do to a ranking, on words nobody here chose.
 - **SuperDialseg** (validation; never tuned on): the dialogues the same way;
   the first turn of every topic segment (after the first) is a question, its
   evidence the other turns of the same segment; the turns asked are left out
@@ -18,7 +23,7 @@ and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
 Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
 evidence is in the top k), MRR@10.
 
-    python bench/search/heldout.py [--split dev|test] [--set dialogsum,superdialseg] [--limit N] [--dream]
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,superdialseg] [--limit N] [--dream]
 
 ``--dream`` dreams the memory first (no model), so what the dream learned
 (events, people, resolved dates) takes part. Writes bench/results/search-heldout-<split>.json.
@@ -33,6 +38,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +67,21 @@ def questions_dialogsum(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]
                 out.append({"q": s, "relevant": {f"{d['id']}-{i:03d}" for i in range(len(d["turns"]))}, "skip": set(),
                             "set": "dialogsum"})
     return out
+
+
+FRAMES = ("Do you remember when {s}?", "What happened when {s}?", "When was it that {s}?", "What did I hear about how {s}?",
+          "Can you tell me about the time {s}?", "Why did {s}?", "How did it go when {s}?", "Who was there when {s}?")
+
+
+def asked(sentence: str) -> str:
+    """A summary sentence in one of :data:`FRAMES`, chosen by its hash (the same frame on every run)."""
+    s = sentence.rstrip(".!? ")
+    s = s[0].lower() + s[1:] if s[:1].isupper() and s[1:2].islower() else s
+    return FRAMES[zlib.crc32(s.encode()) % len(FRAMES)].format(s=s)
+
+
+def questions_dialogsum_asked(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**q, "q": asked(q["q"]), "set": "dialogsum-asked"} for q in questions_dialogsum(dialogues)]
 
 
 def questions_superdialseg(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -175,7 +196,7 @@ def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *,
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=["dev", "test"], default="test")
-    ap.add_argument("--set", default="dialogsum,superdialseg")
+    ap.add_argument("--set", default="dialogsum,dialogsum-asked,superdialseg")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--dream", action="store_true")
     ap.add_argument("--out")
@@ -184,6 +205,9 @@ def main() -> None:
     for s in a.set.split(","):
         if s == "dialogsum":
             results.append(evaluate(f"DialogSum {a.split}", dialogsum(a.split, a.limit), questions_dialogsum, dream_it=a.dream))
+        elif s == "dialogsum-asked":
+            results.append(evaluate(f"DialogSum {a.split}, asked", dialogsum(a.split, a.limit), questions_dialogsum_asked,
+                                    dream_it=a.dream))
         elif s == "superdialseg":
             results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))
     for r in results:

@@ -32,7 +32,7 @@ from ..store import Connection, Store, fetch_arrow
 from ..values import parse_time
 from . import index as ix
 from .embed import Embedder, configured
-from .text import MAX_QUERY_CHARS, query_text, snippet
+from .text import MAX_QUERY_CHARS, content_query, query_text, snippet
 
 log = logging.getLogger("rem.search")
 
@@ -180,10 +180,11 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
     filtered = bool(opts.tags or opts.people or opts.types or opts.since or opts.until or set(opts.kinds) != set(ix.KINDS))
     n = CANDIDATES * (10 if filtered else 1)
     allowed = _allowed(con, opts) if filtered else None
+    about = content_query(q)
     if opts.lexical:
         t0 = time.perf_counter()
         lex = ix.Lexical.open(store.path)
-        words = query_text(q)
+        words = query_text(about)
         hits = lex.search(words, n) if lex is not None and words else []
         hits = [h for h in hits if allowed is None or h[0] in allowed]
         out.lexical = {i: (k + 1, s) for k, (i, s) in enumerate(hits[:CANDIDATES])}
@@ -193,7 +194,7 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         vec = ix.vectors(store, con, emb.name, emb.dim)
         out.timings["load_vectors"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        qv = emb.embed([q])[0]
+        qv = emb.embed([about if getattr(emb, "static", False) else q])[0]
         mask = None if allowed is None else [i in allowed for i in vec.ids]
         rows, scores = vec.index.search([float(x) for x in qv], CANDIDATES, mask)
         out.dense = {vec.ids[r]: (k + 1, float(s)) for k, (r, s) in enumerate(zip(rows, scores, strict=True))}

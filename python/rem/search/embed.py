@@ -58,6 +58,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 class WordLlamaEmbedder:
     name = WORDLLAMA
     dim = 256
+    static = True  # an average of token vectors: a query's question words and punctuation only blur it (search.rank)
 
     def __init__(self) -> None:
         self._model = _wordllama()

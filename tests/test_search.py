@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rem.config import resolve_llm
 from rem.dream.run import DreamOptions, dream
@@ -202,6 +205,22 @@ def test_wordllama_loads_from_its_package_without_the_network(monkeypatch):
     e = WordLlamaEmbedder()
     v = e.embed(["hello world", ""])
     assert v.shape == (2, 256)
+
+
+_CHAT = st.text(st.sampled_from(list("abcdefghij XYZ éü日本🎉'’.,!?\n\t0123456789#:-")), max_size=120)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_CHAT, min_size=1, max_size=300))
+def test_the_rust_core_embeds_wordllama_bit_for_bit_as_wordllama_does(texts):
+    """The default embedding runs in the Rust core (its tokenizer and token table read from the wordllama
+    package): every vector is the one wordllama's own numpy code gives, bit for bit — one text or hundreds (shared
+    between threads), empty, accented, CJK, emoji — so the index and the rankings are what they were."""
+    from rem.search.embed import _static_wordllama, _wordllama
+
+    ours = np.frombuffer(_static_wordllama().embed(texts), dtype="<f4").reshape(len(texts), 256)
+    theirs = _wordllama().embed(texts, norm=False)
+    assert np.array_equal(ours, theirs)
 
 
 def test_search_on_a_fresh_path_is_empty_not_an_error(tmp_path):

@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "PhraseReader", "merge_edges", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "PhraseReader", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 
@@ -80,6 +80,13 @@ class VectorIndex:
 @final
 class MiniLM:
     def __new__(cls, weights: bytes, config: str, tokenizer: bytes) -> MiniLM: ...
+    def embed(self, texts: list[str]) -> bytes: ...
+    @property
+    def dim(self) -> int: ...
+
+@final
+class StaticEmbedder:
+    def __new__(cls, tokenizer: bytes, table: bytes, dim: int) -> StaticEmbedder: ...
     def embed(self, texts: list[str]) -> bytes: ...
     @property
     def dim(self) -> int: ...

@@ -30,6 +30,7 @@ pub mod pack;
 pub mod par;
 pub mod phrases;
 pub mod segment;
+pub mod static_embed;
 pub mod timefmt;
 pub mod tokens;
 pub mod vectors;

@@ -61,6 +61,47 @@ impl PyVectorIndex {
     }
 }
 
+/// Static sentence embeddings: each text's tokens' vectors averaged, as WordLlama computes them (see
+/// ``rem_core::static_embed``).
+///
+/// :param tokenizer: the bytes of the tokenizer's JSON.
+/// :param table: the token vectors as float32 bytes, row after row.
+/// :param dim: the vectors' dimension.
+#[pyclass(frozen, name = "StaticEmbedder", module = "rem._rem")]
+pub(crate) struct PyStaticEmbedder {
+    m: rem_core::static_embed::StaticEmbedder,
+}
+
+#[pymethods]
+impl PyStaticEmbedder {
+    #[new]
+    fn new(py: Python<'_>, tokenizer: Vec<u8>, table: Vec<u8>, dim: usize) -> PyResult<Self> {
+        let m = py
+            .detach(|| {
+                if table.len() % 4 != 0 {
+                    return Err(rem_core::error::CoreError::Model("the token table is not float32 values".into()));
+                }
+                let values: Vec<f32> = table.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                rem_core::static_embed::StaticEmbedder::load(&tokenizer, values, dim)
+            })
+            .map_err(BindError::from)?;
+        Ok(PyStaticEmbedder { m })
+    }
+
+    /// The mean token vector of each text (not normalized) as float32 bytes, row after row
+    /// (``len(texts) * dim`` values).
+    fn embed<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let v = py.detach(|| self.m.embed(&texts)).map_err(BindError::from)?;
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        Ok(pyo3::types::PyBytes::new(py, &bytes))
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.m.dim()
+    }
+}
+
 /// all-MiniLM-L6-v2 sentence embeddings on the CPU (see ``rem_core::minilm``).
 ///
 /// :param weights: the bytes of ``model.safetensors``.

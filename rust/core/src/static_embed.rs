@@ -29,7 +29,7 @@ pub struct StaticEmbedder {
 impl StaticEmbedder {
     /// The model from its tokenizer's JSON and its table of token vectors (`rows * dim` values, row after row).
     pub fn load(tokenizer_json: &[u8], table: Vec<f32>, dim: usize) -> Result<Self> {
-        if dim == 0 || table.is_empty() || table.len() % dim != 0 {
+        if dim == 0 || table.is_empty() || !table.len().is_multiple_of(dim) {
             return Err(model_err("the token table", format!("{} values are not rows of {dim}", table.len())));
         }
         let mut tokenizer = Tokenizer::from_bytes(tokenizer_json).map_err(|e| model_err("the tokenizer", e))?;

@@ -78,7 +78,7 @@ impl PyStaticEmbedder {
     fn new(py: Python<'_>, tokenizer: Vec<u8>, table: Vec<u8>, dim: usize) -> PyResult<Self> {
         let m = py
             .detach(|| {
-                if table.len() % 4 != 0 {
+                if !table.len().is_multiple_of(4) {
                     return Err(rem_core::error::CoreError::Model("the token table is not float32 values".into()));
                 }
                 let values: Vec<f32> = table.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();

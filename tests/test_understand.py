@@ -192,6 +192,33 @@ def test_phrase_candidates_are_those_of_each_clause_tokenized_apart():
     assert ("vector search", "vector search") in list(T.phrases("Tuning vector search, then HNSW."))
 
 
+def test_the_rust_core_counts_the_type_cues_exactly_as_python_does():
+    """A moment's type is read from how often each type's cue words occur; in ASCII text the Rust core counts them
+    (Python's engine tries every pattern at every position). The counts must be Python's own, for text built from
+    the cue words themselves, their stems run on (``debugging``, ``plans``), and the characters at which word
+    boundaries and ``.*`` could differ; text beyond ASCII is left to Python."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import describe as D
+
+    words = sorted({w for rx in D._CUES_LOWER.values() for w in re.findall(r"[a-z][a-z' -]*[a-z]", rx.pattern)})
+    pieces = st.one_of(st.sampled_from(words), st.sampled_from(list(" ,.;:!?'-_#\n\t0123456789") + ["pr #4", "ing", "s",
+                                                                                                     "ed", "x", " from "]))
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(pieces, max_size=60).map("".join))
+    def same(text):
+        python = [len(rx.findall(text)) for rx in D._CUES_LOWER.values()]
+        assert D._cue_counter().count(text) == python
+
+    same()
+    assert D._cue_counter().count("débugging") is None
+    assert D.moment_type(D.Shape(), "Debugging the flaky test, the failure is back") == "debugging"
+
+
 def test_the_rust_core_reads_ascii_phrase_candidates_exactly_as_python_does():
     """ASCII text's key-phrase candidates (with the curly quotes, dashes and emoji of chat) come from the Rust core:
     every key, its support (the same float), its most frequent spelling, the casing of every word, in the same

@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "PhraseReader", "merge_edges", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "PhraseReader", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 
@@ -90,6 +90,11 @@ class StaticEmbedder:
     def embed(self, texts: list[str]) -> bytes: ...
     @property
     def dim(self) -> int: ...
+
+@final
+class CueCounter:
+    def __new__(cls, patterns: list[str]) -> CueCounter: ...
+    def count(self, text: str) -> list[int] | None: ...
 
 @final
 class PhraseReader:

@@ -8,8 +8,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+from .._rem import CueCounter
 from .text import fold, is_content, stem, tokens
 
 TYPES = ("work_session", "deep_work", "learning", "meeting", "conversation", "support", "debugging", "writing",
@@ -71,13 +73,23 @@ class Shape:
 _CUES_LOWER = {t: re.compile(rx.pattern.replace("PR #", "pr #")) for t, rx in _CUES.items()}
 
 
+@cache
+def _cue_counter() -> CueCounter:
+    """The type cues, counted in ASCII text by the Rust core: Python's engine tries every pattern at every
+    position of a segment's text; the core's skips to where a pattern's words are."""
+    return CueCounter([rx.pattern for rx in _CUES_LOWER.values()])
+
+
 def moment_type(shape: Shape, text: str) -> str:
     """The moment type, from the shape of the activity and its words."""
     score: dict[str, float] = defaultdict(float)
     per = max(1.0, len(text.split()) / 100)  # cue words per hundred words
     lower = text.lower()
-    for t, rx in _CUES_LOWER.items():
-        score[t] += len(rx.findall(lower)) / per
+    counts = _cue_counter().count(lower)  # ASCII text by the Rust core (the same counts), other scripts here
+    if counts is None:
+        counts = [len(rx.findall(lower)) for rx in _CUES_LOWER.values()]
+    for t, n in zip(_CUES_LOWER, counts, strict=True):
+        score[t] += n / per
     if shape.meetings:  # a transcript is a meeting's
         score["meeting"] += 3.0
     if shape.people >= 3:

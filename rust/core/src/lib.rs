@@ -20,6 +20,7 @@
 
 pub mod cohesion;
 pub mod columns;
+pub mod cues;
 pub mod dot;
 pub mod error;
 pub mod graph;

@@ -112,3 +112,25 @@ impl PyPhraseReader {
         py.detach(|| self.r.keys(&text))
     }
 }
+
+/// Cue words counted in ASCII text (see ``rem_core::cues``): each pattern's number of matches, as Python's
+/// ``len(re.findall(pattern, text))`` counts them.
+///
+/// :param patterns: the patterns (Python ``re`` syntax without lookaround or backreferences).
+#[pyclass(frozen, name = "CueCounter", module = "rem._rem")]
+pub(crate) struct PyCueCounter {
+    c: rem_core::cues::CueCounter,
+}
+
+#[pymethods]
+impl PyCueCounter {
+    #[new]
+    fn new(patterns: Vec<String>) -> PyResult<Self> {
+        Ok(PyCueCounter { c: rem_core::cues::CueCounter::new(&patterns).map_err(BindError::from)? })
+    }
+
+    /// Each pattern's number of matches in ``text``, or None when ``text`` is not ASCII.
+    fn count(&self, py: Python<'_>, text: String) -> Option<Vec<usize>> {
+        py.detach(|| self.c.count(&text))
+    }
+}

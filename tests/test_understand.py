@@ -290,6 +290,30 @@ def test_several_processes_understand_a_window_exactly_as_one_does(monkeypatch):
     assert Understanding(act, packed, workers=2).prefetch([[g] for g in refs]) == 1
 
 
+def test_the_name_rules_a_sentence_skips_could_not_have_matched_it():
+    """Most chat sentences have no capitalized word past their start, and the people rules that look for a name
+    inside a sentence are not run on them: none of those rules can match such a sentence, whatever it holds
+    (keywords of every rule, lower-case names, "I'm", accented and Latin Extended capitals, punctuation)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import people as P
+
+    pieces = st.sampled_from(["my sister ", "our boss, ", "Kate", "kate", "Ōta", "ōta", "Émile", "I'm ", "I am ", "I ",
+                              "me and ", " and I", " and me", "said ", "told ", "is ", "'s ", "with ", "you and ",
+                              "meet ", "call ", "hi ", "thanks ", "my name is ", ", ", ". ", "! ", "? ", "...", "-",
+                              "’", " ", "x", "A", "ß", "Ž"])
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(pieces, max_size=14).map("".join))
+    def cannot(sent):
+        if not P._CAP_INSIDE.search(sent, 1):
+            assert all(rx.search(sent) is None for rx in P._INSIDE_ONLY), sent
+
+    cannot()
+    assert P.PeopleFinder._from_sentences("my sister Lucía called. thanks for the help, see you tomorrow", set())
+
+
 def test_the_entity_model_reads_a_whole_window_in_a_few_batches_and_names_the_same_people(monkeypatch):
     """Digests computed together hand the entity model their sentences in one batch per ~2,000 items (a few
     sentences per call cost it about twice as much), and say exactly what digests computed one by one say — even

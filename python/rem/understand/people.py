@@ -79,6 +79,16 @@ _OBJECT = re.compile(rf"\b(?:with|argument with|date with|married|dating|have|ha
                      rf"invite|invited|meet|met|visit|visited|love|loves|hug|kiss|marry|introduce|introducing me to)\s+"
                      rf"({_CAP})\b(?!\s+{_CAP})(?!\s*(?:Street|Road|Avenue|Company|University|Hotel|Restaurant))")
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+# The rules in running text, with their weights. Those of _INSIDE_ONLY find a capitalized word (_CAP) after the
+# sentence's first character, case-sensitively: a sentence with no capital followed by a letter of _CAP past its
+# start ("thanks for the help, see you tomorrow") cannot match them, and is not scanned by them (most chat is such
+# a sentence; tested).
+_RULES = ((_VOCATIVE_START, 1), (_VOCATIVE_ADDRESS, 2), (_NAME_ALONE, 2), (_GREETED, 2), (_INTRO, 2), (_VOCATIVE_END, 2),
+          (_AND_I, 2), (_RELATION, 2), (_ACTS, 2), (_START_ACTS, 1), (_DOES, 1), (_POSSESSIVE, 1), (_WITH_YOU, 1),
+          (_OBJECT, 1))
+_INSIDE_ONLY = (_INTRO, _VOCATIVE_END, _RELATION, _ACTS, _DOES, _POSSESSIVE, _WITH_YOU, _OBJECT)
+_OPENING_RULES = tuple((rx, w) for rx, w in _RULES if rx not in _INSIDE_ONLY)
+_CAP_INSIDE = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿĀ-ž'’\-]")
 _NOT_NAMES = frozenset({"the", "this", "that", "it", "we", "he", "she", "they", "i", "you", "someone", "everyone",
                         "team", "here", "channel", "all", "everybody", "nobody", "who", "which", "what"})
 
@@ -259,9 +269,7 @@ class PeopleFinder:
             out.append((m.group(1).strip(), 2, ""))
         for sent in _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS]):
             sent = sent.strip()
-            for rx, weight in ((_VOCATIVE_START, 1), (_VOCATIVE_ADDRESS, 2), (_NAME_ALONE, 2), (_GREETED, 2),
-                               (_INTRO, 2), (_VOCATIVE_END, 2), (_AND_I, 2), (_RELATION, 2), (_ACTS, 2), (_START_ACTS, 1),
-                               (_DOES, 1), (_POSSESSIVE, 1), (_WITH_YOU, 1), (_OBJECT, 1)):
+            for rx, weight in (_RULES if _CAP_INSIDE.search(sent, 1) else _OPENING_RULES):
                 for m in rx.finditer(sent):
                     name = next((g for g in m.groups() if g), "")
                     name = _strip_function_words(name)

@@ -290,6 +290,31 @@ def test_several_processes_understand_a_window_exactly_as_one_does(monkeypatch):
     assert Understanding(act, packed, workers=2).prefetch([[g] for g in refs]) == 1
 
 
+def test_the_rust_core_finds_the_sentences_holding_an_emotion_word_as_python_would():
+    """Only a sentence holding a word of the emotion lexicon (as a substring, any script) is matched against each
+    emotion's pattern; the Rust core says which do, for all of a segment's sentences at once. Its answer is
+    Python's regular expression's, for text built from the lexicon's words cut and joined with anything."""
+    import importlib
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    E = importlib.import_module("rem.understand.emotions")
+    words = [w for ws in E.LEXICON.values() for w in ws]
+    python = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+    pieces = st.one_of(st.sampled_from(words), st.sampled_from(words).map(lambda w: w[: len(w) // 2]),
+                       st.sampled_from(list(" ?!'’.,-xé日") + ["ugh", "again?", "can't", "cant"]))
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(st.lists(pieces, max_size=12).map("".join), max_size=20))
+    def same(texts):
+        assert E._lexicon_words().holds(texts) == [python.search(t) is not None for t in texts]
+
+    same()
+    assert E.emotions(["Ugh, the same error again", "Finally green, what a relief!"]) == ["frustrated", "relieved"]
+
+
 def test_the_name_rules_a_sentence_skips_could_not_have_matched_it():
     """Most chat sentences have no capitalized word past their start, and the people rules that look for a name
     inside a sentence are not run on them: none of those rules can match such a sentence, whatever it holds

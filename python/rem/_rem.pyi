@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "PhraseReader", "merge_edges", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 
@@ -95,6 +95,11 @@ class StaticEmbedder:
 class CueCounter:
     def __new__(cls, patterns: list[str]) -> CueCounter: ...
     def count(self, text: str) -> list[int] | None: ...
+
+@final
+class LiteralSet:
+    def __new__(cls, words: list[str]) -> LiteralSet: ...
+    def holds(self, texts: list[str]) -> list[bool]: ...
 
 @final
 class PhraseReader:

@@ -41,6 +41,34 @@ impl CueCounter {
     }
 }
 
+/// A set of words, each looked for as a substring (no word boundaries, any script): which texts hold one.
+/// REM's emotion lexicon asks this of every sentence the owner wrote before it matches the emotions' patterns.
+pub struct LiteralSet {
+    rx: Option<regex::Regex>,
+}
+
+impl LiteralSet {
+    pub fn new(words: &[String]) -> Result<Self> {
+        let words: Vec<String> = words.iter().filter(|w| !w.is_empty()).map(|w| regex::escape(w)).collect();
+        if words.is_empty() {
+            return Ok(LiteralSet { rx: None });
+        }
+        let rx = regex::RegexBuilder::new(&words.join("|"))
+            .size_limit(1 << 26)
+            .build()
+            .map_err(|e| CoreError::Model(format!("the word set: {e}")))?;
+        Ok(LiteralSet { rx: Some(rx) })
+    }
+
+    /// For each text, whether one of the words occurs in it.
+    pub fn holds(&self, texts: &[String]) -> Vec<bool> {
+        match &self.rx {
+            None => vec![false; texts.len()],
+            Some(rx) => texts.iter().map(|t| rx.is_match(t)).collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +79,13 @@ mod tests {
         assert_eq!(c.count("debugging the fix, fixed? debug. plans: cut a from b from c"), Some(vec![3, 2]));
         assert_eq!(c.count("débug"), None);
         assert!(CueCounter::new(&["(".to_string()]).is_err());
+    }
+
+    #[test]
+    fn a_literal_set_finds_its_words_anywhere_in_any_script() {
+        let set = LiteralSet::new(&["again?!".to_string(), "ugh".to_string(), "日本".to_string()]).unwrap();
+        let texts = ["laughing".to_string(), "no".to_string(), "again?! x".to_string(), "again?".to_string(), "in 日本".to_string()];
+        assert_eq!(set.holds(&texts), vec![true, false, true, false, true]);
+        assert_eq!(LiteralSet::new(&[]).unwrap().holds(&texts), vec![false; 5]);
     }
 }

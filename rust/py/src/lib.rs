@@ -22,6 +22,7 @@ fn _rem(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<search::PyMiniLm>()?;
     m.add_class::<search::PyStaticEmbedder>()?;
     m.add_class::<pack::PyCueCounter>()?;
+    m.add_class::<pack::PyLiteralSet>()?;
     m.add_class::<pack::PyPhraseReader>()?;
     m.add_function(wrap_pyfunction!(graph::to_dot, m)?)?;
     m.add_function(wrap_pyfunction!(graph::merge_edges, m)?)?;

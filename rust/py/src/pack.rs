@@ -134,3 +134,25 @@ impl PyCueCounter {
         py.detach(|| self.c.count(&text))
     }
 }
+
+/// A set of words looked for as substrings, in any script (see ``rem_core::cues::LiteralSet``): which texts hold
+/// one, as ``re.search("|".join(map(re.escape, words)), text)`` says.
+///
+/// :param words: the words.
+#[pyclass(frozen, name = "LiteralSet", module = "rem._rem")]
+pub(crate) struct PyLiteralSet {
+    s: rem_core::cues::LiteralSet,
+}
+
+#[pymethods]
+impl PyLiteralSet {
+    #[new]
+    fn new(words: Vec<String>) -> PyResult<Self> {
+        Ok(PyLiteralSet { s: rem_core::cues::LiteralSet::new(&words).map_err(BindError::from)? })
+    }
+
+    /// For each text, whether one of the words occurs in it.
+    fn holds(&self, py: Python<'_>, texts: Vec<String>) -> Vec<bool> {
+        py.detach(|| self.s.holds(&texts))
+    }
+}

@@ -61,6 +61,12 @@ impl PyVectorIndex {
     }
 }
 
+/// Embedding rows as little-endian float32 bytes (numpy reads them with ``frombuffer(..., "<f4")``).
+fn f32_bytes<'py>(py: Python<'py>, v: &[f32]) -> Bound<'py, pyo3::types::PyBytes> {
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    pyo3::types::PyBytes::new(py, &bytes)
+}
+
 /// Static sentence embeddings: each text's tokens' vectors averaged, as WordLlama computes them (see
 /// ``rem_core::static_embed``).
 ///
@@ -92,8 +98,7 @@ impl PyStaticEmbedder {
     /// (``len(texts) * dim`` values).
     fn embed<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
         let v = py.detach(|| self.m.embed(&texts)).map_err(BindError::from)?;
-        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        Ok(pyo3::types::PyBytes::new(py, &bytes))
+        Ok(f32_bytes(py, &v))
     }
 
     #[getter]
@@ -123,8 +128,7 @@ impl PyMiniLm {
     /// Unit-length embeddings of ``texts`` as float32 bytes, row after row (``len(texts) * dim`` values).
     fn embed<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
         let v = py.detach(|| self.m.embed(&texts)).map_err(BindError::from)?;
-        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        Ok(pyo3::types::PyBytes::new(py, &bytes))
+        Ok(f32_bytes(py, &v))
     }
 
     #[getter]

@@ -339,6 +339,36 @@ def test_the_name_rules_a_sentence_skips_could_not_have_matched_it():
     assert P.PeopleFinder._from_sentences("my sister Lucía called. thanks for the help, see you tomorrow", set())
 
 
+def test_a_text_without_a_verb_of_speech_is_not_searched_for_a_speaker_and_could_not_have_held_one():
+    """The speech rule ("Alice Chen suggested …") tries a name at every word of a text; it is run only on the texts
+    holding one of its verbs (asked of the Rust core for all of a segment's texts at once). A text the core says
+    holds none cannot match it, whatever it holds (parts of verbs, other cases, names, any script); and the
+    people found are those the rule finds."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import people as P
+
+    pieces = st.sampled_from(["Alice ", "Chen ", "alice ", "Ōta ", "said", "Said", "SAID", "sai", "d ", "pointed", " out",
+                              "pointed out", "agree", "agreed", "wrote", "wrot", "added", "add", "asks", "\n", "\t", " ",
+                              ", ", ".", "x", "é", "日本", "’", "-", "_"])
+    verbs = P._speech_verbs()
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(pieces, max_size=12).map("".join))
+    def cannot(text):
+        holds = verbs.holds([text])[0]
+        assert holds == any(v in text for v in P._SPEECH_VERBS), text
+        if not holds:
+            assert P._SPEECH.search(text) is None, text
+
+    cannot()
+    finder = P.PeopleFinder(known={}, owner=[], ner=None)
+    found = finder.find(speakers=[], authors=[], lists=[],
+                        texts=["Alice Chen suggested we ship on Friday.", "nobody spoke of anyone here", "Bob Stone wrote it"])
+    assert set(found) == {"Alice Chen", "Bob Stone"}
+
+
 def test_the_entity_model_reads_a_whole_window_in_a_few_batches_and_names_the_same_people(monkeypatch):
     """Digests computed together hand the entity model their sentences in one batch per ~2,000 items (a few
     sentences per call cost it about twice as much), and say exactly what digests computed one by one say — even

@@ -42,7 +42,7 @@ from .events import extract as extract_events
 from .keyphrases import DocumentFrequency, Phrase, candidates, key_of, rank, tag
 from .ner import recognizer
 from .people import Found, PeopleFinder, front_matter_people
-from .text import clean, fold, sentences, stem, tokens
+from .text import clean, fold, read_sentences, stem, tokens
 
 __all__ = ["Digest", "Understanding", "worker_count"]
 
@@ -334,8 +334,8 @@ class Understanding:
             item.people_lists = front_matter_people(meta)
             where = meta.get("place") or meta.get("location")
             item.place = clean(where, 120) or None if isinstance(where, str) else None
-            item.own += sentences(content)
-            item.summary_text += sentences(content)
+            item.own += read_sentences(content)
+            item.summary_text += read_sentences(content)
             item.raw.append(content[:RAW_CHARS])
         return item
 
@@ -353,14 +353,14 @@ class Understanding:
         if speaker and not self._is_owner(speaker):
             item.speaker = speaker
         if own:
-            item.own += sentences(content)
+            item.own += read_sentences(content)
         if role in ("user", "assistant") and speaker:
             # a conversation between people: what each said, in the third person; questions are not what happened
             actor = self.owner_name if self._is_owner(speaker) else speaker
             others = [x for x in speakers if x != speaker]
-            item.summary_text += [third_person(s, actor, others) for s in sentences(content) if not s.rstrip().endswith("?")]
+            item.summary_text += [third_person(s, actor, others) for s in read_sentences(content) if not s.rstrip().endswith("?")]
         elif role in ("user", "assistant"):
-            item.summary_text += sentences(content)
+            item.summary_text += read_sentences(content)
         return item
 
     # -- the digest -----------------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from .text import STOPWORDS, fold, sentences, tokens
+from .text import STOPWORDS, fold, read_sentences, tokens
 from .when import When, find, is_future
 
 __all__ = ["Event", "Utterance", "extract", "third_person"]
@@ -256,7 +256,7 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
     at = datetime.fromtimestamp(u.ts / 1e6, UTC)
     ref = _local_date(u.ts)
     known = {p.split()[0]: p for p in people} | {p: p for p in people}
-    for k, (raw, context) in enumerate(_statements(sentences(u.text)[:_PER_ITEM])):
+    for k, (raw, context) in enumerate(_statements(read_sentences(u.text)[:_PER_ITEM])):
         if raw.rstrip().endswith("?") or len(raw) < 12:
             continue
         s = _LEAD.sub("", raw).strip()

@@ -111,6 +111,13 @@ def sentences(text: str, max_len: int = 400) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1 << 12)  # a batch's items (~2,000) are read before its events are: they are all still here
+def read_sentences(text: str) -> tuple[str, ...]:
+    """:func:`sentences` of a text, kept for its next reader: a chat turn is read for what the owner wrote, for the
+    summary's sentences and for its events (three times the same splitting, before this was kept)."""
+    return tuple(sentences(text))
+
+
 def tokens(text: str) -> list[str]:
     """The tokens of ``text`` as written (case kept)."""
     return _TOKEN.findall(text)

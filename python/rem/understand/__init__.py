@@ -433,7 +433,8 @@ class Understanding:
         fallback = names[0] if names else (items[0].commit_subject or "Activity") if items else "Activity"
         places = Counter(i.place for i in items if i.place)
         place = places.most_common(1)[0][0] if places else ""
-        vocab = frozenset(stem(fold(t)) for text in [*texts, *people, place] for t in tokens(text))
+        # the distinct tokens first (a token never spans the space joining two texts), then each folded once
+        vocab = frozenset(stem(fold(t)) for t in set(tokens(" ".join([*texts, *people, place]))))
         return Digest(
             segments=list(segments),
             name=(describe.event_name(events) if kind in ("conversation", "support") and events

@@ -8,7 +8,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from .._rem import CueCounter
@@ -110,8 +110,15 @@ def moment_type(shape: Shape, text: str) -> str:
     return best if value >= 1.0 else ("deep_work" if shape.commits >= 2 else "work_session")
 
 
+@lru_cache(maxsize=1 << 16)
+def _content_stem(token: str) -> str | None:
+    """A token's stem when it is a content word, else None: one lookup per token where there were three."""
+    f = fold(token)
+    return stem(f) if is_content(f) else None
+
+
 def _vector(sentence: str) -> Counter[str]:
-    return Counter(stem(fold(t)) for t in tokens(sentence) if is_content(fold(t)))
+    return Counter(c for t in tokens(sentence) if (c := _content_stem(t)) is not None)
 
 
 _LABEL = re.compile(r"^\s*(?:#+\s*)?[^.:!?]{1,40}:\s+(?=\S)")
@@ -146,8 +153,10 @@ def central_sentences(candidates: Sequence[str], key_terms: Sequence[str], limit
         if _HEADING.match(raw):
             continue
         s = _strip_label(raw)
+        if len(s.split()) < 5 or len(s) > 300:
+            continue
         words = {w.lower() for w in tokens(s)}
-        if len(s.split()) < 5 or len(s) > 300 or any(len(words & k) > 0.5 * min(len(words), len(k)) for k in kept_words):
+        if any(len(words & k) > 0.5 * min(len(words), len(k)) for k in kept_words):
             continue
         kept_words.append(words)
         uniq.append(s)
@@ -177,7 +186,9 @@ def outcome(commit_subjects: Sequence[str], own_sentences: Sequence[str], key_te
             return _period(subjects[0])
         shown = "; ".join(subjects[:3]) + (f"; and {len(subjects) - 3} more" if len(subjects) > 3 else "")
         return _period(f"{len(subjects)} commits: {shown}")
-    done = [s for s in own_sentences if _OUTCOME.search(s)]
+    # most moments say none of it: asked once of all their sentences (split sentences hold no line break, and
+    # no match of the pattern crosses one), then of each
+    done = [s for s in own_sentences if _OUTCOME.search(s)] if _OUTCOME.search("\n".join(own_sentences)) else []
     best = central_sentences(done, key_terms, limit=1)
     return best[0] if best else ""
 

@@ -22,7 +22,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from .._rem import PhraseReader
 from .text import GENERIC, STOPWORDS, VERBS, fold, is_modifier, phrases, stem, tokens
@@ -120,7 +120,7 @@ def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: D
     cands = weighted_texts if isinstance(weighted_texts, Candidates) else candidates(weighted_texts)
     support, top, casing = cands.support, cands.top, cands.casing
     ok = {key: sup for key, sup in support.items()
-          if sup >= min_support and _topical(key.split()) and not set(key.split()) & exclude}
+          if sup >= min_support and _topical_key(key) and not set(key.split()) & exclude}
     tag_scored, head_scored = [], []
 
     def show(key: str) -> str:
@@ -218,6 +218,11 @@ def identifier(word: str) -> bool:
     and a number). ``gpt4``, ``ef_search``, ``p99`` and ``db-3`` in running text are not
     caught here unless they end in ``_N``; a session's own key is left out by the caller."""
     return bool(_IDENTIFIER.match(word)) and ("_" in word or word.count("-") == 1 and len(word.split("-")[0]) > 4)
+
+
+@lru_cache(maxsize=1 << 16)  # the same keys come back in segment after segment
+def _topical_key(key: str) -> bool:
+    return _topical(key.split())
 
 
 def _topical(words: list[str]) -> bool:

@@ -341,9 +341,10 @@ def test_the_name_rules_a_sentence_skips_could_not_have_matched_it():
 
 def test_a_text_without_a_verb_of_speech_is_not_searched_for_a_speaker_and_could_not_have_held_one():
     """The speech rule ("Alice Chen suggested …") tries a name at every word of a text; it is run only on the texts
-    holding one of its verbs (asked of the Rust core for all of a segment's texts at once). A text the core says
-    holds none cannot match it, whatever it holds (parts of verbs, other cases, names, any script); and the
-    people found are those the rule finds."""
+    holding one of its verbs (asked of the Rust core for all of a segment's texts at once), the title rule ("Ms.
+    Dawson") only on those holding a title, "Tom and I" only on sentences holding "and". A text skipped cannot
+    match the rule, whatever it holds (parts of words, other cases, names, any script); and the people found are
+    those the rules find."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -351,8 +352,9 @@ def test_a_text_without_a_verb_of_speech_is_not_searched_for_a_speaker_and_could
 
     pieces = st.sampled_from(["Alice ", "Chen ", "alice ", "Ōta ", "said", "Said", "SAID", "sai", "d ", "pointed", " out",
                               "pointed out", "agree", "agreed", "wrote", "wrot", "added", "add", "asks", "\n", "\t", " ",
-                              ", ", ".", "x", "é", "日本", "’", "-", "_"])
-    verbs = P._speech_verbs()
+                              ", ", ".", "x", "é", "日本", "’", "-", "_", "Mr", "Ms. ", "dr ", "Dr ", "Aunt", "Professo",
+                              "and", "an", "d", "I", "me", "AND", "Judge ", "Grandpa ", "Officer", "Kim"])
+    verbs, titles = P._speech_verbs(), P._title_words()
 
     @settings(max_examples=1500, deadline=None)
     @given(st.lists(pieces, max_size=12).map("".join))
@@ -361,12 +363,19 @@ def test_a_text_without_a_verb_of_speech_is_not_searched_for_a_speaker_and_could
         assert holds == any(v in text for v in P._SPEECH_VERBS), text
         if not holds:
             assert P._SPEECH.search(text) is None, text
+        titled = titles.holds([text])[0]
+        assert titled == any(v in text for v in P._TITLES), text
+        if not titled:
+            assert P._TITLE.search(text) is None, text
+        if "and" not in text:
+            assert P._AND_I.search(text) is None, text
 
     cannot()
     finder = P.PeopleFinder(known={}, owner=[], ner=None)
     found = finder.find(speakers=[], authors=[], lists=[],
-                        texts=["Alice Chen suggested we ship on Friday.", "nobody spoke of anyone here", "Bob Stone wrote it"])
-    assert set(found) == {"Alice Chen", "Bob Stone"}
+                        texts=["Alice Chen suggested we ship on Friday.", "nobody spoke of anyone here", "Bob Stone wrote it",
+                               "I spoke to Ms. Dawson today.", "Tom Hale and I went climbing."])
+    assert set(found) == {"Alice Chen", "Bob Stone", "Ms. Dawson", "Tom Hale"}
 
 
 def test_the_entity_model_reads_a_whole_window_in_a_few_batches_and_names_the_same_people(monkeypatch):

@@ -41,6 +41,8 @@ _WITH = re.compile(rf"\b(?:with|from|thanks to|cc|by|ask|asked|told|pinged)\s+({
 _MENTION = re.compile(r"@([^\W\d_][\w.\-]*(?:\s[^\W\d_][\w\-]*)?)")
 _SPLIT = re.compile(r"\s*(?:,|;|/|\band\b|&|\+)\s*")
 _CAP = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿĀ-ž'’\-]+"  # one capitalized word (Latin script; other scripts come from speakers, lists)
+_TITLES = ("Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "Miss", "Professor", "Doctor", "Uncle", "Aunt", "Auntie", "Grandma",
+           "Grandpa", "Captain", "Officer", "Coach", "Judge")
 _TITLE = re.compile(rf"\b((?:(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?|Miss|Professor|Doctor|Uncle|Aunt|Auntie|Grandma|Grandpa|"
                     rf"Captain|Officer|Coach|Judge)[ \t]+{_CAP}(?:[ \t]+{_CAP})?)")
 # words that make a capitalized run the name of a place, an organisation or a thing, not a person
@@ -125,6 +127,12 @@ def _speech_verbs() -> LiteralSet:
     return LiteralSet(list(_SPEECH_VERBS))
 
 
+@cache
+def _title_words() -> LiteralSet:
+    """The titles :data:`_TITLE` opens with, found as substrings (case as written)."""
+    return LiteralSet(list(_TITLES))
+
+
 def plausible(name: str) -> bool:
     """A string that can be a person's name: 1–4 words, each starting with a
     capital (or a script without case), no digits, not a pronoun."""
@@ -196,8 +204,9 @@ class PeopleFinder:
         # _SPEECH tries a name of up to three words at every word of a text (~10 µs a chat turn) and matches only
         # before one of its verbs: a text without one (as a substring, asked of the core for all at once) is skipped
         speech = _speech_verbs().holds(texts)
-        for text, has_verb in zip(texts, speech, strict=True):
-            hits += self._from_sentences(text, lower)
+        titled = _title_words().holds(texts)  # likewise the title rule ("Ms. Dawson")
+        for text, has_verb, has_title in zip(texts, speech, titled, strict=True):
+            hits += self._from_sentences(text, lower, titled=has_title)
             if ":" in text:  # a trailer or a list line has one
                 for m in _TRAILER.finditer(text):
                     sure(m.group(1))
@@ -269,7 +278,7 @@ class PeopleFinder:
         return kept, not_people - persons
 
     @staticmethod
-    def _from_sentences(text: str, lower: set[str]) -> list[tuple[str, int, str]]:
+    def _from_sentences(text: str, lower: set[str], *, titled: bool = True) -> list[tuple[str, int, str]]:
         """Names in running text: titles (``Ms. Dawson``), who is addressed (``Kate, …``, ``thanks, Brian``),
         ``X and I``, relations (``my sister Lucía``) and a capitalized word that acts (``Masha told me``,
         ``the bug Priya reported``) — never a word the text also writes in lower case (a common word
@@ -278,11 +287,14 @@ class PeopleFinder:
 
         sentiment = _sentiment_words()
 
-        for m in _TITLE.finditer(text):
-            out.append((m.group(1).strip(), 2, ""))
+        if titled:  # ``titled``: False when the text holds none of the titles (then the rule cannot match)
+            for m in _TITLE.finditer(text):
+                out.append((m.group(1).strip(), 2, ""))
         for sent in _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS]):
             sent = sent.strip()
             for rx, weight in (_RULES if _CAP_INSIDE.search(sent, 1) else _OPENING_RULES):
+                if rx is _AND_I and "and" not in sent:
+                    continue  # "Tom and I", "me and Tom": no "and", no match
                 for m in rx.finditer(sent):
                     name = next((g for g in m.groups() if g), "")
                     name = _strip_function_words(name)

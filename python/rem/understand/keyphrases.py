@@ -121,7 +121,6 @@ def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: D
     support, top, casing = cands.support, cands.top, cands.casing
     ok = {key: sup for key, sup in support.items()
           if sup >= min_support and _topical_key(key) and not set(key.split()) & exclude}
-    tag_scored, head_scored = [], []
 
     def show(key: str) -> str:
         return " ".join(casing.get(w.lower(), w.lower()) for w in top[key].split())
@@ -135,25 +134,26 @@ def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: D
 
     def collocation(key: str, sup: float, max_words: int, share: float) -> str | None:
         """The longer phrase that carries most of this one's occurrences ("partial" → "partial indexes")."""
-        if key in known:
+        holders = longer.get(key)
+        if not holders or key in known:
             return None
-        return max((k for k in longer.get(key, ()) if ok[k] >= share * sup and len(k.split()) <= max_words),
+        return max((k for k in holders if ok[k] >= share * sup and len(k.split()) <= max_words),
                    key=lambda k: (ok[k], k), default=None)
 
+    # (key, score): a phrase is spelled out (:func:`show`) only once picked
+    tag_scored: list[tuple[str, float]] = []
+    head_scored: list[tuple[str, float]] = []
     for key, sup in ok.items():
         words = key.split()
         word_idf = sum(background.idf(w) for w in words) / len(words)
         boost = 2.0 if key in known else 1.0
         score = boost * sup * word_idf * (1 + 0.15 * (len(words) - 1))
         # a collocation absorbs its parts: "graph" and "construction" become "graph construction"
-        whole = collocation(key, sup, 2, 0.6)
-        tag_key = whole or key
-        tag_scored.append(Phrase(tag_key, show(tag_key), score))
+        tag_scored.append((collocation(key, sup, 2, 0.6) or key, score))
         head_score = sup * background.idf(key) * (1 + 0.35 * (len(words) - 1))
-        whole = collocation(key, sup, 3, 0.5)
-        head_key = whole or key
-        head_scored.append(Phrase(head_key, show(head_key), head_score))
-    return KeyPhrases(_pick(tag_scored, limit, floor, ok), _pick(head_scored, 3, floor, ok))
+        head_scored.append((collocation(key, sup, 3, 0.5) or key, head_score))
+    return KeyPhrases([Phrase(k, show(k), sc) for k, sc in _pick(tag_scored, limit, floor, ok)],
+                      [Phrase(k, show(k), sc) for k, sc in _pick(head_scored, 3, floor, ok)])
 
 
 def _casing(surfaces: dict[str, Counter[str]]) -> dict[str, str]:
@@ -192,19 +192,21 @@ def _overlapping(a: list[str], b: list[str], phrases: dict[str, float]) -> bool:
     return False
 
 
-def _pick(scored: list[Phrase], limit: int, floor: float, candidates: dict[str, float]) -> list[Phrase]:
-    """Best first, without repeats of a picked phrase's words or windows of
+def _pick(scored: list[tuple[str, float]], limit: int, floor: float, candidates: dict[str, float]) -> list[tuple[str, float]]:
+    """(key, score), best first, without repeats of a picked phrase's words or windows of
     the same longer phrase, none under ``floor`` × the best score."""
-    scored.sort(key=lambda p: (-p.score, p.key))
-    picked: list[Phrase] = []
-    for p in scored:
-        if picked and p.score < floor * picked[0].score:
+    scored.sort(key=lambda p: (-p[1], p[0]))
+    picked: list[tuple[str, float]] = []
+    held: list[tuple[set[str], list[str]]] = []  # each picked phrase's words, as a set and in order
+    for key, score in scored:
+        if picked and score < floor * picked[0][1]:
             break
-        words = set(p.key.split())
-        if any(words <= set(q.key.split()) or set(q.key.split()) <= words
-               or _overlapping(p.key.split(), q.key.split(), candidates) for q in picked):
+        split = key.split()
+        words = set(split)
+        if any(words <= qw or qw <= words or _overlapping(split, qs, candidates) for qw, qs in held):
             continue
-        picked.append(p)
+        picked.append((key, score))
+        held.append((words, split))
         if len(picked) >= limit:
             break
     return picked

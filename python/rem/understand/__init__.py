@@ -463,7 +463,7 @@ class Understanding:
         places = Counter(i.place for i in items if i.place)
         place = places.most_common(1)[0][0] if places else ""
         # the distinct tokens first (a token never spans the space joining two texts), then each folded once
-        vocab = frozenset(stem(fold(t)) for t in set(tokens(" ".join([*texts, *people, place]))))
+        vocab = frozenset(map(stem, map(fold, set(tokens(" ".join([*texts, *people, place]))))))
         return Digest(
             segments=list(segments),
             name=(describe.event_name(events) if kind in ("conversation", "support") and events

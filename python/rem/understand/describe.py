@@ -118,8 +118,10 @@ def _content_stem(token: str) -> str | None:
 
 
 def _vector(toks: Sequence[str]) -> Counter[str]:
-    """A sentence's content stems, counted, from its tokens."""
-    return Counter(c for t in toks if (c := _content_stem(t)) is not None)
+    """A sentence's content stems, counted, from its tokens (counted in C, the other words' None dropped after)."""
+    v = Counter(map(_content_stem, toks))
+    v.pop(None, None)
+    return v  # type: ignore[return-value]
 
 
 _LABEL = re.compile(r"^\s*(?:#+\s*)?[^.:!?]{1,40}:\s+(?=\S)")

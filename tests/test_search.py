@@ -96,6 +96,22 @@ def test_a_question_ranks_like_the_words_it_is_about(tmp_path):
     assert db.search("what did you do?", mode="lexical", schema=["messages"]).num_rows >= 1
 
 
+def test_a_query_of_nothing_but_stop_words_is_searched_without_rebuilding_the_index(tmp_path, caplog):
+    """"if not then what?" reduces to no term in the lexical index: tantivy refuses such a query, and search took
+    the refusal for a damaged index, rebuilt it twice and failed with a traceback (rem search, rem ask)."""
+    import rem
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Plans", created_at="2026-11-10T09:00:00Z")
+    db.add_message(sid, role="user", content="if the build fails then we roll back", created_at="2026-11-10T09:00:00Z")
+    db.search("roll back")  # the index built
+    for q in ("if not then what?", "no that", "this is it"):
+        assert db.search(q, mode="lexical").num_rows == 0, q
+        assert db.search(q).num_rows >= 1, q  # the dense half still reads it
+    assert "rebuilding" not in caplog.text
+    assert db.ask("if not then what?")["evidence"]
+
+
 def test_what_a_dream_writes_is_found_by_the_next_search(tmp_path):
     import rem
 

@@ -46,10 +46,11 @@ from ..store import (
     registered,
     set_meta,
     stream_arrow,
+    table_dicts,
     transaction,
 )
 from .embed import Embedder
-from .text import MAX_INDEXED_CHARS, analyze
+from .text import MAX_INDEXED_CHARS, MAY_HOLD_IDENTIFIER, analyze
 
 log = logging.getLogger("rem.search")
 
@@ -191,6 +192,7 @@ class Lexical:
                     .filter(tantivy.Filter.ascii_fold())
                     .filter(tantivy.Filter.stemmer("english")).build())
         self.index.register_tokenizer("rem", analyzer)
+        self.analyzer = analyzer
 
     @classmethod
     def open(cls, db: Path) -> Lexical | None:
@@ -248,8 +250,8 @@ class Lexical:
 
     def search(self, query: str, limit: int) -> list[tuple[str, float]]:
         """(id, BM25 score) of the best ``limit`` items, best first."""
-        if not query.strip():
-            return []
+        if not query.strip() or not self.analyzer.analyze(query):
+            return []  # nothing but stop words ("if not then what?"): tantivy refuses a query it reduces to nothing
         q = self.index.parse_query(query, ["title", "body", "topics", "context"],
                                    field_boosts={"title": 2.0, "topics": 3.0, "context": CONTEXT_BOOST})
         searcher = self.index.searcher()
@@ -332,9 +334,11 @@ class _LexWriter:
         for r in rows:
             if not (self.new_rows_absent and r.get("_was_indexed") is False):
                 self.writer.delete_documents_by_term("id", r["id"])
-            self.writer.add_document(tantivy.Document(id=r["id"], kind=r["kind"], title=analyze(r["title"] or ""),
-                                                      body=analyze(r["body"] or ""), topics=analyze(r["topics"] or ""),
-                                                      context=analyze(r.get("context") or "")))
+            ident = r.get("_may_ident", True)
+            self.writer.add_document(tantivy.Document(
+                id=r["id"], kind=r["kind"], title=analyze(r["title"] or "", identifiers=ident),
+                body=analyze(r["body"] or "", identifiers=ident), topics=analyze(r["topics"] or "", identifiers=ident),
+                context=analyze(r.get("context") or "", identifiers=ident)))
 
 
 def _mark(con: Connection) -> datetime | None:
@@ -422,7 +426,7 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                     def prepared(batch: pa.RecordBatch | pa.Table | None) -> tuple[list[dict[str, Any]], Future[pa.Table]] | None:
                         if batch is None:
                             return None
-                        rows = batch.to_pylist()
+                        rows = _rows(batch)
                         return rows, ahead.submit(_indexed, rows, embedder, model, now)
 
                     w.delete(gone)
@@ -455,6 +459,22 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
     if rows_n or gone:
         log.info("search index: %d indexed, %d removed in %.2fs", rep.indexed, rep.removed, rep.seconds)
     return rep
+
+
+def _rows(batch: pa.RecordBatch | pa.Table) -> list[dict[str, Any]]:
+    """A slice's rows as the writers read them: without their times (turned into Python, they cost more than the
+    rest of a row), each with ``_may_ident``: whether one of its texts can hold a CamelCase identifier (asked of
+    the whole slice at once; :func:`.text.analyze` scans only those)."""
+    t = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    t = t.drop_columns([c for c in ("ts",) if c in t.column_names])
+    may: Any = None
+    for c in ("title", "body", "topics", "context"):
+        if c in t.column_names:
+            hit = pc.fill_null(pc.match_substring_regex(t[c], MAY_HOLD_IDENTIFIER), False)
+            may = hit if may is None else pc.or_(may, hit)
+    if may is not None:
+        t = t.append_column("_may_ident", may)
+    return table_dicts(t)
 
 
 def _indexed(rows: list[dict[str, Any]], embedder: Embedder | None, model: str | None, now: datetime) -> pa.Table:

@@ -29,13 +29,20 @@ def _cjk_terms(run: str) -> str:
     return " ".join(chars + [a + b for a, b in zip(chars, chars[1:], strict=False)])
 
 
-def analyze(text: str, limit: int = MAX_INDEXED_CHARS) -> str:
-    """``text`` with the parts of CamelCase identifiers and CJK terms added."""
+# What every identifier _IDENT finds holds (a lower-case letter before a capital, or two capitals before a lower-case
+# letter): the index asks it of a whole slice of rows at once (RE2 through Arrow, ~20x faster than a scan per text).
+MAY_HOLD_IDENTIFIER = r"[a-z][A-Z]|[A-Z][A-Z][a-z]"
+
+
+def analyze(text: str, limit: int = MAX_INDEXED_CHARS, *, identifiers: bool = True) -> str:
+    """``text`` with the parts of CamelCase identifiers and CJK terms added. ``identifiers``: False when ``text``
+    is known not to hold :data:`MAY_HOLD_IDENTIFIER` (then it holds no identifier)."""
     text = text[:limit]
     if not text:
         return text
     # the two scans only where they can find something: an upper-case letter, a character beyond ASCII
-    extra = [" ".join(_CAMEL.findall(m.group())) for m in _IDENT.finditer(text)] if text != text.lower() else []
+    extra = [" ".join(_CAMEL.findall(m.group())) for m in _IDENT.finditer(text)] \
+        if identifiers and text != text.lower() else []
     if not text.isascii():
         text = _CJK.sub(lambda m: " " + _cjk_terms(m.group()) + " ", text)
     return text + ("\n" + " ".join(extra) if extra else "")

@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+def table_dicts(t: pa.Table | pa.RecordBatch) -> list[dict[str, Any]]:
+    """``t.to_pylist()``, turned into Python column by column (~3x faster for many rows)."""
+    names = t.column_names
+    return [dict(zip(names, r, strict=True)) for r in zip(*(c.to_pylist() for c in t.columns), strict=True)]
+
+
 def arrow_rows(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
     """Rows (dicts) → a pyarrow Table typed after the table's JSON Schema.
     Later duplicates of a key win (a file naming the same id twice)."""

@@ -438,7 +438,8 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                         w.add(rows)
                         part = fut.result()
                         with transaction(con), registered(con, "_rem_indexed", part):
-                            execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_indexed)")
+                            if any(r.get("_was_indexed") is not False for r in rows):  # else none is in the table
+                                execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_indexed)")
                             execute(con, "INSERT INTO search_index BY NAME SELECT * FROM _rem_indexed")
                         rows_n += part.num_rows
                         n_rows += len(rows)

@@ -105,9 +105,9 @@ def test_a_query_of_nothing_but_stop_words_is_searched_without_rebuilding_the_in
     sid = db.add_session(name="Plans", created_at="2026-11-10T09:00:00Z")
     db.add_message(sid, role="user", content="if the build fails then we roll back", created_at="2026-11-10T09:00:00Z")
     db.search("roll back")  # the index built
-    for q in ("if not then what?", "no that", "this is it"):
-        assert db.search(q, mode="lexical").num_rows == 0, q
-        assert db.search(q).num_rows >= 1, q  # the dense half still reads it
+    for words in ("if not then what?", "no that", "this is it"):
+        assert db.search(words, mode="lexical").num_rows == 0, words
+        assert db.search(words).num_rows >= 1, words  # the dense half still reads it
     assert "rebuilding" not in caplog.text
     assert db.ask("if not then what?")["evidence"]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple
 
 from . import schema
@@ -67,6 +68,13 @@ def _field(m: Mapping[str, Any] | Any, name: str) -> list[str]:
     return list(v or [])
 
 
+@cache
+def _entity_fields() -> tuple[tuple[str, str, str], ...]:
+    """(field, entity kind, edge type) of each moment field naming entities (read from the schema once, not per
+    moment)."""
+    return tuple((f.name, f["entity"], LINK_OF_KIND[f["entity"]]) for f in schema.fields("moments", "entity"))
+
+
 def links_of(m: Mapping[str, Any] | Any, now: datetime) -> tuple[list[dict[str, Any]], list[Link]]:
     """The entity rows and links of one moment (a stored row or a resolved
     :class:`~rem.dream.resolve.Moment`): entities merged by id (other
@@ -77,7 +85,7 @@ def links_of(m: Mapping[str, Any] | Any, now: datetime) -> tuple[list[dict[str, 
     links = [Link(mid, r, "contains") for r in dict.fromkeys(_field(m, "resource_ids"))]
     links += [Link(mid, s, "captured_in") for s in dict.fromkeys(_field(m, "session_ids"))]
     topics: list[str] = []
-    for kind, etype, names in ((f["entity"], LINK_OF_KIND[f["entity"]], _field(m, f.name)) for f in schema.fields("moments", "entity")):
+    for kind, etype, names in ((kind, etype, _field(m, name)) for name, kind, etype in _entity_fields()):
         for name in names:
             row = entity_row(kind, name, now)
             if row is None:

@@ -120,7 +120,7 @@ def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: D
     cands = weighted_texts if isinstance(weighted_texts, Candidates) else candidates(weighted_texts)
     support, top, casing = cands.support, cands.top, cands.casing
     ok = {key: sup for key, sup in support.items()
-          if sup >= min_support and _topical_key(key) and not set(key.split()) & exclude}
+          if sup >= min_support and _topical_key(key) and exclude.isdisjoint(key.split())}
 
     def show(key: str) -> str:
         return " ".join(casing.get(w.lower(), w.lower()) for w in top[key].split())
@@ -203,7 +203,8 @@ def _pick(scored: list[tuple[str, float]], limit: int, floor: float, candidates:
             break
         split = key.split()
         words = set(split)
-        if any(words <= qw or qw <= words or _overlapping(split, qs, candidates) for qw, qs in held):
+        if any(words <= qw or qw <= words or (len(split) > 1 < len(qs) and _overlapping(split, qs, candidates))
+               for qw, qs in held):  # (one word is never a window of a longer phrase's: _overlapping needs two)
             continue
         picked.append((key, score))
         held.append((words, split))

@@ -378,6 +378,29 @@ def test_a_text_without_a_verb_of_speech_is_not_searched_for_a_speaker_and_could
     assert set(found) == {"Alice Chen", "Bob Stone", "Ms. Dawson", "Tom Hale"}
 
 
+def test_the_words_a_segment_writes_in_lower_case_are_read_from_all_its_texts_at_once():
+    """A capitalized word the segment also writes in lower case is no name ("Potatoes" beside "potatoes"); those
+    words are found in the texts joined by line breaks, one scan instead of one per text: the same words whatever
+    the texts end or start with."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import people as P
+
+    text = st.lists(st.sampled_from(["ab", "a", "-", "'", "’", " ", "\n", "X", "é", "1", "_", ".", "b-c", "d’e"]),
+                    max_size=8).map("".join)
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(text, max_size=5))
+    def same(texts):
+        each = {w for t in texts for w in re.findall(P._LOWER_WORD.pattern, t)}
+        assert set(P._LOWER_WORD.findall("\n".join(texts))) == each, texts
+
+    same()
+
+
 def test_the_entity_model_reads_a_whole_window_in_a_few_batches_and_names_the_same_people(monkeypatch):
     """Digests computed together hand the entity model their sentences in one batch per ~2,000 items (a few
     sentences per call cost it about twice as much), and say exactly what digests computed one by one say — even

@@ -100,6 +100,7 @@ _NOT_NAMES = frozenset({"the", "this", "that", "it", "we", "he", "she", "they", 
 
 
 _READ_CACHE = 100_000
+_LOWER_WORD = re.compile(r"\b[a-z][a-z'’\-]+\b")
 _INNER_WORD = re.compile(r"(?<=[\s(\"'“])[A-Z][a-z'’\-]+")
 
 
@@ -200,7 +201,8 @@ class PeopleFinder:
             for n in _names_in(v):
                 sure(n)
         texts = list(texts)
-        lower = {w for t in texts for w in re.findall(r"\b[a-z][a-z'’\-]+\b", t)}  # words written in lower case
+        # words written in lower case, found in all the texts at once (a match never crosses the line joining two)
+        lower = set(_LOWER_WORD.findall("\n".join(texts)))
         hits: list[tuple[str, int, str]] = []  # the rules' names in running text, with their sentences
         # _SPEECH tries a name of up to three words at every word of a text (~10 µs a chat turn) and matches only
         # before one of its verbs: a text without one (as a substring, asked of the core for all at once) is skipped

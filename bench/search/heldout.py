@@ -16,6 +16,9 @@ Sets (read from ``../shared/data`` at run time; never copied into the repository
   (spaCy's parse: the root, past or third person, no auxiliary), asked that way — "#Person1# went to the
   hospital" becomes "When did #Person1# go to the hospital?" (frames in :data:`DID_FRAMES`): the question a
   person asks most of a memory, with its verb in a form the evidence may not hold.
+- **TIAGE** (dev to tune, test to report): PersonaChat's chit-chat between two people ("Alex" and "Sam"),
+  lower-cased and tokenized as the set gives it, with topic shifts labelled by hand: asked the way SuperDialseg
+  is (below), the closest set here to a person's own chats.
 - **SuperDialseg** (validation; never tuned on): the dialogues the same way;
   the first turn of every topic segment (after the first) is a question, its
   evidence the other turns of the same segment; the turns asked are left out
@@ -27,7 +30,7 @@ and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
 Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
 evidence is in the top k), MRR@10.
 
-    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,superdialseg] [--limit N] [--dream]
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,superdialseg,tiage] [--limit N] [--dream]
 
 ``--dream`` dreams the memory first (no model), so what the dream learned
 (events, people, resolved dates) takes part. Writes bench/results/search-heldout-<split>.json.
@@ -51,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench" / "quality"))
 
-from dialogues import DAY0, dialogsum, ingest_dialogues, superdialseg  # noqa: E402
+from dialogues import DAY0, dialogsum, ingest_dialogues, superdialseg, tiage  # noqa: E402
 
 from rem.config import NO_MODEL, resolve_llm  # noqa: E402
 from rem.dream.run import DreamOptions, dream  # noqa: E402
@@ -119,7 +122,7 @@ def questions_dialogsum_did(dialogues: list[dict[str, Any]]) -> list[dict[str, A
     return out
 
 
-def questions_superdialseg(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def questions_superdialseg(dialogues: list[dict[str, Any]], set_name: str = "superdialseg") -> list[dict[str, Any]]:
     """The first turn of each topic segment after the first is asked; it is left out of the memory (a question
     is not in the memory it asks), and its evidence is the rest of its segment."""
     out = []
@@ -135,8 +138,13 @@ def questions_superdialseg(dialogues: list[dict[str, Any]]) -> list[dict[str, An
                 continue
             d["asked"].add(seg[0])
             out.append({"q": d["turns"][seg[0]][1], "relevant": {f"{d['id']}-{i:03d}" for i in seg[1:]}, "skip": set(),
-                        "set": "superdialseg"})
+                        "set": set_name})
     return out
+
+
+def questions_tiage(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """TIAGE's topic segments asked the way SuperDialseg's are (:func:`questions_superdialseg`)."""
+    return questions_superdialseg(dialogues, "tiage")
 
 
 def memory(dialogues: list[dict[str, Any]], tmp: Path, *, dream_it: bool) -> Store:
@@ -231,7 +239,7 @@ def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *,
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=["dev", "test"], default="test")
-    ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,superdialseg")
+    ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,superdialseg,tiage")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--dream", action="store_true")
     ap.add_argument("--out")
@@ -248,6 +256,10 @@ def main() -> None:
                                     dream_it=a.dream))
         elif s == "superdialseg":
             results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))
+        elif s == "tiage":
+            results.append(evaluate(f"TIAGE {a.split}", tiage(a.split, a.limit), questions_tiage, dream_it=a.dream))
+        else:
+            ap.error(f"unknown set {s!r}: use dialogsum, dialogsum-asked, dialogsum-did, superdialseg or tiage")
     for r in results:
         print(f"\n{r['set']}: {r['dialogues']} dialogues, {r['questions']} questions ({r['seconds']} s)")
         print(f"{'ranking':<20} {'R@5':>7} {'R@10':>7} {'MRR@10':>7}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 from . import schema
@@ -40,12 +40,20 @@ class Link(NamedTuple):
     weight: float = 1.0  # the evidence this moment gives the edge
 
 
+@lru_cache(maxsize=1 << 16)
+def _entity_key(kind: str, name: str) -> tuple[str, str] | None:
+    """(id, key) of the entity of ``kind`` named ``name``: a dream's moments name the same topics and people
+    again and again (100,000 chat turns: 54,369 names, 6,408 distinct), each folded and hashed once."""
+    key = normalize_key(name)
+    return (stable_id("entity", kind, key), key) if key else None
+
+
 def entity_row(kind: str, name: str, now: datetime) -> dict[str, Any] | None:
     """An ``entities`` row for a topic or person named ``name`` (None when it has no key)."""
-    key = normalize_key(name)
-    if not key:
+    found = _entity_key(kind, name)
+    if found is None:
         return None
-    return {"id": stable_id("entity", kind, key), "key": key, "name": name, "kind": kind, "aliases": [],
+    return {"id": found[0], "key": found[1], "name": name, "kind": kind, "aliases": [],
             "created_at": now, "updated_at": now, "metadata": None}
 
 

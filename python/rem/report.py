@@ -48,10 +48,12 @@ def _hm(t: datetime) -> str:
     return f"{t.astimezone():%H:%M}"
 
 
-def run_digest(store: Store, run_id: str) -> str:
-    """The Markdown digest of one run: its moments, summary, graph changes and cost."""
-    with store.read(sandbox=False) as con:
-        d = ledger.detail(con, run_id)
+def run_digest(store: Store, run_id: str, d: ledger.RunDetail | None = None) -> str:
+    """The Markdown digest of one run: its moments, summary, graph changes and cost (``d``: the run's
+    :func:`ledger.detail`, when the caller has read it)."""
+    if d is None:
+        with store.read(sandbox=False) as con:
+            d = ledger.detail(con, run_id)
     r = d.row
     ws, we = r["window_start"], r["window_end"]
     cost = r.get("estimated_cost_usd")
@@ -98,9 +100,10 @@ def write_run_digest(store: Store, run_id: str, cfg: dict[str, Any] | None = Non
         return None
     d = reports_dir(store, cfg)
     d.mkdir(parents=True, exist_ok=True)
-    text = run_digest(store, run_id)
     with store.read(sandbox=False) as con:
-        row = ledger.detail(con, run_id).row
+        detail = ledger.detail(con, run_id)  # read once: it holds every moment of the run
+    text = run_digest(store, run_id, detail)
+    row = detail.row
     when = row.get("window_end") or row.get("started_at") or datetime.now().astimezone()
     path = d / f"{when.astimezone():%Y-%m-%d_%H%M}_{run_id[:8]}.md"
     tmp = path.with_suffix(".md.tmp")

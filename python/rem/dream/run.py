@@ -382,10 +382,15 @@ def think(store: Store, settings: LLMSettings, opts: DreamOptions, p: Plan, res:
                          min_duration_minutes=opts.min_duration_minutes, summary_only=opts.summary_only)
     res.timings["resolve"] = time.perf_counter() - t
     res.resolution = resolution
-    words = frozenset(w for m in resolution.moments for w in content_words(f"{m.name} {m.summary} {' '.join(m.tags)}"))
-    res.summary = summary if summary and sound_summary(summary, words) else fallback_summary(resolution.moments)
+    # the model's period summary is kept when it speaks of the moments' words (read only when there is one)
+    res.summary = summary if summary and sound_summary(summary, _moment_words(resolution)) else fallback_summary(resolution.moments)
     _mask_secrets(resolution, res, [settings.api_key, *secret_values()])
     res.cost = settings.estimate_cost(res.usage.tokens_in, res.usage.tokens_out)
+
+
+def _moment_words(resolution: Resolution) -> frozenset[str]:
+    """The content words of every moment's name, summary and tags."""
+    return frozenset(w for m in resolution.moments for w in content_words(f"{m.name} {m.summary} {' '.join(m.tags)}"))
 
 
 def preview(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamResult:

@@ -249,11 +249,17 @@ def test_the_rust_core_reads_ascii_phrase_candidates_exactly_as_python_does():
         assert rust.top == python.top and rust.casing == python.casing
         for text, _ in weighted:
             assert sorted(K._reader().keys(text)) == sorted({k for k, _ in T.phrases(text)})
+        # a segment's vocabulary (what the resolution compares a model's words with): every token folded and
+        # stemmed, as Python's tokens of the texts joined give it
+        texts = [t for t, _ in weighted]
+        assert K.vocabulary(texts) == frozenset(map(T.stem, map(T.fold, T.tokens(" ".join(texts)))))
 
     same()
     assert K._reader().candidates(["Café crème"], [1.0]) is None and K._reader().keys("naïve") is None
     mixed = [("Tuning vector search", 1.0), ("Réglage de la recherche vectorielle", 1.0)]
     assert K.candidates(mixed) == K._candidates(mixed)  # a text in another script: Python reads it all
+    assert K._reader().vocabulary(["Tuning", "Réglage"]) is None
+    assert K.vocabulary(["Tuning queries", "Réglage des requêtes"]) == {"tuning", "query", "réglage", "des", "requêtes"}
 
 
 def test_several_processes_understand_a_window_exactly_as_one_does(monkeypatch):

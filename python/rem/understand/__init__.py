@@ -41,10 +41,10 @@ from . import describe
 from .emotions import emotions
 from .events import Event, Utterance, third_person
 from .events import extract as extract_events
-from .keyphrases import DocumentFrequency, Phrase, candidates, key_of, rank, tag
+from .keyphrases import DocumentFrequency, Phrase, candidates, key_of, rank, tag, vocabulary
 from .ner import recognizer
 from .people import Found, PeopleFinder, front_matter_people
-from .text import clean, fold, read_sentences, stem, tokens
+from .text import clean, fold, read_sentences, stem
 
 __all__ = ["Digest", "Understanding", "worker_count"]
 
@@ -465,8 +465,7 @@ class Understanding:
         fallback = names[0] if names else (items[0].commit_subject or "Activity") if items else "Activity"
         places = Counter(i.place for i in items if i.place)
         place = places.most_common(1)[0][0] if places else ""
-        # the distinct tokens first (a token never spans the space joining two texts), then each folded once
-        vocab = frozenset(map(stem, map(fold, set(tokens(" ".join([*texts, *people, place]))))))
+        vocab = vocabulary([*texts, *people, place])
         return Digest(
             segments=list(segments),
             name=(describe.event_name(events) if kind in ("conversation", "support") and events

@@ -102,6 +102,16 @@ def _candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
     return Candidates(support, {k: c.most_common(1)[0][0] for k, c in surfaces.items()}, _casing(surfaces))
 
 
+def vocabulary(texts: list[str]) -> frozenset[str]:
+    """The distinct words of ``texts`` as they are compared (each token folded, its plural removed): read by the
+    Rust core when it reads every text (:func:`candidates`), here otherwise (the same words)."""
+    got = _reader().vocabulary(texts)
+    if got is not None:
+        return frozenset(got)
+    # the distinct tokens first (a token never spans the space joining two texts), then each folded once
+    return frozenset(map(stem, map(fold, set(tokens(" ".join(texts))))))
+
+
 @cache
 def _reader() -> PhraseReader:
     return PhraseReader(sorted(STOPWORDS))

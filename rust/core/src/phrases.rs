@@ -201,6 +201,27 @@ impl PhraseReader {
         Some(seen.into_iter().collect())
     }
 
+    /// The distinct words of these texts as the understanding compares them (every token folded and its
+    /// plural removed: `stem(fold(t))` for each of Python's `tokens`), or None when a text is not one this
+    /// module reads.
+    pub fn vocabulary(&self, texts: &[String]) -> Option<Vec<String>> {
+        if !texts.iter().all(|t| readable(t)) {
+            return None;
+        }
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut pieces = Vec::new();
+        for text in texts {
+            pieces.clear();
+            scan(text, &mut pieces);
+            for p in &pieces {
+                if let Piece::Token(a, b) = *p {
+                    seen.insert(stem(&fold(&text[a..b])));
+                }
+            }
+        }
+        Some(seen.into_iter().collect())
+    }
+
     /// The candidates of (text, weight) per item, or None when a text is not ASCII.
     pub fn candidates(&self, texts: &[String], weights: &[f64]) -> Option<Candidates> {
         if texts.len() != weights.len() || !texts.iter().all(|t| readable(t)) {
@@ -336,6 +357,14 @@ mod tests {
         // "I" and "m" are too short; the quotes and the spaced dash end clauses, the ellipsis and the emoji do not
         assert_eq!(c.keys, ["fixing", "vector", "vector search", "search", "now", "hnsw", "hnsw index", "hnsw index great",
                             "index", "index great", "great"]);
+    }
+
+    #[test]
+    fn the_vocabulary_holds_every_token_folded_and_stemmed_once() {
+        let mut v = reader().vocabulary(&["Queries on @Alice's #HNSW indexes.".into(), "the queries".into()]).unwrap();
+        v.sort();
+        assert_eq!(v, ["alice", "hnsw", "index", "on", "query", "s", "the"]);
+        assert_eq!(reader().vocabulary(&["ok".into(), "é".into()]), None);
     }
 
     #[test]

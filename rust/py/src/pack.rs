@@ -107,6 +107,12 @@ impl PyPhraseReader {
         py.detach(|| self.r.candidates(&texts, &weights)).map(|c| (c.keys, c.support, c.top, c.casing))
     }
 
+    /// The distinct words of these texts, each token folded and its plural removed, or None when the core does
+    /// not read one of them.
+    fn vocabulary(&self, py: Python<'_>, texts: Vec<String>) -> Option<Vec<String>> {
+        py.detach(|| self.r.vocabulary(&texts))
+    }
+
     /// The distinct phrase keys of a text, or None when the core does not read it.
     fn keys(&self, py: Python<'_>, text: String) -> Option<Vec<String>> {
         py.detach(|| self.r.keys(&text))

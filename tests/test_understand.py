@@ -243,23 +243,51 @@ def test_the_rust_core_reads_ascii_phrase_candidates_exactly_as_python_does():
     @settings(max_examples=500, deadline=None)
     @given(st.lists(st.tuples(texts, st.sampled_from([0.2, 0.6, 1.0, 1.5, 3.0])), max_size=6))
     def same(weighted):
-        assert K._reader().candidates([t for t, _ in weighted], [w for _, w in weighted]) is not None
+        assert K.phrase_reader().candidates([t for t, _ in weighted], [w for _, w in weighted]) is not None
         rust, python = K.candidates(weighted), K._candidates(weighted)
         assert list(rust.support.items()) == list(python.support.items())
         assert rust.top == python.top and rust.casing == python.casing
         for text, _ in weighted:
-            assert sorted(K._reader().keys(text)) == sorted({k for k, _ in T.phrases(text)})
+            assert sorted(K.phrase_reader().keys(text)) == sorted({k for k, _ in T.phrases(text)})
         # a segment's vocabulary (what the resolution compares a model's words with): every token folded and
         # stemmed, as Python's tokens of the texts joined give it
         texts = [t for t, _ in weighted]
         assert K.vocabulary(texts) == frozenset(map(T.stem, map(T.fold, T.tokens(" ".join(texts)))))
 
     same()
-    assert K._reader().candidates(["Café crème"], [1.0]) is None and K._reader().keys("naïve") is None
+    assert K.phrase_reader().candidates(["Café crème"], [1.0]) is None and K.phrase_reader().keys("naïve") is None
     mixed = [("Tuning vector search", 1.0), ("Réglage de la recherche vectorielle", 1.0)]
     assert K.candidates(mixed) == K._candidates(mixed)  # a text in another script: Python reads it all
-    assert K._reader().vocabulary(["Tuning", "Réglage"]) is None
+    assert K.phrase_reader().vocabulary(["Tuning", "Réglage"]) is None
     assert K.vocabulary(["Tuning queries", "Réglage des requêtes"]) == {"tuning", "query", "réglage", "des", "requêtes"}
+
+
+def test_the_rust_core_picks_central_sentences_exactly_as_python_does():
+    """A summary's sentences are picked by the Rust core when it reads them all: the same sentences as the Python
+    reading, for lists made of few words (so near-duplicates, ties of score and key words are common), numbers,
+    stop words, plurals, joiners and chat's punctuation; other scripts stay with Python."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import describe as D
+
+    words = st.sampled_from(["index", "indexes", "Index", "rebuild", "shard", "shards", "queries", "query", "the", "a",
+                             "we", "moved", "friday", "memory", "3.14", "1,000", "#123", "@sam", "ef_search", "v1.2",
+                             "node.js", "I\u2019m", "\u201cKafka\u201d", "\U0001F44D", "it's", "x", "status", "lunch"])
+    sentence = st.lists(words, min_size=1, max_size=14).map(" ".join)
+    keys = st.lists(st.sampled_from(["index", "shard", "query", "memory", "vector index", "friday rebuild"]), max_size=3)
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(sentence, max_size=12), keys, st.integers(1, 4))
+    def same(said, key_terms, limit):
+        said = [s for s in said if len(s.split()) >= 5]
+        picked = D.phrase_reader().central(said, sorted({w for k in key_terms for w in k.split()}), limit)
+        assert picked is not None
+        assert [said[i] for i in picked] == D._central(said, key_terms, limit)
+
+    same()
+    assert D.phrase_reader().central(["Le café était froid ce matin"], [], 1) is None
+    assert D.central_sentences(["Le café était froid ce matin, encore"], [], 1) == ["Le café était froid ce matin, encore"]
 
 
 def test_several_processes_understand_a_window_exactly_as_one_does(monkeypatch):

@@ -12,6 +12,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from .._rem import CueCounter
+from .keyphrases import phrase_reader
 from .text import fold, is_content, stem, tokens
 
 TYPES = ("work_session", "deep_work", "learning", "meeting", "conversation", "support", "debugging", "writing",
@@ -149,16 +150,23 @@ _HEADING = re.compile(r"\s*#{1,6}(?:\s|$)")  # a Markdown heading ("# Plan"), no
 def central_sentences(candidates: Sequence[str], key_terms: Sequence[str], limit: int = 3) -> list[str]:
     """The ``limit`` sentences most similar to the rest (and to the key
     phrases), in their original order; headings, fragments and near-duplicates
-    (more than half their words shared with a kept one) left out."""
+    (more than half their words shared with a kept one) left out. Sentences the Rust core reads (ASCII, and
+    chat's punctuation and emoji) are scored there (``PhraseReader.central``: the same choice, tested), others
+    by :func:`_central`."""
+    said = [s for raw in candidates if not _HEADING.match(raw)
+            for s in (_strip_label(raw),) if len(s) <= 300 and len(s.split()) >= 5]
+    if not said:
+        return []
+    picked = phrase_reader().central(said, sorted({w for k in key_terms for w in k.split()}), limit)
+    return [said[i] for i in picked] if picked is not None else _central(said, key_terms, limit)
+
+
+def _central(said: Sequence[str], key_terms: Sequence[str], limit: int) -> list[str]:
+    """:func:`central_sentences` of sentences already stripped and of a summary's length, in Python (any script)."""
     uniq: list[str] = []
     kept_words: list[set[str]] = []
     kept_tokens: list[list[str]] = []
-    for raw in candidates:
-        if _HEADING.match(raw):
-            continue
-        s = _strip_label(raw)
-        if len(s.split()) < 5 or len(s) > 300:
-            continue
+    for s in said:
         toks = tokens(s)
         words = {w.lower() for w in toks}
         if any(len(words & k) > 0.5 * min(len(words), len(k)) for k in kept_words):

@@ -46,7 +46,7 @@ class DocumentFrequency:
 
     def add(self, text: str) -> None:
         self.n += 1
-        keys = _reader().keys(text)  # ASCII text (and chat's punctuation, emoji) by the Rust core, other scripts here
+        keys = phrase_reader().keys(text)  # ASCII text (and chat's punctuation, emoji) by the Rust core, other scripts here
         self.df.update(keys if keys is not None else {k for k, _ in phrases(text)})
 
     def add_counts(self, n: int, df: Counter[str]) -> None:
@@ -80,7 +80,7 @@ def candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
     ASCII text (with the curly quotes, dashes and emoji of chat) is read by the Rust core
     (:class:`rem._rem.PhraseReader`, the same result), text in other scripts here."""
     weighted = list(weighted_texts)
-    got = _reader().candidates([t for t, _ in weighted], [float(w) for _, w in weighted])
+    got = phrase_reader().candidates([t for t, _ in weighted], [float(w) for _, w in weighted])
     if got is not None:
         keys, support, top, casing = got
         return Candidates(dict(zip(keys, support, strict=True)), dict(zip(keys, top, strict=True)),
@@ -105,7 +105,7 @@ def _candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
 def vocabulary(texts: list[str]) -> frozenset[str]:
     """The distinct words of ``texts`` as they are compared (each token folded, its plural removed): read by the
     Rust core when it reads every text (:func:`candidates`), here otherwise (the same words)."""
-    got = _reader().vocabulary(texts)
+    got = phrase_reader().vocabulary(texts)
     if got is not None:
         return frozenset(got)
     # the distinct tokens first (a token never spans the space joining two texts), then each folded once
@@ -113,7 +113,7 @@ def vocabulary(texts: list[str]) -> frozenset[str]:
 
 
 @cache
-def _reader() -> PhraseReader:
+def phrase_reader() -> PhraseReader:
     return PhraseReader(sorted(STOPWORDS))
 
 

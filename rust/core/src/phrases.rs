@@ -222,6 +222,83 @@ impl PhraseReader {
         Some(seen.into_iter().collect())
     }
 
+    /// The positions of the `limit` most central of these sentences (already stripped of labels and openers, and
+    /// of a summary's length), in their order, as `rem.understand.describe.central_sentences` picks them: a
+    /// sentence sharing more than half its words (lower case) with one kept before it is left out; each kept
+    /// sentence's content words (folded, stemmed, counted) score by how many other kept sentences hold them,
+    /// over its norm and the root of the kept count, plus 1.5 for each of `key_words` it holds. None when a
+    /// sentence is not one this module reads.
+    pub fn central(&self, sentences: &[String], key_words: &HashSet<String>, limit: usize) -> Option<Vec<usize>> {
+        if !sentences.iter().all(|t| readable(t)) {
+            return None;
+        }
+        let mut kept: Vec<usize> = Vec::new();
+        let mut kept_words: Vec<HashSet<String>> = Vec::new();
+        let mut vecs: Vec<Vec<(String, u64)>> = Vec::new(); // each kept sentence's stems, in first-occurrence order
+        let mut pieces = Vec::new();
+        for (i, s) in sentences.iter().enumerate() {
+            pieces.clear();
+            scan(s, &mut pieces);
+            let toks: Vec<&str> = pieces
+                .iter()
+                .filter_map(|p| match *p {
+                    Piece::Token(a, b) => Some(&s[a..b]),
+                    Piece::End => None,
+                })
+                .collect();
+            let words: HashSet<String> = toks.iter().map(|t| t.to_ascii_lowercase()).collect();
+            let dup = kept_words.iter().any(|k| {
+                let shared = words.iter().filter(|w| k.contains(*w)).count();
+                shared as f64 > 0.5 * words.len().min(k.len()) as f64
+            });
+            if dup {
+                continue;
+            }
+            let mut v: Vec<(String, u64)> = Vec::new();
+            let mut at: HashMap<String, usize> = HashMap::new();
+            for t in &toks {
+                let f = fold(t);
+                if !self.content(&f) {
+                    continue;
+                }
+                let st = stem(&f);
+                match at.get(&st) {
+                    Some(&k) => v[k].1 += 1,
+                    None => {
+                        at.insert(st.clone(), v.len());
+                        v.push((st, 1));
+                    }
+                }
+            }
+            kept.push(i);
+            kept_words.push(words);
+            vecs.push(v);
+        }
+        let mut centroid: HashMap<&str, u64> = HashMap::new();
+        for v in &vecs {
+            for (w, _) in v {
+                *centroid.entry(w.as_str()).or_insert(0) += 1;
+            }
+        }
+        let root = (kept.len() as f64).powf(0.5); // Python's `n ** 0.5` is C's pow, not sqrt
+        let mut scored: Vec<(f64, usize)> = Vec::new();
+        for (k, v) in vecs.iter().enumerate() {
+            if v.is_empty() {
+                continue;
+            }
+            let norm = (v.iter().map(|(_, x)| x * x).sum::<u64>() as f64).sqrt();
+            let shared: u64 = v.iter().map(|(w, x)| x * (centroid.get(w.as_str()).copied().unwrap_or(1) - 1)).sum();
+            let sim = shared as f64 / (norm * root);
+            let keyed = v.iter().filter(|(w, _)| key_words.contains(w)).count();
+            scored.push((sim + 1.5 * keyed as f64, k));
+        }
+        // Python's sorted(reverse=True) on (score, index): the best first, a tie to the later sentence
+        scored.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal).then(b.1.cmp(&a.1)));
+        let mut top: Vec<usize> = scored.into_iter().take(limit).map(|(_, k)| k).collect();
+        top.sort_unstable();
+        Some(top.into_iter().map(|k| kept[k]).collect())
+    }
+
     /// The candidates of (text, weight) per item, or None when a text is not ASCII.
     pub fn candidates(&self, texts: &[String], weights: &[f64]) -> Option<Candidates> {
         if texts.len() != weights.len() || !texts.iter().all(|t| readable(t)) {
@@ -365,6 +442,24 @@ mod tests {
         v.sort();
         assert_eq!(v, ["alice", "hnsw", "index", "on", "query", "s", "the"]);
         assert_eq!(reader().vocabulary(&["ok".into(), "é".into()]), None);
+    }
+
+    #[test]
+    fn central_sentences_skip_near_duplicates_and_favour_shared_and_key_words() {
+        let s: Vec<String> = [
+            "the vector index rebuild failed on the big shard",
+            "the vector index rebuild failed on the big shard again",
+            "lunch was at noon with nobody in particular",
+            "we moved the vector index rebuild to friday",
+            "memory for the index rebuild is low",
+        ]
+        .map(String::from)
+        .to_vec();
+        let keys: HashSet<String> = ["memory".to_string()].into();
+        // 1 repeats 0; the words of the rebuild are shared most by 3, and 4 holds the key word
+        assert_eq!(reader().central(&s, &keys, 2), Some(vec![3, 4]));
+        assert_eq!(reader().central(&s, &HashSet::new(), 1), Some(vec![3]));
+        assert_eq!(reader().central(&["café au lait".into()], &keys, 1), None);
     }
 
     #[test]

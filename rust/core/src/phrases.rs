@@ -18,7 +18,7 @@
 //! list was written), so a scan skips them as Python's does. Both paths agree byte for byte (a
 //! property test in `tests/test_understand.py` compares them).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// The phrase keys' stopwords, given once.
 pub struct PhraseReader {
@@ -194,7 +194,7 @@ impl PhraseReader {
         if !readable(text) {
             return None;
         }
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::default();
         self.phrases(text, &mut |k, _| {
             seen.insert(k);
         });
@@ -208,7 +208,7 @@ impl PhraseReader {
         if !texts.iter().all(|t| readable(t)) {
             return None;
         }
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::default();
         let mut pieces = Vec::new();
         for text in texts {
             pieces.clear();
@@ -228,12 +228,13 @@ impl PhraseReader {
     /// sentence's content words (folded, stemmed, counted) score by how many other kept sentences hold them,
     /// over its norm and the root of the kept count, plus 1.5 for each of `key_words` it holds. None when a
     /// sentence is not one this module reads.
-    pub fn central(&self, sentences: &[String], key_words: &HashSet<String>, limit: usize) -> Option<Vec<usize>> {
+    pub fn central(&self, sentences: &[String], key_words: &[String], limit: usize) -> Option<Vec<usize>> {
         if !sentences.iter().all(|t| readable(t)) {
             return None;
         }
+        let keys: HashSet<&str> = key_words.iter().map(String::as_str).collect();
         let mut kept: Vec<usize> = Vec::new();
-        let mut kept_words: Vec<HashSet<String>> = Vec::new();
+        let mut kept_words: Vec<Vec<String>> = Vec::new(); // each kept sentence's words (lower case), sorted, once each
         let mut vecs: Vec<Vec<(String, u64)>> = Vec::new(); // each kept sentence's stems, in first-occurrence order
         let mut pieces = Vec::new();
         for (i, s) in sentences.iter().enumerate() {
@@ -246,35 +247,29 @@ impl PhraseReader {
                     Piece::End => None,
                 })
                 .collect();
-            let words: HashSet<String> = toks.iter().map(|t| t.to_ascii_lowercase()).collect();
-            let dup = kept_words.iter().any(|k| {
-                let shared = words.iter().filter(|w| k.contains(*w)).count();
-                shared as f64 > 0.5 * words.len().min(k.len()) as f64
-            });
-            if dup {
+            let mut words: Vec<String> = toks.iter().map(|t| t.to_ascii_lowercase()).collect();
+            words.sort_unstable();
+            words.dedup();
+            if kept_words.iter().any(|k| shared(&words, k) as f64 > 0.5 * words.len().min(k.len()) as f64) {
                 continue;
             }
-            let mut v: Vec<(String, u64)> = Vec::new();
-            let mut at: HashMap<String, usize> = HashMap::new();
+            let mut v: Vec<(String, u64)> = Vec::new(); // a sentence has few words: a scan finds one sooner than a hash
             for t in &toks {
                 let f = fold(t);
                 if !self.content(&f) {
                     continue;
                 }
                 let st = stem(&f);
-                match at.get(&st) {
-                    Some(&k) => v[k].1 += 1,
-                    None => {
-                        at.insert(st.clone(), v.len());
-                        v.push((st, 1));
-                    }
+                match v.iter_mut().find(|(w, _)| *w == st) {
+                    Some((_, n)) => *n += 1,
+                    None => v.push((st, 1)),
                 }
             }
             kept.push(i);
             kept_words.push(words);
             vecs.push(v);
         }
-        let mut centroid: HashMap<&str, u64> = HashMap::new();
+        let mut centroid: HashMap<&str, u64> = HashMap::default();
         for v in &vecs {
             for (w, _) in v {
                 *centroid.entry(w.as_str()).or_insert(0) += 1;
@@ -287,9 +282,9 @@ impl PhraseReader {
                 continue;
             }
             let norm = (v.iter().map(|(_, x)| x * x).sum::<u64>() as f64).sqrt();
-            let shared: u64 = v.iter().map(|(w, x)| x * (centroid.get(w.as_str()).copied().unwrap_or(1) - 1)).sum();
-            let sim = shared as f64 / (norm * root);
-            let keyed = v.iter().filter(|(w, _)| key_words.contains(w)).count();
+            let common: u64 = v.iter().map(|(w, x)| x * (centroid.get(w.as_str()).copied().unwrap_or(1) - 1)).sum();
+            let sim = common as f64 / (norm * root);
+            let keyed = v.iter().filter(|(w, _)| keys.contains(w.as_str())).count();
             scored.push((sim + 1.5 * keyed as f64, k));
         }
         // Python's sorted(reverse=True) on (score, index): the best first, a tie to the later sentence
@@ -304,11 +299,11 @@ impl PhraseReader {
         if texts.len() != weights.len() || !texts.iter().all(|t| readable(t)) {
             return None;
         }
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut index: HashMap<String, usize> = HashMap::default();
         let mut out = Candidates::default();
         let mut surfaces: Vec<Vec<(String, u32)>> = Vec::new();
         for (text, &w) in texts.iter().zip(weights) {
-            let mut seen: HashSet<usize> = HashSet::new();
+            let mut seen: HashSet<usize> = HashSet::default();
             self.phrases(text, &mut |key, surface| {
                 let k = match index.get(&key) {
                     Some(&k) => k,
@@ -345,10 +340,27 @@ impl PhraseReader {
     }
 }
 
+/// How many words two sorted lists of distinct words share.
+fn shared(a: &[String], b: &[String]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
 /// The spelling to show for each word, as `keyphrases._casing` decides it (before its stem keys are added).
 fn casing(surfaces: &[Vec<(String, u32)>]) -> Vec<(String, String)> {
     let mut order: Vec<String> = Vec::new();
-    let mut seen: HashMap<String, Vec<(String, u32)>> = HashMap::new();
+    let mut seen: HashMap<String, Vec<(String, u32)>> = HashMap::default();
     for s in surfaces {
         for (surface, n) in s {
             for w in surface.split(' ') {
@@ -455,10 +467,10 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let keys: HashSet<String> = ["memory".to_string()].into();
+        let keys = ["memory".to_string()];
         // 1 repeats 0; the words of the rebuild are shared most by 3, and 4 holds the key word
         assert_eq!(reader().central(&s, &keys, 2), Some(vec![3, 4]));
-        assert_eq!(reader().central(&s, &HashSet::new(), 1), Some(vec![3]));
+        assert_eq!(reader().central(&s, &[], 1), Some(vec![3]));
         assert_eq!(reader().central(&["café au lait".into()], &keys, 1), None);
     }
 

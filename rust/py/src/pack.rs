@@ -116,8 +116,7 @@ impl PyPhraseReader {
     /// The positions of the ``limit`` most central of these sentences, in their order (see
     /// ``rem.understand.describe.central_sentences``), or None when the core does not read one of them.
     fn central(&self, py: Python<'_>, sentences: Vec<String>, key_words: Vec<String>, limit: usize) -> Option<Vec<usize>> {
-        let keys: std::collections::HashSet<String> = key_words.into_iter().collect();
-        py.detach(|| self.r.central(&sentences, &keys, limit))
+        py.detach(|| self.r.central(&sentences, &key_words, limit))
     }
 
     /// The distinct phrase keys of a text, or None when the core does not read it.

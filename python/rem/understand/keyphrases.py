@@ -83,8 +83,7 @@ def candidates(weighted_texts: Iterable[tuple[str, float]]) -> Candidates:
     got = phrase_reader().candidates([t for t, _ in weighted], [float(w) for _, w in weighted])
     if got is not None:
         keys, support, top, casing = got
-        return Candidates(dict(zip(keys, support, strict=True)), dict(zip(keys, top, strict=True)),
-                          {stem_key(w): v for w, v in casing} | dict(casing))
+        return Candidates(dict(zip(keys, support, strict=True)), dict(zip(keys, top, strict=True)), dict(casing))
     return _candidates(weighted)
 
 

@@ -34,7 +34,7 @@ pub struct Candidates {
     pub support: Vec<f64>,
     /// Each key's most frequent surface (the first written of the most frequent).
     pub top: Vec<String>,
-    /// Each word (lower case) and the spelling to show for it.
+    /// The spelling to show for each word (lower case) and for its stem key (`keyphrases._casing`).
     pub casing: Vec<(String, String)>,
 }
 
@@ -154,18 +154,30 @@ impl PhraseReader {
         word.bytes().any(|c| c.is_ascii_alphabetic())
     }
 
-    /// Every (key, surface) of an ASCII text, in the order Python yields them.
-    fn phrases(&self, text: &str, f: &mut impl FnMut(String, String)) {
+    /// Every (key, surface) of an ASCII text, in the order Python yields them (a phrase of two or three words is
+    /// spelled into buffers reused for the next: the caller copies what it keeps).
+    fn phrases(&self, text: &str, f: &mut impl FnMut(&str, &str)) {
         let mut pieces = Vec::new();
         scan(text, &mut pieces);
         let mut run: Vec<&str> = Vec::new();
         let mut keys: Vec<String> = Vec::new();
-        let flush = |run: &mut Vec<&str>, keys: &mut Vec<String>, f: &mut dyn FnMut(String, String)| {
+        let (mut kbuf, mut sbuf) = (String::new(), String::new());
+        let mut flush = |run: &mut Vec<&str>, keys: &mut Vec<String>, f: &mut dyn FnMut(&str, &str)| {
             let n = run.len();
             for i in 0..n {
-                f(keys[i].clone(), run[i].to_string());
+                f(&keys[i], run[i]);
                 for j in (i + 2)..=(n.min(i + 3)) {
-                    f(keys[i..j].join(" "), run[i..j].join(" "));
+                    kbuf.clear();
+                    sbuf.clear();
+                    for x in i..j {
+                        if x > i {
+                            kbuf.push(' ');
+                            sbuf.push(' ');
+                        }
+                        kbuf.push_str(&keys[x]);
+                        sbuf.push_str(run[x]);
+                    }
+                    f(&kbuf, &sbuf);
                 }
             }
             run.clear();
@@ -196,7 +208,9 @@ impl PhraseReader {
         }
         let mut seen: HashSet<String> = HashSet::default();
         self.phrases(text, &mut |k, _| {
-            seen.insert(k);
+            if !seen.contains(k) {
+                seen.insert(k.to_string());
+            }
         });
         Some(seen.into_iter().collect())
     }
@@ -305,20 +319,20 @@ impl PhraseReader {
         for (text, &w) in texts.iter().zip(weights) {
             let mut seen: HashSet<usize> = HashSet::default();
             self.phrases(text, &mut |key, surface| {
-                let k = match index.get(&key) {
+                let k = match index.get(key) {
                     Some(&k) => k,
                     None => {
                         let k = out.keys.len();
-                        index.insert(key.clone(), k);
-                        out.keys.push(key);
+                        index.insert(key.to_string(), k);
+                        out.keys.push(key.to_string());
                         out.support.push(0.0);
                         surfaces.push(Vec::new());
                         k
                     }
                 };
-                match surfaces[k].iter_mut().find(|(s, _)| *s == surface) {
+                match surfaces[k].iter_mut().find(|(s, _)| s == surface) {
                     Some((_, c)) => *c += 1,
-                    None => surfaces[k].push((surface, 1)),
+                    None => surfaces[k].push((surface.to_string(), 1)),
                 }
                 if seen.insert(k) {
                     out.support[k] += w;
@@ -335,9 +349,31 @@ impl PhraseReader {
             }
             out.top.push(best.map(|b| b.0.clone()).unwrap_or_default());
         }
-        out.casing = casing(&surfaces);
+        out.casing = with_stem_keys(casing(&surfaces));
         Some(out)
     }
+}
+
+/// The spellings of the words as `keyphrases._casing` returns them: each word's stem key first (in the words'
+/// order; of words sharing one, the last one's spelling), then the words themselves (a word that is its own stem
+/// key keeps its place) — Python's `{stem_key(w): v for w, v in casing} | dict(casing)`.
+fn with_stem_keys(casing: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(casing.len() * 2);
+    let mut at: HashMap<String, usize> = HashMap::default();
+    let mut put = |out: &mut Vec<(String, String)>, k: String, v: &str| match at.get(&k) {
+        Some(&i) => v.clone_into(&mut out[i].1),
+        None => {
+            at.insert(k.clone(), out.len());
+            out.push((k, v.to_string()));
+        }
+    };
+    for (w, v) in &casing {
+        put(&mut out, stem(&fold(w)), v);
+    }
+    for (w, v) in casing {
+        put(&mut out, w, &v);
+    }
+    out
 }
 
 /// How many words two sorted lists of distinct words share.

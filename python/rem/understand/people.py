@@ -94,6 +94,13 @@ _RULES = ((_VOCATIVE_START, 1), (_VOCATIVE_ADDRESS, 2), (_NAME_ALONE, 2), (_GREE
           (_OBJECT, 1))
 _INSIDE_ONLY = (_INTRO, _VOCATIVE_END, _RELATION, _ACTS, _DOES, _POSSESSIVE, _WITH_YOU, _OBJECT)
 _OPENING_RULES = tuple((rx, w) for rx, w in _RULES if rx not in _INSIDE_ONLY)
+# The rules that read only a sentence's opening (anchored at its start): one pattern, all of them as alternatives,
+# tells whether any can match, so that a sentence none can match (most chat) is not scanned by each (tested)
+_ANCHORED = (_VOCATIVE_START, _VOCATIVE_ADDRESS, _NAME_ALONE, _GREETED, _START_ACTS)
+_OPENS_A_RULE = re.compile("|".join(f"(?i:{rx.pattern})" if rx.flags & re.I else f"(?:{rx.pattern})" for rx in _ANCHORED))
+# the rules for a sentence, by (a capital inside it, an anchored rule can match its opening)
+_RULES_FOR = {(inside, opens): tuple((rx, w) for rx, w in (_RULES if inside else _OPENING_RULES) if opens or rx not in _ANCHORED)
+              for inside in (False, True) for opens in (False, True)}
 _CAP_INSIDE = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿĀ-ž'’\-]")
 _NOT_NAMES = frozenset({"the", "this", "that", "it", "we", "he", "she", "they", "i", "you", "someone", "everyone",
                         "team", "here", "channel", "all", "everybody", "nobody", "who", "which", "what"})
@@ -101,7 +108,7 @@ _NOT_NAMES = frozenset({"the", "this", "that", "it", "we", "he", "she", "they", 
 
 _READ_CACHE = 100_000
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'’\-]+\b")
-_INNER_WORD = re.compile(r"(?<=[\s(\"'“])[A-Z][a-z'’\-]+")
+_INNER_WORD = re.compile(r"[A-Z](?<=[\s(\"'“][A-Z])[a-z'’\-]+")  # opens with the capital, as ner._INNER_CAP does
 
 
 def _may_name(sentence: str, lower: set[str]) -> bool:
@@ -295,7 +302,7 @@ class PeopleFinder:
                 out.append((m.group(1).strip(), 2, ""))
         for sent in _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS]):
             sent = sent.strip()
-            for rx, weight in (_RULES if _CAP_INSIDE.search(sent, 1) else _OPENING_RULES):
+            for rx, weight in _RULES_FOR[_CAP_INSIDE.search(sent, 1) is not None, _OPENS_A_RULE.match(sent) is not None]:
                 if rx is _AND_I and "and" not in sent:
                     continue  # "Tom and I", "me and Tom": no "and", no match
                 for m in rx.finditer(sent):

@@ -475,10 +475,10 @@ def test_the_entity_model_reads_a_whole_window_in_a_few_batches_and_names_the_sa
         pytest.skip("spaCy's English model is not installed")
     calls: list[int] = []
 
-    def counted(sentences):
+    def counted(sentences, tagged=()):
         sentences = list(sentences)
         calls.append(len(sentences))
-        return model(sentences)
+        return model(sentences, tagged)
 
     first = ["Priya", "Dana", "Marcus", "Lucía", "Tom"]
     msgs = [{"session": f"s{s}", "at": s * 300 + k * 2, "speaker": ("Sam Rivera", "Bob Okafor")[k % 2],

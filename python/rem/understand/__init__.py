@@ -429,7 +429,7 @@ class Understanding:
             batch.append((g, rows, items, found))
             n += len(items)
             if n >= BATCH_ITEMS or k == len(groups) - 1:
-                self.people.read(s for *_, f in batch for s in f.asks)
+                self.people.read((s for *_, f in batch for s in f.asks), {s for *_, f in batch for s in f.tagged})
                 out += [self._digest_of(g, rows, items, self.people.finish(f)) for g, rows, items, f in batch]
                 batch, n = [], 0
         return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import cache
 from typing import Any
 
@@ -53,9 +53,17 @@ def _pipeline() -> Any:
         return None
 
 
-def recognizer() -> Callable[[Iterable[str]], list[tuple[Entities, frozenset[str]]]] | None:
-    """The entity finder, or None when spaCy or its English pipeline is not installed. For each sentence: its
-    entities (text, label), and its capitalized words that the tagger reads as common words, not proper nouns."""
+Reading = tuple[Entities, frozenset[str] | None]
+Recognizer = Callable[..., list[Reading]]
+_TAGGING = ("tok2vec", "tagger")  # the tagger and the layer it listens to (the entity model has a layer of its own)
+
+
+def recognizer() -> Recognizer | None:
+    """The entity finder, or None when spaCy or its English pipeline is not installed. ``ents(sentences,
+    tagged=())``: for each sentence, its entities (text, label) and its capitalized words that the tagger reads as
+    common words, not proper nouns — those read only for the sentences in ``tagged`` and those holding a
+    ``PERSON`` (None for the others: what the people finder asks of them is their entities alone). The tagger and
+    its layer cost a quarter of the model's time; most sentences read hold no person (BENCHMARKS.md §10)."""
     nlp = _pipeline()
     if nlp is None:
         return None
@@ -64,12 +72,20 @@ def recognizer() -> Callable[[Iterable[str]], list[tuple[Entities, frozenset[str
 
     blas = ThreadpoolController()  # the BLAS numpy loaded, which the models now multiply through
 
-    def ents(sentences: Iterable[str]) -> list[tuple[Entities, frozenset[str]]]:
+    def ents(sentences: Iterable[str], tagged: Collection[str] = ()) -> list[Reading]:
+        sentences = list(sentences)
         # in one thread: the understanding already runs in a process per core, and BLAS's own threads fought them
         # (100,000 public turns in two processes: 19.5 s of digests with its default threads, 12.6 s with one)
         with blas.limit(limits=1, user_api="blas"):
-            return [([(e.text, e.label_) for e in doc.ents],
-                     frozenset(t.text for t in doc if t.text[:1].isupper() and t.tag_ not in _PROPER))
-                    for doc in nlp.pipe((s[:MAX_CHARS] for s in sentences), batch_size=256)]
+            docs = list(nlp.pipe((s[:MAX_CHARS] for s in sentences), batch_size=256, disable=list(_TAGGING)))
+            need = [k for k, (s, doc) in enumerate(zip(sentences, docs, strict=True))
+                    if s in tagged or any(e.label_ == "PERSON" for e in doc.ents)]
+            read = [docs[k] for k in need]
+            for name in _TAGGING:
+                read = list(nlp.get_pipe(name).pipe(read, batch_size=256))
+        commons: dict[int, frozenset[str]] = {
+            k: frozenset(t.text for t in doc if t.text[:1].isupper() and t.tag_ not in _PROPER)
+            for k, doc in zip(need, read, strict=True)}
+        return [([(e.text, e.label_) for e in doc.ents], commons.get(k)) for k, doc in enumerate(docs)]
 
     return ents

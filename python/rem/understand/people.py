@@ -162,6 +162,7 @@ class Found:
     hits: list[tuple[str, int, str]]  # the rules' names in running text: (name, weight, its sentence)
     lower: set[str]  # the words the segment writes in lower case
     asks: list[str]  # the sentences the entity model is to read
+    tagged: set[str]  # of those, the sentences whose common words are asked too (where the rules found one word)
 
 
 class PeopleFinder:
@@ -234,30 +235,33 @@ class PeopleFinder:
                     if cand and (len(cand.split()) >= 2 or cand in self.spelling or cand in self.first_names):
                         found[self.spelling.get(cand, cand)] += 1
         asks: list[str] = []
+        tagged: set[str] = set()
         if self.ner is not None:
             sentences = {s: None for t in texts for s in _SENT_SPLIT.split(t[:RAW_SENTENCE_CHARS]) if _may_name(s, lower)}
-            sentences.update({s: None for n, _, s in hits if " " not in n})
+            tagged = {s for n, _, s in hits if " " not in n}
+            sentences.update(dict.fromkeys(s for n, _, s in hits if " " not in n))
             asks = list(sentences)
-        return Found(found, certain, hits, lower, asks)
+        return Found(found, certain, hits, lower, asks, tagged)
 
-    def read(self, sentences: Iterable[str]) -> None:
-        """Have the entity model read these sentences (those it has not read yet), all in one batch."""
+    def read(self, sentences: Iterable[str], tagged: Collection[str] = ()) -> None:
+        """Have the entity model read these sentences (those it has not read yet, or not with the common words
+        ``tagged`` asks for), all in one batch."""
         if self.ner is None:
             return
         sentences = list(sentences)
-        todo = list(dict.fromkeys(s for s in sentences if s not in self._read))
+        todo = list(dict.fromkeys(s for s in sentences if (r := self._read.get(s)) is None or r[1] is None and s in tagged))
         if not todo:
             return
         if len(self._read) + len(todo) > _READ_CACHE:  # forget what earlier segments asked, never this batch's
             keep = set(sentences)
             self._read = {s: r for s, r in self._read.items() if s in keep}
-        self._read.update(zip(todo, self.ner(todo), strict=True))
+        self._read.update(zip(todo, self.ner(todo, tagged), strict=True))
 
     def finish(self, found: Found) -> list[str]:
         """The people of a segment :meth:`begin` read, once the entity model has read its sentences."""
         hits, not_people = found.hits, set[str]()
         if self.ner is not None and found.asks:
-            self.read(found.asks)  # when they were not read ahead (or were forgotten since)
+            self.read(found.asks, found.tagged)  # when they were not read ahead (or were forgotten since)
             hits, not_people = self._entities(found)
         for name, weight, _ in hits:
             found.counts[name] += weight
@@ -272,7 +276,9 @@ class PeopleFinder:
         not_people: set[str] = set()
         common: dict[str, frozenset[str]] = {}
         for sent in found.asks:
-            ents, commons = self._read[sent]
+            ents, read_commons = self._read[sent]
+            # (read for every sentence holding a PERSON and every one :attr:`Found.tagged` names: all that ask it)
+            commons = read_commons if read_commons is not None else frozenset()
             common[sent] = commons
             for text, label in ents:
                 if label == "PERSON":

@@ -250,12 +250,15 @@ def _local_date(ts: int) -> date | None:
 _Candidate = tuple[Event, set[str], tuple[str, tuple[str, ...], bool, "When | None"]]
 
 
-def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) -> list[_Candidate]:
+def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int,
+                known: dict[str, str] | None = None) -> list[_Candidate]:
+    """The events an utterance may tell. ``known``: each of ``people`` by their first name and by their name (made
+    here when not given)."""
     actor = u.speaker or owner
     out: list[_Candidate] = []
-    at = datetime.fromtimestamp(u.ts / 1e6, UTC)
-    ref = _local_date(u.ts)
-    known = {p.split()[0]: p for p in people} | {p: p for p in people}
+    dated, at, ref = False, datetime.min, None  # the utterance's time and local day, made once a statement needs them
+    if known is None:
+        known = _known(people)
     for k, (raw, context) in enumerate(_statements(read_sentences(u.text)[:_PER_ITEM])):
         if raw.rstrip().endswith("?") or len(raw) < 12:
             continue
@@ -304,6 +307,8 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
         text = _clause(s)
         if len(text.split()) < 4:
             continue
+        if not dated:
+            dated, at, ref = True, datetime.fromtimestamp(u.ts / 1e6, UTC), _local_date(u.ts)
         whens: list[When] = find(text, ref) if ref is not None else []
         if not whens and context and ref is not None:  # "… visiting in December, so I will cook": the time said before
             whens = [w for w in find(context, ref) if w.words.lower() not in text.lower()][:1]
@@ -319,6 +324,11 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int) 
         # the wording is made only for the events a moment keeps (see extract): it is the costly part
         out.append((e, set(words), (actor, tuple(u.others), not thing and actor in actors, whens[0] if whens else None)))
     return out
+
+
+def _known(people: Sequence[str]) -> dict[str, str]:
+    """Each person by their first name and by their name (the name wins where the two meet)."""
+    return {p.split()[0]: p for p in people} | {p: p for p in people}
 
 
 def _statements(sents: Sequence[str]) -> list[tuple[str, str]]:
@@ -350,8 +360,9 @@ def extract(utterances: Sequence[Utterance], *, owner: str = "the owner", people
     ``owner``: the name ``I`` becomes in the owner's own texts;
     ``people``: the segment's people (their names in a sentence make it count more)."""
     found: list[_Candidate] = []
+    known = _known(people)
     for pos, u in enumerate(utterances):
-        found += _candidates(u, owner, people, pos)
+        found += _candidates(u, owner, people, pos, known)
     best: list[Event] = []
     seen: list[set[str]] = []
     for e, words, how in sorted(found, key=lambda c: -c[0].score):

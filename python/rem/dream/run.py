@@ -362,7 +362,8 @@ def think(store: Store, settings: LLMSettings, opts: DreamOptions, p: Plan, res:
     t = time.perf_counter()
     dream_cfg = store.settings.section("dream")
     und = Understanding(p.activity, p.packed, ner=str(dream_cfg.get("entities", "spacy")).lower(),
-                        workers=worker_count(dream_cfg.get("workers")))
+                        workers=worker_count(dream_cfg.get("workers")),
+                        vocabulary=not settings.no_model)  # (what a model's answers are checked against)
     res.timings["understand"] = time.perf_counter() - t
     # every segment is digested (a moment of its own, or the model's candidates): on a large window, several at once
     t = time.perf_counter()

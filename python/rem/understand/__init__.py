@@ -166,10 +166,13 @@ class Understanding:
     """The extraction for one dream: built once from the collected activity
     and the packer's item table, then asked about groups of segments."""
 
-    def __init__(self, activity: Any, packed: Any, *, ner: Any = "spacy", workers: int = 1) -> None:
+    def __init__(self, activity: Any, packed: Any, *, ner: Any = "spacy", workers: int = 1, vocabulary: bool = True) -> None:
         """``ner``: ``"spacy"`` (the English entity model, when installed), ``"off"`` or None (the rules alone),
         or a callable as :func:`rem.understand.ner.recognizer` returns. ``workers``: processes a large window's
-        background and digests are computed in (:meth:`prefetch`)."""
+        background and digests are computed in (:meth:`prefetch`). ``vocabulary``: whether a digest holds its
+        :attr:`Digest.vocabulary`, which only a model's answers are checked against (False for a dream without a
+        model: it was half of what the workers sent back)."""
+        self._vocabulary = vocabulary
         if isinstance(ner, str):
             ner = recognizer() if ner == "spacy" else None
         self._digests: dict[tuple[str, ...], Digest] = {}
@@ -465,7 +468,7 @@ class Understanding:
         fallback = names[0] if names else (items[0].commit_subject or "Activity") if items else "Activity"
         places = Counter(i.place for i in items if i.place)
         place = places.most_common(1)[0][0] if places else ""
-        vocab = vocabulary([*texts, *people, place])
+        vocab = vocabulary([*texts, *people, place]) if self._vocabulary else frozenset()
         return Digest(
             segments=list(segments),
             name=(describe.event_name(events) if kind in ("conversation", "support") and events

@@ -5,7 +5,12 @@ type, outcome, summary, name) on two windows, no model:
   adds to a dream (goal: at most 1 s);
 - a backfill: a day of 20,000 messages in 1,000 sessions written like real
   work chat (sentences of the demo's topics, people and moods, 300–600
-  characters): messages understood per second (goal: at least 1,000/s).
+  characters): messages understood per second (goal: at least 1,000/s);
+- public dialogue (DialogSum, SuperDialseg, TIAGE, read from ../shared/data):
+  a month of 100,000 chat turns (the speed issue's measure: the sets' ~29,000
+  turns cycled, so most sentences come back three or four times) and the same
+  dialogues once each, no sentence repeated; the whole dream of the 100,000,
+  written and indexed; each stage's share.
 
 Compared side by side with what the same dream spends collecting and
 packing (the Rust core) and with the whole no-model dream. Writes
@@ -61,11 +66,14 @@ def build_backfill(path: Path, n: int, per_session: int = 20) -> None:
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _b")
 
 
-def build_public_backfill(path: Path, n: int, days: int = 30) -> int:
+def build_public_backfill(path: Path, n: int | None, days: int = 30) -> int:
     """A month of chat turns nobody here wrote: the dialogues of DialogSum (dev, test), SuperDialseg (validation)
     and TIAGE (dev, test), read from ``../shared/data`` at run time (never copied here), each a chat session
-    (the first speaker the owner, a turn a minute), cycled until there are ``n`` turns, spread over ``days``
-    days. Returns the turns' mean length in characters (0 when the sets are not on this machine)."""
+    (the first speaker the owner, a turn a minute), cycled until there are ``n`` turns (``None``: each dialogue
+    once, 31,055 turns), spread over ``days`` days. The sets hold about a third of 100,000 turns: cycled to
+    100,000, most sentences come back three or four times, and what is kept per sentence (the entity model's
+    reading) is reused — which the distinct window measures without. Returns the turns' mean length in
+    characters (0 when the sets are not on this machine)."""
     sys.path.insert(0, str(HERE / "quality"))
     from dialogues import DATA, dialogsum, superdialseg, tiage
 
@@ -80,13 +88,13 @@ def build_public_backfill(path: Path, n: int, days: int = 30) -> int:
     store = Store(path)
     store.init()
     sessions, messages, k = [], [], 0
-    while len(messages) < n:
+    while len(messages) < (n if n is not None else sum(map(len, dialogues))):
         turns = dialogues[k % len(dialogues)]
         start = DAY + timedelta(days=rng.randrange(days), seconds=rng.randint(6 * 3600, 23 * 3600))
         sid = f"p{k}"
         sessions.append({"id": sid, "name": f"chat {k}", "created_at": start})
         first = turns[0][0]
-        for i, (who, text) in enumerate(turns[: n - len(messages)]):
+        for i, (who, text) in enumerate(turns if n is None else turns[: n - len(messages)]):
             messages.append({"id": f"{sid}m{i}", "session_id": sid, "role": "user" if who == first else "assistant",
                              "content": text, "created_at": start + timedelta(minutes=i)})
         k += 1
@@ -234,6 +242,17 @@ def main() -> None:
         w["turns_per_s_searchable"] = round(a.turns / (w["dream"] + w["index"]))
         # where real dialogue's time goes (one process; names are everywhere in it, the entity model's share is larger)
         out["public_stages"] = stages(Store(pub, settings=Settings({"dream": {"workers": 1}})), day, last)
+        # the same dialogues once each: no sentence comes back (cycled to 100,000 turns, most come back three or
+        # four times, and the entity model's reading of a sentence is kept for its next time)
+        distinct = a.data / "understand-public-distinct.duckdb"
+        build_public_backfill(distinct, None)
+        for key, w in (("public_distinct_one_process", 1), ("public_distinct", cores)):
+            t = timed(Store(distinct, settings=Settings({"dream": {"workers": w}})), day, last, 1)
+            t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t.get("digest", 0.0) + t["resolve"])
+            t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
+            t["workers"] = w
+            out[key] = t
+        out["public_distinct_stages"] = stages(Store(distinct, settings=Settings({"dream": {"workers": 1}})), day, last)
     out["spacy_alone"] = spacy_alone(one)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "understand.json").write_text(json.dumps(out, indent=2) + "\n")
@@ -257,6 +276,16 @@ def main() -> None:
             print(f"{r['messages']:,.0f} chat turns of public dialogue sets (mean {r['mean_chars']} characters), {label}: "
                   f"understanding {r['messages_per_s_understanding']:,.0f} turns/s; the whole dream without a model "
                   f"{r['total']:.1f} s, {r['messages_per_s_dream_no_model']:,.0f} turns/s")
+    for key, label in (("public_distinct_one_process", "1 process"), ("public_distinct", f"{cores} processes")):
+        if key in out:
+            r = out[key]
+            assert isinstance(r, dict)
+            print(f"the same dialogues once each ({r['messages']:,.0f} turns, no sentence repeated), {label}: understanding "
+                  f"{r['messages_per_s_understanding']:,.0f} turns/s; the whole dream without a model {r['total']:.1f} s, "
+                  f"{r['messages_per_s_dream_no_model']:,.0f} turns/s")
+    if "public_distinct_stages" in out:
+        print("share of the understanding (public dialogue once each): "
+              + ", ".join(f"{k} {v:.0%}" for k, v in out["public_distinct_stages"].items()))
     if "public_whole" in out:
         w = out["public_whole"]
         assert isinstance(w, dict)

@@ -28,6 +28,10 @@ from .ids import normalize_key, stable_id
 MOMENT_EDGE_TYPES = ("about", "involves", "contains", "captured_in")  # edges whose source is the moment
 LINK_OF_KIND = {"topic": "about", "person": "involves"}  # a moment field's entity kind (its ``entity`` role) -> the edge
 TOPIC_LINK_REASON = "topics of one moment"
+# the metadata of every link between two topics of a moment: one dict, shared and never changed (a dream of
+# 100,000 chat turns makes tens of thousands of these links), and its JSON made once
+TOPIC_LINK_META: dict[str, Any] = {"reason": TOPIC_LINK_REASON}
+TOPIC_LINK_JSON = json.dumps(TOPIC_LINK_META, sort_keys=True)
 
 
 class Link(NamedTuple):
@@ -61,8 +65,15 @@ def edge_row(link: Link, now: datetime, *, generated_by: str, dream_run_id: str 
     """A full ``edges`` row for ``link``, created and reinforced ``now``."""
     return {"source_id": link.source_id, "target_id": link.target_id, "edge_type": link.edge_type, "weight": link.weight,
             "created_at": now, "reinforced_at": now, "reinforcement_count": 1,
-            "metadata": json.dumps(link.metadata, sort_keys=True) if link.metadata else None,
+            "metadata": metadata_json(link.metadata),
             "generated_by": generated_by, "dream_run_id": dream_run_id}
+
+
+def metadata_json(meta: dict[str, Any] | None) -> str | None:
+    """A link's metadata as stored (sorted JSON), None when it has none."""
+    if meta is TOPIC_LINK_META:
+        return TOPIC_LINK_JSON
+    return json.dumps(meta, sort_keys=True) if meta else None
 
 
 def involvement(share: float | None) -> float:
@@ -109,7 +120,7 @@ def links_of(m: Mapping[str, Any] | Any, now: datetime) -> tuple[list[dict[str, 
                 have["aliases"].append(name)
     uniq = sorted(set(topics))
     for i, a in enumerate(uniq):
-        links += [Link(a, b, "related_to", {"reason": TOPIC_LINK_REASON}) for b in uniq[i + 1:]]
+        links += [Link(a, b, "related_to", TOPIC_LINK_META) for b in uniq[i + 1:]]
     return list(ents.values()), links
 
 

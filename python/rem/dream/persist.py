@@ -17,7 +17,6 @@ second run leaves moments and edges as they were.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +31,7 @@ from .. import resources as resource_table
 from ..corrections import fixed_ground
 from ..ids import stable_id
 from ..ledger import RunStatus
-from ..links import links_of_all
+from ..links import links_of_all, metadata_json
 from ..store import (
     Connection,
     Store,
@@ -64,7 +63,7 @@ class PersistStats:
 def _edge(s: str, t: str, etype: str, reinforce: bool, run_id: str, by: str, meta: dict[str, Any] | None = None,
           weight: float = INCREMENT) -> dict[str, Any]:
     return {"source_id": s, "target_id": t, "edge_type": etype, "weight": weight, "reinforce": reinforce,
-            "metadata": json.dumps(meta, sort_keys=True) if meta else None, "generated_by": by, "dream_run_id": run_id}
+            "metadata": metadata_json(meta), "generated_by": by, "dream_run_id": run_id}
 
 
 def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: datetime, user_id: str | None,

@@ -115,6 +115,15 @@ def timed(store: Store, start: str, end: str, repeat: int) -> dict[str, float]:
     return {k: statistics.median(x[k] for x in runs) for k in runs[0]}
 
 
+def public_run(db: Path, workers: int, start: str, end: str) -> dict[str, float]:
+    """One no-model dream (not written) of the public dialogues' window in ``workers`` processes, with its rates."""
+    t = timed(Store(db, settings=Settings({"dream": {"workers": workers}})), start, end, 1)
+    t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t.get("digest", 0.0) + t["resolve"])
+    t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
+    t["workers"] = workers
+    return t
+
+
 # the understanding's parts, as the profiler finds them (function name, file suffix): cumulative time of each
 STAGES = {
     "people (rules)": ("begin|finish", "understand/people.py"),
@@ -231,11 +240,7 @@ def main() -> None:
     if mean_chars:
         last = (DAY + timedelta(days=29)).date().isoformat()
         for key, w in (("public_one_process", 1), ("public", cores)):
-            t = timed(Store(pub, settings=Settings({"dream": {"workers": w}})), day, last, 1)
-            t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t.get("digest", 0.0) + t["resolve"])
-            t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
-            t["workers"], t["mean_chars"] = w, mean_chars
-            out[key] = t
+            out[key] = {**public_run(pub, w, day, last), "mean_chars": mean_chars}
         # the whole dream, written, then searchable: every stage
         out["public_whole"] = w = whole_dream(pub, day, last)
         w["turns_per_s_dream"] = round(a.turns / w["dream"])
@@ -247,11 +252,7 @@ def main() -> None:
         distinct = a.data / "understand-public-distinct.duckdb"
         build_public_backfill(distinct, None)
         for key, w in (("public_distinct_one_process", 1), ("public_distinct", cores)):
-            t = timed(Store(distinct, settings=Settings({"dream": {"workers": w}})), day, last, 1)
-            t["messages_per_s_understanding"] = t["messages"] / (t["understand"] + t.get("digest", 0.0) + t["resolve"])
-            t["messages_per_s_dream_no_model"] = t["messages"] / t["total"]
-            t["workers"] = w
-            out[key] = t
+            out[key] = {**public_run(distinct, w, day, last), "mean_chars": mean_chars}
         out["public_distinct_stages"] = stages(Store(distinct, settings=Settings({"dream": {"workers": 1}})), day, last)
     out["spacy_alone"] = spacy_alone(one)
     (HERE / "results").mkdir(exist_ok=True)
@@ -265,27 +266,21 @@ def main() -> None:
     for label, r in (("1 process", f1), (f"{cores} processes", f)):
         print(f"{label}: understanding {r['messages_per_s_understanding']:,.0f} messages/s; the whole dream without a "
               f"model {r['messages_per_s_dream_no_model']:,.0f} messages/s")
-    print("share of the understanding (work chat): " + ", ".join(f"{k} {v:.0%}" for k, v in out["backfill_stages"].items()))
-    if "public_stages" in out:
-        print("share of the understanding (public dialogue): "
-              + ", ".join(f"{k} {v:.0%}" for k, v in out["public_stages"].items()))
-    for key, label in (("public_one_process", "1 process"), ("public", f"{cores} processes")):
+    for key, what in (("backfill_stages", "work chat"), ("public_stages", "public dialogue"),
+                      ("public_distinct_stages", "public dialogue once each")):
+        if key in out:
+            shares = out[key]
+            assert isinstance(shares, dict)
+            print(f"share of the understanding ({what}): " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
+    for key, label in (("public_one_process", "1 process"), ("public", f"{cores} processes"),
+                       ("public_distinct_one_process", "1 process"), ("public_distinct", f"{cores} processes")):
         if key in out:
             r = out[key]
             assert isinstance(r, dict)
-            print(f"{r['messages']:,.0f} chat turns of public dialogue sets (mean {r['mean_chars']} characters), {label}: "
-                  f"understanding {r['messages_per_s_understanding']:,.0f} turns/s; the whole dream without a model "
-                  f"{r['total']:.1f} s, {r['messages_per_s_dream_no_model']:,.0f} turns/s")
-    for key, label in (("public_distinct_one_process", "1 process"), ("public_distinct", f"{cores} processes")):
-        if key in out:
-            r = out[key]
-            assert isinstance(r, dict)
-            print(f"the same dialogues once each ({r['messages']:,.0f} turns, no sentence repeated), {label}: understanding "
-                  f"{r['messages_per_s_understanding']:,.0f} turns/s; the whole dream without a model {r['total']:.1f} s, "
-                  f"{r['messages_per_s_dream_no_model']:,.0f} turns/s")
-    if "public_distinct_stages" in out:
-        print("share of the understanding (public dialogue once each): "
-              + ", ".join(f"{k} {v:.0%}" for k, v in out["public_distinct_stages"].items()))
+            window = (f"the same dialogues once each ({r['messages']:,.0f} turns, no sentence repeated)" if "distinct" in key
+                      else f"{r['messages']:,.0f} chat turns of public dialogue sets (mean {r['mean_chars']} characters)")
+            print(f"{window}, {label}: understanding {r['messages_per_s_understanding']:,.0f} turns/s; the whole dream "
+                  f"without a model {r['total']:.1f} s, {r['messages_per_s_dream_no_model']:,.0f} turns/s")
     if "public_whole" in out:
         w = out["public_whole"]
         assert isinstance(w, dict)

@@ -238,8 +238,9 @@ class PeopleFinder:
         tagged: set[str] = set()
         if self.ner is not None:
             sentences = {s: None for t in texts for s in _SENT_SPLIT.split(t[:RAW_SENTENCE_CHARS]) if _may_name(s, lower)}
-            tagged = {s for n, _, s in hits if " " not in n}
-            sentences.update(dict.fromkeys(s for n, _, s in hits if " " not in n))
+            one_word = [s for n, _, s in hits if " " not in n]  # the sentences of the rules' one-word names
+            sentences.update(dict.fromkeys(one_word))
+            tagged = set(one_word)
             asks = list(sentences)
         return Found(found, certain, hits, lower, asks, tagged)
 

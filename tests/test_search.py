@@ -96,6 +96,33 @@ def test_a_question_ranks_like_the_words_it_is_about(tmp_path):
     assert db.search("what did you do?", mode="lexical", schema=["messages"]).num_rows >= 1
 
 
+def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
+    """A memory of two people talking is asked about one of them ("What did Caroline say about the trip?"): her own
+    turns come before the other speaker's, though his say the words more often; a speaker is named by a word of
+    their name ("Alice" of "Alice Chen"), never by a stop word that happens to be one ("Will" and "will")."""
+    import rem
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Catching up", created_at="2026-11-10T09:00:00Z")
+    turns = [("Melanie", "The trip to the lake was a lovely trip, the best trip of the summer"),
+             ("Caroline", "My trip to the mountains was short but the views were worth it"),
+             ("Melanie", "Did you take the train?"), ("Caroline", "Yes, and I read the whole way"),
+             ("Alice Chen", "I booked the trip for the team offsite"), ("Will", "I will sort out the trip insurance")]
+    turns += [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
+    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-11-10T{9 + i // 60:02d}:{i % 60:02d}:00Z")
+           for i, (who, t) in enumerate(turns)]
+    unnamed = db.search("What was said about the trip?", mode="lexical", schema=["messages"], limit=6)
+    assert unnamed.column("id")[0].as_py() == ids[0]  # the words alone favour Melanie's turn
+    for mode in ("lexical", "dense", "hybrid"):
+        named = db.search("What did Caroline say about the trip?", mode=mode, schema=["messages"], limit=6)
+        assert named.column("id")[0].as_py() == ids[1], mode
+    assert db.search("What did Alice think of the trip?", schema=["messages"], limit=6).column("id")[0].as_py() == ids[4]
+    will = db.search("what will the trip cost?", mode="lexical", schema=["messages"], limit=6)
+    plain = db.search("what the trip cost?", mode="lexical", schema=["messages"], limit=6)
+    assert will.column("score").to_pylist() == plain.column("score").to_pylist()  # "will" is not Will
+    assert will.column("id")[0].as_py() == ids[0]
+
+
 def test_a_query_of_nothing_but_stop_words_is_searched_without_rebuilding_the_index(tmp_path, caplog):
     """"if not then what?" reduces to no term in the lexical index: tantivy refuses such a query, and search took
     the refusal for a damaged index, rebuilt it twice and failed with a traceback (rem search, rem ask)."""

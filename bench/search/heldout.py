@@ -16,6 +16,10 @@ Sets (read from ``../shared/data`` at run time; never copied into the repository
   (spaCy's parse: the root, past or third person, no auxiliary), asked that way — "#Person1# went to the
   hospital" becomes "When did #Person1# go to the hospital?" (frames in :data:`DID_FRAMES`): the question a
   person asks most of a memory, with its verb in a form the evidence may not hold.
+- **DialogSum, who** (``dialogsum-who``): the summary sentences that open with one speaker's tag and do not name
+  the other ("#Person2# wants to rent a flat near the university"), as written; their evidence is that speaker's
+  own turns of the dialogue, not the whole dialogue: a question about one person, asked of a memory of two people
+  talking (the held-out chats of issue 22 name one of their two speakers in most questions).
 - **TIAGE** (dev to tune, test to report): PersonaChat's chit-chat between two people ("Alex" and "Sam"),
   lower-cased and tokenized as the set gives it, with topic shifts labelled by hand: asked the way SuperDialseg
   is (below), the closest set here to a person's own chats.
@@ -30,7 +34,7 @@ and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
 Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
 evidence is in the top k), MRR@10.
 
-    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,superdialseg,tiage] [--limit N] [--dream]
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,superdialseg,tiage] [--limit N] [--dream]
 
 ``--dream`` dreams the memory first (no model), so what the dream learned
 (events, people, resolved dates) takes part. Writes bench/results/search-heldout-<split>.json.
@@ -119,6 +123,25 @@ def questions_dialogsum_did(dialogues: list[dict[str, Any]]) -> list[dict[str, A
         asked_as = did_question(q["q"], nlp)
         if asked_as is not None:
             out.append({**q, "q": asked_as, "set": "dialogsum-did"})
+    return out
+
+
+_OPENS_WITH_TAG = re.compile(r"#Person(\d)#")
+
+
+def questions_dialogsum_who(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary sentences about one speaker (:func:`questions_dialogsum`'s that open with a speaker's tag and
+    hold no other tag); their evidence is that speaker's turns of the dialogue."""
+    out = []
+    for d in dialogues:
+        for q in questions_dialogsum([d]):
+            m = _OPENS_WITH_TAG.match(q["q"])
+            if m is None or len(set(_OPENS_WITH_TAG.findall(q["q"]))) > 1:
+                continue
+            who = m.group()
+            mine = {f"{d['id']}-{i:03d}" for i, (w, _t) in enumerate(d["turns"]) if w == who}
+            if mine:
+                out.append({**q, "relevant": mine, "set": "dialogsum-who"})
     return out
 
 
@@ -239,7 +262,7 @@ def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *,
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=["dev", "test"], default="test")
-    ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,superdialseg,tiage")
+    ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,superdialseg,tiage")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--dream", action="store_true")
     ap.add_argument("--out")
@@ -254,12 +277,15 @@ def main() -> None:
         elif s == "dialogsum-did":
             results.append(evaluate(f"DialogSum {a.split}, did", dialogsum(a.split, a.limit), questions_dialogsum_did,
                                     dream_it=a.dream))
+        elif s == "dialogsum-who":
+            results.append(evaluate(f"DialogSum {a.split}, who", dialogsum(a.split, a.limit), questions_dialogsum_who,
+                                    dream_it=a.dream))
         elif s == "superdialseg":
             results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))
         elif s == "tiage":
             results.append(evaluate(f"TIAGE {a.split}", tiage(a.split, a.limit), questions_tiage, dream_it=a.dream))
         else:
-            ap.error(f"unknown set {s!r}: use dialogsum, dialogsum-asked, dialogsum-did, superdialseg or tiage")
+            ap.error(f"unknown set {s!r}: use dialogsum, dialogsum-asked, dialogsum-did, dialogsum-who, superdialseg or tiage")
     for r in results:
         print(f"\n{r['set']}: {r['dialogues']} dialogues, {r['questions']} questions ({r['seconds']} s)")
         print(f"{'ranking':<20} {'R@5':>7} {'R@10':>7} {'MRR@10':>7}")

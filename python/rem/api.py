@@ -137,7 +137,9 @@ class Rem:
         each ranking's rank and score). What was written before is found: the
         index is brought up to date first. ``read_time``: a time the query names
         ("last week") keeps the results to it when something there matches
-        (``rem.search.time_of(table)`` says which)."""
+        (``rem.search.time_of(table)`` says which). A query naming a speaker of
+        the chats ("What did Caroline say …") lifts their messages, and the
+        events and moments they are in."""
         from .search import SearchOptions
         from .search import search as run_search
 

@@ -33,7 +33,9 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     and embeddings, fused. Each result names its kind, id, time, title, a
     snippet with the matches in «», and the moment it belongs to. A time the
     query names ("last week", "in May", "yesterday") keeps the results to it
-    when something there matches (else everything is searched).
+    when something there matches (else everything is searched). A query that
+    names someone who speaks in your chats ("what did Priya say") puts their
+    messages, and the events and moments they are in, a little higher.
 
     \b
     rem search "DiskANN implementation" --schema moments

@@ -9,7 +9,9 @@ weighs by its own confidence in this query (how far its best score stands
 above its 20th), so a dense ranking that sees nothing in particular cannot
 pull a sure lexical one down, and a paraphrase the words miss still comes
 up. Chosen on DialogSum dev and REM's own set, reported on DialogSum test
-and SuperDialseg in BENCHMARKS.md §7.
+and SuperDialseg in BENCHMARKS.md §7. A query that names someone who speaks
+in the chats lifts that person's messages, and the events and moments they
+are in, by :data:`SPEAKER_BOOST`.
 
 Every search first brings the index up to date (:func:`.index.sync`), so
 what a dream or an ingest committed is found at once.
@@ -28,11 +30,11 @@ import pyarrow as pa
 
 from ..days import day_window, local_zone
 from ..exceptions import SearchError
-from ..store import Connection, Store, fetch_arrow
+from ..store import Connection, Store, fetch_arrow, fetch_rows, file_signature
 from ..values import parse_time
 from . import index as ix
 from .embed import Embedder, configured
-from .text import MAX_QUERY_CHARS, content_query, query_text, snippet
+from .text import MAX_QUERY_CHARS, content_query, query_text, snippet, speaker_words
 
 log = logging.getLogger("rem.search")
 
@@ -41,6 +43,10 @@ log = logging.getLogger("rem.search")
 # a moment gets MOMENT_BOOST (in z-score units: a moment is what a question about a topic wants first).
 CONFIDENCE_DEPTH = 20
 MOMENT_BOOST = 0.3
+# a message whose speaker the query names ("What did Caroline say about the trip?"): what a memory is asked of a
+# person is mostly in that person's own turns. Chosen on DialogSum dev (BENCHMARKS.md §7: its summary sentences name
+# a speaker by tag; 0.3 to 2.0 tried), reported on its test split.
+SPEAKER_BOOST = 0.5
 CANDIDATES = 200  # taken from each ranking before fusion (more when filters narrow the results)
 COLUMNS = ("rank", "kind", "id", "time", "title", "snippet", "moment_id", "moment", "score")
 EXPLAIN = ("lexical_rank", "lexical_score", "dense_rank", "dense_score")
@@ -108,6 +114,8 @@ class Ranked:
     lexical: dict[str, tuple[int, float]] = field(default_factory=dict)
     dense: dict[str, tuple[int, float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    # what fusion adds to an item's score beyond its rankings: the messages of a speaker the query names
+    boost: dict[str, float] = field(default_factory=dict)
 
 
 _UNSET: Any = object()
@@ -199,7 +207,69 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         rows, scores = vec.index.search([float(x) for x in qv], CANDIDATES, mask)
         out.dense = {vec.ids[r]: (k + 1, float(s)) for k, (r, s) in enumerate(zip(rows, scores, strict=True))}
         out.timings["dense"] = time.perf_counter() - t0
+    if "message" in opts.kinds and (out.lexical or out.dense):
+        t0 = time.perf_counter()
+        out.boost = _speakers_boost(store, con, q, out, opts.limit)
+        out.timings["speakers"] = time.perf_counter() - t0
     return out
+
+
+_speaker_cache: dict[str, tuple[tuple[int, ...], dict[str, frozenset[str]]]] = {}
+
+
+def _speaker_words(store: Store, con: Connection) -> dict[str, frozenset[str]]:
+    """Each word of a speaker's name (:func:`.text.speaker_words`) → the speakers whose names hold it; read again
+    only when something was committed (the file's signature, as :func:`.index.sync_if_changed` knows it)."""
+    sig = file_signature(store.path)
+    hit = _speaker_cache.get(str(store.path))
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    words: dict[str, set[str]] = {}
+    for (name,) in fetch_rows(con, "SELECT DISTINCT speaker FROM messages WHERE speaker IS NOT NULL"):
+        for w in speaker_words(name):
+            words.setdefault(w, set()).add(name)
+    out = {w: frozenset(names) for w, names in words.items()}
+    _speaker_cache.clear()  # one memory's at a time
+    _speaker_cache[str(store.path)] = (sig, out)
+    return out
+
+
+def _speakers_boost(store: Store, con: Connection, q: str, r: Ranked, limit: int) -> dict[str, float]:
+    """:data:`SPEAKER_BOOST` for the candidates of someone the query names (a word of a speaker's name that is not a
+    stop or question word: "Caroline", "Alice" of "Alice Chen", "#Person1#"): their messages, the events they are
+    an actor of, the moments they are in (so a person's turns are lifted over another's, never messages over the
+    rest). Only the candidates the boost can lift into the best ``limit`` are looked up, by id."""
+    asked = speaker_words(q)
+    if not asked:
+        return {}
+    by_word = _speaker_words(store, con)
+    named = sorted(set().union(*(by_word.get(w, frozenset()) for w in asked)))
+    if not named or len(named) == len(set().union(*by_word.values())):
+        return {}  # no one named, or everyone who speaks: nothing to tell their items apart by
+    fused = fuse(r)
+    floor = fused[limit - 1][1] - SPEAKER_BOOST if len(fused) > limit else float("-inf")
+    near: dict[str, list[str]] = {}
+    for key, score in fused:
+        if score >= floor:
+            kind, item = key.split(":", 1)
+            near.setdefault(kind, []).append(item)
+    theirs: set[str] = set()
+
+    def marks(n: int) -> str:
+        return ", ".join("?" * n)
+
+    if ids := near.get("message"):
+        theirs |= {f"message:{i}" for (i,) in fetch_rows(
+            con, f"SELECT id FROM messages WHERE id IN ({marks(len(ids))}) AND list_contains(?, speaker)", [*ids, named])}
+    if ids := near.get("moment"):
+        theirs |= {f"moment:{i}" for (i,) in fetch_rows(
+            con, f"SELECT id FROM moments WHERE id IN ({marks(len(ids))}) AND list_has_any(people, ?)", [*ids, named])}
+    if ids := near.get("event"):
+        owners = sorted({i.split("/", 1)[0] for i in ids})
+        theirs |= {f"event:{i}" for (i,) in fetch_rows(
+            con, f"SELECT moment_id || '/' || position FROM events WHERE moment_id IN ({marks(len(owners))}) "
+                 "AND list_has_any(actors, ?)", [*owners, named])} & {f"event:{i}" for i in ids}
+    return dict.fromkeys(theirs, SPEAKER_BOOST)
 
 
 def _confidence(ranking: dict[str, tuple[int, float]], depth: int = CONFIDENCE_DEPTH) -> float:
@@ -225,7 +295,7 @@ def fuse(r: Ranked, moment_boost: float = MOMENT_BOOST) -> list[tuple[str, float
     candidates (an item a ranking did not return gets that ranking's lowest),
     summed with weights proportional to each ranking's own confidence for
     this query (:func:`_confidence`; equal when neither is confident), plus
-    ``moment_boost`` for a moment; best first."""
+    ``moment_boost`` for a moment and what ``r.boost`` adds (a named speaker's turns); best first."""
     lex, den = _zscores(r.lexical), _zscores(r.dense)
     cl, cd = _confidence(r.lexical), _confidence(r.dense)
     wl = 0.5 if cl + cd == 0 else cl / (cl + cd)
@@ -233,7 +303,7 @@ def fuse(r: Ranked, moment_boost: float = MOMENT_BOOST) -> list[tuple[str, float
     scores = {}
     for i in lex.keys() | den.keys():
         s = (wl * lex.get(i, low_l) if lex else 0.0) + ((1 - wl) * den.get(i, low_d) if den else 0.0)
-        scores[i] = s + (moment_boost if i.startswith("moment:") else 0.0)
+        scores[i] = s + (moment_boost if i.startswith("moment:") else 0.0) + r.boost.get(i, 0.0)
     return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
 
 

@@ -66,6 +66,12 @@ def content_query(query: str) -> str:
     return " ".join(kept) if kept else query
 
 
+def speaker_words(text: str) -> set[str]:
+    """The words of ``text`` that can name a speaker: folded, lower case, two letters or more, neither a stop
+    word nor a question word ("Alice Chen" → {"alice", "chen"}; "#Person1#" → {"person1"}; "me" → none)."""
+    return {f for w in _WORD.findall(text) if len(f := fold(w.lower())) > 1 and f not in STOPWORDS and f not in QUERY_STOPWORDS}
+
+
 def query_text(query: str) -> str:
     """A user's query as plain words for the query parser: its syntax
     characters (quotes, colons, brackets, operators) become spaces, so

@@ -121,6 +121,9 @@ def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     plain = db.search("what the trip cost?", mode="lexical", schema=["messages"], limit=6)
     assert will.column("score").to_pylist() == plain.column("score").to_pylist()  # "will" is not Will
     assert will.column("id")[0].as_py() == ids[0]
+    from rem.search.text import speaker_words
+
+    assert speaker_words("Why don't we ask Caroline's sister?") == {"caroline", "sister"}  # not "Don", nor "s"
 
 
 def test_a_query_of_nothing_but_stop_words_is_searched_without_rebuilding_the_index(tmp_path, caplog):

@@ -66,10 +66,16 @@ def content_query(query: str) -> str:
     return " ".join(kept) if kept else query
 
 
+_NAME_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def speaker_words(text: str) -> set[str]:
     """The words of ``text`` that can name a speaker: folded, lower case, two letters or more, neither a stop
-    word nor a question word ("Alice Chen" → {"alice", "chen"}; "#Person1#" → {"person1"}; "me" → none)."""
-    return {f for w in _WORD.findall(text) if len(f := fold(w.lower())) > 1 and f not in STOPWORDS and f not in QUERY_STOPWORDS}
+    word nor a question word ("Alice Chen" → {"alice", "chen"}; "#Person1#" → {"person1"}; "Caroline's" →
+    {"caroline"}; "me" → none; "don't" is not "Don")."""
+    words = (_POSSESSIVE.sub("", w) for w in _NAME_WORD.findall(text))
+    return {f for w in words if len(f := fold(w.lower())) > 1 and f not in STOPWORDS and f not in QUERY_STOPWORDS}
 
 
 def query_text(query: str) -> str:

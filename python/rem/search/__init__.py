@@ -189,6 +189,8 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
     n = CANDIDATES * (10 if filtered else 1)
     allowed = _allowed(con, opts) if filtered else None
     about = content_query(q)
+    # the speakers the query names, by the words it names them with (see _speakers_boost)
+    named = _named_speakers(store, con, q) if "message" in opts.kinds else {}
     if opts.lexical:
         t0 = time.perf_counter()
         lex = ix.Lexical.open(store.path)
@@ -202,14 +204,15 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         vec = ix.vectors(store, con, emb.name, emb.dim)
         out.timings["load_vectors"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        qv = emb.embed([about if getattr(emb, "static", False) else q])[0]
+        qv = emb.embed([_less_names(about, named) if getattr(emb, "static", False) else q])[0]
         mask = None if allowed is None else [i in allowed for i in vec.ids]
         rows, scores = vec.index.search([float(x) for x in qv], CANDIDATES, mask)
         out.dense = {vec.ids[r]: (k + 1, float(s)) for k, (r, s) in enumerate(zip(rows, scores, strict=True))}
         out.timings["dense"] = time.perf_counter() - t0
     if "message" in opts.kinds and (out.lexical or out.dense):
         t0 = time.perf_counter()
-        out.boost = _speakers_boost(store, con, q, out, opts.limit)
+        out.boost = _speakers_boost(con, set().union(*named.values()) if named else set(), _speakers(store, con), out,
+                                    opts.limit)
         out.timings["speakers"] = time.perf_counter() - t0
     return out
 
@@ -217,7 +220,7 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
 _speaker_cache: dict[str, tuple[tuple[int, ...], dict[str, frozenset[str]]]] = {}
 
 
-def _speaker_words(store: Store, con: Connection) -> dict[str, frozenset[str]]:
+def _speakers(store: Store, con: Connection) -> dict[str, frozenset[str]]:
     """Each word of a speaker's name (:func:`.text.speaker_words`) → the speakers whose names hold it; read again
     only when something was committed (the file's signature, as :func:`.index.sync_if_changed` knows it)."""
     sig = file_signature(store.path)
@@ -234,18 +237,35 @@ def _speaker_words(store: Store, con: Connection) -> dict[str, frozenset[str]]:
     return out
 
 
-def _speakers_boost(store: Store, con: Connection, q: str, r: Ranked, limit: int) -> dict[str, float]:
-    """:data:`SPEAKER_BOOST` for the candidates of someone the query names (a word of a speaker's name that is not a
-    stop or question word: "Caroline", "Alice" of "Alice Chen", "#Person1#"): their messages, the events they are
-    an actor of, the moments they are in (so a person's turns are lifted over another's, never messages over the
-    rest). Only the candidates the boost can lift into the best ``limit`` are looked up, by id."""
-    asked = speaker_words(q)
+def _named_speakers(store: Store, con: Connection, q: str) -> dict[str, frozenset[str]]:
+    """The words of ``q`` that name someone who speaks in the chats → those speakers ("Caroline", "Alice" of
+    "Alice Chen", "#Person1#"; written with a capital, unless the whole query is in lower case)."""
+    asked = speaker_words(q, as_written=True)
     if not asked:
         return {}
-    by_word = _speaker_words(store, con)
-    named = sorted(set().union(*(by_word.get(w, frozenset()) for w in asked)))
-    if not named or len(named) == len(set().union(*by_word.values())):
-        return {}  # no one named, or everyone who speaks: nothing to tell their items apart by
+    by_word = _speakers(store, con)
+    return {w: by_word[w] for w in asked if w in by_word}
+
+
+def _less_names(about: str, named: dict[str, frozenset[str]]) -> str:
+    """``about`` less the words that name a speaker, for a static embedding: a message is embedded without its
+    speaker, so a name in the query only pulls its vector away from what it asks (DialogSum dev, dense half R@5
+    0.860 → 0.902; BENCHMARKS.md §7). The query itself when nothing else is left."""
+    if not named:
+        return about
+    kept = [w for w in about.split() if not (speaker_words(w) & named.keys())]
+    return " ".join(kept) if kept else about
+
+
+def _speakers_boost(con: Connection, named: set[str], every: dict[str, frozenset[str]], r: Ranked,
+                    limit: int) -> dict[str, float]:
+    """:data:`SPEAKER_BOOST` for the candidates of the speakers the query names: their messages, the events they
+    are an actor of, the moments they are in (a person's turns are lifted over another's, never messages over the
+    rest); nothing when no one, or everyone who speaks, is named. Only the candidates the boost can lift into the
+    best ``limit`` are looked up, by id."""
+    if not named or len(named) == len(set().union(*every.values())):
+        return {}
+    people = sorted(named)
     fused = fuse(r)
     floor = fused[limit - 1][1] - SPEAKER_BOOST if len(fused) > limit else float("-inf")
     near: dict[str, list[str]] = {}
@@ -260,15 +280,15 @@ def _speakers_boost(store: Store, con: Connection, q: str, r: Ranked, limit: int
 
     if ids := near.get("message"):
         theirs |= {f"message:{i}" for (i,) in fetch_rows(
-            con, f"SELECT id FROM messages WHERE id IN ({marks(len(ids))}) AND list_contains(?, speaker)", [*ids, named])}
+            con, f"SELECT id FROM messages WHERE id IN ({marks(len(ids))}) AND list_contains(?, speaker)", [*ids, people])}
     if ids := near.get("moment"):
         theirs |= {f"moment:{i}" for (i,) in fetch_rows(
-            con, f"SELECT id FROM moments WHERE id IN ({marks(len(ids))}) AND list_has_any(people, ?)", [*ids, named])}
+            con, f"SELECT id FROM moments WHERE id IN ({marks(len(ids))}) AND list_has_any(people, ?)", [*ids, people])}
     if ids := near.get("event"):
         owners = sorted({i.split("/", 1)[0] for i in ids})
         theirs |= {f"event:{i}" for (i,) in fetch_rows(
             con, f"SELECT moment_id || '/' || position FROM events WHERE moment_id IN ({marks(len(owners))}) "
-                 "AND list_has_any(actors, ?)", [*owners, named])} & {f"event:{i}" for i in ids}
+                 "AND list_has_any(actors, ?)", [*owners, people])} & {f"event:{i}" for i in ids}
     return dict.fromkeys(theirs, SPEAKER_BOOST)
 
 

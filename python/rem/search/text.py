@@ -70,11 +70,14 @@ _NAME_WORD = re.compile(r"\w+(?:['’]\w+)*")
 _POSSESSIVE = re.compile(r"['’]s$")
 
 
-def speaker_words(text: str) -> set[str]:
+def speaker_words(text: str, *, as_written: bool = False) -> set[str]:
     """The words of ``text`` that can name a speaker: folded, lower case, two letters or more, neither a stop
     word nor a question word ("Alice Chen" → {"alice", "chen"}; "#Person1#" → {"person1"}; "Caroline's" →
-    {"caroline"}; "me" → none; "don't" is not "Don")."""
-    words = (_POSSESSIVE.sub("", w) for w in _NAME_WORD.findall(text))
+    {"caroline"}; "me" → none; "don't" is not "Don"). ``as_written`` (a query): only the words written with a
+    capital, as a name is, unless the whole text is in lower case ("the agent said" does not name Agent)."""
+    words = [_POSSESSIVE.sub("", w) for w in _NAME_WORD.findall(text)]
+    if as_written and text != text.lower():
+        words = [w for w in words if w[:1].isupper()]
     return {f for w in words if len(f := fold(w.lower())) > 1 and f not in STOPWORDS and f not in QUERY_STOPWORDS}
 
 

@@ -117,6 +117,8 @@ def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
             named = db.search(f"What did {who} say about the lake trip?", mode=mode, schema=["messages"], limit=6)
             assert named.column("id")[0].as_py() == mine, (mode, who)
     assert db.search("What did Alice think of the trip?", schema=["messages"], limit=6).column("id")[0].as_py() == ids[4]
+    shown = db.search("What did Caroline say about the lake trip?", schema=["messages"], limit=2, explain=True).to_pylist()
+    assert [r["boost"] for r in shown] == [rem.search.SPEAKER_BOOST, 0.0]  # --explain says what lifted her turn
     will = db.search("What will the trip cost?", mode="lexical", schema=["messages"], limit=8)
     plain = db.search("What the trip cost?", mode="lexical", schema=["messages"], limit=8)
     assert will.column("score").to_pylist() == plain.column("score").to_pylist()  # "will" is not Will

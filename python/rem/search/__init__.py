@@ -49,7 +49,7 @@ MOMENT_BOOST = 0.3
 SPEAKER_BOOST = 0.5
 CANDIDATES = 200  # taken from each ranking before fusion (more when filters narrow the results)
 COLUMNS = ("rank", "kind", "id", "time", "title", "snippet", "moment_id", "moment", "score")
-EXPLAIN = ("lexical_rank", "lexical_score", "dense_rank", "dense_score")
+EXPLAIN = ("lexical_rank", "lexical_score", "dense_rank", "dense_score", "boost")
 
 
 @dataclass
@@ -443,6 +443,8 @@ def details(con: Connection, q: str, r: Ranked, opts: SearchOptions) -> pa.Table
             out["lexical_score"].append(None if ls is None else round(ls, 4))
             out["dense_rank"].append(dr)
             out["dense_score"].append(None if ds is None else round(ds, 4))
+            # what fusion added beyond the two rankings: a moment's, a named speaker's (see fuse)
+            out["boost"].append(round((MOMENT_BOOST if key.startswith("moment:") else 0.0) + r.boost.get(key, 0.0), 4))
     types = {"rank": pa.int64(), "time": pa.timestamp("us", tz="UTC"), "score": pa.float64(), "lexical_rank": pa.int64(),
-             "dense_rank": pa.int64(), "lexical_score": pa.float64(), "dense_score": pa.float64()}
+             "dense_rank": pa.int64(), "lexical_score": pa.float64(), "dense_score": pa.float64(), "boost": pa.float64()}
     return pa.table({c: pa.array(v, types.get(c, pa.string())) for c, v in out.items()})

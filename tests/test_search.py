@@ -100,7 +100,8 @@ def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     """A memory of two people talking is asked about one of them ("What did Caroline say about the trip?"): of
     turns that say the same, hers come first, in either half and fused, and Melanie's when Melanie is asked
     about; a speaker is named by a word of their name ("Alice" of "Alice Chen"), never by a stop word that
-    happens to be one ("Will" and "will"), nor by a role word in a sentence ("the agent said")."""
+    happens to be one ("Will" and "will"), nor by a role word in a sentence ("the agent said"), nor by a surname
+    ("Park" of "Bob Park")."""
     import rem
 
     db = rem.connect(tmp_path / "rem.duckdb")
@@ -108,7 +109,8 @@ def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     same = "The trip to the lake was lovely, we swam every day"
     turns = [("Melanie", same), ("Caroline", same), ("Melanie", "Did you take the train?"),
              ("Caroline", "Yes, and I read the whole way"), ("Alice Chen", "I booked the trip for the team offsite"),
-             ("Will", "I will sort out the trip insurance"), ("Agent", "The agent said the trip is insured")]
+             ("Will", "I will sort out the trip insurance"), ("Agent", "The agent said the trip is insured"),
+             ("Bob Park", "The park by the lake opens at nine")]
     turns += [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
     ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-11-10T{9 + i // 60:02d}:{i % 60:02d}:00Z")
            for i, (who, t) in enumerate(turns)]
@@ -119,6 +121,8 @@ def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     assert db.search("What did Alice think of the trip?", schema=["messages"], limit=6).column("id")[0].as_py() == ids[4]
     shown = db.search("What did Caroline say about the lake trip?", schema=["messages"], limit=2, explain=True).to_pylist()
     assert [r["boost"] for r in shown] == [rem.search.SPEAKER_BOOST, 0.0]  # --explain says what lifted her turn
+    for asked in ("When does the Park open?", "when does the park open", "Is Chen's park open?"):  # Bob is called Bob
+        assert {r["boost"] for r in db.search(asked, schema=["messages"], explain=True).to_pylist()} == {0.0}, asked
     will = db.search("What will the trip cost?", mode="lexical", schema=["messages"], limit=8)
     plain = db.search("What the trip cost?", mode="lexical", schema=["messages"], limit=8)
     assert will.column("score").to_pylist() == plain.column("score").to_pylist()  # "will" is not Will

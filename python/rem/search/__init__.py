@@ -209,10 +209,9 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         rows, scores = vec.index.search([float(x) for x in qv], CANDIDATES, mask)
         out.dense = {vec.ids[r]: (k + 1, float(s)) for k, (r, s) in enumerate(zip(rows, scores, strict=True))}
         out.timings["dense"] = time.perf_counter() - t0
-    if "message" in opts.kinds and (out.lexical or out.dense):
+    if named and (out.lexical or out.dense):
         t0 = time.perf_counter()
-        out.boost = _speakers_boost(con, set().union(*named.values()) if named else set(), _speakers(store, con), out,
-                                    opts.limit)
+        out.boost = _speakers_boost(con, set().union(*named.values()), _speakers(store, con), out, opts.limit)
         out.timings["speakers"] = time.perf_counter() - t0
     return out
 
@@ -221,16 +220,19 @@ _speaker_cache: dict[str, tuple[tuple[int, ...], dict[str, frozenset[str]]]] = {
 
 
 def _speakers(store: Store, con: Connection) -> dict[str, frozenset[str]]:
-    """Each word of a speaker's name (:func:`.text.speaker_words`) → the speakers whose names hold it; read again
-    only when something was committed (the file's signature, as :func:`.index.sync_if_changed` knows it)."""
+    """The word each speaker is called by (the first word of their name that :func:`.text.speaker_words` keeps:
+    "Alice" of "Alice Chen", never "Park" of "Bob Park", a word of its own too) → the speakers called so; read
+    again only when something was committed (the file's signature, as :func:`.index.sync_if_changed` knows it)."""
     sig = file_signature(store.path)
     hit = _speaker_cache.get(str(store.path))
     if hit is not None and hit[0] == sig:
         return hit[1]
     words: dict[str, set[str]] = {}
     for (name,) in fetch_rows(con, "SELECT DISTINCT speaker FROM messages WHERE speaker IS NOT NULL"):
-        for w in speaker_words(name):
-            words.setdefault(w, set()).add(name)
+        for part in name.split():
+            if called := speaker_words(part):
+                words.setdefault(min(called), set()).add(name)
+                break
     out = {w: frozenset(names) for w, names in words.items()}
     _speaker_cache.clear()  # one memory's at a time
     _speaker_cache[str(store.path)] = (sig, out)
@@ -248,13 +250,13 @@ def _named_speakers(store: Store, con: Connection, q: str) -> dict[str, frozense
 
 
 def _less_names(text: str, named: dict[str, frozenset[str]]) -> str:
-    """``text`` less the words that name a speaker, for any embedding model: a message is embedded without its
-    speaker, so a name in the query only pulls its vector away from what it asks (DialogSum dev, dense half R@5:
-    WordLlama 0.860 → 0.902, all-MiniLM-L6-v2 0.800 → 0.889; BENCHMARKS.md §7). ``text`` itself when nothing
-    else is left."""
+    """``text`` less the words, written with a capital, that name a speaker, for any embedding model: a message is
+    embedded without its speaker, so a name in the query only pulls its vector away from what it asks (DialogSum
+    dev, dense half R@5: WordLlama 0.860 → 0.902, all-MiniLM-L6-v2 0.800 → 0.889; BENCHMARKS.md §7). A word in
+    lower case stays ("the rose bush" keeps "rose" though Rose speaks). ``text`` itself when nothing else is left."""
     if not named:
         return text
-    kept = [w for w in text.split() if not (speaker_words(w) & named.keys())]
+    kept = [w for w in text.split() if w.lstrip("#@")[:1].islower() or not (speaker_words(w) & named.keys())]
     return " ".join(kept) if kept else text
 
 

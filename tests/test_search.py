@@ -99,7 +99,7 @@ def test_a_question_ranks_like_the_words_it_is_about(tmp_path):
 def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     """A memory of two people talking is asked about one of them ("What did Caroline say about the trip?"): of
     turns that say the same, hers come first, in either half and fused, and Melanie's when Melanie is asked
-    about; a speaker is named by a word of their name ("Alice" of "Alice Chen"), never by a stop word that
+    about; a speaker is named by the first word of their name ("Alice" of "Alice Chen"), never by a stop word that
     happens to be one ("Will" and "will"), nor by a role word in a sentence ("the agent said"), nor by a surname
     ("Park" of "Bob Park")."""
     import rem

@@ -43,8 +43,8 @@ log = logging.getLogger("rem.search")
 # a moment gets MOMENT_BOOST (in z-score units: a moment is what a question about a topic wants first).
 CONFIDENCE_DEPTH = 20
 MOMENT_BOOST = 0.3
-# a message whose speaker the query names ("What did Caroline say about the trip?"): what a memory is asked of a
-# person is mostly in that person's own turns. Chosen on DialogSum dev (BENCHMARKS.md §7: its summary sentences name
+# the messages, events and moments of a speaker the query names ("What did Caroline say about the trip?"): what a
+# memory is asked of a person is mostly in that person's own turns. Chosen on DialogSum dev (BENCHMARKS.md §7: its summary sentences name
 # a speaker by tag; 0.3 to 2.0 tried), reported on its test split.
 SPEAKER_BOOST = 0.5
 CANDIDATES = 200  # taken from each ranking before fusion (more when filters narrow the results)
@@ -114,7 +114,7 @@ class Ranked:
     lexical: dict[str, tuple[int, float]] = field(default_factory=dict)
     dense: dict[str, tuple[int, float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    # what fusion adds to an item's score beyond its rankings: the messages of a speaker the query names
+    # what fusion adds to an item's score beyond its rankings: the items of a speaker the query names
     boost: dict[str, float] = field(default_factory=dict)
 
 

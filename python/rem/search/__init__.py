@@ -11,7 +11,8 @@ pull a sure lexical one down, and a paraphrase the words miss still comes
 up. Chosen on DialogSum dev and REM's own set, reported on DialogSum test
 and SuperDialseg in BENCHMARKS.md §7. A query that names someone who speaks
 in the chats lifts that person's messages, and the events and moments they
-are in, by :data:`SPEAKER_BOOST`.
+are in, by :data:`SPEAKER_BOOST`; a question asking when lifts the messages
+that say a time and the events whose date was said, by :data:`WHEN_BOOST`.
 
 Every search first brings the index up to date (:func:`.index.sync`), so
 what a dream or an ingest committed is found at once.
@@ -47,6 +48,14 @@ MOMENT_BOOST = 0.3
 # memory is asked of a person is mostly in that person's own turns. Chosen on DialogSum dev (BENCHMARKS.md §7: its summary sentences name
 # a speaker by tag; 0.3 to 2.0 tried), reported on its test split.
 SPEAKER_BOOST = 0.5
+# a question asking when ("When did Caroline go to the support group?"): the messages that say a time (REM's
+# reading of dates, :func:`rem.understand.when.find`: "yesterday", "last Friday", "on 20 May") and the events
+# whose date was said are lifted, since the turn that answers it is the one saying when. Chosen on the "when"
+# questions of DialogSum dev (BENCHMARKS.md §7: 0.2 to 2.0 tried; 1.0 the smallest weight at which the default beats
+# its lexical half), reported on its test split. Only the candidates it can lift into the results are read.
+WHEN_BOOST = 1.0
+_ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|but|then|ok|okay)\W+)?(?:when|what time|what day|what date|which day|"
+                        r"how long ago|since when)\b", re.I)
 CANDIDATES = 200  # taken from each ranking before fusion (more when filters narrow the results)
 COLUMNS = ("rank", "kind", "id", "time", "title", "snippet", "moment_id", "moment", "score")
 EXPLAIN = ("lexical_rank", "lexical_score", "dense_rank", "dense_score", "boost")
@@ -114,7 +123,8 @@ class Ranked:
     lexical: dict[str, tuple[int, float]] = field(default_factory=dict)
     dense: dict[str, tuple[int, float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    # what fusion adds to an item's score beyond its rankings: the items of a speaker the query names
+    # what fusion adds to an item's score beyond its rankings: the items of a speaker the query names, the items
+    # that say when for a question asking when
     boost: dict[str, float] = field(default_factory=dict)
 
 
@@ -213,6 +223,11 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         t0 = time.perf_counter()
         out.boost = _speakers_boost(con, set().union(*named.values()), _speakers(store, con), out, opts.limit)
         out.timings["speakers"] = time.perf_counter() - t0
+    if WHEN_BOOST and _ASKS_WHEN.match(q) and (out.lexical or out.dense):
+        t0 = time.perf_counter()
+        for key, lift in _when_boost(con, out, opts.limit).items():
+            out.boost[key] = out.boost.get(key, 0.0) + lift
+        out.timings["when"] = time.perf_counter() - t0
     return out
 
 
@@ -269,18 +284,8 @@ def _speakers_boost(con: Connection, named: set[str], every: dict[str, frozenset
     if not named or len(named) == len(set().union(*every.values())):
         return {}
     people = sorted(named)
-    fused = fuse(r)
-    floor = fused[limit - 1][1] - SPEAKER_BOOST if len(fused) > limit else float("-inf")
-    near: dict[str, list[str]] = {}
-    for key, score in fused:
-        if score >= floor:
-            kind, item = key.split(":", 1)
-            near.setdefault(kind, []).append(item)
+    near = _near(r, limit, SPEAKER_BOOST)
     theirs: set[str] = set()
-
-    def marks(n: int) -> str:
-        return ", ".join("?" * n)
-
     if ids := near.get("message"):
         theirs |= {f"message:{i}" for (i,) in fetch_rows(
             con, f"SELECT id FROM messages WHERE id IN ({marks(len(ids))}) AND list_contains(?, speaker)", [*ids, people])}
@@ -293,6 +298,44 @@ def _speakers_boost(con: Connection, named: set[str], every: dict[str, frozenset
             con, f"SELECT moment_id || '/' || position FROM events WHERE moment_id IN ({marks(len(owners))}) "
                  "AND list_has_any(actors, ?)", [*owners, people])} & {f"event:{i}" for i in ids}
     return dict.fromkeys(theirs, SPEAKER_BOOST)
+
+
+def marks(n: int) -> str:
+    """``n`` SQL parameter marks."""
+    return ", ".join("?" * n)
+
+
+def _near(r: Ranked, limit: int, lift: float) -> dict[str, list[str]]:
+    """The candidates a lift of ``lift`` can bring into the best ``limit``, by kind (item ids)."""
+    fused = fuse(r)
+    floor = fused[limit - 1][1] - lift if len(fused) > limit else float("-inf")
+    near: dict[str, list[str]] = {}
+    for key, score in fused:
+        if score < floor:
+            break
+        kind, item = key.split(":", 1)
+        near.setdefault(kind, []).append(item)
+    return near
+
+
+def _when_boost(con: Connection, r: Ranked, limit: int) -> dict[str, float]:
+    """:data:`WHEN_BOOST` for the candidates that say when: the messages in which REM reads a time, the events
+    whose date was said (their ``when``). Only the candidates the boost can lift into the best ``limit`` are
+    looked up, by id."""
+    from ..understand import when as when_mod
+
+    near = _near(r, limit, WHEN_BOOST)
+    saying: set[str] = set()
+    if ids := near.get("message"):
+        for i, text, at in fetch_rows(con, f"SELECT id, content, created_at FROM messages WHERE id IN ({marks(len(ids))})", ids):
+            if text and when_mod.find(text, at.astimezone(local_zone()).date() if at else date.today()):
+                saying.add(f"message:{i}")
+    if ids := near.get("event"):
+        owners = sorted({i.split("/", 1)[0] for i in ids})
+        saying |= {f"event:{i}" for (i,) in fetch_rows(
+            con, f"SELECT moment_id || '/' || position FROM events WHERE moment_id IN ({marks(len(owners))}) "
+                 "AND \"when\" IS NOT NULL", owners)} & {f"event:{i}" for i in ids}
+    return dict.fromkeys(saying, WHEN_BOOST)
 
 
 def _confidence(ranking: dict[str, tuple[int, float]], depth: int = CONFIDENCE_DEPTH) -> float:
@@ -318,7 +361,8 @@ def fuse(r: Ranked, moment_boost: float = MOMENT_BOOST) -> list[tuple[str, float
     candidates (an item a ranking did not return gets that ranking's lowest),
     summed with weights proportional to each ranking's own confidence for
     this query (:func:`_confidence`; equal when neither is confident), plus
-    ``moment_boost`` for a moment and what ``r.boost`` adds (a named speaker's turns); best first."""
+    ``moment_boost`` for a moment and what ``r.boost`` adds (a named speaker's turns, the turns saying when a
+    question asks when); best first."""
     lex, den = _zscores(r.lexical), _zscores(r.dense)
     cl, cd = _confidence(r.lexical), _confidence(r.dense)
     wl = 0.5 if cl + cd == 0 else cl / (cl + cd)

@@ -9,6 +9,14 @@
   labelled day, or overlaps a labelled range, and spans at most a week (or
   the labelled range). Baseline: the date of the best search hit itself (what
   a user of `rem search` reads off a result).
+- **"When" questions on DialogSum test, no model** (held out): the "when"
+  questions of bench/search/heldout.py (summary sentences that state a time,
+  asked for it; their evidence the turns saying it), asked of the dreamed
+  DialogSum test memory. The right date is read from the summary's own time
+  words by this file's calendar (:func:`said_span`: "tomorrow" is the day after
+  the dialogue's, "next week" the ISO week after its week …), not by REM; a
+  weekday or a month named alone depends on the sentence's tense and is left
+  out. Right as above; baseline the top search hit's date.
 - **Evidence recall, no model**: the DialogSum test questions of
   bench/search/heldout.py (summary sentences; their evidence is their
   dialogue) asked through ``ask``; found when a piece of its evidence comes from
@@ -27,6 +35,7 @@ Writes bench/results/ask.json.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -88,6 +97,54 @@ def demo_hard(tmp: Path) -> tuple[Store, list[dict[str, Any]], date]:
     qs = [{"q": f"When was it that {e['text']}?", "date": _span(e["date"]), "set": "demo hard days"}
           for m in truth["moments"] for e in m.get("events") or [] if e.get("date")]
     return store, qs, date(2026, 11, 16)
+
+
+_CLOCK = re.compile(r"^\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)$")
+_AGO = re.compile(r"^(\d+) years ago$")
+
+
+def said_span(key: str, day: date) -> tuple[date, date] | None:
+    """The days a time said on ``day`` in these words means, by the calendar alone; None when it depends on the
+    sentence (a weekday or a month named alone)."""
+    monday = day - timedelta(days=day.weekday())
+    month = day.replace(day=1)
+    shift = {"this": 0, "last": -1, "next": 1}
+    if key in ("today", "tonight", "this morning", "this afternoon", "this evening") or _CLOCK.match(key):
+        return day, day
+    if key == "tomorrow":
+        return day + timedelta(days=1), day + timedelta(days=1)
+    if key in ("yesterday", "last night"):
+        return day - timedelta(days=1), day - timedelta(days=1)
+    which, _, unit = key.partition(" ")
+    if which in shift and unit == "week":
+        a = monday + timedelta(weeks=shift[which])
+        return a, a + timedelta(days=6)
+    if which in shift and unit == "weekend":
+        a = monday + timedelta(weeks=shift[which], days=5)
+        return a, a + timedelta(days=1)
+    if which in shift and unit == "month":
+        y, m = divmod(month.year * 12 + month.month - 1 + shift[which], 12)
+        a = date(y, m + 1, 1)
+        return a, date(y + (m + 1) // 12, (m + 1) % 12 + 1, 1) - timedelta(days=1)
+    if which in shift and unit == "year":
+        y = day.year + shift[which]
+        return date(y, 1, 1), date(y, 12, 31)
+    if m := _AGO.match(key):
+        y = day.year - int(m.group(1))
+        return date(y, 1, 1), date(y, 12, 31)
+    return None
+
+
+def dialogsum_when(store: Store, dl: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
+    """The DialogSum "when" questions whose time the calendar reads alone (:func:`said_span`), with that span."""
+    day_of = {d["id"]: (heldout.DAY0 + timedelta(days=n)).date() for n, d in enumerate(dl)}
+    out = []
+    for q in heldout.questions_dialogsum_when(dl):
+        dialogue = next(iter(q["relevant"])).rsplit("-", 1)[0]
+        span = said_span(q["time"], day_of[dialogue])
+        if span is not None:
+            out.append({"q": q["q"], "date": span, "set": "DialogSum test, when"})
+    return out
 
 
 def first_date(a: Any) -> tuple[date, date] | None:
@@ -165,6 +222,19 @@ def main() -> None:
         (Path(d) / "dialogsum").mkdir()
         store = heldout.memory(dl, Path(d) / "dialogsum", dream_it=True)
         qs = heldout.questions_dialogsum(dl)
+        today = (heldout.DAY0 + timedelta(days=len(dl))).date()
+        wq = dialogsum_when(store, dl, today)
+        ok = base = 0
+        rows = []
+        for q in wq:
+            a = ask(store, q["q"], today=today, dream_missing=False)
+            got = first_date(a)
+            ok += right(got, q["date"])
+            base += right(search_baseline(store, q["q"]), q["date"])
+            rows.append({"q": q["q"], "gold": [x.isoformat() for x in q["date"]], "got": [x.isoformat() for x in got] if got else None,
+                         "right": right(got, q["date"])})
+        out["when"]["DialogSum test"] = {"questions": len(wq), "right": ok, "share": round(ok / len(wq), 4),
+                                         "search_top_hit_date_share": round(base / len(wq), 4), "rows": rows}
         found = 0
         for q in qs:
             a = ask(store, q["q"], limit=8, dream_missing=False)
@@ -176,7 +246,9 @@ def main() -> None:
     for name, r in out["when"].items():
         print(f"{name}: 'when' answered with the right date {r['right']}/{r['questions']} = {r['share']:.3f} "
               f"(the top search hit's own date: {r['search_top_hit_date_share']:.3f})")
-        o = out["oracle"][name]
+        o = out["oracle"].get(name)
+        if o is None:
+            continue
         print(f"  oracle endpoint: {o['citations_of_retrieved_evidence']}/{o['citations_kept']} kept citations point at retrieved "
               f"evidence; {o['answered_with_citation']}/{o['questions']} answers kept a citation")
     e = out["evidence_recall_dialogsum_test"]

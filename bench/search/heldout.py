@@ -205,7 +205,7 @@ def questions_dialogsum_when(dialogues: list[dict[str, Any]]) -> list[dict[str, 
             key = re.compile(r"\b" + re.escape(got[1]).replace(r"\ ", r"\s+") + r"\b", re.I)
             saying = {f"{d['id']}-{i:03d}" for i, (_w, t) in enumerate(d["turns"]) if key.search(t)}
             if saying:
-                out.append({**q, "q": got[0], "relevant": saying, "set": "dialogsum-when"})
+                out.append({**q, "q": got[0], "relevant": saying, "set": "dialogsum-when", "time": got[1]})
     return out
 
 

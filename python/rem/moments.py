@@ -14,6 +14,7 @@ plain text lines or as Markdown, from the same fields.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -61,12 +62,14 @@ def of_run(con: Connection, run_id: str) -> list[dict[str, Any]]:
 
 
 # -- rendering ----------------------------------------------------------------
+_ALIAS = {"start_time": "start", "end_time": "end"}  # a stored row's name -> a resolved Moment's
+
+
 def _get(m: Mapping[str, Any] | Any, name: str) -> Any:
     """A field of a moment row (dict) or of a resolved :class:`~rem.dream.resolve.Moment`."""
-    alias = {"start_time": "start", "end_time": "end"}
-    if isinstance(m, Mapping):
+    if type(m) is dict or isinstance(m, Mapping):  # (a row is a dict: no ABC check for it)
         return m.get(name)
-    return getattr(m, alias.get(name, name), None)
+    return getattr(m, _ALIAS.get(name, name), None)
 
 
 def one_line(text: Any) -> str:
@@ -74,6 +77,7 @@ def one_line(text: Any) -> str:
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>!|~&#"})
+_MD_MARKUP = re.compile("[" + re.escape("\\`*_[]<>!|~&#") + "]")  # a character of _MD_SPECIAL: most text holds none
 
 
 def md(text: Any) -> str:
@@ -82,7 +86,8 @@ def md(text: Any) -> str:
     that could start markup (links, images, raw HTML, emphasis, tables)
     backslash-escaped — so ``![x](https://…)``, ``<script>`` or
     ``[a](javascript:…)`` from a commit or an answer stay text."""
-    return safe(one_line(text)).translate(_MD_SPECIAL)
+    t = safe(one_line(text))
+    return t.translate(_MD_SPECIAL) if _MD_MARKUP.search(t) else t
 
 
 def provenance(m: Mapping[str, Any] | Any) -> str:

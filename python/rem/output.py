@@ -63,10 +63,16 @@ def _show_surrogate(m: re.Match[str]) -> str:
     return f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"\\u{c:04x}"  # a byte of a non-UTF-8 name, or a lone half
 
 
+# any character :func:`safe` changes: most text holds none, and looking costs a tenth of translating
+_NEEDS_SHOWING = re.compile("[" + "".join(f"\\u{c:04x}" for c in _UNSAFE) + "\ud800-\udfff]")
+
+
 def safe(text: str) -> str:
     """``text`` with every control character shown as a visible escape (for
     terminals, Markdown, HTML), and the undecodable bytes of a file name
     (``\\xe9``) too, so printing never fails on them."""
+    if not _NEEDS_SHOWING.search(text):
+        return text
     text = text.translate(_SHOW)
     return _SURROGATE.sub(_show_surrogate, text) if _SURROGATE.search(text) else text
 

@@ -153,6 +153,7 @@ class Field:
 
 
 @cache
+@cache  # (as :func:`table`: read once; a moment shown or written asks it for every moment)
 def fields(table_name: str, role: str, order: str | None = None) -> tuple[Field, ...]:
     """The fields of ``table_name`` that have ``role`` (a truthy value), in the order of the role ``order``
     names (a number; default: the role itself when it is a number, else the schema's column order)."""

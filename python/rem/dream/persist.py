@@ -31,7 +31,7 @@ from .. import resources as resource_table
 from ..corrections import fixed_ground
 from ..ids import stable_id
 from ..ledger import RunStatus
-from ..links import links_of_all, metadata_json
+from ..links import Link, links_of_all, metadata_json
 from ..store import (
     Connection,
     Store,
@@ -60,10 +60,26 @@ class PersistStats:
     summaries_created: int = 0
 
 
-def _edge(s: str, t: str, etype: str, reinforce: bool, run_id: str, by: str, meta: dict[str, Any] | None = None,
-          weight: float = INCREMENT) -> dict[str, Any]:
-    return {"source_id": s, "target_id": t, "edge_type": etype, "weight": weight, "reinforce": reinforce,
-            "metadata": metadata_json(meta), "generated_by": by, "dream_run_id": run_id}
+class _Edges:
+    """The edges a dream asserts, as the columns of :data:`rem.edges.EDGE_BATCH` (``reinforce``: whether a new
+    moment asserts it). The moments' links are read column by column: a row of Python objects per edge cost more
+    than the merge itself (a dream of 100,000 chat turns asserts ~110,000 edges)."""
+
+    def __init__(self, links: list[tuple[Moment, Link]], existing: set[str]) -> None:
+        self.cols: dict[str, list[Any]] = {
+            "source_id": [link.source_id for _m, link in links], "target_id": [link.target_id for _m, link in links],
+            "edge_type": [link.edge_type for _m, link in links], "weight": [link.weight for _m, link in links],
+            "reinforce": [m.id not in existing for m, _link in links],
+            "metadata": [metadata_json(link.metadata) for _m, link in links], "generated_by": ["dream"] * len(links)}
+
+    def add(self, s: str, t: str, etype: str, reinforce: bool, by: str, meta: dict[str, Any] | None = None,
+            weight: float = INCREMENT) -> None:
+        for name, v in (("source_id", s), ("target_id", t), ("edge_type", etype), ("weight", weight),
+                        ("reinforce", reinforce), ("metadata", metadata_json(meta)), ("generated_by", by)):
+            self.cols[name].append(v)
+
+    def table(self) -> pa.Table:
+        return pa.table(self.cols, schema=edge_table.EDGE_BATCH)
 
 
 def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: datetime, user_id: str | None,
@@ -204,11 +220,10 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
         for m in moments:
             for i in (*m.resource_ids, *m.message_ids, *m.session_ids):
                 item_moment_new[i] = m.id not in existing
-        edges = [_edge(link.source_id, link.target_id, link.edge_type, m.id not in existing, run_id, "dream",
-                       link.metadata, link.weight) for m, link in links]
+        edges = _Edges(links, existing)
         for e in model_edges:
             fresh = item_moment_new.get(e.source_id, True) or item_moment_new.get(e.target_id, True)
-            edges.append(_edge(e.source_id, e.target_id, e.edge_type, fresh, run_id, "model", {"reason": e.reason} if e.reason else None))
+            edges.add(e.source_id, e.target_id, e.edge_type, fresh, "model", {"reason": e.reason} if e.reason else None)
         if summary and st.moments_left_to_corrections:
             # the owner's corrections changed this window: the summary tells the moments as they now stand
             # (a deleted one is not named, a corrected one by its new name), not as the dream first saw them
@@ -227,8 +242,9 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
             }]))
             st.summaries_created = c.added + c.updated
             if not review:
-                edges += [_edge(sid, m, "summarizes", m not in existing, run_id, "dream") for m in new_ids]
-        st.edges_added, st.edges_reinforced = edge_table.merge(con, edges, run_id, store.settings.half_lives)
+                for mid in new_ids:
+                    edges.add(sid, mid, "summarizes", mid not in existing, "dream")
+        st.edges_added, st.edges_reinforced = edge_table.merge(con, edges.table(), run_id, store.settings.half_lives)
         row = dict(ledger_row)
         meta = dict(row.pop("metadata", {}) or {})
         row.update({

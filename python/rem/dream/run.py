@@ -33,6 +33,7 @@ import duckdb
 from .. import agentlet, ledger, schema
 from ..config import LLMSettings
 from ..exceptions import DatabaseBusyError, DreamError, InterruptedRun, LLMError, RemError
+from ..heap import few_full_collections
 from ..ledger import RunStatus
 from ..llm.client import LLM, Reply, Usage
 from ..llm.spool import AnswerSpool, spool_dir
@@ -300,6 +301,12 @@ def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str)
     log.info("window %s: %d segments in %d chunks, ~%d input tokens, model %s",
              p.window, p.packed.segments.num_rows, p.n_chunks, p.est_input_tokens, settings.model)
     res.timings.update(p.timings)
+    with few_full_collections():  # everything made is kept until written: a full collection would free nothing
+        return _think_and_write(store, settings, opts, p, res, t0, run_id, base, finish)
+
+
+def _think_and_write(store: Store, settings: LLMSettings, opts: DreamOptions, p: Plan, res: DreamResult, t0: float,
+                     run_id: str, base: dict[str, Any], finish: Callable[..., DreamResult]) -> DreamResult:
     try:
         think(store, settings, opts, p, res, t0)
         resolution = res.resolution
@@ -403,7 +410,8 @@ def preview(store: Store, settings: LLMSettings, opts: DreamOptions) -> DreamRes
     res = DreamResult("preview", RunStatus.RUNNING, p)
     if not p.activity.empty:
         res.timings.update(p.timings)
-        think(store, settings, opts, p, res, t0)
+        with few_full_collections():
+            think(store, settings, opts, p, res, t0)
     res.status = RunStatus.OK if not p.activity.empty else RunStatus.NOTHING_TO_DO
     res.duration_s = time.perf_counter() - t0
     return res

@@ -20,7 +20,6 @@ by field (:mod:`rem.dream.resolve`).
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import logging
@@ -35,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..heap import few_full_collections
 from ..ids import normalize_key
 from ..store.rows import table_dicts
 from . import describe
@@ -216,7 +216,7 @@ class Understanding:
         in the understanding's worker processes at once for a large window, else here, in batches. Returns the
         processes used."""
         todo = list(dict.fromkeys(tuple(g) for g in groups if tuple(g) not in self._digests))
-        with _few_full_collections():  # (the workers are forked inside: they inherit it)
+        with few_full_collections():  # (the workers are forked inside: they inherit it)
             done = self._in_forks(_digest_share, todo)
             if done is None:  # in this process, in batches
                 for g, d in zip(todo, self._digests_of(todo), strict=True):
@@ -509,21 +509,6 @@ class Understanding:
             elif (r.get("resource_type") or "") not in ("commit", "summary"):
                 out.append(Utterance(r["id"], t, r.get("content") or "", None, [], True))
         return out
-
-
-@contextlib.contextmanager
-def _few_full_collections() -> Iterator[None]:
-    """Python's collector seldom scans the whole heap while digests are made. Every digest made is kept, so each
-    full collection scanned all that were made before it, to free nothing: ~17 of them cost ~8 % of the
-    understanding of 100,000 chat turns in one process (27.3 → 25.2 s, three runs each). The young generations
-    are still collected as often as before (what a digest drops is freed at once), and the collector's thresholds
-    are put back after."""
-    before = gc.get_threshold()
-    gc.set_threshold(before[0], before[1], max(before[2], 1000))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 _FORKED: Understanding | None = None  # the understanding a forked worker digests with (inherited, never pickled)

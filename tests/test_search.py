@@ -150,6 +150,8 @@ def test_a_question_asking_when_finds_the_turn_that_says_when_first(tmp_path):
     asked = db.search("When did Caroline go to the support group?", schema=["messages"], limit=3, explain=True).to_pylist()
     assert asked[0]["id"] == ids[1]
     assert asked[0]["boost"] == rem.search.SPEAKER_BOOST + rem.search.WHEN_BOOST  # --explain says what lifted it
+    for asked_so in ("In which month did Caroline go to the support group?", "so what day did Caroline go to the support group"):
+        assert db.search(asked_so, schema=["messages"], limit=3).column("id")[0].as_py() == ids[1], asked_so
     told = db.search("What did Caroline say about the support group?", schema=["messages"], limit=3, explain=True).to_pylist()
     assert told[0]["id"] == ids[0] and {r["boost"] for r in told} <= {0.0, rem.search.SPEAKER_BOOST}
 

@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field
 from .config import LLMSettings
 from .days import day_window, local_date, local_zone
 from .exceptions import LLMError, SearchError
+from .search.text import ASKS_WHEN
 from .store import Store, fetch_arrow
 from .understand import when as when_mod
 
@@ -47,8 +48,6 @@ SOURCES = 6  # of them up to this many messages or documents, searched on their 
 MAX_ANSWER_TOKENS = 300
 TEXT_CHARS = 400  # of one piece of evidence
 
-_WHEN_Q = re.compile(r"^\s*(?:when\b|what\s+(?:date|day|time|year|month)\b|on\s+what\s+(?:date|day)\b|how\s+long\s+ago\b|"
-                     r"since\s+when\b|which\s+(?:day|date|year|month)\b)", re.I)
 _SUMMARY_Q = re.compile(r"^\s*(?:summari[sz]e|recap|sum\s+up|give\s+me\s+(?:a|an)\s+(?:summary|overview|recap)|"
                         r"what\s+did\s+i\s+(?:do|work\s+on)|what\s+happened|what\s+have\s+i\s+(?:done|been\s+doing))\b", re.I)
 _QUESTION_WORDS = re.compile(r"^\s*(?:when|what|who|where|which|why|how|did|do|does|is|are|was|were|can|could)\b\s*", re.I)
@@ -76,7 +75,7 @@ def read_question(text: str, today: date | None = None) -> Question:
     from .search import time_in
 
     today = today or datetime.now(local_zone()).date()
-    intent = "when" if _WHEN_Q.search(t) else "summary" if _SUMMARY_Q.search(t) else "fact"
+    intent = "when" if ASKS_WHEN.search(t) else "summary" if _SUMMARY_Q.search(t) else "fact"
     read = time_in(t, today)
     window, words, query = None, None, t
     if read is not None:

@@ -35,7 +35,7 @@ from ..store import Connection, Store, fetch_arrow, fetch_rows, file_signature
 from ..values import parse_time
 from . import index as ix
 from .embed import Embedder, configured
-from .text import MAX_QUERY_CHARS, content_query, query_text, snippet, speaker_words
+from .text import ASKS_WHEN, MAX_QUERY_CHARS, content_query, query_text, snippet, speaker_words
 
 log = logging.getLogger("rem.search")
 
@@ -54,8 +54,6 @@ SPEAKER_BOOST = 0.5
 # questions of DialogSum dev (BENCHMARKS.md §7: 0.2 to 2.0 tried; 1.0 the smallest weight at which the default beats
 # its lexical half), reported on its test split. Only the candidates it can lift into the results are read.
 WHEN_BOOST = 1.0
-_ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|but|then|ok|okay)\W+)?(?:when|what time|what day|what date|which day|"
-                        r"how long ago|since when)\b", re.I)
 CANDIDATES = 200  # taken from each ranking before fusion (more when filters narrow the results)
 COLUMNS = ("rank", "kind", "id", "time", "title", "snippet", "moment_id", "moment", "score")
 EXPLAIN = ("lexical_rank", "lexical_score", "dense_rank", "dense_score", "boost")
@@ -223,7 +221,7 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         t0 = time.perf_counter()
         out.boost = _speakers_boost(con, set().union(*named.values()), _speakers(store, con), out, opts.limit)
         out.timings["speakers"] = time.perf_counter() - t0
-    if WHEN_BOOST and _ASKS_WHEN.match(q) and (out.lexical or out.dense):
+    if WHEN_BOOST and ASKS_WHEN.match(q) and (out.lexical or out.dense):
         t0 = time.perf_counter()
         for key, lift in _when_boost(con, out, opts.limit).items():
             out.boost[key] = out.boost.get(key, 0.0) + lift

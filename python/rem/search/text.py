@@ -58,6 +58,13 @@ QUERY_STOPWORDS = frozenset("""what when where who whom whose which why how did 
 would could should can shall might must ever i me my mine you your yours we our""".split())
 
 
+# a question asking when: "When did …", "What year …", "In which month …", "How long ago …" (an opening "and",
+# "so" or "but" aside). `rem ask` answers it with a date first; `rem search` lifts the items that say when.
+ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|but|then|ok|okay)\W+)?(?:when\b|what\s+(?:date|day|time|year|month)\b|"
+                       r"(?:on|in)\s+(?:what|which)\s+(?:date|day|year|month)\b|how\s+long\s+ago\b|since\s+when\b|"
+                       r"which\s+(?:day|date|year|month)\b)", re.I)
+
+
 def content_query(query: str) -> str:
     """What ``query`` is about: its words less :data:`QUERY_STOPWORDS`, punctuation dropped; the query itself
     when nothing else is left ("what did I do")."""

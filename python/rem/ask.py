@@ -36,7 +36,6 @@ from pydantic import BaseModel, Field
 from .config import LLMSettings
 from .days import day_window, local_date, local_zone
 from .exceptions import LLMError, SearchError
-from .search.text import ASKS_WHEN
 from .store import Store, fetch_arrow
 from .understand import when as when_mod
 
@@ -73,6 +72,7 @@ def read_question(text: str, today: date | None = None) -> Question:
     if not t:
         raise SearchError('the question is empty: ask something, e.g. rem ask "When did I last go to the support group?"')
     from .search import time_in
+    from .search.text import ASKS_WHEN
 
     today = today or datetime.now(local_zone()).date()
     intent = "when" if ASKS_WHEN.search(t) else "summary" if _SUMMARY_Q.search(t) else "fact"

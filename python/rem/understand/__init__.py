@@ -26,7 +26,7 @@ import logging
 import multiprocessing
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ from .emotions import emotions
 from .events import Event, Utterance, third_person
 from .events import extract as extract_events
 from .keyphrases import DocumentFrequency, Phrase, candidates, key_of, rank, tag, vocabulary
-from .ner import recognizer
+from .ner import Recognizer, recognizer
 from .people import Found, PeopleFinder, front_matter_people
 from .text import clean, fold, read_sentences, stem
 
@@ -173,8 +173,6 @@ class Understanding:
         :attr:`Digest.vocabulary`, which only a model's answers are checked against (False for a dream without a
         model: it was half of what the workers sent back)."""
         self._vocabulary = vocabulary
-        if isinstance(ner, str):
-            ner = recognizer() if ner == "spacy" else None
         self._digests: dict[tuple[str, ...], Digest] = {}
         owner = [o for o in getattr(activity, "owner", []) if o]
         self.owner_name = owner[0] if owner else "the owner"  # who "I" is in the owner's own texts
@@ -195,20 +193,29 @@ class Understanding:
         self._message_rows = msgs.select([c for c in ("id", "session_id", "role", "content", "speaker", "tool_calls")
                                           if c in msgs.column_names])
         self._index_items(packed.items)
-        self.people = PeopleFinder(getattr(activity, "people", {}), owner, ner=ner)
         # the owner's own vocabulary of topics: earlier moments' tags, their notes' tags
         self.known_topics = frozenset(key_of(t) for t in getattr(activity, "topics", []) if t)
         # the background: the owner's history around the window, and the window's own segments
         self.background = DocumentFrequency(t[:2000] for t in getattr(activity, "history", []))
         self.workers = workers
         segments = list(self._segments)
-        counted = self._in_forks(_background_share, [(g,) for g in segments])
+        found: list[Recognizer | None] = []
+
+        def load_entities() -> None:  # (spaCy's import and load: ~0.9 s)
+            found.append((recognizer() if ner == "spacy" else None) if isinstance(ner, str) else ner)
+
+        # the entity model is loaded while the workers count the background (they do not need it; the digests'
+        # workers, forked later, find it loaded)
+        counted = self._in_forks(_background_share, [(g,) for g in segments], meanwhile=load_entities)
         if counted is not None:  # each worker's segments as phrase counts: the same sums, in any order
             for (n, df), _ in counted:
                 self.background.add_counts(n, df)
         else:
             for text in self._background_texts(segments):
                 self.background.add(text)
+        if not found:
+            load_entities()
+        self.people = PeopleFinder(getattr(activity, "people", {}), owner, ner=found[0])
 
     # -- many segments at once --------------------------------------------------------------
     def prefetch(self, groups: Sequence[Sequence[str]]) -> int:
@@ -227,13 +234,15 @@ class Understanding:
                 self._digests.setdefault(g, d)
         return min(self.workers, len(done))
 
-    def _in_forks(self, work: Any, groups: list[tuple[str, ...]]) -> list[tuple[Any, list[tuple[str, ...]]]] | None:
+    def _in_forks(self, work: Any, groups: list[tuple[str, ...]], meanwhile: Callable[[], None] | None = None
+                  ) -> list[tuple[Any, list[tuple[str, ...]]]] | None:
         """``work(share)`` for shares of ``groups`` (of about equal items, the largest first) in
         :attr:`workers` processes at once: (its result, the share) for every share. Each process is a fork of
         this one: it reads the activity, the background and the entity model where they are, nothing is copied
         to it but its share's names, and what it returns is exactly what this process would have computed.
         None — nothing done — below :data:`PARALLEL_MIN_ITEMS` items, with one worker, in a daemonic process
-        (a fleet's worker may not start processes of its own), where processes cannot be forked or started."""
+        (a fleet's worker may not start processes of its own), where processes cannot be forked or started;
+        ``meanwhile`` is then not called. Else it runs here once the processes are forked, while they work."""
         size = {g: sum(len(self._segments.get(s, ())) for s in g) for g in groups}
         if self.workers < 2 or len(groups) < 2 or sum(size.values()) < PARALLEL_MIN_ITEMS \
                 or "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
@@ -258,7 +267,10 @@ class Understanding:
         pool = None
         try:
             pool = ProcessPoolExecutor(min(self.workers, n_shares), mp_context=multiprocessing.get_context("fork"))
-            return list(zip(pool.map(work, shares), shares, strict=True))
+            results = pool.map(work, shares)  # every share submitted: the processes are forked now
+            if meanwhile is not None:
+                meanwhile()
+            return list(zip(results, shares, strict=True))
         except (OSError, BrokenProcessPool) as e:  # no processes to be had (limits, memory): one process does it
             log.warning("understanding in one process: could not run %d (%s)", self.workers, e)
             return None

@@ -12,7 +12,8 @@
 - **"When" questions on DialogSum test, no model** (held out): the "when"
   questions of bench/search/heldout.py (summary sentences that state a time,
   asked for it; their evidence the turns saying it), asked of the dreamed
-  DialogSum test memory. The right date is read from the summary's own time
+  DialogSum test memory (the sentences of all three summaries of a
+  dialogue). The right date is read from the summary's own time
   words by this file's calendar (:func:`said_span`: "tomorrow" is the day after
   the dialogue's, "next week" the ISO week after its week …), not by REM; a
   weekday or a month named alone depends on the sentence's tense and is left
@@ -136,10 +137,11 @@ def said_span(key: str, day: date) -> tuple[date, date] | None:
 
 
 def dialogsum_when(store: Store, dl: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
-    """The DialogSum "when" questions whose time the calendar reads alone (:func:`said_span`), with that span."""
+    """The DialogSum "when" questions (of every summary) whose time the calendar reads alone (:func:`said_span`), with
+    that span."""
     day_of = {d["id"]: (heldout.DAY0 + timedelta(days=n)).date() for n, d in enumerate(dl)}
     out = []
-    for q in heldout.questions_dialogsum_when(dl):
+    for q in heldout.questions_dialogsum_when(dl, every_summary=True):
         dialogue = next(iter(q["relevant"])).rsplit("-", 1)[0]
         span = said_span(q["time"], day_of[dialogue])
         if span is not None:

@@ -286,19 +286,19 @@ def _speakers_boost(con: Connection, named: set[str], every: dict[str, frozenset
     theirs: set[str] = set()
     if ids := near.get("message"):
         theirs |= {f"message:{i}" for (i,) in fetch_rows(
-            con, f"SELECT id FROM messages WHERE id IN ({marks(len(ids))}) AND list_contains(?, speaker)", [*ids, people])}
+            con, f"SELECT id FROM messages WHERE id IN ({_marks(len(ids))}) AND list_contains(?, speaker)", [*ids, people])}
     if ids := near.get("moment"):
         theirs |= {f"moment:{i}" for (i,) in fetch_rows(
-            con, f"SELECT id FROM moments WHERE id IN ({marks(len(ids))}) AND list_has_any(people, ?)", [*ids, people])}
+            con, f"SELECT id FROM moments WHERE id IN ({_marks(len(ids))}) AND list_has_any(people, ?)", [*ids, people])}
     if ids := near.get("event"):
         owners = sorted({i.split("/", 1)[0] for i in ids})
         theirs |= {f"event:{i}" for (i,) in fetch_rows(
-            con, f"SELECT moment_id || '/' || position FROM events WHERE moment_id IN ({marks(len(owners))}) "
+            con, f"SELECT moment_id || '/' || position FROM events WHERE moment_id IN ({_marks(len(owners))}) "
                  "AND list_has_any(actors, ?)", [*owners, people])} & {f"event:{i}" for i in ids}
     return dict.fromkeys(theirs, SPEAKER_BOOST)
 
 
-def marks(n: int) -> str:
+def _marks(n: int) -> str:
     """``n`` SQL parameter marks."""
     return ", ".join("?" * n)
 
@@ -325,13 +325,13 @@ def _when_boost(con: Connection, r: Ranked, limit: int) -> dict[str, float]:
     near = _near(r, limit, WHEN_BOOST)
     saying: set[str] = set()
     if ids := near.get("message"):
-        for i, text, at in fetch_rows(con, f"SELECT id, content, created_at FROM messages WHERE id IN ({marks(len(ids))})", ids):
+        for i, text, at in fetch_rows(con, f"SELECT id, content, created_at FROM messages WHERE id IN ({_marks(len(ids))})", ids):
             if text and when_mod.find(text, at.astimezone(local_zone()).date() if at else date.today()):
                 saying.add(f"message:{i}")
     if ids := near.get("event"):
         owners = sorted({i.split("/", 1)[0] for i in ids})
         saying |= {f"event:{i}" for (i,) in fetch_rows(
-            con, f"SELECT moment_id || '/' || position FROM events WHERE moment_id IN ({marks(len(owners))}) "
+            con, f"SELECT moment_id || '/' || position FROM events WHERE moment_id IN ({_marks(len(owners))}) "
                  "AND \"when\" IS NOT NULL", owners)} & {f"event:{i}" for i in ids}
     return dict.fromkeys(saying, WHEN_BOOST)
 

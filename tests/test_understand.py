@@ -349,6 +349,43 @@ def test_the_rust_core_finds_the_sentences_holding_an_emotion_word_as_python_wou
     assert E.emotions(["Ugh, the same error again", "Finally green, what a relief!"]) == ["frustrated", "relieved"]
 
 
+def test_the_rust_core_scores_a_sentence_s_valence_exactly_as_vader_does():
+    """VADER's compound score of the owner's sentences (what makes a strongly negative sentence about a problem
+    count as frustration) comes from the Rust core for ASCII text: the same number as the vaderSentiment package,
+    for sentences made of its lexicon's words, its boosters and negations, "but", "least", "kind of", the special
+    idioms, words in capitals, emoticons and runs of "!" and "?", with any white space Python splits on."""
+    import importlib
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from vaderSentiment import vaderSentiment as V
+
+    E = importlib.import_module("rem.understand.emotions")
+    vader = E._vader()
+    lexicon = sorted(vader.lexicon)
+    words = st.one_of(st.sampled_from(lexicon[::7]), st.sampled_from(sorted(V.BOOSTER_DICT)),
+                      st.sampled_from(V.NEGATE),
+                      st.sampled_from(["but", "BUT", "least", "at", "very", "no", "or", "nor", "kind", "of", "never",
+                                       "so", "this", "without", "doubt", "the", "shit", "bomb", "bus", "stop", "cut",
+                                       "mustard", "n't", ":)", ":-(", "!!", "??", "(", "x", "a.b", "OK", "the..."]))
+    word = st.tuples(words, st.sampled_from(["", "", "", "!", "?", ",", ".", "'", '"', "..."]),
+                     st.booleans()).map(lambda t: (t[0].upper() if t[2] else t[0]) + t[1])
+    sentence = st.tuples(st.lists(word, max_size=14), st.sampled_from([" ", " ", "  ", "\t", "\n", "\x1c"]),
+                         st.sampled_from(["", "!", "!!!", "?", "??", "????", ".", "!!!!!!", "?!"])
+                         ).map(lambda t: t[1].join(t[0]) + t[2])
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(sentence, min_size=1, max_size=6))
+    def same(sentences):
+        assert E.compounds(sentences) == [vader.polarity_scores(s)["compound"] for s in sentences]
+
+    same()
+    # text beyond ASCII (an emoji VADER reads as its description) is the package's own reading
+    assert E.compounds(["I love it 😍", "the test is still failing, this is terrible"]) == [
+        vader.polarity_scores("I love it 😍")["compound"], vader.polarity_scores("the test is still failing, this is terrible")["compound"]]
+    assert E.emotions(["This is still broken and it is terrible, awful, a disaster."]) == ["frustrated"]
+
+
 def test_the_name_rules_a_sentence_skips_could_not_have_matched_it():
     """Most chat sentences have no capitalized word past their start, and the people rules that look for a name
     inside a sentence are not run on them: none of those rules can match such a sentence, whatever it holds

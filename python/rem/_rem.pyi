@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "merge_edges", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "Valence", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 
@@ -100,6 +100,19 @@ class CueCounter:
 class LiteralSet:
     def __new__(cls, words: list[str]) -> LiteralSet: ...
     def holds(self, texts: list[str]) -> list[bool]: ...
+
+@final
+class Valence:
+    def __new__(
+        cls,
+        lexicon: list[tuple[str, float]],
+        boosters: list[tuple[str, float]],
+        negate: list[str],
+        special: list[tuple[str, float]],
+        c_incr: float,
+        n_scalar: float,
+    ) -> Valence: ...
+    def compound(self, texts: list[str]) -> list[float | None]: ...
 
 @final
 class PhraseReader:

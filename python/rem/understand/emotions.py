@@ -15,13 +15,12 @@ speaks for their mood; the assistant's and the tools' text does not.
 from __future__ import annotations
 
 import re
-import string
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from .._rem import LiteralSet
+from .._rem import LiteralSet, Valence
 
 VOCABULARY = ("focused", "productive", "frustrated", "determined", "satisfied", "collaborative", "curious",
               "excited", "relieved", "stressed", "confused", "tired")
@@ -74,22 +73,6 @@ def _lexicon_words() -> LiteralSet:
 
 
 @cache
-def _vader_words() -> frozenset[str]:
-    vader = _vader()
-    return frozenset(vader.lexicon) if vader is not None else frozenset()
-
-
-def _may_have_valence(s: str) -> bool:
-    """Whether VADER can give ``s`` a valence other than 0: it holds a word of VADER's lexicon (as VADER reads
-    words: split on white space, punctuation stripped, lower-cased) or a character beyond ASCII (VADER reads
-    emojis as their descriptions). A sentence with neither scores 0, so VADER is not asked."""
-    if not s.isascii():
-        return True
-    words = _vader_words()
-    return any(w.strip(string.punctuation).lower() in words or w.lower() in words for w in s.split())
-
-
-@cache
 def _vader() -> Any:
     try:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -98,21 +81,44 @@ def _vader() -> Any:
     return SentimentIntensityAnalyzer()
 
 
+@cache
+def _valence() -> Valence | None:
+    """VADER's rules in the Rust core, over the package's own tables: the same compound score for an ASCII
+    sentence, ~15x faster (BENCHMARKS.md §10); None without the package."""
+    vader = _vader()
+    if vader is None:
+        return None
+    from vaderSentiment import vaderSentiment as v
+
+    return Valence(list(vader.lexicon.items()), list(v.BOOSTER_DICT.items()), list(v.NEGATE),
+                   [(k, float(x)) for k, x in v.SPECIAL_CASES.items()], v.C_INCR, v.N_SCALAR)
+
+
+def compounds(sentences: list[str]) -> list[float]:
+    """VADER's compound score of each sentence (rounded to four places, as ``polarity_scores`` gives it): ASCII
+    sentences by the core, others (emojis read as their descriptions) by the package; 0 without it."""
+    vader, core = _vader(), _valence()
+    if vader is None or core is None:
+        return [0.0] * len(sentences)
+    return [round(c, 4) if c is not None else vader.polarity_scores(s)["compound"]
+            for s, c in zip(sentences, core.compound(sentences), strict=True)]
+
+
 def emotions(own_sentences: Iterable[str], *, n_people: int = 0, n_commits: int = 0, minutes: float = 0.0,
              limit: int = 3) -> list[str]:
     """Up to ``limit`` emotions, strongest first, from the owner's own sentences and the segment's shape."""
     score: dict[str, float] = defaultdict(float)
-    vader = _vader()
     own = list(own_sentences)
     lowers = [s.lower() for s in own]
+    felt = [s for s in own if len(s) < 1000]
+    valence = dict(zip(felt, compounds(felt), strict=True))
     for s, lower, holds in zip(own, lowers, _lexicon_words().holds(lowers), strict=True):
         if holds:
             for emotion, rx in _patterns():
                 hits = len(rx.findall(lower))
                 if hits:
                     score[emotion] += 2.0 * hits
-        if vader is not None and len(s) < 1000 and _may_have_valence(s):
-            c = vader.polarity_scores(s)["compound"]
+        if (c := valence.get(s)) is not None:
             if c <= -0.4 and _PROBLEM.search(s):
                 score["frustrated"] += 1.0
             elif c >= 0.6:

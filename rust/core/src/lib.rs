@@ -14,7 +14,8 @@
 //!   [`minilm`]: all-MiniLM-L6-v2 sentence embeddings on the CPU (candle, tokenizers).
 //! - [`graph`], [`merge`], [`dot`]: the living graph (CSR over node keys,
 //!   decay, centrality, traversal), the edge reinforce/merge plan, DOT output.
-//! - [`phrases`]: key-phrase candidates of ASCII text for the understanding (the same as its Python).
+//! - [`phrases`]: key-phrase candidates of ASCII text for the understanding (the same as its Python);
+//!   [`valence`]: VADER's compound valence of ASCII sentences (the same number as the Python package).
 //! - shared pieces: [`error`] (one error type, by kind of bad input),
 //!   [`intern`] (edge-type codes), [`par`] (worker threads), [`timefmt`].
 
@@ -34,6 +35,7 @@ pub mod segment;
 pub mod static_embed;
 pub mod timefmt;
 pub mod tokens;
+pub mod valence;
 pub mod vectors;
 
 pub use error::{CoreError, ErrorKind, Result};

@@ -168,3 +168,39 @@ impl PyLiteralSet {
         py.detach(|| self.s.holds(&texts))
     }
 }
+
+/// VADER's compound valence of ASCII sentences (see ``rem_core::valence``), over the tables of the
+/// ``vaderSentiment`` package the caller gives.
+///
+/// :param lexicon: word → valence (``SentimentIntensityAnalyzer().lexicon``).
+/// :param boosters: ``BOOSTER_DICT``.
+/// :param negate: ``NEGATE``.
+/// :param special: ``SPECIAL_CASES``.
+/// :param c_incr: ``C_INCR``.
+/// :param n_scalar: ``N_SCALAR``.
+#[pyclass(frozen, name = "Valence", module = "rem._rem")]
+pub(crate) struct PyValence {
+    v: rem_core::valence::Valence,
+}
+
+#[pymethods]
+impl PyValence {
+    #[new]
+    fn new(
+        lexicon: Vec<(String, f64)>,
+        boosters: Vec<(String, f64)>,
+        negate: Vec<String>,
+        special: Vec<(String, f64)>,
+        c_incr: f64,
+        n_scalar: f64,
+    ) -> Self {
+        let k = rem_core::valence::Scalars { c_incr, n_scalar };
+        PyValence { v: rem_core::valence::Valence::new(lexicon, boosters, negate, special, k) }
+    }
+
+    /// For each text, VADER's compound score before ``polarity_scores`` rounds it, or None when the text is not
+    /// ASCII (ask VADER itself).
+    fn compound(&self, py: Python<'_>, texts: Vec<String>) -> Vec<Option<f64>> {
+        py.detach(|| texts.iter().map(|t| self.v.compound(t)).collect())
+    }
+}

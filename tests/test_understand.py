@@ -262,6 +262,101 @@ def test_the_rust_core_reads_ascii_phrase_candidates_exactly_as_python_does():
     assert K.vocabulary(["Tuning queries", "Réglage des requêtes"]) == {"tuning", "query", "réglage", "des", "requêtes"}
 
 
+def _python_rank(cands, background, *, limit=7, min_support=1.5, exclude=frozenset(), floor=0.15, known=frozenset()):
+    """The key phrases as REM's Python picked them before the Rust core did (the oracle of the test below):
+    (key, score) of the tags and of the headline."""
+    import math
+    from collections import defaultdict
+
+    from rem.understand.keyphrases import _topical_key
+
+    def idf(key):
+        return math.log((background.n + 1) / (background.df.get(key, 0) + 1)) + 1.0
+
+    ok = {key: sup for key, sup in cands.support.items()
+          if sup >= min_support and _topical_key(key) and exclude.isdisjoint(key.split())}
+    longer = defaultdict(list)
+    for k in ok:
+        w = k.split()
+        for sub in {" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 1, len(w) + 1)} - {k}:
+            longer[sub].append(k)
+
+    def collocation(key, sup, max_words, share):
+        holders = longer.get(key)
+        if not holders or key in known:
+            return None
+        return max((k for k in holders if ok[k] >= share * sup and len(k.split()) <= max_words),
+                   key=lambda k: (ok[k], k), default=None)
+
+    def overlapping(a, b):
+        return any(x[-k:] == y[:k] and " ".join(x + y[k:]) in ok
+                   for x, y in ((a, b), (b, a)) for k in range(1, min(len(x), len(y))))
+
+    def pick(scored, limit):
+        scored.sort(key=lambda p: (-p[1], p[0]))
+        picked, held = [], []
+        for key, score in scored:
+            if picked and score < floor * picked[0][1]:
+                break
+            split = key.split()
+            words = set(split)
+            if any(words <= qw or qw <= words or (len(split) > 1 < len(qs) and overlapping(split, qs)) for qw, qs in held):
+                continue
+            picked.append((key, score))
+            held.append((words, split))
+            if len(picked) >= limit:
+                break
+        return picked
+
+    tags, head = [], []
+    for key, sup in ok.items():
+        words = key.split()
+        word_idf = sum(idf(w) for w in words) / len(words)
+        score = (2.0 if key in known else 1.0) * sup * word_idf * (1 + 0.15 * (len(words) - 1))
+        tags.append((collocation(key, sup, 2, 0.6) or key, score))
+        head.append((collocation(key, sup, 3, 0.5) or key, sup * idf(key) * (1 + 0.35 * (len(words) - 1))))
+    return pick(tags, limit), pick(head, 3)
+
+
+def test_the_rust_core_picks_key_phrases_exactly_as_python_did():
+    """A segment's topics and headline are scored and picked by the Rust core (idf against the owner's history,
+    collocations absorbing their parts, no repeats of a picked phrase's words or windows of one longer phrase):
+    the same phrases with the same float scores, in the same order, as the Python it replaced, for candidates
+    made of overlapping phrases, known topics, excluded names, rare and common words and ties."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import keyphrases as K
+
+    vocab = ["graph", "construction", "vector", "search", "hnsw", "recall", "index", "partial", "bm25", "hybrid",
+             "ranking", "deadline", "kafka", "consumer", "lag", "café", "naïve", "query"]
+    phrase = st.lists(st.sampled_from(vocab), min_size=1, max_size=3).map(" ".join)
+    support = st.sampled_from([0.2, 0.5, 0.6, 1.0, 1.5, 2.0, 2.5, 3.0, 4.5])
+
+    @settings(max_examples=600, deadline=None)
+    @given(st.dictionaries(phrase, support, max_size=25), st.dictionaries(st.one_of(phrase, st.sampled_from(vocab)),
+           st.integers(0, 40), max_size=30), st.integers(0, 60), st.frozensets(phrase, max_size=3),
+           st.frozensets(st.sampled_from(vocab), max_size=2), st.sampled_from([(1.5, 0.15, 7), (0.5, 0.0, 7), (0.5, 0.15, 1)]))
+    def same(sup, df, n, known, exclude, opts):
+        min_support, floor, limit = opts
+        bg = K.DocumentFrequency(())
+        bg.add_counts(n, __import__("collections").Counter(df))
+        cands = K.Candidates(sup, {k: k.upper() for k in sup}, {})
+        got = K.rank(cands, bg, limit=limit, min_support=min_support, floor=floor, known=known, exclude=exclude)
+        tags, head = _python_rank(cands, bg, limit=limit, min_support=min_support, floor=floor, known=known,
+                                  exclude=exclude)
+        assert [(p.key, p.score) for p in got.tags] == tags
+        assert [(p.key, p.score) for p in got.headline] == head
+
+    same()
+    # the collocation: "graph" and "construction" become "graph construction"; a picked phrase's words are not
+    # picked again
+    bg = K.DocumentFrequency(["graph", "construction", "deadline deadline"] * 3)
+    kp = K.rank([("graph construction today", 1.0), ("the graph construction", 1.0), ("a deadline", 1.0),
+                 ("the deadline", 1.0)], bg)
+    assert [p.key for p in kp.tags] == ["graph construction", "deadline"]
+
+
 def test_the_rust_core_picks_central_sentences_exactly_as_python_does():
     """A summary's sentences are picked by the Rust core when it reads them all: the same sentences as the Python
     reading, for lists made of few words (so near-duplicates, ties of score and key words are common), numbers,

@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "Valence", "merge_edges", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "rank_phrases", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "Valence", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 
@@ -27,6 +27,16 @@ def topic_shifts(
     texts: list[str], *, window: int = 5, min_depth: float = 0.55, min_items: int = 4, cue_weight: float = 0.25,
     cue_back: int = 2,
 ) -> list[int]: ...
+def rank_phrases(
+    keys: list[str],
+    support: list[float],
+    known: list[bool],
+    key_df: list[int],
+    word_df: list[int],
+    n: int,
+    limit: int,
+    floor: float,
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]: ...
 def merge_edges(
     batch: pa.RecordBatch,
     stored: pa.RecordBatch,

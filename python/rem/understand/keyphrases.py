@@ -17,14 +17,13 @@ repeat a higher-ranked one (a sub- or super-phrase) are skipped.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from .._rem import PhraseReader
+from .._rem import PhraseReader, rank_phrases
 from .text import GENERIC, STOPWORDS, VERBS, fold, is_modifier, phrases, stem, tokens
 
 
@@ -53,9 +52,6 @@ class DocumentFrequency:
         """``n`` documents whose phrase keys another :class:`DocumentFrequency` counted (``df``)."""
         self.n += n
         self.df.update(df)
-
-    def idf(self, key: str) -> float:
-        return math.log((self.n + 1) / (self.df.get(key, 0) + 1)) + 1.0
 
 
 @dataclass(frozen=True)
@@ -123,46 +119,30 @@ def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: D
     phrase needs a summed weight of ``min_support`` (it occurs in two ordinary
     items, or once in a strong place such as a tag). Tags favour the short,
     recurring concepts (each word's history weight counts, not the phrase's
-    rarity); the headline favours the longest specific phrase. Phrases made
+    rarity); the headline favours the longest specific phrase; a phrase is absorbed into the longer phrase that
+    carries most of its occurrences (a collocation), and none repeats a picked one's words. Phrases made
     with an ``exclude`` word (the names of the segment's people, the owner's) are none;
     phrases in ``known`` (the owner's own topics so far) count double."""
     cands = weighted_texts if isinstance(weighted_texts, Candidates) else candidates(weighted_texts)
-    support, top, casing = cands.support, cands.top, cands.casing
-    ok = {key: sup for key, sup in support.items()
-          if sup >= min_support and _topical_key(key) and exclude.isdisjoint(key.split())}
+    top, casing, df = cands.top, cands.casing, background.df
+    # the candidates that may be topics, and how the history counts them; scored and picked by the Rust core
+    # (:func:`rem._rem.rank_phrases`: idf, collocations, the picks without repeats; the same floats as Python)
+    keys: list[str] = []
+    support: list[float] = []
+    word_df: list[int] = []
+    for key, sup in cands.support.items():
+        if sup >= min_support and _topical_key(key) and exclude.isdisjoint(words := key.split()):
+            keys.append(key)
+            support.append(sup)
+            word_df += [df.get(w, 0) for w in words]
+    tags, headline = rank_phrases(keys, support, [k in known for k in keys], [df.get(k, 0) for k in keys], word_df,
+                                  background.n, limit, floor)
 
     def show(key: str) -> str:
         return " ".join(casing.get(w.lower(), w.lower()) for w in top[key].split())
 
-    # each phrase's longer phrases: those holding it as a run of whole words ("partial" → "partial indexes")
-    longer: dict[str, list[str]] = defaultdict(list)
-    for k in ok:
-        w = k.split()
-        for sub in {" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 1, len(w) + 1)} - {k}:
-            longer[sub].append(k)
-
-    def collocation(key: str, sup: float, max_words: int, share: float) -> str | None:
-        """The longer phrase that carries most of this one's occurrences ("partial" → "partial indexes")."""
-        holders = longer.get(key)
-        if not holders or key in known:
-            return None
-        return max((k for k in holders if ok[k] >= share * sup and len(k.split()) <= max_words),
-                   key=lambda k: (ok[k], k), default=None)
-
-    # (key, score): a phrase is spelled out (:func:`show`) only once picked
-    tag_scored: list[tuple[str, float]] = []
-    head_scored: list[tuple[str, float]] = []
-    for key, sup in ok.items():
-        words = key.split()
-        word_idf = sum(background.idf(w) for w in words) / len(words)
-        boost = 2.0 if key in known else 1.0
-        score = boost * sup * word_idf * (1 + 0.15 * (len(words) - 1))
-        # a collocation absorbs its parts: "graph" and "construction" become "graph construction"
-        tag_scored.append((collocation(key, sup, 2, 0.6) or key, score))
-        head_score = sup * background.idf(key) * (1 + 0.35 * (len(words) - 1))
-        head_scored.append((collocation(key, sup, 3, 0.5) or key, head_score))
-    return KeyPhrases([Phrase(k, show(k), sc) for k, sc in _pick(tag_scored, limit, floor, ok)],
-                      [Phrase(k, show(k), sc) for k, sc in _pick(head_scored, 3, floor, ok)])
+    return KeyPhrases([Phrase(keys[i], show(keys[i]), sc) for i, sc in tags],
+                      [Phrase(keys[i], show(keys[i]), sc) for i, sc in headline])
 
 
 def _casing(surfaces: dict[str, Counter[str]]) -> dict[str, str]:
@@ -190,36 +170,6 @@ def _casing(surfaces: dict[str, Counter[str]]) -> dict[str, str]:
 
 def stem_key(word: str) -> str:
     return stem(fold(word))
-
-
-def _overlapping(a: list[str], b: list[str], phrases: dict[str, float]) -> bool:
-    """Two windows of one longer phrase ("bm25 hybrid", "hybrid ranking" of "bm25 hybrid ranking")."""
-    for x, y in ((a, b), (b, a)):
-        for k in range(1, min(len(x), len(y))):
-            if x[-k:] == y[:k] and " ".join(x + y[k:]) in phrases:
-                return True
-    return False
-
-
-def _pick(scored: list[tuple[str, float]], limit: int, floor: float, candidates: dict[str, float]) -> list[tuple[str, float]]:
-    """(key, score), best first, without repeats of a picked phrase's words or windows of
-    the same longer phrase, none under ``floor`` × the best score."""
-    scored.sort(key=lambda p: (-p[1], p[0]))
-    picked: list[tuple[str, float]] = []
-    held: list[tuple[set[str], list[str]]] = []  # each picked phrase's words, as a set and in order
-    for key, score in scored:
-        if picked and score < floor * picked[0][1]:
-            break
-        split = key.split()
-        words = set(split)
-        if any(words <= qw or qw <= words or (len(split) > 1 < len(qs) and _overlapping(split, qs, candidates))
-               for qw, qs in held):  # (one word is never a window of a longer phrase's: _overlapping needs two)
-            continue
-        picked.append((key, score))
-        held.append((words, split))
-        if len(picked) >= limit:
-            break
-    return picked
 
 
 _IDENTIFIER = re.compile(r"^[^\W\d_]+(?:_[^\W_]*)*_\d+$|^[^\W\d_]+-\d+$|^[^\W\d_]+_[^\W_]+_\d+$|^\d+$")

@@ -15,6 +15,7 @@
 //! - [`graph`], [`merge`], [`dot`]: the living graph (CSR over node keys,
 //!   decay, centrality, traversal), the edge reinforce/merge plan, DOT output.
 //! - [`phrases`]: key-phrase candidates of ASCII text for the understanding (the same as its Python);
+//!   [`keyrank`]: a segment's key phrases picked from those candidates;
 //!   [`valence`]: VADER's compound valence of ASCII sentences (the same number as the Python package).
 //! - shared pieces: [`error`] (one error type, by kind of bad input),
 //!   [`intern`] (edge-type codes), [`par`] (worker threads), [`timefmt`].
@@ -26,6 +27,7 @@ pub mod dot;
 pub mod error;
 pub mod graph;
 pub mod intern;
+pub mod keyrank;
 pub mod merge;
 pub mod minilm;
 pub mod pack;

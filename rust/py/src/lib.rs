@@ -30,6 +30,7 @@ fn _rem(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pack::pack_activity, m)?)?;
     m.add_function(wrap_pyfunction!(pack::estimate_tokens, m)?)?;
     m.add_function(wrap_pyfunction!(pack::topic_shifts, m)?)?;
+    m.add_function(wrap_pyfunction!(pack::rank_phrases, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -72,6 +72,25 @@ pub(crate) fn topic_shifts(py: Python<'_>, texts: Vec<String>, window: usize, mi
     py.detach(|| rem_core::cohesion::text_shifts(&texts, &opts))
 }
 
+/// A segment's key phrases picked from its candidates (see ``rem_core::keyrank``): the tags and the headline,
+/// each as (index of the key, score), best first.
+///
+/// :param keys: the candidate phrase keys that may be topics, distinct.
+/// :param support: each key's summed item weight.
+/// :param known: whether each key is one of the owner's topics so far.
+/// :param key_df: each key's document frequency in the background.
+/// :param word_df: the document frequency of each word of each key, key after key.
+/// :param n: the background's number of documents.
+/// :param limit: how many tags at most.
+/// :param floor: none scoring under ``floor`` × the best.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn rank_phrases(py: Python<'_>, keys: Vec<String>, support: Vec<f64>, known: Vec<bool>, key_df: Vec<u64>,
+                           word_df: Vec<u64>, n: u64, limit: usize, floor: f64) -> PyResult<(Vec<(usize, f64)>, Vec<(usize, f64)>)> {
+    let c = rem_core::keyrank::Candidates { keys: &keys, support: &support, known: &known, key_df: &key_df, word_df: &word_df, n };
+    Ok(py.detach(|| rem_core::keyrank::rank(&c, limit, floor)).map_err(BindError::from)?)
+}
+
 /// Estimated tokens of a string (see ``rem_core::tokens``: one per four ASCII
 /// bytes plus one per non-ASCII character; an estimate, no vocabulary).
 ///

@@ -85,8 +85,8 @@ pub fn rank(c: &Candidates<'_>, limit: usize, floor: f64) -> Result<(Picks, Pick
     let mut tag_scored: Vec<(usize, f64)> = Vec::with_capacity(m);
     let mut head_scored: Vec<(usize, f64)> = Vec::with_capacity(m);
     let mut at = 0;
-    for i in 0..m {
-        let len = words[i].len();
+    for (i, w) in words.iter().enumerate() {
+        let len = w.len();
         let mut sum = 0.0;
         for &df in &c.word_df[at..at + len] {
             sum += idf(c.n, df);

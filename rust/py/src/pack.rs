@@ -3,6 +3,7 @@
 use arrow::pyarrow::PyArrowType;
 use pyo3::prelude::*;
 
+use rem_core::keyrank::Picks;
 use rem_core::pack::{pack, PackOptions};
 
 use crate::error::{import, Batch, BindError};
@@ -86,7 +87,7 @@ pub(crate) fn topic_shifts(py: Python<'_>, texts: Vec<String>, window: usize, mi
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn rank_phrases(py: Python<'_>, keys: Vec<String>, support: Vec<f64>, known: Vec<bool>, key_df: Vec<u64>,
-                           word_df: Vec<u64>, n: u64, limit: usize, floor: f64) -> PyResult<(Vec<(usize, f64)>, Vec<(usize, f64)>)> {
+                           word_df: Vec<u64>, n: u64, limit: usize, floor: f64) -> PyResult<(Picks, Picks)> {
     let c = rem_core::keyrank::Candidates { keys: &keys, support: &support, known: &known, key_df: &key_df, word_df: &word_df, n };
     Ok(py.detach(|| rem_core::keyrank::rank(&c, limit, floor)).map_err(BindError::from)?)
 }

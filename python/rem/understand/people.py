@@ -216,8 +216,10 @@ class PeopleFinder:
         # before one of its verbs: a text without one (as a substring, asked of the core for all at once) is skipped
         speech = _speech_verbs().holds(texts)
         titled = _title_words().holds(texts)  # likewise the title rule ("Ms. Dawson")
-        for text, has_verb, has_title in zip(texts, speech, titled, strict=True):
-            hits += self._from_sentences(text, lower, titled=has_title)
+        # each text's sentences, split once for the rules and for the entity model's questions
+        split = [_SENT_SPLIT.split(t[:RAW_SENTENCE_CHARS]) for t in texts]
+        for text, sentences, has_verb, has_title in zip(texts, split, speech, titled, strict=True):
+            hits += self._from_sentences(text, lower, titled=has_title, sentences=sentences)
             if ":" in text:  # a trailer or a list line has one
                 for m in _TRAILER.finditer(text):
                     sure(m.group(1))
@@ -237,7 +239,7 @@ class PeopleFinder:
         asks: list[str] = []
         tagged: set[str] = set()
         if self.ner is not None:
-            sentences = {s: None for t in texts for s in _SENT_SPLIT.split(t[:RAW_SENTENCE_CHARS]) if _may_name(s, lower)}
+            sentences = {s: None for ss in split for s in ss if _may_name(s, lower)}
             one_word = [s for n, _, s in hits if " " not in n]  # the sentences of the rules' one-word names
             sentences.update(dict.fromkeys(one_word))
             tagged = set(one_word)
@@ -295,11 +297,12 @@ class PeopleFinder:
         return kept, not_people - persons
 
     @staticmethod
-    def _from_sentences(text: str, lower: set[str], *, titled: bool = True) -> list[tuple[str, int, str]]:
+    def _from_sentences(text: str, lower: set[str], *, titled: bool = True,
+                        sentences: list[str] | None = None) -> list[tuple[str, int, str]]:
         """Names in running text: titles (``Ms. Dawson``), who is addressed (``Kate, …``, ``thanks, Brian``),
         ``X and I``, relations (``my sister Lucía``) and a capitalized word that acts (``Masha told me``,
         ``the bug Priya reported``) — never a word the text also writes in lower case (a common word
-        capitalized at the start of a sentence)."""
+        capitalized at the start of a sentence). ``sentences``: the text's sentences when the caller split it."""
         out: list[tuple[str, int, str]] = []
 
         sentiment = _sentiment_words()
@@ -307,7 +310,7 @@ class PeopleFinder:
         if titled:  # ``titled``: False when the text holds none of the titles (then the rule cannot match)
             for m in _TITLE.finditer(text):
                 out.append((m.group(1).strip(), 2, ""))
-        for sent in _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS]):
+        for sent in _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS]) if sentences is None else sentences:
             sent = sent.strip()
             for rx, weight in _RULES_FOR[_CAP_INSIDE.search(sent, 1) is not None, _OPENS_A_RULE.match(sent) is not None]:
                 if rx is _AND_I and "and" not in sent:

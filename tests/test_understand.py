@@ -532,6 +532,45 @@ def test_the_rules_of_a_sentence_s_opening_are_skipped_only_where_none_could_mat
         == [("Kate", 1), ("Kate", 2), ("Masha", 2), ("Masha", 2), ("Tom", 1)]
 
 
+def test_the_rust_core_names_every_people_rule_that_can_match_a_sentence():
+    """A segment's sentences are asked of the Rust core all at once: which of the people rules can match each (the
+    rules relaxed, their lookarounds dropped). A rule it does not name is not run on the sentence. It names every
+    rule that matches, for sentences made of every rule's words, names in any case, "I'm", places, possessives,
+    accented capitals, the white space Python splits on and the punctuation the rules read — and the names found
+    are those of the rules run on every sentence."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import people as P
+
+    pieces = st.sampled_from(["hi ", "Hey ", "hello, ", "thanks ", "Thank you, ", "good morning ", "so ", "oh ", "Well, ",
+                              "yes ", "dear ", "Kate", "kate", "KATE", "Ōta", "Émile", "Masha Lee", " said ", " told ",
+                              " has already ", " is coming", " didn't", ", you ", ", can you ", ", how ", "!", "?", "!?",
+                              ",", ".", "...", " ", "\n", "\t", "\x1c", "I'm ", "I am ", "I ", "me and ", " and I",
+                              "the ", "and ", "x", "’s", "'s", "ß", "Ž", "my sister ", "our boss, ", "with ", "in ",
+                              "to ", "meet ", " went", " was ", "call me ", "my name is ", " Street", "Mr. ", "Dr "])
+
+    @settings(max_examples=2000, deadline=None)
+    @given(st.lists(st.lists(pieces, max_size=12).map("".join), min_size=1, max_size=4))
+    def same(sentences):
+        masks = P._rule_set().may_match(sentences)
+        for sent, may in zip(sentences, masks, strict=True):
+            for rx, _ in P._RULES:
+                if rx.search(sent) is not None:
+                    assert may & P._BIT[rx], (rx.pattern[:60], sent)
+        text = " ".join(sentences)
+        split = P._SENT_SPLIT.split(text)
+        rules = P._rule_set().may_match([s.strip() for s in split])
+        lower = set(P._LOWER_WORD.findall(text))
+        assert (P.PeopleFinder._from_sentences(text, lower, sentences=split, rules=rules)
+                == P.PeopleFinder._from_sentences(text, lower))
+
+    same()
+    # a sentence no rule can match asks none; one naming someone asks the rules that do
+    masks = P._rule_set().may_match(["see you tomorrow", "the bug was fixed in the end", "Hi Masha!"])
+    assert masks[:2] == [0, 0] and masks[2] & P._BIT[P._GREETED]
+
+
 def test_a_text_without_a_verb_of_speech_is_not_searched_for_a_speaker_and_could_not_have_held_one():
     """The speech rule ("Alice Chen suggested …") tries a name at every word of a text; it is run only on the texts
     holding one of its verbs (asked of the Rust core for all of a segment's texts at once), the title rule ("Ms.

@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "rank_phrases", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "Valence", "merge_edges", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "rank_phrases", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "Valence", "RuleSet", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 
@@ -110,6 +110,11 @@ class CueCounter:
 class LiteralSet:
     def __new__(cls, words: list[str]) -> LiteralSet: ...
     def holds(self, texts: list[str]) -> list[bool]: ...
+
+@final
+class RuleSet:
+    def __new__(cls, patterns: list[str]) -> RuleSet: ...
+    def may_match(self, texts: list[str]) -> list[int]: ...
 
 @final
 class Valence:

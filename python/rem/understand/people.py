@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .._rem import LiteralSet
+from .._rem import LiteralSet, RuleSet
 from ..ids import normalize_key
 from .ner import NOT_PERSON
 from .ner import may_name as ner_may_name
@@ -136,6 +136,61 @@ def _speech_verbs() -> LiteralSet:
     return LiteralSet(list(_SPEECH_VERBS))
 
 
+def _relaxed(rx: re.Pattern[str]) -> str:
+    """A rule's pattern as the Rust core's rule set reads it: its lookarounds dropped (each only stops a match
+    from counting, so the relaxed pattern matches wherever the rule can), ``$`` allowed the final newline Python's
+    allows, ``(?i)`` where the rule ignores case."""
+    p, out, i = rx.pattern, [], 0
+    while i < len(p):
+        c = p[i]
+        if c == "\\":
+            out.append(p[i:i + 2])
+            i += 2
+        elif c == "[":
+            j = i + 1 + (p[i + 1] == "^")
+            j += p[j] == "]"  # a "]" first in a class is a character
+            while p[j] != "]":
+                j += 2 if p[j] == "\\" else 1
+            out.append(p[i:j + 1])
+            i = j + 1
+        elif p.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
+            depth, j = 0, i
+            while True:  # to the group's closing parenthesis
+                if p[j] == "\\":
+                    j += 1
+                elif p[j] == "[":
+                    j += 1 + (p[j + 1] == "^")
+                    j += p[j] == "]"
+                    while p[j] != "]":
+                        j += 2 if p[j] == "\\" else 1
+                elif p[j] == "(":
+                    depth += 1
+                elif p[j] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            i = j + 1
+        elif c == "$":
+            out.append("\\n?$")
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return ("(?i)" if rx.flags & re.I else "") + "".join(out)
+
+
+@cache
+def _rule_set() -> RuleSet:
+    """The rules of :data:`_RULES`, relaxed, asked of all of a segment's sentences at once by the Rust core: a
+    sentence is scanned only by the rules that can match it (most chat sentences: none)."""
+    return RuleSet([_relaxed(rx) for rx, _ in _RULES])
+
+
+_BIT = {rx: 1 << k for k, (rx, _) in enumerate(_RULES)}
+_ALL = (1 << len(_RULES)) - 1  # what the core says of a sentence it does not read (beyond ASCII)
+
+
 @cache
 def _title_words() -> LiteralSet:
     """The titles :data:`_TITLE` opens with, found as substrings (case as written)."""
@@ -218,8 +273,10 @@ class PeopleFinder:
         titled = _title_words().holds(texts)  # likewise the title rule ("Ms. Dawson")
         # each text's sentences, split once for the rules and for the entity model's questions
         split = [_SENT_SPLIT.split(t[:RAW_SENTENCE_CHARS]) for t in texts]
+        masks = iter(_rule_set().may_match([s.strip() for ss in split for s in ss]))  # the rules that can match each
         for text, sentences, has_verb, has_title in zip(texts, split, speech, titled, strict=True):
-            hits += self._from_sentences(text, lower, titled=has_title, sentences=sentences)
+            hits += self._from_sentences(text, lower, titled=has_title, sentences=sentences,
+                                         rules=[next(masks) for _ in sentences])
             if ":" in text:  # a trailer or a list line has one
                 for m in _TRAILER.finditer(text):
                     sure(m.group(1))
@@ -297,12 +354,13 @@ class PeopleFinder:
         return kept, not_people - persons
 
     @staticmethod
-    def _from_sentences(text: str, lower: set[str], *, titled: bool = True,
-                        sentences: list[str] | None = None) -> list[tuple[str, int, str]]:
+    def _from_sentences(text: str, lower: set[str], *, titled: bool = True, sentences: list[str] | None = None,
+                        rules: list[int] | None = None) -> list[tuple[str, int, str]]:
         """Names in running text: titles (``Ms. Dawson``), who is addressed (``Kate, …``, ``thanks, Brian``),
         ``X and I``, relations (``my sister Lucía``) and a capitalized word that acts (``Masha told me``,
         ``the bug Priya reported``) — never a word the text also writes in lower case (a common word
-        capitalized at the start of a sentence). ``sentences``: the text's sentences when the caller split it."""
+        capitalized at the start of a sentence). ``sentences``: the text's sentences when the caller split it;
+        ``rules``: then, for each, the rules that can match it (bits of :data:`_BIT`, from :func:`_rule_set`)."""
         out: list[tuple[str, int, str]] = []
 
         sentiment = _sentiment_words()
@@ -310,11 +368,18 @@ class PeopleFinder:
         if titled:  # ``titled``: False when the text holds none of the titles (then the rule cannot match)
             for m in _TITLE.finditer(text):
                 out.append((m.group(1).strip(), 2, ""))
-        for sent in _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS]) if sentences is None else sentences:
+        if sentences is None:
+            sentences = _SENT_SPLIT.split(text[:RAW_SENTENCE_CHARS])
+        for k, sent in enumerate(sentences):
             sent = sent.strip()
-            for rx, weight in _RULES_FOR[_CAP_INSIDE.search(sent, 1) is not None, _OPENS_A_RULE.match(sent) is not None]:
-                if rx is _AND_I and "and" not in sent:
-                    continue  # "Tom and I", "me and Tom": no "and", no match
+            may = _ALL if rules is None else rules[k]
+            if may != _ALL:  # the rules the core says can match, in their order
+                run = [(rx, w) for rx, w in _RULES if may & _BIT[rx]] if may else []
+            else:  # a sentence the core did not read
+                run = [(rx, w) for rx, w in _RULES_FOR[_CAP_INSIDE.search(sent, 1) is not None,
+                                                      _OPENS_A_RULE.match(sent) is not None]
+                       if rx is not _AND_I or "and" in sent]  # "Tom and I", "me and Tom": no "and", no match
+            for rx, weight in run:
                 for m in rx.finditer(sent):
                     name = next((g for g in m.groups() if g), "")
                     name = _strip_function_words(name)

@@ -69,6 +69,46 @@ impl LiteralSet {
     }
 }
 
+/// Which of a set of patterns can match a text, all asked at once (one pass of a `RegexSet`): REM's people rules
+/// ask it of every sentence, relaxed (their lookarounds dropped, so each pattern matches wherever the rule can),
+/// and scan a sentence only with the rules it names. ASCII text only, where Python's `\b`, `\w` and `\s` and this
+/// engine's agree (Python's `\s` also takes the separators 0x1c–0x1f: a text holding one is not read either).
+pub struct RuleSet {
+    set: regex::RegexSet,
+    all: u64,
+}
+
+impl RuleSet {
+    /// Compile up to 64 `patterns` (Unicode classes, as Python reads `str` patterns; `(?i)` where the rule ignores
+    /// case).
+    pub fn new(patterns: &[String]) -> Result<Self> {
+        if patterns.len() > 64 {
+            return Err(CoreError::InvalidOption(format!("a rule set holds at most 64 patterns, not {}", patterns.len())));
+        }
+        let set = regex::RegexSetBuilder::new(patterns)
+            .size_limit(1 << 28)
+            .dfa_size_limit(1 << 26)
+            .build()
+            .map_err(|e| CoreError::Model(format!("the rule set: {e}")))?;
+        let all = if patterns.len() == 64 { u64::MAX } else { (1u64 << patterns.len()) - 1 };
+        Ok(RuleSet { set, all })
+    }
+
+    /// For each text, a bit per pattern that can match it (bit `i`: pattern `i`); every bit for a text not read
+    /// here (beyond ASCII, or holding 0x1c–0x1f).
+    pub fn may_match(&self, texts: &[String]) -> Vec<u64> {
+        texts
+            .iter()
+            .map(|t| {
+                if !t.is_ascii() || t.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
+                    return self.all;
+                }
+                self.set.matches(t).iter().fold(0u64, |m, i| m | (1u64 << i))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +119,15 @@ mod tests {
         assert_eq!(c.count("debugging the fix, fixed? debug. plans: cut a from b from c"), Some(vec![3, 2]));
         assert_eq!(c.count("débug"), None);
         assert!(CueCounter::new(&["(".to_string()]).is_err());
+    }
+
+    #[test]
+    fn a_rule_set_names_the_patterns_that_match_and_every_one_for_text_it_does_not_read() {
+        let set = RuleSet::new(&[r"\b(?:with|from)\s+([A-Z][a-z]+)".to_string(), r"(?i)^(?:hi|hello)\s+\w+".to_string()]).unwrap();
+        let texts = ["lunch with Kate".to_string(), "HELLO there".to_string(), "nothing".to_string(), "with Émile".to_string(),
+                     "with\x1cKate".to_string()];
+        assert_eq!(set.may_match(&texts), vec![0b01, 0b10, 0, 0b11, 0b11]);
+        assert!(RuleSet::new(&["(".to_string()]).is_err());
     }
 
     #[test]

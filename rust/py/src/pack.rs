@@ -189,6 +189,28 @@ impl PyLiteralSet {
     }
 }
 
+/// Which of a set of patterns can match each text, all asked at once (see ``rem_core::cues::RuleSet``).
+///
+/// :param patterns: up to 64 regular expressions (Rust's syntax; ``(?i)`` to ignore case).
+#[pyclass(frozen, name = "RuleSet", module = "rem._rem")]
+pub(crate) struct PyRuleSet {
+    s: rem_core::cues::RuleSet,
+}
+
+#[pymethods]
+impl PyRuleSet {
+    #[new]
+    fn new(patterns: Vec<String>) -> PyResult<Self> {
+        Ok(PyRuleSet { s: rem_core::cues::RuleSet::new(&patterns).map_err(BindError::from)? })
+    }
+
+    /// For each text, a bit per pattern that can match it (bit ``i``: pattern ``i``); every bit for a text beyond
+    /// ASCII or holding the separators 0x1c–0x1f (not read).
+    fn may_match(&self, py: Python<'_>, texts: Vec<String>) -> Vec<u64> {
+        py.detach(|| self.s.may_match(&texts))
+    }
+}
+
 /// VADER's compound valence of ASCII sentences (see ``rem_core::valence``), over the tables of the
 /// ``vaderSentiment`` package the caller gives.
 ///

@@ -296,11 +296,11 @@ class PeopleFinder:
         asks: list[str] = []
         tagged: set[str] = set()
         if self.ner is not None:
-            sentences = {s: None for ss in split for s in ss if _may_name(s, lower)}
+            asking = {s: None for ss in split for s in ss if _may_name(s, lower)}
             one_word = [s for n, _, s in hits if " " not in n]  # the sentences of the rules' one-word names
-            sentences.update(dict.fromkeys(one_word))
+            asking.update(dict.fromkeys(one_word))
             tagged = set(one_word)
-            asks = list(sentences)
+            asks = list(asking)
         return Found(found, certain, hits, lower, asks, tagged)
 
     def read(self, sentences: Iterable[str], tagged: Collection[str] = ()) -> None:

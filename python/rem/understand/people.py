@@ -136,6 +136,15 @@ def _speech_verbs() -> LiteralSet:
     return LiteralSet(list(_SPEECH_VERBS))
 
 
+def _class_end(p: str, i: int) -> int:
+    """The index of the "]" closing the character class that opens at ``p[i]``."""
+    j = i + 1 + (p[i + 1] == "^")
+    j += p[j] == "]"  # a "]" first in a class is a character
+    while p[j] != "]":
+        j += 2 if p[j] == "\\" else 1
+    return j
+
+
 def _relaxed(rx: re.Pattern[str]) -> str:
     """A rule's pattern as the Rust core's rule set reads it: its lookarounds dropped (each only stops a match
     from counting, so the relaxed pattern matches wherever the rule can), ``$`` allowed the final newline Python's
@@ -147,10 +156,7 @@ def _relaxed(rx: re.Pattern[str]) -> str:
             out.append(p[i:i + 2])
             i += 2
         elif c == "[":
-            j = i + 1 + (p[i + 1] == "^")
-            j += p[j] == "]"  # a "]" first in a class is a character
-            while p[j] != "]":
-                j += 2 if p[j] == "\\" else 1
+            j = _class_end(p, i)
             out.append(p[i:j + 1])
             i = j + 1
         elif p.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
@@ -159,10 +165,7 @@ def _relaxed(rx: re.Pattern[str]) -> str:
                 if p[j] == "\\":
                     j += 1
                 elif p[j] == "[":
-                    j += 1 + (p[j + 1] == "^")
-                    j += p[j] == "]"
-                    while p[j] != "]":
-                        j += 2 if p[j] == "\\" else 1
+                    j = _class_end(p, j)
                 elif p[j] == "(":
                     depth += 1
                 elif p[j] == ")":

@@ -633,6 +633,39 @@ def test_the_words_a_segment_writes_in_lower_case_are_read_from_all_its_texts_at
     same()
 
 
+def test_the_entity_model_read_through_the_rust_core_finds_exactly_the_entities_spacy_finds():
+    """The entity model's vectors computed by numpy and its parse walked by the Rust core find the entities
+    spaCy's own loop finds — the same tokens, the same labels — in batches longer than one of spaCy's, with empty
+    sentences, whitespace tokens, one-word sentences and names at the edges of a batch's sentences."""
+    import random
+
+    from rem.understand import ner as ner_mod
+
+    nlp = ner_mod._pipeline()
+    if nlp is None:
+        pytest.skip("spaCy's English model is not installed")
+    model = ner_mod.EntityModel(nlp)
+    rng = random.Random(7)
+    pieces = ["Priya", "Dana Whitfield", "Marcus Raman", "Lucía", "Bob", "told me", "the review moved to",
+              "Monday", "last Friday", "June 3rd", "in Lisbon", "at Google", "the United Nations", "New York",
+              "about 40 dollars", "two weeks ago", "I asked", "and", "Potatoes?", "we met", "  ", "\n", "!",
+              "the Lisbon office", "Dr. Okafor", "Mrs. Chen", "called", "from Microsoft", "in the morning", "ok",
+              "Bangladeshi", "the Olympics", "Harry Potter", "50%", "3 kg", "first", "Spanish", ","]
+    sentences = ["", "Priya", "  ", "Hi"] + [
+        " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 14))) for _ in range(700)]
+    docs = [nlp.make_doc(s) for s in sentences]
+    ours = model.read(docs)
+    theirs = [[(e.start, e.end, e.label_) for e in d.ents]
+              for d in nlp.get_pipe("ner").pipe([nlp.make_doc(s) for s in sentences], batch_size=256)]
+    assert sum(map(len, theirs)) > 500 and {lab for t in theirs for _, _, lab in t} >= {"PERSON", "GPE", "ORG"}
+    assert ours == theirs
+    ents = ner_mod.recognizer()
+    assert ents is not None
+    read = ents(sentences[4:40])
+    assert [[(t, lab) for t, lab in r] for r, _ in read] == [
+        [(docs[k][a:b].text, lab) for a, b, lab in f] for k, f in enumerate(theirs[4:40], start=4)]
+
+
 def test_the_entity_model_reads_a_whole_window_in_a_few_batches_and_names_the_same_people(monkeypatch):
     """Digests computed together hand the entity model their sentences in one batch per ~2,000 items (a few
     sentences per call cost it about twice as much), and say exactly what digests computed one by one say — even

@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "rank_phrases", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "Valence", "RuleSet", "merge_edges", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "rank_phrases", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "Valence", "RuleSet", "EntityParser", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 
@@ -115,6 +115,21 @@ class LiteralSet:
 class RuleSet:
     def __new__(cls, patterns: list[str]) -> RuleSet: ...
     def may_match(self, texts: list[str]) -> list[int]: ...
+
+@final
+class EntityParser:
+    def __new__(
+        cls,
+        hidden: int,
+        pieces: int,
+        pad: list[float],
+        bias: list[float],
+        upper_w: list[float],
+        upper_b: list[float],
+        seen: list[bool],
+        moves: list[tuple[str, int]],
+    ) -> EntityParser: ...
+    def parse(self, features: pa.Array, lengths: pa.Array, space: pa.Array) -> list[tuple[int, int, int, int]]: ...
 
 @final
 class Valence:

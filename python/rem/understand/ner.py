@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -56,6 +56,152 @@ def _pipeline() -> Any:
 Reading = tuple[Entities, frozenset[str] | None]
 Recognizer = Callable[..., list[Reading]]
 _TAGGING = ("tok2vec", "tagger")  # the tagger and the layer it listens to (the entity model has a layer of its own)
+_BATCH = 256  # sentences read at once (spaCy's own batch)
+
+
+class _Unsupported(Exception):
+    """The entity model is not built the way :class:`EntityModel` reads it."""
+
+
+class EntityModel:
+    """spaCy's entity model, read as spaCy reads it, faster.
+
+    ``en_core_web_sm``'s ``ner`` is a transition-based parser over a CNN: each token's vector (hashed embeddings
+    of its norm, prefix, suffix and shape, maxout, four convolutional layers), then, token by token, the moves
+    of a BILUO system scored from three tokens' vectors. spaCy computes the vectors in a few matrix products and
+    walks the tokens in Cython; the walk was more than half of the model's time (the validity of 74 moves per
+    token, one call each). Here the same products run through numpy (the first layer's product with each
+    embedding table done once, at load: a token's first layer is then 16 rows summed instead of a 384 × 288
+    product) and the walk in the Rust core (``rem._rem.EntityParser``), on the model's own weights. The entities
+    are spaCy's: the same on the public sentences measured but where floating-point sums in another order tip
+    a near tie (BENCHMARKS.md §10); ``tests/test_understand.py`` checks them against spaCy's own loop.
+    """
+
+    def __init__(self, nlp: Any) -> None:
+        import numpy as np
+        from spacy.attrs import IS_SPACE, NORM, PREFIX, SHAPE, SUFFIX
+
+        from .._rem import EntityParser
+
+        self._np, self._nlp = np, nlp
+        ner = nlp.get_pipe("ner")
+        model = ner.model
+        t2v = model.get_ref("tok2vec")
+        nodes = list(t2v.walk())
+
+        def named(name: str) -> list[Any]:
+            return [n for n in nodes if n.name == name]
+
+        embeds, maxouts, norms = named("hashembed"), named("maxout"), named("layernorm")
+        extract, windows, linears = named("extract_features"), named("expand_window"), named("linear")
+        padded = [n for n in nodes if n.name.startswith("with_array(residual") and n.attrs.get("pad")]
+        lower, upper = model.get_ref("lower"), model.get_ref("upper")
+        try:
+            attrs = {"NORM": NORM, "PREFIX": PREFIX, "SUFFIX": SUFFIX, "SHAPE": SHAPE}
+            self._columns = [attrs[c] for c in extract[0].attrs["columns"]]
+            shapes_ok = (len(extract) == 1 and len(embeds) == len(self._columns) and len(maxouts) == len(norms)
+                         and len(maxouts) >= 2 and len(linears) == 1 and len(windows) == len(maxouts) - 1
+                         and all(w.attrs["window_size"] == 1 for w in windows) and len(padded) == 1
+                         and padded[0].attrs["pad"] >= len(windows) and lower.get_dim("nF") == 3
+                         and model.attrs["has_upper"] and not model.attrs["unseen_classes"])
+        except (KeyError, ValueError, IndexError) as e:
+            raise _Unsupported(str(e)) from e
+        if not shapes_ok:
+            raise _Unsupported("not spaCy's CNN tok2vec with a three-feature BILUO parser")
+        self._space = IS_SPACE
+        self._pad = int(padded[0].attrs["pad"])
+        w0 = maxouts[0].get_param("W")
+        self._width, self._pieces = int(w0.shape[0]), int(w0.shape[1])
+
+        def piece_major(w: Any) -> Any:  # (out, piece, in) -> (piece * out, in): a piece's outputs side by side
+            return np.ascontiguousarray(w.transpose(1, 0, 2).reshape(w.shape[0] * w.shape[1], w.shape[2]))
+
+        def piece_bias(b: Any) -> Any:
+            return np.ascontiguousarray(b.T.reshape(-1))
+
+        width = int(embeds[0].get_param("E").shape[1])
+        self._tables = [(piece_major(w0[:, :, k * width:(k + 1) * width]) @ e.get_param("E").T).T.copy()
+                        for k, e in enumerate(embeds)]  # each embedding table through the first layer
+        self._seeds = [int(e.attrs["seed"]) for e in embeds]
+        self._hash = model.ops.hash
+        self._b0 = piece_bias(maxouts[0].get_param("b"))
+        self._layers = [(piece_major(m.get_param("W")).T.copy(), piece_bias(m.get_param("b")))
+                        for m in maxouts[1:]]
+        self._norms = [(n.get_param("G"), n.get_param("b")) for n in norms]
+        self._linear = (linears[0].get_param("W").T.copy(), linears[0].get_param("b"))
+        nf, nh, npieces, ni = lower.get_param("W").shape
+        self._lower = lower.get_param("W").reshape(nf * nh * npieces, ni).T.copy()
+        labels: dict[str, int] = {}
+        moves = []
+        for k in range(ner.moves.n_moves):
+            letter, _, label = ner.moves.get_class_name(k).partition("-")
+            moves.append((letter, labels.setdefault(label, len(labels) + 1) if label else 0))
+        self._labels = {v: k for k, v in labels.items()}
+        self._parser = EntityParser(
+            nh, npieces, lower.get_param("pad").ravel().tolist(), lower.get_param("b").ravel().tolist(),
+            upper.get_param("W").ravel().tolist(), upper.get_param("b").ravel().tolist(), [True] * len(moves),
+            moves)
+
+    def _norm(self, x: Any, k: int) -> Any:  # thinc's LayerNorm
+        g, b = self._norms[k]
+        mu = x.mean(axis=1, keepdims=True)
+        var = x.var(axis=1, keepdims=True) + 1e-08
+        return (x - mu) * var ** (-1.0 / 2.0) * g + b
+
+    def _maxout(self, y: Any) -> Any:
+        w = self._width
+        out = y[:, :w]
+        for p in range(1, self._pieces):
+            out = self._np.maximum(out, y[:, p * w:(p + 1) * w])
+        return out
+
+    def features(self, docs: Sequence[Any]) -> Any:
+        """Each token's contribution to the parser's hidden layer (tokens × 3 × hidden × pieces), as spaCy's
+        ``PrecomputableAffine`` computes it."""
+        np = self._np
+        ids = np.concatenate([d.to_array(self._columns) for d in docs]).astype(np.uint64)
+        n = len(ids)
+        y = np.broadcast_to(self._b0, (n, self._b0.shape[0])).copy()
+        for k, (table, seed) in enumerate(zip(self._tables, self._seeds, strict=True)):
+            keys = self._hash(np.ascontiguousarray(ids[:, k]), seed) % table.shape[0]
+            for j in range(keys.shape[1]):
+                y += table[keys[:, j]]
+        x = self._norm(self._maxout(y), 0)
+        # the convolutional layers read the sentences one after the other with `pad` zero rows around each, as
+        # thinc's with_array lays them out (the padding's own values feed the sentence's edges)
+        pad, w = self._pad, self._width
+        lengths = [len(d) for d in docs]
+        starts = np.cumsum([pad] + [m + pad for m in lengths[:-1]])
+        rows = np.concatenate([np.arange(s, s + m) for s, m in zip(starts, lengths, strict=True)])
+        total = n + pad * (len(docs) + 1)
+        f = np.zeros((total, w), np.float32)
+        f[rows] = x
+        cols = np.zeros((total, 3 * w), np.float32)
+        for k, (weights, bias) in enumerate(self._layers, start=1):
+            cols[1:, :w] = f[:-1]
+            cols[:, w:2 * w] = f
+            cols[:-1, 2 * w:] = f[1:]
+            f = f + self._norm(self._maxout(cols @ weights + bias), k)
+        lw, lb = self._linear
+        return np.ascontiguousarray((f[rows] @ lw + lb) @ self._lower, dtype=np.float32)
+
+    def read(self, docs: Sequence[Any]) -> list[list[tuple[int, int, str]]]:
+        """Each doc's entities as (first token, end token, label)."""
+        import pyarrow as pa
+
+        np = self._np
+        found: list[list[tuple[int, int, str]]] = [[] for _ in docs]
+        for at in range(0, len(docs), _BATCH):
+            batch = [d for d in docs[at:at + _BATCH]]
+            lengths = np.array([len(d) for d in batch], np.uint32)
+            if not lengths.sum():
+                continue
+            space = np.concatenate([d.to_array([self._space]) for d in batch if len(d)]).astype(bool)
+            feats = self.features([d for d in batch if len(d)])
+            for k, start, end, label in self._parser.parse(pa.array(feats.ravel()), pa.array(lengths),
+                                                            pa.array(space)):
+                found[at + k].append((start, end, self._labels[label]))
+        return found
 
 
 def recognizer() -> Recognizer | None:
@@ -71,21 +217,35 @@ def recognizer() -> Recognizer | None:
     from threadpoolctl import ThreadpoolController
 
     blas = ThreadpoolController()  # the BLAS numpy loaded, which the models now multiply through
+    model: EntityModel | None
+    try:
+        model = EntityModel(nlp)
+    except _Unsupported as e:  # another build of the model: spaCy's own loop reads it
+        log.info("the entity model is read by spaCy's own loop: %s", e)
+        model = None
+
+    def spans(docs: list[Any]) -> list[list[tuple[int, int, str]]]:
+        if model is not None:
+            return model.read(docs)
+        docs = list(nlp.get_pipe("ner").pipe(docs, batch_size=_BATCH))
+        return [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs]
 
     def ents(sentences: Iterable[str], tagged: Collection[str] = ()) -> list[Reading]:
         sentences = list(sentences)
         # in one thread: the understanding already runs in a process per core, and BLAS's own threads fought them
         # (100,000 public turns in two processes: 19.5 s of digests with its default threads, 12.6 s with one)
         with blas.limit(limits=1, user_api="blas"):
-            docs = list(nlp.pipe((s[:MAX_CHARS] for s in sentences), batch_size=256, disable=list(_TAGGING)))
-            need = [k for k, (s, doc) in enumerate(zip(sentences, docs, strict=True))
-                    if s in tagged or any(e.label_ == "PERSON" for e in doc.ents)]
+            docs = [nlp.make_doc(s[:MAX_CHARS]) for s in sentences]
+            found = spans(docs)
+            need = [k for k, (s, f) in enumerate(zip(sentences, found, strict=True))
+                    if s in tagged or any(label == "PERSON" for _, _, label in f)]
             read = [docs[k] for k in need]
             for name in _TAGGING:
-                read = list(nlp.get_pipe(name).pipe(read, batch_size=256))
+                read = list(nlp.get_pipe(name).pipe(read, batch_size=_BATCH))
         commons: dict[int, frozenset[str]] = {
             k: frozenset(t.text for t in doc if t.text[:1].isupper() and t.tag_ not in _PROPER)
             for k, doc in zip(need, read, strict=True)}
-        return [([(e.text, e.label_) for e in doc.ents], commons.get(k)) for k, doc in enumerate(docs)]
+        return [([(doc[a:b].text, label) for a, b, label in f], commons.get(k))
+                for k, (doc, f) in enumerate(zip(docs, found, strict=True))]
 
     return ents

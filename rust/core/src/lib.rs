@@ -24,6 +24,7 @@ pub mod cohesion;
 pub mod columns;
 pub mod cues;
 pub mod dot;
+pub mod entities;
 pub mod error;
 pub mod graph;
 pub mod intern;

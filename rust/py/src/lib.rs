@@ -26,6 +26,7 @@ fn _rem(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pack::PyPhraseReader>()?;
     m.add_class::<pack::PyValence>()?;
     m.add_class::<pack::PyRuleSet>()?;
+    m.add_class::<pack::PyEntityParser>()?;
     m.add_function(wrap_pyfunction!(graph::to_dot, m)?)?;
     m.add_function(wrap_pyfunction!(graph::merge_edges, m)?)?;
     m.add_function(wrap_pyfunction!(pack::pack_activity, m)?)?;

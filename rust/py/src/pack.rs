@@ -1,5 +1,6 @@
 //! Packing activity for the model: segments and chunks under a token budget, topic shifts, token estimates.
 
+use arrow::array::ArrayData;
 use arrow::pyarrow::PyArrowType;
 use pyo3::prelude::*;
 
@@ -244,5 +245,53 @@ impl PyValence {
     /// ASCII (ask VADER itself).
     fn compound(&self, py: Python<'_>, texts: Vec<String>) -> Vec<Option<f64>> {
         py.detach(|| texts.iter().map(|t| self.v.compound(t)).collect())
+    }
+}
+
+/// The greedy parse of spaCy's entity model from its tokens' hidden-layer features (``rem_core::entities``).
+///
+/// :param hidden: the hidden layer's width; :param pieces: its maxout pieces.
+/// :param pad: the vector of a feature slot without a token (3 × hidden × pieces values).
+/// :param bias: the hidden layer's bias (hidden × pieces); :param upper_w: the output layer (moves × hidden);
+/// :param upper_b: its bias; :param seen: whether the model saw each move in training.
+/// :param moves: each move's BILUO letter and label number (0: none).
+#[pyclass(frozen, name = "EntityParser", module = "rem._rem")]
+pub(crate) struct PyEntityParser {
+    p: rem_core::entities::EntityParser,
+}
+
+#[pymethods]
+impl PyEntityParser {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(hidden: usize, pieces: usize, pad: Vec<f32>, bias: Vec<f32>, upper_w: Vec<f32>, upper_b: Vec<f32>,
+           seen: Vec<bool>, moves: Vec<(char, u32)>) -> PyResult<Self> {
+        use rem_core::entities::Move;
+        let mut mv = Vec::with_capacity(moves.len());
+        for (letter, label) in moves {
+            let m = Move::from_letter(letter).ok_or_else(|| BindError::from(rem_core::CoreError::InvalidOption(
+                format!("entity parser: unknown move {letter:?} (expected one of B I L U O M)"))))?;
+            mv.push((m, label));
+        }
+        let w = rem_core::entities::Weights { hidden, pieces, pad, bias, upper_w, upper_b, seen };
+        let p = rem_core::entities::EntityParser::new(w, mv).map_err(BindError::from)?;
+        Ok(PyEntityParser { p })
+    }
+
+    /// The entities of a batch of sentences as ``(sentence, start, end, label)``.
+    ///
+    /// :param features: float32, one row per token (``3 × hidden × pieces`` values), sentence after sentence.
+    /// :param lengths: uint32, each sentence's tokens.
+    /// :param space: bool, whether each token is whitespace.
+    fn parse(&self, py: Python<'_>, features: PyArrowType<ArrayData>, lengths: PyArrowType<ArrayData>,
+             space: PyArrowType<ArrayData>) -> PyResult<Vec<(usize, usize, usize, u32)>> {
+        let f = arrow::array::Float32Array::from(features.0);
+        let n = arrow::array::UInt32Array::from(lengths.0);
+        let s = arrow::array::BooleanArray::from(space.0);
+        let found = py.detach(|| {
+            let blank: Vec<bool> = s.iter().map(|b| b.unwrap_or(false)).collect();
+            self.p.parse(f.values(), n.values(), &blank)
+        }).map_err(BindError::from)?;
+        Ok(found.into_iter().map(|e| (e.sentence, e.start, e.end, e.label)).collect())
     }
 }

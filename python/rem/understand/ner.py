@@ -60,55 +60,37 @@ _BATCH = 256  # sentences read at once (spaCy's own batch)
 
 
 class _Unsupported(Exception):
-    """The entity model is not built the way :class:`EntityModel` reads it."""
+    """The model is not built the way :class:`_Tok2Vec` and :class:`EntityModel` read it."""
 
 
-class EntityModel:
-    """spaCy's entity model, read as spaCy reads it, faster.
+class _Tok2Vec:
+    """spaCy's CNN token-to-vector layer (``spacy.Tok2Vec.v2``: hashed embeddings of lexical attributes, maxout,
+    convolutional layers with layer norm), computed with numpy on the layer's own weights: the same products,
+    the first layer's product with each embedding table done once, at load (a token's first layer is then a few
+    rows summed instead of a 384 × 288 product), each layer's maxout pieces side by side."""
 
-    ``en_core_web_sm``'s ``ner`` is a transition-based parser over a CNN: each token's vector (hashed embeddings
-    of its norm, prefix, suffix and shape, maxout, four convolutional layers), then, token by token, the moves
-    of a BILUO system scored from three tokens' vectors. spaCy computes the vectors in a few matrix products and
-    walks the tokens in Cython; the walk was more than half of the model's time (the validity of 74 moves per
-    token, one call each). Here the same products run through numpy (the first layer's product with each
-    embedding table done once, at load: a token's first layer is then 16 rows summed instead of a 384 × 288
-    product) and the walk in the Rust core (``rem._rem.EntityParser``), on the model's own weights. The entities
-    are spaCy's: the same on the public sentences measured but where floating-point sums in another order tip
-    a near tie (BENCHMARKS.md §10); ``tests/test_understand.py`` checks them against spaCy's own loop.
-    """
-
-    def __init__(self, nlp: Any) -> None:
+    def __init__(self, t2v: Any) -> None:
         import numpy as np
-        from spacy.attrs import IS_SPACE, NORM, PREFIX, SHAPE, SUFFIX
+        from spacy import attrs as A
 
-        from .._rem import EntityParser
-
-        self._np, self._nlp = np, nlp
-        ner = nlp.get_pipe("ner")
-        model = ner.model
-        t2v = model.get_ref("tok2vec")
+        self._np = np
         nodes = list(t2v.walk())
 
         def named(name: str) -> list[Any]:
             return [n for n in nodes if n.name == name]
 
         embeds, maxouts, norms = named("hashembed"), named("maxout"), named("layernorm")
-        extract, windows, linears = named("extract_features"), named("expand_window"), named("linear")
+        extract, windows = named("extract_features"), named("expand_window")
         padded = [n for n in nodes if n.name.startswith("with_array(residual") and n.attrs.get("pad")]
-        lower, upper = model.get_ref("lower"), model.get_ref("upper")
         try:
-            attrs = {"NORM": NORM, "PREFIX": PREFIX, "SUFFIX": SUFFIX, "SHAPE": SHAPE}
-            self._columns = [attrs[c] for c in extract[0].attrs["columns"]]
-            shapes_ok = (len(extract) == 1 and len(embeds) == len(self._columns) and len(maxouts) == len(norms)
-                         and len(maxouts) >= 2 and len(linears) == 1 and len(windows) == len(maxouts) - 1
-                         and all(w.attrs["window_size"] == 1 for w in windows) and len(padded) == 1
-                         and padded[0].attrs["pad"] >= len(windows) and lower.get_dim("nF") == 3
-                         and model.attrs["has_upper"] and not model.attrs["unseen_classes"])
-        except (KeyError, ValueError, IndexError) as e:
+            self._columns = [getattr(A, c) for c in extract[0].attrs["columns"]]
+            ok = (len(extract) == 1 and len(embeds) == len(self._columns) and len(maxouts) == len(norms) >= 2
+                  and len(windows) == len(maxouts) - 1 and all(w.attrs["window_size"] == 1 for w in windows)
+                  and len(padded) == 1 and padded[0].attrs["pad"] >= len(windows))
+        except (AttributeError, KeyError, IndexError) as e:
             raise _Unsupported(str(e)) from e
-        if not shapes_ok:
-            raise _Unsupported("not spaCy's CNN tok2vec with a three-feature BILUO parser")
-        self._space = IS_SPACE
+        if not ok:
+            raise _Unsupported("not spaCy's CNN tok2vec")
         self._pad = int(padded[0].attrs["pad"])
         w0 = maxouts[0].get_param("W")
         self._width, self._pieces = int(w0.shape[0]), int(w0.shape[1])
@@ -123,24 +105,10 @@ class EntityModel:
         self._tables = [(piece_major(w0[:, :, k * width:(k + 1) * width]) @ e.get_param("E").T).T.copy()
                         for k, e in enumerate(embeds)]  # each embedding table through the first layer
         self._seeds = [int(e.attrs["seed"]) for e in embeds]
-        self._hash = model.ops.hash
+        self._hash = t2v.ops.hash
         self._b0 = piece_bias(maxouts[0].get_param("b"))
-        self._layers = [(piece_major(m.get_param("W")).T.copy(), piece_bias(m.get_param("b")))
-                        for m in maxouts[1:]]
+        self._layers = [(piece_major(m.get_param("W")).T.copy(), piece_bias(m.get_param("b"))) for m in maxouts[1:]]
         self._norms = [(n.get_param("G"), n.get_param("b")) for n in norms]
-        self._linear = (linears[0].get_param("W").T.copy(), linears[0].get_param("b"))
-        nf, nh, npieces, ni = lower.get_param("W").shape
-        self._lower = lower.get_param("W").reshape(nf * nh * npieces, ni).T.copy()
-        labels: dict[str, int] = {}
-        moves = []
-        for k in range(ner.moves.n_moves):
-            letter, _, label = ner.moves.get_class_name(k).partition("-")
-            moves.append((letter, labels.setdefault(label, len(labels) + 1) if label else 0))
-        self._labels = {v: k for k, v in labels.items()}
-        self._parser = EntityParser(
-            nh, npieces, lower.get_param("pad").ravel().tolist(), lower.get_param("b").ravel().tolist(),
-            upper.get_param("W").ravel().tolist(), upper.get_param("b").ravel().tolist(), [True] * len(moves),
-            moves)
 
     def _norm(self, x: Any, k: int) -> Any:  # thinc's LayerNorm
         g, b = self._norms[k]
@@ -155,9 +123,8 @@ class EntityModel:
             out = self._np.maximum(out, y[:, p * w:(p + 1) * w])
         return out
 
-    def features(self, docs: Sequence[Any]) -> Any:
-        """Each token's contribution to the parser's hidden layer (tokens × 3 × hidden × pieces), as spaCy's
-        ``PrecomputableAffine`` computes it."""
+    def __call__(self, docs: Sequence[Any]) -> Any:
+        """The docs' tokens' vectors, one row per token, doc after doc (no doc empty)."""
         np = self._np
         ids = np.concatenate([d.to_array(self._columns) for d in docs]).astype(np.uint64)
         n = len(ids)
@@ -167,8 +134,8 @@ class EntityModel:
             for j in range(keys.shape[1]):
                 y += table[keys[:, j]]
         x = self._norm(self._maxout(y), 0)
-        # the convolutional layers read the sentences one after the other with `pad` zero rows around each, as
-        # thinc's with_array lays them out (the padding's own values feed the sentence's edges)
+        # the convolutional layers read the docs one after the other with `pad` zero rows around each, as thinc's
+        # with_array lays them out (the padding's own values feed the doc's edges)
         pad, w = self._pad, self._width
         lengths = [len(d) for d in docs]
         starts = np.cumsum([pad] + [m + pad for m in lengths[:-1]])
@@ -182,26 +149,106 @@ class EntityModel:
             cols[:, w:2 * w] = f
             cols[:-1, 2 * w:] = f[1:]
             f = f + self._norm(self._maxout(cols @ weights + bias), k)
+        return f[rows]
+
+
+class EntityModel:
+    """spaCy's entity model, read as spaCy reads it, faster.
+
+    ``en_core_web_sm``'s ``ner`` is a transition-based parser over a CNN: each token's vector (hashed embeddings
+    of its norm, prefix, suffix and shape, maxout, four convolutional layers), then, token by token, the moves
+    of a BILUO system scored from three tokens' vectors. spaCy computes the vectors in a few matrix products and
+    walks the tokens in Cython; the walk was more than half of the model's time (the validity of 74 moves per
+    token, one call each). Here the vectors come from :class:`_Tok2Vec` and the walk from the Rust core
+    (``rem._rem.EntityParser``), on the model's own weights. The entities are spaCy's — the same on every
+    public sentence measured, though a floating-point sum in another order could tip a near tie (BENCHMARKS.md
+    §10) — and ``tests/test_understand.py`` checks them against spaCy's own loop.
+    """
+
+    def __init__(self, nlp: Any) -> None:
+        from .._rem import EntityParser
+
+        ner = nlp.get_pipe("ner")
+        model = ner.model
+        linears = [n for n in model.get_ref("tok2vec").walk() if n.name == "linear"]
+        lower, upper = model.get_ref("lower"), model.get_ref("upper")
+        if not (len(linears) == 1 and lower.get_dim("nF") == 3 and model.attrs.get("has_upper")
+                and not model.attrs.get("unseen_classes")):
+            raise _Unsupported("not a three-feature BILUO parser with an output layer")
+        self._tok2vec = _Tok2Vec(model.get_ref("tok2vec"))
+        self._linear = (linears[0].get_param("W").T.copy(), linears[0].get_param("b"))
+        nf, nh, npieces, ni = lower.get_param("W").shape
+        self._lower = lower.get_param("W").reshape(nf * nh * npieces, ni).T.copy()
+        labels: dict[str, int] = {}
+        moves = []
+        for k in range(ner.moves.n_moves):
+            letter, _, label = ner.moves.get_class_name(k).partition("-")
+            moves.append((letter, labels.setdefault(label, len(labels) + 1) if label else 0))
+        self._labels = {v: k for k, v in labels.items()}
+        self._parser = EntityParser(
+            nh, npieces, lower.get_param("pad").ravel().tolist(), lower.get_param("b").ravel().tolist(),
+            upper.get_param("W").ravel().tolist(), upper.get_param("b").ravel().tolist(), [True] * len(moves),
+            moves)
+        from spacy.attrs import IS_SPACE
+
+        self._space = IS_SPACE
+
+    def features(self, docs: Sequence[Any]) -> Any:
+        """Each token's contribution to the parser's hidden layer (tokens × 3 × hidden × pieces), as spaCy's
+        ``PrecomputableAffine`` computes it."""
+        import numpy as np
+
         lw, lb = self._linear
-        return np.ascontiguousarray((f[rows] @ lw + lb) @ self._lower, dtype=np.float32)
+        return np.ascontiguousarray((self._tok2vec(docs) @ lw + lb) @ self._lower, dtype=np.float32)
 
     def read(self, docs: Sequence[Any]) -> list[list[tuple[int, int, str]]]:
         """Each doc's entities as (first token, end token, label)."""
+        import numpy as np
         import pyarrow as pa
 
-        np = self._np
         found: list[list[tuple[int, int, str]]] = [[] for _ in docs]
         for at in range(0, len(docs), _BATCH):
-            batch = [d for d in docs[at:at + _BATCH]]
+            batch = docs[at:at + _BATCH]
             lengths = np.array([len(d) for d in batch], np.uint32)
             if not lengths.sum():
                 continue
-            space = np.concatenate([d.to_array([self._space]) for d in batch if len(d)]).astype(bool)
-            feats = self.features([d for d in batch if len(d)])
+            full = [d for d in batch if len(d)]
+            space = np.concatenate([d.to_array([self._space]) for d in full]).astype(bool)
+            feats = self.features(full)
             for k, start, end, label in self._parser.parse(pa.array(feats.ravel()), pa.array(lengths),
                                                             pa.array(space)):
                 found[at + k].append((start, end, self._labels[label]))
         return found
+
+
+class TagModel:
+    """spaCy's part-of-speech tagger (its ``tok2vec`` component and a softmax layer), read by :class:`_Tok2Vec`
+    and numpy: each token's tag is the label of the layer's highest score, as spaCy's argmax of the softmax."""
+
+    def __init__(self, nlp: Any) -> None:
+        tagger = nlp.get_pipe("tagger")
+        soft = [n for n in tagger.model.walk() if n.name == "softmax"]
+        listens = [n for n in tagger.model.walk() if n.name == "tok2vec-listener"]
+        if len(soft) != 1 or len(listens) != 1 or "tok2vec" not in nlp.pipe_names:
+            raise _Unsupported("not a softmax tagger listening to the tok2vec component")
+        self._tok2vec = _Tok2Vec(nlp.get_pipe("tok2vec").model)
+        self._w, self._b = soft[0].get_param("W").T.copy(), soft[0].get_param("b")
+        self._labels = list(tagger.labels)
+
+    def tags(self, docs: Sequence[Any]) -> list[list[str]]:
+        """Each doc's tokens' tags."""
+        out: list[list[str]] = [[] for _ in docs]
+        for at in range(0, len(docs), _BATCH):
+            full = [k for k in range(at, min(at + _BATCH, len(docs))) if len(docs[k])]
+            if not full:
+                continue
+            best = (self._tok2vec([docs[k] for k in full]) @ self._w + self._b).argmax(axis=1)
+            start = 0
+            for k in full:
+                n = len(docs[k])
+                out[k] = [self._labels[j] for j in best[start:start + n]]
+                start += n
+        return out
 
 
 def recognizer() -> Recognizer | None:
@@ -218,17 +265,25 @@ def recognizer() -> Recognizer | None:
 
     blas = ThreadpoolController()  # the BLAS numpy loaded, which the models now multiply through
     model: EntityModel | None
+    tagger: TagModel | None
     try:
-        model = EntityModel(nlp)
-    except _Unsupported as e:  # another build of the model: spaCy's own loop reads it
+        model, tagger = EntityModel(nlp), TagModel(nlp)
+    except _Unsupported as e:  # another build of the models: spaCy's own loops read them
         log.info("the entity model is read by spaCy's own loop: %s", e)
-        model = None
+        model = tagger = None
 
     def spans(docs: list[Any]) -> list[list[tuple[int, int, str]]]:
         if model is not None:
             return model.read(docs)
         docs = list(nlp.get_pipe("ner").pipe(docs, batch_size=_BATCH))
         return [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs]
+
+    def tags(docs: list[Any]) -> list[list[str]]:
+        if tagger is not None:
+            return tagger.tags(docs)
+        for name in _TAGGING:
+            docs = list(nlp.get_pipe(name).pipe(docs, batch_size=_BATCH))
+        return [[t.tag_ for t in doc] for doc in docs]
 
     def ents(sentences: Iterable[str], tagged: Collection[str] = ()) -> list[Reading]:
         sentences = list(sentences)
@@ -239,12 +294,11 @@ def recognizer() -> Recognizer | None:
             found = spans(docs)
             need = [k for k, (s, f) in enumerate(zip(sentences, found, strict=True))
                     if s in tagged or any(label == "PERSON" for _, _, label in f)]
-            read = [docs[k] for k in need]
-            for name in _TAGGING:
-                read = list(nlp.get_pipe(name).pipe(read, batch_size=_BATCH))
+            read = tags([docs[k] for k in need])
         commons: dict[int, frozenset[str]] = {
-            k: frozenset(t.text for t in doc if t.text[:1].isupper() and t.tag_ not in _PROPER)
-            for k, doc in zip(need, read, strict=True)}
+            k: frozenset(t.text for t, tag in zip(docs[k], tg, strict=True)
+                         if t.text[:1].isupper() and tag not in _PROPER)
+            for k, tg in zip(need, read, strict=True)}
         return [([(doc[a:b].text, label) for a, b, label in f], commons.get(k))
                 for k, (doc, f) in enumerate(zip(docs, found, strict=True))]
 

@@ -43,6 +43,8 @@ from ..redact import Redactor, mask_literals, scrub, secret_values
 from ..report import write_run_digest
 from ..store import Store, explain_db_error, fetch_arrow
 from ..understand import Understanding, worker_count
+from ..understand.ner import import_ahead
+from ..understand.ner import imported as ner_imported
 from . import agent as prompts
 from .lock import DreamLock
 from .models import ChunkAnswer, MomentDraft, PeriodSummary, SegmentNote
@@ -262,11 +264,20 @@ def _dream_late(store: Store, settings: LLMSettings, opts: DreamOptions, res: Dr
 
 
 def _dream(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str) -> DreamResult:
+    try:
+        return _dream_window(store, settings, opts, run_id)
+    finally:
+        ner_imported()  # (the import begun ahead is over before the dream returns, whatever happened)
+
+
+def _dream_window(store: Store, settings: LLMSettings, opts: DreamOptions, run_id: str) -> DreamResult:
     t0 = time.perf_counter()
     now = datetime.now(UTC)
     store.init()
     ledger.mark_stale(store)
     start, end, lookback = opts.start, opts.end, opts.lookback_hours
+    if str(store.settings.section("dream").get("entities", "spacy")).lower() == "spacy":
+        import_ahead()  # the entity model's import, while the window is read
     if opts.scheduled and not (opts.start or opts.end):
         start, end, lookback = scheduled_window(store, opts, now)
     p = plan(store, settings, lookback_hours=lookback, start=start, end=end,

@@ -43,6 +43,7 @@ from .events import Event, Utterance, third_person
 from .events import extract as extract_events
 from .keyphrases import DocumentFrequency, Phrase, candidates, key_of, rank, tag, vocabulary
 from .ner import Recognizer, recognizer
+from .ner import imported as ner_imported
 from .people import Found, PeopleFinder, front_matter_people
 from .text import clean, fold, read_sentences, stem
 
@@ -243,6 +244,7 @@ class Understanding:
         None — nothing done — below :data:`PARALLEL_MIN_ITEMS` items, with one worker, in a daemonic process
         (a fleet's worker may not start processes of its own), where processes cannot be forked or started;
         ``meanwhile`` is then not called. Else it runs here once the processes are forked, while they work."""
+        ner_imported()  # (no fork while another thread imports)
         size = {g: sum(len(self._segments.get(s, ())) for s in g) for g in groups}
         if self.workers < 2 or len(groups) < 2 or sum(size.values()) < PARALLEL_MIN_ITEMS \
                 or "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:

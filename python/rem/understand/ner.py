@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -36,8 +38,38 @@ def may_name(sentence: str) -> bool:
     return _INNER_CAP.search(sentence, 1) is not None
 
 
+_importing: list[threading.Thread] = []
+
+
+def import_ahead() -> None:
+    """Start importing spaCy (~0.6 s, most of it Python) in a thread, while the dream reads and packs its window
+    (DuckDB's and the Rust core's work, which let the thread run): :func:`_pipeline` then finds it imported.
+    :func:`imported` must be called before the process forks."""
+    if _importing or "spacy" in sys.modules:
+        return
+
+    def load() -> None:
+        try:
+            import spacy  # noqa: F401
+            import thinc.api  # noqa: F401
+        except ImportError:  # reported where the pipeline is loaded
+            pass
+
+    t = threading.Thread(target=load, name="rem-import-spacy", daemon=True)
+    _importing.append(t)
+    t.start()
+
+
+def imported() -> None:
+    """Wait for :func:`import_ahead`'s import: a fork while another thread imports could leave the child a lock
+    no thread of it will release."""
+    while _importing:
+        _importing.pop().join()
+
+
 @cache
 def _pipeline() -> Any:
+    imported()
     try:
         import spacy
         from thinc.api import use_ops
@@ -57,10 +89,6 @@ Reading = tuple[Entities, frozenset[str] | None]
 Recognizer = Callable[..., list[Reading]]
 _TAGGING = ("tok2vec", "tagger")  # the tagger and the layer it listens to (the entity model has a layer of its own)
 _BATCH = 256  # sentences read at once (spaCy's own batch)
-
-
-class _Unsupported(Exception):
-    """The model is not built the way :class:`_Tok2Vec` and :class:`EntityModel` read it."""
 
 
 class _Tok2Vec:
@@ -88,9 +116,9 @@ class _Tok2Vec:
                   and len(windows) == len(maxouts) - 1 and all(w.attrs["window_size"] == 1 for w in windows)
                   and len(padded) == 1 and padded[0].attrs["pad"] >= len(windows))
         except (AttributeError, KeyError, IndexError) as e:
-            raise _Unsupported(str(e)) from e
+            raise ValueError(str(e)) from e
         if not ok:
-            raise _Unsupported("not spaCy's CNN tok2vec")
+            raise ValueError("not spaCy's CNN tok2vec")
         self._pad = int(padded[0].attrs["pad"])
         w0 = maxouts[0].get_param("W")
         self._width, self._pieces = int(w0.shape[0]), int(w0.shape[1])
@@ -174,7 +202,7 @@ class EntityModel:
         lower, upper = model.get_ref("lower"), model.get_ref("upper")
         if not (len(linears) == 1 and lower.get_dim("nF") == 3 and model.attrs.get("has_upper")
                 and not model.attrs.get("unseen_classes")):
-            raise _Unsupported("not a three-feature BILUO parser with an output layer")
+            raise ValueError("not a three-feature BILUO parser with an output layer")
         self._tok2vec = _Tok2Vec(model.get_ref("tok2vec"))
         self._linear = (linears[0].get_param("W").T.copy(), linears[0].get_param("b"))
         nf, nh, npieces, ni = lower.get_param("W").shape
@@ -230,7 +258,7 @@ class TagModel:
         soft = [n for n in tagger.model.walk() if n.name == "softmax"]
         listens = [n for n in tagger.model.walk() if n.name == "tok2vec-listener"]
         if len(soft) != 1 or len(listens) != 1 or "tok2vec" not in nlp.pipe_names:
-            raise _Unsupported("not a softmax tagger listening to the tok2vec component")
+            raise ValueError("not a softmax tagger listening to the tok2vec component")
         self._tok2vec = _Tok2Vec(nlp.get_pipe("tok2vec").model)
         self._w, self._b = soft[0].get_param("W").T.copy(), soft[0].get_param("b")
         self._labels = list(tagger.labels)
@@ -268,7 +296,7 @@ def recognizer() -> Recognizer | None:
     tagger: TagModel | None
     try:
         model, tagger = EntityModel(nlp), TagModel(nlp)
-    except _Unsupported as e:  # another build of the models: spaCy's own loops read them
+    except ValueError as e:  # another build of the models (not the way these read them): spaCy's own loops
         log.info("the entity model is read by spaCy's own loop: %s", e)
         model = tagger = None
 

@@ -633,10 +633,12 @@ def test_the_words_a_segment_writes_in_lower_case_are_read_from_all_its_texts_at
     same()
 
 
-def test_the_entity_model_read_through_the_rust_core_finds_exactly_the_entities_spacy_finds():
+def test_the_entity_model_read_through_the_rust_core_finds_exactly_the_entities_spacy_finds(monkeypatch):
     """The entity model's vectors computed by numpy and its parse walked by the Rust core find the entities
     spaCy's own loop finds — the same tokens, the same labels — in batches longer than one of spaCy's, with empty
-    sentences, whitespace tokens, one-word sentences and names at the edges of a batch's sentences."""
+    sentences, whitespace tokens, one-word sentences and names at the edges of a batch's sentences; the tagger
+    read the same way tags as spaCy's; and a model built otherwise is read by spaCy's own loops, to the same
+    answers."""
     import random
 
     from rem.understand import ner as ner_mod
@@ -659,11 +661,21 @@ def test_the_entity_model_read_through_the_rust_core_finds_exactly_the_entities_
               for d in nlp.get_pipe("ner").pipe([nlp.make_doc(s) for s in sentences], batch_size=256)]
     assert sum(map(len, theirs)) > 500 and {lab for t in theirs for _, _, lab in t} >= {"PERSON", "GPE", "ORG"}
     assert ours == theirs
+    tagged = [[t.tag_ for t in d] for d in nlp.get_pipe("tagger").pipe(
+        nlp.get_pipe("tok2vec").pipe([nlp.make_doc(s) for s in sentences]))]
+    assert ner_mod.TagModel(nlp).tags(docs) == tagged
     ents = ner_mod.recognizer()
     assert ents is not None
-    read = ents(sentences[4:40])
-    assert [[(t, lab) for t, lab in r] for r, _ in read] == [
-        [(docs[k][a:b].text, lab) for a, b, lab in f] for k, f in enumerate(theirs[4:40], start=4)]
+    read = ents(sentences[4:300], tagged=sentences[4:300:3])
+    assert [r for r, _ in read] == [
+        [(docs[k][a:b].text, lab) for a, b, lab in f] for k, f in enumerate(theirs[4:300], start=4)]
+    assert sum(c is not None for _, c in read) > 100
+
+    def unsupported(nlp):
+        raise ValueError("built otherwise")
+
+    monkeypatch.setattr(ner_mod, "EntityModel", unsupported)
+    assert ner_mod.recognizer()(sentences[4:300], tagged=sentences[4:300:3]) == read
 
 
 def test_the_entity_model_reads_a_whole_window_in_a_few_batches_and_names_the_same_people(monkeypatch):

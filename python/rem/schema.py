@@ -152,7 +152,6 @@ class Field:
         return self.roles.get(role, default)
 
 
-@cache
 @cache  # (as :func:`table`: read once; a moment shown or written asks it for every moment)
 def fields(table_name: str, role: str, order: str | None = None) -> tuple[Field, ...]:
     """The fields of ``table_name`` that have ``role`` (a truthy value), in the order of the role ``order``

@@ -568,6 +568,38 @@ def test_each_run_writes_a_digest_and_report_rolls_up(store, tmp_path, monkeypat
     assert empty.exit_code == 0 and "No moments in this period" in empty.output
 
 
+def test_the_digest_renders_the_moments_while_they_are_written_as_they_read_back(store, monkeypatch):
+    """A dream's digest renders its moments from the rows it writes, in a fork of the dream's process while the
+    rest is written: the digest is the one rendered from the moments read back from the database (moments that
+    wait for review too). Where no process can be forked a thread renders them, and where rendering them fails
+    the digest reads them back: the same digest each time."""
+    import os
+
+    from rem import report
+
+    def same_as_read_back(**kw):
+        r = run_dream(store, srv, window=WEEK, **kw)
+        text = r.digest.read_text()
+        assert "## Moments (" in text and text == report.run_digest(store, r.run_id)
+        return text
+
+    with ScriptedLLM() as srv:
+        forked = same_as_read_back()
+        assert "### " in forked
+        assert "wait for your review" in same_as_read_back(review=True)
+        calls = []
+        monkeypatch.setattr(os, "fork", lambda: calls.append(1) or (_ for _ in ()).throw(OSError("no processes")))
+        same_as_read_back()
+        assert calls
+        monkeypatch.undo()
+
+        def broken(rows):
+            raise ValueError("a row it cannot read")
+
+        monkeypatch.setattr(report, "_section_of_rows", broken)
+        same_as_read_back()
+
+
 # -- late-arriving activity -------------------------------------------------------------------------------
 
 

@@ -183,8 +183,8 @@ class RunDetail:
     summary: str | None = None
 
 
-def detail(con: Connection, run_id: str) -> RunDetail:
-    """The ledger row of ``run_id`` with the moments it wrote, its edge changes
+def detail(con: Connection, run_id: str, *, with_moments: bool = True) -> RunDetail:
+    """The ledger row of ``run_id`` with the moments it wrote (unless not ``with_moments``), its edge changes
     by action and type, and its period summary."""
     from . import moments
 
@@ -192,10 +192,10 @@ def detail(con: Connection, run_id: str) -> RunDetail:
     if not rows:
         raise NotFoundError("run", run_id, f"no run {run_id!r}; see `rem runs`")
     edges = fetch_arrow(con, """SELECT action, edge_type, count(*) AS n FROM dream_edge_log WHERE dream_run_id = $id
-                                GROUP BY ALL ORDER BY action, n DESC""", {"id": run_id}).to_pylist()
+                                GROUP BY ALL ORDER BY action, n DESC, edge_type""", {"id": run_id}).to_pylist()
     summary = fetch_value(con, """SELECT content FROM resources WHERE resource_type = 'summary'
                                   AND metadata->>'dream_run_id' = $id""", {"id": run_id})
-    return RunDetail(rows[0], moments.of_run(con, run_id), edges, summary)
+    return RunDetail(rows[0], moments.of_run(con, run_id) if with_moments else [], edges, summary)
 
 
 # -- what has been dreamed ---------------------------------------------------------

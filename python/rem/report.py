@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ledger, moments
 from .store import Store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger("rem.report")
 
@@ -48,12 +54,132 @@ def _hm(t: datetime) -> str:
     return f"{t.astimezone():%H:%M}"
 
 
-def run_digest(store: Store, run_id: str, d: ledger.RunDetail | None = None) -> str:
+@dataclass(frozen=True)
+class MomentSection:
+    """A run's moments as its digest shows them: how many, how many wait for review, their Markdown lines."""
+
+    count: int
+    waiting: int
+    lines: list[str]
+
+
+def moment_section(rows: Iterable[Mapping[str, Any]]) -> MomentSection:
+    """The digest's section of these moments (stored rows, in the order shown)."""
+    ms = list(rows)
+    lines: list[str] = []
+    for m in ms:
+        lines += moments.as_markdown(m)
+    return MomentSection(len(ms), sum(1 for m in ms if moments.provenance(m) == "pending review"), lines)
+
+
+def _section_of_rows(rows: pa.Table) -> MomentSection:
+    """:func:`moment_section` of the rows a dream writes, in the order :func:`moments.of_run` reads them back
+    (start time, then id: both compare as DuckDB compares them, by code point)."""
+    cols = [c for c in moments.COLUMNS if c in rows.column_names]
+    ordered = sorted(rows.select(cols).to_pylist(), key=lambda r: (r["start_time"], r["id"]))
+    return moment_section(ordered)
+
+
+class SectionAhead:
+    """A dream's moments rendered for its digest while the dream writes the rest of its results: from the rows
+    it writes (``start``), the rows :func:`moments.of_run` reads back once they are written. Rendered by a fork
+    of this process on the core the writing leaves idle (the rows are read where they are, the section comes
+    back through a pipe); in a thread where processes cannot be forked. The digest then neither reads the
+    moments back nor renders them (0.6 s of a dream of 100,000 chat turns, BENCHMARKS.md §10)."""
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+        self._out: list[MomentSection] = []
+        self._pid: int | None = None
+
+    def start(self, rows: pa.Table) -> None:
+        if hasattr(os, "fork"):
+            try:
+                self._fork(rows)
+                return
+            except OSError as e:  # no process to be had: a thread renders it
+                log.info("the run digest's moments are rendered in a thread: %s", e)
+        def render() -> None:
+            try:
+                self._out.append(_section_of_rows(rows))
+            except Exception as e:  # the digest reads the moments back
+                log.warning("the run digest's moments are read back: rendering them ahead failed (%s)", e)
+
+        t = threading.Thread(target=render, name="rem-digest-ahead", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _fork(self, rows: pa.Table) -> None:
+        import pickle
+
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            raise
+        if pid == 0:  # the child: render, send, leave without running anything of the parent's (no atexit)
+            code = 1
+            try:
+                import gc
+
+                gc.freeze()  # the parent's objects are read, never collected: their pages stay shared
+                os.close(r)
+                data = pickle.dumps(_section_of_rows(rows), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(w, "wb") as f:
+                    f.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        self._pid = pid
+        chunks: list[bytes] = []
+
+        def receive() -> None:  # read as it comes (a pipe holds 64 KiB: the child would wait for it)
+            with os.fdopen(r, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    chunks.append(chunk)
+            try:
+                if chunks:
+                    self._out.append(pickle.loads(b"".join(chunks)))
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+                log.warning("the run digest's moments are read back: rendering them ahead failed (%s)", e)
+
+        t = threading.Thread(target=receive, name="rem-digest-ahead", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def discard(self) -> None:
+        """Wait for the rendering and drop it (the dream failed: no digest is written)."""
+        self.result()
+        self._out.clear()
+
+    def result(self) -> MomentSection | None:
+        """The section, once rendered (None: never started, or failed: the digest reads the moments back)."""
+        for t in self._threads:
+            t.join()
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                status = 0
+            if status != 0:
+                log.warning("the run digest's moments are read back: the process rendering them failed")
+                return None
+        return self._out[0] if self._out else None
+
+
+def run_digest(store: Store, run_id: str, d: ledger.RunDetail | None = None,
+               section: MomentSection | None = None) -> str:
     """The Markdown digest of one run: its moments, summary, graph changes and cost (``d``: the run's
-    :func:`ledger.detail`, when the caller has read it)."""
+    :func:`ledger.detail`, when the caller has read it; ``section``: its moments, when rendered already)."""
     if d is None:
         with store.read(sandbox=False) as con:
-            d = ledger.detail(con, run_id)
+            d = ledger.detail(con, run_id, with_moments=section is None)
+    if section is None:
+        section = moment_section(d.moments)
     r = d.row
     ws, we = r["window_start"], r["window_end"]
     cost = r.get("estimated_cost_usd")
@@ -67,15 +193,14 @@ def run_digest(store: Store, run_id: str, d: ledger.RunDetail | None = None) -> 
     ]
     if d.summary:
         lines += ["## Summary", "", moments.md(d.summary), ""]
-    lines += [f"## Moments ({len(d.moments)})", ""]
-    waiting = sum(1 for m in d.moments if moments.provenance(m) == "pending review")
+    lines += [f"## Moments ({section.count})", ""]
+    waiting = section.waiting
     if waiting:
         lines += [f"**{waiting} moment(s) wait for your review** (this dream ran with review): `rem review`, or the "
                   "Review page of `rem serve` (/review). They feed the graph once accepted.", ""]
-    if not d.moments:
+    if not section.count:
         lines += ["No moments.", ""]
-    for m in d.moments:
-        lines += moments.as_markdown(m)
+    lines += section.lines
     by_action: dict[str, list[str]] = {}
     for e in d.edges:
         by_action.setdefault(e["action"], []).append(f"{e['edge_type']} {e['n']}")
@@ -91,9 +216,11 @@ def run_digest(store: Store, run_id: str, d: ledger.RunDetail | None = None) -> 
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_run_digest(store: Store, run_id: str, cfg: dict[str, Any] | None = None) -> Path | None:
+def write_run_digest(store: Store, run_id: str, cfg: dict[str, Any] | None = None,
+                     section: MomentSection | None = None) -> Path | None:
     """Write the run's digest into the reports folder and keep the newest
-    ``keep``; returns the file (None when reports are turned off)."""
+    ``keep``; returns the file (None when reports are turned off). ``section``: its moments, rendered already
+    (:class:`SectionAhead`)."""
     cfg = cfg if cfg is not None else store.settings.file
     keep = keep_count(cfg)
     if keep <= 0:
@@ -101,8 +228,8 @@ def write_run_digest(store: Store, run_id: str, cfg: dict[str, Any] | None = Non
     d = reports_dir(store, cfg)
     d.mkdir(parents=True, exist_ok=True)
     with store.read(sandbox=False) as con:
-        detail = ledger.detail(con, run_id)  # read once: it holds every moment of the run
-    text = run_digest(store, run_id, detail)
+        detail = ledger.detail(con, run_id, with_moments=section is None)  # read once: it holds every moment
+    text = run_digest(store, run_id, detail, section)
     row = detail.row
     when = row.get("window_end") or row.get("started_at") or datetime.now().astimezone()
     path = d / f"{when.astimezone():%Y-%m-%d_%H%M}_{run_id[:8]}.md"

@@ -17,6 +17,7 @@ second run leaves moments and edges as they were.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -160,10 +161,12 @@ def _join_fixed(con: Connection, run_id: str, m: Moment, late: list[str], fixed:
 
 
 def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment], model_edges: list[ModelEdge],
-            summary: str | None, ledger_row: dict[str, Any], user_id: str | None = None, review: bool = False) -> PersistStats:
+            summary: str | None, ledger_row: dict[str, Any], user_id: str | None = None, review: bool = False,
+            on_moment_rows: Callable[[pa.Table], None] | None = None) -> PersistStats:
     """Everything the dream produced, in one transaction, plus the ledger row. With ``review`` the new moments
     are *pending* (rem.review): written, marked, and kept out of the graph (no entities, links or summary
-    edges of theirs) until the owner accepts them."""
+    edges of theirs) until the owner accepts them. ``on_moment_rows``: called with the moments' rows as they are
+    about to be written (the run digest renders them meanwhile)."""
     st = PersistStats()
     now = datetime.now(UTC)
     with store.connect() as con, transaction(con):
@@ -203,7 +206,10 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
                 st.moments_superseded = len(superseded)
         if moments:
             _record(con, run_id, "moments", new_ids)
-            c = moment_table.upsert(con, _moment_rows(moments, run_id, window, now, user_id, pending=review))
+            rows = _moment_rows(moments, run_id, window, now, user_id, pending=review)
+            if on_moment_rows is not None:
+                on_moment_rows(rows)
+            c = moment_table.upsert(con, rows)
             st.moments_created = c.added
             st.moments_merged = len(existing)
         if review:  # pending: nothing of theirs feeds the graph until accepted (rem.review.accept links them)

@@ -40,7 +40,7 @@ from ..llm.spool import AnswerSpool, spool_dir
 from ..logs import run_context
 from ..output import Progress
 from ..redact import Redactor, mask_literals, scrub, secret_values
-from ..report import write_run_digest
+from ..report import SectionAhead, write_run_digest
 from ..store import Store, explain_db_error, fetch_arrow
 from ..understand import Understanding, worker_count
 from ..understand.ner import import_ahead
@@ -331,9 +331,15 @@ def _think_and_write(store: Store, settings: LLMSettings, opts: DreamOptions, p:
                   "dropped_moments": resolution.dropped_moments + resolution.filtered_moments,
                   "duration_s": res.duration_s, "finished_at": datetime.now(UTC)}
         t_persist = time.perf_counter()
+        ahead = SectionAhead()  # the digest's moments, rendered while the rest is written
         try:
-            res.stats = persist(store, run_id=run_id, window=p.window, moments=resolution.moments,
-                                model_edges=resolution.edges, summary=res.summary, ledger_row=row, review=opts.review)
+            try:
+                res.stats = persist(store, run_id=run_id, window=p.window, moments=resolution.moments,
+                                    model_edges=resolution.edges, summary=res.summary, ledger_row=row,
+                                    review=opts.review, on_moment_rows=ahead.start)
+            except BaseException:
+                ahead.discard()
+                raise
         except DatabaseBusyError as e:
             kept = res.spool.pending() if res.spool else 0
             res.message = (f"{e} The model's {kept} answer(s) are kept in {spool_dir(store.path)}: the next dream of this "
@@ -345,7 +351,7 @@ def _think_and_write(store: Store, settings: LLMSettings, opts: DreamOptions, p:
         res.timings["persist"] = time.perf_counter() - t_persist
         res.status = RunStatus.OK
         try:
-            res.digest = write_run_digest(store, run_id)
+            res.digest = write_run_digest(store, run_id, section=ahead.result())
         except (OSError, RemError) as e:  # the dream itself is safely written
             log.warning("could not write the run's Markdown digest: %s", e)
         res.duration_s = time.perf_counter() - t0

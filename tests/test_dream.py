@@ -571,11 +571,13 @@ def test_each_run_writes_a_digest_and_report_rolls_up(store, tmp_path, monkeypat
 def test_the_digest_renders_the_moments_while_they_are_written_as_they_read_back(store, monkeypatch):
     """A dream's digest renders its moments from the rows it writes, in a fork of the dream's process while the
     rest is written: the digest is the one rendered from the moments read back from the database (moments that
-    wait for review too). Where no process can be forked a thread renders them, and where rendering them fails
-    the digest reads them back: the same digest each time."""
+    wait for review too). Where no process can be forked they are rendered when the digest is written, and where
+    rendering them fails the digest reads them back: the same digest each time."""
     import os
 
-    from rem import report
+    from rem import ahead, report
+
+    monkeypatch.setattr(ahead, "WORTH_A_FORK", 0)  # (a week's few moments: forked as a large window's are)
 
     def same_as_read_back(**kw):
         r = run_dream(store, srv, window=WEEK, **kw)
@@ -583,6 +585,7 @@ def test_the_digest_renders_the_moments_while_they_are_written_as_they_read_back
         assert "## Moments (" in text and text == report.run_digest(store, r.run_id)
         return text
 
+    real_fork = os.fork
     with ScriptedLLM() as srv:
         forked = same_as_read_back()
         assert "### " in forked
@@ -591,7 +594,7 @@ def test_the_digest_renders_the_moments_while_they_are_written_as_they_read_back
         monkeypatch.setattr(os, "fork", lambda: calls.append(1) or (_ for _ in ()).throw(OSError("no processes")))
         same_as_read_back()
         assert calls
-        monkeypatch.undo()
+        monkeypatch.setattr(os, "fork", real_fork)
 
         def broken(rows):
             raise ValueError("a row it cannot read")

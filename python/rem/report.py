@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import ledger, moments
+from . import ahead, ledger, moments
+from .ahead import Ahead
 from .store import Store
 
 if TYPE_CHECKING:
@@ -82,93 +82,33 @@ def _section_of_rows(rows: pa.Table) -> MomentSection:
 
 class SectionAhead:
     """A dream's moments rendered for its digest while the dream writes the rest of its results: from the rows
-    it writes (``start``), the rows :func:`moments.of_run` reads back once they are written. Rendered by a fork
-    of this process on the core the writing leaves idle (the rows are read where they are, the section comes
-    back through a pipe); in a thread where processes cannot be forked. The digest then neither reads the
+    it writes (``start``), the rows :func:`moments.of_run` reads back once they are written, by a fork of this
+    process (:class:`rem.ahead.Ahead`) on the core the writing leaves idle. The digest then neither reads the
     moments back nor renders them (0.6 s of a dream of 100,000 chat turns, BENCHMARKS.md §10)."""
 
     def __init__(self) -> None:
-        self._threads: list[threading.Thread] = []
-        self._out: list[MomentSection] = []
-        self._pid: int | None = None
+        self._ahead: Ahead[MomentSection] | None = None
 
     def start(self, rows: pa.Table) -> None:
-        if hasattr(os, "fork"):
-            try:
-                self._fork(rows)
-                return
-            except OSError as e:  # no process to be had: a thread renders it
-                log.info("the run digest's moments are rendered in a thread: %s", e)
-        def render() -> None:
-            try:
-                self._out.append(_section_of_rows(rows))
-            except Exception as e:  # the digest reads the moments back
-                log.warning("the run digest's moments are read back: rendering them ahead failed (%s)", e)
-
-        t = threading.Thread(target=render, name="rem-digest-ahead", daemon=True)
-        self._threads.append(t)
-        t.start()
-
-    def _fork(self, rows: pa.Table) -> None:
-        import pickle
-
-        r, w = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(r)
-            os.close(w)
-            raise
-        if pid == 0:  # the child: render, send, leave without running anything of the parent's (no atexit)
-            code = 1
-            try:
-                import gc
-
-                gc.freeze()  # the parent's objects are read, never collected: their pages stay shared
-                os.close(r)
-                data = pickle.dumps(_section_of_rows(rows), protocol=pickle.HIGHEST_PROTOCOL)
-                with os.fdopen(w, "wb") as f:
-                    f.write(data)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(w)
-        self._pid = pid
-        chunks: list[bytes] = []
-
-        def receive() -> None:  # read as it comes (a pipe holds 64 KiB: the child would wait for it)
-            with os.fdopen(r, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    chunks.append(chunk)
-            try:
-                if chunks:
-                    self._out.append(pickle.loads(b"".join(chunks)))
-            except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
-                log.warning("the run digest's moments are read back: rendering them ahead failed (%s)", e)
-
-        t = threading.Thread(target=receive, name="rem-digest-ahead", daemon=True)
-        self._threads.append(t)
-        t.start()
+        self._ahead = Ahead(_section_of_rows, rows, fork=rows.num_rows >= ahead.WORTH_A_FORK)
 
     def discard(self) -> None:
         """Wait for the rendering and drop it (the dream failed: no digest is written)."""
-        self.result()
-        self._out.clear()
+        if self._ahead is not None:
+            self._ahead.discard()
+            self._ahead = None
 
     def result(self) -> MomentSection | None:
-        """The section, once rendered (None: never started, or failed: the digest reads the moments back)."""
-        for t in self._threads:
-            t.join()
-        if self._pid is not None:
-            pid, self._pid = self._pid, None
-            try:
-                _, status = os.waitpid(pid, 0)
-            except ChildProcessError:
-                status = 0
-            if status != 0:
-                log.warning("the run digest's moments are read back: the process rendering them failed")
-                return None
-        return self._out[0] if self._out else None
+        """The section (None: never started, or it could not be rendered: the digest reads the moments back)."""
+        if self._ahead is None:
+            return None
+        try:
+            return self._ahead.result()
+        except Exception as e:  # the digest reads the moments back
+            log.warning("the run digest's moments are read back: rendering them ahead failed (%s)", e)
+            return None
+        finally:
+            self._ahead = None
 
 
 def run_digest(store: Store, run_id: str, d: ledger.RunDetail | None = None,

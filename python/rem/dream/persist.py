@@ -23,16 +23,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from .. import ahead, ledger, schema
 from .. import edges as edge_table
 from .. import entities as entity_table
-from .. import ledger, schema
 from .. import moments as moment_table
 from .. import resources as resource_table
+from ..ahead import Ahead
 from ..corrections import fixed_ground
 from ..ids import stable_id
 from ..ledger import RunStatus
-from ..links import Link, links_of_all, metadata_json
+from ..links import links_of_all, metadata_json
 from ..store import (
     Connection,
     Store,
@@ -61,17 +63,34 @@ class PersistStats:
     summaries_created: int = 0
 
 
+_LINKS = pa.schema([("moment_id", pa.string()), ("source_id", pa.string()), ("target_id", pa.string()),
+                    ("edge_type", pa.string()), ("weight", pa.float64()), ("metadata", pa.string())])
+
+
+def _linked(moments: list[Moment], now: datetime) -> tuple[list[dict[str, Any]], pa.Table]:
+    """The entities the moments name (their rows) and the edges they imply, as columns, each with its moment.
+    Computed ahead, while the moments are written (:class:`rem.ahead.Ahead`)."""
+    ent_rows, links = links_of_all(moments, now)
+    return ent_rows, pa.table({
+        "moment_id": [m.id for m, _link in links], "source_id": [link.source_id for _m, link in links],
+        "target_id": [link.target_id for _m, link in links], "edge_type": [link.edge_type for _m, link in links],
+        "weight": [link.weight for _m, link in links], "metadata": [metadata_json(link.metadata) for _m, link in links],
+    }, schema=_LINKS)
+
+
 class _Edges:
     """The edges a dream asserts, as the columns of :data:`rem.edges.EDGE_BATCH` (``reinforce``: whether a new
-    moment asserts it). The moments' links are read column by column: a row of Python objects per edge cost more
-    than the merge itself (a dream of 100,000 chat turns asserts ~110,000 edges)."""
+    moment asserts it): the moments' links (:func:`_linked`, read column by column: a row of Python objects per
+    edge cost more than the merge itself, and a dream of 100,000 chat turns asserts ~110,000 edges), then the
+    few added one by one."""
 
-    def __init__(self, links: list[tuple[Moment, Link]], existing: set[str]) -> None:
-        self.cols: dict[str, list[Any]] = {
-            "source_id": [link.source_id for _m, link in links], "target_id": [link.target_id for _m, link in links],
-            "edge_type": [link.edge_type for _m, link in links], "weight": [link.weight for _m, link in links],
-            "reinforce": [m.id not in existing for m, _link in links],
-            "metadata": [metadata_json(link.metadata) for _m, link in links], "generated_by": ["dream"] * len(links)}
+    def __init__(self, links: pa.Table, existing: set[str]) -> None:
+        stored = pc.is_in(links["moment_id"], value_set=pa.array(sorted(existing), pa.string()))
+        self.linked = pa.table({
+            "source_id": links["source_id"], "target_id": links["target_id"], "edge_type": links["edge_type"],
+            "weight": links["weight"], "reinforce": pc.invert(stored), "metadata": links["metadata"],
+            "generated_by": pa.array(["dream"] * links.num_rows, pa.string())}, schema=edge_table.EDGE_BATCH)
+        self.cols: dict[str, list[Any]] = {name: [] for name in edge_table.EDGE_BATCH.names}
 
     def add(self, s: str, t: str, etype: str, reinforce: bool, by: str, meta: dict[str, Any] | None = None,
             weight: float = INCREMENT) -> None:
@@ -80,7 +99,7 @@ class _Edges:
             self.cols[name].append(v)
 
     def table(self) -> pa.Table:
-        return pa.table(self.cols, schema=edge_table.EDGE_BATCH)
+        return pa.concat_tables([self.linked, pa.table(self.cols, schema=edge_table.EDGE_BATCH)]).combine_chunks()
 
 
 def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: datetime, user_id: str | None,
@@ -188,37 +207,42 @@ def persist(store: Store, *, run_id: str, window: Window, moments: list[Moment],
                 kept.append(m)
             moments = kept
         new_ids = [m.id for m in moments]
-        keys = sorted({k for m in moments for k in m.segment_keys})
-        existing: set[str] = set()
-        if moments:
-            with registered(con, "_rem_new_ids", id_table(new_ids)):
-                existing = {r[0] for r in fetch_rows(con, "SELECT m.id FROM moments m SEMI JOIN _rem_new_ids n ON m.id = n.id")}
-        if keys:
-            with registered(con, "_rem_keys", id_table(keys, "k")):
-                old = fetch_rows(con, """SELECT DISTINCT m.id FROM moments m, unnest(m.segment_keys) AS u(k)
-                                         WHERE u.k IN (SELECT k FROM _rem_keys)""")
-            superseded = {r[0] for r in old} - set(new_ids) - fixed
-            # a moment whose every item a new moment covers is replaced, whatever its segment keys say (a late
-            # item changes a segment's key: the old moment would otherwise stay beside the new one)
-            superseded |= _covered_moments(con, moments) - set(new_ids) - fixed
-            if superseded:
-                _supersede(con, run_id, sorted(superseded))
-                st.moments_superseded = len(superseded)
-        if moments:
-            _record(con, run_id, "moments", new_ids)
-            rows = _moment_rows(moments, run_id, window, now, user_id, pending=review)
-            if on_moment_rows is not None:
-                on_moment_rows(rows)
-            c = moment_table.upsert(con, rows)
-            st.moments_created = c.added
-            st.moments_merged = len(existing)
-        if review:  # pending: nothing of theirs feeds the graph until accepted (rem.review.accept links them)
+        # pending: nothing of theirs feeds the graph until accepted (rem.review.accept links them)
+        moments_linked: list[Moment] = [] if review else moments
+        # the links, worked out while the moments are written (by a fork: on a large window)
+        linking = Ahead(_linked, moments_linked, now, fork=len(moments_linked) >= ahead.WORTH_A_FORK)
+        try:
+            keys = sorted({k for m in moments for k in m.segment_keys})
+            existing: set[str] = set()
+            if moments:
+                with registered(con, "_rem_new_ids", id_table(new_ids)):
+                    existing = {r[0] for r in fetch_rows(con, "SELECT m.id FROM moments m SEMI JOIN _rem_new_ids n ON m.id = n.id")}
+            if keys:
+                with registered(con, "_rem_keys", id_table(keys, "k")):
+                    old = fetch_rows(con, """SELECT DISTINCT m.id FROM moments m, unnest(m.segment_keys) AS u(k)
+                                             WHERE u.k IN (SELECT k FROM _rem_keys)""")
+                superseded = {r[0] for r in old} - set(new_ids) - fixed
+                # a moment whose every item a new moment covers is replaced, whatever its segment keys say (a late
+                # item changes a segment's key: the old moment would otherwise stay beside the new one)
+                superseded |= _covered_moments(con, moments) - set(new_ids) - fixed
+                if superseded:
+                    _supersede(con, run_id, sorted(superseded))
+                    st.moments_superseded = len(superseded)
+            if moments:
+                _record(con, run_id, "moments", new_ids)
+                rows = _moment_rows(moments, run_id, window, now, user_id, pending=review)
+                if on_moment_rows is not None:
+                    on_moment_rows(rows)
+                c = moment_table.upsert(con, rows)
+                st.moments_created = c.added
+                st.moments_merged = len(existing)
+        except BaseException:
+            linking.discard()
+            raise
+        if review:
             held = set(new_ids)
             model_edges = [e for e in model_edges if e.source_id not in held and e.target_id not in held]
-            moments_linked: list[Moment] = []
-        else:
-            moments_linked = moments
-        ent_rows, links = links_of_all(moments_linked, now)
+        ent_rows, links = linking.result()
         if ent_rows:
             _record(con, run_id, "entities", [r["id"] for r in ent_rows])
             st.entities_created = entity_table.upsert(con, ent_rows).added

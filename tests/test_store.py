@@ -328,3 +328,46 @@ def test_a_thread_holding_a_writer_is_told_at_once_when_it_asks_for_a_sandboxed_
 
     with store.connect(), pytest.raises(StoreError, match="already open in this thread"), store.read():
         pass
+
+
+def test_typed_columns_are_the_typed_rows_of_the_same_values():
+    """A writer with its values column by column (a dream's moments) gets the table the same rows as dicts give:
+    every kind of column typed alike (timestamps, JSON, lists, text, absent columns left out), in the schema's
+    order — and a dream's moment rows keep arrow_rows' rule for an id given twice (the later wins, where the
+    first was)."""
+    from datetime import UTC, datetime, timedelta
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.store import arrow_columns, arrow_rows
+
+    t0 = datetime(2026, 11, 12, tzinfo=UTC)
+    text = st.text(max_size=12)
+    row = st.fixed_dictionaries({
+        "id": text, "name": text, "start_time": st.integers(0, 10**6).map(lambda s: t0 + timedelta(seconds=s)),
+        "tags": st.lists(text, max_size=3), "events": st.one_of(st.none(), st.lists(st.dictionaries(text, text,
+                                                                                                     max_size=2))),
+        "metadata": st.dictionaries(text, st.one_of(text, st.integers(), st.lists(text, max_size=2)), max_size=3)})
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(row, min_size=1, max_size=8, unique_by=lambda r: r["id"]))
+    def same(rows):
+        cols = {k: [r[k] for r in rows] for k in rows[0]}
+        assert arrow_columns("moments", cols).equals(arrow_rows("moments", rows))
+
+    same()
+    from rem.dream import persist
+
+    class M:
+        def __init__(self, mid, name):
+            self.id, self.name, self.start, self.end, self.segments = mid, name, t0, t0, ["G1"]
+
+        def __getattr__(self, field):
+            return None
+
+    from rem.dream.window import Window
+
+    w = Window(t0, t0 + timedelta(days=1))
+    got = persist._moment_rows([M("a", "first"), M("b", "b"), M("a", "second")], "run", w, t0, None)
+    assert got.column("id").to_pylist() == ["a", "b"] and got.column("name").to_pylist() == ["second", "b"]

@@ -38,6 +38,7 @@ from ..links import links_of_all, metadata_json
 from ..store import (
     Connection,
     Store,
+    arrow_columns,
     arrow_rows,
     execute,
     fetch_rows,
@@ -104,13 +105,17 @@ class _Edges:
 
 def _moment_rows(moments: list[Moment], run_id: str, window: Window, now: datetime, user_id: str | None,
                  pending: bool = False) -> pa.Table:
+    if len({m.id for m in moments}) < len(moments):  # the same moment twice: the later wins where the first was,
+        moments = list({m.id: m for m in moments}.values())  # as arrow_rows keeps it
     said = schema.field_names("moments", "dream")  # what the resolved moment says, field by field
-    return arrow_rows("moments", [{
-        **{f: getattr(m, f) for f in said}, "id": m.id, "start_time": m.start, "end_time": m.end,
-        "dream_run_id": run_id, "window_start": window.start,
-        "window_end": window.end, "user_id": user_id, "created_at": now, "updated_at": now,
-        "metadata": {"segments": m.segments, **({"pending": True} if pending else {})},
-    } for m in moments])
+    n = len(moments)
+    return arrow_columns("moments", {
+        **{f: [getattr(m, f) for m in moments] for f in said}, "id": [m.id for m in moments],
+        "start_time": [m.start for m in moments], "end_time": [m.end for m in moments],
+        "dream_run_id": [run_id] * n, "window_start": [window.start] * n, "window_end": [window.end] * n,
+        "user_id": [user_id] * n, "created_at": [now] * n, "updated_at": [now] * n,
+        "metadata": [{"segments": m.segments, **({"pending": True} if pending else {})} for m in moments],
+    })
 
 
 def _snapshot(con: Connection, run_id: str, table: str, action: str, ids_view: str) -> None:

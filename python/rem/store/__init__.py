@@ -41,7 +41,7 @@ from .migrate import (
     set_meta,
     stored_version,
 )
-from .rows import UpsertCounts, arrow_rows, table_dicts, upsert
+from .rows import UpsertCounts, arrow_columns, arrow_rows, table_dicts, upsert
 from .sql import (
     INGESTED_AT,
     META_TABLE,
@@ -62,7 +62,7 @@ from .sql import (
 )
 
 __all__ = [
-    "INGESTED_AT", "META_TABLE", "Connection", "Store", "UpsertCounts", "arrow_rows", "attached_read_only", "check_file",
+    "INGESTED_AT", "META_TABLE", "Connection", "Store", "UpsertCounts", "arrow_columns", "arrow_rows", "attached_read_only", "check_file",
     "check_ours", "check_schema_version", "default_db_path", "ensure_schema", "execute", "explain_db_error", "fetch_arrow",
     "fetch_one", "fetch_rows", "fetch_value", "file_kind", "file_signature", "get_meta", "id_table", "install_macros",
     "one_batch", "registered", "resolve_db_path", "sandbox", "set_meta", "stored_version", "statements_run", "stream_arrow", "stream_rows", "table_dicts", "transaction", "upsert",

@@ -24,18 +24,27 @@ def table_dicts(t: pa.Table | pa.RecordBatch) -> list[dict[str, Any]]:
 def arrow_rows(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
     """Rows (dicts) → a pyarrow Table typed after the table's JSON Schema.
     Later duplicates of a key win (a file naming the same id twice)."""
-    import pyarrow as pa
-
     t = schema.table(table_name)
     if t.key:
         seen: dict[tuple[Any, ...], dict[str, Any]] = {}
         for r in rows:
             seen[tuple(r[k] for k in t.key)] = r
         rows = list(seen.values())
-    present = [c for c in t.columns if any(c.name in r for r in rows)]
+    return arrow_columns(table_name, {c.name: [r.get(c.name) for r in rows]
+                                      for c in t.columns if any(c.name in r for r in rows)})
+
+
+def arrow_columns(table_name: str, columns: dict[str, list[Any]]) -> pa.Table:
+    """Columns (a list of values per column name, no key twice) → the pyarrow Table :func:`arrow_rows` makes of
+    the same rows, in the schema's column order: for a writer that has its values column by column (a dream's
+    15,000 moments as dicts, then columns again, cost more than the typing)."""
+    import pyarrow as pa
+
     arrays = {}
-    for c in present:
-        vals = [r.get(c.name) for r in rows]
+    for c in schema.table(table_name).columns:
+        if c.name not in columns:
+            continue
+        vals = columns[c.name]
         if c.kind == "timestamp":
             arrays[c.name] = pa.array(vals, type=pa.timestamp("us", tz="UTC"))
         elif c.kind == "json":

@@ -11,6 +11,7 @@ result is asked for: the same answer, or the same error, as without a fork.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -25,6 +26,25 @@ T = TypeVar("T")
 # how many moments (or rows) a piece of work must hold for a fork to do it: below, the fork of a large process
 # would cost more than the work it takes off this one
 WORTH_A_FORK = 1_000
+
+_forks_running = 0  # (while one runs, this process's collector leaves its older objects alone)
+
+
+def _forked() -> None:
+    """A fork started: freeze what this process holds. Its pages are shared with the fork until one of the two
+    writes them, and a full collection here writes to every object's header: on the million-message load day
+    that copied ~700 MB into the forks (the peak 1.3 → 2.1 GB)."""
+    global _forks_running
+    if _forks_running == 0:
+        gc.freeze()
+    _forks_running += 1
+
+
+def _reaped() -> None:
+    global _forks_running
+    _forks_running -= 1
+    if _forks_running == 0:
+        gc.unfreeze()
 
 
 class Ahead(Generic[T]):
@@ -53,8 +73,6 @@ class Ahead(Generic[T]):
         if pid == 0:  # the fork: compute, send, leave without running anything of the parent's (no atexit)
             code = 1
             try:
-                import gc
-
                 gc.freeze()  # the parent's objects are read, never collected: their pages stay shared
                 os.close(r)
                 data = pickle.dumps(self._fn(*self._args), protocol=pickle.HIGHEST_PROTOCOL)
@@ -65,6 +83,7 @@ class Ahead(Generic[T]):
                 os._exit(code)
         os.close(w)
         self._pid = pid
+        _forked()
 
         def receive() -> None:  # read as it comes (a pipe holds 64 KiB: the fork would wait for it)
             with os.fdopen(r, "rb") as f:
@@ -86,6 +105,8 @@ class Ahead(Generic[T]):
             _, status = os.waitpid(pid, 0)
         except ChildProcessError:  # (reaped elsewhere)
             status = 1
+        finally:
+            _reaped()
         return status == 0 and bool(self._chunks)
 
     def result(self) -> T:

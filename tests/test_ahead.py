@@ -52,3 +52,22 @@ def test_a_fork_that_fails_is_done_again_here_with_the_same_error_or_answer():
     work = Ahead(_pid_and, 10)
     work.discard()  # reaped, its answer dropped
     assert gc.get_freeze_count() == 0
+
+
+def _stuck(seconds: float) -> int:
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_fork_that_sends_nothing_in_time_is_killed_and_the_work_done_here(monkeypatch):
+    """A fork can wait forever (a lock another thread held when it was forked): past the patience, it is killed
+    and this process does the work."""
+    from rem import ahead
+
+    monkeypatch.setattr(ahead, "PATIENCE_S", 0.5)
+    stuck = Ahead(_stuck, 60.0)  # the fork sleeps a minute
+    stuck._args = (0.0,)  # (this process would not: only the fork was given the minute)
+    assert stuck.result() == os.getpid()  # this process's answer: the fork's would be its own pid, a minute later
+    assert gc.get_freeze_count() == 0

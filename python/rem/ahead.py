@@ -15,6 +15,7 @@ import gc
 import logging
 import os
 import pickle
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -26,6 +27,9 @@ T = TypeVar("T")
 # how many moments (or rows) a piece of work must hold for a fork to do it: below, the fork of a large process
 # would cost more than the work it takes off this one
 WORTH_A_FORK = 1_000
+# how long an answer may take before the fork is taken for stuck (a fork of a process whose other threads held a
+# lock it then needs can wait forever): it is killed and the work done here. The work takes ~1 s on 15,000 moments.
+PATIENCE_S = 300.0
 
 _forks_running = 0  # (while one runs, this process's collector leaves its older objects alone)
 
@@ -96,7 +100,12 @@ class Ahead(Generic[T]):
     def _wait(self) -> bool:
         """Wait for the fork; whether it sent its answer."""
         if self._reader is not None:
-            self._reader.join()
+            self._reader.join(PATIENCE_S)
+            if self._reader.is_alive() and self._pid is not None:  # stuck: killed, the work done here
+                log.warning("%s is done here: its fork sent nothing in %.0f s", getattr(self._fn, "__name__", "work"),
+                            PATIENCE_S)
+                os.kill(self._pid, signal.SIGKILL)
+                self._reader.join()
             self._reader = None
         if self._pid is None:
             return False

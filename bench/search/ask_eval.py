@@ -18,6 +18,12 @@
   the dialogue's, "next week" the ISO week after its week …), not by REM; a
   weekday or a month named alone depends on the sentence's tense and is left
   out. Right as above; baseline the top search hit's date.
+- **"Who" questions, no model.** The labelled events of the personal chat whose text opens with their actor
+  ("Tomás lost his keys") asked for the actor ("Who lost his keys?"), and, held out, DialogSum's "who" sentences
+  of bench/search/heldout.py ("#Person2# wants to rent a flat near the university" → "Who wants to rent a flat
+  near the university?"). Right when the first person the answer names is the actor (for DialogSum: the tag,
+  and the evidence cited is of that dialogue, read off its day: every speaker of DialogSum is ``#Person1#`` or
+  ``#Person2#``).
 - **Evidence recall, no model**: the DialogSum test questions of
   bench/search/heldout.py (summary sentences; their evidence is their
   dialogue) asked through ``ask``; found when a piece of its evidence comes from
@@ -30,7 +36,8 @@
 - **Latency**: ``ask`` without a model, warm, p50 over the questions.
 
     python bench/search/ask_eval.py
-Writes bench/results/ask.json.
+Writes bench/results/ask.json (of the held-out sets, each question by its number and what came of it: none of
+their text).
 """
 
 from __future__ import annotations
@@ -136,6 +143,43 @@ def said_span(key: str, day: date) -> tuple[date, date] | None:
     return None
 
 
+_TAG = re.compile(r"#Person\d+#")
+
+
+def personal_who() -> list[dict[str, Any]]:
+    """The personal chat's labelled events that open with their actor, asked for the actor."""
+    gold = json.loads((ROOT / "bench" / "quality" / "personal" / "gold.json").read_text())["events"]
+    return [{"q": f"Who {e['text'][len(e['actor']):].strip()}?", "who": e["actor"], "set": "personal chat"}
+            for e in gold if e["actor"] and e["text"].startswith(e["actor"] + " ")]
+
+
+def first_person(answer: str, people: set[str]) -> str | None:
+    """The person ``answer`` names first, of ``people``."""
+    at = [(answer.find(p), p) for p in people if p in answer]
+    return min(at)[1] if at else None
+
+
+def dialogsum_who(dl: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """DialogSum's "who" sentences (bench/search/heldout.py) asked for their speaker: "Who <the rest>?", with the tag
+    and the dialogue."""
+    out = []
+    for q in heldout.questions_dialogsum_who(dl):
+        m = heldout._OPENS_WITH_TAG.match(q["q"])
+        assert m is not None
+        rest = q["q"][m.end():].strip().rstrip(".!?")
+        out.append({"q": f"Who {rest}?", "who": m.group(), "dialogue": next(iter(q["relevant"])).rsplit("-", 1)[0],
+                    "set": "DialogSum test, who"})
+    return out
+
+
+def dialogsum_who_right(a: Any, q: dict[str, Any], dl: list[dict[str, Any]]) -> bool:
+    """The first tag the answer names is the question's, and it cites evidence of that dialogue (by its day)."""
+    days = {(heldout.DAY0 + timedelta(days=n)).date(): d["id"] for n, d in enumerate(dl)}
+    cited = {days.get(e.time.date()) for e in a.evidence if e.ref in a.cited and e.time is not None}
+    first = _TAG.search(a.answer)
+    return first is not None and first.group() == q["who"] and q["dialogue"] in cited
+
+
 def dialogsum_when(store: Store, dl: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
     """The DialogSum "when" questions (of every summary) whose time the calendar reads alone (:func:`said_span`), with
     that span."""
@@ -197,7 +241,7 @@ def oracle(store: Store, qs: list[dict[str, Any]], today: date) -> dict[str, Any
 
 
 def main() -> None:
-    out: dict[str, Any] = {"when": {}, "oracle": {}}
+    out: dict[str, Any] = {"when": {}, "who": {}, "oracle": {}}
     latencies: list[float] = []
     with tempfile.TemporaryDirectory() as d:
         for name, build in (("personal chat", personal), ("demo hard days", demo_hard)):
@@ -219,6 +263,16 @@ def main() -> None:
             out["when"][name] = {"questions": len(qs), "right": ok, "share": round(ok / len(qs), 4),
                                  "search_top_hit_date_share": round(base / len(qs), 4), "rows": rows}
             out["oracle"][name] = oracle(store, qs, today)
+            if name == "personal chat":
+                people = {e["actor"] for e in json.loads((ROOT / "bench" / "quality" / "personal" / "gold.json").read_text())["events"]}
+                wq = personal_who()
+                rows = []
+                for q in wq:
+                    a = ask(store, q["q"], today=today)
+                    got = first_person(a.answer, people)
+                    rows.append({"q": q["q"], "gold": q["who"], "got": got, "answer": a.answer, "right": got == q["who"]})
+                ok = sum(r["right"] for r in rows)
+                out["who"][name] = {"questions": len(wq), "right": ok, "share": round(ok / len(wq), 4), "rows": rows}
         # evidence recall on DialogSum test (held out)
         dl = heldout.dialogsum("test", None)
         (Path(d) / "dialogsum").mkdir()
@@ -228,15 +282,22 @@ def main() -> None:
         wq = dialogsum_when(store, dl, today)
         ok = base = 0
         rows = []
-        for q in wq:
+        for n, q in enumerate(wq):  # held out: no text of the set is written down, only which question and what came of it
             a = ask(store, q["q"], today=today, dream_missing=False)
             got = first_date(a)
             ok += right(got, q["date"])
             base += right(search_baseline(store, q["q"]), q["date"])
-            rows.append({"q": q["q"], "gold": [x.isoformat() for x in q["date"]], "got": [x.isoformat() for x in got] if got else None,
+            rows.append({"n": n, "gold": [x.isoformat() for x in q["date"]], "got": [x.isoformat() for x in got] if got else None,
                          "right": right(got, q["date"])})
         out["when"]["DialogSum test"] = {"questions": len(wq), "right": ok, "share": round(ok / len(wq), 4),
                                          "search_top_hit_date_share": round(base / len(wq), 4), "rows": rows}
+        rows = []
+        for n, q in enumerate(dialogsum_who(dl)):
+            a = ask(store, q["q"], today=today, dream_missing=False)
+            first = _TAG.search(a.answer)
+            rows.append({"n": n, "gold": q["who"], "got": first.group() if first else None, "right": dialogsum_who_right(a, q, dl)})
+        ok = sum(r["right"] for r in rows)
+        out["who"]["DialogSum test"] = {"questions": len(rows), "right": ok, "share": round(ok / len(rows), 4), "rows": rows}
         found = 0
         for q in qs:
             a = ask(store, q["q"], limit=8, dream_missing=False)
@@ -253,6 +314,8 @@ def main() -> None:
             continue
         print(f"  oracle endpoint: {o['citations_of_retrieved_evidence']}/{o['citations_kept']} kept citations point at retrieved "
               f"evidence; {o['answered_with_citation']}/{o['questions']} answers kept a citation")
+    for name, r in out["who"].items():
+        print(f"{name}: 'who' answered with the right person first {r['right']}/{r['questions']} = {r['share']:.3f}")
     e = out["evidence_recall_dialogsum_test"]
     print(f"DialogSum test: evidence from the right dialogue in ask's evidence {e['found']}/{e['questions']} = {e['recall@8']:.3f}")
     print(f"ask without a model, warm: p50 {out['latency_ms_p50']} ms, p95 {out['latency_ms_p95']} ms")

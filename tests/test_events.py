@@ -53,6 +53,39 @@ def test_text_that_only_looks_like_a_date_gives_none(text):
     assert [w.words for w in find(text, MONDAY)] == []
 
 
+def test_every_text_a_time_is_read_in_passes_the_column_scan_that_picks_the_texts_to_read():
+    """Search indexing reads a time only in the turns that pyarrow's RE2 scan (``when.MAY_SAY``) passes: it must
+    pass every text :func:`find` reads a time in, for text built from the time words themselves and from the
+    characters at which RE2 and Python's engine differ (Unicode digits and spaces, word characters beside the
+    words, the letters whose case folds differently), or a turn that says when would lose its lift."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rem.understand import when as W
+
+    words = ["yesterday", "today", "tonight", "tomorrow", "last", "next", "this", "past", "coming", "on", "in", "by",
+             "ago", "the day before", "the day after", "night", "morning", "week", "weekend", "month", "year", "days",
+             "summer", "fall", "Monday", "friday", "May", "sept", "Dec", "june", "2023", "1999", "3", "12", "8th",
+             "a few", "couple of", "of", "during", "since", "back in", "may be", "every",
+             "tonıght", "Frİday", "yeſterday", "weeK"]  # letters Python's engine folds to i, s and k
+    odd = list(" ,.'\n\t-_é日٣\u00a0\u2009\u2028\x0b\x1cİıſK") + ["st", "nd", ", "]
+    pieces = st.one_of(st.sampled_from(words), st.sampled_from(odd))
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(pieces, max_size=14).map(" ".join), st.lists(pieces, max_size=14).map("".join))
+    def passes(spaced, run):
+        for text in (spaced, run):
+            if W.find(text, date(2024, 2, 29)):
+                assert pc.match_substring_regex(pa.array([text]), W.MAY_SAY, ignore_case=True)[0].as_py(), text
+
+    passes()
+    scanned = pc.match_substring_regex(pa.array(["I went there yesterday", "see you on\u00a0Friday", "٣ days ago",
+                                                 "we talked about the weather", "the yesterdays"]), W.MAY_SAY, ignore_case=True)
+    assert scanned.to_pylist() == [True, True, True, False, True]  # a superset: "yesterdays" passes, find decides
+
+
 def test_dates_at_the_edges_of_the_calendar_resolve_to_nothing_not_a_crash():
     assert find("yesterday", date(1, 1, 1)) == []
     assert find("tomorrow and next week and next year", date(9999, 12, 31)) == []

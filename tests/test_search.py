@@ -156,6 +156,54 @@ def test_a_question_asking_when_finds_the_turn_that_says_when_first(tmp_path):
     assert told[0]["id"] == ids[0] and {r["boost"] for r in told} <= {0.0, rem.search.SPEAKER_BOOST}
 
 
+def test_what_says_when_is_found_as_it_is_indexed_and_an_older_index_is_made_again(tmp_path, monkeypatch):
+    """A question asking when lifts the turns in which REM reads a time and the events whose date was said; which
+    they are is worked out as they are indexed (``search_index.says_when``), not by reading the candidates' text at
+    every question. It must be what REM's reading of dates finds in each turn, against the day it was written,
+    and what each event knows; an index made before it is made again."""
+    from pathlib import Path
+
+    import rem
+    from rem.days import local_zone
+    from rem.ingest import ingest_chat
+    from rem.search import index as ix
+    from rem.store import execute, get_meta, set_meta
+    from rem.understand import when as W
+
+    monkeypatch.setenv("TZ", "UTC")
+    chat = Path(__file__).resolve().parents[1] / "bench" / "quality" / "personal" / "chat.jsonl"
+    db = rem.connect(tmp_path / "rem.duckdb")
+    ingest_chat(db.store, chat)
+    sid = db.add_session(name="Odd turns", created_at="2024-02-29T09:00:00Z")
+    for i, text in enumerate(["it may be late", "see you on Friday", "Friday's meeting", "tonıght then", "٣ days ago",
+                              "in marketing we trust", "the 29th of February", "I went there yesterday", ""]):
+        db.add_message(sid, role="user", speaker="May", content=text, created_at=f"2024-02-29T09:{i:02d}:00Z")
+    dream(db.store, resolve_llm(model="none", file_cfg={}, env={}),
+          DreamOptions(start="2024-01-01T00:00:00+00:00", end="2026-12-31T00:00:00+00:00", lookback_hours=None, progress=False))
+    db.search("warm up")
+
+    def flags() -> dict[str, bool]:
+        return dict(q(db.store, "SELECT id, says_when FROM search_index WHERE kind IN ('message', 'event')"))
+
+    def read() -> dict[str, bool]:
+        out = {f"message:{i}": bool(W.find(c or "", t.astimezone(local_zone()).date()))
+               for i, c, t in q(db.store, "SELECT id, content, created_at FROM messages")}
+        out |= {f"event:{m}/{p}": w is not None for m, p, w in q(db.store, 'SELECT moment_id, position, "when" FROM events')}
+        return out
+
+    want = read()
+    assert flags() == want
+    assert sum(want.values()) >= 8 and not all(want.values())  # both kinds, said and not
+    assert want[next(k for k, v in want.items() if k.startswith("event:") and v)]
+    with db.store.connect() as con:  # an index from before `says_when`: its rows hold none
+        set_meta(con, ix.VERSION_KEY, "6")
+        execute(con, "UPDATE search_index SET says_when = NULL")
+    db.search("warm up")
+    with db.store.connect() as con:
+        assert get_meta(con, ix.VERSION_KEY) == ix.VERSION
+    assert flags() == want
+
+
 def test_a_query_of_nothing_but_stop_words_is_searched_without_rebuilding_the_index(tmp_path, caplog):
     """"if not then what?" reduces to no term in the lexical index: tantivy refuses such a query, and search took
     the refusal for a damaged index, rebuilt it twice and failed with a traceback (rem search, rem ask)."""

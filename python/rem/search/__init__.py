@@ -223,7 +223,7 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         out.timings["speakers"] = time.perf_counter() - t0
     if WHEN_BOOST and ASKS_WHEN.match(q) and (out.lexical or out.dense):
         t0 = time.perf_counter()
-        for key, lift in _when_boost(con, out, opts.limit).items():
+        for key, lift in _when_boost(store, con, out, opts.limit).items():
             out.boost[key] = out.boost.get(key, 0.0) + lift
         out.timings["when"] = time.perf_counter() - t0
     return out
@@ -316,24 +316,13 @@ def _near(r: Ranked, limit: int, lift: float) -> dict[str, list[str]]:
     return near
 
 
-def _when_boost(con: Connection, r: Ranked, limit: int) -> dict[str, float]:
+def _when_boost(store: Store, con: Connection, r: Ranked, limit: int) -> dict[str, float]:
     """:data:`WHEN_BOOST` for the candidates that say when: the messages in which REM reads a time, the events
-    whose date was said (their ``when``). Only the candidates the boost can lift into the best ``limit`` are
-    looked up, by id."""
-    from ..understand import when as when_mod
-
+    whose date was said (``search_index.says_when``, found when they were indexed). Only the candidates the boost
+    can lift into the best ``limit`` are looked at."""
     near = _near(r, limit, WHEN_BOOST)
-    saying: set[str] = set()
-    if ids := near.get("message"):
-        for i, text, at in fetch_rows(con, f"SELECT id, content, created_at FROM messages WHERE id IN ({_marks(len(ids))})", ids):
-            if text and when_mod.find(text, at.astimezone(local_zone()).date() if at else date.today()):
-                saying.add(f"message:{i}")
-    if ids := near.get("event"):
-        owners = sorted({i.split("/", 1)[0] for i in ids})
-        saying |= {f"event:{i}" for (i,) in fetch_rows(
-            con, f"SELECT moment_id || '/' || position FROM events WHERE moment_id IN ({_marks(len(owners))}) "
-                 "AND \"when\" IS NOT NULL", owners)} & {f"event:{i}" for i in ids}
-    return dict.fromkeys(saying, WHEN_BOOST)
+    saying = ix.saying_when(store, con)
+    return {key: WHEN_BOOST for kind, ids in near.items() for i in ids if (key := f"{kind}:{i}") in saying}
 
 
 def _confidence(ranking: dict[str, tuple[int, float]], depth: int = CONFIDENCE_DEPTH) -> float:

@@ -204,6 +204,52 @@ def test_what_says_when_is_found_as_it_is_indexed_and_an_older_index_is_made_aga
     assert flags() == want
 
 
+def test_a_search_of_one_kind_finds_its_best_items_however_many_of_other_kinds_rank_above_them(tmp_path):
+    """``schema=["messages"]`` (what an agent asks of a chat memory) keeps each half to messages itself: the one
+    message about the lantern is found though 2,100 notes say "lantern" more strongly (the lexical half
+    used to take the best 2,000 items of every kind and keep the messages among them)."""
+    import rem
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    with db.store.connect() as con:
+        con.execute("""INSERT INTO resources (id, name, content, resource_type, created_at, ingested_at)
+                       SELECT 'lantern-' || i, 'note ' || i, 'lantern lantern ' || i, 'note', TIMESTAMPTZ '2026-11-10 09:00:00+00', now()
+                       FROM range(2100) t(i)""")
+    sid = db.add_session(name="Evening", created_at="2026-11-10T09:00:00Z")
+    mine = db.add_message(sid, role="user", content="We hung the old paper lantern by the door and talked for hours "
+                          "about the garden, the neighbours and the long winter ahead", created_at="2026-11-10T09:00:00Z")
+    assert db.search("lantern", mode="lexical", limit=5).column("kind").to_pylist() == ["resource"] * 5
+    for mode in ("lexical", "hybrid"):
+        assert db.search("lantern", mode=mode, schema=["messages"], limit=5).column("id").to_pylist() == [mine], mode
+
+
+def test_a_question_naming_someone_lifts_their_turns_events_and_moments_and_no_one_else_s(tmp_path, monkeypatch):
+    """Who each item is of (a turn's speaker, an event's actors, a moment's people) is kept in the lexical index,
+    and a question naming someone lifts exactly the candidates that are theirs, of every kind."""
+    from pathlib import Path
+
+    import rem
+    from rem.ingest import ingest_chat
+
+    monkeypatch.setenv("TZ", "UTC")
+    db = rem.connect(tmp_path / "rem.duckdb")
+    ingest_chat(db.store, Path(__file__).resolve().parents[1] / "bench" / "quality" / "personal" / "chat.jsonl")
+    dream(db.store, resolve_llm(model="none", file_cfg={}, env={}),
+          DreamOptions(start="2026-11-20T00:00:00+00:00", end="2026-11-21T00:00:00+00:00", lookback_hours=None, progress=False))
+    rows = db.search("What did Nadia say about the climbing gym and the risotto?", limit=30, explain=True).to_pylist()
+    speakers = dict(q(db.store, "SELECT id, speaker FROM messages"))
+    actors = {f"{m}/{p}": a or [] for m, p, a in q(db.store, "SELECT moment_id, position, actors FROM events")}
+    people = {i: p or [] for i, p in q(db.store, "SELECT id, people FROM moments")}
+
+    def hers(r: dict) -> bool:
+        return {"message": lambda i: speakers[i] == "Nadia", "event": lambda i: "Nadia" in actors[i],
+                "moment": lambda i: "Nadia" in people[i]}.get(r["kind"], lambda i: False)(r["id"])
+
+    lifted = {r["kind"] for r in rows if r["boost"] >= rem.search.SPEAKER_BOOST}
+    assert {"message", "event"} <= lifted
+    assert all((r["boost"] >= rem.search.SPEAKER_BOOST) == hers(r) for r in rows)  # a moment's own 0.3 is below it
+
+
 def test_a_query_of_nothing_but_stop_words_is_searched_without_rebuilding_the_index(tmp_path, caplog):
     """"if not then what?" reduces to no term in the lexical index: tantivy refuses such a query, and search took
     the refusal for a damaged index, rebuilt it twice and failed with a traceback (rem search, rem ask)."""

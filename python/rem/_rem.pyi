@@ -4,7 +4,7 @@ from typing import final
 
 import pyarrow as pa
 
-__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "rank_phrases", "Graph", "VectorIndex", "MiniLM", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "Valence", "RuleSet", "EntityParser", "merge_edges", "to_dot", "__version__"]
+__all__ = ["pack_activity", "estimate_tokens", "topic_shifts", "rank_phrases", "Graph", "VectorIndex", "StaticEmbedder", "CueCounter", "LiteralSet", "PhraseReader", "Valence", "RuleSet", "EntityParser", "merge_edges", "to_dot", "__version__"]
 
 __version__: str
 
@@ -84,13 +84,6 @@ class VectorIndex:
     def __len__(self) -> int: ...
     @property
     def memory(self) -> int: ...
-    @property
-    def dim(self) -> int: ...
-
-@final
-class MiniLM:
-    def __new__(cls, weights: bytes, config: str, tokenizer: bytes) -> MiniLM: ...
-    def embed(self, texts: list[str]) -> bytes: ...
     @property
     def dim(self) -> int: ...
 

@@ -127,7 +127,8 @@ KEYS: dict[str, dict[str, tuple[str, Any, str]]] = {
         "half_life_hours": ("hours", None, "a table: edge type = hours, or \"never\""),
     },
     "search": {
-        "embeddings": ("str", ("wordllama", "minilm", "endpoint", "none"), "the model behind dense search"),
+        "embeddings": ("str", ("minilm", "wordllama", "endpoint", "none"),
+                       "the model behind dense search (default minilm: all-MiniLM-L6-v2)"),
         "embedding_model": ("str", None, "the endpoint's embedding model (with embeddings = \"endpoint\")"),
     },
     "privacy": {

@@ -2,7 +2,7 @@
 
 Two rankings of the same items, fused: BM25 over the lexical index (tantivy,
 with identifiers and CJK text made searchable, see :mod:`.text`) and cosine
-similarity of embeddings (WordLlama by default, see :mod:`.embed`; an int8
+similarity of embeddings (all-MiniLM-L6-v2 by default, see :mod:`.embed`; an int8
 brute-force scan in the Rust core). The fusion is adaptive (:func:`fuse`):
 each ranking's scores become z-scores over its candidates, and each ranking
 weighs by its own confidence in this query (how far its best score stands

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ import pyarrow.compute as pc
 
 from .. import _rem, schema
 from ..exceptions import DatabaseBusyError, RemError
+from ..output import Progress
 from ..store import (
     Connection,
     Store,
@@ -451,10 +453,14 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
             reader = stream_arrow(rcon, changed_sql, SLICE, changed_params)
             batches = _slices(reader, extra)
             first = next(batches, None)
+            # a sync of thousands of rows takes seconds with a transformer embedding them (~1,000 a second): a bar on
+            # a terminal says so (a first sync of a large history, a changed model)
+            big = first is not None and first.num_rows >= BATCH
             if first is not None or gone:
                 # the next slice is embedded in a thread while this one goes into the lexical index and the table
                 # (the tokenizer and numpy let go of the GIL): on two cores a million rows index in ~2/3 the time
-                with lex.writing(new_rows_absent=in_step) as w, ThreadPoolExecutor(1, thread_name_prefix="rem-embed") as ahead:
+                with lex.writing(new_rows_absent=in_step) as w, ThreadPoolExecutor(1, thread_name_prefix="rem-embed") as ahead, \
+                        Progress(None, "indexing for search", enabled=big and sys.stderr.isatty()) as bar:
                     def prepared(batch: pa.RecordBatch | pa.Table | None) -> tuple[list[dict[str, Any]], Future[pa.Table]] | None:
                         if batch is None:
                             return None
@@ -475,6 +481,7 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                             execute(con, "INSERT INTO search_index BY NAME SELECT * FROM _rem_indexed")
                         rows_n += part.num_rows
                         n_rows += len(rows)
+                        bar.advance(len(rows))
                         for r in rows:
                             rep.by_kind[r["kind"]] = rep.by_kind.get(r["kind"], 0) + 1
                         del rows, part, fut

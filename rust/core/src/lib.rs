@@ -11,7 +11,7 @@
 //!   by what the items say ([`cohesion`]: topic shifts by lexical cohesion).
 //! - [`pack`]: refs, truncation and chunking under a token budget.
 //! - [`vectors`]: int8-quantized dense vectors and their brute-force top-k (search);
-//!   [`minilm`]: all-MiniLM-L6-v2 sentence embeddings on the CPU (candle, tokenizers).
+//!   [`static_embed`]: WordLlama's static embeddings (token vectors averaged).
 //! - [`graph`], [`merge`], [`dot`]: the living graph (CSR over node keys,
 //!   decay, centrality, traversal), the edge reinforce/merge plan, DOT output.
 //! - [`phrases`]: key-phrase candidates of ASCII text for the understanding (the same as its Python);
@@ -30,7 +30,6 @@ pub mod graph;
 pub mod intern;
 pub mod keyrank;
 pub mod merge;
-pub mod minilm;
 pub mod pack;
 pub mod par;
 pub mod phrases;

@@ -19,7 +19,6 @@ mod search;
 fn _rem(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<graph::PyGraph>()?;
     m.add_class::<search::PyVectorIndex>()?;
-    m.add_class::<search::PyMiniLm>()?;
     m.add_class::<search::PyStaticEmbedder>()?;
     m.add_class::<pack::PyCueCounter>()?;
     m.add_class::<pack::PyLiteralSet>()?;

@@ -1,4 +1,4 @@
-//! Search: the int8 vector index and all-MiniLM-L6-v2 embeddings.
+//! Search: the int8 vector index and WordLlama's static embeddings.
 
 use pyo3::prelude::*;
 
@@ -96,36 +96,6 @@ impl PyStaticEmbedder {
 
     /// The mean token vector of each text (not normalized) as float32 bytes, row after row
     /// (``len(texts) * dim`` values).
-    fn embed<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
-        let v = py.detach(|| self.m.embed(&texts)).map_err(BindError::from)?;
-        Ok(f32_bytes(py, &v))
-    }
-
-    #[getter]
-    fn dim(&self) -> usize {
-        self.m.dim()
-    }
-}
-
-/// all-MiniLM-L6-v2 sentence embeddings on the CPU (see ``rem_core::minilm``).
-///
-/// :param weights: the bytes of ``model.safetensors``.
-/// :param config: the text of ``config.json``.
-/// :param tokenizer: the bytes of ``tokenizer.json``.
-#[pyclass(frozen, name = "MiniLM", module = "rem._rem")]
-pub(crate) struct PyMiniLm {
-    m: rem_core::minilm::MiniLm,
-}
-
-#[pymethods]
-impl PyMiniLm {
-    #[new]
-    fn new(py: Python<'_>, weights: Vec<u8>, config: String, tokenizer: Vec<u8>) -> PyResult<Self> {
-        let m = py.detach(|| rem_core::minilm::MiniLm::load(weights, &config, &tokenizer)).map_err(BindError::from)?;
-        Ok(PyMiniLm { m })
-    }
-
-    /// Unit-length embeddings of ``texts`` as float32 bytes, row after row (``len(texts) * dim`` values).
     fn embed<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
         let v = py.detach(|| self.m.embed(&texts)).map_err(BindError::from)?;
         Ok(f32_bytes(py, &v))

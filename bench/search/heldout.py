@@ -39,7 +39,7 @@ and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
 Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
 evidence is in the top k), MRR@10.
 
-    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,superdialseg,tiage] [--limit N] [--dream]
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,superdialseg,tiage] [--limit N] [--dream] [--embeddings default|minilm|wordllama]
 
 ``--dream`` dreams the memory first (no model), so what the dream learned
 (events, people, resolved dates) takes part. Writes bench/results/search-heldout-<split>.json.
@@ -69,7 +69,7 @@ from rem.config import NO_MODEL, resolve_llm  # noqa: E402
 from rem.dream.run import DreamOptions, dream  # noqa: E402
 from rem.search import SearchOptions, fuse, rank  # noqa: E402
 from rem.search import index as ix  # noqa: E402
-from rem.search.embed import WordLlamaEmbedder  # noqa: E402
+from rem.search.embed import MiniLMEmbedder, WordLlamaEmbedder, configured  # noqa: E402
 from rem.store import Store, fetch_arrow  # noqa: E402
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z#])")
@@ -298,12 +298,16 @@ def score(ranked: list[str], q: dict[str, Any]) -> dict[str, float]:
             "mrr@10": 0.0 if first is None else 1.0 / (first + 1)}
 
 
+EMBEDDERS = {"default": lambda: configured({}), "minilm": MiniLMEmbedder, "wordllama": WordLlamaEmbedder}
+EMBEDDINGS = "default"  # --embeddings
+
+
 def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *, dream_it: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         qs = make_questions(dialogues)  # (before the memory: a question asked is left out of it)
         store = memory(dialogues, Path(d), dream_it=dream_it)
-        emb = WordLlamaEmbedder()
+        emb = EMBEDDERS[EMBEDDINGS]()
         ix.sync(store, emb)
         sysm = Systems(store, emb)
         systems = {"REM (default)": lambda q: sysm.rem(q, "hybrid", 12), "REM lexical half": lambda q: sysm.rem(q, "lexical", 12),
@@ -317,7 +321,7 @@ def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *,
                     per.setdefault(n, {}).setdefault(k, []).append(v)
                     for kind in kinds:
                         by_type.setdefault(kind, {}).setdefault(n, {}).setdefault(k, []).append(v)
-        out = {"set": name, "dialogues": len(dialogues), "questions": len(qs), "dreamed": dream_it,
+        out = {"set": name, "dialogues": len(dialogues), "questions": len(qs), "dreamed": dream_it, "model": emb.name,
                "seconds": round(time.perf_counter() - t0, 1),
                "overall": {n: {k: round(statistics.mean(v), 4) for k, v in m.items()} for n, m in per.items()},
                "by_type": {t: {"questions": len(next(iter(ms.values()))["recall@10"]),
@@ -332,8 +336,12 @@ def main() -> None:
     ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,superdialseg,tiage")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--dream", action="store_true")
+    ap.add_argument("--embeddings", choices=sorted(EMBEDDERS), default="default",
+                    help="the dense half's model (default: REM's default, all-MiniLM-L6-v2)")
     ap.add_argument("--out")
     a = ap.parse_args()
+    global EMBEDDINGS
+    EMBEDDINGS = a.embeddings
     results = []
     for s in a.set.split(","):
         if s == "dialogsum":

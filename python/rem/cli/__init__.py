@@ -92,6 +92,9 @@ def _main(argv: list[str]) -> None:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
     except _db_errors() as e:
+        if _interrupted(e):
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         from ..store import explain_db_error
 
         click.echo(f"Error: {explain_db_error(e)}", err=True)  # type: ignore[arg-type]
@@ -104,6 +107,9 @@ def _main(argv: list[str]) -> None:
         click.echo(f"Error: {what}{e.strerror or e}", err=True)
         sys.exit(1)
     except Exception as e:  # noqa: BLE001 - anything else is a bug: one line here, the traceback in the log
+        if _interrupted(e):
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         from ..logs import record_crash
 
         where = record_crash(argv, e)
@@ -123,6 +129,15 @@ def _db_errors() -> tuple[type[BaseException], ...]:
     """DuckDB's errors, once a command has loaded DuckDB (`rem --help` never does)."""
     duck = sys.modules.get("duckdb")
     return (duck.Error,) if duck is not None else ()
+
+
+def _interrupted(e: BaseException) -> bool:
+    """Ctrl-C while DuckDB ran a statement: it stops the statement and raises its own error instead of
+    KeyboardInterrupt (``InterruptException``, or a ``RuntimeError`` "Query interrupted" from a COMMIT)."""
+    duck = sys.modules.get("duckdb")
+    if duck is not None and isinstance(e, getattr(duck, "InterruptException", ())):
+        return True
+    return isinstance(e, RuntimeError) and str(e).strip() == "Query interrupted"
 
 
 def _verbose(argv: list[str]) -> bool:

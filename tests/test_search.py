@@ -615,3 +615,91 @@ def test_ctranslate2_is_told_to_use_avx512_only_where_the_cpu_has_every_flag_it_
     monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     embed._avx512_where_present(str(full))
     assert "CT2_FORCE_CPU_ISA" not in os.environ
+
+
+def test_a_search_embeds_a_bounded_number_of_new_items_and_rem_index_embeds_the_rest(tmp_path, monkeypatch, caplog):
+    """A write that bypassed ingest and dream (which embed what they write) left 31 items unindexed: the search
+    that finds them indexes all of them by their words but embeds at most its limit (here 10), so it answers in
+    seconds; the rest are still found, and the search says how many the dense half could not see (the table's
+    metadata, a warning from the API, a note from the CLI, a warning from `rem doctor`). `rem index` embeds the
+    rest; then nothing is waiting."""
+    import logging
+
+    import rem
+    from rem.ops.doctor import run_checks
+    from rem.search import index as ix
+    from rem.search import pending_of
+
+    monkeypatch.setattr(ix, "QUERY_EMBED_LIMIT", 10)
+    monkeypatch.setattr(ix, "SLICE", 7)
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="planning", created_at="2026-11-10T09:00:00Z")
+    for i in range(30):
+        db.add_message(sid, role="user", content=f"step {i}: the zebra{i} migration", created_at=f"2026-11-10T09:{i:02d}:00Z")
+    with caplog.at_level(logging.WARNING, logger="rem"):
+        t = db.search("zebra29 migration", schema="messages", limit=3)
+    assert pending_of(t) == 21 and "21 indexed items are not embedded yet" in caplog.text
+    assert "zebra29" in t.column("snippet")[0].as_py().replace("«", "").replace("»", "")  # found by its words
+    assert q(db.store, "select count(*) filter (where vector is not null), count(*) from search_index") == [(10, 31)]
+    assert ix.Lexical.open(db.store.path).count() == 31
+    r = rem_cli(db.store.path, ["search", "zebra3 migration", "--table"])
+    assert r.exit_code == 0 and "21 items are not embedded yet" in r.stderr and "rem index" in r.stderr, r.output
+    assert any(c[0] == "warn" and "21 of 31 indexed items are not embedded yet" in c[2] for c in run_checks(db.store))
+    r = rem_cli(db.store.path, ["index"])
+    assert r.exit_code == 0 and "21 embedded with" in r.stdout and "every item is embedded" in r.stdout, r.output
+    assert q(db.store, "select count(*) filter (where vector is not null), count(*) from search_index") == [(31, 31)]
+    assert pending_of(db.search("zebra3 migration", schema="messages", mode="dense")) == 0
+    assert not any("not embedded" in c[2] for c in run_checks(db.store))
+    r = rem_cli(db.store.path, ["index", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["pending"] == 0 and json.loads(r.stdout)["indexed"] == 0
+
+
+def test_a_sync_stopped_midway_keeps_what_it_committed_and_the_next_goes_on_from_there(tmp_path, monkeypatch):
+    """Indexing a large history takes minutes with a transformer: a sync that dies midway (here the embedder fails
+    on its third slice of 7 rows, committing every slice) keeps the slices it committed, the table and the lexical
+    index in step, and the next sync embeds only the rest: nothing twice, nothing rebuilt."""
+    import rem
+    from rem.search import index as ix
+
+    monkeypatch.setattr(ix, "SLICE", 7)
+    monkeypatch.setattr(ix, "COMMIT_SLICES", 1)
+
+    class Failing(WordLlamaEmbedder):
+        calls = 0
+
+        def embed(self, texts):
+            Failing.calls += 1
+            if Failing.calls == 3:
+                raise RuntimeError("the machine went down")
+            return super().embed(texts)
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="planning", created_at="2026-11-10T09:00:00Z")
+    for i in range(30):
+        db.add_message(sid, role="user", content=f"step {i}: the zebra{i} migration", created_at=f"2026-11-10T09:{i:02d}:00Z")
+    with pytest.raises(RuntimeError, match="went down"):
+        ix.sync(db.store, Failing())
+    assert q(db.store, "select count(*) from search_index") == [(14,)] and ix.Lexical.open(db.store.path).count() == 14
+    Counting = recording()
+    rep = ix.sync(db.store, Counting())
+    assert not rep.rebuilt and rep.indexed == 17 and len(Counting.seen) == 17 and rep.pending == 0
+    assert q(db.store, "select count(*), count(distinct id) from search_index") == [(31, 31)]
+    assert ix.Lexical.open(db.store.path).count() == 31
+    found = search(db.store, "zebra0 migration", SearchOptions(kinds=("message",), limit=1), embedder=Counting())
+    assert "zebra0" in found.column("snippet")[0].as_py().replace("«", "").replace("»", "")
+
+
+def test_ctrl_c_while_duckdb_commits_is_an_interruption_not_a_bug(tmp_path, monkeypatch):
+    """Ctrl-C while DuckDB runs a statement reaches REM as DuckDB's own error ("Query interrupted"), not as
+    KeyboardInterrupt: `rem index` stopped so says "interrupted" and exits 130 (what it committed is kept, see
+    above), with no crash report and no word of a bug."""
+    from rem.search import index as ix
+
+    def stopped(*_a, **_k):
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(ix, "index_all", stopped)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    r = rem_cli(tmp_path / "rem.duckdb", ["index"])
+    assert r.exit_code == 130 and "interrupted" in r.stderr and "bug" not in r.output, r.output
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").rglob("crash.log"))

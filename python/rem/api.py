@@ -13,6 +13,7 @@ retried call with the same arguments does not duplicate.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ def _when(value: Any, field: str) -> datetime:
         return datetime.now(UTC)
     return parse_time(value, source="api", field=field)
 
+
+log = logging.getLogger("rem")
 
 class Rem:
     """A handle on one REM database (no connection is held between calls)."""
@@ -148,9 +151,20 @@ class Rem:
             tuple(k.rstrip("s") for k in ([schema] if isinstance(schema, str) else schema))
         if mode not in ("hybrid", "lexical", "dense"):
             raise ValueError("mode must be hybrid, lexical or dense")
-        return run_search(self.store, query, SearchOptions(
+        t = run_search(self.store, query, SearchOptions(
             kinds=kinds, since=since, until=until, tags=tuple(tags), people=tuple(people), types=tuple(types),
             limit=limit, explain=explain, lexical=mode != "dense", dense=mode != "lexical", read_time=read_time))
+        _say_pending(self.store.path, t)
+        return t
+
+    def index(self, *, rebuild: bool = False) -> dict[str, Any]:
+        """Bring the search index fully up to date (as ``rem index``): index what is new and embed every item that
+        has no vector of the configured model yet (a search embeds 20,000 at most by itself; ingest and dream embed
+        all they write). ``rebuild``: build it again from the tables. A dict of ``indexed``, ``embedded``,
+        ``removed``, ``pending`` (still not embedded: new writes meanwhile), ``seconds``, ``by_kind``, ``model``."""
+        from .search.index import index_all
+
+        return index_all(self.store, rebuild=rebuild)
 
     def ask(self, question: str, *, model: str | None = None, base_url: str | None = None, local_model: str | None = None,
             limit: int = 8, max_cost: float | None = None, dream: bool = True) -> dict[str, Any]:
@@ -163,6 +177,21 @@ class Rem:
         settings = LLMSettings() if model == NO_MODEL and not base_url and not local_model else \
             resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=self.store.settings.file)
         return ask(self.store, question, settings, limit=limit, max_cost=max_cost, dream_missing=dream).public()
+
+
+_pending_said: dict[str, int] = {}
+
+
+def _say_pending(path: Any, t: pa.Table) -> None:
+    """Warn (once per database and process, and again when the number grows) that the dense half could not see
+    items not embedded yet: a program reading the table alone would not know."""
+    from .search import PENDING_RATE, pending_of
+
+    n = pending_of(t)
+    if n > _pending_said.get(str(path), 0):
+        _pending_said[str(path)] = n
+        log.warning("%d indexed items are not embedded yet, so this search found them by their words only; "
+                    "Rem.index() embeds them (as `rem index` does), %s", n, PENDING_RATE)
 
 
 def connect(path: str | os.PathLike[str] | None = None) -> Rem:

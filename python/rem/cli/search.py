@@ -45,7 +45,7 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     rem search "when did I fix the recall bug?"
     rem search "flaky test" --since 2026-11-01 --person "Alice Chen" --explain
     """
-    from ..search import SearchOptions, search, time_of
+    from ..search import PENDING_RATE, SearchOptions, pending_of, search, time_of
 
     kinds = tuple(dict.fromkeys(_SCHEMAS[s.lower()] for s in schemas if s.lower() != "all")) if schemas and "all" not in \
         [s.lower() for s in schemas] else SearchOptions.kinds
@@ -56,6 +56,10 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     if kept and fmt in (None, "table"):
         span = kept["start"] if kept["start"] == kept["end"] else f"{kept['start']} … {kept['end']}"
         click.echo(f"{kept['words']}: results from {span} (give --since/--until to choose the time yourself)", err=True)
+    waiting = pending_of(t)
+    if waiting:
+        click.echo(f"note: {waiting:,} items are not embedded yet, so they were found by their words only; "
+                   f"`rem index` embeds them ({PENDING_RATE})", err=True)
     if t.num_rows == 0 and (fmt in (None, "table")):
         click.echo("no results", err=True)
     if default_format(fmt) == "table" and not explain:
@@ -173,4 +177,40 @@ def _print_answer(a: object) -> None:
         echo_marked(f"{mark}{e.ref:<4} {e.kind:<8} {day_label(e.time, with_time=True):<22} {e.id[:8]}  {who}{e.text[:160]}{where}")
 
 
-COMMANDS = (search_cmd, ask_cmd)
+@click.command("index")
+@click.option("--rebuild", is_flag=True, help="Build the index again from the tables: every item read and embedded again.")
+@json_option
+@pass_ctx
+def index_cmd(c: Ctx, rebuild: bool, as_json: bool) -> None:
+    """Bring the search index up to date: index what is new and embed every
+    item that has no vector of the configured model yet (`[search]
+    embeddings`). Ingest and dream do this for what they write; a search does
+    it for 20,000 items at most and leaves the rest found by their words only,
+    as after a large write from outside REM or a change of model. A bar shows
+    the progress on a terminal. Stop it any time (Ctrl-C): what was done is
+    kept, and the next run goes on from there.
+
+    \b
+    rem index
+    rem index --rebuild      # start again from the tables
+    rem index --json
+    """
+    from ..output import echo_json
+    from ..search.index import index_all
+
+    rep = index_all(c.store, rebuild=rebuild)
+    if as_json:
+        echo_json(rep, indent=2)
+        return
+    kinds = ", ".join(f"{n:,} {k}{'s' if n != 1 else ''}" for k, n in rep["by_kind"].items())
+    done = f"{rep['indexed']:,} items indexed" + (f" ({kinds})" if kinds else "") + \
+        (f", {rep['removed']:,} removed" if rep["removed"] else "") + (" (rebuilt from the tables)" if rep["rebuilt"] else "")
+    embedded = f"{rep['embedded']:,} embedded with {rep['model']}" if rep["model"] else "no embedding model configured"
+    click.echo(f"{done}; {embedded}, in {rep['seconds']:.1f} s")
+    if rep["model"] and rep["pending"]:
+        click.echo(f"{rep['pending']:,} items are still not embedded (written meanwhile): run rem index again", err=True)
+    elif rep["model"]:
+        click.echo("every item is embedded")
+
+
+COMMANDS = (search_cmd, ask_cmd, index_cmd)

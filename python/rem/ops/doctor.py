@@ -107,6 +107,8 @@ def _search(store: Store) -> Iterator[Check]:
         yield ("fail", "search", str(e))
         return
     which = str(chosen or embed.DEFAULT).lower()
+    yield from _unembedded(store, embed.MINILM if which == "minilm" and embed.minilm_installed() else
+                           embed.WORDLLAMA if which in ("minilm", "wordllama") else None)
     if which == "minilm":
         if embed.minilm_installed():
             yield ("ok", "search", "all-MiniLM-L6-v2 (CTranslate2, int8 weights) embeds for search")
@@ -122,6 +124,24 @@ def _search(store: Store) -> Iterator[Check]:
         yield ("ok", "search", "the endpoint's embedding model embeds for search")
     else:
         yield ("ok", "search", "search is lexical only ([search] embeddings = \"none\")")
+
+
+def _unembedded(store: Store, model: str | None) -> Iterator[Check]:
+    """The indexed items without a vector of ``model`` (a search embeds 20,000 at most by itself; a changed model
+    re-embeds the rest a batch per dream)."""
+    from ..search import index as ix
+
+    if model is None or not store.path.exists():
+        return
+    try:
+        with store.read() as con:
+            total = fetch_value(con, "SELECT count(*) FROM search_index")
+            waiting = ix.pending(con, model)
+    except RemError:
+        return  # the database check says what is wrong with it
+    if waiting:
+        yield ("warn", "search", f"{waiting:,} of {total:,} indexed items are not embedded yet, so search finds them by "
+                                 "their words only: rem index embeds them (about a thousand a second)")
 
 
 def _schedule(st: dict[str, Any]) -> Iterator[Check]:

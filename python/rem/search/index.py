@@ -21,7 +21,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,7 +39,6 @@ from ..store import (
     Connection,
     Store,
     execute,
-    fetch_arrow,
     fetch_rows,
     fetch_value,
     file_kind,
@@ -49,7 +48,6 @@ from ..store import (
     set_meta,
     stream_arrow,
     table_dicts,
-    transaction,
 )
 from .embed import Embedder
 from .text import MAX_INDEXED_CHARS, MAY_HOLD_IDENTIFIER, analyze
@@ -64,7 +62,13 @@ BATCH = 4096
 # A message's context (its neighbours, its events) weighs 0.3 of its own words in the lexical ranking; it is not
 # embedded (WordLlama's average of a turn and its neighbours found less on DialogSum dev: R@5 0.736 → 0.722).
 CONTEXT_BOOST = 0.3
+# the rows a search's own sync embeds at most (~20 s with all-MiniLM-L6-v2 on two cores), and none indexed before:
+# a search after a large write that bypassed REM's ingest and dream (which embed everything) answers in seconds,
+# the rest found by their words until `rem index` embeds them
+QUERY_EMBED_LIMIT = 20_000
 SLICE = 16_384  # rows read, analyzed, embedded and quantized at a time
+COMMIT_SLICES = 4  # slices a sync commits together at most (the table's rows and the lexical index)
+COMMIT_SECONDS = 5.0  # and at least this often, so a stopped sync loses little (a slice embeds in ~15 s with MiniLM)
 
 # The words people use for each moment type, indexed with the moment ("when did I fix …" finds debugging,
 # "… implementation" deep work): REM's own vocabulary said the way a person asks.
@@ -261,6 +265,8 @@ class Lexical:
         except BaseException:
             with contextlib.suppress(Exception):
                 writer.rollback()
+            with contextlib.suppress(Exception):  # gives up the writer and its lock (a kept traceback keeps it alive)
+                writer.wait_merging_threads()
             raise
         self.index.reload()
 
@@ -351,12 +357,17 @@ class SyncReport:
     embedded: int = 0
     rebuilt: bool = False
     seconds: float = 0.0
+    pending: int = 0  # indexed rows not embedded with the embedder yet (found by their words only until then)
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
 class _LexWriter:
     def __init__(self, writer: Any, new_rows_absent: bool) -> None:
         self.writer, self.new_rows_absent = writer, new_rows_absent
+
+    def commit(self) -> None:
+        """Make what was added and deleted so far durable (the block goes on)."""
+        self.writer.commit()
 
     def delete(self, ids: list[str]) -> None:
         for i in ids:
@@ -380,8 +391,19 @@ def _mark(con: Connection) -> datetime | None:
     return datetime.fromisoformat(v) if v else None
 
 
-def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) -> SyncReport:
-    """Bring the index in step with the database (see the module's doc)."""
+def sync(store: Store, embedder: Embedder | None, *, max_reembed: int | None = 50_000,
+         embed_limit: int | None = None, progress: bool | None = None, rebuild: bool = False) -> SyncReport:
+    """Bring the index in step with the database (see the module's doc). ``max_reembed``: of the rows indexed
+    before whose vector is not of ``embedder`` (another model's, or none yet), how many this sync embeds (None:
+    all). ``embed_limit``: how many rows this sync embeds in all (None: every row it indexes); the rest are
+    indexed by their words now and embedded by a later sync (:func:`pending`; ``rem index``), so a search after
+    a large import that bypassed REM's ingest answers in seconds, not minutes. ``progress``: a bar on standard
+    error (None: when it is a terminal and the sync is large). ``rebuild``: start again from the tables (every
+    item read and embedded again).
+
+    Durable as it goes: the table and the lexical index are committed together every few slices
+    (:data:`COMMIT_SLICES`, :data:`COMMIT_SECONDS`), so a sync stopped midway (Ctrl-C, a kill) keeps what it
+    did, and the next one goes on from there."""
     t0 = time.perf_counter()
     rep = SyncReport()
     with _lock:
@@ -395,7 +417,7 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                 log.warning("the lexical index %s is out of step with the database (%d documents, %d indexed rows): "
                             "rebuilding it", search_dir(store.path), lex.count(), held)
                 lex = None
-            if lex is None or version != VERSION:
+            if rebuild or lex is None or version != VERSION:
                 lex = Lexical.create(store.path)
                 if version != VERSION:  # derived data in an older layout: made again
                     execute(con, "DROP TABLE IF EXISTS search_index")
@@ -404,101 +426,152 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int = 50_000) 
                 execute(con, "DELETE FROM search_index")
                 set_meta(con, MARK_KEY, None)
                 rep.rebuilt = True
-            mark = _mark(con)
-            started = fetch_value(con, "SELECT now()")
-            model = embedder.name if embedder else None
-            since = (mark - MARGIN) if mark else None
-            parts = []
-            for kind in ("resource", "message", "session"):
-                # new and changed since the mark; rows stored before REM tracked ingested_at, once
-                where = (f"x.ingested_at > $since OR (x.ingested_at IS NULL AND NOT EXISTS "
-                         f"(SELECT 1 FROM search_index s WHERE s.id = '{kind}:' || x.id))") if since else "TRUE"
-                if since and kind == "message":  # a message whose moment changed (its events are its context)
-                    where += (" OR x.session_id IN (SELECT unnest(session_ids) FROM moments WHERE updated_at > $since"
-                              " OR created_at > $since)")
-                parts.append(items_sql(kind, where))
-            parts.append(items_sql("moment"))
-            parts.append(items_sql("event"))
-            changed_sql = " UNION ALL ".join(f"({p})" for p in parts)
-            # the lexical index holds what the table holds (unless a sync died between its two commits):
-            # then a row the table does not hold needs no delete first (a delete costs tantivy ~1.4 KB until the commit)
-            in_step = fetch_value(con, "SELECT count(*) FROM search_index") == lex.count()
-            changed_sql = f"""SELECT c.*, s.id IS NOT NULL AS _was_indexed
-                              FROM ({changed_sql}) c LEFT JOIN search_index s ON s.id = c.id
-                              WHERE s.id IS NULL OR s.digest <> c.digest OR s.model IS DISTINCT FROM $model"""
-            changed_params = {"since": since, "model": model} if since else {"model": model}
-            gone = [r[0] for r in fetch_rows(con, f"""SELECT s.id FROM search_index s WHERE s.kind IN ('moment', 'event')
-                                                       AND NOT EXISTS (SELECT 1 FROM ({items_sql('moment', text=False)} UNION ALL
-                                                                                      {items_sql('event', text=False)}) c
-                                                                       WHERE c.id = s.id)""")]
-            # a changed embedding model: re-embed older rows a batch per sync (resumable)
-            stale = fetch_value(con, "SELECT count(*) FROM search_index WHERE model IS DISTINCT FROM $m", {"m": model})
-            extra: pa.Table | None = None
-            if stale and since:
-                more = []
-                for kind in KINDS:
-                    more.append(f"""SELECT c.*, TRUE AS _was_indexed FROM ({items_sql(kind)}) c JOIN search_index s ON s.id = c.id
-                                    WHERE s.model IS DISTINCT FROM $model""")
-                extra = fetch_arrow(con, " UNION ALL ".join(f"({p})" for p in more) + f" LIMIT {int(max_reembed)}",
-                                    {"model": model})
-        # slice by slice, streamed from the database: a day of a million messages is never a million rows, dicts
-        # and vectors at once (the rows whole, with their neighbours' text, took ~1 GB), and each slice's rows are
-        # committed to the table as it is done (one transaction holding them all kept ~1 GB in DuckDB at a million
-        # rows); the lexical index commits once, at the end. A sync that dies before that leaves the table ahead
-        # of the lexical index: the count check above rebuilds both.
-        now = datetime.now(UTC)
-        n_rows = 0
-        rows_n = 0
-        with store.connect() as rcon, store.connect() as con:
-            reader = stream_arrow(rcon, changed_sql, SLICE, changed_params)
-            batches = _slices(reader, extra)
-            first = next(batches, None)
-            # a sync of thousands of rows takes seconds with a transformer embedding them (~1,000 a second): a bar on
-            # a terminal says so (a first sync of a large history, a changed model)
-            big = first is not None and first.num_rows >= BATCH
+            plan = _plan(con, lex, embedder, max_reembed, embed_limit)
+        planned = _write(store, lex, plan, embedder, embed_limit, progress, rep)
+        if embedder is not None:
+            rep.embedded = planned
+        rep.removed = len(plan.gone)
+    rep.seconds = time.perf_counter() - t0
+    if rep.indexed or rep.removed:
+        log.info("search index: %d indexed, %d removed in %.2fs", rep.indexed, rep.removed, rep.seconds)
+    return rep
+
+
+@dataclass
+class _Plan:
+    """What a sync indexes: the rows new or changed since the mark (``changed_sql``), the moments and events gone,
+    the rows whose vector is not the model's (``extra_sql``, or None)."""
+
+    mark: datetime | None
+    started: datetime
+    model: str | None
+    changed_sql: str
+    changed_params: dict[str, Any]
+    gone: list[str]
+    in_step: bool
+    extra_sql: str | None
+
+
+def _plan(con: Connection, lex: Lexical, embedder: Embedder | None, max_reembed: int | None,
+          embed_limit: int | None) -> _Plan:
+    mark = _mark(con)
+    started = fetch_value(con, "SELECT now()")
+    model = embedder.name if embedder else None
+    since = (mark - MARGIN) if mark else None
+    # the moments and their events first: a sync with an embed limit embeds what the dream made before the rest
+    parts = [items_sql("moment"), items_sql("event")]
+    for kind in ("resource", "message", "session"):
+        # new and changed since the mark; rows stored before REM tracked ingested_at, once
+        where = (f"x.ingested_at > $since OR (x.ingested_at IS NULL AND NOT EXISTS "
+                 f"(SELECT 1 FROM search_index s WHERE s.id = '{kind}:' || x.id))") if since else "TRUE"
+        if since and kind == "message":  # a message whose moment changed (its events are its context)
+            where += (" OR x.session_id IN (SELECT unnest(session_ids) FROM moments WHERE updated_at > $since"
+                      " OR created_at > $since)")
+        parts.append(items_sql(kind, where))
+    changed_sql = " UNION ALL ".join(f"({p})" for p in parts)
+    # the lexical index holds what the table holds (unless a sync died between its two commits):
+    # then a row the table does not hold needs no delete first (a delete costs tantivy ~1.4 KB until the commit)
+    in_step = fetch_value(con, "SELECT count(*) FROM search_index") == lex.count()
+    changed_sql = f"""SELECT c.*, s.id IS NOT NULL AS _was_indexed
+                      FROM ({changed_sql}) c LEFT JOIN search_index s ON s.id = c.id
+                      WHERE s.id IS NULL OR s.digest <> c.digest OR s.model IS DISTINCT FROM $model"""
+    changed_params = {"since": since, "model": model} if since else {"model": model}
+    gone = [r[0] for r in fetch_rows(con, f"""SELECT s.id FROM search_index s WHERE s.kind IN ('moment', 'event')
+                                               AND NOT EXISTS (SELECT 1 FROM ({items_sql('moment', text=False)} UNION ALL
+                                                                              {items_sql('event', text=False)}) c
+                                                               WHERE c.id = s.id)""")]
+    # rows indexed before whose vector is not this model's (a changed model, a sync that had a limit):
+    # embedded a batch per sync (resumable), streamed after the new rows
+    stale = 0 if embedder is None or max_reembed == 0 else \
+        fetch_value(con, "SELECT count(*) FROM search_index WHERE model IS DISTINCT FROM $m", {"m": model})
+    extra_sql: str | None = None
+    if stale and since:
+        more = []
+        for kind in KINDS:
+            more.append(f"""SELECT c.*, TRUE AS _was_indexed FROM ({items_sql(kind)}) c JOIN search_index s ON s.id = c.id
+                            WHERE s.model IS DISTINCT FROM $model""")
+        cap = max_reembed if embed_limit is None else embed_limit if max_reembed is None else min(max_reembed, embed_limit)
+        extra_sql = " UNION ALL ".join(f"({p})" for p in more) + ("" if cap is None else f" LIMIT {int(cap)}")
+    return _Plan(mark, started, model, changed_sql, changed_params, gone, in_step, extra_sql)
+
+
+def _write(store: Store, lex: Lexical, plan: _Plan, embedder: Embedder | None, embed_limit: int | None,
+           progress: bool | None, rep: SyncReport) -> int:
+    """Index the plan's rows; the rows handed to the embedder (the rest wait for a later sync)."""
+    model, gone, extra_sql = plan.model, plan.gone, plan.extra_sql
+    # slice by slice, streamed from the database: a day of a million messages is never a million rows, dicts
+    # and vectors at once (the rows whole, with their neighbours' text, took ~1 GB). The table's rows and the
+    # lexical index are committed together every COMMIT_SLICES slices or COMMIT_SECONDS (the lexical index
+    # first): a sync that dies keeps what was committed, in step. One that dies between the two commits
+    # leaves the table behind the lexical index: the count check above rebuilds both.
+    now = datetime.now(UTC)
+    planned = 0  # rows handed to the embedder so far (embed_limit)
+    with store.connect() as rcon, store.connect() as con:
+        reader = stream_arrow(rcon, plan.changed_sql, SLICE, plan.changed_params)
+        batches = _slices(reader, (lambda: stream_arrow(rcon, extra_sql, SLICE, {"model": model})) if extra_sql else None)
+        first = next(batches, None)
+        # a sync of thousands of rows takes seconds with a transformer embedding them (~1,000 a second): a bar on
+        # a terminal says so (a first sync of a large history, a changed model)
+        big = first is not None and first.num_rows >= BATCH
+        show = (big and sys.stderr.isatty()) if progress is None else progress
+        execute(con, "BEGIN TRANSACTION")
+        try:
             if first is not None or gone:
                 # the next slice is embedded in a thread while this one goes into the lexical index and the table
                 # (the tokenizer and numpy let go of the GIL): on two cores a million rows index in ~2/3 the time
-                with lex.writing(new_rows_absent=in_step) as w, ThreadPoolExecutor(1, thread_name_prefix="rem-embed") as ahead, \
-                        Progress(None, "indexing for search", enabled=big and sys.stderr.isatty()) as bar:
+                with lex.writing(new_rows_absent=plan.in_step) as w, ThreadPoolExecutor(1, thread_name_prefix="rem-embed") as ahead, \
+                        Progress(None, "indexing for search", enabled=show) as bar:
                     def prepared(batch: pa.RecordBatch | pa.Table | None) -> tuple[list[dict[str, Any]], Future[pa.Table]] | None:
+                        nonlocal planned
                         if batch is None:
                             return None
                         rows = _rows(batch)
-                        return rows, ahead.submit(_indexed, rows, embedder, model, now)
+                        k = len(rows) if embed_limit is None or embedder is None else max(0, min(len(rows), embed_limit - planned))
+                        planned += k
+                        return rows, ahead.submit(_indexed_part, rows, k, embedder, model, now)
 
                     w.delete(gone)
+                    if gone:
+                        with registered(con, "_rem_gone", pa.table({"id": pa.array(gone, pa.string())})):
+                            execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_gone)")
                     nxt = prepared(first)
                     del first
+                    held, last = 0, time.monotonic()
                     while nxt is not None:
                         rows, fut = nxt
                         nxt = prepared(next(batches, None))
                         w.add(rows)
                         part = fut.result()
-                        with transaction(con), registered(con, "_rem_indexed", part):
+                        with registered(con, "_rem_indexed", part):
                             if any(r.get("_was_indexed") is not False for r in rows):  # else none is in the table
                                 execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_indexed)")
                             execute(con, "INSERT INTO search_index BY NAME SELECT * FROM _rem_indexed")
-                        rows_n += part.num_rows
-                        n_rows += len(rows)
+                        rep.indexed += part.num_rows
                         bar.advance(len(rows))
                         for r in rows:
                             rep.by_kind[r["kind"]] = rep.by_kind.get(r["kind"], 0) + 1
                         del rows, part, fut
+                        held += 1
+                        if nxt is not None and (held >= COMMIT_SLICES or time.monotonic() - last >= COMMIT_SECONDS):
+                            w.commit()
+                            execute(con, "COMMIT")
+                            execute(con, "BEGIN TRANSACTION")
+                            held, last = 0, time.monotonic()
             del batches, reader
-            with transaction(con):
-                if gone:
-                    with registered(con, "_rem_gone", pa.table({"id": pa.array(gone, pa.string())})):
-                        execute(con, "DELETE FROM search_index WHERE id IN (SELECT id FROM _rem_gone)")
-                new_mark = started if mark is None else max(mark, started)
-                set_meta(con, MARK_KEY, new_mark.isoformat())
-        if embedder is not None and n_rows:
-            rep.embedded = n_rows
-        rep.indexed, rep.removed = rows_n, len(gone)
-    rep.seconds = time.perf_counter() - t0
-    if rows_n or gone:
-        log.info("search index: %d indexed, %d removed in %.2fs", rep.indexed, rep.removed, rep.seconds)
-    return rep
+            new_mark = plan.started if plan.mark is None else max(plan.mark, plan.started)
+            set_meta(con, MARK_KEY, new_mark.isoformat())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                execute(con, "ROLLBACK")
+            with contextlib.suppress(Exception):  # let the streams go (a caller keeping the traceback keeps this frame)
+                batches.close()
+                if reader is not None:
+                    reader.close()
+            raise
+        execute(con, "COMMIT")
+        if embedder is not None:
+            rep.pending = fetch_value(con, "SELECT count(*) FROM search_index WHERE model IS DISTINCT FROM $m", {"m": model})
+    return planned
 
 
 def _rows(batch: pa.RecordBatch | pa.Table) -> list[dict[str, Any]]:
@@ -537,6 +610,16 @@ def _says_when(t: pa.Table) -> pa.Array:
             if says[i] is None:
                 says[i] = bool(when_mod.find(text, ts.astimezone(zone).date() if ts else datetime.now(zone).date()))
     return pa.array([bool(v) for v in says], pa.bool_())
+
+
+def _indexed_part(rows: list[dict[str, Any]], k: int, embedder: Embedder | None, model: str | None,
+                  now: datetime) -> pa.Table:
+    """:func:`_indexed` of ``rows``, the first ``k`` with their vectors, the rest without (embedded later)."""
+    if embedder is None or k >= len(rows):
+        return _indexed(rows, embedder, model, now)
+    if k <= 0:
+        return _indexed(rows, None, None, now)
+    return pa.concat_tables([_indexed(rows[:k], embedder, model, now), _indexed(rows[k:], None, None, now)])
 
 
 def _indexed(rows: list[dict[str, Any]], embedder: Embedder | None, model: str | None, now: datetime) -> pa.Table:
@@ -595,48 +678,75 @@ def quantize(vectors: list[Any]) -> tuple[list[Any], list[float | None]]:
     return codes, scales
 
 
-def _slices(reader: pa.RecordBatchReader | None, extra: pa.Table | None) -> Iterator[pa.RecordBatch | pa.Table]:
-    """The changed rows a slice at a time: the stream's batches, then the rows a changed model re-embeds (not
-    already among them)."""
+def _slices(reader: pa.RecordBatchReader | None,
+            extra: Callable[[], pa.RecordBatchReader | None] | None) -> Iterator[pa.RecordBatch | pa.Table]:
+    """The changed rows a slice at a time: the stream's batches, then those of ``extra`` (opened when the first
+    is read through: the rows indexed before that a model re-embeds), less the rows already given."""
     seen: set[str] = set()
     for batch in reader or ():
         if batch.num_rows:
             if extra is not None:
                 seen.update(batch.column("id").to_pylist())
             yield batch
-    if extra is not None and extra.num_rows:
-        keep = extra.filter(pc.invert(pc.is_in(extra["id"], value_set=pa.array(sorted(seen), pa.string()))))
-        for at in range(0, keep.num_rows, SLICE):
-            yield keep.slice(at, SLICE)
+    if extra is None:
+        return
+    given = pa.array(sorted(seen), pa.string())
+    for batch in extra() or ():
+        keep = batch.filter(pc.invert(pc.is_in(batch.column("id"), value_set=given))) if len(given) else batch
+        if keep.num_rows:
+            yield keep
 
 
 _synced: dict[tuple[str, str | None], tuple[int, ...]] = {}  # (db, model) -> the file's signature after our last sync
 
 
-def sync_if_changed(store: Store, embedder: Embedder | None) -> SyncReport | None:
+def sync_if_changed(store: Store, embedder: Embedder | None, *, embed_limit: int | None = None) -> SyncReport | None:
     """:func:`try_sync` unless nothing was committed to the database since
     this process last synced it (known from the file's size and times,
-    without opening it): a warm process answers the next query at once."""
+    without opening it): a warm process answers the next query at once.
+    ``embed_limit``: a search's own sync embeds at most this many new rows and none indexed before
+    (see :func:`sync`; :data:`QUERY_EMBED_LIMIT`)."""
     key = (str(store.path), embedder.name if embedder else None)
     sig = file_signature(store.path)
     if _synced.get(key) == sig and search_dir(store.path).is_dir():
         return None
-    rep = try_sync(store, embedder)
+    rep = try_sync(store, embedder, embed_limit=embed_limit, max_reembed=0 if embed_limit is not None else 50_000)
     if rep is not None:
         _synced[key] = file_signature(store.path)
     return rep
 
 
-def try_sync(store: Store, embedder: Embedder | None) -> SyncReport | None:
+def try_sync(store: Store, embedder: Embedder | None, *, embed_limit: int | None = None,
+             max_reembed: int | None = 50_000) -> SyncReport | None:
     """:func:`sync`, or None (logged) when the database is busy or the index cannot be written:
     a search still answers from what is indexed, an ingest or a dream is never failed by it."""
     try:
-        return sync(store, embedder)
+        return sync(store, embedder, embed_limit=embed_limit, max_reembed=max_reembed)
     except DatabaseBusyError as e:
         log.warning("search index not brought up to date (the database is busy): %s", e)
     except (RemError, OSError, ValueError) as e:
         log.warning("search index not brought up to date: %s", e)
     return None
+
+
+def index_all(store: Store, *, rebuild: bool = False, progress: bool | None = None) -> dict[str, Any]:
+    """Bring the index fully up to date (``rem index``, ``Rem.index()``): what is new indexed, every item without a
+    vector of the configured model embedded (:func:`sync` with no limit; stopped midway, the next run goes on);
+    ``rebuild``: everything again from the tables. Its report as a dict."""
+    from .embed import configured
+
+    emb = configured(store.settings.file)
+    rep = sync(store, emb, max_reembed=None, progress=progress, rebuild=rebuild)
+    _synced[(str(store.path), emb.name if emb else None)] = file_signature(store.path)
+    return {"indexed": rep.indexed, "embedded": rep.embedded, "removed": rep.removed, "pending": rep.pending,
+            "rebuilt": rep.rebuilt, "seconds": round(rep.seconds, 2), "by_kind": dict(sorted(rep.by_kind.items())),
+            "model": emb.name if emb else None}
+
+
+def pending(con: Connection, model: str) -> int:
+    """How many indexed items have no vector of ``model`` yet (found by their words only until a sync embeds them:
+    ``rem index``, the next ingest or dream)."""
+    return int(fetch_value(con, "SELECT count(*) FROM search_index WHERE model IS DISTINCT FROM $m", {"m": model}))
 
 
 # -- what says when, cached per process -----------------------------------------------------------------------
@@ -664,6 +774,7 @@ class Vectors:
     index: Any  # _rem.VectorIndex
     key: tuple[Any, ...]
     masks: dict[tuple[str, ...], list[bool]] = field(default_factory=dict)
+    pending: int = 0  # indexed items without a vector of this model (:func:`pending`)
 
     def of_kinds(self, kinds: tuple[str, ...]) -> list[bool]:
         """Which rows are of ``kinds`` (a search of some kinds only), worked out once."""
@@ -679,10 +790,13 @@ _vec_cache: dict[tuple[str, str], Vectors] = {}
 
 def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
     """The embeddings of ``model`` as an in-memory index, reused while nothing changed."""
-    key = tuple(fetch_rows(con, "SELECT count(*), max(indexed_at) FROM search_index WHERE model = $m", {"m": model})[0])
+    n, last, waiting = fetch_rows(con, """SELECT count(*) FILTER (WHERE model = $m), max(indexed_at) FILTER (WHERE model = $m),
+                                                count(*) FILTER (WHERE model IS DISTINCT FROM $m) FROM search_index""", {"m": model})[0]
+    key = (n, last)
     ck = (str(store.path), model)
     hit = _vec_cache.get(ck)
     if hit is not None and hit.key == key:
+        hit.pending = int(waiting)
         _remember(_vec_cache, ck, hit)
         return hit
     _vec_cache.pop(ck, None)  # let the old index go before the new one is built
@@ -694,6 +808,6 @@ def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
         for b in reader:  # batch by batch: never the whole column in memory at once
             ix.add_quantized(b, "vector", "scale")
             ids.extend(b.column(0).to_pylist())
-    v = Vectors(ids, ix, key)
+    v = Vectors(ids, ix, key, pending=int(waiting))
     _remember(_vec_cache, ck, v)
     return v

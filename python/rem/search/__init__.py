@@ -242,11 +242,14 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         rows, scores = vec.index.search([float(x) for x in qv], CANDIDATES, mask)
         out.dense = {vec.ids[r]: (k + 1, float(s)) for k, (r, s) in enumerate(zip(rows, scores, strict=True))}
         out.timings["dense"] = time.perf_counter() - t0
+    asks_when = bool(WHEN_BOOST and ASKS_WHEN.match(q))
     if named and (out.lexical or out.dense):
         t0 = time.perf_counter()
-        out.boost = _speakers_boost(store, set().union(*named.values()), _speakers(store, con), out, opts.limit)
+        # a turn of the speaker named that also says when gets both lifts: looked up as far as both can reach
+        reach = SPEAKER_BOOST + (WHEN_BOOST if asks_when else 0.0)
+        out.boost = _speakers_boost(store, set().union(*named.values()), _speakers(store, con), out, opts.limit, reach)
         out.timings["speakers"] = time.perf_counter() - t0
-    if WHEN_BOOST and ASKS_WHEN.match(q) and (out.lexical or out.dense):
+    if asks_when and (out.lexical or out.dense):
         t0 = time.perf_counter()
         for key, lift in _when_boost(store, con, out, opts.limit).items():
             out.boost[key] = out.boost.get(key, 0.0) + lift
@@ -299,18 +302,19 @@ def _less_names(text: str, named: dict[str, frozenset[str]]) -> str:
 
 
 def _speakers_boost(store: Store, named: set[str], every: dict[str, frozenset[str]], r: Ranked,
-                    limit: int) -> dict[str, float]:
+                    limit: int, reach: float = SPEAKER_BOOST) -> dict[str, float]:
     """:data:`SPEAKER_BOOST` for the candidates of the speakers the query names: their messages, the events they
     are an actor of, the moments they are in (a person's turns are lifted over another's, never messages over the
-    rest); nothing when no one, or everyone who speaks, is named. Only the candidates the boost can lift into the
-    best ``limit`` are looked up, by id, in the lexical index, which knows who each item is of (DuckDB answers
-    ``id IN (…)`` with a scan of the id column: 4–5 ms at 100k messages); without one, nothing is lifted."""
+    rest); nothing when no one, or everyone who speaks, is named. Only the candidates that a lift of ``reach`` (this
+    one and any other the item may get: the when lift) can bring into the best ``limit`` are looked up, by id, in
+    the lexical index, which knows who each item is of (DuckDB answers ``id IN (…)`` with a scan of the id column:
+    4–5 ms at 100k messages); without one, nothing is lifted."""
     if not named or len(named) == len(set().union(*every.values())):
         return {}
     lex = ix.Lexical.open(store.path)
     if lex is None:
         return {}
-    near = _near(r, limit, SPEAKER_BOOST)
+    near = _near(r, limit, reach)
     keys = [f"{kind}:{i}" for kind in ("message", "moment", "event") for i in near.get(kind, [])]
     return dict.fromkeys(lex.of(keys, sorted(named)), SPEAKER_BOOST)
 

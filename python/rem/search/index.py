@@ -21,7 +21,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -557,17 +557,17 @@ def _write(store: Store, lex: Lexical, plan: _Plan, embedder: Embedder | None, e
                             execute(con, "COMMIT")
                             execute(con, "BEGIN TRANSACTION")
                             held, last = 0, time.monotonic()
-            del batches, reader
             new_mark = plan.started if plan.mark is None else max(plan.mark, plan.started)
             set_meta(con, MARK_KEY, new_mark.isoformat())
         except BaseException:
             with contextlib.suppress(Exception):
                 execute(con, "ROLLBACK")
-            with contextlib.suppress(Exception):  # let the streams go (a caller keeping the traceback keeps this frame)
+            raise
+        finally:
+            with contextlib.suppress(Exception):  # let the streams go (a caller keeping a traceback keeps this frame)
                 batches.close()
                 if reader is not None:
                     reader.close()
-            raise
         execute(con, "COMMIT")
         if embedder is not None:
             rep.pending = fetch_value(con, "SELECT count(*) FROM search_index WHERE model IS DISTINCT FROM $m", {"m": model})
@@ -679,7 +679,7 @@ def quantize(vectors: list[Any]) -> tuple[list[Any], list[float | None]]:
 
 
 def _slices(reader: pa.RecordBatchReader | None,
-            extra: Callable[[], pa.RecordBatchReader | None] | None) -> Iterator[pa.RecordBatch | pa.Table]:
+            extra: Callable[[], pa.RecordBatchReader | None] | None) -> Generator[pa.RecordBatch | pa.Table, None, None]:
     """The changed rows a slice at a time: the stream's batches, then those of ``extra`` (opened when the first
     is read through: the rows indexed before that a model re-embeds), less the rows already given."""
     seen: set[str] = set()

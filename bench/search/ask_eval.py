@@ -28,6 +28,11 @@
   bench/search/heldout.py (summary sentences; their evidence is their
   dialogue) asked through ``ask``; found when a piece of its evidence comes from
   the right dialogue.
+- **Answered from the right place, no model** (held out): DialogSum test's summary sentences asked as a person asks
+  (``dialogsum-asked`` and ``dialogsum-did`` of bench/search/heldout.py); right when the evidence the answer cites
+  first is of the sentence's dialogue (a turn of it, an event read from one, or a moment of its day) and is not a
+  turn that only asks something (:func:`only_asks`, this file's reading: its last sentence is a question and any
+  before it are of four words at most): a question does not answer one.
 - **Citations with a model**: a scripted OpenAI-compatible endpoint on
   127.0.0.1 (an oracle) answers each "when" question citing the evidence that
   holds the labelled date, plus one ref it was not given; the share of kept
@@ -193,6 +198,30 @@ def dialogsum_when(store: Store, dl: list[dict[str, Any]], today: date) -> list[
     return out
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def only_asks(text: str) -> bool:
+    """A turn that asks and says nothing else ("That's cool. Did you paint anything lately?")."""
+    parts = [p for p in _SENTENCE_END.split(text.strip()) if p]
+    return bool(parts) and parts[-1].endswith("?") and all(len(p.split()) <= 4 or p.endswith("?") for p in parts[:-1])
+
+
+def answered_from(a: Any, dialogue: str, dl: list[dict[str, Any]]) -> bool:
+    """The evidence ``a`` cites first is of ``dialogue`` and is not a turn that only asks."""
+    first = next((e for e in a.evidence if a.cited and e.ref == a.cited[0]), None)
+    if first is None:
+        return False
+    days = {(heldout.DAY0 + timedelta(days=n)).date(): d["id"] for n, d in enumerate(dl)}
+    if first.kind == "message":
+        of = first.id.rsplit("-", 1)[0]
+    elif first.kind == "event" and first.source:
+        of = first.source.rsplit("-", 1)[0]
+    else:
+        of = days.get(first.time.date()) if first.time is not None else None
+    return of == dialogue and not (first.kind == "message" and only_asks(first.text))
+
+
 def first_date(a: Any) -> tuple[date, date] | None:
     cited = [e for e in a.evidence if e.ref in a.cited]
     for e in cited[:1]:
@@ -304,6 +333,14 @@ def main() -> None:
             ids = {e.id for e in a.evidence if e.kind == "message"} | {e.source for e in a.evidence if e.kind == "event" and e.source}
             found += bool(ids & q["relevant"])
         out["evidence_recall_dialogsum_test"] = {"questions": len(qs), "found": found, "recall@8": round(found / len(qs), 4)}
+        out["answered"] = {}
+        for name, make in (("DialogSum test, asked", heldout.questions_dialogsum_asked), ("DialogSum test, did", heldout.questions_dialogsum_did)):
+            rows = []
+            for n, q in enumerate(make(dl)):
+                a = ask(store, q["q"], today=today, dream_missing=False)
+                rows.append({"n": n, "right": answered_from(a, next(iter(q["relevant"])).rsplit("-", 1)[0], dl)})
+            ok = sum(r["right"] for r in rows)
+            out["answered"][name] = {"questions": len(rows), "right": ok, "share": round(ok / len(rows), 4), "rows": rows}
     out["latency_ms_p50"] = round(statistics.median(latencies), 1)
     out["latency_ms_p95"] = round(sorted(latencies)[int(len(latencies) * 0.95) - 1], 1)
     for name, r in out["when"].items():
@@ -318,6 +355,8 @@ def main() -> None:
         print(f"{name}: 'who' answered with the right person first {r['right']}/{r['questions']} = {r['share']:.3f}")
     e = out["evidence_recall_dialogsum_test"]
     print(f"DialogSum test: evidence from the right dialogue in ask's evidence {e['found']}/{e['questions']} = {e['recall@8']:.3f}")
+    for name, r in out["answered"].items():
+        print(f"{name}: answered from the right dialogue, not by a question {r['right']}/{r['questions']} = {r['share']:.3f}")
     print(f"ask without a model, warm: p50 {out['latency_ms_p50']} ms, p95 {out['latency_ms_p95']} ms")
     (ROOT / "bench" / "results" / "ask.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
 

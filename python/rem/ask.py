@@ -44,6 +44,10 @@ log = logging.getLogger("rem.ask")
 NOT_FOUND = "I don't find that in your memory."
 EVIDENCE = 8  # pieces of evidence retrieved (and given to a model)
 SOURCES = 6  # of them up to this many messages or documents, searched on their own (chosen on DialogSum dev: 0.73 → 0.91)
+# the best turns or documents come first, before the moments and events a search of every kind ranks above them: a
+# moment's summary is found for a question's words more often than it holds the answer (DialogSum dev, the best hit
+# of every kind is of the right dialogue for 0.68 of the questions, the best turn for 0.81; BENCHMARKS.md §7)
+LEAD = 3
 MAX_ANSWER_TOKENS = 300
 TEXT_CHARS = 400  # of one piece of evidence
 
@@ -169,12 +173,13 @@ def retrieve(store: Store, q: Question, limit: int = EVIDENCE) -> list[Evidence]
                 return got
         return search(store, q.query, SearchOptions(limit=n, read_time=False, **extra)).to_pylist()
 
-    rows = best(limit)
-    # what was said, beside what was made of it: the best turns and documents keep places of their own, so the
-    # events and moments that rank first (short, name-heavy) cannot crowd every source out
-    have = {r["id"] for r in rows}
-    more = [r for r in best(SOURCES, ("message", "resource")) if r["id"] not in have][:SOURCES]
-    rows = rows[:limit - len(more)] + more  # still ``limit`` hits in all
+    # what was said first, then what was made of it: the best turns and documents lead and keep places of their own,
+    # so the moments and events that rank first in a search of every kind (short, name-heavy) cannot crowd every
+    # source out; each turn brings its events with it
+    said = best(SOURCES, ("message", "resource"))[:SOURCES]
+    have = {r["id"] for r in said}
+    made = [r for r in best(limit) if r["id"] not in have][:max(0, limit - len(said))]
+    rows = said[:LEAD] + made + said[LEAD:]  # still ``limit`` hits in all
     return _enrich(store, rows, q.query)[:limit * 2]
 
 
@@ -363,9 +368,11 @@ def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, li
         return "\n".join(lines), [e.ref for e in evidence]
     terms = _terms(q.query)
 
-    def fit(e: Evidence) -> float:  # the question's words it holds (who said it counts), events and words first
+    def fit(e: Evidence) -> float:  # the question's words it holds (who said it counts), events and words first; a
+        # turn that only asks something answers nothing
         held = _terms(" ".join(filter(None, [e.text, e.who])))
-        return len(terms & held) + (0.5 if e.kind in ("event", "message") else 0.0)
+        asks = e.kind == "message" and only_asks(e.text)
+        return len(terms & held) + (0.5 if e.kind in ("event", "message") else 0.0) - (1.0 if asks else 0.0)
 
     top = evidence[:6]
     if q.intent == "when":
@@ -381,6 +388,17 @@ def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, li
         if src is not None:
             return f"{_said(e)}\n{_said(src)}", [e.ref, src.ref]
     return _said(e), [e.ref]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def only_asks(text: str) -> bool:
+    """Whether a turn asks something and says nothing else: its last sentence a question, any before it of four words
+    at most ("That's really cool. Did you paint anything lately?"), so it cannot be what answers a question."""
+    parts = [p for p in _SENTENCE_END.split(text.strip()) if p]
+    return bool(parts) and parts[-1].rstrip("\"')»” ").endswith("?") and \
+        all(len(p.split()) <= 4 or p.endswith("?") for p in parts[:-1])
 
 
 def _terms(text: str) -> set[str]:

@@ -758,3 +758,19 @@ def test_the_ref_table_maps_the_models_refs_to_items_segments_and_sessions():
     assert table.last_message_ts() == {sid: max(r["ts"] for r in rows if r.get("session_ref") == ref)
                                        for sid, ref in session_ref.items()}
     assert len({table.seg_key(g) for g in segs}) == len(segs)
+
+
+@pytest.mark.parametrize(("event", "name"), [
+    ("Caroline was so happy and thankful for all the support", "Caroline was so happy and thankful for all the support"),
+    ("#Person2# gets so nervous before every exam at school", "#Person2# gets so nervous before every exam at school"),
+    ("Tomás lost his keys, so he needs a copy made", "Tomás lost his keys"),
+    ("Nadia went to the climbing gym because it rained", "Nadia went to the climbing gym"),
+])
+def test_a_moment_named_by_its_event_is_never_cut_off_its_predicate(event, name):
+    """A conversation is named by what happened in it, shortened at its first clause; an intensifier ("so happy")
+    is no clause break, and a name that would end on "was" keeps the event whole."""
+    from types import SimpleNamespace
+
+    from rem.understand.describe import event_name
+
+    assert event_name([SimpleNamespace(text=event, score=1.0, at=0)]) == name

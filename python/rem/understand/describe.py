@@ -212,6 +212,12 @@ def _period(s: str) -> str:
     return s if s.endswith((".", "!", "?")) else s + "."
 
 
+# words a name cannot end on: a verb waiting for its complement, an article, a preposition, a conjunction
+_DANGLING = frozenset("""is was are were am be been being gets got get feels felt seems seemed looks looked becomes
+became has have had do does did will would can could should may might must the a an to of and or but so very really
+for with at in on by from as than that if""".split())
+
+
 def event_name(events: Sequence[Any], limit_chars: int = 110) -> str:
     """A name that says what happened: the best one or two events, shortened
     ("Tomás moved into the new flat; Nadia went to the climbing gym")."""
@@ -219,7 +225,10 @@ def event_name(events: Sequence[Any], limit_chars: int = 110) -> str:
     parts = []
     for e in best:
         text = re.sub(r"\s+(?:on|in|between) \d.*?\d{4}\b", "", e.text)  # the date is the moment's own time
-        text = re.split(r",\s|;\s|\s(?:because|but|so|and it|which)\s", text)[0].strip().rstrip(".")
+        first = re.split(r",\s|;\s|\s(?:because|but|so|and it|which)\s", text)[0].strip().rstrip(".")
+        # a clause cut off its predicate ("Caroline was" of "Caroline was so happy …") says nothing: kept whole
+        tail = first.split()[-1].lower() if first.split() else ""
+        text = first if len(first.split()) >= 3 and tail not in _DANGLING else text.strip().rstrip(".")
         words = text.split()
         if len(words) > 12:
             text = " ".join(words[:12]) + "…"

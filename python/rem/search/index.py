@@ -391,7 +391,12 @@ def _mark(con: Connection) -> datetime | None:
     return datetime.fromisoformat(v) if v else None
 
 
-def sync(store: Store, embedder: Embedder | None, *, max_reembed: int | None = 50_000,
+# of the rows indexed before whose vector is not of the model asked for, how many one sync embeds by default (a
+# model changed in the config re-embeds a large history over several syncs, never in one search)
+MAX_REEMBED = 50_000
+
+
+def sync(store: Store, embedder: Embedder | None, *, max_reembed: int | None = MAX_REEMBED,
          embed_limit: int | None = None, progress: bool | None = None, rebuild: bool = False) -> SyncReport:
     """Bring the index in step with the database (see the module's doc). ``max_reembed``: of the rows indexed
     before whose vector is not of ``embedder`` (another model's, or none yet), how many this sync embeds (None:
@@ -710,14 +715,14 @@ def sync_if_changed(store: Store, embedder: Embedder | None, *, embed_limit: int
     sig = file_signature(store.path)
     if _synced.get(key) == sig and search_dir(store.path).is_dir():
         return None
-    rep = try_sync(store, embedder, embed_limit=embed_limit, max_reembed=0 if embed_limit is not None else 50_000)
+    rep = try_sync(store, embedder, embed_limit=embed_limit, max_reembed=0 if embed_limit is not None else MAX_REEMBED)
     if rep is not None:
         _synced[key] = file_signature(store.path)
     return rep
 
 
 def try_sync(store: Store, embedder: Embedder | None, *, embed_limit: int | None = None,
-             max_reembed: int | None = 50_000) -> SyncReport | None:
+             max_reembed: int | None = MAX_REEMBED) -> SyncReport | None:
     """:func:`sync`, or None (logged) when the database is busy or the index cannot be written:
     a search still answers from what is indexed, an ingest or a dream is never failed by it."""
     try:

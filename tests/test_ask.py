@@ -219,3 +219,43 @@ def test_events_are_search_results_of_their_own_kind_and_leave_with_their_moment
     assert rem_cli(memory.path, ["moments", "delete", top["moment_id"], "--yes"]).exit_code == 0
     after = search(memory, "lost keys", SearchOptions(kinds=("event",), limit=50)).to_pylist()
     assert all(h["moment_id"] != top["moment_id"] for h in after)
+
+
+# -- what a question cannot be answered with ----------------------------------------------------------------
+@pytest.mark.parametrize("question", ["Who?", "???", "What is it?", "When"])
+def test_a_question_that_names_nothing_is_a_clear_error(isolated, db_path, question):
+    r = rem_cli(db_path, ["ask", question])
+    assert r.exit_code != 0 and "names nothing to look for" in r.output and "Traceback" not in r.output
+
+
+def test_a_time_and_nothing_else_asks_what_that_time_holds():
+    q = read_question("anything last week?", FRIDAY)
+    assert q.intent == "summary" and q.window == (date(2026, 11, 9), date(2026, 11, 15))
+
+
+def test_a_time_with_nothing_in_it_is_said_before_an_answer_from_another_time(memory):
+    """The chat is of 20 November: asked about the week before, the answer says nothing is from then before it
+    gives the closest from another time; asked about its own day, it just answers."""
+    a = ask(memory, "What did Nadia cook last week?", today=FRIDAY)
+    assert a.found and a.answer.startswith("Nothing from last week (Mon 9 November 2026 – Sun 15 November 2026)")
+    assert all(e.time is None or e.time.date() > date(2026, 11, 15) for e in a.evidence)
+    b = ask(memory, "What did Nadia cook yesterday?", today=FRIDAY)
+    assert b.found and not b.answer.startswith("Nothing from") and b.message == ""
+    with ScriptedLLM(_answering("", [], found=False)) as llm:
+        c = ask(memory, "What did Nadia cook last week?", _settings(llm), today=FRIDAY)
+        sent = user_text(llm.requests[0])
+    assert "Nothing from last week" in sent and "the evidence below is of other times" in sent
+    assert not c.found and c.message.startswith("Nothing from last week")  # the model refused; the user is told why
+
+
+def test_a_turn_that_only_asks_is_not_taken_for_the_answer(store, isolated, tmp_path):
+    chat = tmp_path / "chat.jsonl"
+    turns = [("Caroline", "That's really cool. Did you paint anything lately?"),
+             ("Melanie", "Yes! I painted a lake sunrise, it is special to me."),
+             ("Caroline", "Lovely. I have been busy with work and the garden.")]
+    chat.write_text("".join(json.dumps({"session": "s1", "role": "user", "speaker": w, "content": t, "id": f"m{i}",
+                                        "created_at": f"2023-05-08T10:0{i}:00+00:00"}) + "\n"
+                            for i, (w, t) in enumerate(turns)), encoding="utf-8")
+    ingest_chat(store, chat)
+    a = ask(store, "Did Melanie paint anything lately?", today=date(2023, 5, 9))
+    assert a.found and "lake sunrise" in a.answer and "Did you paint" not in a.answer, a.answer

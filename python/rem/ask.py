@@ -48,6 +48,10 @@ SOURCES = 6  # of them up to this many messages or documents, searched on their 
 # moment's summary is found for a question's words more often than it holds the answer (DialogSum dev, the best hit
 # of every kind is of the right dialogue for 0.68 of the questions, the best turn for 0.81; BENCHMARKS.md §7)
 LEAD = 3
+# a turn that only asks something is the answer only when it holds more than this many more of the question's
+# words than anything else (DialogSum dev, the best turns leading; answered from the right dialogue and not by a question, asked /
+# did: 1 → 0.575 / 0.689, 2 → 0.593 / 0.701; "who" 134 → 130 of 219; BENCHMARKS.md §7)
+ASKING = 2.0
 MAX_ANSWER_TOKENS = 300
 TEXT_CHARS = 400  # of one piece of evidence
 
@@ -87,6 +91,11 @@ def read_question(text: str, today: date | None = None) -> Question:
     elif intent == "summary":
         window, words = (today - timedelta(days=today.weekday()), today), "this week"
     query = _QUESTION_WORDS.sub("", query).strip(" ?.!") or t
+    if intent != "summary" and not _terms(query):
+        if window is None:  # "Who?", "???": any answer would be a guess
+            raise SearchError(f"“{_cut(t, 80)}” names nothing to look for: ask about something, "
+                              'e.g. rem ask "When did I last go to the support group?"')
+        intent = "summary"  # "anything last week?": what that time holds
     return Question(t, intent, window, words, query)
 
 
@@ -157,30 +166,29 @@ def _window_bounds(q: Question) -> tuple[datetime, datetime] | None:
     return a, b
 
 
-def retrieve(store: Store, q: Question, limit: int = EVIDENCE) -> list[Evidence]:
-    """The evidence for ``q``: search hits (inside its time first), each message with its events and resolved dates."""
+def retrieve(store: Store, q: Question, limit: int = EVIDENCE) -> tuple[list[Evidence], bool]:
+    """The evidence for ``q``: search hits, each message with its events and resolved dates; and whether they are
+    of the time the question names. Inside that time only, when anything is there; else from any time (and False)."""
     from .search import SearchOptions, search
 
     bounds = _window_bounds(q)
-    since, until = (bounds[0].isoformat(), bounds[1].isoformat()) if bounds is not None else (None, None)
+    def hits(**when: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return (search(store, q.query, SearchOptions(limit=SOURCES, kinds=("message", "resource"), **when)).to_pylist()[:SOURCES],
+                search(store, q.query, SearchOptions(limit=limit, **when)).to_pylist())
 
-    def best(n: int, kinds: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-        """The top ``n`` hits (of ``kinds``), inside the question's time first, else anywhere."""
-        extra: dict[str, Any] = {"kinds": kinds} if kinds else {}
-        if since is not None:
-            got = search(store, q.query, SearchOptions(limit=n, since=since, until=until, **extra)).to_pylist()
-            if got:
-                return got
-        return search(store, q.query, SearchOptions(limit=n, read_time=False, **extra)).to_pylist()
-
+    inside = False
+    if bounds is not None:
+        said, every = hits(since=bounds[0].isoformat(), until=bounds[1].isoformat())
+        inside = bool(said or every)
+    if not inside:
+        said, every = hits(read_time=False)
     # what was said first, then what was made of it: the best turns and documents lead and keep places of their own,
     # so the moments and events that rank first in a search of every kind (short, name-heavy) cannot crowd every
     # source out; each turn brings its events with it
-    said = best(SOURCES, ("message", "resource"))[:SOURCES]
     have = {r["id"] for r in said}
-    made = [r for r in best(limit) if r["id"] not in have][:max(0, limit - len(said))]
+    made = [r for r in every if r["id"] not in have][:max(0, limit - len(said))]
     rows = said[:LEAD] + made + said[LEAD:]  # still ``limit`` hits in all
-    return _enrich(store, rows, q.query)[:limit * 2]
+    return _enrich(store, rows, q.query)[:limit * 2], inside or bounds is None
 
 
 def _enrich(store: Store, rows: list[dict[str, Any]], query: str = "") -> list[Evidence]:
@@ -339,6 +347,16 @@ def dream_if_needed(store: Store, q: Question, settings: LLMSettings, *, max_cos
     return [res.run_id]
 
 
+_ELSEWHERE = "Nothing from"
+
+
+def _elsewhere(q: Question) -> str:
+    """What to say when nothing of the time ``q`` names was found, and the evidence is from other times."""
+    assert q.window is not None
+    a, b = (_short_date(d.isoformat()) for d in q.window)
+    return f"{_ELSEWHERE} {q.window_words or 'that time'} ({a if a == b else f'{a} – {b}'}); the closest from another time"
+
+
 def _nothing_in(q: Question) -> str:
     assert q.window is not None
     a, b = (_short_date(d.isoformat()) for d in q.window)
@@ -372,7 +390,7 @@ def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, li
         # turn that only asks something answers nothing
         held = _terms(" ".join(filter(None, [e.text, e.who])))
         asks = e.kind == "message" and only_asks(e.text)
-        return len(terms & held) + (0.5 if e.kind in ("event", "message") else 0.0) - (1.0 if asks else 0.0)
+        return len(terms & held) + (0.5 if e.kind in ("event", "message") else 0.0) - (ASKING if asks else 0.0)
 
     top = evidence[:6]
     if q.intent == "when":
@@ -382,7 +400,7 @@ def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, li
             return f"{best.happened()} — {_said(best)}", [best.ref]
         e = max(top, key=lambda e: (fit(e), -top.index(e)))
         return f"{_day(e.time)} — {_said(e)}", [e.ref]
-    e = max(top, key=lambda e: (fit(e), -top.index(e)))
+    e = max(top, key=lambda e: (fit(e), not (e.kind == "message" and only_asks(e.text)), -top.index(e)))
     if e.kind == "event":  # the event and the words it came from
         src = next((x for x in evidence if x.kind == "message" and x.id == e.source), None)
         if src is not None:
@@ -423,7 +441,7 @@ _SYSTEM = ("You answer the owner's question about their own life and work from t
            "not hold the answer, set found to false: never guess.")
 
 
-def _prompt(q: Question, evidence: list[Evidence], today: date) -> list[dict[str, str]]:
+def _prompt(q: Question, evidence: list[Evidence], today: date, elsewhere: str = "") -> list[dict[str, str]]:
     lines = []
     for e in evidence:
         bits = [f"[{e.ref}] {e.kind}", _day(e.time)]
@@ -434,7 +452,8 @@ def _prompt(q: Question, evidence: list[Evidence], today: date) -> list[dict[str
         if e.moment:
             bits.append(f"in moment “{e.moment}”")
         lines.append(" ".join(bits) + f": {e.text}")
-    user = (f"Today is {_short_date(today.isoformat())}.\nQuestion: {q.text}\n\n<evidence>\n" + "\n".join(lines)
+    note = f"{elsewhere}: the evidence below is of other times.\n" if elsewhere else ""
+    user = (f"Today is {_short_date(today.isoformat())}.\nQuestion: {q.text}\n{note}\n<evidence>\n" + "\n".join(lines)
             + "\n</evidence>\n\nAnswer from the evidence only, citing refs.")
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
 
@@ -443,13 +462,14 @@ _REF = re.compile(r"\[?\b(E\d{1,3})\b\]?")
 
 
 def answer_with_model(settings: LLMSettings, q: Question, evidence: list[Evidence], out: Answer, *,
-                      max_cost: float | None = None, today: date | None = None, timeout_s: float = 120.0) -> str:
+                      max_cost: float | None = None, today: date | None = None, timeout_s: float = 120.0,
+                      elsewhere: str = "") -> str:
     """Ask the configured model; fills ``out`` (answer, cited, found, usage, cost) and returns "", or returns why
     nothing was sent (the estimated cost is over ``max_cost``). Raises LLMError."""
     from .dream.run import endpoint
     from .llm.client import LLM
 
-    msgs = _prompt(q, evidence, today or datetime.now(local_zone()).date())
+    msgs = _prompt(q, evidence, today or datetime.now(local_zone()).date(), elsewhere)
     est_in = sum(len(m["content"]) for m in msgs) // 3 + 50
     est = settings.estimate_cost(est_in, MAX_ANSWER_TOKENS)
     if max_cost is not None and (est is None or est > max_cost):
@@ -496,16 +516,22 @@ def ask(store: Store, question: str, settings: LLMSettings | None = None, *, lim
         if not out.evidence:
             out.answer, out.found = _nothing_in(q), False
             return out
-    else:
-        out.evidence = retrieve(store, q, limit)
+    elsewhere = ""  # nothing of the time the question names was found: said first, whoever answers
+    if q.intent != "summary":
+        out.evidence, of_its_time = retrieve(store, q, limit)
+        if not of_its_time and out.evidence:
+            elsewhere = _elsewhere(q)
     if not settings.no_model and out.evidence:
         try:
-            refused = answer_with_model(settings, q, out.evidence, out, max_cost=max_cost, today=today)
+            refused = answer_with_model(settings, q, out.evidence, out, max_cost=max_cost, today=today, elsewhere=elsewhere)
             if not refused:
+                out.message = elsewhere
                 return out
             out.message = f"{refused}: answered from the evidence alone"
         except LLMError as e:
             out.message = f"the model could not answer ({e}): answered from the evidence alone"
     out.answer, out.cited = answer_without_model(q, out.evidence)
     out.found = out.answer != NOT_FOUND
+    if elsewhere and out.found:
+        out.answer = f"{elsewhere}:\n{out.answer}"
     return out

@@ -60,6 +60,17 @@ _SUMMARY_Q = re.compile(r"^\s*(?:summari[sz]e|recap|sum\s+up|give\s+me\s+(?:a|an
 _QUESTION_WORDS = re.compile(r"^\s*(?:when|what|who|where|which|why|how|did|do|does|is|are|was|were|can|could)\b\s*", re.I)
 
 
+# words that name nothing to look for, beside the question words and the asker's pronouns ("What is it?", "Anything?")
+_EMPTY_WORDS = frozenset("""it this that these those there the a an be been being will so then ok okay and but or
+anything something everything stuff""".split())
+
+
+def _names_something(query: str) -> bool:
+    from .search.text import _WORD, QUERY_STOPWORDS
+
+    return any(w.lower() not in QUERY_STOPWORDS and w.lower() not in _EMPTY_WORDS for w in _WORD.findall(query))
+
+
 @dataclass
 class Question:
     text: str
@@ -91,7 +102,7 @@ def read_question(text: str, today: date | None = None) -> Question:
     elif intent == "summary":
         window, words = (today - timedelta(days=today.weekday()), today), "this week"
     query = _QUESTION_WORDS.sub("", query).strip(" ?.!") or t
-    if intent != "summary" and not _terms(query):
+    if intent != "summary" and not _names_something(query):
         if window is None:  # "Who?", "???": any answer would be a guess
             raise SearchError(f"“{_cut(t, 80)}” names nothing to look for: ask about something, "
                               'e.g. rem ask "When did I last go to the support group?"')

@@ -228,6 +228,10 @@ def test_a_question_that_names_nothing_is_a_clear_error(isolated, db_path, quest
     assert r.exit_code != 0 and "names nothing to look for" in r.output and "Traceback" not in r.output
 
 
+def test_a_vague_question_that_still_names_something_is_asked():
+    assert read_question("Who will take that?", FRIDAY).query == "will take that"
+
+
 def test_a_time_and_nothing_else_asks_what_that_time_holds():
     q = read_question("anything last week?", FRIDAY)
     assert q.intent == "summary" and q.window == (date(2026, 11, 9), date(2026, 11, 15))

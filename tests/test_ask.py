@@ -263,3 +263,5 @@ def test_a_turn_that_only_asks_is_not_taken_for_the_answer(store, isolated, tmp_
     ingest_chat(store, chat)
     a = ask(store, "Did Melanie paint anything lately?", today=date(2023, 5, 9))
     assert a.found and "lake sunrise" in a.answer and "Did you paint" not in a.answer, a.answer
+    who = ask(store, "Who wanted to know about anything lately?", today=date(2023, 5, 9))  # asking is what they did
+    assert who.answer.startswith("Caroline") and "Did you paint" in who.answer, who.answer

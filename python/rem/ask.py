@@ -66,9 +66,9 @@ anything something everything stuff""".split())
 
 
 def _names_something(query: str) -> bool:
-    from .search.text import _WORD, QUERY_STOPWORDS
+    from .search.text import QUERY_STOPWORDS
 
-    return any(w.lower() not in QUERY_STOPWORDS and w.lower() not in _EMPTY_WORDS for w in _WORD.findall(query))
+    return any(w.lower() not in QUERY_STOPWORDS and w.lower() not in _EMPTY_WORDS for w in re.findall(r"\w+", query))
 
 
 @dataclass

@@ -358,20 +358,20 @@ def dream_if_needed(store: Store, q: Question, settings: LLMSettings, *, max_cos
     return [res.run_id]
 
 
-_ELSEWHERE = "Nothing from"
+def _time_named(q: Question) -> str:
+    """The time ``q`` names, in words and dates: "last week (Mon 9 November 2026 – Sun 15 November 2026)"."""
+    assert q.window is not None
+    a, b = (_short_date(d.isoformat()) for d in q.window)
+    return f"{q.window_words or 'that time'} ({a if a == b else f'{a} – {b}'})"
 
 
 def _elsewhere(q: Question) -> str:
     """What to say when nothing of the time ``q`` names was found, and the evidence is from other times."""
-    assert q.window is not None
-    a, b = (_short_date(d.isoformat()) for d in q.window)
-    return f"{_ELSEWHERE} {q.window_words or 'that time'} ({a if a == b else f'{a} – {b}'}); the closest from another time"
+    return f"Nothing from {_time_named(q)}; the closest from another time"
 
 
 def _nothing_in(q: Question) -> str:
-    assert q.window is not None
-    a, b = (_short_date(d.isoformat()) for d in q.window)
-    return f"I don't find anything from {q.window_words or 'that time'} ({a if a == b else f'{a} – {b}'}) in your memory."
+    return f"I don't find anything from {_time_named(q)} in your memory."
 
 
 # -- answering ----------------------------------------------------------------------------------------------
@@ -400,11 +400,12 @@ def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, li
     # the cover charge?")
     asks_who = bool(_ASKS_WHO.match(q.text))
 
-    def fit(e: Evidence) -> float:  # the question's words it holds (who said it counts), events and words first; a
-        # turn that only asks something answers nothing
+    def asking(e: Evidence) -> bool:  # a turn that only asks something answers nothing
+        return not asks_who and e.kind == "message" and only_asks(e.text)
+
+    def fit(e: Evidence) -> float:  # the question's words it holds (who said it counts), events and words first
         held = _terms(" ".join(filter(None, [e.text, e.who])))
-        asks = not asks_who and e.kind == "message" and only_asks(e.text)
-        return len(terms & held) + (0.5 if e.kind in ("event", "message") else 0.0) - (ASKING if asks else 0.0)
+        return len(terms & held) + (0.5 if e.kind in ("event", "message") else 0.0) - (ASKING if asking(e) else 0.0)
 
     top = evidence[:6]
     if q.intent == "when":
@@ -414,7 +415,7 @@ def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, li
             return f"{best.happened()} — {_said(best)}", [best.ref]
         e = max(top, key=lambda e: (fit(e), -top.index(e)))
         return f"{_day(e.time)} — {_said(e)}", [e.ref]
-    e = max(top, key=lambda e: (fit(e), asks_who or not (e.kind == "message" and only_asks(e.text)), -top.index(e)))
+    e = max(top, key=lambda e: (fit(e), not asking(e), -top.index(e)))
     if e.kind == "event":  # the event and the words it came from
         src = next((x for x in evidence if x.kind == "message" and x.id == e.source), None)
         if src is not None:

@@ -226,8 +226,8 @@ def event_name(events: Sequence[Any], limit_chars: int = 110) -> str:
     for e in best:
         text = re.sub(r"\s+(?:on|in|between) \d.*?\d{4}\b", "", e.text)  # the date is the moment's own time
         first = re.split(r",\s|;\s|\s(?:because|but|so|and it|which)\s", text)[0].strip().rstrip(".")
-        # a relative clause its date was taken from says nothing more ("a beginner course that starts")
-        first = re.sub(r"\s+(?:that|who)\s+\w+$", "", first)
+        if text != e.text:  # a relative clause its date was taken from says nothing more ("a course that starts")
+            first = re.sub(r"\s+(?:that|who)\s+\w+$", "", first)
         # a clause cut off its predicate ("Caroline was" of "Caroline was so happy …") says nothing: kept whole
         tail = first.split()[-1].lower() if first.split() else ""
         text = first if len(first.split()) >= 3 and tail not in _DANGLING else text.strip().rstrip(".")

@@ -161,7 +161,7 @@ def search(store: Store, query: str, opts: SearchOptions | None = None, *, embed
     try:
         with store.reader() as con:  # kept open across a burst of queries: opening one costs ~15 ms
             r = rank(store, q, opts, emb, con)
-            return _with_pending(details(con, q, r, opts), r.pending)
+            return _with_pending(details(store, con, q, r, opts), r.pending)
     except ValueError as e:  # tantivy found the index damaged while reading it ("Data corrupted"): rebuild, once
         if not opts.sync:
             raise
@@ -170,7 +170,7 @@ def search(store: Store, query: str, opts: SearchOptions | None = None, *, embed
         ix.try_sync(store, emb, embed_limit=limit, max_reembed=0)
         with store.reader() as con:
             r = rank(store, q, opts, emb, con)
-            return _with_pending(details(con, q, r, opts), r.pending)
+            return _with_pending(details(store, con, q, r, opts), r.pending)
 
 
 def _with_pending(t: pa.Table, pending: int) -> pa.Table:
@@ -436,10 +436,10 @@ _DETAIL = {
               "moment_id || '/' || position"),
 }
 # the moment a message, resource or session belongs to (the earliest, when several hold it)
-_OWNER = {"message": "message_ids", "resource": "resource_ids", "session": "session_ids"}
+_OWNER = ("message", "resource", "session")
 
 
-def details(con: Connection, q: str, r: Ranked, opts: SearchOptions) -> pa.Table:
+def details(store: Store, con: Connection, q: str, r: Ranked, opts: SearchOptions) -> pa.Table:
     fused = fuse(r)[: opts.limit]
     keys = [i for i, _ in fused]
     score = dict(fused)
@@ -449,9 +449,9 @@ def details(con: Connection, q: str, r: Ranked, opts: SearchOptions) -> pa.Table
         by_kind.setdefault(kind, []).append(item)
     found: dict[str, dict[str, Any]] = {}
     # the hits' rows, each kind looked up by id, in one query (a join of the hits against every kind's whole table
-    # cost ~20 ms at 100k items); then, in one more, the moment each message, resource or session belongs to
+    # cost ~20 ms at 100k items); the moment each message, resource or session belongs to from a cache
     params: dict[str, Any] = {}
-    parts, owners = [], []
+    parts = []
     for k, (kind, items) in enumerate(by_kind.items()):
         cols, source, key_col = _DETAIL[kind]
         params[f"k{k}"] = items
@@ -459,21 +459,18 @@ def details(con: Connection, q: str, r: Ranked, opts: SearchOptions) -> pa.Table
         if kind == "event":  # the view unnests every moment's events: the hits' moments only
             params[f"m{k}"] = list({i.split("/", 1)[0] for i in items})
             where += f" AND list_contains($m{k}, moment_id)"
-        parts.append(f"SELECT '{kind}' AS kind, {cols} FROM {source} WHERE {where}")
-        if kind in _OWNER:
-            col = _OWNER[kind]
-            owners.append(f"""SELECT '{kind}' AS kind, u.x AS item, m.id AS moment_id, m.name AS moment, m.start_time
-                              FROM moments m, unnest(m.{col}) u(x) WHERE list_has_any(m.{col}, $k{k}) AND list_contains($k{k}, u.x)""")
+        # the hash the moment it belongs to is looked up by (see rem.search.index.owners)
+        h = f"hash('{kind}:' || {key_col})" if kind in _OWNER else "NULL::UBIGINT"
+        parts.append(f"SELECT '{kind}' AS kind, {cols}, {h} AS h FROM {source} WHERE {where}")
     if parts:
-        for row in fetch_arrow(con, " UNION ALL ".join(parts), params).to_pylist():
+        rows_ = fetch_arrow(con, " UNION ALL ".join(parts), params).to_pylist()
+        if any(r["h"] is not None for r in rows_):
+            held = ix.owners(store, con).of([r["h"] for r in rows_])
+            for row, owner in zip(rows_, held, strict=True):
+                if owner is not None:
+                    row["moment_id"], row["moment"] = owner
+        for row in rows_:
             found[f"{row['kind']}:{row['id']}"] = row
-    if owners:
-        used = {p: v for p, v in params.items() if any(f"${p}" in o for o in owners)}
-        for o in fetch_arrow(con, f"""SELECT kind, item, arg_min(moment_id, start_time) AS moment_id, arg_min(moment, start_time) AS moment
-                                      FROM ({" UNION ALL ".join(owners)}) GROUP BY kind, item""", used).to_pylist():
-            row = found.get(f"{o['kind']}:{o['item']}")
-            if row is not None:
-                row["moment_id"], row["moment"] = o["moment_id"], o["moment"]
     rows = [(key, found[key]) for key in keys if key in found]
     out: dict[str, list[Any]] = {c: [] for c in COLUMNS + (EXPLAIN if opts.explain else ())}
     for n, (key, row) in enumerate(rows, start=1):

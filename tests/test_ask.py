@@ -250,6 +250,10 @@ def test_a_time_with_nothing_in_it_is_said_before_an_answer_from_another_time(me
         sent = user_text(llm.requests[0])
     assert "Nothing from last week" in sent and "the evidence below is of other times" in sent
     assert not c.found and c.message.startswith("Nothing from last week")  # the model refused; the user is told why
+    d = ask(memory, "What did Nadia cook before 10 November?", today=FRIDAY)  # a time named from another
+    assert d.found and d.answer.startswith("Nothing before 10 November (until Mon 9 November 2026); the closest")
+    e = ask(memory, "What did Nadia cook since Wednesday?", today=FRIDAY)
+    assert e.found and not e.answer.startswith("Nothing") and all(x.time is None or x.time.date() >= date(2026, 11, 18) for x in e.evidence)
 
 
 def test_a_turn_that_only_asks_is_not_taken_for_the_answer(store, isolated, tmp_path):

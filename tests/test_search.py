@@ -538,6 +538,40 @@ def test_a_time_the_query_names_keeps_the_results_to_it(tmp_path, monkeypatch):
     assert set(db.search("flaky test failed last week", schema="messages", read_time=False).column("id").to_pylist()) == {old, new}
     out = rem_cli(db.store.path, ["search", "flaky test failed last week", "--schema", "messages"])
     assert out.exit_code == 0 and "last week: results from" in out.output and new[:8] in out.output and old[:8] not in out.output
+    month_ago = now - timedelta(days=30)
+    before = rem_cli(db.store.path, ["search", f"flaky test failed before {month_ago.day} {month_ago:%B %Y}", "--schema", "messages"])
+    assert before.exit_code == 0 and ": results up to " in before.output and old[:8] in before.output and new[:8] not in before.output
+
+
+@pytest.mark.parametrize(("query", "days", "words"), [
+    ("what did Caroline do the week before 9 June 2023?", ("2023-06-02", "2023-06-08"), "the week before 9 June 2023"),
+    ("the Sunday before 25 May 2023", ("2023-05-21", "2023-05-21"), "the Sunday before 25 May 2023"),
+    ("the weekend after 1 May 2023", ("2023-05-06", "2023-05-07"), "the weekend after 1 May 2023"),
+    ("the day before 1 May 2023", ("2023-04-30", "2023-04-30"), "the day before 1 May 2023"),
+    ("what happened since Monday", ("2026-11-30", "2026-12-07"), "since Monday"),
+    ("what did I do since last week", ("2026-11-30", "2026-12-07"), "since last week"),
+    ("what did Melanie do after the 4th of July?", ("2026-07-05", "2026-12-07"), "after the 4th of July"),
+    ("notes before 9 June 2023", ("1900-01-01", "2023-06-08"), "before 9 June 2023"),
+    ("what did we do over the weekend?", ("2026-12-05", "2026-12-06"), "this weekend"),
+    ("summarize the week", ("2026-12-07", "2026-12-13"), "this week"),
+    ("how was my day", ("2026-12-07", "2026-12-07"), "today"),
+    ("what did Tim pack for the weekend trip?", None, None),  # an adjective, not a time
+    ("the day trip to the coast", None, None),
+    ("the year Caroline moved", None, None),
+])
+def test_a_time_named_from_another_and_a_week_that_is_not_one_are_read_as_meant(query, days, words):
+    """Read on Monday 7 December 2026. "the week before 9 June 2023" was read as this week (its "the week"), and
+    "the weekend trip" as this weekend: a search kept to the wrong days finds nothing it should."""
+    from datetime import date
+
+    from rem.search import time_in
+
+    got = time_in(query, date(2026, 12, 7))
+    if days is None:
+        assert got is None
+    else:
+        assert got is not None and (got.start.isoformat(), got.end.isoformat(), got.words) == (*days, words)
+        assert words not in got.rest
 
 
 def test_at_a_terminal_hits_are_grouped_under_their_moment(dreamed):

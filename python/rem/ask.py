@@ -360,18 +360,32 @@ def dream_if_needed(store: Store, q: Question, settings: LLMSettings, *, max_cos
 
 def _time_named(q: Question) -> str:
     """The time ``q`` names, in words and dates: "last week (Mon 9 November 2026 – Sun 15 November 2026)"."""
+    return f"{q.window_words or 'that time'} ({_days(q)})"
+
+
+def _days(q: Question) -> str:
+    """The days of ``q``'s time: "Mon 9 November 2026 – Sun 15 November 2026", "until Thu 8 June 2023"."""
+    from .search import EARLIEST
+
     assert q.window is not None
     a, b = (_short_date(d.isoformat()) for d in q.window)
-    return f"{q.window_words or 'that time'} ({a if a == b else f'{a} – {b}'})"
+    return f"until {b}" if q.window[0] <= EARLIEST else a if a == b else f"{a} – {b}"
+
+
+def _from(q: Question) -> str:
+    """"from last week (…)", but "since Monday (…)", "before 9 June 2023 (…)": a time named from another says
+    its own preposition."""
+    named = _time_named(q)
+    return named if re.match(r"(?:before|after|since|until|till)\b", named, re.I) else f"from {named}"
 
 
 def _elsewhere(q: Question) -> str:
     """What to say when nothing of the time ``q`` names was found, and the evidence is from other times."""
-    return f"Nothing from {_time_named(q)}; the closest from another time"
+    return f"Nothing {_from(q)}; the closest from another time"
 
 
 def _nothing_in(q: Question) -> str:
-    return f"I don't find anything from {_time_named(q)} in your memory."
+    return f"I don't find anything {_from(q)} in your memory."
 
 
 # -- answering ----------------------------------------------------------------------------------------------
@@ -390,8 +404,7 @@ def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, li
     if not evidence:
         return NOT_FOUND, []
     if q.intent == "summary":
-        span = "" if not q.window else _short_date(q.window[0].isoformat()) if q.window[0] == q.window[1] else \
-            f"{_short_date(q.window[0].isoformat())} – {_short_date(q.window[1].isoformat())}"
+        span = _days(q) if q.window else ""
         lines = [f"{len(evidence)} moment{'s' if len(evidence) != 1 else ''} ({q.window_words or 'this time'}, {span}):"]
         lines += [f"- {_day(e.time)} {e.where}: {e.text}" for e in evidence]
         return "\n".join(lines), [e.ref for e in evidence]

@@ -54,8 +54,7 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     t = search(c.store, query, opts)
     kept = time_of(t)
     if kept and fmt in (None, "table"):
-        span = kept["start"] if kept["start"] == kept["end"] else f"{kept['start']} … {kept['end']}"
-        click.echo(f"{kept['words']}: results from {span} (give --since/--until to choose the time yourself)", err=True)
+        click.echo(f"{kept['words']}: results {kept['span']} (give --since/--until to choose the time yourself)", err=True)
     waiting = pending_of(t)
     if waiting:
         click.echo(f"note: {waiting:,} items are not embedded yet, so they were found by their words only; "

@@ -24,7 +24,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -97,23 +97,71 @@ class TimeRead:
             return None
 
 
-_MY = re.compile(r"\b(?:my|the)\s+(week|weekend|month|year)\b", re.I)
-_MY_DAY = re.compile(r"\b(?:my|the)\s+day\b", re.I)
+# "my week", "the month" (as a whole: "the weekend trip", "the week before 9 June" are not this week)
+_MY = re.compile(r"\bmy\s+(week|weekend|month|year)\b|\bthe\s+(week|weekend|month|year)\b(?!\s*[\w'’])", re.I)
+_MY_DAY = re.compile(r"\bmy\s+day\b|\bthe\s+day\b(?!\s*[\w'’])", re.I)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# a time named from another: "since Monday", "before 9 June 2023", "the week after the conference on 3 May",
+# "the Sunday before 25 May 2023" (the words just before a time :func:`rem.understand.when.find` reads)
+_RELATIVE = re.compile(rf"(?:\bthe\s+(?P<unit>day|week|weekend|month|{'|'.join(_WEEKDAYS)})\s+)?"
+                       rf"\b(?P<rel>before|after|since|until|till)\s+(?:the\s+)?$", re.I)
+_SINCE_WEEKDAY = re.compile(rf"\b(?:since|before|after)\s+({'|'.join(_WEEKDAYS)})\b", re.I)
+EARLIEST = date(1900, 1, 1)  # "before 9 June": from the start of what a memory can hold
+
+
+def _relative(unit: str, rel: str, start: date, end: date, today: date) -> tuple[date, date]:
+    """The days of "the <unit> <rel> <start … end>" ("the week before", "since", "the Sunday after")."""
+    day = timedelta(days=1)
+    after = rel in ("after", "since")
+    if unit == "week":
+        return (end + day, end + 7 * day) if after else (start - 7 * day, start - day)
+    if unit == "month":
+        return (end + day, end + 31 * day) if after else (start - 31 * day, start - day)
+    if unit == "day":
+        return (end + day, end + day) if after else (start - day, start - day)
+    if unit == "weekend":  # the Saturday and Sunday next to it
+        if after:
+            sat = end + ((5 - end.weekday()) % 7 or 7) * day
+            return sat, sat + day
+        sun = start - ((start.weekday() - 6) % 7 or 7) * day
+        return sun - day, sun
+    if unit in _WEEKDAYS:
+        wd = _WEEKDAYS.index(unit)
+        d = end + ((wd - end.weekday()) % 7 or 7) * day if after else start - ((start.weekday() - wd) % 7 or 7) * day
+        return d, d
+    if rel == "since":
+        return start, max(today, start)
+    if rel == "after":
+        return end + day, max(today, end + day)
+    if rel == "before":
+        return EARLIEST, start - day
+    return EARLIEST, end  # until, till
 
 
 def time_in(query: str, today: date | None = None) -> TimeRead | None:
     """The first time ``query`` names, resolved against ``today`` (default: the local date), looking back ("on
-    Friday" is the last Friday; "my week" is this week); None when it names none."""
+    Friday" is the last Friday; "my week" is this week; "since Monday" runs from the last Monday to today; "the
+    week before 9 June 2023" is 2–8 June); None when it names none."""
     from ..understand import when as when_mod
 
     today = today or datetime.now(local_zone()).date()
-    probe = _MY_DAY.sub("today", _MY.sub(lambda m: "this " + m.group(1), query))
-    found = [w for w in when_mod.find(probe, today, future=False) if w.words.lower() != "this morning"]
+    probe = _MY_DAY.sub("today", _MY.sub(lambda m: "this " + (m.group(1) or m.group(2)), query))
+    found = [(w.start, w.end, w.at) for w in when_mod.find(probe, today, future=False) if w.words.lower() != "this morning"]
+    for m in _SINCE_WEEKDAY.finditer(probe):  # "since Monday": a weekday alone is read only after these words
+        if not any(a < m.end(1) and m.start(1) < b for _s, _e, (a, b) in found):
+            d = today - timedelta(days=(today.weekday() - _WEEKDAYS.index(m.group(1).lower())) % 7 or 7)
+            found.append((d, d, m.span(1)))
     if not found:
         return None
-    w = found[0]
-    rest = " ".join((probe[:w.at[0]] + " " + probe[w.at[1]:]).split())
-    return TimeRead(w.start, w.end, w.words, rest)
+    start, end, (a, b) = min(found, key=lambda f: f[2])
+    rel = _RELATIVE.search(probe[:a])
+    if rel is not None:
+        start, end = _relative((rel.group("unit") or "").lower(), rel.group("rel").lower(), start, end, today)
+        a = rel.start()
+    if start > end:
+        return None  # "after tomorrow", looking back: no day
+    rest = " ".join((probe[:a] + " " + probe[b:]).split())
+    return TimeRead(start, end, probe[a:b], rest)
 
 
 @dataclass
@@ -192,11 +240,14 @@ PENDING_RATE = "about a thousand a second with the default model"
 
 
 def _with_time(t: pa.Table, read: TimeRead) -> pa.Table:
-    """Say on the results which time they were kept to (schema metadata ``rem.time``: JSON start, end, words)."""
+    """Say on the results which time they were kept to (schema metadata ``rem.time``: JSON start, end, words, and
+    the days in words: "from 2026-11-30 … 2026-12-06", "up to 2023-06-08")."""
     import json
 
+    start, end = read.start.isoformat(), read.end.isoformat()
+    span = f"up to {end}" if read.start <= EARLIEST else f"from {start}" if start == end else f"from {start} … {end}"
     meta = {**(t.schema.metadata or {}), b"rem.time": json.dumps(
-        {"start": read.start.isoformat(), "end": read.end.isoformat(), "words": read.words}).encode()}
+        {"start": start, "end": end, "words": read.words, "span": span}).encode()}
     return t.replace_schema_metadata(meta)
 
 

@@ -169,10 +169,10 @@ def field_names(table_name: str, role: str, order: str | None = None) -> tuple[s
     return tuple(f.name for f in fields(table_name, role, order))
 
 
-# Views REM keeps beside its tables (created or replaced with the schema): the events of every moment, one row each.
-VIEWS = {
-    "events": """CREATE OR REPLACE VIEW events AS
-        SELECT m.id AS moment_id, m.name AS moment_name, i.n AS position,
+def events_sql(moments: str = "moments") -> str:
+    """The events of the moments ``moments`` (a table, or a subquery in parentheses), one row each: what the view
+    ``events`` holds of every moment."""
+    return f"""SELECT m.id AS moment_id, m.name AS moment_name, i.n AS position,
                json_extract_string(e, '$.text') AS text,
                CAST(json_extract(e, '$.actors') AS VARCHAR[]) AS actors,
                TRY_CAST(json_extract_string(e, '$.date') AS DATE) AS date,
@@ -181,10 +181,13 @@ VIEWS = {
                json_extract_string(e, '$.source_id') AS source_id,
                TRY_CAST(json_extract_string(e, '$.at') AS TIMESTAMPTZ) AS at,
                m.start_time AS moment_start
-        FROM moments m,
+        FROM {moments} m,
              LATERAL (SELECT unnest(range(CAST(coalesce(json_array_length(m.events), 0) AS BIGINT))) AS n) i,
-             LATERAL (SELECT json_extract(m.events, '$[' || i.n || ']') AS e) x""",
-}
+             LATERAL (SELECT json_extract(m.events, '$[' || i.n || ']') AS e) x"""
+
+
+# Views REM keeps beside its tables (created or replaced with the schema): the events of every moment, one row each.
+VIEWS = {"events": f"CREATE OR REPLACE VIEW events AS\n        {events_sql()}"}
 
 
 def schema_version() -> int:

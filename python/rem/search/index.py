@@ -776,12 +776,12 @@ def saying_when(store: Store, con: Connection) -> frozenset[str]:
     return ids
 
 
-# -- the moment each item belongs to, cached per process ---------------------------------------------------------
+# -- the moments of each item, cached per process ------------------------------------------------------------
 @dataclass
-class Owners:
-    """The moment each message, resource and session belongs to, looked up by a hash of ``kind:item_id``
-    (DuckDB's ``hash``, 64 bits): ``hashes`` sorted, with the index of the earliest moment holding the item (in
-    ``ids``/``names``) beside each. ~12 bytes an item (a dict of a million ids would hold ~150 MB)."""
+class MomentMap:
+    """Moments looked up by a 64-bit hash of a key (DuckDB's ``hash``): ``hashes`` sorted, with the index of a moment
+    (in ``ids``/``names``, in time order) beside each; a key held by several moments has a row for each, the
+    earliest first. ~12 bytes a row (a dict of a million ids would hold ~150 MB)."""
 
     hashes: Any  # numpy uint64, sorted
     moment: Any  # numpy int32, aligned with hashes
@@ -790,52 +790,74 @@ class Owners:
     key: tuple[Any, ...]
     sig: tuple[int, ...]
 
-    def of(self, hashes: list[int | None]) -> list[tuple[str, str] | None]:
-        """(moment id, name) of each hash, or None (no moment holds it; None for a hash of None)."""
-        if not len(self.hashes):
-            return [None] * len(hashes)
+    def _spans(self, hashes: list[int | None]) -> list[tuple[int, int]]:
         q = np.array([h if h is not None else 0 for h in hashes], dtype=np.uint64)
-        at = np.searchsorted(self.hashes, q, side="left")
+        lo = np.searchsorted(self.hashes, q, side="left").tolist()
+        hi = np.searchsorted(self.hashes, q, side="right").tolist()
+        return [(a, z) if h is not None else (0, 0) for h, a, z in zip(hashes, lo, hi, strict=True)]
+
+    def of(self, hashes: list[int | None]) -> list[tuple[str, str] | None]:
+        """(id, name) of the earliest moment for each hash, or None (none; None for a hash of None)."""
         out: list[tuple[str, str] | None] = []
-        for h, a in zip(hashes, at.tolist(), strict=True):
-            if h is None or a >= len(self.hashes) or int(self.hashes[a]) != h:
-                out.append(None)
-            else:
-                n = int(self.moment[a])
-                out.append((self.ids[n], self.names[n]))
+        for a, z in self._spans(hashes):
+            n = int(self.moment[a]) if z > a else None
+            out.append(None if n is None else (self.ids[n], self.names[n]))
         return out
 
+    def every(self, hashes: list[int | None]) -> set[str]:
+        """The ids of every moment for any of ``hashes``."""
+        return {self.ids[int(n)] for a, z in self._spans(hashes) for n in self.moment[a:z]}
 
-_owner_cache: dict[str, Owners] = {}
+
+_owner_cache: dict[str, MomentMap] = {}
+_source_cache: dict[str, MomentMap] = {}
+# what changes when the moments do (their events are inside them)
+_MOMENTS_KEY = "SELECT count(*), max(updated_at), max(created_at), max(start_time) FROM moments"
 
 
-def owners(store: Store, con: Connection) -> Owners:
-    """:class:`Owners` of the database, reused while the moments are the same (by the file's signature, then by
-    the moments' count and last change). What a search shows beside each hit, without scanning every moment's
-    lists at each query (that cost ~14 ms at 100k messages held by 2,000 moments)."""
+def _moment_map(store: Store, con: Connection, cache: dict[str, MomentMap], pairs_sql: str) -> MomentMap:
+    """A :class:`MomentMap` of ``pairs_sql`` (``h``, the key's hash, and ``n``, a moment's row number in time order
+    over ``mo``), reused while the moments are the same (known by the file's signature, then by the moments' count
+    and last change)."""
     sig = file_signature(store.path)
-    hit = _owner_cache.get(str(store.path))
+    hit = cache.get(str(store.path))
     if hit is not None and hit.sig == sig:
         return hit
-    key = tuple(fetch_rows(con, "SELECT count(*), max(updated_at), max(created_at), max(start_time) FROM moments")[0])
+    key = tuple(fetch_rows(con, _MOMENTS_KEY)[0])
     if hit is not None and hit.key == key:
         hit.sig = sig
         return hit
-    _owner_cache.pop(str(store.path), None)
+    cache.pop(str(store.path), None)
     ms = fetch_arrow(con, "SELECT id, name FROM moments ORDER BY start_time, id")
-    pairs = fetch_arrow(con, """
-        WITH mo AS (SELECT CAST(row_number() OVER (ORDER BY start_time, id) - 1 AS INTEGER) AS n,
-                           message_ids, resource_ids, session_ids FROM moments)
+    pairs = fetch_arrow(con, f"""WITH mo AS (SELECT CAST(row_number() OVER (ORDER BY start_time, id) - 1 AS INTEGER) AS n, *
+                                            FROM moments)
+                                 SELECT h, n FROM ({pairs_sql}) WHERE h IS NOT NULL ORDER BY h, n""")
+    hashes = pairs.column("h").to_numpy().astype(np.uint64, copy=False) if pairs.num_rows else np.zeros(0, np.uint64)
+    moment = pairs.column("n").to_numpy().astype(np.int32, copy=False) if pairs.num_rows else np.zeros(0, np.int32)
+    out = MomentMap(hashes, moment, ms.column("id").to_pylist(), ms.column("name").to_pylist(), key, sig)
+    _remember(cache, str(store.path), out)
+    return out
+
+
+def owners(store: Store, con: Connection) -> MomentMap:
+    """The moments holding each message, resource and session, by the hash of ``kind:item_id``: what a search shows
+    beside each hit (the earliest), without scanning every moment's lists at each query (that cost ~14 ms at 100k
+    messages held by 2,000 moments)."""
+    return _moment_map(store, con, _owner_cache, """
         SELECT hash(kind || ':' || x) AS h, n FROM (
             SELECT 'message' AS kind, n, unnest(message_ids) AS x FROM mo
             UNION ALL SELECT 'resource', n, unnest(resource_ids) FROM mo
             UNION ALL SELECT 'session', n, unnest(session_ids) FROM mo)
-        WHERE x IS NOT NULL ORDER BY h, n""")
-    hashes = pairs.column("h").to_numpy().astype(np.uint64, copy=False) if pairs.num_rows else np.zeros(0, np.uint64)
-    moment = pairs.column("n").to_numpy().astype(np.int32, copy=False) if pairs.num_rows else np.zeros(0, np.int32)
-    out = Owners(hashes, moment, ms.column("id").to_pylist(), ms.column("name").to_pylist(), key, sig)
-    _remember(_owner_cache, str(store.path), out)
-    return out
+        WHERE x IS NOT NULL""")
+
+
+def event_sources(store: Store, con: Connection) -> MomentMap:
+    """The moments with an event found in each message or resource, by the hash of its id: the events of a few
+    items are read from their moments alone (the ``events`` view unnests every moment's events: ~30 ms a question
+    at 20,000 events)."""
+    return _moment_map(store, con, _source_cache, """
+        SELECT hash(json_extract_string(e.value, '$.source_id')) AS h, n
+        FROM mo, json_each(mo.events) e WHERE mo.events IS NOT NULL AND json_extract_string(e.value, '$.source_id') IS NOT NULL""")
 
 
 # -- dense vectors, cached per process -----------------------------------------------------------------------

@@ -78,6 +78,35 @@ def test_a_summary_question_lists_the_moments_of_its_time(memory):
     assert not empty.found and "February 2027" in empty.answer
 
 
+def test_a_busy_week_is_summed_up_by_its_most_substantial_moments_and_says_how_many_it_holds(store, isolated, monkeypatch):
+    """A summary question showed the first twelve moments of its time and called them all: "12 moments (this
+    week …)" of a week holding twenty, Monday's small talk before Friday's launch. It shows the twelve with the
+    most in them (a pinned or corrected one first), in time order, and says how many the week holds."""
+    import json as json_
+
+    monkeypatch.setenv("TZ", "UTC")
+    store.init()
+    with store.connect() as con:
+        for n in range(20):  # Mon 16 – Fri 20 November, four a day; the Friday afternoon one holds the most
+            day, hour = 16 + n // 4, 8 + 2 * (n % 4)
+            msgs = [f"m{n}-{i}" for i in range(40 if n == 18 else 1 + n % 3)]
+            meta = json_.dumps({"fixed": True, "pinned": True}) if n == 3 else None  # one message, but pinned
+            con.execute("""INSERT INTO moments (id, name, summary, start_time, end_time, message_ids, metadata, created_at, updated_at)
+                           VALUES ($id, $name, 'what happened', $t, $t, $m, $md, now(), now())""",
+                        {"id": f"mo{n:02d}", "name": "Launch of the new site" if n == 18 else f"Moment {n}",
+                         "t": f"2026-11-{day}T{hour:02d}:00:00Z", "m": msgs, "md": meta})
+    a = ask(store, "summarize my week", today=FRIDAY, dream_missing=False)
+    assert a.answer.startswith("20 moments (this week, Mon 16 November 2026 – Sun 22 November 2026); the 12 with the most in them:")
+    shown = [e.id for e in a.evidence]
+    assert len(shown) == 12 and "mo18" in shown and "mo03" in shown and "mo00" not in shown
+    assert [e.time for e in a.evidence] == sorted(e.time for e in a.evidence)
+    assert a.answer.splitlines()[-1] == "- … and 8 more (rem moments --since 2026-11-16)" and a.public()["moments"] == 20
+    with ScriptedLLM(_answering("A launch week.", ["E1"])) as llm:
+        b = ask(store, "summarize my week", _settings(llm), today=FRIDAY, dream_missing=False)
+        assert "the 12 with the most in them" in user_text(llm.requests[0])
+    assert b.answer == "A launch week." and b.moments == 20
+
+
 def test_asking_dreams_a_time_that_was_not_dreamed(store, isolated, monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     ingest_chat(store, CHAT)

@@ -156,13 +156,14 @@ class Answer:
     read: Question | None = None
     dreamed: list[str] = field(default_factory=list)  # run ids of the on-demand dream
     message: str = ""  # what the user should know (a fallback, a cost refusal)
+    moments: int = 0  # a summary question: the moments its time holds (the evidence: the most substantial of them)
 
     def public(self) -> dict[str, Any]:
         return {"question": self.question, "answer": self.answer, "found": self.found, "cited": self.cited,
                 "evidence": [e.public() for e in self.evidence], "model": self.model,
                 "tokens": {"in": self.tokens_in, "out": self.tokens_out}, "cost": self.cost,
                 "understood": self.read.public() if self.read else None, "dreamed": self.dreamed,
-                "message": self.message}
+                "message": self.message, **({"moments": self.moments} if self.intent == "summary" else {})}
 
 
 # -- retrieval ----------------------------------------------------------------------------------------------
@@ -335,17 +336,29 @@ def _short_date(iso: str) -> str:
 
 
 # -- moments of a time (summary questions) ------------------------------------------------------------------
-def moments_of(store: Store, q: Question, limit: int = 12) -> list[Evidence]:
+SUMMARY_MOMENTS = 12  # a summary question's moments at most: the most substantial of its time, in time order
+
+
+def moments_of(store: Store, q: Question, limit: int = SUMMARY_MOMENTS) -> tuple[list[Evidence], int]:
+    """The moments of ``q``'s time, and how many it holds: all of them in time order when they are ``limit`` or
+    fewer, else the ``limit`` with the most in them (pinned or corrected first, then by sources and events), in
+    time order — not the first ``limit`` of a busy week."""
     bounds = _window_bounds(q)
     if bounds is None:
-        return []
+        return [], 0
     with store.read(sandbox=False) as con:
-        rows = fetch_arrow(con, """SELECT id, name, summary, start_time, end_time, people FROM moments
-                                   WHERE start_time < $b AND end_time >= $a ORDER BY start_time LIMIT $n""",
+        rows = fetch_arrow(con, """SELECT id, name, summary, start_time, end_time, people, count(*) OVER () AS total FROM moments
+                                   WHERE start_time < $b AND end_time >= $a
+                                   ORDER BY coalesce(TRY_CAST(json_extract(metadata, '$.fixed') AS BOOLEAN), FALSE) DESC,
+                                            len(coalesce(message_ids, [])) + len(coalesce(resource_ids, []))
+                                            + coalesce(json_array_length(events), 0) DESC, start_time, id
+                                   LIMIT $n""",
                            {"a": bounds[0], "b": bounds[1], "n": limit}).to_pylist()
+    total = rows[0]["total"] if rows else 0
+    rows.sort(key=lambda r: (r["start_time"], r["id"]))
     return [Evidence(ref=f"E{n}", kind="moment", id=r["id"], time=r["start_time"], text=_cut(r["summary"] or ""),
                      who=", ".join(r["people"] or []) or None, where=r["name"], moment_id=r["id"], moment=r["name"])
-            for n, r in enumerate(rows, start=1)]
+            for n, r in enumerate(rows, start=1)], total
 
 
 def dream_if_needed(store: Store, q: Question, settings: LLMSettings, *, max_cost: float | None = None) -> list[str]:
@@ -409,14 +422,23 @@ def _said(e: Evidence) -> str:
     return f"{who}{_day(e.time)}: “{e.text}”{where}"
 
 
-def answer_without_model(q: Question, evidence: list[Evidence]) -> tuple[str, list[str]]:
-    """(answer, cited refs) from the evidence alone."""
+def _shown(q: Question, shown: int, total: int) -> str:
+    """"12 moments (this week, …)", or "40 moments (this week, …); the 12 with the most in them"."""
+    span = _days(q) if q.window else ""
+    n = max(total, shown)
+    head = f"{n} moment{'s' if n != 1 else ''} ({q.window_words or 'this time'}, {span})"
+    return head if n <= shown else f"{head}; the {shown} with the most in them"
+
+
+def answer_without_model(q: Question, evidence: list[Evidence], total: int = 0) -> tuple[str, list[str]]:
+    """(answer, cited refs) from the evidence alone. ``total``: a summary question's moments in all."""
     if not evidence:
         return NOT_FOUND, []
     if q.intent == "summary":
-        span = _days(q) if q.window else ""
-        lines = [f"{len(evidence)} moment{'s' if len(evidence) != 1 else ''} ({q.window_words or 'this time'}, {span}):"]
+        lines = [f"{_shown(q, len(evidence), total)}:"]
         lines += [f"- {_day(e.time)} {e.where}: {e.text}" for e in evidence]
+        if total > len(evidence) and q.window is not None:
+            lines.append(f"- … and {total - len(evidence)} more (rem moments --since {q.window[0].isoformat()})")
         return "\n".join(lines), [e.ref for e in evidence]
     terms = _terms(q.query)
     # asked who, a turn that asks is an answer like any other: its speaker is who wanted to know ("Who asked about
@@ -480,7 +502,7 @@ _SYSTEM = ("You answer the owner's question about their own life and work from t
            "not hold the answer, set found to false: never guess.")
 
 
-def _prompt(q: Question, evidence: list[Evidence], today: date, elsewhere: str = "") -> list[dict[str, str]]:
+def _prompt(q: Question, evidence: list[Evidence], today: date, elsewhere: str = "", also: str = "") -> list[dict[str, str]]:
     lines = []
     for e in evidence:
         bits = [f"[{e.ref}] {e.kind}", _day(e.time)]
@@ -492,6 +514,7 @@ def _prompt(q: Question, evidence: list[Evidence], today: date, elsewhere: str =
             bits.append(f"in moment “{e.moment}”")
         lines.append(" ".join(bits) + f": {e.text}")
     note = f"{elsewhere}: the evidence below is of other times.\n" if elsewhere else ""
+    note += f"{also}.\n" if also else ""
     user = (f"Today is {_short_date(today.isoformat())}.\nQuestion: {q.text}\n{note}\n<evidence>\n" + "\n".join(lines)
             + "\n</evidence>\n\nAnswer from the evidence only, citing refs.")
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
@@ -502,13 +525,13 @@ _REF = re.compile(r"\[?\b(E\d{1,3})\b\]?")
 
 def answer_with_model(settings: LLMSettings, q: Question, evidence: list[Evidence], out: Answer, *,
                       max_cost: float | None = None, today: date | None = None, timeout_s: float = 120.0,
-                      elsewhere: str = "") -> str:
+                      elsewhere: str = "", also: str = "") -> str:
     """Ask the configured model; fills ``out`` (answer, cited, found, usage, cost) and returns "", or returns why
     nothing was sent (the estimated cost is over ``max_cost``). Raises LLMError."""
     from .dream.run import endpoint
     from .llm.client import LLM
 
-    msgs = _prompt(q, evidence, today or datetime.now(local_zone()).date(), elsewhere)
+    msgs = _prompt(q, evidence, today or datetime.now(local_zone()).date(), elsewhere, also)
     est_in = sum(len(m["content"]) for m in msgs) // 3 + 50
     est = settings.estimate_cost(est_in, MAX_ANSWER_TOKENS)
     if max_cost is not None and (est is None or est > max_cost):
@@ -551,7 +574,7 @@ def ask(store: Store, question: str, settings: LLMSettings | None = None, *, lim
     if q.intent == "summary":
         if dream_missing:
             out.dreamed = dream_if_needed(store, q, settings, max_cost=max_cost)
-        out.evidence = moments_of(store, q)
+        out.evidence, out.moments = moments_of(store, q)
         if not out.evidence:
             out.answer, out.found = _nothing_in(q), False
             return out
@@ -562,14 +585,16 @@ def ask(store: Store, question: str, settings: LLMSettings | None = None, *, lim
             elsewhere = _elsewhere(q)
     if not settings.no_model and out.evidence:
         try:
-            refused = answer_with_model(settings, q, out.evidence, out, max_cost=max_cost, today=today, elsewhere=elsewhere)
+            also = _shown(q, len(out.evidence), out.moments) if q.intent == "summary" and out.moments > len(out.evidence) else ""
+            refused = answer_with_model(settings, q, out.evidence, out, max_cost=max_cost, today=today, elsewhere=elsewhere,
+                                        also=also)
             if not refused:
                 out.message = elsewhere
                 return out
             out.message = f"{refused}: answered from the evidence alone"
         except LLMError as e:
             out.message = f"the model could not answer ({e}): answered from the evidence alone"
-    out.answer, out.cited = answer_without_model(q, out.evidence)
+    out.answer, out.cited = answer_without_model(q, out.evidence, out.moments)
     out.found = out.answer != NOT_FOUND
     if elsewhere and out.found:
         out.answer = f"{elsewhere}:\n{out.answer}"

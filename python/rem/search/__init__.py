@@ -24,13 +24,15 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from ..days import day_window, local_zone
 from ..exceptions import SearchError
+from ..schema import events_sql
 from ..store import Connection, Store, fetch_arrow, fetch_rows, file_signature
 from ..values import parse_time
 from . import index as ix
@@ -265,12 +267,15 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
             return rank(store, q, opts, emb, c)
     out = Ranked()
     some_kinds = set(opts.kinds) != set(ix.KINDS)
-    filtered = bool(opts.tags or opts.people or opts.types or opts.since or opts.until)
+    by_moment = bool(opts.tags or opts.people or opts.types)
+    filtered = bool(by_moment or opts.since or opts.until)
     # kinds alone are known from the ids: each half keeps to them itself (the ids of every item of a kind, read and
-    # tested at each query, cost a search of messages alone at 100k items ~45 ms)
-    kinds = tuple(opts.kinds) if some_kinds and not filtered else None
+    # tested at each query, cost a search of messages alone at 100k items ~45 ms); so is a time alone, from each
+    # item's time (:func:`.index.item_times`; the ids of every item in the window cost ~100 ms at 100k items)
+    kinds = tuple(opts.kinds) if some_kinds and not by_moment else None
     n = CANDIDATES * (10 if filtered else 1)
-    allowed = _allowed(con, opts) if filtered else None
+    allowed = _allowed(con, opts) if by_moment else None
+    window = _window(store, con, opts) if filtered and not by_moment else None
     about = content_query(q)
     # the speakers the query names, by the words it names them with (see _speakers_boost)
     named = _named_speakers(store, con, q) if "message" in opts.kinds else {}
@@ -280,6 +285,9 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         words = query_text(about)
         hits = lex.search(words, n, kinds) if lex is not None and words else []
         hits = [h for h in hits if allowed is None or h[0] in allowed]
+        if window is not None and hits:
+            inside = window.holds(window.times.of(ix.hashes_of(con, [h[0] for h in hits])))
+            hits = [h for h, keep in zip(hits, inside.tolist(), strict=True) if keep]
         out.lexical = {i: (k + 1, s) for k, (i, s) in enumerate(hits[:CANDIDATES])}
         out.timings["lexical"] = time.perf_counter() - t0
     if opts.dense and emb is not None:
@@ -289,7 +297,12 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         out.timings["load_vectors"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         qv = emb.embed([_less_names(about if getattr(emb, "static", False) else q, named)])[0]
-        mask = vec.of_kinds(kinds) if kinds is not None else None if allowed is None else [i in allowed for i in vec.ids]
+        mask = vec.of_kinds(kinds) if kinds is not None else None
+        if allowed is not None:
+            mask = [i in allowed for i in vec.ids]
+        elif window is not None:
+            inside = window.holds(vec.times(window.times))
+            mask = (inside & np.array(mask, dtype=bool) if mask is not None else inside).tolist()
         rows, scores = vec.index.search([float(x) for x in qv], CANDIDATES, mask)
         out.dense = {vec.ids[r]: (k + 1, float(s)) for k, (r, s) in enumerate(zip(rows, scores, strict=True))}
         out.timings["dense"] = time.perf_counter() - t0
@@ -428,6 +441,29 @@ def fuse(r: Ranked, moment_boost: float = MOMENT_BOOST) -> list[tuple[str, float
     return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
 
 
+@dataclass
+class _Window:
+    """A search's time alone, tested on each candidate's time: [lo, hi) in µs since the epoch."""
+
+    times: ix.ItemTimes
+    lo: int
+    hi: int
+
+    def holds(self, ts: Any) -> Any:
+        return (ts >= self.lo) & (ts < self.hi)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _window(store: Store, con: Connection, opts: SearchOptions) -> _Window:
+    def us(value: str | None, flag: str, default: int) -> int:
+        return default if not value else (_when(value, flag) - _EPOCH) // timedelta(microseconds=1)
+
+    big = int(np.iinfo(np.int64).max)
+    return _Window(ix.item_times(store, con), us(opts.since, "--since", ix.NO_TIME + 1), us(opts.until, "--until", big))
+
+
 def _allowed(con: Connection, opts: SearchOptions) -> set[str]:
     """The ids of the items the filters let through."""
     params: dict[str, Any] = {}
@@ -507,9 +543,9 @@ def details(store: Store, con: Connection, q: str, r: Ranked, opts: SearchOption
         cols, source, key_col = _DETAIL[kind]
         params[f"k{k}"] = items
         where = f"list_contains($k{k}, {key_col})"
-        if kind == "event":  # the view unnests every moment's events: the hits' moments only
+        if kind == "event":  # the view unnests every moment's events (~15 ms at 20,000): the hits' moments only
             params[f"m{k}"] = list({i.split("/", 1)[0] for i in items})
-            where += f" AND list_contains($m{k}, moment_id)"
+            source = f"({events_sql(f'(SELECT * FROM moments WHERE list_contains($m{k}, id))')})"
         # the hash the moment it belongs to is looked up by (see rem.search.index.owners)
         h = f"hash('{kind}:' || {key_col})" if kind in _OWNER else "NULL::UBIGINT"
         parts.append(f"SELECT '{kind}' AS kind, {cols}, {h} AS h FROM {source} WHERE {where}")

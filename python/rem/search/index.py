@@ -860,6 +860,55 @@ def event_sources(store: Store, con: Connection) -> MomentMap:
         FROM mo, json_each(mo.events) e WHERE mo.events IS NOT NULL AND json_extract_string(e.value, '$.source_id') IS NOT NULL""")
 
 
+# -- the time of each item, cached per process ------------------------------------------------------------
+NO_TIME = np.iinfo(np.int64).min  # an item without a time: outside every window
+
+
+@dataclass
+class ItemTimes:
+    """The time of every searchable item (µs since the epoch), by DuckDB's hash of its id (``kind:item_id``):
+    ``hashes`` sorted, ``ts`` beside them. A search kept to a time tests its candidates here instead of reading
+    the ids of every item in the window (~100 ms at 100k items)."""
+
+    hashes: Any  # numpy uint64, sorted
+    ts: Any  # numpy int64
+    sig: tuple[int, ...]
+
+    def of(self, hashes: Any) -> Any:
+        """The time of each hash (a numpy uint64 array), :data:`NO_TIME` where none is known."""
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        if not len(self.hashes):
+            return np.full(len(hashes), NO_TIME, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        return np.where(self.hashes[at] == hashes, self.ts[at], NO_TIME)
+
+
+_times_cache: dict[str, ItemTimes] = {}
+
+
+def item_times(store: Store, con: Connection) -> ItemTimes:
+    """:class:`ItemTimes` of the database, made again whenever anything was committed (by the file's signature)."""
+    sig = file_signature(store.path)
+    hit = _times_cache.get(str(store.path))
+    if hit is not None and hit.sig == sig:
+        return hit
+    _times_cache.pop(str(store.path), None)
+    every = " UNION ALL ".join(f"SELECT hash(id) AS h, epoch_us(ts) AS t FROM ({items_sql(k, text=False)})" for k in KINDS)
+    t = fetch_arrow(con, f"SELECT h, t FROM ({every}) WHERE t IS NOT NULL ORDER BY h")
+    out = ItemTimes(t.column("h").to_numpy().astype(np.uint64, copy=False) if t.num_rows else np.zeros(0, np.uint64),
+                    t.column("t").to_numpy().astype(np.int64, copy=False) if t.num_rows else np.zeros(0, np.int64), sig)
+    _remember(_times_cache, str(store.path), out)
+    return out
+
+
+def hashes_of(con: Connection, ids: list[str]) -> Any:
+    """DuckDB's hash of each of ``ids``, in order (numpy uint64)."""
+    if not ids:
+        return np.zeros(0, np.uint64)
+    t = fetch_arrow(con, "SELECT list_transform($ids, lambda x: hash(x)) AS h", {"ids": ids})
+    return np.array(t.column("h")[0].as_py(), dtype=np.uint64)
+
+
 # -- dense vectors, cached per process -----------------------------------------------------------------------
 @dataclass
 class Vectors:
@@ -869,6 +918,14 @@ class Vectors:
     masks: dict[tuple[str, ...], list[bool]] = field(default_factory=dict)
     pending: int = 0  # indexed items without a vector of this model (:func:`pending`)
     sig: tuple[int, ...] = ()  # the database file's signature when ``key`` was last checked
+    hashes: Any = None  # numpy uint64: DuckDB's hash of each row's id (the rows' times are looked up by it)
+    _times: tuple[Any, Any] | None = None  # (the ItemTimes, each row's time in it)
+
+    def times(self, times: ItemTimes) -> Any:
+        """Each row's time (µs since the epoch; :data:`NO_TIME` where unknown), worked out once per ``times``."""
+        if self._times is None or self._times[0] is not times:
+            self._times = (times, times.of(self.hashes))
+        return self._times[1]
 
     def of_kinds(self, kinds: tuple[str, ...]) -> list[bool]:
         """Which rows are of ``kinds`` (a search of some kinds only), worked out once."""
@@ -900,12 +957,15 @@ def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
     _vec_cache.pop(ck, None)  # let the old index go before the new one is built
     ix = _rem.VectorIndex(dim)
     ids: list[str] = []
-    reader = stream_arrow(con, "SELECT id, vector, scale FROM search_index WHERE model = $m AND vector IS NOT NULL ORDER BY id",
-                          batch_rows=65_536, params={"m": model})
+    hashes = []
+    reader = stream_arrow(con, """SELECT id, vector, scale, hash(id) AS h FROM search_index
+                                  WHERE model = $m AND vector IS NOT NULL ORDER BY id""", batch_rows=65_536, params={"m": model})
     if reader is not None:
         for b in reader:  # batch by batch: never the whole column in memory at once
             ix.add_quantized(b, "vector", "scale")
             ids.extend(b.column(0).to_pylist())
-    v = Vectors(ids, ix, key, pending=int(waiting), sig=sig)
+            hashes.append(b.column("h").to_numpy().astype(np.uint64, copy=False))
+    v = Vectors(ids, ix, key, pending=int(waiting), sig=sig,
+                hashes=np.concatenate(hashes) if hashes else np.zeros(0, np.uint64))
     _remember(_vec_cache, ck, v)
     return v

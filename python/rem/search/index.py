@@ -964,7 +964,7 @@ def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
         for b in reader:  # batch by batch: never the whole column in memory at once
             ix.add_quantized(b, "vector", "scale")
             ids.extend(b.column(0).to_pylist())
-            hashes.append(b.column("h").to_numpy().astype(np.uint64, copy=False))
+            hashes.append(b.column("h").to_numpy().astype(np.uint64, copy=True))  # a view would keep the batch alive
     v = Vectors(ids, ix, key, pending=int(waiting), sig=sig,
                 hashes=np.concatenate(hashes) if hashes else np.zeros(0, np.uint64))
     _remember(_vec_cache, ck, v)

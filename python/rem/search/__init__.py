@@ -103,8 +103,8 @@ class TimeRead:
 _MY = re.compile(r"\bmy\s+(week|weekend|month|year)\b|\bthe\s+(week|weekend|month|year)\b(?!\s*[\w'’])", re.I)
 _MY_DAY = re.compile(r"\bmy\s+day\b|\bthe\s+day\b(?!\s*[\w'’])", re.I)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-# a time named from another: "since Monday", "before 9 June 2023", "the week after the conference on 3 May",
-# "the Sunday before 25 May 2023" (the words just before a time :func:`rem.understand.when.find` reads)
+# a time named from another: "since Monday", "before 9 June 2023", "the week after 3 May", "the Sunday before 25
+# May 2023" (the words just before a time :func:`rem.understand.when.find` reads)
 _RELATIVE = re.compile(rf"(?:\bthe\s+(?P<unit>day|week|weekend|month|{'|'.join(_WEEKDAYS)})\s+)?"
                        rf"\b(?P<rel>before|after|since|until|till)\s+(?:the\s+)?$", re.I)
 _SINCE_WEEKDAY = re.compile(rf"\b(?:since|before|after)\s+({'|'.join(_WEEKDAYS)})\b", re.I)

@@ -776,3 +776,43 @@ def test_a_moment_named_by_its_event_is_never_cut_off_its_predicate(event, name)
     from rem.understand.describe import event_name
 
     assert event_name([SimpleNamespace(text=event, score=1.0, at=0)]) == name
+
+
+_TWO_FRIENDS = [
+    {"speaker": "Caroline", "content": "Jon finally took me to the pottery class last night, the one by the harbour."},
+    {"speaker": "Melanie", "content": "How was the pottery class? Did Jon like the wheel?"},
+    {"speaker": "Caroline", "content": "Jon loved it. We made two bowls and the teacher, Anna, glazed them for us."},
+    {"speaker": "Melanie", "content": "Anna is great. I want to sign up for the pottery class too."},
+    {"speaker": "Caroline", "content": "Come with us next Thursday, the class starts at seven."},
+]
+
+
+@pytest.mark.parametrize("key", ["conv-26_session_1", "6f1c2a4e-8b1d-4c8e-9a5b-1234567890ab", "dev_12-0", "Session 3",
+                                 "New chat"])
+def test_a_thread_named_only_by_its_key_lends_no_topic_or_name_and_two_friends_are_no_meeting(key):
+    """Chat exports key a thread nobody titled by an id; a key is no topic, and a moment named "Talking about
+    conv-26_session_1" says nothing. Two friends talking about two others are a conversation, not a meeting."""
+    (d,) = digest_all(activity([{**m, "session": "s1"} for m in _TWO_FRIENDS],
+                               sessions=[{"id": "s1", "name": key, "source": "chat"}]))
+    said = " ".join([d.name, *d.tags, *d.topics]).lower()
+    assert key.lower() not in said and "session" not in said and "conv" not in said.split()
+    assert "pottery class" in [t.lower() for t in d.topics]
+    assert len(d.people) >= 3 and "Anna" in d.people  # three people, two of them present
+    assert d.moment_type == "conversation"
+
+
+def test_a_thread_s_title_is_still_a_topic_and_three_speakers_still_meet():
+    (titled,) = digest_all(activity([{**m, "session": "s1"} for m in _TWO_FRIENDS],
+                                    sessions=[{"id": "s1", "name": "Harbour ceramics", "source": "chat"}]))
+    assert "harbour ceramics" in [t.lower() for t in titled.topics]
+    three = [*_TWO_FRIENDS, {"speaker": "Jon", "content": "I already bought clay for the pottery class on Thursday."}]
+    (met,) = digest_all(activity([{**m, "session": "s1"} for m in three],
+                                 sessions=[{"id": "s1", "name": "s1", "source": "chat"}]))
+    assert met.moment_type == "meeting"
+
+
+def test_a_short_untitled_chat_is_named_after_who_talked_not_its_key():
+    (d,) = digest_all(activity([{"speaker": "Tom", "content": "Hi!"}, {"speaker": "Nate", "content": "Hey, you ok?"},
+                                {"speaker": "Tom", "content": "Sure."}],
+                               sessions=[{"id": "s1", "name": "test_87", "source": "chat"}]))
+    assert d.name == "Talking with Tom and Nate"

@@ -33,6 +33,7 @@ import re
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -122,6 +123,13 @@ def tiage(split: str, limit: int | None) -> list[dict[str, Any]]:
 
 # -- through the dream ----------------------------------------------------------------------------------------
 ENTITIES = "spacy"  # [dream] entities: the entity model, or "off" (the rules alone)
+SESSION_KEYS = "as-given"  # --session-keys: the set's ids, or UUIDs made from them
+
+
+def session_key(dialogue_id: str) -> str:
+    """The key a dialogue's session is imported under: the set's own id ("test_12"), or with ``--session-keys
+    uuid`` a UUID made from it, as chat exports key their threads when nobody titled them."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, dialogue_id)) if SESSION_KEYS == "uuid" else dialogue_id
 
 
 def _store(path: Path) -> Store:
@@ -141,7 +149,7 @@ def ingest_dialogues(dialogues: list[dict[str, Any]], tmp: Path, name: str = "di
                 d["message_ids"].append(mid)
                 if i in d.get("asked", ()):
                     continue
-                f.write(json.dumps({"session": d["id"], "role": "user", "speaker": who, "content": text or "…",
+                f.write(json.dumps({"session": session_key(d["id"]), "role": "user", "speaker": who, "content": text or "…",
                                     "id": mid, "created_at": (start + timedelta(minutes=i)).isoformat()}) + "\n")
     store = _store(tmp / f"{name}.duckdb")
     ingest_chat(store, path)
@@ -220,7 +228,7 @@ def score_dialogsum(dialogues: list[dict[str, Any]], moments: dict[str, list[Any
     pred_people = pred_right = 0
     gold_persons = found_persons = pred_person_like = 0
     topic_hits = 0
-    with_names = 0
+    with_names = keyed = meetings = 0
     for d in dialogues:
         ms = moments[d["id"]]
         summary = " ".join(m.summary for m in ms if m.summary) or " ".join(m.name for m in ms)
@@ -247,6 +255,9 @@ def score_dialogsum(dialogues: list[dict[str, Any]], moments: dict[str, list[Any
         topic_words = {w for t in d["topics"] for w in _stems(t)}
         moment_words = {w for m in ms for t in [*m.tags, m.name] for w in _stems(t)}
         topic_hits += bool(topic_words & moment_words)
+        key = session_key(d["id"]).lower()
+        keyed += sum(key in f"{m.name} {' '.join(m.tags)}".lower() for m in ms)
+        meetings += sum(m.moment_type == "meeting" for m in ms)
     return {
         "dialogues": len(dialogues),
         "rouge": {"rem": [round(mean(x[i] for x in rem), 4) for i in range(3)],
@@ -259,6 +270,11 @@ def score_dialogsum(dialogues: list[dict[str, Any]], moments: dict[str, list[Any
                                    "precision": round(pred_person_like / pred_people, 4) if pred_people else None}},
         "topic_agreement": round(topic_hits / len(dialogues), 4),
         "moments_per_dialogue": round(mean(len(moments[d["id"]]) for d in dialogues), 3),
+        # a dialogue's session key in a moment's name or tags (a key is no topic), and moments typed "meeting"
+        # (every DialogSum dialogue is two people talking)
+        "moments_naming_their_session_key": keyed,
+        "meetings": meetings,
+        "moments": sum(len(moments[d["id"]]) for d in dialogues),
     }
 
 
@@ -390,16 +406,20 @@ def main() -> None:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--entities", choices=["spacy", "off"], default="spacy",
                     help="names read by spaCy's entity model (the default), or by the rules alone")
+    ap.add_argument("--session-keys", choices=["as-given", "uuid"], default="as-given",
+                    help="the key each dialogue's session is imported under: the set's id, or a UUID made from it")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
-    global ENTITIES
+    global ENTITIES, SESSION_KEYS
     ENTITIES = a.entities
+    SESSION_KEYS = a.session_keys
     sets = ["dialogsum", "superdialseg", "tiage"] if a.set == "all" else [a.set]
     res: dict[str, Any] = {s: run(s, a.split, a.limit) for s in sets}
     if a.set == "all":
         res["personal_events"] = personal_events()
     res["split"] = a.split
     res["entities"] = a.entities
+    res["session_keys"] = a.session_keys
     text = json.dumps(res, indent=2)
     print(text)
     if a.out:

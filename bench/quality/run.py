@@ -110,6 +110,9 @@ def main() -> None:
     subprocess.run([sys.executable, str(HERE / "dialogues.py"), "--split", "test", "--out", str(dialogues_json)], check=True,
                    stdout=subprocess.DEVNULL)
     results["dialogues"] = json.loads(dialogues_json.read_text())
+    subprocess.run([sys.executable, str(HERE / "dialogues.py"), "--split", "test", "--set", "dialogsum",
+                    "--session-keys", "uuid", "--out", str(dialogues_json)], check=True, stdout=subprocess.DEVNULL)
+    results["dialogues"]["dialogsum_uuid_keys"] = json.loads(dialogues_json.read_text())["dialogsum"]
     results.update({"demo": {r.path: r.metrics() for r in all_days}, "week_no_model": week[0].metrics(),
                     "hard_days_no_model": hard[0].metrics(), "heldout": {r.path: r.metrics() for r in heldout},
                     "tiage": tiage})
@@ -157,7 +160,12 @@ def render_dialogues(d: dict, prior: dict | None) -> list[str]:
             f"| person precision, people only (named by a summary, or a titled name or a census given name written in the dialogue) | — | {po['precision']:.3f} | |"]
            if (po := pe.get("people_only")) else []),
          f"| topic agreement (a tag or name word is a word of a human topic) | {was(['dialogsum', 'topic_agreement'])} | {ds['topic_agreement']:.3f} | |",
-         f"| moments per dialogue | {was(['dialogsum', 'moments_per_dialogue'])} | {ds['moments_per_dialogue']:.2f} | |", ""]
+         f"| moments per dialogue | {was(['dialogsum', 'moments_per_dialogue'])} | {ds['moments_per_dialogue']:.2f} | |",
+         *([f"| moments typed \"meeting\" (every dialogue is two people talking) | — | {ds['meetings']} of {ds['moments']} | |"]
+           if "meetings" in ds else []),
+         *([f"| topic agreement, sessions keyed by UUIDs (as chat exports key untitled threads) | — | {u['topic_agreement']:.3f} | |",
+            f"| moments naming their session's key, sessions keyed by UUIDs | — | {u['moments_naming_their_session_key']} of {u['moments']} | |"]
+           if (u := d.get("dialogsum_uuid_keys")) else []), ""]
     for key, title in (("superdialseg", "SuperDialseg validation (the tuning split)"), ("tiage", "TIAGE test")):
         s = d[key]
         t += [f"**{title}**: {s['dialogues']} dialogues, k = {s['k']}; Pk and WindowDiff (nltk) of the dream's own moment",

@@ -41,7 +41,16 @@ from . import describe
 from .emotions import emotions
 from .events import Event, Utterance, third_person
 from .events import extract as extract_events
-from .keyphrases import DocumentFrequency, Phrase, candidates, key_of, rank, tag, vocabulary
+from .keyphrases import (
+    DocumentFrequency,
+    Phrase,
+    candidates,
+    key_name,
+    key_of,
+    rank,
+    tag,
+    vocabulary,
+)
 from .ner import Recognizer, recognizer
 from .ner import imported as ner_imported
 from .people import Found, PeopleFinder, front_matter_people
@@ -180,7 +189,8 @@ class Understanding:
         self.owner_keys = {normalize_key(o) for o in owner}
         self.owner_words = {stem(fold(w)) for o in owner for w in o.split()}
         sessions = activity.sessions.to_pylist()  # one per conversation: few beside their messages
-        self._session_name = {s["id"]: s.get("name") for s in sessions}
+        # a thread's title is a strong topic; a name that is only its key ("conv-26_session_1", a UUID) is none
+        self._session_name = {s["id"]: n for s in sessions if (n := s.get("name")) and not key_name(n)}
         # ChatGPT-style conversations: the owner asks, an assistant explains
         self.chatgpt = {s["id"] for s in sessions if s.get("source") == "chatgpt"}
         self.transcripts = {s["id"] for s in sessions if s.get("source") == "transcript"}
@@ -472,6 +482,8 @@ class Understanding:
             notes=sum(i.resource_type == "note" for i in items), documents=sum(i.resource_type == "document" for i in items),
             conversations=len({i.session for i in items if i.session in self.chatgpt}),
             group_chats=len({i.session for i in items if i.group}), people=len(people), items=len(items),
+            speakers=len({r.get("speaker") or self.owner_name for _, r, m in rows
+                          if m and r.get("session_id") in self._group_sessions and r.get("role") in ("user", "assistant")}),
             meetings=len({i.session for i in items if i.session in self.transcripts}))
         own = [s for i in items for s in i.own]
         kind = describe.moment_type(shape, " ".join(texts))
@@ -479,7 +491,9 @@ class Understanding:
         key_terms = [p.key for p in topics]
         central = describe.central_sentences([s for i in items for s in i.summary_text], key_terms)
         events = extract_events(self._utterances(rows), owner=self.owner_name, people=people)
-        fallback = names[0] if names else (items[0].commit_subject or "Activity") if items else "Activity"
+        fallback = names[0] if names else (items[0].commit_subject or "") if items else ""
+        if not fallback:  # nothing titled it and no key phrase stood out: who was there
+            fallback = describe.with_people(people) if any(i.kind == "message" for i in items) else "Activity"
         places = Counter(i.place for i in items if i.place)
         place = places.most_common(1)[0][0] if places else ""
         vocab = vocabulary([*texts, *people, place]) if self._vocabulary else frozenset()

@@ -64,7 +64,8 @@ class Shape:
     conversations: int = 0  # ChatGPT-style conversations
     group_chats: int = 0  # sessions with named speakers
     meetings: int = 0  # meeting transcripts
-    people: int = 0
+    people: int = 0  # the segment's people: who took part and who was named
+    speakers: int = 0  # who took part in its chats (the owner counted): a chat's people present
     items: int = 0
     resource_types: Counter[str] = field(default_factory=Counter)
 
@@ -93,7 +94,9 @@ def moment_type(shape: Shape, text: str) -> str:
         score[t] += n / per
     if shape.meetings:  # a transcript is a meeting's
         score["meeting"] += 3.0
-    if shape.people >= 3:
+    # three people or more together: a meeting. In a chat they are who speaks, not who is talked about (two friends
+    # talking about a third are not in a meeting); a note's people are the people it lists
+    if (shape.speakers if shape.group_chats else shape.people) >= 3:
         score["meeting"] += 1.5
     elif shape.group_chats:  # two people talking (a chat, a call): a conversation unless it says it is a meeting
         score["conversation"] += 1.5
@@ -265,6 +268,15 @@ def name(kind: str, topics: Sequence[str], people: Sequence[str], fallback: str)
     if len(text) > 120:
         text = text[:119].rsplit(" ", 1)[0] + "…"
     return text[:1].upper() + text[1:]
+
+
+def with_people(people: Sequence[str]) -> str:
+    """A conversation's name when nothing in it stood out and nobody titled it: who talked
+    (``Talking with Tom and Nate``; ``Conversation`` when nobody is known)."""
+    if not people:
+        return "Conversation"
+    first = [p.split()[0] for p in people[:3]]
+    return "Talking with " + _join(first if len(people) <= 3 else [*first, "others"])
 
 
 def _join(parts: Sequence[str]) -> str:

@@ -172,14 +172,33 @@ def stem_key(word: str) -> str:
     return stem(fold(word))
 
 
-_IDENTIFIER = re.compile(r"^[^\W\d_]+(?:_[^\W_]*)*_\d+$|^[^\W\d_]+-\d+$|^[^\W\d_]+_[^\W_]+_\d+$|^\d+$")
+_IDENTIFIER = re.compile(r"^[^\W\d_]+(?:_[^\W_]*)*(?:_\d+)(?:-\d+)*$|^[^\W\d_]+-\d+$|^[^\W\d_]+_[^\W_]+_\d+$|^\d+$")
 
 
 def identifier(word: str) -> bool:
-    """A key, not a subject: ``test_6``, ``superseg-1``, ``run_12``, ``session_a_3`` (letters, then ``_``/``-``
-    and a number). ``gpt4``, ``ef_search``, ``p99`` and ``db-3`` in running text are not
-    caught here unless they end in ``_N``; a session's own key is left out by the caller."""
+    """A key, not a subject: ``test_6``, ``superseg-1``, ``run_12``, ``session_a_3``, ``dev_12-0`` (letters, then
+    ``_``/``-`` and a number). ``gpt4``, ``ef_search``, ``p99`` and ``db-3`` in running text are not
+    caught here unless they end in ``_N``; a session's own key is left out by the caller (:func:`key_name`)."""
     return bool(_IDENTIFIER.match(word)) and ("_" in word or word.count("-") == 1 and len(word.split("-")[0]) > 4)
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}(?:-?[0-9a-f]{4}){3}-?[0-9a-f]{12}$|^(?=[a-f]*\d)[0-9a-f]{8,}$", re.IGNORECASE)
+_NAME_PARTS = re.compile(r"[\s_\-.:/#|]+")
+# the words a thread's default name is made of when nobody titled it ("New chat", "Session 12", "conv-26_session_1")
+_CONTAINERS = frozenset("""session sessions chat chats thread threads conversation conversations conv convo dialog
+dialogue dialogues untitled new channel group call transcript log logs export""".split())
+
+
+def key_name(name: str) -> bool:
+    """A thread's name that is a key, not a title: a UUID or a hex digest, or a name none of whose parts is a word
+    of four letters or more other than the words a default name is made of — ``dev_0-0``, ``conv-26_session_1``,
+    ``Session 12``, ``New chat``, ``D1``, ``2024-05-08``, ``C024BE91L``, ``test_262-0`` (:func:`identifier`).
+    ``general``, ``q3-planning`` and ``Trip to Lisbon`` are titles.
+    A key is no topic, and a moment named after one says nothing."""
+    s = name.strip()
+    if not s or _UUID.match(s) or identifier(s):
+        return True
+    return not any(len(p) >= 4 and p.isalpha() and p.lower() not in _CONTAINERS for p in _NAME_PARTS.split(s))
 
 
 @lru_cache(maxsize=1 << 16)  # the same keys come back in segment after segment

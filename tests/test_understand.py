@@ -816,3 +816,15 @@ def test_a_short_untitled_chat_is_named_after_who_talked_not_its_key():
                                 {"speaker": "Tom", "content": "Sure."}],
                                sessions=[{"id": "s1", "name": "test_87", "source": "chat"}]))
     assert d.name == "Talking with Tom and Nate"
+
+
+def test_a_name_someone_is_spoken_to_by_is_a_person_and_an_order_s_verb_is_no_part_of_one():
+    """The small entity model reads a lone name in a vocative as an organisation or a place ("Julia" ORG, "Vicky"
+    GPE); being spoken to makes it a person's. "Tell Jon I said hi" names Jon, not "Tell Jon I"."""
+    (d,) = digest_all(activity([
+        {"speaker": "Sam", "content": "Julia, I would like to have a word with you."},
+        {"speaker": "Kim", "content": "Sure. What do you think, Vicky?"},
+        {"speaker": "Sam", "content": "Tell Jon I said hi. Two good places are Seattle, in Washington, and Portland, Oregon."},
+    ]))
+    assert {"Julia", "Vicky"} <= set(d.people)
+    assert not any("Tell" in p or p.endswith(" I") or p == "Oregon" for p in d.people)

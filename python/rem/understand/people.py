@@ -92,6 +92,19 @@ _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _RULES = ((_VOCATIVE_START, 1), (_VOCATIVE_ADDRESS, 2), (_NAME_ALONE, 2), (_GREETED, 2), (_INTRO, 2), (_VOCATIVE_END, 2),
           (_AND_I, 2), (_RELATION, 2), (_ACTS, 2), (_START_ACTS, 1), (_DOES, 1), (_POSSESSIVE, 1), (_WITH_YOU, 1),
           (_OBJECT, 1))
+_AFTER_A_NAME = re.compile(rf"{_CAP}$")
+
+
+def _addressed(name: str, sentence: str) -> bool:
+    """``name`` is who ``sentence`` speaks to: "Julia, I would like …", "Thanks, Jayden", "What do you think, Vicky?"
+    — not a word alone ("Bingo!"), an order ("Corona, please") or a place after a place ("Portland, Oregon")."""
+    for rx in (_VOCATIVE_ADDRESS, _GREETED):
+        if (m := rx.search(sentence)) and m.group(1) == name:
+            return True
+    m = _VOCATIVE_END.search(sentence)
+    return bool(m and m.group(1) == name and not _AFTER_A_NAME.search(sentence[: m.start()].rstrip(" ,")))
+
+
 _INSIDE_ONLY = (_INTRO, _VOCATIVE_END, _RELATION, _ACTS, _DOES, _POSSESSIVE, _WITH_YOU, _OBJECT)
 _OPENING_RULES = tuple((rx, w) for rx, w in _RULES if rx not in _INSIDE_ONLY)
 # The rules that read only a sentence's opening (anchored at its start): one pattern, all of them as alternatives,
@@ -354,7 +367,10 @@ class PeopleFinder:
                 elif label in NOT_PERSON:
                     not_people.add(" ".join(text.split()).removeprefix("the ").removesuffix("'s"))
         kept = [(n, w, s) for n, w, s in found.hits if " " in n or n in persons or n not in common.get(s, ())]
-        return kept, not_people - persons
+        # a name someone is addressed by ("Julia, I would like …", "What do you think, Vicky?") is a person's, whatever
+        # the small model reads alone in that place (an ORG, a GPE): places and companies are seldom spoken to
+        addressed = {n for n, _, s in kept if " " not in n and _addressed(n, s)}
+        return kept, not_people - persons - addressed
 
     @staticmethod
     def _from_sentences(text: str, lower: set[str], *, titled: bool = True, sentences: list[str] | None = None,
@@ -480,11 +496,21 @@ didn't don't won't can't isn't aren't wasn't weren't""".split())
 
 
 def _trim(name: str) -> str:
-    """Drop trailing words that are not capitalized (``Alice Chen about`` → ``Alice Chen``)."""
+    """Drop trailing words that are not capitalized and a trailing "I" (``Alice Chen about`` → ``Alice Chen``,
+    ``Jon I`` of "Jon I said" → ``Jon``), and the words before the last lower-case one (``tell Jon``)."""
     words = name.split()
-    while words and not _capitalized(words[-1]):
+    while words and (not _capitalized(words[-1]) or words[-1] == "I"):
         words.pop()
+    while words and not all(map(_capitalized, words)):
+        words.pop(0)
+    while len(words) > 1 and words[0].lower() in _ADDRESSING:
+        words.pop(0)  # "Tell Jon": the verb that opens the sentence is no part of the name
     return " ".join(words)
+
+
+# verbs that open a sentence before a name, capitalized there as any first word is ("Tell Jon I said hi")
+_ADDRESSING = frozenset("""tell ask call text email message ping thank invite remind meet help let say give send show
+bring take see visit""".split())
 
 
 def _names_in(value: Any) -> list[str]:

@@ -828,3 +828,16 @@ def test_a_name_someone_is_spoken_to_by_is_a_person_and_an_order_s_verb_is_no_pa
     ]))
     assert {"Julia", "Vicky"} <= set(d.people)
     assert not any("Tell" in p or p.endswith(" I") or p == "Oregon" for p in d.people)
+
+
+def test_what_is_left_of_a_negative_contraction_is_never_a_topic():
+    """The tokenizer splits "didn't" at its apostrophe; "didn" and "haven" were tags of every chat that said them."""
+    turns = [("Priya", "I didn't go to school today. I haven't been feeling well."),
+             ("Joanna", "You didn't? I couldn't go either, and Don’t ask why."),
+             ("Priya", "I don't want to go tomorrow, I didn't sleep."),
+             ("Joanna", "Let's skip class and go to the movies, I haven't seen the new one."),
+             ("Priya", "We shouldn't, but I wouldn't mind the movies. It isn't far.")]
+    (d,) = digest_all(activity([{"speaker": w, "content": t} for w, t in turns]))
+    words = {w for t in [*d.tags, *d.topics] for w in t.lower().split()}
+    assert "movies" in words
+    assert not words & {"didn", "haven", "couldn", "don", "shouldn", "wouldn", "isn"}

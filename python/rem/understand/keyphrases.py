@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from .._rem import PhraseReader, rank_phrases
-from .text import GENERIC, STOPWORDS, VERBS, fold, is_modifier, phrases, stem, tokens
+from .text import (
+    GENERIC,
+    PHRASE_STOPWORDS,
+    VERBS,
+    fold,
+    is_modifier,
+    phrases,
+    stem,
+    tokens,
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,7 @@ def vocabulary(texts: list[str]) -> frozenset[str]:
 
 @cache
 def phrase_reader() -> PhraseReader:
-    return PhraseReader(sorted(STOPWORDS))
+    return PhraseReader(sorted(PHRASE_STOPWORDS))
 
 
 def rank(weighted_texts: Iterable[tuple[str, float]] | Candidates, background: DocumentFrequency, *, limit: int = 7,

@@ -156,10 +156,17 @@ def is_modifier(word: str) -> bool:
     return word.isascii() and len(word) > 5 and (word.endswith("ly") or (word.endswith("ed") and not word.endswith("eed")))
 
 
+# what is left of a negative contraction once the tokenizer splits it at its apostrophe ("didn't" → "didn", "t"):
+# never a topic ("didn", "haven" were tags of every chat). Not stop words for every use: "Don" is also a name.
+CONTRACTION_PARTS = frozenset("""ain aren couldn didn doesn don hadn hasn haven isn mightn mustn needn shan shouldn
+wasn weren won wouldn""".split())
+PHRASE_STOPWORDS = STOPWORDS | CONTRACTION_PARTS  # the words that end a key phrase's run
+
+
 @lru_cache(maxsize=1 << 18)
 def is_content(word: str) -> bool:
     """A folded token that can be part of a topic."""
-    if word in STOPWORDS or not 2 <= len(word) <= 40:
+    if word in PHRASE_STOPWORDS or not 2 <= len(word) <= 40:
         return False
     if word.replace(".", "").replace(",", "").isdigit():
         return False

@@ -99,6 +99,26 @@ def test_perspective_becomes_the_third_person():
     assert third_person("We painted together", "Ana", ["Ben"]) == "Ana and Ben painted together"
 
 
+@pytest.mark.parametrize(("said", "retold"), [
+    ("I mean, it was fun", "Ana means, it was fun"),
+    ("I tend to stick to fruits", "Ana tends to stick to fruits"),
+    ("I just have a heavy feeling when I try to breathe", "Ana just has a heavy feeling when Ana tries to breathe"),
+    ("I haven't seen it and I don’t care", "Ana hasn't seen it and Ana doesn’t care"),
+    ("I kind of like it", "Ana kind of likes it"),
+    ("I definitely watch TV", "Ana definitely watches TV"),
+    ("I reply to emails", "Ana replies to emails"),
+    ("I went there, I can swim, I put it back", "Ana went there, Ana can swim, Ana put it back"),
+    ("You look great, and you need a rest", "Ben looks great, and Ben needs a rest"),
+    ("Now you know why", "Now Ben knows why"),
+    ("I saw you leave", "Ana saw Ben leave"),
+    ("I want you to go", "Ana wants Ben to go"),
+])
+def test_a_retold_sentence_s_verb_agrees_with_its_new_subject(said, retold):
+    """ "Jon mean", "Ana look great": the verb after "I" (and after a "you" that opens a clause) agrees with the
+    third person it becomes; pasts, modals and a "you" that is an object stay as they were."""
+    assert third_person(said, "Ana", ["Ben"]) == retold
+
+
 def _utter(i, who, text, others, at=datetime(2023, 5, 8, 14, 0, tzinfo=UTC)):
     return Utterance(f"m{i}", int((at + timedelta(minutes=i)).timestamp() * 1e6), text, who, others)
 

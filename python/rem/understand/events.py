@@ -101,6 +101,52 @@ enjoy miss play paint run write read teach study volunteer practice cook bake vi
 """.split())
 
 
+# "I" is always a subject: the verb after it (past an adverb or two) is the one to agree with its new subject
+_I_VERB = re.compile(r"\bI((?:\s+[a-z][a-z'’]*){1,4})")
+_ADVERBS = frozenset("""also really just still never always only often even already sometimes kinda too usually
+actually""".split())
+# what follows "I" and keeps its form after a third person: modals, pasts, negatives of both, and words that are
+# no verb ("I myself", "I too"); a past the same as its present ("put", "read") reads as the past
+_KEEPS_FORM = frozenset("""can could will would shall should may might must ought was were had did said went got saw
+made took came knew thought found gave told felt left kept met ran bought brought sat stood lost paid sent spent
+built heard held read put cut set let quit hurt hit cost shut spread bet began wrote drove ate drank forgot became
+chose broke fell won understood taught caught fought sold slept woke wore hid meant sang swam threw grew drew flew
+rode rang spoke stole stuck struck swore tore shook led fed fled bent lent dealt dug hung lay laid lit slid spun
+sought sank shot bit forgave froze knelt overcame rose sprang withdrew mistook upset
+didn't can't won't wouldn't couldn't shouldn't wasn't weren't hadn't mustn't mightn't ain't cannot
+myself too alone both and or but who that as the a an to in on at of with for than if so""".split())
+# "you" is a subject where a clause opens; "you guys", "you all" are more than the one other speaker
+_YOU_VERB = re.compile(r"(^|[,;:]\s+|\b(?i:and|but|so|because|if|when|that|since|while|though|now|then|until|unless|"
+                       r"once|before|after|as|what|how|where|why)\s+)[Yy]ou((?:\s+[a-z][a-z'’]*){1,4})")
+_PLURAL_YOU = frozenset("guys all both two three people folks yourselves".split())
+_NOT_ADVERBS = frozenset("apply reply supply comply multiply imply rely fly ally bully rally tally".split())
+
+
+def _i_verb(m: re.Match[str], actor: str, words_group: int = 1) -> str:
+    """ "I" and what follows it, the first verb made to agree with ``actor`` ("I really mean" → "Ana really means")."""
+    words = m.group(words_group).split()
+    if words[0] in _PLURAL_YOU:  # "you guys are": not the one other speaker
+        return m.group(0)[len(m.group(1)):] if words_group == 2 else m.group(0)
+    k = 0
+    while k < len(words) - 1 and (words[k] in _ADVERBS or words[k] == "myself" or words[k] in ("kind", "sort")
+                                  and words[k + 1] == "of" or words[k] == "of" and k and words[k - 1] in ("kind", "sort")
+                                  or words[k].endswith("ly") and len(words[k]) > 4 and words[k] not in _NOT_ADVERBS):
+        k += 1
+    out = [w for w in words[:k] if w != "myself"] + [_agree(words[k])] + words[k + 1:]
+    return f"{actor} " + " ".join(out)
+
+
+def _agree(verb: str) -> str:
+    """The verb after "I" as it agrees with a third person singular: "mean" → "means", "haven't" → "hasn't", "went",
+    "can", "didn't" as they are."""
+    v = verb.lower().replace("’", "'")
+    if v in _THIRD:
+        return _THIRD[v] if "’" not in verb else _THIRD[v].replace("'", "’")
+    if v in _KEEPS_FORM or (v.endswith("ed") and not v.endswith("eed")) or v.endswith("n't"):
+        return verb
+    return _s_form(verb)
+
+
 def _s_form(verb: str) -> str:
     v = verb.lower()
     if v in _THIRD:
@@ -129,7 +175,7 @@ def third_person(sentence: str, actor: str, others: Sequence[str] = ()) -> str:
     both = _join([actor, *others]) if others else f"{actor} and others"
     s = sentence
 
-    def sub(rx: str, repl: Any) -> None:
+    def sub(rx: str | re.Pattern[str], repl: Any) -> None:
         nonlocal s
         s = re.sub(rx, repl, s)
 
@@ -138,10 +184,7 @@ def third_person(sentence: str, actor: str, others: Sequence[str] = ()) -> str:
     sub(r"\bI'll\b", f"{actor} will")
     sub(r"\bI'd\s+(been|gone|done|had|seen|\w+ed)\b", lambda m: f"{actor} had {m.group(1)}")
     sub(r"\bI'd\b", f"{actor} would")
-    sub(r"\bI\s+((?:also|really|just|still|never|always|actually|only|usually|often)\s+)?(do|don't|go|want|need|like|"
-        r"love|hope|plan|think|feel|work|live|try|start|finish|get|make|take|know|enjoy|miss|play|paint|run|write|read|"
-        r"teach|study|volunteer|practice|cook|bake|visit|travel|use|own|keep|stay|spend)\b",
-        lambda m: f"{actor} {m.group(1) or ''}{_s_form(m.group(2))}")
+    sub(_I_VERB, lambda m: _i_verb(m, actor))
     sub(r"\b[Mm]y \w+ and I\b|\b(?<![A-Z])[Mm]y\s+(\w+)\s+and\s+I\b", lambda m: m.group(0).replace(" and I", f" and {actor}"))
     sub(r"\bI\b", actor)
     sub(r"\b[Mm]yself\b", actor)
@@ -160,6 +203,7 @@ def third_person(sentence: str, actor: str, others: Sequence[str] = ()) -> str:
         sub(r"\b[Yy]ou're\b|\b[Yy]ou are\b", f"{other} is")
         sub(r"\b[Yy]ou've\b|\b[Yy]ou have\b", f"{other} has")
         sub(r"\b[Yy]ou'll\b", f"{other} will")
+        sub(_YOU_VERB, lambda m: m.group(1) + _i_verb(m, other, words_group=2))
         sub(r"\b[Yy]our\b", _possessive(other))
         sub(r"\b[Yy]ourself\b", other)
         sub(r"\b[Yy]ou\b", other)

@@ -841,3 +841,14 @@ def test_what_is_left_of_a_negative_contraction_is_never_a_topic():
     words = {w for t in [*d.tags, *d.topics] for w in t.lower().split()}
     assert "movies" in words
     assert not words & {"didn", "haven", "couldn", "don", "shouldn", "wouldn", "isn"}
+
+
+def test_the_formulas_of_polite_talk_are_no_topics():
+    """"Of course, sir", "excuse me", "good luck": a shop or a hotel desk is not about "course", "sir" or "luck"."""
+    turns = [("Clerk", "Good morning, sir. Excuse me, are you checking out of the hotel today?"),
+             ("Guest", "Of course. I'm sorry, I'm late for my train to Boston."),
+             ("Clerk", "Of course, sir. Your hotel bill is ready, and good luck with the train."),
+             ("Guest", "Thanks. I guess the train station is far from the hotel?")]
+    (d,) = digest_all(activity([{"speaker": w, "content": t} for w, t in turns]))
+    assert "hotel" in [t.lower() for t in d.topics]
+    assert not {t.lower() for t in d.topics} & {"sir", "course", "luck", "sorry", "excuse", "late", "far", "guess"}

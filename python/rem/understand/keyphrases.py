@@ -210,6 +210,18 @@ def key_name(name: str) -> bool:
     return not any(len(p) >= 4 and p.isalpha() and p.lower() not in _CONTAINERS for p in _NAME_PARTS.split(s))
 
 
+# words of talk that are no subject alone, though a phrase may hold them ("big data", "late fee", "French course"):
+# its formulas ("of course", "excuse me", "good luck", "sir"), how things are (busy, late, happy), where and when
+# (back, away, ago, sometime), who (everybody), and numbers spelled out
+NOT_A_SUBJECT = frozenset("""sir madam ma'am sorry excuse pardon guess hope welcome least course luck care mind fact
+back late happy big busy far ago pretty sometime together away goodbye good-bye bye ready
+glad hard easy early soon enough fine sure great lovely terrible awful wonderful fantastic perfect interesting boring
+tired sad serious stupid crazy funny anyway everybody everyone somebody someone anybody anyone nobody yeah honey dear
+welcome maybe definitely probably absolutely exactly certainly actually else instead almost already ahead later
+eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
+eighty ninety hundred thousand million half dozen""".split())
+
+
 @lru_cache(maxsize=1 << 16)  # the same keys come back in segment after segment
 def _topical_key(key: str) -> bool:
     return _topical(key.split())
@@ -223,7 +235,7 @@ def _topical(words: list[str]) -> bool:
     if is_modifier(words[-1]):
         return False
     if len(words) == 1:
-        return words[0] not in GENERIC and len(words[0]) > 2
+        return words[0] not in GENERIC and words[0] not in NOT_A_SUBJECT and len(words[0]) > 2
     return not all(w in GENERIC for w in words)
 
 

@@ -852,3 +852,13 @@ def test_the_formulas_of_polite_talk_are_no_topics():
     (d,) = digest_all(activity([{"speaker": w, "content": t} for w, t in turns]))
     assert "hotel" in [t.lower() for t in d.topics]
     assert not {t.lower() for t in d.topics} & {"sir", "course", "luck", "sorry", "excuse", "late", "far", "guess"}
+
+
+def test_a_title_an_hour_or_an_abbreviation_does_not_end_a_sentence():
+    from rem.understand.text import sentences
+
+    assert sentences("Can you keep my bags until 6 p.m. today? We checked out. I met Mr. Smith at the U.S. embassy, "
+                     "e.g. the one in Rome. See you at 6 p.m. Bring food!") == [
+        "Can you keep my bags until 6 p.m. today?", "We checked out.",
+        "I met Mr. Smith at the U.S. embassy, e.g. the one in Rome.", "See you at 6 p.m.", "Bring food!"]
+    assert sentences("Sorry, Ms. Murphy. I'll re-work it.") == ["Sorry, Ms. Murphy.", "I'll re-work it."]

@@ -86,7 +86,13 @@ GENERIC = frozenset({"work", "session", "chat", "meeting", "activity", "moment",
 _TOKEN = re.compile(r"[#@]?[^\W_](?:[\w]|[._/+\-#](?=[^\W_]))*", re.UNICODE)
 _CLAUSE_END = r"[,;:()\[\]{}\"“”!?]|\.(?:\s|$)| - | — "
 _CLAUSE_OR_TOKEN = re.compile(f"({_CLAUSE_END})|({_TOKEN.pattern})", re.UNICODE)
-_SENT_END = re.compile(r"(?<=[.!?。！？])\s+|\n{2,}|\n(?=\s*[-*•#]|\s*\d+[.)])")
+# a full stop that ends no sentence: after a title ("Mr. Smith"), never; after "a.m.", "e.g.", "U.S." or an initial,
+# unless a capital follows ("at 6 p.m. today", "at 6 p.m. Then …")
+_NO_END = (r"(?<!\b[Mm]r\.)(?<!\b[Mm]rs\.)(?<!\b[Mm]s\.)(?<!\b[Dd]r\.)(?<!\bSt\.)(?<!\bProf\.)(?<!\bvs\.)"
+           r"(?<!\b[Ee]\.g\.)(?<!\b[Ii]\.e\.)")
+_LOWER_NEXT = r"(?<!\b[ap]\.m\.)(?<!\b[AP]\.M\.)(?<!\b[A-Z]\.)(?<!\betc\.)(?<!\bapprox\.)"
+_SENT_END = re.compile(rf"(?<=[.!?。！？]){_NO_END}{_LOWER_NEXT}\s+|(?<=\.){_NO_END}\s+(?=[A-Z\"“'‘(])|\n{{2,}}|"
+                       rf"\n(?=\s*[-*•#]|\s*\d+[.)])")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")

@@ -112,6 +112,8 @@ def test_perspective_becomes_the_third_person():
     ("Now you know why", "Now Ben knows why"),
     ("I saw you leave", "Ana saw Ben leave"),
     ("I want you to go", "Ana wants Ben to go"),
+    ("Dad, but I can manage it myself", "Dad, but Ana can manage it themselves"),
+    ("You should take care of yourself", "Ben should take care of themselves"),
 ])
 def test_a_retold_sentence_s_verb_agrees_with_its_new_subject(said, retold):
     """ "Jon mean", "Ana look great": the verb after "I" (and after a "you" that opens a clause) agrees with the

@@ -862,3 +862,10 @@ def test_a_title_an_hour_or_an_abbreviation_does_not_end_a_sentence():
         "Can you keep my bags until 6 p.m. today?", "We checked out.",
         "I met Mr. Smith at the U.S. embassy, e.g. the one in Rome.", "See you at 6 p.m.", "Bring food!"]
     assert sentences("Sorry, Ms. Murphy. I'll re-work it.") == ["Sorry, Ms. Murphy.", "I'll re-work it."]
+
+
+def test_who_a_sentence_is_said_to_does_not_open_its_summary():
+    from rem.understand.describe import _strip_label
+
+    assert _strip_label("Honey, Tom thinks Nate should quit smoking.") == "Tom thinks Nate should quit smoking."
+    assert _strip_label("Dad, but Priya can manage it themselves.") == "But Priya can manage it themselves."

@@ -132,7 +132,9 @@ _LABEL = re.compile(r"^\s*(?:#+\s*)?[^.:!?]{1,40}:\s+(?=\S)")
 
 
 _OPENER = re.compile(r"^(?:(?:well|oh|ah|yes|yeah|no|ok|okay|so|um|uh|hmm|sure|right|great|wow|now|oh dear|"
-                     r"of course|you know|i see)\s*[,!.]+\s*)+(?=\S)", re.I)
+                     r"of course|you know|i see|honey|dear|darling|sweetie|sweetheart|"
+                     r"dad|daddy|mom|mommy|mum|sir|madam|ma'am|buddy|guys|dude|mate|babe|baby|son|everyone|"
+                     r"everybody|folks)\s*[,!.]+\s*)+(?=\S)", re.I)  # and who is spoken to: "Honey, …", "Dad, …"
 
 
 def _strip_label(s: str) -> str:

@@ -40,6 +40,12 @@ MONDAY = date(2023, 5, 8)
     ("we're flying on Friday", "2023-05-12", None),
     ("she was visiting in December", "2022-12-01", "2022-12-31"),  # a past progressive stays past
     ("everything is amazing in March", "2023-03-01", "2023-03-31"),  # an -ing adjective is not a plan
+    ("we went camping two weekends ago", "2023-04-29", "2023-04-30"),  # the weekend before last
+    ("a weekend ago we left", "2023-05-06", "2023-05-07"),
+    ("I started a new job the week before last", "2023-04-24", "2023-04-30"),
+    ("the weekend before last I went hiking", "2023-04-29", "2023-04-30"),
+    ("over the weekend we baked bread", "2023-05-06", "2023-05-07"),  # the one just past
+    ("we will bake over the weekend", "2023-05-13", "2023-05-14"),  # in a plan, the one to come
 ])
 def test_time_expressions_resolve_against_the_time_they_were_written(text, start, end):
     got = find(text, MONDAY)

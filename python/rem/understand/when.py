@@ -47,7 +47,9 @@ _FUTURE = re.compile(r"\b(will|'ll|going to|gonna|plan(?:s|ning)? to|intend|abou
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [(k, re.compile(p, re.I)) for k, p in [
     ("day_before_yesterday", r"\bthe day before yesterday\b"),
     ("day_after_tomorrow", r"\bthe day after tomorrow\b"),
-    ("ago", rf"\b(?P<n>{_NUM_RX})\s+(?P<unit>day|days|week|weeks|month|months|year|years)\s+ago\b"),
+    ("ago", rf"\b(?P<n>{_NUM_RX})\s+(?P<unit>day|days|weekend|weekends|week|weeks|month|months|year|years)\s+ago\b"),
+    ("before_last", r"\bthe\s+(?P<unit>week|weekend|month|year)\s+before\s+last\b"),
+    ("the_weekend", r"\b(?:over|on|at|during)\s+the\s+weekend\b"),
     ("in_n", rf"\bin\s+(?P<n>{_NUM_RX})\s+(?P<unit>day|days|week|weeks|month|months|year|years)\b"),
     ("rel_unit", r"\b(?P<which>last|this|next|past|coming)\s+(?P<unit>week|weekend|month|year|summer|winter|spring|fall|autumn)\b"),
     ("rel_weekday", rf"\b(?P<which>last|this|next|this past|this coming|on)\s+(?P<wd>{_WD_RX})\b"),
@@ -191,6 +193,11 @@ def _units_away(g: dict[str, Any], ref: date, sign: int) -> tuple[date, date] | 
     if n is None or n > 400:
         return None
     unit = g["unit"].lower().rstrip("s")
+    if unit == "weekend" and sign < 0:  # "two weekends ago": the weekend before last
+        sat, sun = _last_weekend(ref - timedelta(days=1) if ref.weekday() >= 5 else ref)
+        return sat - timedelta(weeks=n - 1), sun - timedelta(weeks=n - 1)
+    if unit == "weekend":
+        return None
     if unit == "day":
         d = ref + timedelta(days=sign * n)
         return d, d
@@ -201,6 +208,34 @@ def _units_away(g: dict[str, Any], ref: date, sign: int) -> tuple[date, date] | 
         return date(d.year, d.month, 1), _month_end(d.year, d.month)
     y = ref.year + sign * n
     return date(y, 1, 1), date(y, 12, 31)
+
+
+def _last_weekend(ref: date) -> tuple[date, date]:
+    """The weekend just past (the one under way, said on a Saturday or a Sunday)."""
+    saturday = ref - timedelta(days=(ref.weekday() - 5) % 7)
+    return saturday, saturday + timedelta(days=1)
+
+
+def _before_last(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"the week before last": two weeks back; the weekend, month or year likewise."""
+    unit = g["unit"].lower()
+    if unit == "week":
+        return _week_of(ref - timedelta(weeks=2))
+    if unit == "weekend":
+        sat, sun = _last_weekend(ref - timedelta(days=1) if ref.weekday() >= 5 else ref)
+        return sat - timedelta(weeks=1), sun - timedelta(weeks=1)
+    if unit == "month":
+        d = _add_months(date(ref.year, ref.month, 1), -2)
+        return d, _month_end(d.year, d.month)
+    return date(ref.year - 2, 1, 1), date(ref.year - 2, 12, 31)
+
+
+def _the_weekend(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"over the weekend": the one just past, or in a plan the one to come."""
+    sat, sun = _last_weekend(ref)
+    if future and ref.weekday() < 5:
+        sat, sun = sat + timedelta(weeks=1), sun + timedelta(weeks=1)
+    return sat, sun
 
 
 def _rel_unit(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
@@ -282,7 +317,7 @@ def _in_year(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tu
     return date(y, 1, 1), date(y, 12, 31)
 
 
-_RESOLVERS = {"ago": _ago, "in_n": _in_n, "rel_unit": _rel_unit, "rel_weekday": _weekday, "weekday": _weekday,
+_RESOLVERS = {"ago": _ago, "in_n": _in_n, "before_last": _before_last, "the_weekend": _the_weekend, "rel_unit": _rel_unit, "rel_weekday": _weekday, "weekday": _weekday,
               "date_dmy": _date, "date_mdy": _date, "in_month": _in_month, "in_year": _in_year}
 
 

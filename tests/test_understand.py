@@ -869,3 +869,13 @@ def test_who_a_sentence_is_said_to_does_not_open_its_summary():
 
     assert _strip_label("Honey, Tom thinks Nate should quit smoking.") == "Tom thinks Nate should quit smoking."
     assert _strip_label("Dad, but Priya can manage it themselves.") == "But Priya can manage it themselves."
+
+
+def test_a_name_that_opens_a_sentence_and_acts_is_a_person_and_you_ve_is_not():
+    (d,) = digest_all(activity([
+        {"speaker": "Sam", "content": "John hates that kind of thing."},
+        {"speaker": "Kim", "content": "Susan has got the flu again, poor thing."},
+        {"speaker": "Sam", "content": "You've got new curtains too. Dinner was great, by the way."},
+    ]))
+    assert {"John", "Susan"} <= set(d.people)
+    assert not {"You've", "Dinner"} & set(d.people)

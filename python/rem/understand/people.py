@@ -78,9 +78,13 @@ _DOES = re.compile(rf"(?<![.!?]\s)(?<!^)\b({_CAP}(?:\s+{_CAP})?)(?:'s)?\s+(?:cam
 _WITH_YOU = re.compile(rf"\b(?:[Yy]ou and|and you|with|for|to|tell|ask|call|invite|help|meet|see|thank)\s+({_CAP})\b(?!\s+{_CAP})")
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|from|near|visit|visiting|to|across|around)\s+$")
 _POSSESSIVE = re.compile(rf"(?<![.!?]\s)(?<!^)\b({_CAP}(?:\s+{_CAP})?)'s\b")
-_START_ACTS = re.compile(rf"^({_CAP}(?:\s+{_CAP})?)\s+(?:said|says|told|tells|asked|asks|has already|has just|stood|"
-                         r"called|texted|invited|promised|wants|wanted|is coming|was coming|came|didn't|doesn't|won't|"
-                         r"can't|isn't|wasn't)\b")
+_START_ACTS = re.compile(rf"^({_CAP}(?:\s+{_CAP})?)\s+(?:(?:just|really|also|never|always|still|finally|already|"
+                         r"even|actually|usually|often)\s+)?(?:said|says|told|tells|asked|asks|has already|has just|"
+                         r"stood|called|texted|invited|promised|wants|wanted|is coming|was coming|came|didn't|doesn't|"
+                         r"won't|can't|isn't|wasn't|hates|hated|loves|loved|likes|liked|has got|got|gets|went|goes|took|"
+                         r"takes|bought|lost|won|works|worked|lives|lived|moved|met|married|knows|knew|thinks|thought|"
+                         r"needs|needed|feels|felt|seems|seemed|studies|studied|left|leaves|comes|gave|gives|sent|"
+                         r"sends|wrote|writes|helped|helps|plays|played|broke|found|finds)\b")
 _OBJECT = re.compile(rf"\b(?:with|argument with|date with|married|dating|have|had|let|ask|asked|tell|told|call|called|"
                      rf"invite|invited|meet|met|visit|visited|love|loves|hug|kiss|marry|introduce|introducing me to)\s+"
                      rf"({_CAP})\b(?!\s+{_CAP})(?!\s*(?:Street|Road|Avenue|Company|University|Hotel|Restaurant))")
@@ -459,6 +463,8 @@ anyhow sweetheart darling dude guys man buddy pal sweetie baby boss ve ur ah eh 
 ladies gentlemen everyone folks officer doctor professor teacher mister miss ma'am argh phew ugh yay oops whoa damn
 gosh yikes meh aha ahh aww ooh hooray bravo cheers whatever taxi passport rusty arabic hindi russian korean portuguese italian dutch greek latin
 hebrew turkish polish swedish
+you've you're you'll you'd we've we're we'll we'd they've they're they'll they'd he's she's it's that's there's
+here's what's who's let's
 moreover furthermore correct otherwise meanwhile likewise therefore hence besides nevertheless nonetheless incidentally
 whew yecch yuck ow ouch ahem achoo ahhchooo shh psst brr babe love dearie""".split())
 

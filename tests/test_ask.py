@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -37,6 +37,10 @@ def memory(store, isolated, monkeypatch):
     ("What did Nadia cook last week?", "fact", ("2026-11-09", "2026-11-15")),
     ("what happened in October?", "summary", ("2026-10-01", "2026-10-31")),
     ("Who is Lucía?", "fact", None),
+    ("What happened when Tomás lost his keys?", "fact", None),  # about that, not a summary of this week
+    ("What happened at the climbing gym last week?", "fact", ("2026-11-09", "2026-11-15")),
+    ("What happened to me last week?", "summary", ("2026-11-09", "2026-11-15")),
+    ("What have I been doing lately?", "summary", ("2026-11-16", "2026-11-21")),
 ])
 def test_a_question_is_read_for_what_it_wants_and_the_time_it_names(text, intent, window):
     q = read_question(text, FRIDAY)
@@ -331,3 +335,17 @@ def test_a_turn_that_only_asks_is_not_taken_for_the_answer(store, isolated, tmp_
     assert a.found and "lake sunrise" in a.answer and "Did you paint" not in a.answer, a.answer
     who = ask(store, "Who wanted to know about anything lately?", today=date(2023, 5, 9))  # asking is what they did
     assert who.answer.startswith("Caroline") and "Did you paint" in who.answer, who.answer
+
+
+def test_without_a_model_the_best_ranked_piece_that_says_something_answers():
+    """Search's ranking, not a count of the question's words, picks the answer: a later turn holding more of them
+    ("the", "trip", "Lisbon" …) does not win over the turn ranked first; a turn that only asks is passed over."""
+    from rem.ask import Evidence, answer_without_model
+
+    t = datetime(2023, 5, 8, 10, 0, tzinfo=UTC)
+    ev = [Evidence("E1", "message", "m1", t, "Did you book anything for Lisbon?", who="Ana"),
+          Evidence("E2", "message", "m2", t, "We booked the flights to Lisbon in March.", who="Ben"),
+          Evidence("E3", "message", "m3", t, "The Lisbon trip, the Lisbon hotel, the trip to Lisbon: still no plan.",
+                   who="Ana")]
+    text, cited = answer_without_model(read_question("What did they book for the trip to Lisbon?", FRIDAY), ev)
+    assert cited == ["E2"] and "flights" in text

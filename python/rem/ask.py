@@ -57,6 +57,10 @@ TEXT_CHARS = 400  # of one piece of evidence
 
 _SUMMARY_Q = re.compile(r"^\s*(?:summari[sz]e|recap|sum\s+up|give\s+me\s+(?:a|an)\s+(?:summary|overview|recap)|"
                         r"what\s+did\s+i\s+(?:do|work\s+on)|what\s+happened|what\s+have\s+i\s+(?:done|been\s+doing))\b", re.I)
+# the forms that ask for a summary only when they name nothing else: "What happened last week?" is one, "What
+# happened when Tom quit?" and "What did I do about the lease?" ask about something
+_SUMMARY_ASK = re.compile(r"^\s*(?:what\s+did\s+i\s+(?:do|work\s+on)|what\s+happened|what\s+have\s+i\s+"
+                          r"(?:done|been\s+doing))\b", re.I)
 _QUESTION_WORDS = re.compile(r"^\s*(?:when|what|who|where|which|why|how|did|do|does|is|are|was|were|can|could)\b\s*", re.I)
 
 
@@ -65,10 +69,15 @@ _EMPTY_WORDS = frozenset("""it this that these those there the a an be been bein
 anything something everything stuff""".split())
 
 
-def _names_something(query: str) -> bool:
+# what may follow "what happened" in a question that still asks for a summary ("… to me lately", "… in my life")
+_SUMMARY_TAIL = frozenset("to me for with in my life lately recently so far much new else interesting".split())
+
+
+def _names_something(query: str, also: frozenset[str] = frozenset()) -> bool:
     from .search.text import QUERY_STOPWORDS
 
-    return any(w.lower() not in QUERY_STOPWORDS and w.lower() not in _EMPTY_WORDS for w in re.findall(r"\w+", query))
+    return any(w.lower() not in QUERY_STOPWORDS and w.lower() not in _EMPTY_WORDS and w.lower() not in also
+               for w in re.findall(r"\w+", query))
 
 
 @dataclass
@@ -101,6 +110,10 @@ def read_question(text: str, today: date | None = None) -> Question:
         window, words, query = (read.start, read.end), read.words, read.rest
     elif intent == "summary":
         window, words = (today - timedelta(days=today.weekday()), today), "this week"
+    if intent == "summary" and (m := _SUMMARY_ASK.match(query)) and _names_something(query[m.end():], _SUMMARY_TAIL):
+        intent = "fact"  # "What happened when Tom quit?": about that, not a summary of a time
+        if read is None:
+            window, words = None, None
     query = _QUESTION_WORDS.sub("", query).strip(" ?.!") or t
     if intent != "summary" and not _names_something(query):
         if window is None:  # "Who?", "???": any answer would be a guess
@@ -460,7 +473,9 @@ def answer_without_model(q: Question, evidence: list[Evidence], total: int = 0) 
             return f"{best.happened()} — {_said(best)}", [best.ref]
         e = max(top, key=lambda e: (fit(e), -top.index(e)))
         return f"{_day(e.time)} — {_said(e)}", [e.ref]
-    e = max(top, key=lambda e: (fit(e), not asking(e), -top.index(e)))
+    # the best-ranked piece that says something: search's ranking knows more of what the question is about than a
+    # count of its words does (DialogSum dev, answered from the right place: 0.700 → 0.734 asked, 0.715 → 0.774 did)
+    e = next((x for x in top if not asking(x)), top[0])
     if e.kind == "event":  # the event and the words it came from
         src = next((x for x in evidence if x.kind == "message" and x.id == e.source), None)
         if src is not None:

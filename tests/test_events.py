@@ -407,3 +407,17 @@ def test_the_journal_says_which_clock_its_times_are_on(store, isolated, monkeypa
         monkeypatch.setenv("TZ", "UTC")
         time.tzset()
     assert "(times in IST, UTC+05:30)" in out and out.count("(times in") == 1, out[:300]
+
+
+@pytest.mark.parametrize(("said", "retold"), [
+    ("I went to a support group yesterday", "I went to a support group on 7 May 2023"),
+    ("The doctor is busy until this evening", "The doctor is busy until the evening of 8 May 2023"),
+    ("We are cramming for tomorrow's history exam", "We are cramming for the 9 May 2023 history exam"),
+    ("I had coffee this morning", "I had coffee on the morning of 8 May 2023"),
+    ("I will finish it by next week", "I will finish it by next week (15–21 May 2023)"),
+])
+def test_a_relative_time_is_retold_as_the_date_it_means_in_a_sentence_that_still_reads(said, retold):
+    """ "until this evening" became "until on 8 May 2023", "tomorrow's exam" "on 9 May 2023's exam"."""
+    from rem.understand.events import _dated
+
+    assert _dated(said, find(said, MONDAY)[0]) == retold

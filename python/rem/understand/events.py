@@ -395,9 +395,36 @@ def _word(e: Event, how: tuple[str, tuple[str, ...], bool, When | None]) -> Even
     actor, others, personal, w = how
     stated = third_person(e.text, actor, others) if personal else e.text
     if w is not None and not any(ch.isdigit() for ch in w.words):
-        stated = re.sub(rf"\b(?:on |in )?{re.escape(w.words)}\b", w.phrase(), stated, count=1, flags=re.I)
+        stated = _dated(stated, w)
     e.text = stated[:1].upper() + stated[1:]
     return e
+
+
+_PART_OF_DAY = {"this morning": "morning", "this afternoon": "afternoon", "this evening": "evening", "tonight": "night",
+                "last night": "night"}
+_PREPOSITIONS = r"on|in|at|until|till|by|since|before|after|from|for|through|during"
+
+
+def _dated(text: str, w: When) -> str:
+    """``text`` with the relative time ``w`` said in it as the date it means: "yesterday" → "on 7 May 2023", "until
+    this evening" → "until the evening of 8 May 2023", "for tomorrow's exam" → "for the 9 May 2023 exam"."""
+    m = re.search(rf"(?:\b(?P<prep>{_PREPOSITIONS})\s+)?\b{re.escape(w.words)}\b(?P<pos>['’]s\b)?", text, re.I)
+    if m is None:
+        return text
+    prep = (m.group("prep") or "").lower()
+    kept = f"{m.group('prep')} " if prep and prep not in ("on", "in") else ""  # "until", "by", "for" stay
+    part = _PART_OF_DAY.get(w.words.lower())
+    if m.group("pos"):  # "tomorrow's exam": the day's
+        new = f"{kept}the {w.show()}"
+    elif part:
+        new = f"{kept or 'on '}the {part} of {w.show()}"
+    elif kept and not w.one_day and w.show()[:1].isdigit():  # "by next week": "by next week (5–11 February 2024)"
+        new = f"{text[m.start():m.end()]} ({w.show()})"
+    elif kept:
+        new = f"{kept}{w.show()}"
+    else:
+        new = w.phrase()
+    return text[:m.start()] + new + text[m.end():]
 
 
 def extract(utterances: Sequence[Utterance], *, owner: str = "the owner", people: Sequence[str] = (),

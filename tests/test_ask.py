@@ -349,3 +349,18 @@ def test_without_a_model_the_best_ranked_piece_that_says_something_answers():
                    who="Ana")]
     text, cited = answer_without_model(read_question("What did they book for the trip to Lisbon?", FRIDAY), ev)
     assert cited == ["E2"] and "flights" in text
+
+
+def test_when_someone_said_something_is_the_day_it_was_said_not_a_date_it_mentions(store, isolated, tmp_path):
+    chat = tmp_path / "chat.jsonl"
+    turns = [("Ana", "How are you holding up?"),
+             ("Ben", "My sister had a car accident last week, she is fine now."),
+             ("Ana", "I'm so sorry, give her my love.")]
+    chat.write_text("".join(json.dumps({"session": "s1", "role": "user", "speaker": w, "content": t, "id": f"m{i}",
+                                        "created_at": f"2023-05-10T10:0{i}:00+00:00"}) + "\n"
+                            for i, (w, t) in enumerate(turns)), encoding="utf-8")
+    ingest_chat(store, chat)
+    told = ask(store, "When did Ben tell Ana about the car accident?", today=date(2023, 5, 20))
+    assert told.answer.startswith("Wed 10 May 2023"), told.answer
+    happened = ask(store, "When did Ben's sister have the car accident?", today=date(2023, 5, 20))
+    assert happened.answer.startswith("1–7 May 2023"), happened.answer

@@ -466,6 +466,11 @@ def answer_without_model(q: Question, evidence: list[Evidence], total: int = 0) 
         return len(terms & held) + (0.5 if e.kind in ("event", "message") else 0.0) - (ASKING if asking(e) else 0.0)
 
     top = evidence[:6]
+    if q.intent == "when" and _ASKS_WHEN_SAID.search(q.text):
+        # when someone told, asked or suggested something: the day it was said, not a date it mentions ("When did
+        # Tom tell you about the accident?" is not the day of the accident)
+        e = next((x for x in top if x.kind == "message" and not asking(x)), None) or top[0]
+        return f"{_day(e.time)} — {_said(e)}", [e.ref]
     if q.intent == "when":
         dated = [e for e in top if e.date]
         if dated:  # the date whose own clause holds the question's words, then the best evidence
@@ -484,6 +489,9 @@ def answer_without_model(q: Question, evidence: list[Evidence], total: int = 0) 
 
 
 _ASKS_WHO = re.compile(r"^\W*who(?:m|se)?\b", re.I)
+_ASKS_WHEN_SAID = re.compile(r"\b(?:tell|told|say|said|ask|asked|mention|mentioned|suggest|suggested|remind|reminded|call|"
+                             r"called|talk|talked|discuss|discussed|explain|explained|text|texted|"
+                             r"message|messaged)\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 

@@ -489,9 +489,10 @@ def answer_without_model(q: Question, evidence: list[Evidence], total: int = 0) 
 
 
 _ASKS_WHO = re.compile(r"^\W*who(?:m|se)?\b", re.I)
-_ASKS_WHEN_SAID = re.compile(r"\b(?:tell|told|say|said|ask|asked|mention|mentioned|suggest|suggested|remind|reminded|call|"
-                             r"called|talk|talked|discuss|discussed|explain|explained|text|texted|"
-                             r"message|messaged)\b", re.I)
+# "When did Ben tell you …?": the verb right after the one who did it (a past question; "When will Ben call?" asks
+# for a plan, and "When was it that they talk about … and decide …" may ask for either)
+_ASKS_WHEN_SAID = re.compile(r"^\W*when\s+did\s+(?:\S+\s+){1,3}?(?:tell|say|ask|mention|suggest|remind|call|talk|"
+                             r"discuss|explain|text|message)\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 

@@ -421,3 +421,13 @@ def test_a_relative_time_is_retold_as_the_date_it_means_in_a_sentence_that_still
     from rem.understand.events import _dated
 
     assert _dated(said, find(said, MONDAY)[0]) == retold
+
+
+def test_a_thing_that_happened_is_no_sentence_about_the_speakers_themselves(monkeypatch):
+    """ "Look like you got some sun this weekend" is no thing that happened (its "you" did it); "The outage started
+    at 02:10" is."""
+    utts = [_utter(0, "Ana", "Look like you got some sun this weekend.", ["Ben"]),
+            _utter(1, "Ben", "The outage started at 02:10 and the pager went off twice.", ["Ana"])]
+    texts = [e.text for e in extract(utts, people=["Ana", "Ben"])]
+    assert not any("you got some sun" in t for t in texts), texts
+    assert any("outage started" in t for t in texts), texts

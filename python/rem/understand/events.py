@@ -277,6 +277,8 @@ _THING_SUBJECT = re.compile(
     r"filled|happened|ended|opened|closed|arrived|passed|died|left)\b", re.I)
 _NOT_THINGS = re.compile(r"^(?:it|this|that|there|which|what|who|he|she|they|you|one|everything|nothing|something|"
                          r"anything|all|both|each|some|any)\b", re.I)
+# a "thing" subject holding the speakers themselves is none ("Look like you got some sun": a person did that)
+_SPEAKERS_IN = re.compile(r"\b(?:I|you|we|me|us)\b", re.I)
 _LABEL = re.compile(r"^(decided|decision|agreed|done|action(?: item)?|next step|todo|outcome|result)\s*:\s*", re.I)
 _LET_US = re.compile(r"^(?:let's|let us)\s+", re.I)
 _NAME_SUBJECT = re.compile(r"^((?:[A-Z][\w'’-]+)(?:\s+(?:and|&)\s+[A-Z][\w'’-]+|\s+[A-Z][\w'’-]+){0,3})\s+(.+)$")
@@ -335,7 +337,8 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int,
         elif u.human and (m := _NAME_SUBJECT.match(s)) and all(w.split()[0] in known or w in known for w in re.split(r"\s+(?:and|&)\s+", m.group(1))):
             rest = m.group(2)
             actors = [known.get(w, known.get(w.split()[0], w)) for w in re.split(r"\s+(?:and|&)\s+", m.group(1))]
-        elif u.human and (m := _THING_SUBJECT.match(s)) and not _NOT_THINGS.match(m.group(1)):
+        elif u.human and (m := _THING_SUBJECT.match(s)) and not _NOT_THINGS.match(m.group(1)) \
+                and not _SPEAKERS_IN.search(m.group(1)):
             # something happened to a thing ("The outage started at 02:10", "Greek translations start next week"):
             # said by the speaker, who is the one who knows
             rest, actors, thing = m.group(2), [actor], True

@@ -431,3 +431,11 @@ def test_a_thing_that_happened_is_no_sentence_about_the_speakers_themselves(monk
     texts = [e.text for e in extract(utts, people=["Ana", "Ben"])]
     assert not any("you got some sun" in t for t in texts), texts
     assert any("outage started" in t for t in texts), texts
+
+
+def test_what_someone_else_did_to_the_speaker_is_retold_in_the_third_person_too(monkeypatch):
+    utts = [_utter(0, "Ana", "Helen always takes me to the cinema on Fridays.", ["Ben"]),
+            _utter(1, "Ana", "My dad will freak out if I even mention the trip.", ["Ben"])]
+    texts = [e.text for e in extract(utts, people=["Ana", "Ben", "Helen"])]
+    assert "Helen always takes Ana to the cinema on Fridays" in texts, texts
+    assert any(t.startswith("Ana's dad will freak out if Ana even mentions") for t in texts), texts

@@ -371,7 +371,7 @@ def _candidates(u: Utterance, owner: str, people: Sequence[str], position: int,
             iso = ref.isoformat()  # no time in the words: the day it was told (an action told of is done by then)
         e = Event(text, list(dict.fromkeys(actors)), u.id, at, iso, iso_end, whens[0].words if whens else None, score, what)
         # the wording is made only for the events a moment keeps (see extract): it is the costly part
-        out.append((e, set(words), (actor, tuple(u.others), not thing and actor in actors, whens[0] if whens else None)))
+        out.append((e, set(words), (actor, tuple(u.others), u.human or actor in actors, whens[0] if whens else None)))
     return out
 
 

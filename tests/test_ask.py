@@ -364,15 +364,3 @@ def test_when_someone_said_something_is_the_day_it_was_said_not_a_date_it_mentio
     assert told.answer.startswith("Wed 10 May 2023"), told.answer
     happened = ask(store, "When did Ben's sister have the car accident?", today=date(2023, 5, 20))
     assert happened.answer.startswith("1–7 May 2023"), happened.answer
-
-
-def test_who_asked_is_the_one_asking_and_who_believes_is_the_one_answering(store, isolated, tmp_path):
-    chat = tmp_path / "chat.jsonl"
-    turns = [("Ana", "Do you believe in UFOs?"), ("Ben", "Of course I believe in UFOs, I see them in my dreams."),
-             ("Ana", "That sounds fantastic.")]
-    chat.write_text("".join(json.dumps({"session": "s1", "role": "user", "speaker": w, "content": t, "id": f"m{i}",
-                                        "created_at": f"2023-05-10T10:0{i}:00+00:00"}) + "\n"
-                            for i, (w, t) in enumerate(turns)), encoding="utf-8")
-    ingest_chat(store, chat)
-    assert ask(store, "Who believes in UFOs?", today=date(2023, 5, 20)).answer.startswith("Ben")
-    assert ask(store, "Who asked about UFOs?", today=date(2023, 5, 20)).answer.startswith("Ana")

@@ -456,9 +456,7 @@ def answer_without_model(q: Question, evidence: list[Evidence], total: int = 0) 
     terms = _terms(q.query)
     # asked who, a turn that asks is an answer like any other: its speaker is who wanted to know ("Who asked about
     # the cover charge?")
-    # who asked or wanted to know is the speaker of a turn that asks ("Who asked about the cover charge?"); who
-    # believes or wants something is not ("Do you believe in UFOs?" is asked of the one who does)
-    asks_who = bool(_ASKS_WHO.match(q.text)) and bool(_ASKING_VERB.search(q.text))
+    asks_who = bool(_ASKS_WHO.match(q.text))
 
     def asking(e: Evidence) -> bool:  # a turn that only asks something answers nothing
         return not asks_who and e.kind == "message" and only_asks(e.text)
@@ -491,10 +489,6 @@ def answer_without_model(q: Question, evidence: list[Evidence], total: int = 0) 
 
 
 _ASKS_WHO = re.compile(r"^\W*who(?:m|se)?\b", re.I)
-_ASKING_VERB = re.compile(r"\b(?:ask|asks|asked|asking|wonder|wonders|wondered|inquire|inquires|inquired|enquire|"
-                          r"enquires|enquired|question|questions|questioned|want(?:s|ed)? to know|check|checks|checked|"
-                          r"invite|invites|invited|offer|offers|offered|suggest|suggests|suggested|request|requests|"
-                          r"requested)\b", re.I)
 # "When did Ben tell you …?": the verb right after the one who did it (a past question; "When will Ben call?" asks
 # for a plan, and "When was it that they talk about … and decide …" may ask for either)
 _ASKS_WHEN_SAID = re.compile(r"^\W*when\s+did\s+(?:\S+\s+){1,3}?(?:tell|say|ask|mention|suggest|remind|call|talk|"

@@ -322,15 +322,19 @@ def test_a_time_with_nothing_in_it_is_said_before_an_answer_from_another_time(me
     assert e.found and not e.answer.startswith("Nothing") and all(x.time is None or x.time.date() >= date(2026, 11, 18) for x in e.evidence)
 
 
-def test_a_turn_that_only_asks_is_not_taken_for_the_answer(store, isolated, tmp_path):
+def _chat(store, tmp_path, day, turns):
+    """A chat of ``turns`` (speaker, text) imported into ``store``, a minute apart from 10:00 UTC on ``day``."""
     chat = tmp_path / "chat.jsonl"
-    turns = [("Caroline", "That's really cool. Did you paint anything lately?"),
-             ("Melanie", "Yes! I painted a lake sunrise, it is special to me."),
-             ("Caroline", "Lovely. I have been busy with work and the garden.")]
     chat.write_text("".join(json.dumps({"session": "s1", "role": "user", "speaker": w, "content": t, "id": f"m{i}",
-                                        "created_at": f"2023-05-08T10:0{i}:00+00:00"}) + "\n"
+                                        "created_at": f"{day}T10:0{i}:00+00:00"}) + "\n"
                             for i, (w, t) in enumerate(turns)), encoding="utf-8")
     ingest_chat(store, chat)
+
+
+def test_a_turn_that_only_asks_is_not_taken_for_the_answer(store, isolated, tmp_path):
+    _chat(store, tmp_path, "2023-05-08", [("Caroline", "That's really cool. Did you paint anything lately?"),
+                                          ("Melanie", "Yes! I painted a lake sunrise, it is special to me."),
+                                          ("Caroline", "Lovely. I have been busy with work and the garden.")])
     a = ask(store, "Did Melanie paint anything lately?", today=date(2023, 5, 9))
     assert a.found and "lake sunrise" in a.answer and "Did you paint" not in a.answer, a.answer
     who = ask(store, "Who wanted to know about anything lately?", today=date(2023, 5, 9))  # asking is what they did
@@ -352,14 +356,9 @@ def test_without_a_model_the_best_ranked_piece_that_says_something_answers():
 
 
 def test_when_someone_said_something_is_the_day_it_was_said_not_a_date_it_mentions(store, isolated, tmp_path):
-    chat = tmp_path / "chat.jsonl"
-    turns = [("Ana", "How are you holding up?"),
-             ("Ben", "My sister had a car accident last week, she is fine now."),
-             ("Ana", "I'm so sorry, give her my love.")]
-    chat.write_text("".join(json.dumps({"session": "s1", "role": "user", "speaker": w, "content": t, "id": f"m{i}",
-                                        "created_at": f"2023-05-10T10:0{i}:00+00:00"}) + "\n"
-                            for i, (w, t) in enumerate(turns)), encoding="utf-8")
-    ingest_chat(store, chat)
+    _chat(store, tmp_path, "2023-05-10", [("Ana", "How are you holding up?"),
+                                          ("Ben", "My sister had a car accident last week, she is fine now."),
+                                          ("Ana", "I'm so sorry, give her my love.")])
     told = ask(store, "When did Ben tell Ana about the car accident?", today=date(2023, 5, 20))
     assert told.answer.startswith("Wed 10 May 2023"), told.answer
     happened = ask(store, "When did Ben's sister have the car accident?", today=date(2023, 5, 20))

@@ -122,18 +122,17 @@ _PLURAL_YOU = frozenset("guys all both two three people folks yourselves".split(
 _NOT_ADVERBS = frozenset("apply reply supply comply multiply imply rely fly ally bully rally tally".split())
 
 
-def _i_verb(m: re.Match[str], actor: str, words_group: int = 1) -> str:
-    """ "I" and what follows it, the first verb made to agree with ``actor`` ("I really mean" → "Ana really means")."""
-    words = m.group(words_group).split()
-    if words[0] in _PLURAL_YOU:  # "you guys are": not the one other speaker
-        return m.group(0)[len(m.group(1)):] if words_group == 2 else m.group(0)
+def _agreeing(subject: str, tail: str) -> str:
+    """``subject`` and the words that followed "I" (or "you"), the first verb made to agree with it ("really mean"
+    → "Ana really means")."""
+    words = tail.split()
     k = 0
     while k < len(words) - 1 and (words[k] in _ADVERBS or words[k] == "myself" or words[k] in ("kind", "sort")
                                   and words[k + 1] == "of" or words[k] == "of" and k and words[k - 1] in ("kind", "sort")
                                   or words[k].endswith("ly") and len(words[k]) > 4 and words[k] not in _NOT_ADVERBS):
         k += 1
     out = [w for w in words[:k] if w != "myself"] + [_agree(words[k])] + words[k + 1:]
-    return f"{actor} " + " ".join(out)
+    return f"{subject} " + " ".join(out)
 
 
 def _agree(verb: str) -> str:
@@ -184,7 +183,7 @@ def third_person(sentence: str, actor: str, others: Sequence[str] = ()) -> str:
     sub(r"\bI'll\b", f"{actor} will")
     sub(r"\bI'd\s+(been|gone|done|had|seen|\w+ed)\b", lambda m: f"{actor} had {m.group(1)}")
     sub(r"\bI'd\b", f"{actor} would")
-    sub(_I_VERB, lambda m: _i_verb(m, actor))
+    sub(_I_VERB, lambda m: _agreeing(actor, m.group(1)))
     sub(r"\b[Mm]y \w+ and I\b|\b(?<![A-Z])[Mm]y\s+(\w+)\s+and\s+I\b", lambda m: m.group(0).replace(" and I", f" and {actor}"))
     sub(r"\bI\b", actor)
     # a reflexive after its subject reads "themselves" ("Ana can manage it themselves", not "… it Ana")
@@ -205,7 +204,8 @@ def third_person(sentence: str, actor: str, others: Sequence[str] = ()) -> str:
         sub(r"\b[Yy]ou're\b|\b[Yy]ou are\b", f"{other} is")
         sub(r"\b[Yy]ou've\b|\b[Yy]ou have\b", f"{other} has")
         sub(r"\b[Yy]ou'll\b", f"{other} will")
-        sub(_YOU_VERB, lambda m: m.group(1) + _i_verb(m, other, words_group=2))
+        sub(_YOU_VERB, lambda m: m.group(0) if m.group(2).split()[0] in _PLURAL_YOU  # "you guys are"
+            else m.group(1) + _agreeing(other, m.group(2)))
         sub(r"\b[Yy]our\b", _possessive(other))
         sub(r"\b[Yy]ourself\b", lambda m: "themselves" if other in s[: m.start()] else other)
         sub(r"\b[Yy]ou\b", other)

@@ -162,6 +162,66 @@ def test_a_question_asking_when_finds_the_turn_that_says_when_first(tmp_path):
     assert told[0]["id"] == ids[0] and {r["boost"] for r in told} <= {0.0, rem.search.SPEAKER_BOOST}
 
 
+def test_a_question_split_between_a_turn_and_its_reply_finds_the_reply(tmp_path, monkeypatch):
+    """"What did Melanie paint?" is answered by her reply ("A lake at sunrise …") to Caroline's question about her
+    painting: neither turn alone says it all. With the default model a message is embedded with the turn after
+    it, and a match of the two lends most of its score to the reply, so the dense half finds the reply; not
+    across the end of a session, nor with a tool's output, not outside a time the search is kept to, and not
+    with WordLlama (its average of two turns found less)."""
+    import rem
+    from rem import search as search_mod
+    from rem.search import index as ix
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Catching up", created_at="2026-05-08T09:00:00Z")
+    turns = [("Caroline", "What have you been painting lately?"),
+             ("Melanie", "A lake at sunrise, with pines along the shore. It took me three weekends."),
+             ("Caroline", "The kids have swimming practice every Tuesday now"),
+             ("Melanie", "Work has been hectic with the quarterly review"),
+             ("Caroline", "I started reading a novel about sailors"),
+             ("Melanie", "My car broke down again on the highway"),
+             ("Caroline", "I have been learning to bake sourdough bread"),
+             ("Melanie", "We should get dinner with the whole family next week")]
+    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-05-08T09:{i:02d}:00Z")
+           for i, (who, t) in enumerate(turns)]
+    other = db.add_session(name="Later", created_at="2026-05-09T09:00:00Z")
+    last = db.add_message(other, role="user", speaker="Caroline", content="Did you finish the painting of the lake?",
+                          created_at="2026-05-09T09:00:00Z")
+    not_yet = db.add_message(other, role="user", speaker="Melanie", content="Not yet", created_at="2026-05-10T09:00:00Z")
+    agent = db.add_session(name="Agent", created_at="2026-05-11T09:00:00Z")
+    tool_turns = [db.add_message(agent, role=role, content=text, created_at=f"2026-05-11T09:0{i}:00Z")
+                  for i, (role, text) in enumerate([("user", "Find me prints of lake paintings"),
+                                                    ("tool", '{"results": [{"title": "Lake at dawn"}]}'),
+                                                    ("assistant", "I found one print, Lake at dawn"),
+                                                    ("user", "Order it please")])]
+    db.search("paint", schema="messages")  # indexed
+    pairs = dict(q(db.store, "select item_id, pair_next from search_index where kind = 'message'"))
+    assert pairs[ids[0]] == ids[1] and pairs[ids[6]] == ids[7] and pairs[ids[7]] is None and pairs[last] is not None
+    # a tool's output is no one's reply: the turns beside it are embedded alone
+    assert [pairs[i] for i in tool_turns] == [None, None, tool_turns[3], None]
+    asked = db.search("What did Melanie paint?", schema="messages", mode="dense", limit=3).column("id").to_pylist()
+    assert ids[1] in asked[:2]
+    monkeypatch.setattr(search_mod, "PAIR_LEND", 0.0)  # the reply alone does not say it
+    alone = db.search("What did Melanie paint?", schema="messages", mode="dense", limit=3).column("id").to_pylist()
+    assert ids[1] not in alone[:2]
+    monkeypatch.undo()
+    # kept to the day after the reply: its partner's match lends it nothing
+    kept = db.search("What did Melanie paint?", schema="messages", mode="dense", since="2026-05-09", limit=10)
+    assert ids[1] not in kept.column("id").to_pylist() and ids[0] not in kept.column("id").to_pylist()
+    # kept to the day before a reply: the turn is found, the reply after the window is not lent its match
+    before = db.search("Did Melanie finish the lake painting?", schema="messages", mode="dense", until="2026-05-09T12:00:00Z", limit=20)
+    got = before.column("id").to_pylist()
+    assert last in got and not_yet not in got
+    # kept to the reply's day: the reply is lent its turn's match, the turn before the window is not shown
+    after = db.search("Did Melanie finish the lake painting?", schema="messages", mode="dense", since="2026-05-10",
+                      until="2026-05-10T12:00:00Z", limit=20)
+    assert after.column("id").to_pylist() == [not_yet]
+    # WordLlama embeds each turn alone
+    monkeypatch.setattr(ix, "VERSION", ix.VERSION + "-wl")  # a new index
+    ix.sync(db.store, WordLlamaEmbedder())
+    assert {p for _i, p in q(db.store, "select item_id, pair_next from search_index where kind = 'message'")} == {None}
+
+
 def test_what_says_when_is_found_as_it_is_indexed_and_an_older_index_is_made_again(tmp_path, monkeypatch):
     """A question asking when lifts the turns in which REM reads a time and the events whose date was said; which
     they are is worked out as they are indexed (``search_index.says_when``), not by reading the candidates' text at

@@ -52,6 +52,10 @@ DEFAULT = "minilm"
 
 
 class Embedder(Protocol):
+    """A text embedding model. Optional attributes: ``static`` (an average of token vectors: a query is embedded for
+    its content words alone) and ``pairs`` (a model that reads a text whole: a chat message is embedded with the
+    turn after it, :data:`.index._MESSAGE_PAIR`)."""
+
     name: str
     dim: int
 
@@ -124,6 +128,9 @@ class MiniLMEmbedder:
 
     name = MINILM
     dim = 384
+    # a message is embedded with the turn after it (search.index._MESSAGE_PAIR): a model that reads a text whole
+    # meets a question split between a turn and its reply in one vector (WordLlama's average of both found less)
+    pairs = True
 
     def __init__(self) -> None:
         self._encoder, self._tokenizer, self._pool = _minilm(os.getpid())

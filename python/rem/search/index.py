@@ -57,7 +57,7 @@ log = logging.getLogger("rem.search")
 
 KINDS = ("moment", "event", "resource", "message", "session")
 MARK_KEY = "search.activity_mark"
-VERSION_KEY, VERSION = "search.index_version", "8"  # a change to what is indexed, or how, rebuilds the index
+VERSION_KEY, VERSION = "search.index_version", "9"  # a change to what is indexed, or how, rebuilds the index
 MARGIN = timedelta(minutes=10)  # re-read this much before the mark: a transaction may commit after a later one
 BATCH = 4096
 # A message's context (its neighbours, its events) weighs 0.3 of its own words in the lexical ranking; it is not
@@ -120,6 +120,16 @@ CONTEXT_CHARS = 300  # of each neighbouring turn, indexed as a message's context
 # between a turn and its answer: "Where did you go?" / "To the support group"), and what the dream said happened
 # in it (its events: who, and the date resolved). Searched with a lower weight than the message's own words.
 _MESSAGE_CONTEXT = f"concat_ws(chr(10), left(x._prev, {CONTEXT_CHARS}), left(x._next, {CONTEXT_CHARS}), x._events)"
+# What a model that reads a text whole (:attr:`.embed.Embedder.pairs`) embeds for a message with a turn after it in
+# its session: the two turns together, so a question whose words are split between a turn and its reply ("What
+# did Melanie paint?" of "What have you been painting?" / "A lake at sunrise") meets them in one vector; a match
+# of it is a match of both turns (``pair_next``, :func:`vectors`; the reply is lent most of it). Chosen on DialogSum
+# dev's "fact" set (bench/search/heldout.py; a fact asked of the turn or two holding it): R@5 0.503 → 0.554
+# (BENCHMARKS.md §7, session 28). A turn costs about twice the embedding.
+# A tool's output or a system prompt is no one's reply: a turn next to one is embedded alone.
+_PAIRED = "x._next_id IS NOT NULL AND x.role IN ('user', 'assistant') AND x._next_role IN ('user', 'assistant')"
+_MESSAGE_PAIR = (f"CASE WHEN NOT ({_PAIRED}) THEN NULL ELSE concat_ws(chr(10), concat_ws(': ', x.speaker, "
+                 f"left(x.content, {MAX_INDEXED_CHARS})), concat_ws(': ', x._next_speaker, left(x._next, {MAX_INDEXED_CHARS}))) END")
 
 
 def _messages_with_neighbours(where: str) -> str:
@@ -127,7 +137,8 @@ def _messages_with_neighbours(where: str) -> str:
     and the events the dream found in it (their text and resolved date)."""
     touched = "" if where.strip() == "TRUE" else \
         f"WHERE coalesce(x.session_id, '') IN (SELECT coalesce(x.session_id, '') FROM messages x WHERE ({where}))"
-    return f"""(SELECT x.*, lag(x.content) OVER w AS _prev, lead(x.content) OVER w AS _next, ev.events AS _events
+    return f"""(SELECT x.*, lag(x.content) OVER w AS _prev, lead(x.content) OVER w AS _next, lead(x.id) OVER w AS _next_id,
+                       lead(x.speaker) OVER w AS _next_speaker, lead(x.role) OVER w AS _next_role, ev.events AS _events
                 FROM messages x LEFT JOIN (
                     SELECT json_extract_string(e.value, '$.source_id') AS source_id,
                            string_agg(concat_ws(' ', json_extract_string(e.value, '$.text'),
@@ -149,6 +160,8 @@ def items_sql(kind: str, where: str = "TRUE", *, text: bool = True) -> str:
         return f"""SELECT '{kind}:' || x.id AS id, '{kind}' AS kind, x.id AS item_id, {ts} AS ts
                    FROM {plain} x WHERE {cond} AND ({where})"""
     context = _MESSAGE_CONTEXT if kind == "message" else "NULL"
+    pair = _MESSAGE_PAIR if kind == "message" else "NULL"
+    pair_next = f"CASE WHEN {_PAIRED} THEN x._next_id END" if kind == "message" else "NULL"
     source = _messages_with_neighbours(where) if kind == "message" else plain
     row_where = "TRUE" if kind == "message" else where
     # who it is of (the lexical index's ``who``): a message's speaker, an event's actors, a moment's people
@@ -163,9 +176,10 @@ def items_sql(kind: str, where: str = "TRUE", *, text: bool = True) -> str:
         "json_extract_string(x._e, '$.when') IS NOT NULL" if kind == "event" else "FALSE"
     return f"""SELECT '{kind}:' || x.id AS id, '{kind}' AS kind, x.id AS item_id, {title} AS title, {body} AS body,
                       {topics} AS topics, {context} AS context, {ts} AS ts, {when_text} AS _when_text, {says} AS _says,
-                      {who} AS _who,
+                      {who} AS _who, {pair} AS _pair, {pair_next} AS _pair_next,
                       md5(coalesce({title}, '') || chr(31) || coalesce({body}, '') || chr(31) || coalesce({topics}, '')
-                          || chr(31) || coalesce({context}, '') || chr(31) || array_to_string({who}, chr(30))) AS digest
+                          || chr(31) || coalesce({context}, '') || chr(31) || array_to_string({who}, chr(30))
+                          || chr(31) || coalesce({pair_next}, '') || chr(31) || coalesce({pair}, '')) AS digest
                FROM {source} x WHERE {cond} AND ({row_where})"""
 
 
@@ -631,9 +645,12 @@ def _indexed_part(rows: list[dict[str, Any]], k: int, embedder: Embedder | None,
 def _indexed(rows: list[dict[str, Any]], embedder: Embedder | None, model: str | None, now: datetime) -> pa.Table:
     """The ``search_index`` rows of ``rows``: their digests and, with an embedder, their quantized vectors."""
     vectors: list[Any] = [None] * len(rows)
+    # a message with a turn after it, for a model that reads a text whole: the two turns (_MESSAGE_PAIR)
+    paired = [bool(embedder is not None and getattr(embedder, "pairs", False) and r.get("_pair")) for r in rows]
     if embedder is not None:
         # a text is embedded once however many items hold it ("ok", "thanks", a repeated notice)
-        texts = [((r["title"] or "") + "\n" + (r["topics"] or "") + "\n" + (r["body"] or ""))[:4000] for r in rows]
+        texts = [("\n\n" + r["_pair"] if p else (r["title"] or "") + "\n" + (r["topics"] or "") + "\n" + (r["body"] or ""))[:4000]
+                 for r, p in zip(rows, paired, strict=True)]
         first: dict[str, int] = {}
         for t in texts:
             first.setdefault(t, len(first))
@@ -653,6 +670,7 @@ def _indexed(rows: list[dict[str, Any]], embedder: Embedder | None, model: str |
         "vector": pa.array(codes, pa.list_(pa.int8())),
         "scale": pa.array(scales, pa.float32()),
         "says_when": pa.array([r.get("says_when") for r in rows], pa.bool_()),
+        "pair_next": pa.array([r.get("_pair_next") if p else None for r, p in zip(rows, paired, strict=True)], pa.string()),
         "indexed_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
     })
 
@@ -915,6 +933,10 @@ class Vectors:
     ids: list[str]
     index: Any  # _rem.VectorIndex
     key: tuple[Any, ...]
+    # numpy int32 beside ``ids``: for a message embedded with the turn after it (``pair_next``), that turn's row
+    # (a match of the vector is a match of both); -1 for the rest
+    next_row: Any = None
+    pairs: bool = False  # whether any message was embedded with the turn after it
     masks: dict[tuple[str, ...], list[bool]] = field(default_factory=dict)
     pending: int = 0  # indexed items without a vector of this model (:func:`pending`)
     sig: tuple[int, ...] = ()  # the database file's signature when ``key`` was last checked
@@ -939,6 +961,17 @@ class Vectors:
 _vec_cache: dict[tuple[str, str], Vectors] = {}
 
 
+def _rows_of(hashes: Any, wanted: Any) -> Any:
+    """For each hash in ``wanted`` (0: none), the row of ``hashes`` holding it, or -1 (numpy int32)."""
+    if not len(wanted) or not wanted.any():
+        return np.full(len(wanted), -1, np.int32)
+    order = np.argsort(hashes, kind="stable")
+    ranked = hashes[order]
+    at = np.minimum(np.searchsorted(ranked, wanted), len(ranked) - 1)
+    found = (wanted != 0) & (ranked[at] == wanted)
+    return np.where(found, order[at], -1).astype(np.int32)
+
+
 def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
     """The embeddings of ``model`` as an in-memory index, reused while nothing changed (nothing committed since it
     was last checked, by the file's signature, or the same vectors in ``search_index``)."""
@@ -958,14 +991,21 @@ def vectors(store: Store, con: Connection, model: str, dim: int) -> Vectors:
     ix = _rem.VectorIndex(dim)
     ids: list[str] = []
     hashes = []
-    reader = stream_arrow(con, """SELECT id, vector, scale, hash(id) AS h FROM search_index
-                                  WHERE model = $m AND vector IS NOT NULL ORDER BY id""", batch_rows=65_536, params={"m": model})
+    nexts = []
+    # the hash of the id of the turn each message was embedded with (0: none), made a row number below (a join in
+    # the database held ~120 MB more at 100k rows)
+    reader = stream_arrow(con, """SELECT id, vector, scale, hash(id) AS h,
+                                         coalesce(hash('message:' || pair_next), CAST(0 AS UBIGINT)) AS next_h
+                                  FROM search_index WHERE model = $m AND vector IS NOT NULL ORDER BY id""",
+                          batch_rows=65_536, params={"m": model})
     if reader is not None:
         for b in reader:  # batch by batch: never the whole column in memory at once
             ix.add_quantized(b, "vector", "scale")
             ids.extend(b.column(0).to_pylist())
             hashes.append(b.column("h").to_numpy().astype(np.uint64, copy=True))  # a view would keep the batch alive
-    v = Vectors(ids, ix, key, pending=int(waiting), sig=sig,
-                hashes=np.concatenate(hashes) if hashes else np.zeros(0, np.uint64))
+            nexts.append(b.column("next_h").to_numpy().astype(np.uint64, copy=True))
+    every = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+    nxt = _rows_of(every, np.concatenate(nexts) if nexts else np.zeros(0, np.uint64))
+    v = Vectors(ids, ix, key, pending=int(waiting), sig=sig, hashes=every, next_row=nxt, pairs=bool((nxt >= 0).any()))
     _remember(_vec_cache, ck, v)
     return v

@@ -125,11 +125,13 @@ _MESSAGE_CONTEXT = f"concat_ws(chr(10), left(x._prev, {CONTEXT_CHARS}), left(x._
 # did Melanie paint?" of "What have you been painting?" / "A lake at sunrise") meets them in one vector; a match
 # of it is a match of both turns (``pair_next``, :func:`vectors`; the reply is lent most of it). Chosen on DialogSum
 # dev's "fact" set (bench/search/heldout.py; a fact asked of the turn or two holding it): R@5 0.503 → 0.554
-# (BENCHMARKS.md §7, session 28). A turn costs about twice the embedding.
-# A tool's output or a system prompt is no one's reply: a turn next to one is embedded alone.
+# (BENCHMARKS.md §7, session 28). A turn costs about twice the embedding. The query gives the reply (its first
+# REPLY_CHARS, as "speaker: text"), and :func:`_indexed` puts the message's own text before it: the two turns whole
+# in the query's rows, and in their digest, held ~50 MB more at 300,000 messages (the load day peaked at 1,540 MB). A tool's output or a system
+# prompt is no one's reply: a turn next to one is embedded alone.
 _PAIRED = "x._next_id IS NOT NULL AND x.role IN ('user', 'assistant') AND x._next_role IN ('user', 'assistant')"
-_MESSAGE_PAIR = (f"CASE WHEN NOT ({_PAIRED}) THEN NULL ELSE concat_ws(chr(10), concat_ws(': ', x.speaker, "
-                 f"left(x.content, {MAX_INDEXED_CHARS})), concat_ws(': ', x._next_speaker, left(x._next, {MAX_INDEXED_CHARS}))) END")
+REPLY_CHARS = 600  # of the turn after a message, embedded with it (the model reads ~1,000 characters in all)
+_MESSAGE_PAIR = f"CASE WHEN {_PAIRED} THEN concat_ws(': ', x._next_speaker, left(x._next, {REPLY_CHARS})) END"
 
 
 def _messages_with_neighbours(where: str) -> str:
@@ -179,7 +181,7 @@ def items_sql(kind: str, where: str = "TRUE", *, text: bool = True) -> str:
                       {who} AS _who, {pair} AS _pair, {pair_next} AS _pair_next,
                       md5(coalesce({title}, '') || chr(31) || coalesce({body}, '') || chr(31) || coalesce({topics}, '')
                           || chr(31) || coalesce({context}, '') || chr(31) || array_to_string({who}, chr(30))
-                          || chr(31) || coalesce({pair_next}, '') || chr(31) || coalesce({pair}, '')) AS digest
+                          || chr(31) || coalesce({pair_next}, '')) AS digest
                FROM {source} x WHERE {cond} AND ({row_where})"""
 
 
@@ -645,11 +647,12 @@ def _indexed_part(rows: list[dict[str, Any]], k: int, embedder: Embedder | None,
 def _indexed(rows: list[dict[str, Any]], embedder: Embedder | None, model: str | None, now: datetime) -> pa.Table:
     """The ``search_index`` rows of ``rows``: their digests and, with an embedder, their quantized vectors."""
     vectors: list[Any] = [None] * len(rows)
-    # a message with a turn after it, for a model that reads a text whole: the two turns (_MESSAGE_PAIR)
+    # a message with a turn after it, for a model that reads a text whole: its own text, then the reply (_MESSAGE_PAIR)
     paired = [bool(embedder is not None and getattr(embedder, "pairs", False) and r.get("_pair")) for r in rows]
     if embedder is not None:
         # a text is embedded once however many items hold it ("ok", "thanks", a repeated notice)
-        texts = [("\n\n" + r["_pair"] if p else (r["title"] or "") + "\n" + (r["topics"] or "") + "\n" + (r["body"] or ""))[:4000]
+        texts = [(f"\n\n{(r['body'] or '')[:2000]}\n{r['_pair']}" if p else
+                  (r["title"] or "") + "\n" + (r["topics"] or "") + "\n" + (r["body"] or ""))[:4000]
                  for r, p in zip(rows, paired, strict=True)]
         first: dict[str, int] = {}
         for t in texts:

@@ -125,10 +125,11 @@ _MESSAGE_CONTEXT = f"concat_ws(chr(10), left(x._prev, {CONTEXT_CHARS}), left(x._
 # did Melanie paint?" of "What have you been painting?" / "A lake at sunrise") meets them in one vector; a match
 # of it is a match of both turns (``pair_next``, :func:`vectors`; the reply is lent most of it). Chosen on DialogSum
 # dev's "fact" set (bench/search/heldout.py; a fact asked of the turn or two holding it): R@5 0.503 → 0.554
-# (BENCHMARKS.md §7, session 28). A turn costs about twice the embedding. The query gives the reply (its first
-# REPLY_CHARS, as "speaker: text"), and :func:`_indexed` puts the message's own text before it: the two turns whole
-# in the query's rows, and in their digest, held ~50 MB more at 300,000 messages (the load day peaked at 1,540 MB). A tool's output or a system
-# prompt is no one's reply: a turn next to one is embedded alone.
+# (BENCHMARKS.md §7, session 28). A turn costs about twice the embedding. The query gives only the reply (its
+# first REPLY_CHARS, as "speaker: text") and :func:`_indexed` puts the message's own text before it: the two turns
+# whole in the query's rows and digest held ~50 MB more at 300,000 messages (the load day peaked at 1,540 MB). The
+# digest knows the reply by its id and, through the context, its first CONTEXT_CHARS: a reply edited past those is
+# not embedded again. A tool's output or a system prompt is no one's reply: a turn next to one is embedded alone.
 _PAIRED = "x._next_id IS NOT NULL AND x.role IN ('user', 'assistant') AND x._next_role IN ('user', 'assistant')"
 REPLY_CHARS = 600  # of the turn after a message, embedded with it (the model reads ~1,000 characters in all)
 _MESSAGE_PAIR = f"CASE WHEN {_PAIRED} THEN concat_ws(': ', x._next_speaker, left(x._next, {REPLY_CHARS})) END"

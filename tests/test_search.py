@@ -222,6 +222,47 @@ def test_a_question_split_between_a_turn_and_its_reply_finds_the_reply(tmp_path,
     assert {p for _i, p in q(db.store, "select item_id, pair_next from search_index where kind = 'message'")} == {None}
 
 
+def test_a_reply_edited_or_given_another_speaker_embeds_the_turn_before_it_again(tmp_path):
+    """A message's vector holds the turn after it (its first 600 characters, with its speaker): when that reply is
+    edited anywhere in them, or said by someone else, the message is embedded again, and a search meets the reply
+    as it now reads; a reply's change past what is embedded, or a turn elsewhere, embeds nothing again."""
+    import rem
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Catching up", created_at="2026-05-08T09:00:00Z")
+    asked = db.add_message(sid, role="user", speaker="Caroline", content="What have you been painting lately?",
+                           created_at="2026-05-08T09:00:00Z")
+    lead = "Mostly small studies of the garden, a few a week, to keep my hand in. " * 5  # ~350 characters
+    other = db.add_session(name="Elsewhere", created_at="2026-05-09T09:00:00Z")
+    for i, t in enumerate(["Did the plumber come?", "Yes, the sink is fixed."]):
+        db.add_message(other, role="user", speaker="Caroline" if i == 0 else "Melanie", content=t,
+                       created_at=f"2026-05-09T09:0{i}:00Z")
+
+    def reply(text: str, speaker: str = "Melanie") -> None:
+        db.add_message(sid, role="user", speaker=speaker, content=text, created_at="2026-05-08T09:01:00Z", id="reply-1")
+
+    def vectors() -> dict[str, tuple[int, ...]]:
+        db.search("painting", schema="messages")  # synced
+        return {i: tuple(v) for i, v in q(db.store, "select item_id, vector from search_index where kind = 'message'")}
+
+    reply(lead + "And a lake at sunrise.")
+    first = vectors()
+    reply(lead + "And a barn in the snow.")  # past the 300 characters the context holds
+    edited = vectors()
+    assert edited[asked] != first[asked] and edited["reply-1"] != first["reply-1"]
+    assert {i: v for i, v in edited.items() if i not in (asked, "reply-1")} == \
+        {i: v for i, v in first.items() if i not in (asked, "reply-1")}
+    reply(lead + "And a barn in the snow.", speaker="Mel")
+    renamed = vectors()
+    assert renamed[asked] != edited[asked]
+    reply(lead * 2 + "And a barn in the snow.", speaker="Mel")  # ~740 characters: the barn is past the 600 embedded
+    longer = vectors()
+    assert longer[asked] != renamed[asked]
+    reply(lead * 2 + "And a lake at sunrise.", speaker="Mel")
+    past = vectors()
+    assert past[asked] == longer[asked] and past["reply-1"] != longer["reply-1"]
+
+
 def test_what_says_when_is_found_as_it_is_indexed_and_an_older_index_is_made_again(tmp_path, monkeypatch):
     """A question asking when lifts the turns in which REM reads a time and the events whose date was said; which
     they are is worked out as they are indexed (``search_index.says_when``), not by reading the candidates' text at

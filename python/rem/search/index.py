@@ -128,8 +128,9 @@ _MESSAGE_CONTEXT = f"concat_ws(chr(10), left(x._prev, {CONTEXT_CHARS}), left(x._
 # (BENCHMARKS.md §7, session 28). A turn costs about twice the embedding. The query gives only the reply (its
 # first REPLY_CHARS, as "speaker: text") and :func:`_indexed` puts the message's own text before it: the two turns
 # whole in the query's rows and digest held ~50 MB more at 300,000 messages (the load day peaked at 1,540 MB). The
-# digest knows the reply by its id and, through the context, its first CONTEXT_CHARS: a reply edited past those is
-# not embedded again. A tool's output or a system prompt is no one's reply: a turn next to one is embedded alone.
+# digest holds the reply as embedded (its id, its speaker, its first REPLY_CHARS): a reply edited or given another
+# speaker embeds the message before it again. A tool's output or a system prompt is no one's reply: a turn next to
+# one is embedded alone.
 _PAIRED = "x._next_id IS NOT NULL AND x.role IN ('user', 'assistant') AND x._next_role IN ('user', 'assistant')"
 REPLY_CHARS = 600  # of the turn after a message, embedded with it (the model reads ~1,000 characters in all)
 _MESSAGE_PAIR = f"CASE WHEN {_PAIRED} THEN concat_ws(': ', x._next_speaker, left(x._next, {REPLY_CHARS})) END"
@@ -182,7 +183,7 @@ def items_sql(kind: str, where: str = "TRUE", *, text: bool = True) -> str:
                       {who} AS _who, {pair} AS _pair, {pair_next} AS _pair_next,
                       md5(coalesce({title}, '') || chr(31) || coalesce({body}, '') || chr(31) || coalesce({topics}, '')
                           || chr(31) || coalesce({context}, '') || chr(31) || array_to_string({who}, chr(30))
-                          || chr(31) || coalesce({pair_next}, '')) AS digest
+                          || chr(31) || coalesce({pair_next}, '') || chr(31) || coalesce({pair}, '')) AS digest
                FROM {source} x WHERE {cond} AND ({row_where})"""
 
 

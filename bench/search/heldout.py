@@ -45,9 +45,11 @@ and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
 Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
 evidence is in the top k), MRR@10.
 
-    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,dialogsum-fact,superdialseg,tiage] [--limit N] [--dream] [--embeddings default|minilm|wordllama]
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,dialogsum-fact,superdialseg,tiage] [--limit N] [--dream] [--names] [--embeddings default|minilm|wordllama]
 
-``--dream`` dreams the memory first (no model), so what the dream learned
+``--names`` gives DialogSum's speaker tags names (#Person1# is Priya, #Person2# Marco …, in the turns, their
+speakers and the questions), as the held-out chats' two speakers have: a name means something to a model reading
+a turn, a tag next to nothing. ``--dream`` dreams the memory first (no model), so what the dream learned
 (events, people, resolved dates) takes part. Writes bench/results/search-heldout-<split>.json.
 """
 
@@ -329,6 +331,7 @@ def question_types(q: str) -> list[str]:
     A question can be of several kinds."""
     out = []
     q = re.sub(r"#Person\d+#", "", q)  # DialogSum's speaker tags are not names nor numbers
+    q = re.sub(rf"\b(?:{'|'.join(SPEAKER_NAMES)})\b", "", q)  # nor the names --names gives them
     if _NAMED.search(q):
         out.append("names someone")
     if _WHEN_WORDS.search(q):
@@ -349,10 +352,26 @@ EMBEDDERS = {"default": lambda: configured({}), "minilm": MiniLMEmbedder, "wordl
 EMBEDDINGS = "default"  # --embeddings
 
 
-def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *, dream_it: bool) -> dict[str, Any]:
+# --names: DialogSum's speaker tags given names, as the held-out chats' speakers have (a name, unlike a tag, means
+# something to a model reading the turn): #Person1# is Priya, #Person2# Marco, and so on (names no DialogSum dialogue
+# holds)
+SPEAKER_NAMES = ("Priya", "Marco", "Leila", "Oskar", "Ines", "Kenji", "Aisha", "Nadia", "Tomas")
+_TAG = re.compile(r"#Person(\d+)#")
+
+
+def named(text: str) -> str:
+    """``text`` with each ``#PersonN#`` tag the name :data:`SPEAKER_NAMES` gives it."""
+    return _TAG.sub(lambda m: SPEAKER_NAMES[(int(m.group(1)) - 1) % len(SPEAKER_NAMES)], text)
+
+
+def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *, dream_it: bool,
+             names: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         qs = make_questions(dialogues)  # (before the memory: a question asked is left out of it)
+        if names:  # after the questions are made: they find the speakers by their tags
+            dialogues = [{**dl, "turns": [(named(w), named(t)) for w, t in dl["turns"]]} for dl in dialogues]
+            qs = [{**q, "q": named(q["q"])} for q in qs]
         store = memory(dialogues, Path(d), dream_it=dream_it)
         emb = EMBEDDERS[EMBEDDINGS]()
         ix.sync(store, emb)
@@ -368,7 +387,7 @@ def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *,
                     per.setdefault(n, {}).setdefault(k, []).append(v)
                     for kind in kinds:
                         by_type.setdefault(kind, {}).setdefault(n, {}).setdefault(k, []).append(v)
-        out = {"set": name, "dialogues": len(dialogues), "questions": len(qs), "dreamed": dream_it, "model": emb.name,
+        out = {"set": name + (", speakers named" if names else ""), "dialogues": len(dialogues), "questions": len(qs), "dreamed": dream_it, "model": emb.name,
                "seconds": round(time.perf_counter() - t0, 1),
                "overall": {n: {k: round(statistics.mean(v), 4) for k, v in m.items()} for n, m in per.items()},
                "by_type": {t: {"questions": len(next(iter(ms.values()))["recall@10"]),
@@ -386,6 +405,8 @@ def main() -> None:
     ap.add_argument("--dream", action="store_true")
     ap.add_argument("--embeddings", choices=sorted(EMBEDDERS), default="default",
                     help="the dense half's model (default: REM's default, all-MiniLM-L6-v2)")
+    ap.add_argument("--names", action="store_true",
+                    help="give DialogSum's speaker tags names (#Person1# is Priya, #Person2# Marco), as the held-out chats' have")
     ap.add_argument("--out")
     a = ap.parse_args()
     global EMBEDDINGS
@@ -393,25 +414,27 @@ def main() -> None:
     results = []
     for s in a.set.split(","):
         if s == "dialogsum":
-            results.append(evaluate(f"DialogSum {a.split}", dialogsum(a.split, a.limit), questions_dialogsum, dream_it=a.dream))
+            results.append(evaluate(f"DialogSum {a.split}", dialogsum(a.split, a.limit), questions_dialogsum, dream_it=a.dream,
+                                    names=a.names))
         elif s == "dialogsum-asked":
             results.append(evaluate(f"DialogSum {a.split}, asked", dialogsum(a.split, a.limit), questions_dialogsum_asked,
-                                    dream_it=a.dream))
+                                    dream_it=a.dream, names=a.names))
         elif s == "dialogsum-did":
             results.append(evaluate(f"DialogSum {a.split}, did", dialogsum(a.split, a.limit), questions_dialogsum_did,
-                                    dream_it=a.dream))
+                                    dream_it=a.dream, names=a.names))
         elif s == "dialogsum-who":
             results.append(evaluate(f"DialogSum {a.split}, who", dialogsum(a.split, a.limit), questions_dialogsum_who,
-                                    dream_it=a.dream))
+                                    dream_it=a.dream, names=a.names))
         elif s == "dialogsum-when":
             results.append(evaluate(f"DialogSum {a.split}, when", dialogsum(a.split, a.limit), questions_dialogsum_when,
-                                    dream_it=a.dream))
+                                    dream_it=a.dream, names=a.names))
         elif s == "dialogsum-when-every":
             results.append(evaluate(f"DialogSum {a.split}, when, every summary", dialogsum(a.split, a.limit),
-                                    lambda dl: questions_dialogsum_when(dl, every_summary=True), dream_it=a.dream))
+                                    lambda dl: questions_dialogsum_when(dl, every_summary=True), dream_it=a.dream,
+                                    names=a.names))
         elif s == "dialogsum-fact":
             results.append(evaluate(f"DialogSum {a.split}, fact", dialogsum(a.split, a.limit), questions_dialogsum_fact,
-                                    dream_it=a.dream))
+                                    dream_it=a.dream, names=a.names))
         elif s == "superdialseg":
             results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))
         elif s == "tiage":

@@ -263,6 +263,52 @@ def test_a_reply_edited_or_given_another_speaker_embeds_the_turn_before_it_again
     assert past[asked] == longer[asked] and past["reply-1"] != longer["reply-1"]
 
 
+def test_a_message_removed_from_its_conversation_leaves_the_index(tmp_path):
+    """A ChatGPT export re-imported after an edit drops the old branch from the messages; the index drops it too, so
+    its words find nothing (a card number edited away), and it takes no result's place: a search asking one result
+    got none while the removed turn, indexed still, ranked first. Also when nothing new came with the removal."""
+    import json as _json
+
+    import rem
+    from rem.ingest import ingest_chatgpt
+    from rem.search import index as ix
+
+    def node(nid, parent, children, role, text, t):
+        return {"id": nid, "parent": parent, "children": children,
+                "message": {"id": nid, "author": {"role": role}, "create_time": t,
+                            "content": {"content_type": "text", "parts": [text]}}}
+
+    def export(current, mapping):
+        path = tmp_path / f"conversations-{current}.json"
+        path.write_text(_json.dumps([{"id": "c1", "conversation_id": "c1", "title": "Rent", "create_time": 1.79e9,
+                                      "current_node": current, "mapping": mapping}]))
+        return path
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    first = {"root": {"id": "root", "parent": None, "children": ["u1"], "message": None},
+             "u1": node("u1", "root", ["a1"], "user", "My card number is 4111 1111 1111 1111, pay the rent", 1.79e9),
+             "a1": node("a1", "u1", [], "assistant", "Done, the rent is paid.", 1.79e9 + 60)}
+    ingest_chatgpt(db.store, export("a1", first))
+    assert "4111" in db.search("card number rent", schema="messages", limit=1).column("snippet")[0].as_py()
+    edited = {**first, "root": {"id": "root", "parent": None, "children": ["u1", "u2"], "message": None},
+              "u2": node("u2", "root", ["a2"], "user", "Pay the rent from the usual account", 1.79e9 + 120),
+              "a2": node("a2", "u2", ["u3"], "assistant", "Done, paid from the usual account.", 1.79e9 + 180),
+              "u3": node("u3", "a2", ["a3"], "user", "And the water bill from the same account", 1.79e9 + 240),
+              "a3": node("a3", "u3", [], "assistant", "The water bill is paid too.", 1.79e9 + 300)}
+    ingest_chatgpt(db.store, export("a3", edited))
+    top = db.search("card number rent", schema="messages", limit=1)
+    assert top.column("snippet").to_pylist() == ["Pay the «rent» from the usual account"]
+    assert db.search("4111", schema="messages", mode="lexical").num_rows == 0
+    assert ix.Lexical.open(db.store.path).search("4111 card", 10) == []
+    indexed = {r[0] for r in q(db.store, "select item_id from search_index where kind = 'message'")}
+    assert indexed == {r[0] for r in q(db.store, "select id from messages")} and len(indexed) == 4
+    # the last exchange edited away, nothing new in its place: removed all the same
+    ingest_chatgpt(db.store, export("a2", edited))
+    assert db.search("water bill", schema="messages", mode="lexical").num_rows == 0
+    assert ix.Lexical.open(db.store.path).search("water bill", 10) == []
+    assert q(db.store, "select count(*) from search_index where kind = 'message'")[0][0] == 2
+
+
 def test_what_says_when_is_found_as_it_is_indexed_and_an_older_index_is_made_again(tmp_path, monkeypatch):
     """A question asking when lifts the turns in which REM reads a time and the events whose date was said; which
     they are is worked out as they are indexed (``search_index.says_when``), not by reading the candidates' text at

@@ -11,9 +11,11 @@ from .. import edges, entities, resources
 from ..exceptions import IngestError
 from ..ids import normalize_key, stable_id
 from ..store import (
+    INGESTED_AT,
     Store,
     UpsertCounts,
     arrow_rows,
+    execute,
     fetch_rows,
     id_table,
     registered,
@@ -149,9 +151,13 @@ def write(store: Store, batch: Batch, report: IngestReport | None = None) -> Ing
                 with registered(con, "_rem_whole", id_table(sorted(batch.whole_sessions))), \
                         registered(con, "_rem_keep", keep):
                     gone = fetch_rows(con, """DELETE FROM messages WHERE session_id IN (SELECT id FROM _rem_whole)
-                                              AND id NOT IN (SELECT id FROM _rem_keep) RETURNING id""")
+                                              AND id NOT IN (SELECT id FROM _rem_keep) RETURNING id, session_id""")
                 if gone:
                     report.removed += len(gone)
+                    # the conversation changed though none of its turns left did: its session is stamped, so what
+                    # reads a session's turns together again (the search index: a turn's neighbours) reads it again
+                    with registered(con, "_rem_lost", id_table(sorted({sid for _i, sid in gone}))):
+                        execute(con, f'UPDATE sessions SET "{INGESTED_AT}" = now() WHERE id IN (SELECT id FROM _rem_lost)')
     return report
 
 

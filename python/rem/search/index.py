@@ -490,9 +490,10 @@ def _plan(con: Connection, lex: Lexical, embedder: Embedder | None, max_reembed:
         # new and changed since the mark; rows stored before REM tracked ingested_at, once
         where = (f"x.ingested_at > $since OR (x.ingested_at IS NULL AND NOT EXISTS "
                  f"(SELECT 1 FROM search_index s WHERE s.id = '{kind}:' || x.id))") if since else "TRUE"
-        if since and kind == "message":  # a message whose moment changed (its events are its context)
+        if since and kind == "message":  # a message whose moment changed (its events are its context), or whose
+            # session did (turns removed from it: its neighbours changed though it did not)
             where += (" OR x.session_id IN (SELECT unnest(session_ids) FROM moments WHERE updated_at > $since"
-                      " OR created_at > $since)")
+                      " OR created_at > $since) OR x.session_id IN (SELECT id FROM sessions WHERE ingested_at > $since)")
         parts.append(items_sql(kind, where))
     changed_sql = " UNION ALL ".join(f"({p})" for p in parts)
     # the lexical index holds what the table holds (unless a sync died between its two commits):

@@ -719,3 +719,73 @@ def test_answers_are_kept_when_the_database_is_busy_at_persist_and_not_paid_twic
     assert r.status == "ok" and r.stats.moments_created > 0
     assert r.spool is not None and r.spool.reused == asked
     assert not spool_dir(store.path).exists()
+
+
+def test_a_conversation_edited_away_takes_what_the_dream_made_of_it(tmp_path):
+    """A ChatGPT export re-imported after an edit drops the old branch's turns (hardening row 19). What the dream made
+    of them goes too: a moment holding some of them no longer lists them, and its turns left are stamped, so the
+    next scheduled dream makes their day again and the old moment (whose summary says what was removed) is replaced;
+    a moment made of removed turns alone goes at once, with the people it named that nothing else names."""
+    import json as _json
+    from datetime import UTC, datetime
+
+    from rem import ledger
+    from rem.config import resolve_llm
+    from rem.ingest import ingest_chatgpt
+    from rem.store import Store
+
+    store = Store(tmp_path / "edit.duckdb")
+    none = resolve_llm(model="none", file_cfg={}, env={})
+    day = (datetime.now(UTC) - timedelta(days=5)).replace(hour=10, minute=0, second=0, microsecond=0)
+    t0 = day.timestamp()
+
+    def node(nid, parent, children, role, text, minute):
+        return {"id": nid, "parent": parent, "children": children,
+                "message": {"id": nid, "author": {"role": role}, "create_time": t0 + 60 * minute,
+                            "content": {"content_type": "text", "parts": [text]}}}
+
+    def export(name, current, nodes):
+        path = tmp_path / f"{name}.json"
+        path.write_text(_json.dumps([{"id": "c1", "conversation_id": "c1", "title": "Errands", "create_time": t0,
+                                      "current_node": current, "mapping": nodes}]))
+        return path
+
+    nodes = {"root": {"id": "root", "parent": None, "children": ["u1"], "message": None},
+             "u1": node("u1", "root", ["a1"], "user", "My card number is 4111 1111 1111 1111, pay the rent to Mr Okafor", 0),
+             "a1": node("a1", "u1", ["u2"], "assistant", "Done, the rent is paid to Mr Okafor.", 1),
+             "u2": node("u2", "a1", ["a2"], "user", "Also book the dentist appointment for Tuesday", 2),
+             "a2": node("a2", "u2", [], "assistant", "The dentist appointment is booked for Tuesday.", 3)}
+    ingest_chatgpt(store, export("first", "a2", nodes))
+    assert dream(store, none, DreamOptions(start=day.date().isoformat(), end=day.date().isoformat(),
+                                           lookback_hours=None, progress=False)).status == "ok"
+    first = dict(q(store, "select id, message_ids from moments"))
+    assert len([m for ids in first.values() for m in ids]) == 4
+
+    def said() -> str:
+        return " ".join(r[0] or "" for r in q(store, "select concat_ws(' ', name, summary, events) from moments"))
+
+    assert "dentist" in said()
+    # the second turn edited: its old branch (the dentist) goes, the first exchange stays
+    nodes["a1"] = {**nodes["a1"], "children": ["u2", "u2b"]}
+    nodes["u2b"] = node("u2b", "a1", ["a2b"], "user", "Also book the plumber visit for Wednesday", 20)
+    nodes["a2b"] = node("a2b", "u2b", [], "assistant", "The plumber visit is booked for Wednesday.", 21)
+    report = ingest_chatgpt(store, export("second", "a2b", nodes))
+    assert report.removed == 2 and report.moments_removed == 0, report.line()
+    ids = {r[0] for r in q(store, "select id from messages")}
+    assert all(set(m) <= ids for m in dict(q(store, "select id, message_ids from moments")).values())
+    with store.read() as con:
+        assert [d for d, _n in ledger.undreamed_days(con, datetime.now(UTC))] == [day.astimezone().date()]
+    assert dream(store, none, DreamOptions(scheduled=True, progress=False)).late
+    assert "dentist" not in said() and "plumber" in said()
+    assert not set(first) & {r[0] for r in q(store, "select id from moments")}  # replaced
+    # the first turn edited: every turn the moments hold is removed, and the moments with them
+    nodes["root"] = {**nodes["root"], "children": ["u1", "u1c"]}
+    nodes["u1c"] = node("u1c", "root", ["a1c"], "user", "Pay the rent from the usual account", 600)
+    nodes["a1c"] = node("a1c", "u1c", [], "assistant", "Done, paid from the usual account.", 601)
+    report = ingest_chatgpt(store, export("third", "a1c", nodes))
+    assert report.removed == 4 and report.moments_removed >= 1 and "moment(s) made of them alone" in report.line()
+    assert q(store, "select count(*) from moments")[0][0] == 0
+    assert "4111" not in said() and not q(store, "select id from entities where name ilike '%okafor%'")
+    assert not q(store, """select * from edges where source_id not in (select id from entities union all select id from sessions
+                           union all select id from messages) or target_id not in (select id from entities union all
+                           select id from sessions union all select id from messages)""")

@@ -82,7 +82,7 @@ def index_for_search(store: Any) -> None:
 
 
 def _report(rep: Any, store: Any = None) -> None:
-    if store is not None and (rep.added or rep.updated):
+    if store is not None and (rep.added or rep.updated or getattr(rep, "removed", 0)):
         index_for_search(store)
     for e in rep.errors:
         click.echo(f"refused: {e}", err=True)

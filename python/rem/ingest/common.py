@@ -12,6 +12,7 @@ from ..exceptions import IngestError
 from ..ids import normalize_key, stable_id
 from ..store import (
     INGESTED_AT,
+    Connection,
     Store,
     UpsertCounts,
     arrow_rows,
@@ -66,6 +67,53 @@ class Batch:
         return len(self.resources) + len(self.sessions) + len(self.messages)
 
 
+def _forget_removed(con: Connection, ids: list[str], sessions: set[str]) -> int:
+    """What REM made of messages just removed from their conversation (``ids``, of ``sessions``), inside the
+    caller's transaction. The moments listing them, unless the owner corrected or pinned them: one made of them
+    alone goes, with its edges and the entities it named that nothing but other entities links to any more; the
+    others no longer list them, and their turns left are stamped (``ingested_at``),
+    so a scheduled dream makes their days again and replaces them (their summaries may say what was removed).
+    Edges to the removed messages go. Their sessions are stamped: what reads a session's turns together (the search
+    index: a turn's neighbours, the reply it was embedded with) reads them again though none of them changed.
+    Returns how many moments went."""
+    from .. import moments as moment_table
+
+    lost = set(ids)
+    with registered(con, "_rem_lost_messages", id_table(sorted(lost))) as v, \
+            registered(con, "_rem_lost_sessions", id_table(sorted(sessions))):
+        edges.delete_touching(con, v)
+        execute(con, f'UPDATE sessions SET "{INGESTED_AT}" = now() WHERE id IN (SELECT id FROM _rem_lost_sessions)')
+        hit = fetch_rows(con, f"""SELECT id, coalesce(message_ids, []), len(coalesce(resource_ids, [])) FROM moments
+                                  WHERE list_has_any(message_ids, (SELECT list(id) FROM {v}))
+                                    AND NOT coalesce(CAST(json_extract(metadata, '$.fixed') AS BOOLEAN), FALSE)""")
+    alone = [mid for mid, msgs, n_res in hit if not n_res and all(i in lost for i in msgs)]
+    if alone:
+        with registered(con, "_rem_alone", id_table(alone)) as a:
+            # the people, places and topics those moments named: gone with them when nothing else names them
+            named = [r[0] for r in fetch_rows(con, f"""SELECT e.id FROM entities e WHERE e.id IN (
+                SELECT target_id FROM edges WHERE source_id IN (SELECT id FROM {a})
+                UNION SELECT source_id FROM edges WHERE target_id IN (SELECT id FROM {a}))""")]
+        moment_table.delete(con, alone)
+        # one left linked to other entities only (what the removed turns said it was related to) is not grounded in
+        # anything REM holds any more: it goes with those links
+        ungrounded = [eid for eid in named if not fetch_rows(con, """SELECT 1 FROM edges e
+            WHERE (e.source_id = $id AND e.target_id NOT IN (SELECT id FROM entities))
+               OR (e.target_id = $id AND e.source_id NOT IN (SELECT id FROM entities)) LIMIT 1""", {"id": eid})]
+        if ungrounded:
+            with registered(con, "_rem_ungrounded", id_table(ungrounded)) as u:
+                edges.delete_touching(con, u)
+        for eid in named:
+            entities.delete_unused(con, eid)
+    left = {mid: [i for i in msgs if i not in lost] for mid, msgs, n_res in hit if mid not in set(alone)}
+    for mid, msgs in left.items():
+        execute(con, "UPDATE moments SET message_ids = $m, updated_at = now() WHERE id = $id", {"m": msgs, "id": mid})
+    stamped = sorted({i for msgs in left.values() for i in msgs})
+    if stamped:
+        with registered(con, "_rem_stamped", id_table(stamped)):
+            execute(con, f'UPDATE messages SET "{INGESTED_AT}" = now() WHERE id IN (SELECT id FROM _rem_stamped)')
+    return len(alone)
+
+
 @dataclass
 class IngestReport:
     added: int = 0
@@ -75,6 +123,7 @@ class IngestReport:
     passed_over: list[str] = field(default_factory=list)  # files deliberately not read (links out, FIFOs, too big)
     per_table: dict[str, UpsertCounts] = field(default_factory=dict)
     removed: int = 0  # messages no longer in their conversation (an edited message's old branch)
+    moments_removed: int = 0  # moments made of nothing but such messages
     skipped_records: dict[str, int] = field(default_factory=dict)  # records of kinds REM does not use, by kind
 
     def add(self, table_name: str, c: UpsertCounts) -> None:
@@ -94,6 +143,8 @@ class IngestReport:
         s = "; ".join(parts) if parts else "nothing to ingest"
         if self.removed:
             s += f"; {self.removed} message(s) removed (no longer in their conversation: an edited message's old branch)"
+        if self.moments_removed:
+            s += f", and {self.moments_removed} moment(s) made of them alone"
         if self.errors:
             s += f"; {len(self.errors)} input(s) refused"
         if self.passed_over:
@@ -154,10 +205,7 @@ def write(store: Store, batch: Batch, report: IngestReport | None = None) -> Ing
                                               AND id NOT IN (SELECT id FROM _rem_keep) RETURNING id, session_id""")
                 if gone:
                     report.removed += len(gone)
-                    # the conversation changed though none of its turns left did: its session is stamped, so what
-                    # reads a session's turns together again (the search index: a turn's neighbours) reads it again
-                    with registered(con, "_rem_lost", id_table(sorted({sid for _i, sid in gone}))):
-                        execute(con, f'UPDATE sessions SET "{INGESTED_AT}" = now() WHERE id IN (SELECT id FROM _rem_lost)')
+                    report.moments_removed += _forget_removed(con, [i for i, _sid in gone], {sid for _i, sid in gone})
     return report
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import edges, entities, resources
+from .. import moments as moment_table
 from ..exceptions import IngestError
 from ..ids import normalize_key, stable_id
 from ..store import (
@@ -76,8 +77,6 @@ def _forget_removed(con: Connection, ids: list[str], sessions: set[str]) -> int:
     Edges to the removed messages go. Their sessions are stamped: what reads a session's turns together (the search
     index: a turn's neighbours, the reply it was embedded with) reads them again though none of them changed.
     Returns how many moments went."""
-    from .. import moments as moment_table
-
     lost = set(ids)
     with registered(con, "_rem_lost_messages", id_table(sorted(lost))) as v, \
             registered(con, "_rem_lost_sessions", id_table(sorted(sessions))):

@@ -258,6 +258,11 @@ def delete(con: Connection, ids: list[str], *, log_run: str | None = None) -> No
         execute(con, f"DELETE FROM moments WHERE id IN (SELECT id FROM {v})")
 
 
+def drop_messages(con: Connection, moment_id: str, kept: list[str]) -> None:
+    """Moment ``moment_id`` lists only ``kept`` of its messages (the rest were removed from their conversation)."""
+    execute(con, "UPDATE moments SET message_ids = $m, updated_at = now() WHERE id = $id", {"m": kept, "id": moment_id})
+
+
 def delete_ids(con: Connection, ids_sql: str) -> None:
     """Delete the moments whose id ``ids_sql`` (a one-column query) returns; their edges are the caller's."""
     execute(con, f"DELETE FROM moments WHERE id IN ({ids_sql})")

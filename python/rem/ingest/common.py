@@ -105,7 +105,7 @@ def _forget_removed(con: Connection, ids: list[str], sessions: set[str]) -> int:
             entities.delete_unused(con, eid)
     left = {mid: [i for i in msgs if i not in lost] for mid, msgs, n_res in hit if mid not in set(alone)}
     for mid, msgs in left.items():
-        execute(con, "UPDATE moments SET message_ids = $m, updated_at = now() WHERE id = $id", {"m": msgs, "id": mid})
+        moment_table.drop_messages(con, mid, msgs)
     stamped = sorted({i for msgs in left.values() for i in msgs})
     if stamped:
         with registered(con, "_rem_stamped", id_table(stamped)):

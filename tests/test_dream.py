@@ -767,14 +767,14 @@ def test_a_conversation_edited_away_takes_what_the_dream_made_of_it(tmp_path):
     assert "dentist" in said()
     # the second turn edited: its old branch (the dentist) goes, the first exchange stays
     nodes["a1"] = {**nodes["a1"], "children": ["u2", "u2b"]}
-    nodes["u2b"] = node("u2b", "a1", ["a2b"], "user", "Also book the plumber visit for Wednesday", 20)
-    nodes["a2b"] = node("a2b", "u2b", [], "assistant", "The plumber visit is booked for Wednesday.", 21)
+    nodes["u2b"] = node("u2b", "a1", ["a2b"], "user", "Also book the plumber visit for Wednesday", 2 * 1440)  # two days on
+    nodes["a2b"] = node("a2b", "u2b", [], "assistant", "The plumber visit is booked for Wednesday.", 2 * 1440 + 1)
     report = ingest_chatgpt(store, export("second", "a2b", nodes))
     assert report.removed == 2 and report.moments_removed == 0, report.line()
     ids = {r[0] for r in q(store, "select id from messages")}
     assert all(set(m) <= ids for m in dict(q(store, "select id, message_ids from moments")).values())
     with store.read() as con:
-        assert [d for d, _n in ledger.undreamed_days(con, datetime.now(UTC))] == [day.astimezone().date()]
+        assert day.astimezone().date() in [d for d, _n in ledger.undreamed_days(con, datetime.now(UTC))]
     assert dream(store, none, DreamOptions(scheduled=True, progress=False)).late
     assert "dentist" not in said() and "plumber" in said()
     assert not set(first) & {r[0] for r in q(store, "select id from moments")}  # replaced
@@ -789,3 +789,50 @@ def test_a_conversation_edited_away_takes_what_the_dream_made_of_it(tmp_path):
     assert not q(store, """select * from edges where source_id not in (select id from entities union all select id from sessions
                            union all select id from messages) or target_id not in (select id from entities union all
                            select id from sessions union all select id from messages)""")
+
+
+def test_a_moment_of_a_note_and_turns_edited_away_keeps_the_note_and_its_day_is_dreamed_again(tmp_path):
+    """A moment holding a note beside chat turns that an edit removes is not made of them alone: it stays, lists the
+    note only, and the note is stamped, so the next scheduled dream makes its day again (the moment's summary said
+    what the turns said)."""
+    import json as _json
+    from datetime import UTC, datetime
+
+    import rem
+    from rem import ledger
+    from rem.config import resolve_llm
+    from rem.ingest import ingest_chatgpt
+
+    db = rem.connect(tmp_path / "mixed.duckdb")
+    day = (datetime.now(UTC) - timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
+    note = db.add_resource(name="Landlord", content="Notes on the landlord, Mr Okafor, and the rent", created_at=day.isoformat())
+
+    def export(name, current, nodes):
+        path = tmp_path / f"{name}.json"
+        path.write_text(_json.dumps([{"id": "c1", "conversation_id": "c1", "title": "Rent", "create_time": day.timestamp(),
+                                      "current_node": current, "mapping": nodes}]))
+        return path
+
+    def node(nid, parent, children, role, text, minute):
+        return {"id": nid, "parent": parent, "children": children,
+                "message": {"id": nid, "author": {"role": role}, "create_time": day.timestamp() + 60 * minute,
+                            "content": {"content_type": "text", "parts": [text]}}}
+
+    nodes = {"root": {"id": "root", "parent": None, "children": ["u1"], "message": None},
+             "u1": node("u1", "root", ["a1"], "user", "My card number is 4111 1111 1111 1111, pay Mr Okafor the rent", 1),
+             "a1": node("a1", "u1", [], "assistant", "Done, Mr Okafor has the rent.", 2)}
+    ingest_chatgpt(db.store, export("first", "a1", nodes))
+    turns = [r[0] for r in q(db.store, "select id from messages order by created_at")]
+    dream(db.store, resolve_llm(model="none", file_cfg={}, env={}),
+          DreamOptions(start=day.date().isoformat(), end=day.date().isoformat(), lookback_hours=None, progress=False))
+    with db.store.connect() as con:  # the note and the turns in one moment, as a dream may make them
+        con.execute("delete from moments where id not in (select min(id) from moments)")
+        con.execute("update moments set resource_ids = [$n], message_ids = $m", {"n": note, "m": turns})
+    nodes["root"] = {**nodes["root"], "children": ["u1", "u1b"]}
+    nodes["u1b"] = node("u1b", "root", ["a1b"], "user", "Pay the rent from the usual account", 2 * 1440)  # two days on
+    nodes["a1b"] = node("a1b", "u1b", [], "assistant", "Done, paid from the usual account.", 2 * 1440 + 1)
+    report = ingest_chatgpt(db.store, export("second", "a1b", nodes))
+    assert report.removed == 2 and report.moments_removed == 0
+    assert q(db.store, "select resource_ids, message_ids from moments") == [([note], [])]
+    with db.store.read() as con:
+        assert day.astimezone().date() in [d for d, _n in ledger.undreamed_days(con, datetime.now(UTC))]

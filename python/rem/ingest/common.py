@@ -82,10 +82,10 @@ def _forget_removed(con: Connection, ids: list[str], sessions: set[str]) -> int:
             registered(con, "_rem_lost_sessions", id_table(sorted(sessions))):
         edges.delete_touching(con, v)
         execute(con, f'UPDATE sessions SET "{INGESTED_AT}" = now() WHERE id IN (SELECT id FROM _rem_lost_sessions)')
-        hit = fetch_rows(con, f"""SELECT id, coalesce(message_ids, []), len(coalesce(resource_ids, [])) FROM moments
+        hit = fetch_rows(con, f"""SELECT id, coalesce(message_ids, []), coalesce(resource_ids, []) FROM moments
                                   WHERE list_has_any(message_ids, (SELECT list(id) FROM {v}))
                                     AND NOT coalesce(CAST(json_extract(metadata, '$.fixed') AS BOOLEAN), FALSE)""")
-    alone = [mid for mid, msgs, n_res in hit if not n_res and all(i in lost for i in msgs)]
+    alone = [mid for mid, msgs, res in hit if not res and all(i in lost for i in msgs)]
     if alone:
         with registered(con, "_rem_alone", id_table(alone)) as a:
             # the people, places and topics those moments named: gone with them when nothing else names them
@@ -103,13 +103,15 @@ def _forget_removed(con: Connection, ids: list[str], sessions: set[str]) -> int:
                 edges.delete_touching(con, u)
         for eid in named:
             entities.delete_unused(con, eid)
-    left = {mid: [i for i in msgs if i not in lost] for mid, msgs, n_res in hit if mid not in set(alone)}
+    left = {mid: [i for i in msgs if i not in lost] for mid, msgs, _res in hit if mid not in set(alone)}
     for mid, msgs in left.items():
         moment_table.drop_messages(con, mid, msgs)
     stamped = sorted({i for msgs in left.values() for i in msgs})
     if stamped:
         with registered(con, "_rem_stamped", id_table(stamped)):
             execute(con, f'UPDATE messages SET "{INGESTED_AT}" = now() WHERE id IN (SELECT id FROM _rem_stamped)')
+    # a moment of some notes or commits and removed turns only: its notes are stamped instead
+    resources.stamp(con, sorted({r for mid, _msgs, res in hit if mid in left and not left[mid] for r in res}))
     return len(alone)
 
 

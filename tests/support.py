@@ -57,6 +57,22 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
     return path
 
 
+def chatgpt_node(nid: str, parent: str, children: list[str], role: str, text: str, t: float) -> dict[str, Any]:
+    """A message node of a ChatGPT export's conversation tree (``mapping``), written at ``t`` (epoch seconds)."""
+    return {"id": nid, "parent": parent, "children": children,
+            "message": {"id": nid, "author": {"role": role}, "create_time": t,
+                        "content": {"content_type": "text", "parts": [text]}}}
+
+
+def chatgpt_export(path: Path, current: str, mapping: dict[str, Any], *, title: str = "Rent",
+                   created: float = 1.79e9) -> Path:
+    """A ChatGPT export (``conversations.json``'s shape) of one conversation, "c1", whose current branch ends at
+    ``current``: what an export holds after its owner edited a message (the old branch stays in ``mapping``)."""
+    path.write_text(json.dumps([{"id": "c1", "conversation_id": "c1", "title": title, "create_time": created,
+                                 "current_node": current, "mapping": mapping}]))
+    return path
+
+
 def count(store: Store, sql: str) -> int:
     with store.read() as con:
         return con.execute(sql).fetchall()[0][0]

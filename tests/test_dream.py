@@ -726,13 +726,13 @@ def test_a_conversation_edited_away_takes_what_the_dream_made_of_it(tmp_path):
     of them goes too: a moment holding some of them no longer lists them, and its turns left are stamped, so the
     next scheduled dream makes their day again and the old moment (whose summary says what was removed) is replaced;
     a moment made of removed turns alone goes at once, with the people it named that nothing else names."""
-    import json as _json
     from datetime import UTC, datetime
 
     from rem import ledger
     from rem.config import resolve_llm
     from rem.ingest import ingest_chatgpt
     from rem.store import Store
+    from support import chatgpt_export, chatgpt_node
 
     store = Store(tmp_path / "edit.duckdb")
     none = resolve_llm(model="none", file_cfg={}, env={})
@@ -740,15 +740,10 @@ def test_a_conversation_edited_away_takes_what_the_dream_made_of_it(tmp_path):
     t0 = day.timestamp()
 
     def node(nid, parent, children, role, text, minute):
-        return {"id": nid, "parent": parent, "children": children,
-                "message": {"id": nid, "author": {"role": role}, "create_time": t0 + 60 * minute,
-                            "content": {"content_type": "text", "parts": [text]}}}
+        return chatgpt_node(nid, parent, children, role, text, t0 + 60 * minute)
 
     def export(name, current, nodes):
-        path = tmp_path / f"{name}.json"
-        path.write_text(_json.dumps([{"id": "c1", "conversation_id": "c1", "title": "Errands", "create_time": t0,
-                                      "current_node": current, "mapping": nodes}]))
-        return path
+        return chatgpt_export(tmp_path / f"{name}.json", current, nodes, title="Errands", created=t0)
 
     nodes = {"root": {"id": "root", "parent": None, "children": ["u1"], "message": None},
              "u1": node("u1", "root", ["a1"], "user", "My card number is 4111 1111 1111 1111, pay the rent to Mr Okafor", 0),
@@ -795,28 +790,23 @@ def test_a_moment_of_a_note_and_turns_edited_away_keeps_the_note_and_its_day_is_
     """A moment holding a note beside chat turns that an edit removes is not made of them alone: it stays, lists the
     note only, and the note is stamped, so the next scheduled dream makes its day again (the moment's summary said
     what the turns said)."""
-    import json as _json
     from datetime import UTC, datetime
 
     import rem
     from rem import ledger
     from rem.config import resolve_llm
     from rem.ingest import ingest_chatgpt
+    from support import chatgpt_export, chatgpt_node
 
     db = rem.connect(tmp_path / "mixed.duckdb")
     day = (datetime.now(UTC) - timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
     note = db.add_resource(name="Landlord", content="Notes on the landlord, Mr Okafor, and the rent", created_at=day.isoformat())
 
     def export(name, current, nodes):
-        path = tmp_path / f"{name}.json"
-        path.write_text(_json.dumps([{"id": "c1", "conversation_id": "c1", "title": "Rent", "create_time": day.timestamp(),
-                                      "current_node": current, "mapping": nodes}]))
-        return path
+        return chatgpt_export(tmp_path / f"{name}.json", current, nodes, created=day.timestamp())
 
     def node(nid, parent, children, role, text, minute):
-        return {"id": nid, "parent": parent, "children": children,
-                "message": {"id": nid, "author": {"role": role}, "create_time": day.timestamp() + 60 * minute,
-                            "content": {"content_type": "text", "parts": [text]}}}
+        return chatgpt_node(nid, parent, children, role, text, day.timestamp() + 60 * minute)
 
     nodes = {"root": {"id": "root", "parent": None, "children": ["u1"], "message": None},
              "u1": node("u1", "root", ["a1"], "user", "My card number is 4111 1111 1111 1111, pay Mr Okafor the rent", 1),

@@ -732,21 +732,13 @@ def _sane(name: str, spec: dict) -> object:
 
 # -- row 19: a ChatGPT re-export after an edit -------------------------------------------------------------------------
 def test_row19_a_chatgpt_reexport_after_an_edit_keeps_only_the_current_branch(store, isolated, tmp_path):
-    import json as _json
-
     from rem.ingest import ingest_chatgpt
     from rem.store import Store
-
-    def node(nid, parent, children, role, text, t):
-        return {"id": nid, "parent": parent, "children": children,
-                "message": {"id": nid, "author": {"role": role}, "create_time": t,
-                            "content": {"content_type": "text", "parts": [text]}}}
+    from support import chatgpt_export
+    from support import chatgpt_node as node
 
     def export(current, mapping):
-        path = tmp_path / f"conversations-{current}.json"
-        path.write_text(_json.dumps([{"id": "c1", "conversation_id": "c1", "title": "Rent", "create_time": 1.79e9,
-                                      "current_node": current, "mapping": mapping}]))
-        return path
+        return chatgpt_export(tmp_path / f"conversations-{current}.json", current, mapping)
 
     first = {"root": {"id": "root", "parent": None, "children": ["u1"], "message": None},
              "u1": node("u1", "root", ["a1"], "user", "My card number is 4111 1111 1111 1111, pay the rent", 1.79e9),

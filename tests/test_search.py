@@ -268,23 +268,16 @@ def test_a_message_removed_from_its_conversation_leaves_the_index(tmp_path, monk
     its words find nothing (a card number edited away), and it takes no result's place: a search asking one result
     got none while the removed turn, indexed still, ranked first. Also when nothing new came with the removal: the
     turn before the removed ones no longer holds them (its context, the reply its vector was embedded with)."""
-    import json as _json
     from datetime import timedelta
 
     import rem
     from rem.ingest import ingest_chatgpt
     from rem.search import index as ix
-
-    def node(nid, parent, children, role, text, t):
-        return {"id": nid, "parent": parent, "children": children,
-                "message": {"id": nid, "author": {"role": role}, "create_time": t,
-                            "content": {"content_type": "text", "parts": [text]}}}
+    from support import chatgpt_export
+    from support import chatgpt_node as node
 
     def export(current, mapping):
-        path = tmp_path / f"conversations-{current}.json"
-        path.write_text(_json.dumps([{"id": "c1", "conversation_id": "c1", "title": "Rent", "create_time": 1.79e9,
-                                      "current_node": current, "mapping": mapping}]))
-        return path
+        return chatgpt_export(tmp_path / f"conversations-{current}.json", current, mapping)
 
     # a sync re-reads what was stored in the ten minutes before the last one (a late commit): here every import is
     # within seconds of the last, so without this the removal's neighbours would be read again whatever it did

@@ -601,15 +601,15 @@ def _write(store: Store, lex: Lexical, plan: _Plan, embedder: Embedder | None, e
     return planned
 
 
-# the kinds whose rows a write can remove from their table (an edited conversation re-imported drops its old branch,
-# a revert its resources): looked for after each sync (moments and events are looked for as it is planned)
+# the kinds whose rows a write can remove from their table (an edited conversation re-imported drops its old branch),
+# or make unsearchable: looked for after each sync (moments and events are looked for as it is planned)
 _PRUNED = ("message", "resource", "session")
 
 
 def _orphans(con: Connection) -> list[str]:
     """The indexed rows of :data:`_PRUNED` whose item is no longer in its table (or no longer searchable). After a
     sync the index holds every row its table holds, so there are some only where it holds more rows of a kind than
-    the table: counted first (a scan of one column), looked up row by row only then."""
+    the table: counted first (a scan of one column), looked up (one anti-join) only then."""
     held = dict(fetch_rows(con, "SELECT kind, count(*) FROM search_index GROUP BY kind"))
     out: list[str] = []
     for kind in _PRUNED:

@@ -122,6 +122,29 @@ def test_asking_dreams_a_time_that_was_not_dreamed(store, isolated, monkeypatch)
     assert again.dreamed == [] and again.answer == a.answer  # dreamed once
 
 
+def test_rem_dream_about_a_time_dreams_the_days_of_it_no_dream_has_seen(store, isolated, db_path, monkeypatch):
+    """`rem dream --about "…"`: the on-demand dream from the command line, for the time a phrase names."""
+    monkeypatch.setenv("TZ", "UTC")
+    ingest_chat(store, CHAT)
+    about = "the week before 25 November 2026"  # Wed 18 – Tue 24 November; the chat is on Friday 20
+    r = rem_cli(db_path, ["dream", "--about", about])
+    assert r.exit_code == 0, r.output
+    assert "1 day with activity no dream has seen, Fri 20 Nov 2026" in r.output and "3 new" in r.output
+    with store.read() as con:
+        runs = con.execute("select window_start, window_end from dream_runs where status = 'ok'").fetchall()
+        made = con.execute("select count(*) from moments").fetchone()[0]
+    assert [(a.isoformat(), b.isoformat()) for a, b in runs] == [("2026-11-20T00:00:00+00:00", "2026-11-21T00:00:00+00:00")]
+    r = rem_cli(db_path, ["dream", "--about", about, "--json"])  # dreamed already: said, nothing done
+    assert r.exit_code == 0 and json.loads(r.stdout)["days"] == [] and "nothing to dream" in r.stdout
+    with store.read() as con:
+        assert con.execute("select count(*) from dream_runs").fetchone()[0] == 1
+        assert con.execute("select count(*) from moments").fetchone()[0] == made
+    for args, said in ((["--about", "my trip to Rome"], "names no time"), (["--about", "???"], "names no time"),
+                       (["--about", "last week", "--start", "2026-11-01"], "leave out --start")):
+        r = rem_cli(db_path, ["dream", *args])
+        assert r.exit_code == 2 and said in r.output and "Traceback" not in r.output
+
+
 def test_a_turn_s_events_follow_corrections_made_after_they_were_read(memory, tmp_path):
     """A turn's events are read from the moments with an event found in it, known from a per-process cache (the
     view of every moment's events cost ~30 ms a question at 20,000 events): an event corrected after the cache

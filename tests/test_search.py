@@ -735,6 +735,8 @@ def test_a_time_the_query_names_keeps_the_results_to_it(tmp_path, monkeypatch):
     ("what did Tim pack for the weekend trip?", None, None),  # an adjective, not a time
     ("the day trip to the coast", None, None),
     ("the year Caroline moved", None, None),
+    ("what did I do the week before 1 January 0001", None, None),  # off the calendar: no day (was a crash)
+    ("the day after 31 December 9999", None, None),
 ])
 def test_a_time_named_from_another_and_a_week_that_is_not_one_are_read_as_meant(query, days, words):
     """Read on Monday 7 December 2026. "the week before 9 June 2023" was read as this week (its "the week"), and

@@ -374,17 +374,24 @@ def moments_of(store: Store, q: Question, limit: int = SUMMARY_MOMENTS) -> tuple
             for n, r in enumerate(rows, start=1)], total
 
 
-def dream_if_needed(store: Store, q: Question, settings: LLMSettings, *, max_cost: float | None = None) -> list[str]:
-    """Dream the days of ``q``'s time that hold activity no dream has seen (the on-demand dream); the run ids."""
+def undreamed(store: Store, q: Question) -> list[date]:
+    """The local days of ``q``'s time that hold activity no dream has seen, oldest first (none when it names no
+    time)."""
     from . import ledger
-    from .dream.run import DreamOptions, dream
 
     bounds = _window_bounds(q)
     if bounds is None or q.window is None:
         return []
     with store.read(sandbox=False) as con:
-        days = [d for d, _n in ledger.undreamed_days(con, min(bounds[1], datetime.now(UTC)))
-                if q.window[0] <= d <= q.window[1]]
+        return sorted(d for d, _n in ledger.undreamed_days(con, min(bounds[1], datetime.now(UTC)))
+                      if q.window[0] <= d <= q.window[1])
+
+
+def dream_if_needed(store: Store, q: Question, settings: LLMSettings, *, max_cost: float | None = None) -> list[str]:
+    """Dream the days of ``q``'s time that hold activity no dream has seen (the on-demand dream); the run ids."""
+    from .dream.run import DreamOptions, dream
+
+    days = undreamed(store, q)
     if not days:
         return []
     a, _ = day_window(min(days))
@@ -394,7 +401,7 @@ def dream_if_needed(store: Store, q: Question, settings: LLMSettings, *, max_cos
     return [res.run_id]
 
 
-def _time_named(q: Question) -> str:
+def time_named(q: Question) -> str:
     """The time ``q`` names, in words and dates: "last week (Mon 9 November 2026 – Sun 15 November 2026)"."""
     return f"{q.window_words or 'that time'} ({_days(q)})"
 
@@ -411,7 +418,7 @@ def _days(q: Question) -> str:
 def _from(q: Question) -> str:
     """"from last week (…)", but "since Monday (…)", "before 9 June 2023 (…)": a time named from another says
     its own preposition."""
-    named = _time_named(q)
+    named = time_named(q)
     return named if re.match(r"(?:before|after|since|until|till)\b", named, re.I) else f"from {named}"
 
 

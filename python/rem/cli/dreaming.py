@@ -5,15 +5,48 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .. import config as cfg
-from ..output import echo_json, echo_table, output_options, rows_of
+from ..output import echo_json, echo_table, output_options, rows_of, safe
 from .common import Ctx, Finite, day_bounds, json_option, llm_options, parse_duration, pass_ctx
+
+
+def _about(c: Ctx, about: str, as_json: bool) -> list[date]:
+    """The days of the time ``about`` names that no dream has seen, oldest first; said on stderr (or, when there
+    are none, on stdout, as JSON with ``as_json``)."""
+    from .. import ask
+    from ..days import local_zone
+    from ..exceptions import SearchError
+
+    try:
+        q: ask.Question | None = ask.read_question(about)
+    except SearchError:  # empty, or nothing but question marks
+        q = None
+    if q is None or q.window is None:
+        said = safe(" ".join(about.split())[:60])
+        raise click.UsageError(f"--about “{said}” names no time: try “last week”, “yesterday”, "
+                               "“in May” or “since Monday”")
+    days = ask.undreamed(c.store, q)
+    named = safe(ask.time_named(q))
+    if days:
+        click.echo(f"{named}: {len(days)} day{'s' if len(days) > 1 else ''} with activity no dream has seen, "
+                   f"{days[0]:%a %-d %b %Y}" + (f" – {days[-1]:%a %-d %b %Y}" if len(days) > 1 else ""), err=True)
+        return days
+    if q.window[0] > datetime.now(local_zone()).date():
+        said = f"{named}: nothing to dream, that time is still to come"
+    else:
+        said = (f"{named}: nothing to dream (every day of it with activity was dreamed already; "
+                "--start and --end dream it again)")
+    if as_json:
+        echo_json({"about": about, "window": q.public()["window"], "days": [], "message": said}, indent=2)
+    else:
+        click.echo(said)
+    return []
 
 
 def dream_guards(file_cfg: dict[str, Any], *, scheduled: bool, force: bool, yield_to_user: bool) -> dict[str, Any]:
@@ -28,6 +61,8 @@ def dream_guards(file_cfg: dict[str, Any], *, scheduled: bool, force: bool, yiel
 @click.option("--lookback-hours", type=Finite(min=0, min_open=True), help="Window: the last N hours (default 24).")
 @click.option("--start", help="Window start (date or time; local unless an offset is given).")
 @click.option("--end", help="Window end (a bare date includes that whole day).")
+@click.option("--about", help='The time a phrase names ("last week", "yesterday", "in May", "my week"): dream the days of it '
+                              "that hold activity no dream has seen yet (--start/--end dream a window again).")
 @click.option("--dry-run", is_flag=True, help="Collect, segment and pack; print the plan; call no model.")
 @click.option("--now", "now_flag", is_flag=True, help="A manual, on-demand dream (the default when not --scheduled).")
 @click.option("--scheduled", is_flag=True, help="Start where the last successful dream ended (at most 7 days back); used by the timer and daemon. Skipped when the machine is busy or in quiet hours.")
@@ -57,7 +92,8 @@ def dream_guards(file_cfg: dict[str, Any], *, scheduled: bool, force: bool, yiel
                    "accept them; they feed the graph only then. Default: [dream] review (off).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
-def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, dry_run: bool, now_flag: bool,
+def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, about: str | None, dry_run: bool,
+          now_flag: bool,
           scheduled: bool, force: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
           max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
           output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
@@ -81,6 +117,13 @@ def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | No
 
     if now_flag and scheduled:
         raise click.UsageError("--now and --scheduled exclude each other")
+    if about is not None:
+        if start or end or lookback_hours is not None or scheduled:
+            raise click.UsageError("--about names the window itself: leave out --start, --end, --lookback-hours and --scheduled")
+        days = _about(c, about, as_json)
+        if not days:
+            return
+        start, end = days[0].isoformat(), days[-1].isoformat()
     timeout_s = parse_duration(run_timeout, "--timeout")
     d = cfg.dream_defaults(c.settings.file)
     settings = cfg.resolve_llm(model=model, base_url=base_url, local_model=local_model, file_cfg=c.settings.file)

@@ -158,7 +158,10 @@ def time_in(query: str, today: date | None = None) -> TimeRead | None:
     start, end, (a, b) = min(found, key=lambda f: f[2])
     rel = _RELATIVE.search(probe[:a])
     if rel is not None:
-        start, end = _relative((rel.group("unit") or "").lower(), rel.group("rel").lower(), start, end, today)
+        try:
+            start, end = _relative((rel.group("unit") or "").lower(), rel.group("rel").lower(), start, end, today)
+        except OverflowError:
+            return None  # "the week before 1 January 0001": no day of the calendar
         a = rel.start()
     if start > end:
         return None  # "after tomorrow", looking back: no day

@@ -93,8 +93,7 @@ def dream_guards(file_cfg: dict[str, Any], *, scheduled: bool, force: bool, yiel
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def dream(c: Ctx, lookback_hours: float | None, start: str | None, end: str | None, about: str | None, dry_run: bool,
-          now_flag: bool,
-          scheduled: bool, force: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
+          now_flag: bool, scheduled: bool, force: bool, gap_minutes: float | None, max_input_tokens: int | None, concurrency: int | None,
           max_cost: float | None, moment_types: str | None, min_duration_minutes: float | None, summary_only: bool,
           output: str | None, verbose_out: bool, debug: bool, model: str | None, base_url: str | None,
           local_model: str | None, late_days: int | None, if_new: int | None, yield_to_user: bool, run_timeout: str,

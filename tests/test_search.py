@@ -162,6 +162,54 @@ def test_a_question_asking_when_finds_the_turn_that_says_when_first(tmp_path):
     assert told[0]["id"] == ids[0] and {r["boost"] for r in told} <= {0.0, rem.search.SPEAKER_BOOST}
 
 
+def test_a_question_asking_who_where_or_how_many_finds_the_turn_that_holds_one(tmp_path, monkeypatch):
+    """"Who did Caroline meet at the support group?" is answered by the turn that names someone ("I met Jake
+    there"), not by the turns that only talk about the group, nor by one that names only the other speaker
+    ("Thanks, Melanie"); "where" by the turn naming a place, "how many" by the turn holding a number; a question
+    asking anything else lifts none of them, and with the lift off the turns that repeat the question's words win."""
+    import rem
+    from rem import search as search_mod
+    from rem.search.text import asks_for
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Catching up", created_at="2026-05-08T09:00:00Z")
+    turns = [("Caroline", "The support group was so powerful, everyone in the support group listened to me"),
+             ("Caroline", "Thanks, Melanie! The support group is lovely, I will go back to the support group again"),
+             ("Caroline", "At the group I met Jake, he has run it for years"),
+             ("Melanie", "That support group sounds wonderful, I am glad the support group helps you"),
+             ("Caroline", "The group meets in Boston, near the harbour"),
+             ("Caroline", "About twelve of us came to the group this time")]
+    turns += [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
+    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-05-08T{9 + i // 60:02d}:{i % 60:02d}:00Z")
+           for i, (who, t) in enumerate(turns)]
+
+    def first(question):
+        return db.search(question, schema=["messages"], limit=3, explain=True).to_pylist()[0]
+
+    who = first("Who did Caroline meet at the support group?")
+    assert who["id"] == ids[2] and who["boost"] == search_mod.SPEAKER_BOOST + search_mod.ANSWER_BOOST
+    # "Thanks, Melanie!" names the other speaker, no one else: only Caroline's own lift
+    lifted = {r["id"]: r["boost"] for r in db.search("Who did Caroline meet at the support group?", schema=["messages"],
+                                                      limit=6, explain=True).to_pylist()}
+    assert lifted[ids[1]] == search_mod.SPEAKER_BOOST
+    assert first("Where does the support group meet?")["id"] == ids[4]
+    assert first("How many people came to the support group?")["id"] == ids[5]
+    told = db.search("What did Caroline say about the support group?", schema=["messages"], limit=6, explain=True)
+    assert {r["boost"] for r in told.to_pylist()} <= {0.0, search_mod.SPEAKER_BOOST}
+    monkeypatch.setattr(search_mod, "ANSWER_BOOST", 0.0)
+    assert first("Who did Caroline meet at the support group?")["id"] != ids[2]
+    assert first("Where does the support group meet?")["id"] != ids[4]
+    assert first("How many people came to the support group?")["id"] != ids[5]
+    # what a question asks for is read off its first question word
+    asked = {"Who did Caroline meet?": "person", "To whom did she write?": "person", "Where did she move from?": "place",
+             "What country is her grandma from?": "place", "How many children does Melanie have?": "number",
+             "Melanie bought how many tickets?": "number", "How long ago did we meet?": None,
+             "What did the friend who moved say?": None, "When did Bob go?": None, "how did it go": None, "": None,
+             "Did John have no idea where it was?": None, "Do you remember who came to the party?": "person",
+             "Can you tell me where we ate?": "place"}
+    assert {k: asks_for(k) for k in asked} == asked
+
+
 def test_a_question_split_between_a_turn_and_its_reply_finds_the_reply(tmp_path, monkeypatch):
     """"What did Melanie paint?" is answered by her reply ("A lake at sunrise …") to Caroline's question about her
     painting: neither turn alone says it all. With the default model a message is embedded with the turn after

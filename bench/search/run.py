@@ -260,6 +260,20 @@ def latency(n: int) -> dict:
             times.append((time.perf_counter() - t) * 1000)
         out["windowed_p50_ms"] = round(statistics.median(times), 1)
         out["windowed_p95_ms"] = round(sorted(times)[int(len(times) * 0.95) - 1], 1)
+        # a question asking who: the entity model reads the candidates a lift can reach (rem.search._answer_boost),
+        # each read afresh (what a process remembers of a turn's reading is forgotten before each query)
+        from rem import search as search_mod
+
+        whos = [f"Who talked about {q.rstrip('?')}?" for q in qs]
+        search(store, whos[0], SearchOptions(limit=10), embedder=emb)  # the entity model loaded
+        times = []
+        for q in whos * 3:
+            search_mod._held.clear()
+            t = time.perf_counter()
+            search(store, q, SearchOptions(limit=10), embedder=emb)
+            times.append((time.perf_counter() - t) * 1000)
+        out["asking_who_p50_ms"] = round(statistics.median(times), 1)
+        out["asking_who_p95_ms"] = round(sorted(times)[int(len(times) * 0.95) - 1], 1)
         with store.read(sandbox=False) as con:
             vec = ix.vectors(store, con, emb.name, emb.dim)
         out["vector_index_mb"] = round(vec.index.memory / 1e6, 1)

@@ -189,6 +189,22 @@ def items_sql(kind: str, where: str = "TRUE", *, text: bool = True) -> str:
                FROM {source} x WHERE {cond} AND ({row_where})"""
 
 
+def texts_of(con: Connection, ids: dict[str, list[str]], chars: int = 2_000) -> dict[str, str]:
+    """The searchable text (title and body, the first ``chars`` of it) of the items ``ids`` names (kind → item ids),
+    by key (``kind:item_id``): what :func:`rem.search._answer_boost` reads for a name, a place or a number."""
+    out: dict[str, str] = {}
+    for kind, items in ids.items():
+        if kind not in _TEXT or not items:
+            continue
+        title, body, _topics, _ts, table, cond = _TEXT[kind]
+        source = _EVENTS if kind == "event" else f'"{table}"'
+        text = "x.content" if kind == "message" else f"concat_ws(chr(10), {title}, {body})"  # a turn without its speaker
+        sql = (f"SELECT x.id, left({text}, {int(chars)}) FROM {source} x "
+               f"WHERE {cond} AND x.id IN ({', '.join('?' * len(items))})")
+        out.update((f"{kind}:{i}", text or "") for i, text in fetch_rows(con, sql, list(items)))
+    return out
+
+
 def search_dir(db: Path) -> Path:
     return db.with_name(db.name + ".search")
 

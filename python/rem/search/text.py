@@ -65,6 +65,38 @@ ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|but|then|ok|okay)\W+)?(?:when\b|what\s
                        r"which\s+(?:day|date|year|month)\b)", re.I)
 
 
+# what kind of answer a question asks for, read off its first question word ("Who did Caroline meet?", "Where did
+# she move from?", "How many children …?", and echoed: "Melanie bought how many tickets?"): a person, a place or a
+# number. A question word that is not the first ("What did the friend who moved say?") asks nothing of its own.
+_FIRST_ASKING = re.compile(r"\b(?:what|when|which|why|who|whom|whose|where|how\s+(?:many|much|old|long|far|often)|how)\b",
+                           re.I)
+_ASKS = {"who": "person", "whom": "person", "whose": "person", "where": "place"}
+# a question opening with an auxiliary asks yes or no ("Did John tell her where the bank is?"), unless it asks what
+# the memory knows ("Do you remember who came?", "Can you tell me where we ate?")
+_YES_NO = re.compile(r"^\W*(?:(?:and|so|but|then|ok|okay)\W+)?(?:do|does|did|is|are|was|were|can|could|will|would|"
+                     r"should|shall|has|have|had|may|might|must)\b", re.I)
+_INDIRECT = re.compile(r"^\W*(?:(?:and|so|but|then|ok|okay)\W+)?\w+\s+(?:you|i|we)\s+(?:still\s+)?"
+                       r"(?:remember|recall|know|tell\s+me|say)\s+(?:who|whom|whose|where|how|what|which)\b", re.I)
+_PLACE_ASKED = re.compile(r"\s+(?:city|country|countries|town|state|place|island|village|continent)\b", re.I)
+
+
+def asks_for(query: str) -> str | None:
+    """``"person"``, ``"place"`` or ``"number"``: what the first question word of ``query`` asks for ("who",
+    "whom", "whose"; "where", "what city", "which country"; "how many", "how much", "how old", "how long", "how
+    far", "how often" — "how long ago" asks when); None for any other question or none."""
+    m = _FIRST_ASKING.search(query)
+    if m is None:
+        return None
+    if _YES_NO.match(query) and not _INDIRECT.match(query):
+        return None  # "Did John have no idea where it was?" asks yes or no
+    word = " ".join(m.group(0).lower().split())
+    if word.startswith("how "):
+        return None if re.match(r"\s+ago\b", query[m.end():], re.I) else "number"
+    if word in ("what", "which"):
+        return "place" if _PLACE_ASKED.match(query, m.end()) else None
+    return _ASKS.get(word)
+
+
 def content_query(query: str) -> str:
     """What ``query`` is about: its words less :data:`QUERY_STOPWORDS`, punctuation dropped; the query itself
     when nothing else is left ("what did I do")."""

@@ -194,6 +194,12 @@ def test_a_question_asking_who_where_or_how_many_finds_the_turn_that_holds_one(t
     assert lifted[ids[1]] == search_mod.SPEAKER_BOOST
     assert first("Where does the support group meet?")["id"] == ids[4]
     assert first("How many people came to the support group?")["id"] == ids[5]
+    # a note is read line by line, as the dream reads sentences: its heading's capitals name no one
+    note = db.add_resource("Fixing the support group sign-up sheet\nFiles changed (1, +1 -0): signup.md",
+                           name="Fixing the support group sign-up sheet", created_at="2026-05-08T12:00:00Z")
+    noted = {r["id"]: r["boost"] for r in db.search("Who fixed the support group sign-up sheet?", limit=10,
+                                                     explain=True).to_pylist()}
+    assert noted[note] == 0.0
     told = db.search("What did Caroline say about the support group?", schema=["messages"], limit=6, explain=True)
     assert {r["boost"] for r in told.to_pylist()} <= {0.0, search_mod.SPEAKER_BOOST}
     monkeypatch.setattr(search_mod, "ANSWER_BOOST", 0.0)

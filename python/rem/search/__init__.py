@@ -488,7 +488,7 @@ def _answer_boost(store: Store, con: Connection, r: Ranked, limit: int, wants: s
     :data:`ANSWER_READ` of them, or twice ``limit``) whose text holds what the question asks for: a number (digits or a number's word),
     or a person or a place as the entity model reads them (spaCy's English model through
     :mod:`rem.understand.ner`; a speaker's own name, as in "Thanks, Caroline!", names no one else; without the
-    model, nothing is lifted for a person or a place). Items of every kind: a document that says "the build took
+    model, nothing is lifted for a person or a place; :func:`_no_one`). Items of every kind: a document that says "the build took
     40 minutes" answers "how long …?" as well as a turn. A text's reading is kept in this process."""
     keys = _within(r, limit, ANSWER_BOOST)[:max(ANSWER_READ, 2 * limit)]
     if not keys:
@@ -508,14 +508,24 @@ def _answer_boost(store: Store, con: Connection, r: Ranked, limit: int, wants: s
             return []
         speakers = set(_speakers(store, con))
         labels = {"PERSON"} if wants == "person" else _PLACES
-        for k, (ents, _commons) in zip(todo, read([texts[k] for k in todo]), strict=True):
-            held[k] = any(label in labels and not (label == "PERSON" and speaker_words(name) <= speakers)
-                          for name, label in ents)
+        # line by line, as the dream reads sentences: a document's heading and its list items read as one sentence
+        # make names of capitals ("Files changed", "Fixing the CI pipeline")
+        lines = [(k, line) for k in todo for line in texts[k].splitlines() if line.strip()]
+        held.update(dict.fromkeys(todo, False))
+        for (k, _line), (ents, commons) in zip(lines, read([line for _k, line in lines]), strict=True):
+            held[k] = held[k] or any(label in labels and not (label == "PERSON" and _no_one(name, speakers, commons))
+                                     for name, label in ents)
     if len(_held) > _HELD_KEPT:
         _held.clear()
     for k in todo:
         _held[(wants, hash(texts[k]))] = bool(held[k])
     return [k for k, v in held.items() if v]
+
+
+def _no_one(name: str, speakers: set[str], commons: frozenset[str] | None) -> bool:
+    """Whether a PERSON the entity model read names no one but a speaker ("Thanks, Caroline!"), or is a common word
+    the tagger reads as one ("Fixing the CI pipeline", "Files changed")."""
+    return speaker_words(name) <= speakers or all(w in (commons or ()) for w in name.split())
 
 
 _recognizers: list[Any] = []

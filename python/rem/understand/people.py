@@ -28,6 +28,7 @@ from .._rem import LiteralSet, RuleSet
 from ..ids import normalize_key
 from .ner import NOT_PERSON
 from .ner import may_name as ner_may_name
+from .text import RELATIONS
 
 _LIST_KEYS = ("attendees", "people", "participants", "with", "authors", "present")
 _LIST_LINE = re.compile(r"(?im)^\s*(?:attendees|participants|present|people|with)\s*:\s*(.+)$")
@@ -65,10 +66,8 @@ _GREETED = re.compile(rf"^(?:hi|hello|hey|dear|thanks|thank you|bye|goodbye|good
 _INTRO = re.compile(rf"\b(?:my name is|[Ii]'m|[Ii] am|this is|call me|meet)\s+({_CAP}(?:\s+{_CAP})?)\b(?!\s+(?:and|or))")
 _VOCATIVE_END = re.compile(rf"(?:,|\b(?:hi|hello|hey|thanks|thank you|bye|dear))\s+({_CAP})\s*[.!?]*\s*$")
 _AND_I = re.compile(rf"\b({_CAP}(?:\s+{_CAP})?)\s+and\s+(?:I|me)\b|\b(?:me|I)\s+and\s+({_CAP}(?:\s+{_CAP})?)\b")
-_RELATION = re.compile(rf"\b(?:my|our|your|his|her)\s+(?:best\s+|old\s+|new\s+|little\s+|older\s+|younger\s+)?(?:friend|"
-                       r"sister|brother|wife|husband|son|daughter|boss|colleague|coworker|co-worker|neighbou?r|mom|mum|"
-                       r"mother|dad|father|teacher|roommate|partner|cousin|uncle|aunt|girlfriend|boyfriend|fiancée?|"
-                       rf"manager|classmate|grandma|grandpa|grandmother|grandfather|niece|nephew|doctor|kid|baby)\s*,?\s+({_CAP})\b")
+_RELATION = re.compile(rf"\b(?:my|our|your|his|her)\s+(?:best\s+|old\s+|new\s+|little\s+|older\s+|younger\s+)?"
+                       rf"(?:{'|'.join(RELATIONS)})\s*,?\s+({_CAP})\b")
 _ACTS = re.compile(rf"(?<![.!?]\s)(?<!^)\b({_CAP}(?:\s+{_CAP})?)(?:'s)?\s+(?:said|says|told|tells|asked|asks|wants|wanted|"
                    r"reported|thinks|thought|called|calls|would|and\s+(?:her|his)|invited|helped|loves|likes|married|"
                    r"needs|knows|suggested|mentioned|introduced|met|visited|decided|agreed|promised|hates|misses|"

@@ -13,6 +13,13 @@ import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 
+# the words that say how someone stands to a speaker ("my sister Ana", "her boss"): what a name follows (the people
+# finder, :mod:`.people`), and what answers "who …?" as well as a name does (:mod:`rem.search` lifts "my mom")
+RELATIONS = ("friend", "sister", "brother", "wife", "husband", "son", "daughter", "boss", "colleague", "coworker",
+             "co-worker", "neighbor", "neighbour", "mom", "mum", "mother", "dad", "father", "teacher", "roommate",
+             "partner", "cousin", "uncle", "aunt", "girlfriend", "boyfriend", "fiancé", "fiancée", "manager",
+             "classmate", "grandma", "grandpa", "grandmother", "grandfather", "niece", "nephew", "doctor", "kid", "baby")
+
 # Words that never make a topic on their own: English function words, chat
 # filler and the generic vocabulary of work logs.
 STOPWORDS = frozenset("""

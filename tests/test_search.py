@@ -216,6 +216,43 @@ def test_a_question_asking_who_where_or_how_many_finds_the_turn_that_holds_one(t
     assert {k: asks_for(k) for k in asked} == asked
 
 
+def test_a_question_asking_who_is_answered_by_a_relation_as_by_a_name(tmp_path, monkeypatch):
+    """"Who supports Caroline when things get hard?" is answered by "My mentors are always there for me" as well
+    as by a name: a turn naming someone by how they stand to another ("my mentors", "her mom", "the doctor") is
+    lifted by ROLE_BOOST (less than a name's lift), so it comes before a turn that only repeats the question's
+    words; a turn naming someone by name gets the whole lift once, not both ("my friend Jake"); "the support group"
+    names no one; with the relation's lift off, the turn repeating the words wins."""
+    import rem
+    from rem import search as search_mod
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Catching up", created_at="2026-05-08T09:00:00Z")
+    turns = [("Caroline", "Things get hard at work when deadlines pile up"),
+             ("Melanie", "Support matters so much"),
+             ("Caroline", "My mentors support me whenever I ask"),
+             ("Caroline", "My friend Jake supports me too"),
+             ("Caroline", "The support group meets on Tuesdays")]
+    turns += [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
+    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-05-08T{9 + i // 60:02d}:{i % 60:02d}:00Z")
+           for i, (who, t) in enumerate(turns)]
+    question = "Who supports Caroline when things get hard?"
+
+    def lifted():
+        return {r["id"]: r["boost"] for r in db.search(question, schema=["messages"], limit=5, explain=True).to_pylist()}
+
+    got = lifted()
+    assert got[ids[2]] == search_mod.SPEAKER_BOOST + search_mod.ROLE_BOOST
+    assert got[ids[3]] == search_mod.SPEAKER_BOOST + search_mod.ANSWER_BOOST  # a name, and a relation: one lift
+    assert got[ids[0]] == search_mod.SPEAKER_BOOST and got[ids[4]] == search_mod.SPEAKER_BOOST  # "the support group"
+    assert got[ids[1]] == 0.0
+    top = db.search(question, schema=["messages"], limit=5).column("id").to_pylist()
+    assert top.index(ids[2]) < top.index(ids[1])  # the mentors before the turn repeating "support"
+    monkeypatch.setattr(search_mod, "ROLE_BOOST", 0.0)
+    search_mod._held.clear()
+    top = db.search(question, schema=["messages"], limit=5).column("id").to_pylist()
+    assert top.index(ids[1]) < top.index(ids[2])
+
+
 def test_a_question_split_between_a_turn_and_its_reply_finds_the_reply(tmp_path, monkeypatch):
     """"What did Melanie paint?" is answered by her reply ("A lake at sunrise …") to Caroline's question about her
     painting: neither turn alone says it all. With the default model a message is embedded with the turn after

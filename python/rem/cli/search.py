@@ -24,7 +24,7 @@ _SCHEMAS = {"moments": "moment", "moment": "moment", "events": "event", "event":
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many results.")
 @click.option("--mode", type=click.Choice(["hybrid", "lexical", "dense"]), default="hybrid", show_default=True,
               help="Both rankings fused, or one of them alone.")
-@click.option("--explain", is_flag=True, help="Add each ranking's rank and score to every result, and what fusion added beyond them (a moment's boost, a named speaker's, a time said for a question asking when).")
+@click.option("--explain", is_flag=True, help="Add each ranking's rank and score to every result, and what fusion added beyond them (a moment's boost, a named speaker's, a time said for a question asking when, a person, a place or a number for one asking who, where or how many).")
 @output_options
 @pass_ctx
 def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, until: str | None, tags: tuple[str, ...],

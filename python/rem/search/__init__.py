@@ -14,7 +14,8 @@ in the chats lifts that person's messages, and the events and moments they
 are in, by :data:`SPEAKER_BOOST`; a question asking when lifts the messages
 that say a time and the events whose date was said, by :data:`WHEN_BOOST`; a
 question asking who, where or how many lifts the items that name a person, a
-place or hold a number, by :data:`ANSWER_BOOST`.
+place or hold a number, by :data:`ANSWER_BOOST` (those naming someone by how
+they stand to another, "my mom", by :data:`ROLE_BOOST`).
 
 Every search first brings the index up to date (:func:`.index.sync`), so
 what a dream or an ingest committed is found at once.
@@ -36,6 +37,7 @@ from ..days import day_window, local_zone
 from ..exceptions import SearchError
 from ..schema import events_sql
 from ..store import Connection, Store, fetch_arrow, fetch_rows, file_signature
+from ..understand.text import RELATIONS
 from ..values import parse_time
 from . import index as ix
 from .embed import Embedder, configured
@@ -340,8 +342,8 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         out.timings["when"] = time.perf_counter() - t0
     if wants and (out.lexical or out.dense):
         t0 = time.perf_counter()
-        for key in _answer_boost(store, con, out, opts.limit, wants):
-            out.boost[key] = out.boost.get(key, 0.0) + ANSWER_BOOST
+        for key, lift in _answer_boost(store, con, out, opts.limit, wants).items():
+            out.boost[key] = out.boost.get(key, 0.0) + lift
         out.timings["answer"] = time.perf_counter() - t0
     return out
 
@@ -476,23 +478,33 @@ _NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|
                      r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
                      r"ninety|hundred|thousand|million|billion|dozen|once|twice|half)\b", re.I)
 _PLACES = frozenset({"GPE", "LOC", "FAC"})
-_held: dict[tuple[str, int], bool] = {}  # (what is asked for, hash of a turn's text) → the turn holds it
+# someone named by how they stand to another ("my mom", "her friends", "the doctor"): an answer to "who …?" as a name
+# is ("Who helped Caroline?" — "My mentors did"), lifted by ROLE_BOOST where no name is read. Chosen on DialogSum dev's
+# "who" answered by a relation (bench/search/heldout.py, ``dialogsum-who-role``, 52): R@5 0.538 → 0.615 at 0.5
+# (0.577 with no lift at all: the lift of names alone had put their turns first), 0.635 at 1.0, where the questions
+# answered by a name lost (``dialogsum-fact-wh`` "who" 0.577 → 0.572; unchanged at 0.5); BENCHMARKS.md §7, session 32
+_ROLE = re.compile(r"\b(?:my|our|your|his|her|their|the|a|an)\s+(?:[\w-]+\s+)?(?:(?:" + "|".join(RELATIONS)
+                   + r"|parent|mentor)(?:s|es)?|children|family)\b", re.I)
+ROLE_BOOST = 0.5
+_held: dict[tuple[str, int], float] = {}  # (what is asked for, hash of a turn's text) → the lift it gets
 _HELD_KEPT = 20_000
 # the best candidates read for it, at most, or twice the results asked for (a flat ranking can bring hundreds within
-# reach; DialogSum dev "fact" asked with its question word: R@5 0.599 reading 20, 30, 50 or 100)
+# reach; DialogSum dev "fact" asked with its question word: R@5 0.599 reading 20, 30, 50 or 100; reading 20 saves
+# 2–3 ms of a question asking who at 100k items but lost R@10, dev 0.681 → 0.680, test 0.634 → 0.627: BENCHMARKS.md
+# §7, session 32)
 ANSWER_READ = 30
 
 
-def _answer_boost(store: Store, con: Connection, r: Ranked, limit: int, wants: str) -> list[str]:
+def _answer_boost(store: Store, con: Connection, r: Ranked, limit: int, wants: str) -> dict[str, float]:
     """The candidates a lift of :data:`ANSWER_BOOST` can bring into the best ``limit`` (the best
-    :data:`ANSWER_READ` of them, or twice ``limit``) whose text holds what the question asks for: a number (digits or a number's word),
-    or a person or a place as the entity model reads them (spaCy's English model through
-    :mod:`rem.understand.ner`; a speaker's own name, as in "Thanks, Caroline!", names no one else; without the
-    model, nothing is lifted for a person or a place; :func:`_no_one`). Items of every kind: a document that says "the build took
-    40 minutes" answers "how long …?" as well as a turn. A text's reading is kept in this process."""
+    :data:`ANSWER_READ` of them, or twice ``limit``) whose text holds what the question asks for: a number (digits
+    or a number's word), or a person or a place as the entity model reads them (spaCy's English model through
+    :mod:`rem.understand.ner`; a speaker's own name, as in "Thanks, Caroline!", names no one else: :func:`_no_one`;
+    without the model, nothing is lifted for a person or a place). Items of every kind: a document that says "the
+    build took 40 minutes" answers "how long …?" as well as a turn. A text's reading is kept in this process."""
     keys = _within(r, limit, ANSWER_BOOST)[:max(ANSWER_READ, 2 * limit)]
     if not keys:
-        return []
+        return {}
     wanted: dict[str, list[str]] = {}
     for key in keys:
         kind, item = key.split(":", 1)
@@ -501,25 +513,27 @@ def _answer_boost(store: Store, con: Connection, r: Ranked, limit: int, wants: s
     held = {k: _held.get((wants, hash(t))) for k, t in texts.items()}
     todo = [k for k, v in held.items() if v is None]
     if todo and wants == "number":
-        held.update({k: bool(_NUMBER.search(texts[k])) for k in todo})
+        held.update({k: ANSWER_BOOST if _NUMBER.search(texts[k]) else 0.0 for k in todo})
     elif todo:
         read = _recognizer()
         if read is None:
-            return []
+            return {}
         speakers = set(_speakers(store, con))
         labels = {"PERSON"} if wants == "person" else _PLACES
         # line by line, as the dream reads sentences: a document's heading and its list items read as one sentence
         # make names of capitals ("Files changed", "Fixing the CI pipeline")
         lines = [(k, line) for k in todo for line in texts[k].splitlines() if line.strip()]
-        held.update(dict.fromkeys(todo, False))
+        named = dict.fromkeys(todo, False)
         for (k, _line), (ents, commons) in zip(lines, read([line for _k, line in lines]), strict=True):
-            held[k] = held[k] or any(label in labels and not (label == "PERSON" and _no_one(name, speakers, commons))
-                                     for name, label in ents)
+            named[k] = named[k] or any(label in labels and not (label == "PERSON" and _no_one(name, speakers, commons))
+                                       for name, label in ents)
+        held.update({k: ANSWER_BOOST if named[k] else ROLE_BOOST if wants == "person" and _ROLE.search(texts[k])
+                     else 0.0 for k in todo})
     if len(_held) > _HELD_KEPT:
         _held.clear()
     for k in todo:
-        _held[(wants, hash(texts[k]))] = bool(held[k])
-    return [k for k, v in held.items() if v]
+        _held[(wants, hash(texts[k]))] = held[k] or 0.0
+    return {k: v for k, v in held.items() if v}
 
 
 def _no_one(name: str, speakers: set[str], commons: frozenset[str] | None) -> bool:

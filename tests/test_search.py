@@ -248,7 +248,6 @@ def test_a_question_asking_who_is_answered_by_a_relation_as_by_a_name(tmp_path, 
     top = db.search(question, schema=["messages"], limit=5).column("id").to_pylist()
     assert top.index(ids[2]) < top.index(ids[1])  # the mentors before the turn repeating "support"
     monkeypatch.setattr(search_mod, "ROLE_BOOST", 0.0)
-    search_mod._held.clear()
     top = db.search(question, schema=["messages"], limit=5).column("id").to_pylist()
     assert top.index(ids[1]) < top.index(ids[2])
 

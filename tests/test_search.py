@@ -120,7 +120,7 @@ def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     turns that say the same, hers come first, in either half and fused, and Melanie's when Melanie is asked
     about; a speaker is named by the first word of their name ("Alice" of "Alice Chen"), never by a stop word that
     happens to be one ("Will" and "will"), nor by a role word in a sentence ("the agent said"), nor by a surname
-    ("Park" of "Bob Park")."""
+    ("Park" of "Bob Park"); the start of a first name names them too ("Mel" Melanie), not two letters of it."""
     import rem
 
     same = "The trip to the lake was lovely, we swam every day"
@@ -141,6 +141,9 @@ def test_a_question_that_names_a_speaker_finds_their_own_turns_first(tmp_path):
     will = db.search("What will the trip cost?", mode="lexical", schema=["messages"], limit=8)
     plain = db.search("What the trip cost?", mode="lexical", schema=["messages"], limit=8)
     assert will.column("score").to_pylist() == plain.column("score").to_pylist()  # "will" is not Will
+    for short, mine in (("Mel", ids[0]), ("Caro", ids[1])):  # called by the start of their name
+        assert db.search(f"What did {short} say about the lake trip?", schema=["messages"], limit=6).column("id")[0].as_py() == mine
+    assert {r["boost"] for r in db.search("What did Ca say about the trip?", schema=["messages"], explain=True).to_pylist()} == {0.0}
     from rem.search.text import speaker_words
 
     assert speaker_words("Why don't we ask Caroline's sister?") == {"caroline", "sister"}  # not "Don", nor "s"
@@ -245,6 +248,42 @@ def test_a_question_asking_who_is_answered_by_a_relation_as_by_a_name(tmp_path, 
     monkeypatch.setattr(search_mod, "ROLE_BOOST", 0.0)
     top = db.search(question, schema=["messages"], limit=5).column("id").to_pylist()
     assert top.index(ids[1]) < top.index(ids[2])
+
+
+def test_a_misspelt_word_no_item_holds_is_read_as_the_word_the_memory_holds(tmp_path):
+    """"What career does Caroline want to persue?" finds "I want to pursue counseling": a word no item holds that is
+    not an English word is read as the word one edit away that items hold, in both halves, its capital kept, the
+    match marked in the snippet, and the results say so (and ``rem search`` on stderr; the web view too); with
+    ``spelling=False`` (``--as-written``) it is searched as written and finds nothing. An English word the memory
+    lacks ("medal", where "metal" is held), a word the memory holds misspelt ("greateful"), a word written with a
+    capital inside the question ("Radiohed": a name, read only when typed in lower case), the name of someone
+    who speaks ("Marla", where "Carla" is held: a turn is indexed with its speaker) and a short word stay as
+    written."""
+    from rem.search import spelling_of
+
+    turns = [("Caroline", "I want to pursue counseling as a career, it feels right"),
+             ("Melanie", "We bought a metal bench for the garden"),
+             ("Caroline", "So greateful for my friends"),
+             ("Marla", "Carla came over and we baked bread"),
+             ("Melanie", "We saw Radiohead live last summer")]
+    db, ids = _caroline_and_melanie(tmp_path, turns)
+    for mode in ("lexical", "dense", "hybrid"):
+        t = db.search("What did Caroline persue?", mode=mode, schema=["messages"], limit=3)
+        assert t.column("id")[0].as_py() == ids[0], mode
+        assert spelling_of(t) == [("persue", "pursue")]
+    t = db.search("Persue counseling", schema=["messages"], limit=3)
+    assert spelling_of(t) == [("Persue", "Pursue")] and "«pursue»" in t.column("snippet")[0].as_py()
+    as_written = db.search("What did she persue?", mode="lexical", schema=["messages"], spelling=False)
+    assert as_written.num_rows == 0 and spelling_of(as_written) == []
+    for asked in ("Did Melanie buy a medal bench?", "Who was greateful?", "What did Marla bake?", "Who baked brad?",
+                  "When did we see Radiohed?"):  # a capital inside the question: a name, as written
+        assert spelling_of(db.search(asked, schema=["messages"])) == [], asked
+    assert spelling_of(db.search("when did we see radiohed", schema=["messages"])) == [("radiohed", "radiohead")]
+
+    r = rem_cli(db.path, ["search", "what did she persue"])
+    assert r.exit_code == 0 and "searched for “pursue” for “persue”" in r.stderr and "counseling" in r.stdout
+    r = rem_cli(db.path, ["search", "what did she persue", "--as-written", "--mode", "lexical"])
+    assert r.exit_code == 0 and "searched for" not in r.stderr and "no results" in r.stderr
 
 
 def test_a_question_split_between_a_turn_and_its_reply_finds_the_reply(tmp_path, monkeypatch):

@@ -60,6 +60,10 @@ def test_the_pages_show_what_the_database_holds(client, dreamed):
     m = client.get(f"/moment/{mid}")
     assert m.status_code == 200 and "Sources" in m.text and "History" in m.text
     assert client.get("/search?q=recall").status_code == 200
+    misspelt = client.get("/search?q=the+recal+regresion")  # read as the memory's word, and said so with a way back
+    assert misspelt.status_code == 200 and "Searched for regression (no item holds “regresion”)" in misspelt.text
+    assert "as_written=1" in misspelt.text
+    assert "Searched for" not in client.get("/search?q=the+recal+regresion&as_written=1").text
     g = client.get("/graph?node=diskann")
     assert g.status_code == 200 and "Hot now" in g.text
     if shutil.which("dot"):

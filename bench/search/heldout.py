@@ -58,6 +58,11 @@ evidence is in the top k), MRR@10.
 
     python bench/search/heldout.py [--split dev|test] [--set dialogsum,dialogsum-asked,dialogsum-did,dialogsum-who,dialogsum-when,dialogsum-fact,dialogsum-fact-wh,dialogsum-who-role,superdialseg,tiage] [--limit N] [--dream] [--names] [--embeddings default|minilm|wordllama]
 
+``--typos`` misspells one word of each question, as a person typing does (:func:`misspelt`: a word of five letters
+or more, not a name, a letter dropped, added, changed or two swapped, chosen by a hash of the question), and asks it
+of REM as written too (``spelling=False``): what reading a misspelt word as the memory's (:mod:`rem.search.spelling`)
+recovers.
+
 ``--names`` gives DialogSum's speaker tags names (#Person1# is Priya, #Person2# Marco …, in the turns, their
 speakers and the questions), as the held-out chats' two speakers have: a name means something to a model reading
 a turn, a tag next to nothing. ``--dream`` dreams the memory first (no model), so what the dream learned
@@ -374,8 +379,9 @@ class Systems:
         self.index.index(bm25s.tokenize(t.column("content").to_pylist(), stopwords="en", show_progress=False), show_progress=False)
         self._bm25s = bm25s
 
-    def rem(self, q: str, mode: str, n: int) -> list[str]:
-        opts = SearchOptions(kinds=("message",), limit=n, lexical=mode != "dense", dense=mode != "lexical", sync=False)
+    def rem(self, q: str, mode: str, n: int, *, spelling: bool = True) -> list[str]:
+        opts = SearchOptions(kinds=("message",), limit=n, lexical=mode != "dense", dense=mode != "lexical", sync=False,
+                             spelling=spelling)
         return [i.split(":", 1)[1] for i, _ in fuse(rank(self.store, q, opts, self.emb))][:n]
 
     def bm25(self, q: str, n: int) -> list[str]:
@@ -431,20 +437,48 @@ def named(text: str) -> str:
     return _TAG.sub(lambda m: SPEAKER_NAMES[(int(m.group(1)) - 1) % len(SPEAKER_NAMES)], text)
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_TYPO_WORD = re.compile(r"(?<![\w#-])[a-z]{5,}(?![\w#-])")
+
+
+def misspelt(q: str) -> str:
+    """``q`` with one word misspelt the way a typing hand does: a word of five letters or more in lower case (not a
+    name, not a stop word), one letter dropped, added, changed, or two neighbours swapped, each chosen by a hash of
+    ``q`` (the same question, the same typo); ``q`` itself when it has no such word."""
+    import random
+
+    from rem.search.text import QUERY_STOPWORDS
+    from rem.understand.text import STOPWORDS
+
+    words = [m for m in _TYPO_WORD.finditer(q) if m.group() not in STOPWORDS and m.group() not in QUERY_STOPWORDS]
+    if not words:
+        return q
+    rng = random.Random(zlib.crc32(q.encode()))
+    m = rng.choice(words)
+    w, i, how = m.group(), rng.randrange(len(m.group()) - 1), rng.randrange(4)
+    w = (w[:i] + w[i + 1:] if how == 0 else w[:i] + rng.choice(_LETTERS) + w[i:] if how == 1
+         else w[:i] + rng.choice(_LETTERS.replace(w[i], "")) + w[i + 1:] if how == 2 else w[:i] + w[i + 1] + w[i] + w[i + 2:])
+    return q[:m.start()] + w + q[m.end():]
+
+
 def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *, dream_it: bool,
-             names: bool = False) -> dict[str, Any]:
+             names: bool = False, typos: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         qs = make_questions(dialogues)  # (before the memory: a question asked is left out of it)
         if names:  # after the questions are made: they find the speakers by their tags
             dialogues = [{**dl, "turns": [(named(w), named(t)) for w, t in dl["turns"]]} for dl in dialogues]
             qs = [{**q, "q": named(q["q"])} for q in qs]
+        if typos:
+            qs = [{**q, "q": misspelt(q["q"])} for q in qs]
         store = memory(dialogues, Path(d), dream_it=dream_it)
         emb = EMBEDDERS[EMBEDDINGS]()
         ix.sync(store, emb)
         sysm = Systems(store, emb)
         systems = {"REM (default)": lambda q: sysm.rem(q, "hybrid", 12), "REM lexical half": lambda q: sysm.rem(q, "lexical", 12),
                    "REM dense half": lambda q: sysm.rem(q, "dense", 12), "BM25 (bm25s)": lambda q: sysm.bm25(q, 12)}
+        if typos:
+            systems["REM as written"] = lambda q: sysm.rem(q, "hybrid", 12, spelling=False)
         per: dict[str, dict[str, list[float]]] = {}
         by_type: dict[str, dict[str, dict[str, list[float]]]] = {}
         for q in qs:
@@ -454,7 +488,7 @@ def evaluate(name: str, dialogues: list[dict[str, Any]], make_questions: Any, *,
                     per.setdefault(n, {}).setdefault(k, []).append(v)
                     for kind in kinds:
                         by_type.setdefault(kind, {}).setdefault(n, {}).setdefault(k, []).append(v)
-        out = {"set": name + (", speakers named" if names else ""), "dialogues": len(dialogues), "questions": len(qs), "dreamed": dream_it, "model": emb.name,
+        out = {"set": name + (", speakers named" if names else "") + (", one word misspelt" if typos else ""), "dialogues": len(dialogues), "questions": len(qs), "dreamed": dream_it, "model": emb.name,
                "seconds": round(time.perf_counter() - t0, 1),
                "overall": {n: {k: round(statistics.mean(v), 4) for k, v in m.items()} for n, m in per.items()},
                "by_type": {t: {"questions": len(next(iter(ms.values()))["recall@10"]),
@@ -475,6 +509,8 @@ def main() -> None:
                     help="the dense half's model (default: REM's default, all-MiniLM-L6-v2)")
     ap.add_argument("--names", action="store_true",
                     help="give DialogSum's speaker tags names (#Person1# is Priya, #Person2# Marco), as the held-out chats' have")
+    ap.add_argument("--typos", action="store_true",
+                    help="misspell one word of each question (and ask it of REM as written too)")
     ap.add_argument("--out")
     a = ap.parse_args()
     global EMBEDDINGS
@@ -483,36 +519,37 @@ def main() -> None:
     for s in a.set.split(","):
         if s == "dialogsum":
             results.append(evaluate(f"DialogSum {a.split}", dialogsum(a.split, a.limit), questions_dialogsum, dream_it=a.dream,
-                                    names=a.names))
+                                    names=a.names, typos=a.typos))
         elif s == "dialogsum-asked":
             results.append(evaluate(f"DialogSum {a.split}, asked", dialogsum(a.split, a.limit), questions_dialogsum_asked,
-                                    dream_it=a.dream, names=a.names))
+                                    dream_it=a.dream, names=a.names, typos=a.typos))
         elif s == "dialogsum-did":
             results.append(evaluate(f"DialogSum {a.split}, did", dialogsum(a.split, a.limit), questions_dialogsum_did,
-                                    dream_it=a.dream, names=a.names))
+                                    dream_it=a.dream, names=a.names, typos=a.typos))
         elif s == "dialogsum-who":
             results.append(evaluate(f"DialogSum {a.split}, who", dialogsum(a.split, a.limit), questions_dialogsum_who,
-                                    dream_it=a.dream, names=a.names))
+                                    dream_it=a.dream, names=a.names, typos=a.typos))
         elif s == "dialogsum-when":
             results.append(evaluate(f"DialogSum {a.split}, when", dialogsum(a.split, a.limit), questions_dialogsum_when,
-                                    dream_it=a.dream, names=a.names))
+                                    dream_it=a.dream, names=a.names, typos=a.typos))
         elif s == "dialogsum-when-every":
             results.append(evaluate(f"DialogSum {a.split}, when, every summary", dialogsum(a.split, a.limit),
                                     lambda dl: questions_dialogsum_when(dl, every_summary=True), dream_it=a.dream,
-                                    names=a.names))
+                                    names=a.names, typos=a.typos))
         elif s == "dialogsum-fact":
             results.append(evaluate(f"DialogSum {a.split}, fact", dialogsum(a.split, a.limit), questions_dialogsum_fact,
-                                    dream_it=a.dream, names=a.names))
+                                    dream_it=a.dream, names=a.names, typos=a.typos))
         elif s == "dialogsum-fact-wh":
             results.append(evaluate(f"DialogSum {a.split}, fact, asked with its question word", dialogsum(a.split, a.limit),
-                                    lambda dl: questions_dialogsum_fact(dl, wh=True), dream_it=a.dream, names=a.names))
+                                    lambda dl: questions_dialogsum_fact(dl, wh=True), dream_it=a.dream, names=a.names, typos=a.typos))
         elif s == "dialogsum-who-role":
             results.append(evaluate(f"DialogSum {a.split}, who, answered by a relation", dialogsum(a.split, a.limit),
-                                    questions_dialogsum_who_role, dream_it=a.dream, names=a.names))
+                                    questions_dialogsum_who_role, dream_it=a.dream, names=a.names, typos=a.typos))
         elif s == "superdialseg":
-            results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream))
+            results.append(evaluate("SuperDialseg validation", superdialseg(a.limit), questions_superdialseg, dream_it=a.dream,
+                                    typos=a.typos))
         elif s == "tiage":
-            results.append(evaluate(f"TIAGE {a.split}", tiage(a.split, a.limit), questions_tiage, dream_it=a.dream))
+            results.append(evaluate(f"TIAGE {a.split}", tiage(a.split, a.limit), questions_tiage, dream_it=a.dream, typos=a.typos))
         else:
             ap.error(f"unknown set {s!r}: use dialogsum, dialogsum-asked, dialogsum-did, dialogsum-who, dialogsum-when, "
                      "dialogsum-when-every, dialogsum-fact, dialogsum-fact-wh, dialogsum-who-role, superdialseg or tiage")
@@ -524,7 +561,7 @@ def main() -> None:
         print(f"R@10 by kind of question: {'kind':<16} {'n':>5} " + " ".join(f"{n[:12]:>12}" for n in r["overall"]))
         for t, m in r["by_type"].items():
             print(f"{'':<26}{t:<16} {m['questions']:>5} " + " ".join(f"{m[n]['recall@10']:>12.3f}" for n in r["overall"]))
-    out = Path(a.out) if a.out else ROOT / "bench" / "results" / f"search-heldout-{a.split}.json"
+    out = Path(a.out) if a.out else ROOT / "bench" / "results" / f"search-heldout-{a.split}{'-typos' if a.typos else ''}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
 
 

@@ -134,7 +134,7 @@ class Rem:
     def search(self, query: str, *, schema: str | list[str] = "all", since: str | None = None, until: str | None = None,
                tags: list[str] | tuple[str, ...] = (), people: list[str] | tuple[str, ...] = (),
                types: list[str] | tuple[str, ...] = (), limit: int = 10, explain: bool = False,
-               mode: str = "hybrid", read_time: bool = True) -> pa.Table:
+               mode: str = "hybrid", read_time: bool = True, spelling: bool = True) -> pa.Table:
         """Hybrid search (as ``rem search``): a pyarrow Table of rank, kind, id,
         time, title, snippet, moment_id, moment, score (and, with ``explain``,
         each ranking's rank and score). What was written before is found: the
@@ -143,7 +143,10 @@ class Rem:
         (``rem.search.time_of(table)`` says which). A query naming a speaker of
         the chats ("What did Caroline say …") lifts their messages, and the
         events and moments they are in; a question asking when ("When did …")
-        lifts the messages that say a time and the events whose date was said."""
+        lifts the messages that say a time and the events whose date was said.
+        ``spelling``: a misspelt word no item holds ("persue") is read as the
+        word a letter away that items do ("pursue"; ``rem.search.spelling_of(table)``
+        says which); False searches the words as written."""
         from .search import SearchOptions
         from .search import search as run_search
 
@@ -153,7 +156,8 @@ class Rem:
             raise ValueError("mode must be hybrid, lexical or dense")
         t = run_search(self.store, query, SearchOptions(
             kinds=kinds, since=since, until=until, tags=tuple(tags), people=tuple(people), types=tuple(types),
-            limit=limit, explain=explain, lexical=mode != "dense", dense=mode != "lexical", read_time=read_time))
+            limit=limit, explain=explain, lexical=mode != "dense", dense=mode != "lexical", read_time=read_time,
+            spelling=spelling))
         _say_pending(self.store.path, t)
         return t
 

@@ -97,8 +97,9 @@ def build(store: Store, loaded_graph: Callable[[], Any] | None = None) -> Any:
         """Search everything REM remembers — moments, documents, notes, commits, chat messages and
         sessions — by words and by meaning at once (a question phrased differently from the answer is
         still found). `schema`: all, moments, events (what happened, with its date), resources, messages or sessions. `since`/`until`: ISO
-        dates or times. Each result has its kind, id, time, title, a snippet with matches in «», and
-        the moment it belongs to (moment_id, moment)."""
+        dates or times. A misspelt word no item holds is searched as the word a letter away that items
+        hold ("persue" as "pursue"; the snippets mark what matched). Each result has its kind, id, time,
+        title, a snippet with matches in «», and the moment it belongs to (moment_id, moment)."""
         t = db.search(query, schema=schema, since=since, until=until, limit=max(1, min(int(limit), 50)))
         return _plain(rows_of(t))
 

@@ -24,11 +24,14 @@ _SCHEMAS = {"moments": "moment", "moment": "moment", "events": "event", "event":
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many results.")
 @click.option("--mode", type=click.Choice(["hybrid", "lexical", "dense"]), default="hybrid", show_default=True,
               help="Both rankings fused, or one of them alone.")
+@click.option("--as-written", is_flag=True, help="Search the words as written: a misspelt word no item holds is otherwise read "
+                                                 "as the word a letter away that items do (\"persue\" as \"pursue\").")
 @click.option("--explain", is_flag=True, help="Add each ranking's rank and score to every result, and what fusion added beyond them (a moment's boost, a named speaker's, a time said for a question asking when, a person, a place or a number for one asking who, where or how many).")
 @output_options
 @pass_ctx
 def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, until: str | None, tags: tuple[str, ...],
-               people: tuple[str, ...], types: tuple[str, ...], limit: int, mode: str, explain: bool, fmt: str | None) -> None:
+               people: tuple[str, ...], types: tuple[str, ...], limit: int, mode: str, as_written: bool, explain: bool,
+               fmt: str | None) -> None:
     """Find moments, what happened in them (events), documents, notes, commits, messages and sessions: BM25
     and embeddings, fused. Each result names its kind, id, time, title, a
     snippet with the matches in «», and the moment it belongs to. A time the
@@ -38,6 +41,9 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     messages, and the events and moments they are in, a little higher; a
     question asking when ("when did Priya move?") puts the messages that say a
     time ("yesterday", "last Friday") and the events with a date said higher.
+    A misspelt word that no item holds, and that is not an English word, is
+    read as the word one letter away that items hold ("persue" as "pursue";
+    --as-written searches it as written).
 
     \b
     rem search "DiskANN implementation" --schema moments
@@ -45,13 +51,17 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     rem search "when did I fix the recall bug?"
     rem search "flaky test" --since 2026-11-01 --person "Alice Chen" --explain
     """
-    from ..search import PENDING_RATE, SearchOptions, pending_of, search, time_of
+    from ..search import PENDING_RATE, SearchOptions, pending_of, search, spelling_of, time_of
 
     kinds = tuple(dict.fromkeys(_SCHEMAS[s.lower()] for s in schemas if s.lower() != "all")) if schemas and "all" not in \
         [s.lower() for s in schemas] else SearchOptions.kinds
     opts = SearchOptions(kinds=kinds, since=since, until=until, tags=tags, people=people, types=types, limit=limit,
-                         explain=explain, lexical=mode != "dense", dense=mode != "lexical")
+                         explain=explain, lexical=mode != "dense", dense=mode != "lexical", spelling=not as_written)
     t = search(c.store, query, opts)
+    spelt = spelling_of(t)
+    if spelt and fmt in (None, "table"):
+        said = ", ".join(f"“{read}” for “{written}”" for written, read in spelt)
+        click.echo(f"searched for {said} (no item holds the word as written; --as-written searches it so)", err=True)
     kept = time_of(t)
     if kept and fmt in (None, "table"):
         click.echo(f"{kept['words']}: results {kept['span']} (give --since/--until to choose the time yourself)", err=True)

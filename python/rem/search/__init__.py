@@ -41,6 +41,7 @@ from ..understand.text import RELATIONS
 from ..values import parse_time
 from . import index as ix
 from .embed import Embedder, configured
+from .spelling import corrected
 from .text import (
     ASKS_WHEN,
     MAX_QUERY_CHARS,
@@ -77,7 +78,8 @@ EXPLAIN = ("lexical_rank", "lexical_score", "dense_rank", "dense_score", "boost"
 class SearchOptions:
     """What to search and how. ``read_time``: a time the query names ("last week", "in May", "yesterday";
     resolved against today, local) becomes its ``since``/``until`` when neither is given — the items inside it
-    first, everything when nothing is there (:func:`time_in`)."""
+    first, everything when nothing is there (:func:`time_in`). ``spelling``: a misspelt word no item holds is read
+    as the one a letter away that items do ("persue" as "pursue"; :mod:`.spelling`, :func:`spelling_of`)."""
 
     kinds: tuple[str, ...] = ix.KINDS
     since: str | None = None
@@ -91,6 +93,7 @@ class SearchOptions:
     dense: bool = True
     sync: bool = True
     read_time: bool = True
+    spelling: bool = True
 
 
 @dataclass
@@ -190,6 +193,8 @@ class Ranked:
     # what fusion adds to an item's score beyond its rankings: the items of a speaker the query names, the items
     # that say when for a question asking when
     boost: dict[str, float] = field(default_factory=dict)
+    query: str = ""  # the query as searched: its misspelt words read as the memory's (:mod:`.spelling`)
+    spelling: list[tuple[str, str]] = field(default_factory=list)  # (written, read) of each
 
 
 _UNSET: Any = object()
@@ -226,7 +231,7 @@ def search(store: Store, query: str, opts: SearchOptions | None = None, *, embed
     try:
         with store.reader() as con:  # kept open across a burst of queries: opening one costs ~15 ms
             r = rank(store, q, opts, emb, con)
-            return _with_pending(details(store, con, q, r, opts), r.pending)
+            return _with_spelling(_with_pending(details(store, con, r.query or q, r, opts), r.pending), r.spelling)
     except ValueError as e:  # tantivy found the index damaged while reading it ("Data corrupted"): rebuild, once
         if not opts.sync:
             raise
@@ -235,7 +240,26 @@ def search(store: Store, query: str, opts: SearchOptions | None = None, *, embed
         ix.try_sync(store, emb, embed_limit=limit, max_reembed=0)
         with store.reader() as con:
             r = rank(store, q, opts, emb, con)
-            return _with_pending(details(store, con, q, r, opts), r.pending)
+            return _with_spelling(_with_pending(details(store, con, r.query or q, r, opts), r.pending), r.spelling)
+
+
+def _with_spelling(t: pa.Table, pairs: list[tuple[str, str]]) -> pa.Table:
+    """Say on the results which words of the query were read otherwise (schema metadata ``rem.spelling``: JSON
+    [[written, read], …]; :func:`spelling_of`)."""
+    import json
+
+    if not pairs:
+        return t
+    return t.replace_schema_metadata({**(t.schema.metadata or {}), b"rem.spelling": json.dumps(pairs).encode()})
+
+
+def spelling_of(t: pa.Table) -> list[tuple[str, str]]:
+    """The (written, read) words :func:`search` read otherwise in the query ("persue" as "pursue": no item holds
+    the word as written, and it is not an English word); [] when it searched the words as written."""
+    import json
+
+    raw = (t.schema.metadata or {}).get(b"rem.spelling")
+    return [(a, b) for a, b in json.loads(raw)] if raw else []
 
 
 def _with_pending(t: pa.Table, pending: int) -> pa.Table:
@@ -280,7 +304,10 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
     if con is None:
         with store.reader() as c:
             return rank(store, q, opts, emb, c)
-    out = Ranked()
+    out = Ranked(query=q)
+    if opts.spelling and (lexicon := ix.Lexical.open(store.path)) is not None:
+        q, out.spelling = corrected(q, lexicon)
+        out.query = q
     some_kinds = set(opts.kinds) != set(ix.KINDS)
     by_moment = bool(opts.tags or opts.people or opts.types)
     filtered = bool(by_moment or opts.since or opts.until)
@@ -381,6 +408,9 @@ def _dense(vec: ix.Vectors, qv: list[float], kinds: list[bool] | None, rows_in: 
 
 
 _speaker_cache: dict[str, tuple[tuple[int, ...], dict[str, frozenset[str]]]] = {}
+SHORT_NAME = 3  # letters of a name's start that name its speaker ("Mel" of Melanie; "Al" could be anyone's)
+SHORTER = 3  # and at least this many letters short of it: a shortened name, not a word ("Age" does not call Agent)
+_CAPITALIZED = re.compile(r"\b[A-Z]\w*")
 
 
 def _speakers(store: Store, con: Connection) -> dict[str, frozenset[str]]:
@@ -405,12 +435,22 @@ def _speakers(store: Store, con: Connection) -> dict[str, frozenset[str]]:
 
 def _named_speakers(store: Store, con: Connection, q: str) -> dict[str, frozenset[str]]:
     """The words of ``q`` that name someone who speaks in the chats → those speakers ("Caroline", "Alice" of
-    "Alice Chen", "#Person1#"; written with a capital, unless the whole query is in lower case)."""
+    "Alice Chen", "#Person1#"; written with a capital, unless the whole query is in lower case), or that are the
+    start of the word they are called by, of :data:`SHORT_NAME` letters or more and :data:`SHORTER` short of it,
+    written with a capital after the query's first word ("Mel" of Melanie, "Caro" of Caroline; not "Age" of
+    Agent)."""
     asked = speaker_words(q, as_written=True)
     if not asked:
         return {}
     by_word = _speakers(store, con)
-    return {w: by_word[w] for w in asked if w in by_word}
+    named = {w: by_word[w] for w in asked if w in by_word}
+    # a name's start: written with a capital, not as the query's first word ("Use …" does not call User)
+    rest = q.split(None, 1)[1:]
+    capitals = _CAPITALIZED.findall(rest[0]) if rest and q != q.lower() else []
+    for w in speaker_words(" ".join(capitals)) - named.keys():
+        if len(w) >= SHORT_NAME and (called := [k for k in by_word if k.startswith(w) and len(k) >= len(w) + SHORTER]):
+            named[w] = frozenset().union(*(by_word[k] for k in called))
+    return named
 
 
 def _less_names(text: str, named: dict[str, frozenset[str]]) -> str:

@@ -16,21 +16,22 @@ from ..web import Web, hm, minutes, top
 
 
 def search(web: Web, request: Request) -> Response:
-    from ...search import SearchOptions, time_of
+    from ...search import SearchOptions, spelling_of, time_of
     from ...search import search as run_search
 
     q = request.query_params.get("q", "").strip()
     results: list[dict[str, Any]] = []
     message = ""
     kept = None
+    spelt: list[tuple[str, str]] = []
     if q:
         try:
-            found = run_search(web.store, q, SearchOptions(limit=30))
-            results, kept = found.to_pylist(), time_of(found)
+            found = run_search(web.store, q, SearchOptions(limit=30, spelling=not request.query_params.get("as_written")))
+            results, kept, spelt = found.to_pylist(), time_of(found), spelling_of(found)
         except RemError as e:
             message = str(e)
     return web.page(request, "search.html", title=f"REM — search {q}" if q else "REM — search", q=q, results=results,
-                    message=message, kept=kept)
+                    message=message, kept=kept, spelt=spelt)
 
 
 def ask(web: Web, request: Request) -> Response:

@@ -305,8 +305,9 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         with store.reader() as c:
             return rank(store, q, opts, emb, c)
     out = Ranked(query=q)
-    if opts.spelling and (lexicon := ix.Lexical.open(store.path)) is not None:
-        q, out.spelling = corrected(q, lexicon)
+    lex = ix.Lexical.open(store.path) if opts.lexical or opts.spelling else None
+    if opts.spelling and lex is not None:
+        q, out.spelling = corrected(q, lex)
         out.query = q
     some_kinds = set(opts.kinds) != set(ix.KINDS)
     by_moment = bool(opts.tags or opts.people or opts.types)
@@ -328,7 +329,6 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
     named = _named_speakers(store, con, q) if "message" in opts.kinds else {}
     if opts.lexical:
         t0 = time.perf_counter()
-        lex = ix.Lexical.open(store.path)
         words = query_text(about)
         hits = lex.search(words, n, kinds) if lex is not None and words else []
         hits = [h for h in hits if allowed is None or h[0] in allowed]

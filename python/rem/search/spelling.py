@@ -27,6 +27,7 @@ MIN_LETTERS = 5
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _WORD = re.compile(r"(?<![\w-])[A-Za-z]+(?![\w-])")  # a word of letters alone (not part of "snake_case", "gpt4")
 _ENDINGS = ("s", "es", "ed", "d", "er", "ers", "ing", "ly", "y")
+MAX_TRIED = 8  # words of one query looked at a letter away, at most (~4 ms each: a long pasted text costs no more)
 FIELDS = ("body", "title", "topics")  # what a word of an item is searched in (context: its neighbours' words)
 
 
@@ -99,6 +100,7 @@ def corrected(query: str, lex: Any) -> tuple[str, list[tuple[str, str]]]:
     # as written, not read as a word one letter away
     first = next((m.start() for m in _WORD.finditer(query)), 0)
     lower_too = query != query.upper()
+    tried = 0
     out: list[str] = []
     last = 0
     for m in _WORD.finditer(query):
@@ -113,6 +115,9 @@ def corrected(query: str, lex: Any) -> tuple[str, list[tuple[str, str]]]:
         searcher = searcher or lex.index.searcher()
         if _held(searcher, terms[0]) or english(word):
             continue
+        tried += 1
+        if tried > MAX_TRIED:
+            break
         best, most = "", (0, False)
         everything = int(searcher.num_docs)
         for edit in sorted(_edits(word)):

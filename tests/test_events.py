@@ -46,6 +46,13 @@ MONDAY = date(2023, 5, 8)
     ("the weekend before last I went hiking", "2023-04-29", "2023-04-30"),
     ("over the weekend we baked bread", "2023-05-06", "2023-05-07"),  # the one just past
     ("we will bake over the weekend", "2023-05-13", "2023-05-14"),  # in a plan, the one to come
+    ("in late April we moved", "2023-04-21", "2023-04-30"),  # a part of a month: its last third
+    ("we met in mid-March", "2023-03-11", "2023-03-20"),
+    ("at the beginning of February 2021 she left", "2021-02-01", "2021-02-10"),
+    ("in early 2022 I changed jobs", "2022-01-01", "2022-04-30"),  # of a year: its first four months
+    ("we toured Spain in the summer of 2021", "2021-06-01", "2021-08-31"),
+    ("winter 2021 was cold", "2021-12-01", "2022-02-28"),  # as "last winter": December to February
+    ("during the weekend of 20 May 2022 we camped", "2022-05-20", None),  # that weekend, not the last one
 ])
 def test_time_expressions_resolve_against_the_time_they_were_written(text, start, end):
     got = find(text, MONDAY)

@@ -854,6 +854,13 @@ def test_a_time_the_query_names_keeps_the_results_to_it(tmp_path, monkeypatch):
     ("what did Melanie do after the 4th of July?", ("2026-07-05", "2026-12-07"), "after the 4th of July"),
     ("notes before 9 June 2023", ("1900-01-01", "2023-06-08"), "before 9 June 2023"),
     ("what did we do over the weekend?", ("2026-12-05", "2026-12-06"), "this weekend"),
+    ("What did Nate do during the weekend of 20 May 2022?", ("2022-05-20", "2022-05-22"), "the weekend of 20 May 2022"),
+    ("the weekend of Sunday 22 May 2022", ("2022-05-21", "2022-05-22"), "the weekend of Sunday 22 May 2022"),
+    ("what did Gina do the week of 16 February 2023", ("2023-02-13", "2023-02-19"), "the week of 16 February 2023"),
+    ("the month of 3 May 2021", ("2021-05-01", "2021-05-31"), "the month of 3 May 2021"),
+    ("What did Deborah do in late August 2023?", ("2023-08-21", "2023-08-31"), "in late August 2023"),
+    ("what did Sam do in early 2023", ("2023-01-01", "2023-04-30"), "in early 2023"),
+    ("what did John do in summer 2022", ("2022-06-01", "2022-08-31"), "summer 2022"),
     ("summarize the week", ("2026-12-07", "2026-12-13"), "this week"),
     ("how was my day", ("2026-12-07", "2026-12-07"), "today"),
     ("what did Tim pack for the weekend trip?", None, None),  # an adjective, not a time
@@ -864,7 +871,8 @@ def test_a_time_the_query_names_keeps_the_results_to_it(tmp_path, monkeypatch):
 ])
 def test_a_time_named_from_another_and_a_week_that_is_not_one_are_read_as_meant(query, days, words):
     """Read on Monday 7 December 2026. "the week before 9 June 2023" was read as this week (its "the week"), and
-    "the weekend trip" as this weekend: a search kept to the wrong days finds nothing it should."""
+    "the weekend trip" as this weekend; "during the weekend of 20 May 2022" as the last weekend, "in late August
+    2023" and "summer 2022" as no time at all: a search kept to the wrong days finds nothing it should."""
     from datetime import date
 
     from rem.search import time_in

@@ -23,6 +23,7 @@ what a dream or an ingest committed is found at once.
 
 from __future__ import annotations
 
+import calendar
 import logging
 import re
 import time
@@ -122,6 +123,9 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 # May 2023" (the words just before a time :func:`rem.understand.when.find` reads)
 _RELATIVE = re.compile(rf"(?:\bthe\s+(?P<unit>day|week|weekend|month|{'|'.join(_WEEKDAYS)})\s+)?"
                        rf"\b(?P<rel>before|after|since|until|till)\s+(?:the\s+)?$", re.I)
+# "the week of 16 February", "during the weekend of 20 May 2022", "that month of …": the unit the time is in
+_OF_UNIT = re.compile(rf"(?:\b(?:the|that)\s+)?\b(?P<unit>week|weekend|month)\s+of\s+(?:the\s+)?(?:(?:{'|'.join(_WEEKDAYS)}),?\s+)?$",
+                      re.I)
 _SINCE_WEEKDAY = re.compile(rf"\b(?:since|before|after)\s+({'|'.join(_WEEKDAYS)})\b", re.I)
 EARLIEST = date(1900, 1, 1)  # "before 9 June": from the start of what a memory can hold
 
@@ -155,10 +159,21 @@ def _relative(unit: str, rel: str, start: date, end: date, today: date) -> tuple
     return EARLIEST, end  # until, till
 
 
+def _of_unit(unit: str, start: date) -> tuple[date, date]:
+    """The days of "the <unit> of <start>": its week (Monday to Sunday), its weekend (that week's Saturday and
+    Sunday, from a Friday named), its month."""
+    monday = start - timedelta(days=start.weekday())
+    if unit == "week":
+        return monday, monday + timedelta(days=6)
+    if unit == "weekend":
+        return (start if start.weekday() == 4 else monday + timedelta(days=5)), monday + timedelta(days=6)
+    return start.replace(day=1), date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
+
+
 def time_in(query: str, today: date | None = None) -> TimeRead | None:
     """The first time ``query`` names, resolved against ``today`` (default: the local date), looking back ("on
     Friday" is the last Friday; "my week" is this week; "since Monday" runs from the last Monday to today; "the
-    week before 9 June 2023" is 2–8 June); None when it names none."""
+    week before 9 June 2023" is 2–8 June; "the weekend of 20 May 2022" is 21–22 May); None when it names none."""
     from ..understand import when as when_mod
 
     today = today or datetime.now(local_zone()).date()
@@ -172,7 +187,11 @@ def time_in(query: str, today: date | None = None) -> TimeRead | None:
         return None
     start, end, (a, b) = min(found, key=lambda f: f[2])
     rel = _RELATIVE.search(probe[:a])
-    if rel is not None:
+    of = _OF_UNIT.search(probe[:a])
+    if of is not None:
+        start, end = _of_unit(of.group("unit").lower(), start)
+        a = of.start()
+    elif rel is not None:
         try:
             start, end = _relative((rel.group("unit") or "").lower(), rel.group("rel").lower(), start, end, today)
         except OverflowError:

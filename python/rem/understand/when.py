@@ -7,8 +7,10 @@ message was sent in; "on Friday" is the Friday before it in a sentence about
 the past and the one after it in a sentence about the future; "in June" is
 June of the year that makes the sentence true (the last June for the past,
 the next one for plans); "two days ago", "three weeks ago", "next month",
-"last year", "this weekend", "8 May", "May 8th, 2023", "in 2022" are
-understood too. A resolved time is a date or a range of dates
+"last year", "this weekend", "8 May", "May 8th, 2023", "in 2022", a part
+of a month or a year ("in late August" its last ten or eleven days, "in
+mid-May", "in early 2023" its first four months) and a season of a year
+("summer 2022") are understood too. A resolved time is a date or a range of dates
 (:class:`When`), kept beside the words that said it.
 
 Rules, not a general date parser: dateparser and parsedatetime were looked
@@ -39,6 +41,10 @@ _MONTH_RX = "|".join([*_MONTHS, *sorted((k for k in _MON_ABBR if k != "may"), ke
 _WD_RX = "|".join(_WEEKDAYS)
 _NUM_RX = r"\d{1,3}|a couple of|couple of|a few|few|several|an|a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 
+# a part of a month or a year before it: "in late August", "in mid-May", "at the end of March", "in early 2023"
+_PART_RX = (r"(?:(?P<part>early|mid|late)(?:\s+|-)|the\s+(?P<whole>start|beginning|middle|end)\s+of\s+)?")
+_PARTS = {"early": 0, "start": 0, "beginning": 0, "mid": 1, "middle": 1, "late": 2, "end": 2}
+
 _FUTURE = re.compile(r"\b(will|'ll|going to|gonna|plan(?:s|ning)? to|intend|about to|shall|tomorrow|next|upcoming|"
                      r"can't wait|looking forward|hope to|want to|would like to|'m meeting|am meeting|"
                      r"is coming|are coming)\b", re.I)
@@ -55,8 +61,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [(k, re.compile(p, re.I)) for k, 
     ("rel_weekday", rf"\b(?P<which>last|this|next|this past|this coming|on)\s+(?P<wd>{_WD_RX})\b"),
     ("date_dmy", rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{_MONTH_RX})\.?(?:,?\s+(?P<y>\d{{4}}))?\b"),
     ("date_mdy", rf"\b(?P<m>{_MONTH_RX})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{{4}}))?"),
-    ("in_month", rf"\b(?:in|during|since|by|last|next|this)\s+(?P<m>{_MONTH_RX})\b(?:\s+(?P<y>\d{{4}}))?"),
-    ("in_year", r"\b(?:in|during|since|back in)\s+(?P<y>(?:19|20)\d{2})\b"),
+    ("in_month", rf"\b(?:in|during|since|by|last|next|this|at|around)\s+{_PART_RX}(?P<m>{_MONTH_RX})\b(?:,?\s+(?P<y>\d{{4}}))?"),
+    ("season_year", r"\b(?P<s>spring|summer|fall|autumn|winter)\s+(?:of\s+)?(?P<y>(?:19|20)\d{2})\b"),
+    ("in_year", rf"\b(?:in|during|since|back in|at|around)\s+{_PART_RX}(?P<y>(?:19|20)\d{{2}})\b"),
     ("last_night", r"\blast night\b"),
     ("yesterday", r"\byesterday\b"),
     ("today", r"\b(?:today|tonight|this morning|this afternoon|this evening|earlier today)\b"),
@@ -309,21 +316,43 @@ def _in_month(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> t
         y = ref.year if mo < ref.month else ref.year - 1
     else:  # the past: the last such month up to now
         y = ref.year if mo <= ref.month else ref.year - 1
-    return date(y, mo, 1), _month_end(y, mo)
+    part = _part(g)
+    if part is None:
+        return date(y, mo, 1), _month_end(y, mo)
+    return date(y, mo, 10 * part + 1), date(y, mo, 10 * part + 10) if part < 2 else _month_end(y, mo)
 
 
 def _in_year(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"in 2022"; "in early 2023" its first four months, "mid-" the next four, "late" the last four."""
     y = int(g["y"])
-    return date(y, 1, 1), date(y, 12, 31)
+    part = _part(g)
+    if part is None:
+        return date(y, 1, 1), date(y, 12, 31)
+    return date(y, 4 * part + 1, 1), _month_end(y, 4 * part + 4)
+
+
+def _part(g: dict[str, Any]) -> int | None:
+    """Which third of a month or a year "early", "mid", "late" (or "the start/middle/end of") names: 0, 1, 2."""
+    word = g.get("part") or g.get("whole")
+    return _PARTS[word.lower()] if word else None
+
+
+def _season_year(g: dict[str, Any], m: re.Match[str], ref: date, future: bool) -> tuple[date, date] | None:
+    """"summer 2022", "the spring of 2021" (the northern hemisphere's: June to August; winter 2022 runs from
+    December 2022 to February 2023, as "last winter" does)."""
+    y = int(g["y"])
+    first, last = _SEASONS[g["s"].lower()]
+    return date(y, first, 1), _month_end(y + 1 if first > last else y, last)
 
 
 _RESOLVERS = {"ago": _ago, "in_n": _in_n, "before_last": _before_last, "the_weekend": _the_weekend, "rel_unit": _rel_unit, "rel_weekday": _weekday, "weekday": _weekday,
-              "date_dmy": _date, "date_mdy": _date, "in_month": _in_month, "in_year": _in_year}
+              "date_dmy": _date, "date_mdy": _date, "in_month": _in_month, "season_year": _season_year, "in_year": _in_year}
 
 
 _MAY_VERB = re.compile(r"\bmay\s+(?:be|have|not|i|we|you|he|she|they|it|need|want|take|get|go|come|help|\w+ly)\b", re.I)
 
 
+_OF = re.compile(r"\s+of\b", re.I)
 _CLAUSE_END = re.compile(r"[,;.!?]\s|\s(?:and|but|so|because|then|while)\s", re.I)
 
 
@@ -369,6 +398,8 @@ def find(text: str, ref: date, *, future: bool | None = None) -> list[When]:
                 continue
             if "may" in m.group(0).lower() and kind in ("date_dmy", "date_mdy", "in_month") and _MAY_VERB.match(text, m.start("m")):
                 continue  # "may be", "may have": the verb, not the month
+            if kind == "the_weekend" and _OF.match(text, b):
+                continue  # "during the weekend of 20 May": that weekend, read from the date after it (rem.search)
             if kind == "weekday" and not re.search(r"\b(on|this|that|every|by|until|till)\s+$", text[max(0, a - 12):a], re.I):
                 continue  # a bare weekday name ("Friday's meeting", "TGIF Friday") says too little alone
             try:

@@ -327,20 +327,27 @@ def test_a_time_and_nothing_else_asks_what_that_time_holds():
 
 
 def test_a_time_with_nothing_in_it_is_said_before_an_answer_from_another_time(memory):
-    """The chat is of 20 November: asked about the week before, the answer says nothing is from then before it
-    gives the closest from another time; asked about its own day, it just answers."""
-    a = ask(memory, "What did Nadia cook last week?", today=FRIDAY)
-    assert a.found and a.answer.startswith("Nothing from last week (Mon 9 November 2026 – Sun 15 November 2026)")
-    assert all(e.time is None or e.time.date() > date(2026, 11, 15) for e in a.evidence)
+    """The chat is of 20 November: asked about a time nothing was written in or said of (the month before), the
+    answer says nothing is from then before it gives the closest from another time; asked about its own day, it
+    just answers; asked about a week the chat speaks of ("I adopted a cat two weeks ago", "I practiced it last
+    weekend"), it answers from what was said of it."""
+    a = ask(memory, "What did Nadia cook last month?", today=FRIDAY)
+    assert a.found and a.answer.startswith("Nothing from last month (Thu 1 October 2026 – Sat 31 October 2026)")
+    assert all(e.time is None or e.time.date() > date(2026, 10, 31) for e in a.evidence)
     b = ask(memory, "What did Nadia cook yesterday?", today=FRIDAY)
     assert b.found and not b.answer.startswith("Nothing from") and b.message == ""
     with ScriptedLLM(_answering("", [], found=False)) as llm:
-        c = ask(memory, "What did Nadia cook last week?", _settings(llm), today=FRIDAY)
+        c = ask(memory, "What did Nadia cook last month?", _settings(llm), today=FRIDAY)
         sent = user_text(llm.requests[0])
-    assert "Nothing from last week" in sent and "the evidence below is of other times" in sent
-    assert not c.found and c.message.startswith("Nothing from last week")  # the model refused; the user is told why
-    d = ask(memory, "What did Nadia cook before 10 November?", today=FRIDAY)  # a time named from another
-    assert d.found and d.answer.startswith("Nothing before 10 November (until Mon 9 November 2026); the closest")
+    assert "Nothing from last month" in sent and "the evidence below is of other times" in sent
+    assert not c.found and c.message.startswith("Nothing from last month")  # the model refused; the user is told why
+    d = ask(memory, "What did Nadia cook before 1 November?", today=FRIDAY)  # a time named from another
+    assert d.found and d.answer.startswith("Nothing before 1 November (until Sat 31 October 2026); the closest")
+    assert ask(memory, "What did Nadia cook in October?", today=FRIDAY).answer.startswith("Nothing in October (")
+    w = ask(memory, "What did Tomás do two weeks ago?", today=FRIDAY)
+    assert w.found and w.answer.startswith("Tomás adopted a cat between 2 and 8 November 2026"), w.answer
+    n = ask(memory, "What did Nadia cook last week?", today=FRIDAY)
+    assert n.found and n.answer.startswith("Nadia practiced it between 14 and 15 November 2026"), n.answer
     e = ask(memory, "What did Nadia cook since Wednesday?", today=FRIDAY)
     assert e.found and not e.answer.startswith("Nothing") and all(x.time is None or x.time.date() >= date(2026, 11, 18) for x in e.evidence)
 

@@ -885,6 +885,48 @@ def test_a_time_named_from_another_and_a_week_that_is_not_one_are_read_as_meant(
         assert words not in got.rest
 
 
+def test_a_search_kept_to_a_time_finds_what_was_said_of_it_on_another_day(tmp_path):
+    """"I went hiking on Saturday", written on Monday 8 May 2023, is found by a search kept to Saturday 6 May (by
+    ``since``/``until`` or by the question's own words), as is what was written that day; a hike of April, a
+    plan for next month and one for the whole year are not. A database indexed before REM kept the times a message says (schema 11) has them
+    read at its next search, without indexing anything again."""
+    import rem
+    from rem.store import fetch_rows
+
+    db = rem.connect(tmp_path / "rem.duckdb")
+    sid = db.add_session(name="Catching up", created_at="2023-04-01T09:00:00Z")
+    april = db.add_message(sid, role="user", speaker="Caroline", content="We went hiking in the rain up the ridge",
+                           created_at="2023-04-01T10:00:00Z")
+    saturday = db.add_message(sid, role="user", speaker="Caroline", content="Baked bread all afternoon",
+                              created_at="2023-05-06T15:00:00Z")
+    monday = db.add_message(sid, role="user", speaker="Caroline", content="I went hiking on Saturday, the ridge was muddy",
+                            created_at="2023-05-08T10:00:00Z")
+    plan = db.add_message(sid, role="user", speaker="Melanie", content="Let's go hiking again next month",
+                          created_at="2023-05-08T10:05:00Z")
+    year = db.add_message(sid, role="user", speaker="Melanie", content="This year I hike every trail near the ridge",
+                          created_at="2023-01-02T10:00:00Z")
+
+    def found(q, **kw):
+        return set(db.search(q, schema="messages", **kw).column("id").to_pylist())
+
+    # a time longer than the one searched ("this year", of the weekend) is not news of it
+    assert found("hiking", since="2023-05-06", until="2023-05-07") == {monday, saturday}
+    assert found("hiking", since="2023-06-01", until="2023-07-01") == {plan}
+    assert found("hiking", since="2023-01-01", until="2024-01-01") == {april, saturday, monday, plan, year}
+    assert found("hiking") == {april, saturday, monday, plan, year}
+    assert found("What did Caroline do on 6 May 2023?") == {monday, saturday}
+
+    with db.store.connect() as con:  # as schema 11 left it: the columns absent
+        fetch_rows(con, "ALTER TABLE search_index DROP COLUMN said_from")
+        fetch_rows(con, "ALTER TABLE search_index DROP COLUMN said_to")
+        fetch_rows(con, "UPDATE rem_meta SET value = '11' WHERE key = 'schema_version'")
+    old = rem.connect(tmp_path / "rem.duckdb")
+    assert set(old.search("hiking", schema="messages", since="2023-05-06", until="2023-05-07").column("id").to_pylist()) \
+        == {monday, saturday}
+    with old.store.reader() as con:
+        assert fetch_rows(con, "SELECT count(*) FROM search_index WHERE said_from IS NOT NULL") == [(3,)]
+
+
 def test_at_a_terminal_hits_are_grouped_under_their_moment(dreamed):
     import re
 

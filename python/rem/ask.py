@@ -416,10 +416,11 @@ def _days(q: Question) -> str:
 
 
 def _from(q: Question) -> str:
-    """"from last week (…)", but "since Monday (…)", "before 9 June 2023 (…)": a time named from another says
-    its own preposition."""
+    """"from last week (…)", but "since Monday (…)", "before 9 June 2023 (…)", "in October (…)": a time named with
+    a preposition says its own (not "from in October")."""
     named = time_named(q)
-    return named if re.match(r"(?:before|after|since|until|till)\b", named, re.I) else f"from {named}"
+    return named if re.match(r"(?:before|after|since|until|till|in|during|on|at|around|by)\b", named, re.I) \
+        else f"from {named}"
 
 
 def _elsewhere(q: Question) -> str:

@@ -94,6 +94,8 @@ def _column(name: str, spec: dict[str, Any], required: bool, json_cols: set[str]
         return Column(name, "DOUBLE", required, None, "float", desc)
     if t == "boolean":
         return Column(name, "BOOLEAN", required, None, "bool", desc)
+    if t == "array" and spec.get("items", {}).get("format") == "date":
+        return Column(name, "DATE[]", required, None, "dates", desc)
     if t == "array" and spec.get("items", {}).get("type") == "string":
         return Column(name, "VARCHAR[]", required, None, "list", desc)
     if t == "array" and spec.get("x-sql") == "TINYINT[]":

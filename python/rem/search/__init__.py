@@ -352,7 +352,9 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
         hits = lex.search(words, n, kinds) if lex is not None and words else []
         hits = [h for h in hits if allowed is None or h[0] in allowed]
         if window is not None and hits:
-            inside = window.holds(window.times.of(ix.hashes_of(con, [h[0] for h in hits])))
+            hashes = ix.hashes_of(con, [h[0] for h in hits])
+            # written in the window, or saying a time in it and among the best for the question at any time
+            inside = window.holds(window.times.of(hashes)) | (window.said(hashes) & (np.arange(len(hits)) < CANDIDATES))
             hits = [h for h, keep in zip(hits, inside.tolist(), strict=True) if keep]
         out.lexical = {i: (k + 1, s) for k, (i, s) in enumerate(hits[:CANDIDATES])}
         out.timings["lexical"] = time.perf_counter() - t0
@@ -370,6 +372,11 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
             rows_in, kept = np.fromiter((i in allowed for i in vec.ids), dtype=bool, count=len(vec.ids)), None
         elif window is not None:
             inside = window.holds(vec.times(window.times))
+            said = window.said(vec.hashes)
+            if said.any():  # a message saying a time in the window, among the best for the question at any time
+                best, _ = vec.index.search([float(x) for x in qv], CANDIDATES, kept)
+                said &= np.isin(np.arange(len(said)), best)
+                inside |= said
             rows_in, kept = (inside & np.array(kept, dtype=bool) if kept is not None else inside), None
         out.dense = _dense(vec, [float(x) for x in qv], kept, rows_in)
         out.timings["dense"] = time.perf_counter() - t0
@@ -661,7 +668,13 @@ class _Window:
     hi: int
 
     def holds(self, ts: Any) -> Any:
+        """Which candidates (their times ``ts``) were written in the window."""
         return (ts >= self.lo) & (ts < self.hi)
+
+    def said(self, hashes: Any) -> Any:
+        """Which candidates (their ids' ``hashes``) are messages saying a time that meets the window ("I went hiking
+        on Saturday", written on Monday, of the weekend): :meth:`.index.ItemTimes.said`."""
+        return self.times.said(hashes, self.lo, self.hi)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -473,6 +473,7 @@ def sync(store: Store, embedder: Embedder | None, *, max_reembed: int | None = M
         if embedder is not None:
             rep.embedded = planned
         rep.removed = len(plan.gone) + _prune(store, lex)
+        _backfill_said(store)
     rep.seconds = time.perf_counter() - t0
     if rep.indexed or rep.removed:
         log.info("search index: %d indexed, %d removed in %.2fs", rep.indexed, rep.removed, rep.seconds)
@@ -661,7 +662,8 @@ def _rows(batch: pa.RecordBatch | pa.Table) -> list[dict[str, Any]]:
     the whole slice at once; :func:`.text.analyze` scans only those), and ``says_when`` (:func:`_says_when`)."""
     t = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     if "_says" in t.column_names:
-        t = t.append_column("says_when", _says_when(t))
+        says, said_from, said_to = _says_when(t)
+        t = t.append_column("says_when", says).append_column("said_from", said_from).append_column("said_to", said_to)
     t = t.drop_columns([c for c in ("ts", "_when_text", "_says") if c in t.column_names])
     may: Any = None
     for c in ("title", "body", "topics", "context"):
@@ -673,24 +675,57 @@ def _rows(batch: pa.RecordBatch | pa.Table) -> list[dict[str, Any]]:
     return table_dicts(t)
 
 
-def _says_when(t: pa.Table) -> pa.Array:
+def _says_when(t: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Whether each row says when: an event whose date was said; a message in whose words REM reads a time (what
-    :func:`rem.understand.when.find` finds, against the local day it was written). The whole column is scanned at
-    once for the words a time can be said in (:data:`~rem.understand.when.MAY_SAY`, a superset); only the few
-    turns that hold them are read for a time."""
-    from ..days import local_zone
+    :func:`rem.understand.when.find` finds, against the local day it was written), and for such a message the
+    first and last day of each time it says (``said_from``, ``said_to``; null for the rest). The whole column is
+    scanned at once for the words a time can be said in (:data:`~rem.understand.when.MAY_SAY`, a superset); only
+    the few turns that hold them are read for a time."""
     from ..understand import when as when_mod
 
     says = t["_says"].to_pylist()
     texts = t["_when_text"]
+    said: list[list[tuple[date, date]] | None] = [None] * len(says)
     maybe = pc.fill_null(pc.match_substring_regex(texts, when_mod.MAY_SAY, ignore_case=True), False)
     at = pc.indices_nonzero(maybe)
     if len(at):
-        zone = local_zone()
         for i, text, ts in zip(at.to_pylist(), texts.take(at).to_pylist(), t["ts"].take(at).to_pylist(), strict=True):
             if says[i] is None:
-                says[i] = bool(when_mod.find(text, ts.astimezone(zone).date() if ts else datetime.now(zone).date()))
-    return pa.array([bool(v) for v in says], pa.bool_())
+                said[i] = said_in(text, ts) or None
+                says[i] = said[i] is not None
+    days = pa.list_(pa.date32())
+    return (pa.array([bool(v) for v in says], pa.bool_()),
+            pa.array([[a for a, _b in x] if x else None for x in said], days),
+            pa.array([[b for _a, b in x] if x else None for x in said], days))
+
+
+def said_in(text: str, ts: datetime | None) -> list[tuple[date, date]]:
+    """The first and last day of each time ``text`` says, read against the local day of ``ts`` (its time; now
+    when it has none)."""
+    from ..days import local_zone
+    from ..understand import when as when_mod
+
+    zone = local_zone()
+    return [(w.start, w.end) for w in when_mod.find(text, ts.astimezone(zone).date() if ts else datetime.now(zone).date())]
+
+
+def _backfill_said(store: Store) -> int:
+    """``said_from``/``said_to`` for the messages indexed before REM kept them (a database upgraded to schema 12):
+    read once, without indexing anything again. How many rows were filled."""
+    with store.connect() as con:
+        sql = """SELECT s.id, m.content, m.created_at FROM search_index s JOIN messages m ON s.id = 'message:' || m.id
+                 WHERE s.kind = 'message' AND s.says_when AND s.said_from IS NULL"""
+        if not fetch_value(con, "SELECT count(*) FROM search_index WHERE kind = 'message' AND says_when AND said_from IS NULL"):
+            return 0
+        rows = fetch_rows(con, sql)
+        spans = [said_in(text or "", ts) for _id, text, ts in rows]
+        days = pa.list_(pa.date32())
+        filled = pa.table({"id": pa.array([r[0] for r in rows], pa.string()),
+                           "f": pa.array([[a for a, _b in x] for x in spans], days),
+                           "t": pa.array([[b for _a, b in x] for x in spans], days)})
+        with transaction(con), registered(con, "_rem_said", filled):
+            execute(con, "UPDATE search_index SET said_from = x.f, said_to = x.t FROM _rem_said x WHERE search_index.id = x.id")
+    return len(rows)
 
 
 def _indexed_part(rows: list[dict[str, Any]], k: int, embedder: Embedder | None, model: str | None,
@@ -732,6 +767,8 @@ def _indexed(rows: list[dict[str, Any]], embedder: Embedder | None, model: str |
         "vector": pa.array(codes, pa.list_(pa.int8())),
         "scale": pa.array(scales, pa.float32()),
         "says_when": pa.array([r.get("says_when") for r in rows], pa.bool_()),
+        "said_from": pa.array([r.get("said_from") for r in rows], pa.list_(pa.date32())),
+        "said_to": pa.array([r.get("said_to") for r in rows], pa.list_(pa.date32())),
         "pair_next": pa.array([r.get("_pair_next") if p else None for r, p in zip(rows, paired, strict=True)], pa.string()),
         "indexed_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
     })
@@ -953,6 +990,21 @@ class ItemTimes:
     hashes: Any  # numpy uint64, sorted
     ts: Any  # numpy int64
     sig: tuple[int, ...]
+    # the times the messages that say when say (``said_from``/``said_to``), a row for each: the message's hash, the
+    # first and last instant of the days [lo, hi) in µs
+    said_hashes: Any = field(default_factory=lambda: np.zeros(0, np.uint64))
+    said_lo: Any = field(default_factory=lambda: np.zeros(0, np.int64))
+    said_hi: Any = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def said(self, hashes: Any, lo: int, hi: int) -> Any:
+        """Whether each hash is of a message that says a time meeting [lo, hi) (µs) and no longer than it: "on
+        Saturday", said on Monday, meets a search kept to the weekend; "this year" or "next month" do not meet a
+        week (a plan for the year is not news of each of its weeks)."""
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        meeting = self.said_hashes[(self.said_lo < hi) & (self.said_hi > lo) & (self.said_hi - self.said_lo <= hi - lo)]
+        if not len(meeting):
+            return np.zeros(len(hashes), dtype=bool)
+        return np.isin(hashes, meeting)
 
     def of(self, hashes: Any) -> Any:
         """The time of each hash (a numpy uint64 array), :data:`NO_TIME` where none is known."""
@@ -964,6 +1016,8 @@ class ItemTimes:
 
 
 _times_cache: dict[str, ItemTimes] = {}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
 
 
 def item_times(store: Store, con: Connection) -> ItemTimes:
@@ -977,6 +1031,22 @@ def item_times(store: Store, con: Connection) -> ItemTimes:
     t = fetch_arrow(con, f"SELECT h, t FROM ({every}) WHERE t IS NOT NULL ORDER BY h")
     out = ItemTimes(t.column("h").to_numpy().astype(np.uint64, copy=False) if t.num_rows else np.zeros(0, np.uint64),
                     t.column("t").to_numpy().astype(np.int64, copy=False) if t.num_rows else np.zeros(0, np.int64), sig)
+    said = fetch_arrow(con, """SELECT h, f, t FROM (SELECT hash(id) AS h, unnest(said_from) AS f, unnest(said_to) AS t
+                                                  FROM search_index WHERE said_from IS NOT NULL) WHERE f IS NOT NULL""")
+    if said.num_rows:
+        from ..days import day_window
+
+        bounds: dict[date, tuple[int, int]] = {}
+        for d in set(said.column("f").to_pylist()) | set(said.column("t").to_pylist()):
+            try:
+                a, b = day_window(d)
+            except (ValueError, OverflowError):  # the calendar's first or last day
+                continue
+            bounds[d] = ((a - _EPOCH) // _US, (b - _EPOCH) // _US)
+        lo = [bounds.get(d, (NO_TIME, NO_TIME))[0] for d in said.column("f").to_pylist()]
+        hi = [bounds.get(d, (NO_TIME, NO_TIME))[1] for d in said.column("t").to_pylist()]
+        out.said_hashes = said.column("h").to_numpy().astype(np.uint64, copy=False)
+        out.said_lo, out.said_hi = np.array(lo, dtype=np.int64), np.array(hi, dtype=np.int64)
     _remember(_times_cache, str(store.path), out)
     return out
 

@@ -54,6 +54,8 @@ def arrow_columns(table_name: str, columns: dict[str, list[Any]]) -> pa.Table:
             )
         elif c.kind == "list":
             arrays[c.name] = pa.array(vals, type=pa.list_(pa.string()))
+        elif c.kind == "dates":
+            arrays[c.name] = pa.array(vals, type=pa.list_(pa.date32()))
         elif c.kind == "floats":
             arrays[c.name] = pa.array(vals, type=pa.list_(pa.float32()))
         elif c.kind == "int8s":

@@ -372,11 +372,12 @@ def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: C
             rows_in, kept = np.fromiter((i in allowed for i in vec.ids), dtype=bool, count=len(vec.ids)), None
         elif window is not None:
             inside = window.holds(vec.times(window.times))
-            said = window.said(vec.hashes)
+            said = vec.said(window.times, window.lo, window.hi) & ~inside
             if said.any():  # a message saying a time in the window, among the best for the question at any time
                 best, _ = vec.index.search([float(x) for x in qv], CANDIDATES, kept)
-                said &= np.isin(np.arange(len(said)), best)
-                inside |= said
+                among = np.zeros(len(said), dtype=bool)
+                among[np.asarray(best, dtype=np.int64)] = True
+                inside |= said & among
             rows_in, kept = (inside & np.array(kept, dtype=bool) if kept is not None else inside), None
         out.dense = _dense(vec, [float(x) for x in qv], kept, rows_in)
         out.timings["dense"] = time.perf_counter() - t0

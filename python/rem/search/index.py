@@ -1001,10 +1001,16 @@ class ItemTimes:
         Saturday", said on Monday, meets a search kept to the weekend; "this year" or "next month" do not meet a
         week (a plan for the year is not news of each of its weeks)."""
         hashes = np.asarray(hashes, dtype=np.uint64)
-        meeting = self.said_hashes[(self.said_lo < hi) & (self.said_hi > lo) & (self.said_hi - self.said_lo <= hi - lo)]
+        meeting = self.said_hashes[self.meeting(lo, hi)]
         if not len(meeting):
             return np.zeros(len(hashes), dtype=bool)
-        return np.isin(hashes, meeting)
+        meeting = np.unique(meeting)  # sorted: each hash looked up by bisection
+        at = np.minimum(np.searchsorted(meeting, hashes), len(meeting) - 1)
+        return meeting[at] == hashes
+
+    def meeting(self, lo: int, hi: int) -> Any:
+        """Which of the times said (rows of ``said_hashes``) meet [lo, hi) and are no longer than it."""
+        return (self.said_lo < hi) & (self.said_hi > lo) & (self.said_hi - self.said_lo <= hi - lo)
 
     def of(self, hashes: Any) -> Any:
         """The time of each hash (a numpy uint64 array), :data:`NO_TIME` where none is known."""
@@ -1074,12 +1080,23 @@ class Vectors:
     sig: tuple[int, ...] = ()  # the database file's signature when ``key`` was last checked
     hashes: Any = None  # numpy uint64: DuckDB's hash of each row's id (the rows' times are looked up by it)
     _times: tuple[Any, Any] | None = None  # (the ItemTimes, each row's time in it)
+    _said: tuple[Any, Any] | None = None  # (the ItemTimes, the row of each of its times said, -1 for none)
 
     def times(self, times: ItemTimes) -> Any:
         """Each row's time (µs since the epoch; :data:`NO_TIME` where unknown), worked out once per ``times``."""
         if self._times is None or self._times[0] is not times:
             self._times = (times, times.of(self.hashes))
         return self._times[1]
+
+    def said(self, times: ItemTimes, lo: int, hi: int) -> Any:
+        """Which rows are of messages saying a time that meets [lo, hi) (:meth:`ItemTimes.said`), found from the
+        few times said, not by looking up every row; the row of each time said is worked out once per ``times``."""
+        if self._said is None or self._said[0] is not times:
+            self._said = (times, _rows_of(self.hashes, times.said_hashes))
+        rows = self._said[1][times.meeting(lo, hi)]
+        out = np.zeros(len(self.ids), dtype=bool)
+        out[rows[rows >= 0]] = True
+        return out
 
     def of_kinds(self, kinds: tuple[str, ...]) -> list[bool]:
         """Which rows are of ``kinds`` (a search of some kinds only), worked out once."""

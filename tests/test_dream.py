@@ -630,7 +630,9 @@ def test_activity_that_arrives_late_is_dreamed_by_the_next_scheduled_dream(tmp_p
     ingest_chat(store, write_jsonl(tmp_path / "today.jsonl", _chat_lines("today", now - timedelta(hours=3), 6, "kafka consumer")))
     first = dream(store, none, DreamOptions(scheduled=True))
     assert first.status == "ok" and not first.late
-    late_day = now - timedelta(days=5)
+    # local noon five days ago: its six lines (15 minutes) on one day whatever the hour the test runs at (near
+    # midnight they spanned two)
+    late_day = (now - timedelta(days=5)).astimezone().replace(hour=12, minute=0, second=0, microsecond=0)
     export = write_jsonl(tmp_path / "export.jsonl", _chat_lines("old", late_day, 6, "postgres vacuum"))
     ingest_chat(store, export)
     with store.read() as con:
@@ -660,7 +662,8 @@ def test_a_reverted_dream_leaves_its_activity_undreamed(tmp_path):
     from support import write_jsonl
 
     now = datetime.now(UTC)
-    ingest_chat(store, write_jsonl(tmp_path / "a.jsonl", _chat_lines("a", now - timedelta(days=2), 6, "grpc deadline")))
+    noon = (now - timedelta(days=2)).astimezone().replace(hour=12, minute=0, second=0, microsecond=0)  # one day's lines
+    ingest_chat(store, write_jsonl(tmp_path / "a.jsonl", _chat_lines("a", noon, 6, "grpc deadline")))
     r = dream(store, resolve_llm(model="none", file_cfg={}, env={}),
               DreamOptions(start=(now - timedelta(days=3)).isoformat(), end=now.isoformat(), lookback_hours=None))
     with store.read() as con:

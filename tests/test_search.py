@@ -888,7 +888,8 @@ def test_a_time_named_from_another_and_a_week_that_is_not_one_are_read_as_meant(
 def test_a_search_kept_to_a_time_finds_what_was_said_of_it_on_another_day(tmp_path):
     """"I went hiking on Saturday", written on Monday 8 May 2023, is found by a search kept to Saturday 6 May (by
     ``since``/``until`` or by the question's own words), as is what was written that day; a hike of April, a
-    plan for next month and one for the whole year are not. A database indexed before REM kept the times a message says (schema 11) has them
+    plan for next month and one for the whole year are not; the terminal and the web view say which hit was
+    written on another day ("said of 6 May 2023"). A database indexed before REM kept the times a message says (schema 11) has them
     read at its next search, without indexing anything again."""
     import rem
     from rem.store import fetch_rows
@@ -915,6 +916,17 @@ def test_a_search_kept_to_a_time_finds_what_was_said_of_it_on_another_day(tmp_pa
     assert found("hiking", since="2023-01-01", until="2024-01-01") == {april, saturday, monday, plan, year}
     assert found("hiking") == {april, saturday, monday, plan, year}
     assert found("What did Caroline do on 6 May 2023?") == {monday, saturday}
+    out = rem_cli(db.path, ["search", "What did Caroline do on 6 May 2023?", "--schema", "messages", "--table"])
+    said = [line for line in out.output.splitlines() if monday[:8] in line]
+    assert out.exit_code == 0 and len(said) == 1 and said[0].endswith("(said of 6 May 2023)"), out.output
+    assert not any(saturday[:8] in line and "said of" in line for line in out.output.splitlines())
+    from starlette.testclient import TestClient
+
+    from rem.serve.app import create_app
+
+    with TestClient(create_app(db.store, mcp=False), base_url="http://127.0.0.1") as client:
+        page = client.get("/search", params={"q": "What did Caroline do on 6 May 2023?"}).text
+    assert page.count("said of 6 May 2023") == 1 and "I went hiking on Saturday" in page
 
     with db.store.connect() as con:  # as schema 11 left it: the columns absent
         fetch_rows(con, "ALTER TABLE search_index DROP COLUMN said_from")

@@ -72,18 +72,26 @@ def search_cmd(c: Ctx, query: str, schemas: tuple[str, ...], since: str | None, 
     if t.num_rows == 0 and (fmt in (None, "table")):
         click.echo("no results", err=True)
     if default_format(fmt) == "table" and not explain:
-        _print_hits(t.to_pylist())
+        _print_hits(t.to_pylist(), kept)
         return
     echo_table(t, fmt)
 
 
-def _print_hits(rows: list[dict[str, object]]) -> None:
+def _print_hits(rows: list[dict[str, object]], kept: dict[str, str] | None = None) -> None:
     """Results as a person reads them, grouped by the moment they belong to (in the order of each moment's best
     hit): the moment's line (rank, local time, short id, name), then each of its hits (kind, local time, short
     id, title; the snippet with its matches in bold). A hit that belongs to no moment stands alone. The same text
-    found twice is shown once."""
+    found twice is shown once. ``kept``: the time the query named (:func:`rem.search.time_of`); a hit written on
+    another day, found because it says a time in it ("I went hiking on Saturday", written on Monday), says so."""
+    from datetime import datetime
+
     from ..ask import day_label
     from ..output import echo_marked
+    from ..search import said_of
+
+    def elsewhere(r: dict[str, object]) -> str:
+        t = r["time"]
+        return f"  (said of {kept['words']})" if kept and isinstance(t, datetime) and said_of(t, kept) else ""
 
     groups: dict[str, list[dict[str, object]]] = {}
     seen: set[tuple[object, ...]] = set()
@@ -115,10 +123,10 @@ def _print_hits(rows: list[dict[str, object]]) -> None:
                 continue
             title = f"  {r['title']}" if r["title"] and r["kind"] != "message" else ""
             if r["moment_id"]:
-                echo_marked(f"    · {r['kind']:<8} {when(r):<22} {short(r)}{title}")
+                echo_marked(f"    · {r['kind']:<8} {when(r):<22} {short(r)}{title}{elsewhere(r)}")
                 echo_marked(f"      {r['snippet']}")
             else:
-                echo_marked(f"{n:>2}. {r['kind']:<8} {when(r):<22} {short(r)}{title}", bold=True)
+                echo_marked(f"{n:>2}. {r['kind']:<8} {when(r):<22} {short(r)}{title}{elsewhere(r)}", bold=True)
                 echo_marked(f"    {r['snippet']}")
 
 

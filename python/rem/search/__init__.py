@@ -319,6 +319,15 @@ def time_of(t: pa.Table) -> dict[str, str] | None:
     return json.loads(raw) if raw else None
 
 
+def said_of(t: datetime | None, kept: dict[str, str] | None) -> bool:
+    """Whether a result written at ``t`` lies outside the time its search was kept to (``kept``: :func:`time_of`):
+    it was found by what it says of that time ("I went hiking on Saturday", written on Monday)."""
+    if kept is None or t is None:
+        return False
+    day = t.astimezone(local_zone()).date()
+    return not date.fromisoformat(kept["start"]) <= day <= date.fromisoformat(kept["end"])
+
+
 def rank(store: Store, q: str, opts: SearchOptions, emb: Embedder | None, con: Connection | None = None) -> Ranked:
     if con is None:
         with store.reader() as c:

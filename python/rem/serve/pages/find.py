@@ -16,7 +16,7 @@ from ..web import Web, hm, minutes, top
 
 
 def search(web: Web, request: Request) -> Response:
-    from ...search import SearchOptions, spelling_of, time_of
+    from ...search import SearchOptions, said_of, spelling_of, time_of
     from ...search import search as run_search
 
     q = request.query_params.get("q", "").strip()
@@ -28,6 +28,8 @@ def search(web: Web, request: Request) -> Response:
         try:
             found = run_search(web.store, q, SearchOptions(limit=30, spelling=not request.query_params.get("as_written")))
             results, kept, spelt = found.to_pylist(), time_of(found), spelling_of(found)
+            for r in results:  # found by what it says of the time asked about, written on another day
+                r["said_of"] = kept["words"] if kept and said_of(r["time"], kept) else None
         except RemError as e:
             message = str(e)
     return web.page(request, "search.html", title=f"REM — search {q}" if q else "REM — search", q=q, results=results,

@@ -889,8 +889,8 @@ def test_a_search_kept_to_a_time_finds_what_was_said_of_it_on_another_day(tmp_pa
     """"I went hiking on Saturday", written on Monday 8 May 2023, is found by a search kept to Saturday 6 May (by
     ``since``/``until`` or by the question's own words), as is what was written that day; a hike of April, a
     plan for next month and one for the whole year are not; the terminal and the web view say which hit was
-    written on another day ("said of 6 May 2023"). A database indexed before REM kept the times a message says (schema 11) has them
-    read at its next search, without indexing anything again."""
+    written on another day ("said of 6 May 2023"). A database indexed before REM kept the times a message says
+    (schema 11) has them read at its next search, without indexing anything again."""
     import rem
     from rem.store import fetch_rows
 
